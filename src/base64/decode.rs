@@ -1,0 +1,386 @@
+//! The decoder state machine: every decode, one-shot, parallel or streaming,
+//! runs through [`DecodeState`].
+//!
+//! The state holds at most one partial quantum, so input can arrive in chunks
+//! of any size and the output (and every error offset) is the same as for one
+//! call over the whole input. While no quantum is pending, the state hands the
+//! input to the vector kernels (regular lines first, then the general kernel)
+//! and only walks bytes one at a time where the kernels stop: at padding, at
+//! invalid bytes, and at the ends of chunks.
+//!
+//! The rules for padding and stray bytes differ per mode ([`Rules`]); the
+//! `Binascii` rules reproduce CPython's `binascii.a2b_base64` exactly, so the
+//! Python functions keep the stdlib's semantics, corners included.
+
+use core::mem::MaybeUninit;
+
+use super::kernel::{Engine, Skip};
+use super::scalar::{PAD, SPACE};
+use super::Alphabet;
+use crate::error::{DecodeError, DecodeErrorKind};
+
+/// How padding and bytes outside the alphabet are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// RFC 4648: nothing but the alphabet, canonical padding (when `padded`;
+    /// none at all otherwise), zero trailing bits.
+    Rfc4648 { padded: bool },
+    /// RFC 2045 bodies: CR, LF, space and tab are skipped anywhere; padding is
+    /// optional but must be right when present; trailing bits are ignored.
+    Mime,
+    /// CPython's `binascii.a2b_base64(strict_mode=strict)`; without
+    /// `require_padding` an unpadded final quantum is accepted.
+    Binascii { strict: bool, require_padding: bool },
+}
+
+impl Rules {
+    pub(crate) fn skip(self) -> Skip {
+        match self {
+            Rules::Rfc4648 { .. } | Rules::Binascii { strict: true, .. } => Skip::None,
+            Rules::Mime => Skip::Whitespace,
+            Rules::Binascii { strict: false, .. } => Skip::NonAlphabet,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Data,
+    /// Some `=` seen, padding not complete (RFC 4648 and MIME rules).
+    Padding,
+    /// Padding complete.
+    Done,
+}
+
+/// The line structure of the input, as seen at its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Unknown,
+    Irregular,
+    /// Lines of `cols` characters (a multiple of 4) ended by CRLF or LF.
+    Lines { cols: usize, crlf: bool },
+}
+
+const UNKNOWN_COL: usize = usize::MAX;
+
+/// Decoding state between chunks: see the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct DecodeState {
+    engine: Engine,
+    alphabet: Alphabet,
+    rules: Rules,
+    table: &'static [u8; 256],
+    acc: u32,
+    quad_pos: u8,
+    pads: u8,
+    phase: Phase,
+    padding_started: bool,
+    /// Absolute offset of the next input byte.
+    offset: u64,
+    /// Offset of the last alphabet character, for trailing-bit errors.
+    last_data: u64,
+    shape: Shape,
+    /// Alphabet characters since the last LF (only tracked for `Shape::Lines`).
+    col: usize,
+}
+
+impl DecodeState {
+    pub(crate) fn new(engine: Engine, alphabet: Alphabet, rules: Rules) -> Self {
+        DecodeState {
+            engine,
+            alphabet,
+            rules,
+            table: alphabet.decode_table(),
+            acc: 0,
+            quad_pos: 0,
+            pads: 0,
+            phase: Phase::Data,
+            padding_started: false,
+            offset: 0,
+            last_data: 0,
+            shape: Shape::Unknown,
+            col: 0,
+        }
+    }
+
+    #[cfg(feature = "parallel")]
+    /// A state that starts at absolute `offset`, at a line start, with a known
+    /// shape: how the parallel decoder starts each chunk.
+    pub(crate) fn at(mut self, offset: u64, shape: Shape) -> Self {
+        self.offset = offset;
+        self.shape = shape;
+        self
+    }
+
+    /// The most bytes one `feed` of `n` input bytes can write.
+    pub(crate) const fn max_output(n: usize) -> usize {
+        n.div_ceil(4) * 3
+    }
+
+    #[cfg(feature = "parallel")]
+    /// Whether the state sits at a quantum boundary with no padding seen.
+    pub(crate) fn is_clean(&self) -> bool {
+        self.phase == Phase::Data && self.quad_pos == 0 && !self.padding_started
+    }
+
+    /// Looks at the start of the input for regular lines the line kernel can take.
+    pub(crate) fn detect_shape(engine: Engine, skip: Skip, src: &[u8]) -> Shape {
+        if skip == Skip::None || !engine.has_line_kernel() {
+            return Shape::Irregular;
+        }
+        let Some(lf) = memchr::memchr(b'\n', &src[..src.len().min(1100)]) else {
+            return Shape::Irregular;
+        };
+        let crlf = lf > 0 && src[lf - 1] == b'\r';
+        let cols = lf - crlf as usize;
+        if cols % 4 == 0 && (4..=1024).contains(&cols) {
+            Shape::Lines { cols, crlf }
+        } else {
+            Shape::Irregular
+        }
+    }
+
+    /// Decodes `src` (the next bytes of the input) into `dst`, which must hold
+    /// [`Self::max_output`]`(src.len())` bytes. Returns the bytes written.
+    pub(crate) fn feed(
+        &mut self,
+        src: &[u8],
+        dst: &mut [MaybeUninit<u8>],
+    ) -> Result<usize, DecodeError> {
+        assert!(dst.len() >= Self::max_output(src.len()));
+        let skip = self.rules.skip();
+        if self.shape == Shape::Unknown {
+            self.shape = Self::detect_shape(self.engine, skip, src);
+        }
+        let window = match self.shape {
+            Shape::Lines { cols, .. } => (cols + 2).max(64),
+            _ => 64,
+        };
+        let (mut i, mut w) = (0, 0);
+        while i < src.len() {
+            if self.phase == Phase::Done && matches!(self.rules, Rules::Binascii { strict: false, .. }) {
+                // binascii stops at complete padding and ignores the rest.
+                self.offset += (src.len() - i) as u64;
+                return Ok(w);
+            }
+            if self.phase == Phase::Data && self.quad_pos == 0 {
+                let start = i;
+                if let Shape::Lines { cols, crlf } = self.shape {
+                    if self.col == 0 {
+                        let (r, n) =
+                            self.engine
+                                .decode_lines(self.alphabet, &src[i..], &mut dst[w..], cols, crlf);
+                        i += r;
+                        w += n;
+                    }
+                }
+                let (r, n) = self.engine.decode(self.alphabet, skip, &src[i..], &mut dst[w..]);
+                if r > 0 && matches!(self.shape, Shape::Lines { .. }) {
+                    self.col = self.col_after(&src[i..i + r]);
+                }
+                i += r;
+                w += n;
+                self.offset += (i - start) as u64;
+                if i == src.len() {
+                    break;
+                }
+            }
+            // Byte by byte through a window where the kernels stopped, then on
+            // to a point where they can take over again (bounded).
+            let end = (i + window).min(src.len());
+            while i < end {
+                self.step(src[i], dst, &mut w)?;
+                i += 1;
+            }
+            let limit = (i + 4 * window).min(src.len());
+            while i < limit && !self.resumable() {
+                self.step(src[i], dst, &mut w)?;
+                i += 1;
+            }
+        }
+        Ok(w)
+    }
+
+    /// Ends the input: checks the final quantum and writes its 0 to 2 bytes.
+    pub(crate) fn finish(&mut self, dst: &mut [MaybeUninit<u8>]) -> Result<usize, DecodeError> {
+        let at = self.offset;
+        match self.phase {
+            Phase::Done => return Ok(0),
+            Phase::Padding => return Err(DecodeError::new(DecodeErrorKind::IncompletePadding, at)),
+            Phase::Data => {}
+        }
+        match self.quad_pos {
+            0 => Ok(0),
+            1 => Err(DecodeError::new(DecodeErrorKind::InvalidLength, at)),
+            _ => {
+                match self.rules {
+                    Rules::Rfc4648 { padded: true } => {
+                        return Err(DecodeError::new(DecodeErrorKind::MissingPadding, at))
+                    }
+                    Rules::Rfc4648 { padded: false } => self.check_trailing_bits()?,
+                    Rules::Mime => {}
+                    Rules::Binascii { require_padding, .. } => {
+                        if require_padding {
+                            let kind = if self.padding_started {
+                                DecodeErrorKind::IncompletePadding
+                            } else {
+                                DecodeErrorKind::MissingPadding
+                            };
+                            return Err(DecodeError::new(kind, at));
+                        }
+                    }
+                }
+                let mut w = 0;
+                self.emit_partial(dst, &mut w);
+                self.phase = Phase::Done;
+                Ok(w)
+            }
+        }
+    }
+
+    fn resumable(&self) -> bool {
+        self.phase == Phase::Data
+            && self.quad_pos == 0
+            && (!matches!(self.shape, Shape::Lines { .. }) || self.col == 0)
+    }
+
+    /// Alphabet characters since the last LF at the end of `consumed`.
+    fn col_after(&self, consumed: &[u8]) -> usize {
+        let count = |s: &[u8]| s.iter().filter(|&&c| self.table[c as usize] < 64).count();
+        match memchr::memrchr(b'\n', consumed) {
+            Some(lf) => count(&consumed[lf + 1..]),
+            None if self.col != UNKNOWN_COL && consumed.len() <= 4096 => self.col + count(consumed),
+            None => UNKNOWN_COL,
+        }
+    }
+
+    #[inline]
+    fn step(&mut self, c: u8, dst: &mut [MaybeUninit<u8>], w: &mut usize) -> Result<(), DecodeError> {
+        let at = self.offset;
+        self.offset += 1;
+        let v = self.table[c as usize];
+        if self.phase == Phase::Done {
+            return match self.rules {
+                Rules::Binascii { strict: false, .. } => Ok(()),
+                Rules::Mime if v == SPACE => Ok(()),
+                _ => Err(DecodeError::new(DecodeErrorKind::DataAfterPadding, at)),
+            };
+        }
+        if v < 64 {
+            return self.data(v, at, dst, w);
+        }
+        if c == b'\n' {
+            self.col = 0;
+        }
+        if v == PAD {
+            return self.pad(at, dst, w);
+        }
+        let skippable = match self.rules {
+            Rules::Rfc4648 { .. } => false,
+            Rules::Mime => v == SPACE,
+            Rules::Binascii { strict, .. } => !strict,
+        };
+        if skippable {
+            Ok(())
+        } else {
+            Err(DecodeError::new(DecodeErrorKind::InvalidByte(c), at))
+        }
+    }
+
+    #[inline]
+    fn data(&mut self, v: u8, at: u64, dst: &mut [MaybeUninit<u8>], w: &mut usize) -> Result<(), DecodeError> {
+        match self.rules {
+            Rules::Binascii { strict, .. } => {
+                if strict && self.padding_started {
+                    return Err(DecodeError::new(DecodeErrorKind::DiscontinuousPadding, at));
+                }
+                self.pads = 0;
+            }
+            _ => {
+                if self.phase == Phase::Padding {
+                    return Err(DecodeError::new(DecodeErrorKind::DiscontinuousPadding, at));
+                }
+            }
+        }
+        if self.col != UNKNOWN_COL {
+            self.col += 1;
+        }
+        self.last_data = at;
+        self.acc = self.acc << 6 | v as u32;
+        self.quad_pos += 1;
+        if self.quad_pos == 4 {
+            let b = self.acc.to_be_bytes();
+            dst[*w].write(b[1]);
+            dst[*w + 1].write(b[2]);
+            dst[*w + 2].write(b[3]);
+            *w += 3;
+            self.acc = 0;
+            self.quad_pos = 0;
+        }
+        Ok(())
+    }
+
+    fn pad(&mut self, at: u64, dst: &mut [MaybeUninit<u8>], w: &mut usize) -> Result<(), DecodeError> {
+        let unexpected = DecodeError::new(DecodeErrorKind::UnexpectedPadding, at);
+        match self.rules {
+            Rules::Binascii { strict, .. } => {
+                self.padding_started = true;
+                if strict && self.quad_pos == 0 {
+                    return Err(unexpected);
+                }
+                if self.quad_pos >= 2 {
+                    self.pads += 1;
+                    if self.quad_pos + self.pads >= 4 {
+                        self.emit_partial(dst, w);
+                        self.phase = Phase::Done;
+                    }
+                }
+                return Ok(());
+            }
+            Rules::Rfc4648 { padded: false } => {
+                return Err(DecodeError::new(DecodeErrorKind::InvalidByte(b'='), at))
+            }
+            Rules::Rfc4648 { padded: true } | Rules::Mime => {}
+        }
+        if self.quad_pos < 2 {
+            return Err(unexpected);
+        }
+        if self.phase == Phase::Data && matches!(self.rules, Rules::Rfc4648 { .. }) {
+            self.check_trailing_bits()?;
+        }
+        self.phase = Phase::Padding;
+        self.padding_started = true;
+        self.pads += 1;
+        if self.quad_pos + self.pads == 4 {
+            self.emit_partial(dst, w);
+            self.phase = Phase::Done;
+        }
+        Ok(())
+    }
+
+    fn check_trailing_bits(&self) -> Result<(), DecodeError> {
+        let mask = if self.quad_pos == 2 { 0xF } else { 0x3 };
+        if self.acc & mask != 0 {
+            return Err(DecodeError::new(DecodeErrorKind::TrailingBits, self.last_data));
+        }
+        Ok(())
+    }
+
+    /// Writes the bytes of a 2- or 3-character final quantum.
+    fn emit_partial(&mut self, dst: &mut [MaybeUninit<u8>], w: &mut usize) {
+        match self.quad_pos {
+            2 => {
+                dst[*w].write((self.acc >> 4) as u8);
+                *w += 1;
+            }
+            3 => {
+                dst[*w].write((self.acc >> 10) as u8);
+                dst[*w + 1].write((self.acc >> 2) as u8);
+                *w += 2;
+            }
+            _ => {}
+        }
+        self.acc = 0;
+        self.quad_pos = 0;
+    }
+}

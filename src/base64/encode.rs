@@ -1,0 +1,107 @@
+//! Encode drivers: the vector kernel takes the bulk, scalar code the tail.
+//!
+//! Wrapped (MIME) output is produced in one pass. For line widths that are a
+//! multiple of 4, each line is a whole number of 3-byte groups and the
+//! backend's fused `encode_lines` kernel writes lines and line endings
+//! directly. Other widths split quanta across lines; those go through a small
+//! cache-resident staging block (still one pass over memory).
+
+use core::mem::MaybeUninit;
+
+use super::kernel::Engine;
+use super::{scalar, Alphabet, LineEnding, Wrap};
+
+/// Encodes `src` unwrapped; `dst` must hold the encoded length. Returns it.
+pub(crate) fn encode(
+    engine: Engine,
+    alphabet: Alphabet,
+    pad: bool,
+    src: &[u8],
+    dst: &mut [MaybeUninit<u8>],
+) -> usize {
+    let mut read = engine.encode(alphabet, src, dst);
+    read += scalar::encode(alphabet, &src[read..], &mut dst[read / 3 * 4..]);
+    let w = read / 3 * 4;
+    w + scalar::encode_tail(alphabet, &src[read..], pad, &mut dst[w..])
+}
+
+/// Encodes `src` in lines of `wrap.cols` characters, each ended by the line
+/// ending, the last (partial) line included. `dst` must hold the wrapped
+/// encoded length. Returns it.
+pub(crate) fn encode_wrapped(
+    engine: Engine,
+    alphabet: Alphabet,
+    pad: bool,
+    src: &[u8],
+    wrap: Wrap,
+    dst: &mut [MaybeUninit<u8>],
+) -> usize {
+    if wrap.cols == 0 {
+        return encode(engine, alphabet, pad, src, dst);
+    }
+    if src.is_empty() {
+        return 0;
+    }
+    let crlf = wrap.line_ending == LineEnding::Crlf;
+    let eol: &[u8] = wrap.line_ending.as_bytes();
+    if wrap.cols % 4 == 0 {
+        let cols = wrap.cols;
+        let line_in = cols / 4 * 3;
+        let line_out = cols + eol.len();
+        let mut read = engine.encode_lines(alphabet, src, dst, cols, crlf);
+        let done = read / line_in * line_out;
+        read += scalar::encode_lines(alphabet, &src[read..], &mut dst[done..], cols, crlf);
+        let mut w = read / line_in * line_out;
+        if read < src.len() {
+            w += encode(engine, alphabet, pad, &src[read..], &mut dst[w..]);
+            for &b in eol {
+                dst[w].write(b);
+                w += 1;
+            }
+        }
+        return w;
+    }
+    encode_wrapped_staged(engine, alphabet, pad, src, wrap.cols, eol, dst)
+}
+
+/// Any line width: encode a block into a stack buffer, then lay it out in lines.
+fn encode_wrapped_staged(
+    engine: Engine,
+    alphabet: Alphabet,
+    pad: bool,
+    src: &[u8],
+    cols: usize,
+    eol: &[u8],
+    dst: &mut [MaybeUninit<u8>],
+) -> usize {
+    const BLOCK: usize = 3 * 1024;
+    let mut stage = [MaybeUninit::<u8>::uninit(); BLOCK / 3 * 4];
+    let (mut w, mut col) = (0, 0);
+    for block in src.chunks(BLOCK) {
+        let n = encode(engine, alphabet, pad, block, &mut stage);
+        let mut chars = crate::uninit::written(&stage, n);
+        while !chars.is_empty() {
+            let take = (cols - col).min(chars.len());
+            for (d, &c) in dst[w..w + take].iter_mut().zip(&chars[..take]) {
+                d.write(c);
+            }
+            w += take;
+            col += take;
+            chars = &chars[take..];
+            if col == cols {
+                for &b in eol {
+                    dst[w].write(b);
+                    w += 1;
+                }
+                col = 0;
+            }
+        }
+    }
+    if col > 0 {
+        for &b in eol {
+            dst[w].write(b);
+            w += 1;
+        }
+    }
+    w
+}

@@ -1,0 +1,319 @@
+//! Base64 (RFC 4648) and its MIME form (RFC 2045), at memory speed.
+//!
+//! A [`Base64`] value is a codec: an [`Alphabet`], whether it pads, and the
+//! [`Backend`] whose kernels it runs. The constants [`STANDARD`],
+//! [`URL_SAFE`] and their `_NO_PAD` variants use the process default backend
+//! (the fastest this CPU has, or `MIMEFLOW_SIMD`); [`Base64::with_backend`]
+//! picks one explicitly.
+//!
+//! Decoding has three [`DecodeMode`]s: `Strict` (RFC 4648), `Mime` (skips
+//! CR, LF, space and tab, the default for mail) and `Lenient` (skips every
+//! byte outside the alphabet, as `binascii.a2b_base64` does). Encoding can
+//! wrap lines ([`Wrap`]) in the same pass.
+//!
+//! Output goes into a caller's buffer (no allocation) or a `Vec`; the
+//! [`stream`] module adapts the codec to `io::Write` in bounded memory, and
+//! with the `parallel` feature the `par_*` methods spread large buffers over
+//! rayon's threads.
+
+mod decode;
+mod dispatch;
+mod encode;
+pub(crate) mod kernel;
+#[cfg(feature = "parallel")]
+mod parallel;
+mod portable;
+mod scalar;
+pub mod stream;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+use core::mem::MaybeUninit;
+
+pub use dispatch::{cpu_features, Backend};
+#[cfg(feature = "parallel")]
+pub use parallel::PARALLEL_THRESHOLD;
+
+pub(crate) use decode::{DecodeState, Rules};
+use kernel::Engine;
+
+use crate::error::DecodeError;
+use crate::uninit;
+
+/// The 64-character alphabet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Alphabet {
+    /// `A-Z a-z 0-9 + /` (RFC 4648 §4, MIME).
+    Standard,
+    /// `A-Z a-z 0-9 - _` (RFC 4648 §5, URLs and file names).
+    UrlSafe,
+}
+
+/// How decoding treats bytes outside the alphabet and padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum DecodeMode {
+    /// RFC 4648: any byte outside the alphabet, bad or (for padded codecs)
+    /// missing padding, and non-zero trailing bits are errors.
+    Strict,
+    /// RFC 2045 bodies: CR, LF, space and tab are skipped wherever they stand;
+    /// padding is optional but must be right when present; trailing bits are
+    /// ignored. The default, since it is what mail needs.
+    #[default]
+    Mime,
+    /// Every byte outside the alphabet is skipped and decoding stops at the
+    /// first complete padding, like Python's `binascii.a2b_base64`. Padded
+    /// codecs still require the final quantum to be padded.
+    Lenient,
+}
+
+/// The line ending of wrapped output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum LineEnding {
+    /// `\r\n`, as MIME and SMTP require.
+    #[default]
+    Crlf,
+    /// `\n`, as Unix tools write.
+    Lf,
+}
+
+impl LineEnding {
+    /// The bytes of the ending.
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            LineEnding::Crlf => b"\r\n",
+            LineEnding::Lf => b"\n",
+        }
+    }
+}
+
+/// Line wrapping of encoded output: every line, the last included, ends with
+/// the line ending; `cols == 0` means no wrapping and no line ending at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Wrap {
+    /// Characters per line; 0 for one unbroken line.
+    pub cols: usize,
+    /// What ends each line.
+    pub line_ending: LineEnding,
+}
+
+impl Wrap {
+    /// RFC 2045: 76 columns, CRLF.
+    pub const MIME: Wrap = Wrap { cols: 76, line_ending: LineEnding::Crlf };
+    /// No wrapping.
+    pub const NONE: Wrap = Wrap { cols: 0, line_ending: LineEnding::Lf };
+
+    /// `cols` columns ended by `line_ending`.
+    pub const fn new(cols: usize, line_ending: LineEnding) -> Wrap {
+        Wrap { cols, line_ending }
+    }
+}
+
+impl Default for Wrap {
+    fn default() -> Self {
+        Wrap::MIME
+    }
+}
+
+/// A Base64 codec: alphabet, padding and backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Base64 {
+    alphabet: Alphabet,
+    padding: bool,
+    /// `None`: the process default, resolved on use.
+    engine: Option<Engine>,
+}
+
+/// Standard alphabet, padded.
+pub const STANDARD: Base64 = Base64::new(Alphabet::Standard, true);
+/// Standard alphabet, no padding.
+pub const STANDARD_NO_PAD: Base64 = Base64::new(Alphabet::Standard, false);
+/// URL-safe alphabet, padded.
+pub const URL_SAFE: Base64 = Base64::new(Alphabet::UrlSafe, true);
+/// URL-safe alphabet, no padding.
+pub const URL_SAFE_NO_PAD: Base64 = Base64::new(Alphabet::UrlSafe, false);
+
+impl Base64 {
+    /// A codec on the process default backend.
+    pub const fn new(alphabet: Alphabet, padding: bool) -> Base64 {
+        Base64 { alphabet, padding, engine: None }
+    }
+
+    /// The same codec on `backend`, or `None` where this CPU lacks it.
+    pub fn with_backend(self, backend: Backend) -> Option<Base64> {
+        Some(Base64 { engine: Some(Engine::new(backend)?), ..self })
+    }
+
+    /// The backend this codec runs.
+    pub fn backend(&self) -> Backend {
+        self.engine().backend()
+    }
+
+    /// The alphabet.
+    pub fn alphabet(&self) -> Alphabet {
+        self.alphabet
+    }
+
+    /// Whether encoding pads with `=`.
+    pub fn padding(&self) -> bool {
+        self.padding
+    }
+
+    #[inline]
+    fn engine(&self) -> Engine {
+        self.engine.unwrap_or_else(|| {
+            Engine::new(Backend::default_for_process()).expect("the default backend is available")
+        })
+    }
+
+    pub(crate) fn rules(&self, mode: DecodeMode) -> Rules {
+        match mode {
+            DecodeMode::Strict => Rules::Rfc4648 { padded: self.padding },
+            DecodeMode::Mime => Rules::Mime,
+            DecodeMode::Lenient => Rules::Binascii { strict: false, require_padding: self.padding },
+        }
+    }
+
+    /// Exact length of the unwrapped encoding of `n` bytes.
+    pub const fn encoded_length(&self, n: usize) -> usize {
+        if self.padding {
+            n.div_ceil(3) * 4
+        } else {
+            n / 3 * 4 + [0, 2, 3][n % 3]
+        }
+    }
+
+    /// Exact length of the encoding of `n` bytes wrapped by `wrap`.
+    pub const fn encoded_length_wrapped(&self, n: usize, wrap: Wrap) -> usize {
+        let chars = self.encoded_length(n);
+        if wrap.cols == 0 {
+            return chars;
+        }
+        let eol = match wrap.line_ending {
+            LineEnding::Crlf => 2,
+            LineEnding::Lf => 1,
+        };
+        chars + chars.div_ceil(wrap.cols) * eol
+    }
+
+    /// An upper bound of the decoded length of `n` input bytes, in any mode.
+    pub const fn estimated_decoded_length(&self, n: usize) -> usize {
+        DecodeState::max_output(n)
+    }
+
+    /// Exact decoded length of unwrapped, well-formed input (as `Strict`
+    /// accepts it); does not validate.
+    pub fn decoded_length(&self, src: &[u8]) -> usize {
+        let pads = src.iter().rev().take(2).take_while(|&&c| c == b'=').count();
+        let chars = src.len() - pads;
+        chars / 4 * 3 + [0, 0, 1, 2][chars % 4]
+    }
+
+    /// Encodes into `dst`, which must hold [`Self::encoded_length`] bytes;
+    /// returns the bytes written.
+    ///
+    /// # Panics
+    /// When `dst` is too short.
+    pub fn encode(&self, src: &[u8], dst: &mut [u8]) -> usize {
+        let n = self.encoded_length(src.len());
+        assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
+        encode::encode(self.engine(), self.alphabet, self.padding, src, uninit::as_uninit(dst))
+    }
+
+    /// Encodes into a new `Vec`.
+    pub fn encode_to_vec(&self, src: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode_append(src, &mut v);
+        v
+    }
+
+    /// Encodes, appending to `out`.
+    pub fn encode_append(&self, src: &[u8], out: &mut Vec<u8>) {
+        let n = self.encoded_length(src.len());
+        let _ = uninit::append_with::<()>(out, n, |dst| {
+            Ok(encode::encode(self.engine(), self.alphabet, self.padding, src, dst))
+        });
+    }
+
+    /// Encodes in lines (one fused pass) into `dst`, which must hold
+    /// [`Self::encoded_length_wrapped`] bytes; returns the bytes written.
+    ///
+    /// # Panics
+    /// When `dst` is too short.
+    pub fn encode_wrapped(&self, src: &[u8], wrap: Wrap, dst: &mut [u8]) -> usize {
+        let n = self.encoded_length_wrapped(src.len(), wrap);
+        assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
+        self.encode_wrapped_uninit(src, wrap, uninit::as_uninit(dst))
+    }
+
+    /// Encodes in lines into a new `Vec`.
+    pub fn encode_wrapped_to_vec(&self, src: &[u8], wrap: Wrap) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode_wrapped_append(src, wrap, &mut v);
+        v
+    }
+
+    /// Encodes in lines, appending to `out`.
+    pub fn encode_wrapped_append(&self, src: &[u8], wrap: Wrap, out: &mut Vec<u8>) {
+        let n = self.encoded_length_wrapped(src.len(), wrap);
+        let _ = uninit::append_with::<()>(out, n, |dst| Ok(self.encode_wrapped_uninit(src, wrap, dst)));
+    }
+
+    pub(crate) fn encode_wrapped_uninit(
+        &self,
+        src: &[u8],
+        wrap: Wrap,
+        dst: &mut [MaybeUninit<u8>],
+    ) -> usize {
+        encode::encode_wrapped(self.engine(), self.alphabet, self.padding, src, wrap, dst)
+    }
+
+    /// Decodes into `dst`; returns the bytes written. A `dst` of
+    /// [`Self::estimated_decoded_length`] bytes is always enough and decodes
+    /// in place; a shorter one that still fits the output costs a copy.
+    ///
+    /// # Panics
+    /// When the decoded bytes do not fit in `dst`.
+    pub fn decode(&self, src: &[u8], dst: &mut [u8], mode: DecodeMode) -> Result<usize, DecodeError> {
+        if dst.len() >= self.estimated_decoded_length(src.len()) {
+            return self.decode_uninit(self.rules(mode), src, uninit::as_uninit(dst));
+        }
+        let v = self.decode_to_vec(src, mode)?;
+        assert!(v.len() <= dst.len(), "output buffer too short: need {} bytes", v.len());
+        dst[..v.len()].copy_from_slice(&v);
+        Ok(v.len())
+    }
+
+    /// Decodes into a new `Vec`.
+    pub fn decode_to_vec(&self, src: &[u8], mode: DecodeMode) -> Result<Vec<u8>, DecodeError> {
+        let mut v = Vec::new();
+        self.decode_append(src, mode, &mut v)?;
+        Ok(v)
+    }
+
+    /// Decodes, appending to `out`; returns the bytes appended. On error,
+    /// `out` is left as it was.
+    pub fn decode_append(&self, src: &[u8], mode: DecodeMode, out: &mut Vec<u8>) -> Result<usize, DecodeError> {
+        self.decode_append_rules(self.rules(mode), src, out)
+    }
+
+    pub(crate) fn decode_append_rules(&self, rules: Rules, src: &[u8], out: &mut Vec<u8>) -> Result<usize, DecodeError> {
+        let n = self.estimated_decoded_length(src.len());
+        uninit::append_with(out, n, |dst| self.decode_uninit(rules, src, dst))
+    }
+
+    /// One-shot decode; `dst` holds at least `estimated_decoded_length`.
+    pub(crate) fn decode_uninit(
+        &self,
+        rules: Rules,
+        src: &[u8],
+        dst: &mut [MaybeUninit<u8>],
+    ) -> Result<usize, DecodeError> {
+        let mut state = DecodeState::new(self.engine(), self.alphabet, rules);
+        let w = state.feed(src, dst)?;
+        Ok(w + state.finish(&mut dst[w..])?)
+    }
+
+    pub(crate) fn decode_state(&self, rules: Rules) -> DecodeState {
+        DecodeState::new(self.engine(), self.alphabet, rules)
+    }
+}

@@ -1,0 +1,159 @@
+//! Multi-threaded encode and decode of large buffers with rayon.
+//!
+//! The input is cut into chunks whose outputs have known, fixed sizes, so
+//! every chunk writes straight into its own slice of one output buffer:
+//! encode chunks are whole lines (or whole 3-byte groups); decode chunks are
+//! whole quanta (or whole regular lines, for MIME text). A decode chunk that
+//! turns out not to be regular (padding inside, an error, an irregular line)
+//! sends the whole input back to the sequential decoder, so results and error
+//! offsets are always exactly those of the one-thread path.
+//!
+//! Below [`PARALLEL_THRESHOLD`] bytes the one-thread path runs: measured with
+//! `cargo bench --bench base64 -- parallel`, splitting only pays for itself
+//! beyond a few hundred KiB.
+
+use core::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+use super::decode::Shape;
+use super::{Base64, DecodeMode, DecodeState, Rules, Wrap};
+use crate::error::DecodeError;
+use crate::uninit;
+
+/// Inputs smaller than this are processed on the calling thread.
+pub const PARALLEL_THRESHOLD: usize = 512 * 1024;
+
+/// Target input bytes per parallel chunk.
+const CHUNK: usize = 256 * 1024;
+
+impl Base64 {
+    /// [`Base64::encode_wrapped_to_vec`] on all of rayon's threads.
+    pub fn par_encode_wrapped_to_vec(&self, src: &[u8], wrap: Wrap) -> Vec<u8> {
+        let total = self.encoded_length_wrapped(src.len(), wrap);
+        if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
+            return self.encode_wrapped_to_vec(src, wrap);
+        }
+        // A unit of input whose encoding is whole lines.
+        let unit = match wrap.cols {
+            0 => 3,
+            c => lcm(c, 4) / 4 * 3,
+        };
+        let chunk_in = CHUNK.div_ceil(unit) * unit;
+        let chunk_out = self.encoded_length_wrapped(chunk_in, wrap);
+        let mut out = Vec::with_capacity(total);
+        let spare = &mut out.spare_capacity_mut()[..total];
+        src.par_chunks(chunk_in)
+            .zip(spare.par_chunks_mut(chunk_out))
+            .for_each(|(s, d)| {
+                let n = self.encode_wrapped_uninit(s, wrap, d);
+                assert_eq!(n, d.len(), "chunk output size mismatch");
+            });
+        finish_vec(out, total)
+    }
+
+    /// [`Base64::encode_to_vec`] on all of rayon's threads.
+    pub fn par_encode_to_vec(&self, src: &[u8]) -> Vec<u8> {
+        self.par_encode_wrapped_to_vec(src, Wrap::NONE)
+    }
+
+    /// [`Base64::decode_to_vec`] on all of rayon's threads.
+    pub fn par_decode_to_vec(&self, src: &[u8], mode: DecodeMode) -> Result<Vec<u8>, DecodeError> {
+        let rules = self.rules(mode);
+        if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
+            return self.decode_to_vec(src, mode);
+        }
+        let shape = match rules.skip() {
+            super::kernel::Skip::None => Shape::Irregular,
+            skip => DecodeState::detect_shape(self.engine(), skip, src),
+        };
+        // Chunks of whole quanta (no whitespace allowed) or whole regular lines.
+        let (chunk_in, chunk_out) = match (rules.skip(), shape) {
+            (super::kernel::Skip::None, _) => (CHUNK, CHUNK / 4 * 3),
+            (_, Shape::Lines { cols, crlf }) => {
+                let line = cols + 1 + crlf as usize;
+                let lines = CHUNK.div_ceil(line);
+                (lines * line, lines * cols / 4 * 3)
+            }
+            _ => return self.decode_to_vec(src, mode),
+        };
+        match par_decode(self, rules, shape, src, chunk_in, chunk_out) {
+            Some(v) => Ok(v),
+            None => self.decode_to_vec(src, mode),
+        }
+    }
+}
+
+/// Decodes chunk by chunk; `None` when some middle chunk was not regular.
+fn par_decode(
+    codec: &Base64,
+    rules: Rules,
+    shape: Shape,
+    src: &[u8],
+    chunk_in: usize,
+    chunk_out: usize,
+) -> Option<Vec<u8>> {
+    let chunks = src.len().div_ceil(chunk_in);
+    let last_in = src.len() - (chunks - 1) * chunk_in;
+    let cap = (chunks - 1) * chunk_out + DecodeState::max_output(last_in) + 3;
+    let mut out: Vec<u8> = Vec::with_capacity(cap);
+    let spare: &mut [MaybeUninit<u8>] = &mut out.spare_capacity_mut()[..cap];
+    let (middle, last) = spare.split_at_mut((chunks - 1) * chunk_out);
+    let middle_src = &src[..(chunks - 1) * chunk_in];
+    let last_src = &src[(chunks - 1) * chunk_in..];
+    let (ok, last_written) = rayon::join(
+        || {
+            middle_src
+                .par_chunks(chunk_in)
+                .zip(middle.par_chunks_mut(chunk_out))
+                .enumerate()
+                .all(|(i, (s, d))| {
+                    let mut st = codec.decode_state(rules).at((i * chunk_in) as u64, shape);
+                    let need = DecodeState::max_output(s.len());
+                    let mut clean = |dst: &mut [MaybeUninit<u8>]| {
+                        matches!(st.feed(s, dst), Ok(n) if n == chunk_out && st.is_clean())
+                    };
+                    if d.len() >= need {
+                        return clean(d);
+                    }
+                    // `feed` wants room for its worst case; a regular chunk fills `d` exactly.
+                    let mut tmp = vec![MaybeUninit::uninit(); need];
+                    let ok = clean(&mut tmp);
+                    if ok {
+                        d.copy_from_slice(&tmp[..d.len()]);
+                    }
+                    ok
+                })
+        },
+        || {
+            let mut st = codec
+                .decode_state(rules)
+                .at(((chunks - 1) * chunk_in) as u64, shape);
+            let w = st.feed(last_src, last).ok()?;
+            let w2 = st.finish(&mut last[w..]).ok()?;
+            Some(w + w2)
+        },
+    );
+    let last_written = last_written?;
+    if !ok {
+        return None;
+    }
+    Some(finish_vec(out, (chunks - 1) * chunk_out + last_written))
+}
+
+fn finish_vec(mut out: Vec<u8>, len: usize) -> Vec<u8> {
+    uninit::assume_init_len(&mut out, len);
+    out
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    a / gcd(a, b) * b
+}

@@ -1,0 +1,124 @@
+//! Streaming and parallel paths must give exactly the one-shot results,
+//! errors and their offsets included, however the input is cut.
+
+use std::io::Write;
+
+use mimeflow::base64::stream::{decode_stream, encode_stream, DecoderWriter, EncoderWriter};
+use mimeflow::base64::{Backend, DecodeMode, LineEnding, Wrap, STANDARD, URL_SAFE_NO_PAD};
+use mimeflow::Error;
+use proptest::prelude::*;
+
+fn chunked(data: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut pieces = Vec::new();
+    let mut rest = data;
+    for &c in cuts {
+        let c = c.min(rest.len());
+        let (a, b) = rest.split_at(c);
+        pieces.push(a.to_vec());
+        rest = b;
+    }
+    pieces.push(rest.to_vec());
+    pieces
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn encoder_writer_matches_one_shot(
+        data in proptest::collection::vec(any::<u8>(), 0..5000),
+        cuts in proptest::collection::vec(0usize..700, 0..12),
+        cols in prop::sample::select(vec![0usize, 1, 4, 75, 76]),
+        crlf in any::<bool>(),
+    ) {
+        let wrap = Wrap::new(cols, if crlf { LineEnding::Crlf } else { LineEnding::Lf });
+        for b in Backend::available() {
+            let codec = STANDARD.with_backend(b).unwrap();
+            let mut enc = EncoderWriter::new(Vec::new(), codec, wrap);
+            for piece in chunked(&data, &cuts) {
+                enc.write_all(&piece).unwrap();
+            }
+            let streamed = enc.finish().unwrap();
+            prop_assert_eq!(streamed, codec.encode_wrapped_to_vec(&data, wrap));
+        }
+    }
+
+    #[test]
+    fn decoder_writer_matches_one_shot(
+        data in proptest::collection::vec(any::<u8>(), 0..5000),
+        cuts in proptest::collection::vec(0usize..700, 0..12),
+        noise in proptest::collection::vec((any::<prop::sample::Index>(), prop::sample::select(vec![b'\n', b' ', b'=', b'!', b'Q'])), 0..3),
+    ) {
+        let mut text = STANDARD.encode_wrapped_to_vec(&data, Wrap::MIME);
+        for (idx, byte) in noise {
+            let at = idx.index(text.len() + 1);
+            text.insert(at, byte);
+        }
+        for b in Backend::available() {
+            let codec = STANDARD.with_backend(b).unwrap();
+            for mode in [DecodeMode::Strict, DecodeMode::Mime, DecodeMode::Lenient] {
+                let one_shot = codec.decode_to_vec(&text, mode);
+                let mut dec = DecoderWriter::new(Vec::new(), codec, mode);
+                let mut streamed = Ok(());
+                for piece in chunked(&text, &cuts) {
+                    if let Err(e) = dec.write_all(&piece) {
+                        streamed = Err(e);
+                        break;
+                    }
+                }
+                let streamed = match streamed {
+                    Ok(()) => dec.finish().map_err(|e| match e { Error::Decode(d) => d, e => panic!("{e}") }),
+                    Err(e) => Err(*e.into_inner().unwrap().downcast::<mimeflow::DecodeError>().unwrap()),
+                };
+                prop_assert_eq!(streamed, one_shot, "{:?} {:?}", b, mode);
+            }
+        }
+    }
+}
+
+#[test]
+fn stream_functions_round_trip() {
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+    let mut encoded = Vec::new();
+    let n = encode_stream(&mut &data[..], &mut encoded, STANDARD, Wrap::MIME).unwrap();
+    assert_eq!(n, data.len() as u64);
+    assert_eq!(encoded, STANDARD.encode_wrapped_to_vec(&data, Wrap::MIME));
+    let mut decoded = Vec::new();
+    let n = decode_stream(&mut &encoded[..], &mut decoded, STANDARD, DecodeMode::Mime).unwrap();
+    assert_eq!(n, data.len() as u64);
+    assert_eq!(decoded, data);
+    // An error deep in the stream reports its absolute offset.
+    let mut bad = encoded.clone();
+    bad[700_001] = b'*';
+    let err = decode_stream(&mut &bad[..], &mut Vec::new(), STANDARD, DecodeMode::Mime).unwrap_err();
+    match err {
+        Error::Decode(d) => assert_eq!(d.offset(), 700_001),
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn parallel_matches_sequential() {
+    let size = mimeflow::base64::PARALLEL_THRESHOLD * 3 + 12345;
+    let data: Vec<u8> = (0..size as u32).map(|i| (i ^ (i >> 9)) as u8).collect();
+    for b in Backend::available() {
+        for codec in [STANDARD.with_backend(b).unwrap(), URL_SAFE_NO_PAD.with_backend(b).unwrap()] {
+            for wrap in [Wrap::NONE, Wrap::MIME, Wrap::new(76, LineEnding::Lf), Wrap::new(75, LineEnding::Crlf)] {
+                let par = codec.par_encode_wrapped_to_vec(&data, wrap);
+                assert_eq!(par, codec.encode_wrapped_to_vec(&data, wrap), "{b:?} {wrap:?}");
+                let mode = if wrap.cols == 0 { DecodeMode::Strict } else { DecodeMode::Mime };
+                assert_eq!(codec.par_decode_to_vec(&par, mode).unwrap(), data);
+                assert_eq!(codec.par_decode_to_vec(&par, DecodeMode::Lenient).unwrap(), data);
+                // Errors: same kind and offset as the sequential decoder, wherever they are.
+                for at in [10, par.len() / 2 + 1, par.len() - 5] {
+                    let mut bad = par.clone();
+                    bad[at] = b'*';
+                    assert_eq!(codec.par_decode_to_vec(&bad, mode), codec.decode_to_vec(&bad, mode));
+                    bad[at] = b'=';
+                    assert_eq!(codec.par_decode_to_vec(&bad, mode), codec.decode_to_vec(&bad, mode));
+                    assert_eq!(codec.par_decode_to_vec(&bad, DecodeMode::Lenient), codec.decode_to_vec(&bad, DecodeMode::Lenient));
+                }
+            }
+        }
+    }
+}
