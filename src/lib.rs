@@ -39,6 +39,8 @@
 
 pub mod base64;
 pub mod error;
+#[cfg(feature = "bench-peers")]
+pub mod peers;
 
 #[cfg(feature = "python")]
 mod python;

@@ -58,7 +58,10 @@ pub(crate) enum Shape {
     Unknown,
     Irregular,
     /// Lines of `cols` characters (a multiple of 4) ended by CRLF or LF.
-    Lines { cols: usize, crlf: bool },
+    Lines {
+        cols: usize,
+        crlf: bool,
+    },
 }
 
 const UNKNOWN_COL: usize = usize::MAX;
@@ -158,7 +161,9 @@ impl DecodeState {
         };
         let (mut i, mut w) = (0, 0);
         while i < src.len() {
-            if self.phase == Phase::Done && matches!(self.rules, Rules::Binascii { strict: false, .. }) {
+            if self.phase == Phase::Done
+                && matches!(self.rules, Rules::Binascii { strict: false, .. })
+            {
                 // binascii stops at complete padding and ignores the rest.
                 self.offset += (src.len() - i) as u64;
                 return Ok(w);
@@ -167,14 +172,20 @@ impl DecodeState {
                 let start = i;
                 if let Shape::Lines { cols, crlf } = self.shape {
                     if self.col == 0 {
-                        let (r, n) =
-                            self.engine
-                                .decode_lines(self.alphabet, &src[i..], &mut dst[w..], cols, crlf);
+                        let (r, n) = self.engine.decode_lines(
+                            self.alphabet,
+                            &src[i..],
+                            &mut dst[w..],
+                            cols,
+                            crlf,
+                        );
                         i += r;
                         w += n;
                     }
                 }
-                let (r, n) = self.engine.decode(self.alphabet, skip, &src[i..], &mut dst[w..]);
+                let (r, n) = self
+                    .engine
+                    .decode(self.alphabet, skip, &src[i..], &mut dst[w..]);
                 if r > 0 && matches!(self.shape, Shape::Lines { .. }) {
                     self.col = self.col_after(&src[i..i + r]);
                 }
@@ -219,7 +230,9 @@ impl DecodeState {
                     }
                     Rules::Rfc4648 { padded: false } => self.check_trailing_bits()?,
                     Rules::Mime => {}
-                    Rules::Binascii { require_padding, .. } => {
+                    Rules::Binascii {
+                        require_padding, ..
+                    } => {
                         if require_padding {
                             let kind = if self.padding_started {
                                 DecodeErrorKind::IncompletePadding
@@ -255,7 +268,12 @@ impl DecodeState {
     }
 
     #[inline]
-    fn step(&mut self, c: u8, dst: &mut [MaybeUninit<u8>], w: &mut usize) -> Result<(), DecodeError> {
+    fn step(
+        &mut self,
+        c: u8,
+        dst: &mut [MaybeUninit<u8>],
+        w: &mut usize,
+    ) -> Result<(), DecodeError> {
         let at = self.offset;
         self.offset += 1;
         let v = self.table[c as usize];
@@ -288,7 +306,13 @@ impl DecodeState {
     }
 
     #[inline]
-    fn data(&mut self, v: u8, at: u64, dst: &mut [MaybeUninit<u8>], w: &mut usize) -> Result<(), DecodeError> {
+    fn data(
+        &mut self,
+        v: u8,
+        at: u64,
+        dst: &mut [MaybeUninit<u8>],
+        w: &mut usize,
+    ) -> Result<(), DecodeError> {
         match self.rules {
             Rules::Binascii { strict, .. } => {
                 if strict && self.padding_started {
@@ -320,7 +344,12 @@ impl DecodeState {
         Ok(())
     }
 
-    fn pad(&mut self, at: u64, dst: &mut [MaybeUninit<u8>], w: &mut usize) -> Result<(), DecodeError> {
+    fn pad(
+        &mut self,
+        at: u64,
+        dst: &mut [MaybeUninit<u8>],
+        w: &mut usize,
+    ) -> Result<(), DecodeError> {
         let unexpected = DecodeError::new(DecodeErrorKind::UnexpectedPadding, at);
         match self.rules {
             Rules::Binascii { strict, .. } => {
@@ -361,7 +390,10 @@ impl DecodeState {
     fn check_trailing_bits(&self) -> Result<(), DecodeError> {
         let mask = if self.quad_pos == 2 { 0xF } else { 0x3 };
         if self.acc & mask != 0 {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingBits, self.last_data));
+            return Err(DecodeError::new(
+                DecodeErrorKind::TrailingBits,
+                self.last_data,
+            ));
         }
         Ok(())
     }

@@ -85,9 +85,7 @@ impl Engine {
             }
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe {
-                super::x86_64::avx2::encode_lines(a, src, dst, cols, crlf)
-            },
+            Backend::Avx2 => unsafe { super::x86_64::avx2::encode_lines(a, src, dst, cols, crlf) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
             Backend::Avx512Vbmi => unsafe {
@@ -120,9 +118,7 @@ impl Engine {
             Backend::Avx2 => unsafe { super::x86_64::avx2::decode(a, skip, src, dst) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
-            Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::decode(a, skip, src, dst)
-            },
+            Backend::Avx512Vbmi => unsafe { super::x86_64::avx512vbmi::decode(a, skip, src, dst) },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
         }
@@ -146,9 +142,7 @@ impl Engine {
             Backend::Base64Simd => portable::decode_lines(a, src, dst, cols, crlf),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe {
-                super::x86_64::avx2::decode_lines(a, src, dst, cols, crlf)
-            },
+            Backend::Avx2 => unsafe { super::x86_64::avx2::decode_lines(a, src, dst, cols, crlf) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
             Backend::Avx512Vbmi => unsafe {

@@ -98,9 +98,15 @@ pub struct Wrap {
 
 impl Wrap {
     /// RFC 2045: 76 columns, CRLF.
-    pub const MIME: Wrap = Wrap { cols: 76, line_ending: LineEnding::Crlf };
+    pub const MIME: Wrap = Wrap {
+        cols: 76,
+        line_ending: LineEnding::Crlf,
+    };
     /// No wrapping.
-    pub const NONE: Wrap = Wrap { cols: 0, line_ending: LineEnding::Lf };
+    pub const NONE: Wrap = Wrap {
+        cols: 0,
+        line_ending: LineEnding::Lf,
+    };
 
     /// `cols` columns ended by `line_ending`.
     pub const fn new(cols: usize, line_ending: LineEnding) -> Wrap {
@@ -135,12 +141,19 @@ pub const URL_SAFE_NO_PAD: Base64 = Base64::new(Alphabet::UrlSafe, false);
 impl Base64 {
     /// A codec on the process default backend.
     pub const fn new(alphabet: Alphabet, padding: bool) -> Base64 {
-        Base64 { alphabet, padding, engine: None }
+        Base64 {
+            alphabet,
+            padding,
+            engine: None,
+        }
     }
 
     /// The same codec on `backend`, or `None` where this CPU lacks it.
     pub fn with_backend(self, backend: Backend) -> Option<Base64> {
-        Some(Base64 { engine: Some(Engine::new(backend)?), ..self })
+        Some(Base64 {
+            engine: Some(Engine::new(backend)?),
+            ..self
+        })
     }
 
     /// The backend this codec runs.
@@ -167,9 +180,14 @@ impl Base64 {
 
     pub(crate) fn rules(&self, mode: DecodeMode) -> Rules {
         match mode {
-            DecodeMode::Strict => Rules::Rfc4648 { padded: self.padding },
+            DecodeMode::Strict => Rules::Rfc4648 {
+                padded: self.padding,
+            },
             DecodeMode::Mime => Rules::Mime,
-            DecodeMode::Lenient => Rules::Binascii { strict: false, require_padding: self.padding },
+            DecodeMode::Lenient => Rules::Binascii {
+                strict: false,
+                require_padding: self.padding,
+            },
         }
     }
 
@@ -216,7 +234,13 @@ impl Base64 {
     pub fn encode(&self, src: &[u8], dst: &mut [u8]) -> usize {
         let n = self.encoded_length(src.len());
         assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
-        encode::encode(self.engine(), self.alphabet, self.padding, src, uninit::as_uninit(dst))
+        encode::encode(
+            self.engine(),
+            self.alphabet,
+            self.padding,
+            src,
+            uninit::as_uninit(dst),
+        )
     }
 
     /// Encodes into a new `Vec`.
@@ -230,7 +254,13 @@ impl Base64 {
     pub fn encode_append(&self, src: &[u8], out: &mut Vec<u8>) {
         let n = self.encoded_length(src.len());
         let _ = uninit::append_with::<()>(out, n, |dst| {
-            Ok(encode::encode(self.engine(), self.alphabet, self.padding, src, dst))
+            Ok(encode::encode(
+                self.engine(),
+                self.alphabet,
+                self.padding,
+                src,
+                dst,
+            ))
         });
     }
 
@@ -255,7 +285,8 @@ impl Base64 {
     /// Encodes in lines, appending to `out`.
     pub fn encode_wrapped_append(&self, src: &[u8], wrap: Wrap, out: &mut Vec<u8>) {
         let n = self.encoded_length_wrapped(src.len(), wrap);
-        let _ = uninit::append_with::<()>(out, n, |dst| Ok(self.encode_wrapped_uninit(src, wrap, dst)));
+        let _ =
+            uninit::append_with::<()>(out, n, |dst| Ok(self.encode_wrapped_uninit(src, wrap, dst)));
     }
 
     pub(crate) fn encode_wrapped_uninit(
@@ -273,12 +304,21 @@ impl Base64 {
     ///
     /// # Panics
     /// When the decoded bytes do not fit in `dst`.
-    pub fn decode(&self, src: &[u8], dst: &mut [u8], mode: DecodeMode) -> Result<usize, DecodeError> {
+    pub fn decode(
+        &self,
+        src: &[u8],
+        dst: &mut [u8],
+        mode: DecodeMode,
+    ) -> Result<usize, DecodeError> {
         if dst.len() >= self.estimated_decoded_length(src.len()) {
             return self.decode_uninit(self.rules(mode), src, uninit::as_uninit(dst));
         }
         let v = self.decode_to_vec(src, mode)?;
-        assert!(v.len() <= dst.len(), "output buffer too short: need {} bytes", v.len());
+        assert!(
+            v.len() <= dst.len(),
+            "output buffer too short: need {} bytes",
+            v.len()
+        );
         dst[..v.len()].copy_from_slice(&v);
         Ok(v.len())
     }
@@ -292,11 +332,21 @@ impl Base64 {
 
     /// Decodes, appending to `out`; returns the bytes appended. On error,
     /// `out` is left as it was.
-    pub fn decode_append(&self, src: &[u8], mode: DecodeMode, out: &mut Vec<u8>) -> Result<usize, DecodeError> {
+    pub fn decode_append(
+        &self,
+        src: &[u8],
+        mode: DecodeMode,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, DecodeError> {
         self.decode_append_rules(self.rules(mode), src, out)
     }
 
-    pub(crate) fn decode_append_rules(&self, rules: Rules, src: &[u8], out: &mut Vec<u8>) -> Result<usize, DecodeError> {
+    pub(crate) fn decode_append_rules(
+        &self,
+        rules: Rules,
+        src: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, DecodeError> {
         let n = self.estimated_decoded_length(src.len());
         uninit::append_with(out, n, |dst| self.decode_uninit(rules, src, dst))
     }

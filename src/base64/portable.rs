@@ -54,11 +54,17 @@ pub(crate) fn decode(
     src: &[u8],
     dst: &mut [MaybeUninit<u8>],
 ) -> (usize, usize) {
-    if skip != Skip::None {
+    // Up to the first line break or blank the input may be canonical: try
+    // that prefix with base64-simd, leaving the rest to the state machine.
+    let clean = match skip {
+        Skip::None => src.len(),
+        _ => memchr::memchr3(b'\r', b'\n', b' ', src).unwrap_or(src.len()),
+    };
+    // Leave the last quantum (it may carry padding) to the state machine.
+    let n = (clean / 4 * 4).saturating_sub(4);
+    if n == 0 {
         return scalar::decode(a, skip, src, dst);
     }
-    // Leave the last quantum (it may carry padding) to the state machine.
-    let n = (src.len() / 4 * 4).saturating_sub(4);
     match codec(a).decode(&src[..n], Out::from_uninit_slice(&mut dst[..n / 4 * 3])) {
         Ok(out) => (n, out.len()),
         // Something unusual inside: the scalar kernel finds how far is clean.

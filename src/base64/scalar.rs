@@ -71,7 +71,10 @@ fn encode_group(chars: &[u8; 64], b: [u8; 3], out: &mut [MaybeUninit<u8>]) {
 pub(crate) fn encode(alphabet: Alphabet, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
     let chars = alphabet.chars();
     let groups = src.len() / 3;
-    for (g, out) in src.chunks_exact(3).zip(dst[..groups * 4].chunks_exact_mut(4)) {
+    for (g, out) in src
+        .chunks_exact(3)
+        .zip(dst[..groups * 4].chunks_exact_mut(4))
+    {
         encode_group(chars, [g[0], g[1], g[2]], out);
     }
     groups * 3

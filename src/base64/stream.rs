@@ -30,6 +30,9 @@ pub struct EncoderWriter<W: Write> {
     unit: usize,
     pending: Vec<u8>,
     out: Vec<u8>,
+    /// Set when a write failed: the output is incomplete, so dropping the
+    /// encoder must not append a final quantum that makes it look whole.
+    failed: bool,
 }
 
 impl<W: Write> EncoderWriter<W> {
@@ -47,13 +50,21 @@ impl<W: Write> EncoderWriter<W> {
             unit,
             pending: Vec::with_capacity(unit),
             out: Vec::new(),
+            failed: false,
         }
     }
 
     fn encode_block(&mut self, block: &[u8]) -> io::Result<()> {
         self.out.clear();
-        self.codec.encode_wrapped_append(block, self.wrap, &mut self.out);
-        self.inner.as_mut().expect("writer used after finish").write_all(&self.out)
+        self.codec
+            .encode_wrapped_append(block, self.wrap, &mut self.out);
+        let result = self
+            .inner
+            .as_mut()
+            .expect("writer used after finish")
+            .write_all(&self.out);
+        self.failed |= result.is_err();
+        result
     }
 
     /// Writes the last partial line and returns the inner writer.
@@ -104,7 +115,7 @@ impl<W: Write> Write for EncoderWriter<W> {
 
 impl<W: Write> Drop for EncoderWriter<W> {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && !self.failed {
             let _ = self.finish_inner();
         }
     }
@@ -169,10 +180,19 @@ pub fn encode_stream(
     wrap: Wrap,
 ) -> io::Result<u64> {
     let mut enc = EncoderWriter::new(writer, codec, wrap);
-    let n = pump(reader, ENCODE_BLOCK, |b| enc.write_all(b).map_err(Error::Io))
-        .map_err(io::Error::from)?;
-    enc.finish()?;
-    Ok(n)
+    match pump(reader, ENCODE_BLOCK, |b| {
+        enc.write_all(b).map_err(Error::Io)
+    }) {
+        Ok(n) => {
+            enc.finish()?;
+            Ok(n)
+        }
+        Err(e) => {
+            // A failed read: the output stays visibly incomplete.
+            enc.failed = true;
+            Err(e.into())
+        }
+    }
 }
 
 /// Reads `reader` to its end and writes the decoded bytes to `writer`;

@@ -1,0 +1,127 @@
+//! Criterion benches: every mimeflow backend against the peers and a memcpy,
+//! one group per operation, sizes from 16 B to 16 MiB.
+//!
+//! Run all: `cargo bench --bench base64`; one group and size:
+//! `cargo bench --bench base64 -- 'mime-decode/.*/65536'`.
+//! Every contender's output is checked against the scalar reference before
+//! timing, and each timed call asserts its output length.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use mimeflow::base64::{DecodeMode, Wrap, STANDARD};
+use mimeflow::peers::{contenders, Op};
+
+const SIZES: [usize; 8] = [16, 64, 256, 1024, 4096, 65536, 1 << 20, 16 << 20];
+
+fn raw(n: usize) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn codecs(c: &mut Criterion) {
+    for op in Op::ALL {
+        let mut group = c.benchmark_group(op.name());
+        group.warm_up_time(Duration::from_millis(300));
+        group.measurement_time(Duration::from_secs(1));
+        group.sample_size(20);
+        for size in SIZES {
+            // `size` is the raw byte count; decoders get its encoding.
+            let input = op.input(&raw(size));
+            let expected = op.expected(&input);
+            group.throughput(Throughput::Bytes(input.len() as u64));
+            for contender in contenders(op) {
+                let mut out = vec![0u8; op.output_room(&input)];
+                let n = (contender.run)(&input, &mut out);
+                if contender.name != "memcpy" && !contender.name.contains("LF lines") {
+                    assert_eq!(
+                        &out[..n],
+                        &expected[..],
+                        "{} gives a wrong {} result",
+                        contender.name,
+                        op.name()
+                    );
+                }
+                group.bench_with_input(
+                    BenchmarkId::new(&contender.name, size),
+                    &input,
+                    |b, input| {
+                        b.iter(|| {
+                            let w = (contender.run)(black_box(input), black_box(&mut out));
+                            assert_eq!(w, n);
+                        })
+                    },
+                );
+            }
+        }
+        group.finish();
+    }
+}
+
+/// The parallel entry points against one thread, to place `PARALLEL_THRESHOLD`.
+fn parallel(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parallel");
+    group.warm_up_time(Duration::from_millis(300));
+    group.measurement_time(Duration::from_secs(1));
+    group.sample_size(10);
+    for size in [64 << 10, 256 << 10, 512 << 10, 1 << 20, 4 << 20, 64 << 20] {
+        let data = raw(size);
+        let text = STANDARD.encode_wrapped_to_vec(&data, Wrap::MIME);
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("mime-decode/1-thread", size),
+            &text,
+            |b, t| {
+                b.iter(|| {
+                    assert_eq!(
+                        STANDARD.decode_to_vec(t, DecodeMode::Mime).unwrap().len(),
+                        size
+                    )
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("mime-decode/par", size), &text, |b, t| {
+            b.iter(|| {
+                assert_eq!(
+                    STANDARD
+                        .par_decode_to_vec(t, DecodeMode::Mime)
+                        .unwrap()
+                        .len(),
+                    size
+                )
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("mime-encode/1-thread", size),
+            &data,
+            |b, d| {
+                b.iter(|| {
+                    assert_eq!(
+                        STANDARD.encode_wrapped_to_vec(d, Wrap::MIME).len(),
+                        text.len()
+                    )
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("mime-encode/par", size), &data, |b, d| {
+            b.iter(|| {
+                assert_eq!(
+                    STANDARD.par_encode_wrapped_to_vec(d, Wrap::MIME).len(),
+                    text.len()
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, codecs, parallel);
+criterion_main!(benches);

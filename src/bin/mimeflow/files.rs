@@ -1,0 +1,325 @@
+//! Where commands read and write: stdin or a file in, stdout or a file out.
+//!
+//! A file given with `-o` is never half-written: output goes to a hidden
+//! temp file in the same folder (`.NAME.mimeflow-tmp-PID`, so the final
+//! `rename` stays on one file system and is atomic) that replaces the target
+//! only once everything was written. On an error the temp file is removed
+//! when the [`AtomicFile`] drops; on Ctrl-C a handler removes it before the
+//! process exits with status 130, since the default SIGINT kill runs no
+//! destructors. The file is not `fsync`ed before the rename: readers never
+//! see a partial file, but after a power cut the new content may be lost
+//! (as with `tempfile::persist`); big outputs would otherwise stall on it.
+//!
+//! [`Input`] and [`Output`] put the file's name on their I/O errors
+//! ("reading x.b64: ..."), since the library's stream functions cannot say
+//! which side failed. The error keeps its `io::ErrorKind`, which is how
+//! `main` recognises a broken pipe.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once, PoisonError};
+
+use anyhow::{bail, Context as _};
+
+/// Output buffer; the codec streams write larger blocks, which bypass it.
+const OUT_BUFFER: usize = 128 * 1024;
+
+/// Whether a path argument means stdin/stdout.
+fn is_dash(path: Option<&Path>) -> bool {
+    path.is_none_or(|p| p.as_os_str() == "-")
+}
+
+/// An input stream: stdin (`-` or no argument) or a file.
+pub struct Input {
+    source: Source,
+    name: String,
+}
+
+enum Source {
+    Stdin(io::StdinLock<'static>),
+    File(File),
+}
+
+impl Input {
+    /// Opens `path`, or stdin when it is `None` or `-`.
+    pub fn open(path: Option<&Path>) -> anyhow::Result<Input> {
+        match path {
+            _ if is_dash(path) => Ok(Input {
+                source: Source::Stdin(io::stdin().lock()),
+                name: "standard input".into(),
+            }),
+            Some(path) => {
+                let name = path.display().to_string();
+                let file = File::open(path).with_context(|| name.clone())?;
+                Ok(Input {
+                    source: Source::File(file),
+                    name,
+                })
+            }
+            None => unreachable!("handled by is_dash"),
+        }
+    }
+
+    /// `None` for stdin, else the file's name, to prefix bad-input errors.
+    pub fn file_name(&self) -> Option<&str> {
+        match self.source {
+            Source::Stdin(_) => None,
+            Source::File(_) => Some(&self.name),
+        }
+    }
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = match &mut self.source {
+            Source::Stdin(s) => s.read(buf),
+            Source::File(f) => f.read(buf),
+        };
+        r.map_err(|e| with_context(e, || format!("reading {}", self.name)))
+    }
+}
+
+/// An output stream: stdout, or a file replaced atomically by [`Output::finish`].
+pub struct Output {
+    sink: Sink,
+    name: String,
+}
+
+enum Sink {
+    Stdout(BufWriter<RawStdout>),
+    File(AtomicFile),
+}
+
+impl Output {
+    /// Stdout when `path` is `None` or `-`, else a temp file beside `path`.
+    pub fn create(path: Option<&Path>) -> anyhow::Result<Output> {
+        match path {
+            _ if is_dash(path) => Ok(Output {
+                sink: Sink::Stdout(BufWriter::with_capacity(OUT_BUFFER, raw_stdout()?)),
+                name: "standard output".into(),
+            }),
+            Some(path) => Ok(Output {
+                sink: Sink::File(AtomicFile::create(path)?),
+                name: path.display().to_string(),
+            }),
+            None => unreachable!("handled by is_dash"),
+        }
+    }
+
+    /// Flushes, and for a file renames it into place. Dropping an `Output`
+    /// without calling this discards a file output.
+    pub fn finish(self) -> anyhow::Result<()> {
+        let name = self.name;
+        match self.sink {
+            Sink::Stdout(mut w) => w.flush().with_context(|| format!("writing {name}")),
+            Sink::File(f) => f.commit(),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = match &mut self.sink {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::File(f) => f.file.write(buf),
+        };
+        r.map_err(|e| with_context(e, || format!("writing {}", self.name)))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        // Forwarded whole so BufWriter's large-write bypass applies.
+        let r = match &mut self.sink {
+            Sink::Stdout(w) => w.write_all(buf),
+            Sink::File(f) => f.file.write_all(buf),
+        };
+        r.map_err(|e| with_context(e, || format!("writing {}", self.name)))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = match &mut self.sink {
+            Sink::Stdout(w) => w.flush(),
+            Sink::File(f) => f.file.flush(),
+        };
+        r.map_err(|e| with_context(e, || format!("writing {}", self.name)))
+    }
+}
+
+/// Stdout without std's `LineWriter`, which would split our large blocks
+/// at newlines: a duplicate of file descriptor 1, written directly.
+#[cfg(unix)]
+type RawStdout = File;
+
+#[cfg(unix)]
+fn raw_stdout() -> anyhow::Result<RawStdout> {
+    use std::os::fd::AsFd;
+    let fd = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("standard output")?;
+    Ok(File::from(fd))
+}
+
+#[cfg(not(unix))]
+type RawStdout = io::Stdout;
+
+#[cfg(not(unix))]
+fn raw_stdout() -> anyhow::Result<RawStdout> {
+    Ok(io::stdout())
+}
+
+/// A temp file that becomes `dest` on [`AtomicFile::commit`] and is removed
+/// otherwise.
+struct AtomicFile {
+    file: BufWriter<File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    fn create(dest: &Path) -> anyhow::Result<AtomicFile> {
+        let shown = dest.display();
+        let existing = match fs::metadata(dest) {
+            Ok(meta) if meta.is_dir() => bail!("{shown}: is a directory"),
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| shown.to_string()),
+        };
+        let Some(file_name) = dest.file_name() else {
+            bail!("{shown}: not a file name");
+        };
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let (file, tmp) = create_temp(dir, file_name).with_context(|| {
+            format!(
+                "{shown}: cannot create a temporary file in {}",
+                dir.display()
+            )
+        })?;
+        register_cleanup(&tmp);
+        let atomic = AtomicFile {
+            file: BufWriter::with_capacity(OUT_BUFFER, file),
+            tmp,
+            dest: dest.to_path_buf(),
+            committed: false,
+        };
+        // Replacing a file keeps its mode (an executable stays executable).
+        if let Some(meta) = existing {
+            atomic
+                .file
+                .get_ref()
+                .set_permissions(meta.permissions())
+                .with_context(|| format!("{}: setting permissions", atomic.tmp.display()))?;
+        }
+        Ok(atomic)
+    }
+
+    fn commit(mut self) -> anyhow::Result<()> {
+        let shown = self.dest.display().to_string();
+        self.file
+            .flush()
+            .with_context(|| format!("writing {shown}"))?;
+        fs::rename(&self.tmp, &self.dest).with_context(|| format!("{shown}: cannot replace"))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        unregister_cleanup(&self.tmp);
+    }
+}
+
+/// Creates `.NAME.mimeflow-tmp-PID` in `dir`, or with a `.N` suffix if a
+/// stale one (a killed run whose PID came round again) is in the way.
+fn create_temp(dir: &Path, file_name: &std::ffi::OsStr) -> io::Result<(File, PathBuf)> {
+    let pid = std::process::id();
+    let mut last_err = None;
+    for attempt in 0..64u32 {
+        let mut name = OsString::from(".");
+        name.push(file_name);
+        name.push(format!(".mimeflow-tmp-{pid}"));
+        if attempt > 0 {
+            name.push(format!(".{attempt}"));
+        }
+        let path = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.expect("at least one attempt"))
+}
+
+/// Temp files to remove if SIGINT arrives.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn register_cleanup(tmp: &Path) {
+    static HANDLER: Once = Once::new();
+    HANDLER.call_once(|| {
+        // The handler runs on ctrlc's own thread, so taking the lock cannot
+        // deadlock with the main thread, which only holds it briefly. If it
+        // cannot be installed we lose only the cleanup on Ctrl-C.
+        let _ = ctrlc::set_handler(|| {
+            let pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+            for path in pending.iter() {
+                let _ = fs::remove_file(path);
+            }
+            std::process::exit(crate::EXIT_INTERRUPTED);
+        });
+    });
+    PENDING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(tmp.to_path_buf());
+}
+
+fn unregister_cleanup(tmp: &Path) {
+    PENDING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|p| p != tmp);
+}
+
+/// An I/O error with what we were doing in front of it; same kind.
+#[derive(Debug)]
+struct IoContext {
+    what: String,
+    source: io::Error,
+}
+
+impl fmt::Display for IoContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for IoContext {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+fn with_context(e: io::Error, what: impl FnOnce() -> String) -> io::Error {
+    match e.kind() {
+        // Retried by the caller: no allocation, no wrapping.
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => e,
+        kind => io::Error::new(
+            kind,
+            IoContext {
+                what: what(),
+                source: e,
+            },
+        ),
+    }
+}

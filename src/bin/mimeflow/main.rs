@@ -1,0 +1,123 @@
+//! `mimeflow`: the command-line front end of the library, kept thin.
+//!
+//! One module per command group (`b64`, and later `convert`, `parse`,
+//! `show`, `extract`, `compose`, `bench`); [`files`] holds what they share:
+//! opening inputs (`-` is stdin), writing stdout or a file replaced
+//! atomically, and naming the side (input or output) an I/O error came from.
+//!
+//! Errors travel as `anyhow::Error` and are reported here, once, as a single
+//! line. Exit status: 0 done, 1 bad input or I/O error, 2 usage error
+//! (clap's own), 130 interrupted. A closed stdout pipe
+//! (`mimeflow b64 encode big | head -c1`) is not an error: the reader has
+//! what it wanted, so we stop quietly with status 0, as ripgrep does.
+
+use std::io::{self, Write};
+use std::num::NonZeroUsize;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use clap::{Args, Parser, Subcommand};
+
+mod b64;
+mod files;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Bad input or an I/O error.
+const EXIT_FAILURE: u8 = 1;
+/// Interrupted by SIGINT (128 + 2, what a shell reports for a killed job).
+pub(crate) const EXIT_INTERRUPTED: i32 = 130;
+
+/// High-throughput MIME and Base64 tools.
+#[derive(Parser, Debug)]
+#[command(name = "mimeflow", version, long_version = long_version(), propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes (before or after the command name).
+#[derive(Args, Debug, Clone, Copy)]
+pub(crate) struct GlobalArgs {
+    /// Worker threads for parallel work [default: all cores]
+    #[arg(short = 'j', long, value_name = "N", global = true)]
+    pub jobs: Option<NonZeroUsize>,
+    /// Print nothing but errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Base64 encode or decode (RFC 4648, MIME)
+    #[command(subcommand)]
+    B64(b64::B64Command),
+}
+
+/// `--version`: the version, then the codec backend this process runs and
+/// the CPU features behind that choice, for bug reports and benchmarks.
+fn long_version() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        use mimeflow::base64::{cpu_features, Backend};
+        let available: Vec<&str> = Backend::available()
+            .into_iter()
+            .map(Backend::name)
+            .collect();
+        let features = cpu_features();
+        format!(
+            "{}\nbase64 backend: {} (available: {})\ncpu features: {}",
+            env!("CARGO_PKG_VERSION"),
+            Backend::default_for_process(),
+            available.join(", "),
+            if features.is_empty() {
+                "none detected".to_string()
+            } else {
+                features.join(" ")
+            },
+        )
+    })
+}
+
+fn main() -> ExitCode {
+    // Usage errors exit with status 2 inside `parse`; --help and --version with 0.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` joins the context chain with ": " on one line. If stderr
+            // is gone too there is no one left to tell.
+            let _ = writeln!(io::stderr().lock(), "mimeflow: {err:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(jobs) = cli.global.jobs {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.get())
+            .build_global()?;
+    }
+    match cli.command {
+        Command::B64(cmd) => b64::run(cmd, &cli.global),
+    }
+}
+
+/// Whether the failure is a write into a pipe whose reader has gone.
+///
+/// Rust ignores SIGPIPE, so this arrives as an `io::Error` of kind
+/// `BrokenPipe`, possibly under context or inside the library's error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let io = match cause.downcast_ref::<mimeflow::Error>() {
+            Some(mimeflow::Error::Io(e)) => Some(e),
+            _ => cause.downcast_ref::<io::Error>(),
+        };
+        io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,277 @@
+//! Other Base64 codecs, behind one interface, for the criterion benches and
+//! `mimeflow bench` (feature `bench-peers`).
+//!
+//! Every contender turns an input into an output written into a buffer the
+//! harness sized beforehand (no allocation while timing) and returns the
+//! bytes written. Where a peer cannot do an operation natively it is composed
+//! from what it can do, and its name says so (`simdutf (LF lines)`,
+//! `base64 strip+decode`, ...).
+#![allow(unsafe_code)]
+
+use base64::Engine as _;
+
+use crate::base64::{Backend, Base64, DecodeMode, Wrap, STANDARD};
+
+/// The benchmarked operations. Inputs: raw bytes for the encoders, canonical
+/// Base64 for `Decode`, 76-column CRLF MIME text for `MimeDecode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Plain, padded, standard alphabet.
+    Encode,
+    /// Canonical input, no whitespace.
+    Decode,
+    /// 76 columns, CRLF line endings.
+    MimeEncode,
+    /// 76-column CRLF text, whitespace skipped.
+    MimeDecode,
+}
+
+impl Op {
+    /// Every operation.
+    pub const ALL: [Op; 4] = [Op::Encode, Op::Decode, Op::MimeEncode, Op::MimeDecode];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Encode => "encode",
+            Op::Decode => "decode",
+            Op::MimeEncode => "mime-encode",
+            Op::MimeDecode => "mime-decode",
+        }
+    }
+
+    /// The input this operation consumes, made from `raw` bytes.
+    pub fn input(self, raw: &[u8]) -> Vec<u8> {
+        match self {
+            Op::Encode | Op::MimeEncode => raw.to_vec(),
+            Op::Decode => STANDARD.encode_to_vec(raw),
+            Op::MimeDecode => STANDARD.encode_wrapped_to_vec(raw, Wrap::MIME),
+        }
+    }
+
+    /// The reference output for `input`, from the scalar backend.
+    pub fn expected(self, input: &[u8]) -> Vec<u8> {
+        let scalar = STANDARD
+            .with_backend(Backend::Scalar)
+            .expect("scalar always runs");
+        match self {
+            Op::Encode => scalar.encode_to_vec(input),
+            Op::MimeEncode => scalar.encode_wrapped_to_vec(input, Wrap::MIME),
+            Op::Decode => scalar
+                .decode_to_vec(input, DecodeMode::Strict)
+                .expect("valid input"),
+            Op::MimeDecode => scalar
+                .decode_to_vec(input, DecodeMode::Mime)
+                .expect("valid input"),
+        }
+    }
+
+    /// Output room every contender gets for `input` (enough for any of the
+    /// operations and for `memcpy`).
+    pub fn output_room(self, input: &[u8]) -> usize {
+        input.len() * 2 + 64
+    }
+}
+
+/// A codec under test.
+pub struct Contender {
+    /// `mimeflow/<backend>`, the peer crate's name (and engine), or `memcpy`.
+    pub name: String,
+    /// Runs the operation: input, output room; returns the bytes written.
+    pub run: Box<dyn Fn(&[u8], &mut [u8]) -> usize + Send + Sync>,
+}
+
+impl Contender {
+    fn new(
+        name: impl Into<String>,
+        run: impl Fn(&[u8], &mut [u8]) -> usize + Send + Sync + 'static,
+    ) -> Self {
+        Contender {
+            name: name.into(),
+            run: Box::new(run),
+        }
+    }
+}
+
+/// mimeflow on `backend`.
+pub fn mimeflow(op: Op, backend: Backend) -> Option<Contender> {
+    let c: Base64 = STANDARD.with_backend(backend)?;
+    let name = format!("mimeflow/{}", backend.name());
+    Some(match op {
+        Op::Encode => Contender::new(name, move |i, o| c.encode(i, o)),
+        Op::Decode => Contender::new(name, move |i, o| {
+            c.decode(i, o, DecodeMode::Strict).expect("valid")
+        }),
+        Op::MimeEncode => Contender::new(name, move |i, o| c.encode_wrapped(i, Wrap::MIME, o)),
+        Op::MimeDecode => Contender::new(name, move |i, o| {
+            c.decode(i, o, DecodeMode::Mime).expect("valid")
+        }),
+    })
+}
+
+/// Every mimeflow backend this CPU runs, then every peer, then `memcpy`.
+pub fn contenders(op: Op) -> Vec<Contender> {
+    let mut v: Vec<Contender> = Backend::available()
+        .into_iter()
+        .filter_map(|b| mimeflow(op, b))
+        .collect();
+    v.extend(peers(op));
+    v.push(memcpy());
+    v
+}
+
+/// The ceiling: copying the input.
+pub fn memcpy() -> Contender {
+    Contender::new("memcpy", |i, o| {
+        o[..i.len()].copy_from_slice(i);
+        i.len()
+    })
+}
+
+/// The peers for `op`.
+pub fn peers(op: Op) -> Vec<Contender> {
+    let gp = base64::engine::general_purpose::STANDARD;
+    let simd = base64::engine::Simd::standard(base64::engine::general_purpose::PAD);
+    let de = data_encoding::BASE64;
+    let de_mime = {
+        let mut spec = data_encoding::BASE64.specification();
+        spec.wrap.width = 76;
+        spec.wrap.separator = "\r\n".into();
+        spec.ignore.push_str("\r\n");
+        spec.encoding().expect("valid data-encoding spec")
+    };
+    match op {
+        Op::Encode => vec![
+            Contender::new("base64/general-purpose", move |i, o| {
+                gp.encode_slice(i, o).expect("room")
+            }),
+            Contender::new("base64/simd", move |i, o| {
+                simd.encode_slice(i, o).expect("room")
+            }),
+            Contender::new("base64-simd", |i, o| {
+                base64_simd::STANDARD
+                    .encode(i, base64_simd::Out::from_slice(o))
+                    .len()
+            }),
+            Contender::new("data-encoding", move |i, o| {
+                let n = de.encode_len(i.len());
+                de.encode_mut(i, &mut o[..n]);
+                n
+            }),
+            Contender::new("simdutf", |i, o| simdutf_encode(i, o)),
+        ],
+        Op::Decode => vec![
+            Contender::new("base64/general-purpose", move |i, o| {
+                gp.decode_slice(i, o).expect("valid")
+            }),
+            Contender::new("base64/simd", move |i, o| {
+                simd.decode_slice(i, o).expect("valid")
+            }),
+            Contender::new("base64-simd", |i, o| {
+                base64_simd::STANDARD
+                    .decode(i, base64_simd::Out::from_slice(o))
+                    .expect("valid")
+                    .len()
+            }),
+            Contender::new("data-encoding", move |i, o| {
+                let n = de.decode_len(i.len()).expect("valid length");
+                de.decode_mut(i, &mut o[..n]).expect("valid")
+            }),
+            Contender::new("simdutf", |i, o| simdutf_decode(i, o)),
+        ],
+        Op::MimeEncode => vec![
+            Contender::new("base64/simd encode+insert-CRLF", move |i, o| {
+                let mut tmp = vec![0u8; i.len().div_ceil(3) * 4];
+                let n = simd.encode_slice(i, &mut tmp).expect("room");
+                insert_crlf(&tmp[..n], o)
+            }),
+            Contender::new("data-encoding", move |i, o| {
+                let n = de_mime.encode_len(i.len());
+                de_mime.encode_mut(i, &mut o[..n]);
+                n
+            }),
+            Contender::new("simdutf (LF lines)", |i, o| simdutf_encode_lines(i, o)),
+            Contender::new("simdutf encode+insert-CRLF", |i, o| {
+                let mut tmp = vec![0u8; i.len().div_ceil(3) * 4];
+                let n = simdutf_encode(i, &mut tmp);
+                insert_crlf(&tmp[..n], o)
+            }),
+        ],
+        Op::MimeDecode => vec![
+            Contender::new("base64/simd strip+decode", move |i, o| {
+                let clean: Vec<u8> = i
+                    .iter()
+                    .copied()
+                    .filter(|&c| c != b'\r' && c != b'\n')
+                    .collect();
+                simd.decode_slice(&clean, o).expect("valid")
+            }),
+            Contender::new("base64-simd forgiving", |i, o| {
+                base64_simd::forgiving_decode(i, base64_simd::Out::from_slice(o))
+                    .expect("valid")
+                    .len()
+            }),
+            Contender::new("data-encoding", move |i, o| {
+                let n = de_mime.decode_len(i.len()).expect("valid length");
+                de_mime.decode_mut(i, &mut o[..n]).expect("valid")
+            }),
+            Contender::new("simdutf", |i, o| simdutf_decode(i, o)),
+        ],
+    }
+}
+
+/// Lays `encoded` out in 76-column CRLF lines (the composed peers' second pass).
+fn insert_crlf(encoded: &[u8], out: &mut [u8]) -> usize {
+    let mut w = 0;
+    for line in encoded.chunks(76) {
+        out[w..w + line.len()].copy_from_slice(line);
+        w += line.len();
+        out[w..w + 2].copy_from_slice(b"\r\n");
+        w += 2;
+    }
+    w
+}
+
+fn simdutf_encode(i: &[u8], o: &mut [u8]) -> usize {
+    let n = simdutf::base64_length_from_binary(i.len(), simdutf::Base64Options::Default);
+    assert!(o.len() >= n);
+    // SAFETY: `o` holds the encoded length simdutf computes for this input.
+    unsafe {
+        simdutf::binary_to_base64(
+            i.as_ptr(),
+            i.len(),
+            o.as_mut_ptr(),
+            simdutf::Base64Options::Default,
+        )
+    }
+}
+
+fn simdutf_encode_lines(i: &[u8], o: &mut [u8]) -> usize {
+    let opts = simdutf::Base64Options::Default;
+    let n = simdutf::base64_length_from_binary_with_lines(i.len(), opts, 76);
+    assert!(o.len() >= n);
+    // SAFETY: `o` holds the wrapped length simdutf computes for this input.
+    unsafe { simdutf::binary_to_base64_with_lines(i.as_ptr(), i.len(), o.as_mut_ptr(), 76, opts) }
+}
+
+fn simdutf_decode(i: &[u8], o: &mut [u8]) -> usize {
+    // SAFETY: reads `i` only; the bound it returns sizes the check below.
+    let max = unsafe { simdutf::maximal_binary_length_from_base64(i.as_ptr(), i.len()) };
+    assert!(o.len() >= max);
+    // SAFETY: `o` holds simdutf's maximal binary length for this input.
+    let r = unsafe {
+        simdutf::base64_to_binary(
+            i.as_ptr(),
+            i.len(),
+            o.as_mut_ptr(),
+            simdutf::Base64Options::Default,
+            simdutf::LastChunkHandlingOptions::Loose,
+        )
+    };
+    assert_eq!(
+        r.error,
+        simdutf::ErrorCode::Success,
+        "simdutf rejected valid input"
+    );
+    r.count
+}
