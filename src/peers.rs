@@ -73,12 +73,15 @@ impl Op {
     }
 }
 
+/// Runs an operation: input, output room; returns the bytes written.
+pub type RunFn = Box<dyn Fn(&[u8], &mut [u8]) -> usize + Send + Sync>;
+
 /// A codec under test.
 pub struct Contender {
     /// `mimeflow/<backend>`, the peer crate's name (and engine), or `memcpy`.
     pub name: String,
     /// Runs the operation: input, output room; returns the bytes written.
-    pub run: Box<dyn Fn(&[u8], &mut [u8]) -> usize + Send + Sync>,
+    pub run: RunFn,
 }
 
 impl Contender {
@@ -158,7 +161,7 @@ pub fn peers(op: Op) -> Vec<Contender> {
                 de.encode_mut(i, &mut o[..n]);
                 n
             }),
-            Contender::new("simdutf", |i, o| simdutf_encode(i, o)),
+            Contender::new("simdutf", simdutf_encode),
         ],
         Op::Decode => vec![
             Contender::new("base64/general-purpose", move |i, o| {
@@ -177,7 +180,7 @@ pub fn peers(op: Op) -> Vec<Contender> {
                 let n = de.decode_len(i.len()).expect("valid length");
                 de.decode_mut(i, &mut o[..n]).expect("valid")
             }),
-            Contender::new("simdutf", |i, o| simdutf_decode(i, o)),
+            Contender::new("simdutf", simdutf_decode),
         ],
         Op::MimeEncode => vec![
             Contender::new("base64/simd encode+insert-CRLF", move |i, o| {
@@ -190,7 +193,7 @@ pub fn peers(op: Op) -> Vec<Contender> {
                 de_mime.encode_mut(i, &mut o[..n]);
                 n
             }),
-            Contender::new("simdutf (LF lines)", |i, o| simdutf_encode_lines(i, o)),
+            Contender::new("simdutf (LF lines)", simdutf_encode_lines),
             Contender::new("simdutf encode+insert-CRLF", |i, o| {
                 let mut tmp = vec![0u8; i.len().div_ceil(3) * 4];
                 let n = simdutf_encode(i, &mut tmp);
@@ -215,7 +218,7 @@ pub fn peers(op: Op) -> Vec<Contender> {
                 let n = de_mime.decode_len(i.len()).expect("valid length");
                 de_mime.decode_mut(i, &mut o[..n]).expect("valid")
             }),
-            Contender::new("simdutf", |i, o| simdutf_decode(i, o)),
+            Contender::new("simdutf", simdutf_decode),
         ],
     }
 }

@@ -15,7 +15,11 @@ mod naive {
     pub fn encode(chars: &[u8], data: &[u8], pad: bool) -> Vec<u8> {
         let mut out = Vec::new();
         for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
             let k = chunk.len() + 1;
             for i in 0..4 {
@@ -99,11 +103,19 @@ fn every_backend_is_listed_and_scalar_is_there() {
     assert!(avail.contains(&Backend::Scalar));
     assert!(avail.contains(&Backend::Base64Simd));
     for b in Backend::ALL {
-        assert_eq!(Base64::new(Alphabet::Standard, true).with_backend(b).is_some(), b.is_available());
+        assert_eq!(
+            Base64::new(Alphabet::Standard, true)
+                .with_backend(b)
+                .is_some(),
+            b.is_available()
+        );
     }
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
-        assert!(avail.contains(&Backend::Avx2), "AVX2 backend must be available here");
+        assert!(
+            avail.contains(&Backend::Avx2),
+            "AVX2 backend must be available here"
+        );
     }
 }
 
@@ -126,9 +138,18 @@ fn encode_decode_every_length_0_to_1024() {
                     // Lenient without padding: accepted as well.
                 }
                 let back = c.decode_to_vec(&expect, mode);
-                assert_eq!(back.as_deref(), Ok(src), "{:?} {mode:?} decode len {len}", c);
+                assert_eq!(
+                    back.as_deref(),
+                    Ok(src),
+                    "{:?} {mode:?} decode len {len}",
+                    c
+                );
             }
             assert_eq!(c.decoded_length(&expect), len);
+            assert_eq!(
+                naive::decode_clean(chars(&c), &expect).as_deref(),
+                Some(src)
+            );
             assert!(c.estimated_decoded_length(expect.len()) >= len);
         }
     }
@@ -144,8 +165,11 @@ fn wrapped_encode_matches_reference_for_many_widths() {
                 let wrap = Wrap::new(cols, ending);
                 for len in [0, 1, 2, 3, 56, 57, 58, 113, 114, 115, 1000, 2999, 3000] {
                     let src = &data[..len];
-                    let expect =
-                        naive::wrap(&naive::encode(chars(&c), src, c.padding()), cols, ending.as_bytes());
+                    let expect = naive::wrap(
+                        &naive::encode(chars(&c), src, c.padding()),
+                        cols,
+                        ending.as_bytes(),
+                    );
                     let got = c.encode_wrapped_to_vec(src, wrap);
                     assert_eq!(got, expect, "{c:?} cols {cols} {ending:?} len {len}");
                     assert_eq!(c.encoded_length_wrapped(len, wrap), expect.len());
@@ -163,16 +187,34 @@ fn mime_decode_long_regular_and_irregular_text() {
     for c in codecs() {
         for len in [1000, 4096, 65536 + 17] {
             let data = rng.bytes(len);
-            for (cols, eol) in [(76, &b"\r\n"[..]), (76, b"\n"), (64, b"\r\n"), (72, b"\n"), (100, b"\r\n")] {
+            for (cols, eol) in [
+                (76, &b"\r\n"[..]),
+                (76, b"\n"),
+                (64, b"\r\n"),
+                (72, b"\n"),
+                (100, b"\r\n"),
+            ] {
                 let text = naive::wrap(&naive::encode(chars(&c), &data, c.padding()), cols, eol);
-                assert_eq!(c.decode_to_vec(&text, DecodeMode::Mime).unwrap(), data, "{c:?} {cols}");
-                assert_eq!(c.decode_to_vec(&text, DecodeMode::Lenient).unwrap(), data, "{c:?} {cols}");
+                assert_eq!(
+                    c.decode_to_vec(&text, DecodeMode::Mime).unwrap(),
+                    data,
+                    "{c:?} {cols}"
+                );
+                assert_eq!(
+                    c.decode_to_vec(&text, DecodeMode::Lenient).unwrap(),
+                    data,
+                    "{c:?} {cols}"
+                );
                 // Break the regularity in the middle: a short line, a blank line, stray blanks.
                 let mut messy = text.clone();
                 let mid = messy.len() / 2;
                 messy.splice(mid..mid, b" \t\r\n\n".iter().copied());
                 messy.insert(messy.len() / 3, b'\n');
-                assert_eq!(c.decode_to_vec(&messy, DecodeMode::Mime).unwrap(), data, "{c:?} messy");
+                assert_eq!(
+                    c.decode_to_vec(&messy, DecodeMode::Mime).unwrap(),
+                    data,
+                    "{c:?} messy"
+                );
                 assert!(c.decode_to_vec(&messy, DecodeMode::Strict).is_err());
             }
         }
@@ -189,12 +231,23 @@ fn whitespace_at_every_position() {
             for pos in 0..=enc.len() {
                 let mut t = enc.clone();
                 t.insert(pos, ws);
-                assert_eq!(c.decode_to_vec(&t, DecodeMode::Mime).as_deref(), Ok(&data[..]), "{c:?} ws at {pos}");
-                assert_eq!(c.decode_to_vec(&t, DecodeMode::Lenient).as_deref(), Ok(&data[..]));
+                assert_eq!(
+                    c.decode_to_vec(&t, DecodeMode::Mime).as_deref(),
+                    Ok(&data[..]),
+                    "{c:?} ws at {pos}"
+                );
+                assert_eq!(
+                    c.decode_to_vec(&t, DecodeMode::Lenient).as_deref(),
+                    Ok(&data[..])
+                );
                 let err = c.decode_to_vec(&t, DecodeMode::Strict).unwrap_err();
                 assert_eq!(err.offset(), pos as u64);
                 let after_padding = pos == enc.len() && enc.ends_with(b"=");
-                let kind = if after_padding { DecodeErrorKind::DataAfterPadding } else { DecodeErrorKind::InvalidByte(ws) };
+                let kind = if after_padding {
+                    DecodeErrorKind::DataAfterPadding
+                } else {
+                    DecodeErrorKind::InvalidByte(ws)
+                };
                 assert_eq!(err.kind(), kind);
             }
         }
@@ -212,24 +265,48 @@ fn invalid_byte_at_every_position() {
             if enc[pos] == b'\r' || enc[pos] == b'\n' {
                 continue;
             }
-            for bad in [b'!', 0x80, 0xFF, b'.', if c.alphabet() == Alphabet::Standard { b'-' } else { b'+' }] {
+            for bad in [
+                b'!',
+                0x80,
+                0xFF,
+                b'.',
+                if c.alphabet() == Alphabet::Standard {
+                    b'-'
+                } else {
+                    b'+'
+                },
+            ] {
                 let mut t = enc.clone();
                 t[pos] = bad;
                 let err = c.decode_to_vec(&t, DecodeMode::Mime).unwrap_err();
-                assert_eq!((err.kind(), err.offset()), (DecodeErrorKind::InvalidByte(bad), pos as u64), "{c:?}");
+                assert_eq!(
+                    (err.kind(), err.offset()),
+                    (DecodeErrorKind::InvalidByte(bad), pos as u64),
+                    "{c:?}"
+                );
                 // Lenient drops the byte: one character short, so the tail no longer lines up,
                 // but it must never panic and must agree with the scalar backend.
                 let scalar = c.with_backend(Backend::Scalar).unwrap();
-                assert_eq!(c.decode_to_vec(&t, DecodeMode::Lenient), scalar.decode_to_vec(&t, DecodeMode::Lenient));
+                assert_eq!(
+                    c.decode_to_vec(&t, DecodeMode::Lenient),
+                    scalar.decode_to_vec(&t, DecodeMode::Lenient)
+                );
             }
             let mut t = enc.clone();
             t[pos] = b'=';
             let scalar = c.with_backend(Backend::Scalar).unwrap();
             for mode in [DecodeMode::Strict, DecodeMode::Mime, DecodeMode::Lenient] {
-                assert_eq!(c.decode_to_vec(&t, mode), scalar.decode_to_vec(&t, mode), "{c:?} '=' at {pos} {mode:?}");
+                assert_eq!(
+                    c.decode_to_vec(&t, mode),
+                    scalar.decode_to_vec(&t, mode),
+                    "{c:?} '=' at {pos} {mode:?}"
+                );
             }
             if pos + 4 < body_end {
-                assert!(c.decode_to_vec(&t, DecodeMode::Mime).is_err(), "{c:?} '=' at {pos}");
+                assert!(
+                    c.decode_to_vec(&t, DecodeMode::Mime).is_err(),
+                    "{c:?} '=' at {pos}"
+                );
             }
         }
     }
@@ -282,17 +359,46 @@ fn padding_variants() {
     ];
     for b in Backend::available() {
         let c = STANDARD.with_backend(b).unwrap();
-        for (mode, cases) in [(DecodeMode::Strict, strict), (DecodeMode::Mime, mime), (DecodeMode::Lenient, lenient)] {
+        for (mode, cases) in [
+            (DecodeMode::Strict, strict),
+            (DecodeMode::Mime, mime),
+            (DecodeMode::Lenient, lenient),
+        ] {
             for (input, expect) in cases {
-                let got = c.decode_to_vec(input, mode).map_err(|e| (e.kind(), e.offset()));
-                assert_eq!(got.as_deref().map_err(|e| *e), expect.map(|v| v), "{b:?} {mode:?} {:?}", String::from_utf8_lossy(input));
+                let got = c
+                    .decode_to_vec(input, mode)
+                    .map_err(|e| (e.kind(), e.offset()));
+                assert_eq!(
+                    got.as_deref().map_err(|e| *e),
+                    expect.map(|v| v),
+                    "{b:?} {mode:?} {:?}",
+                    String::from_utf8_lossy(input)
+                );
             }
         }
         let nopad = mimeflow::base64::STANDARD_NO_PAD.with_backend(b).unwrap();
-        assert_eq!(nopad.decode_to_vec(b"QQ", DecodeMode::Strict).unwrap(), b"A");
-        assert_eq!(nopad.decode_to_vec(b"QQ==", DecodeMode::Strict).unwrap_err().kind(), InvalidByte(b'='));
-        assert_eq!(nopad.decode_to_vec(b"QR", DecodeMode::Strict).unwrap_err().kind(), TrailingBits);
-        assert_eq!(nopad.decode_to_vec(b"Q!Q", DecodeMode::Lenient).unwrap(), b"A");
+        assert_eq!(
+            nopad.decode_to_vec(b"QQ", DecodeMode::Strict).unwrap(),
+            b"A"
+        );
+        assert_eq!(
+            nopad
+                .decode_to_vec(b"QQ==", DecodeMode::Strict)
+                .unwrap_err()
+                .kind(),
+            InvalidByte(b'=')
+        );
+        assert_eq!(
+            nopad
+                .decode_to_vec(b"QR", DecodeMode::Strict)
+                .unwrap_err()
+                .kind(),
+            TrailingBits
+        );
+        assert_eq!(
+            nopad.decode_to_vec(b"Q!Q", DecodeMode::Lenient).unwrap(),
+            b"A"
+        );
     }
 }
 
@@ -301,25 +407,49 @@ fn url_safe_and_standard_differ_only_in_two_chars() {
     let data: Vec<u8> = (0..=255).collect();
     let s = STANDARD.encode_to_vec(&data);
     let u = URL_SAFE.encode_to_vec(&data);
-    let mapped: Vec<u8> = s.iter().map(|&c| match c { b'+' => b'-', b'/' => b'_', c => c }).collect();
+    let mapped: Vec<u8> = s
+        .iter()
+        .map(|&c| match c {
+            b'+' => b'-',
+            b'/' => b'_',
+            c => c,
+        })
+        .collect();
     assert_eq!(mapped, u);
     assert!(STANDARD.decode_to_vec(&u, DecodeMode::Strict).is_err());
-    assert_eq!(URL_SAFE.decode_to_vec(&u, DecodeMode::Strict).unwrap(), data);
+    assert_eq!(
+        URL_SAFE.decode_to_vec(&u, DecodeMode::Strict).unwrap(),
+        data
+    );
 }
 
 #[test]
 fn decode_into_caller_buffers() {
     let enc = STANDARD.encode_to_vec(b"hello world");
     let mut exact = [0u8; 11];
-    assert_eq!(STANDARD.decode(&enc, &mut exact, DecodeMode::Strict).unwrap(), 11);
+    assert_eq!(
+        STANDARD
+            .decode(&enc, &mut exact, DecodeMode::Strict)
+            .unwrap(),
+        11
+    );
     assert_eq!(&exact, b"hello world");
     let mut roomy = [0u8; 64];
-    assert_eq!(STANDARD.decode(&enc, &mut roomy, DecodeMode::Strict).unwrap(), 11);
+    assert_eq!(
+        STANDARD
+            .decode(&enc, &mut roomy, DecodeMode::Strict)
+            .unwrap(),
+        11
+    );
     let mut appended = b"x".to_vec();
-    STANDARD.decode_append(&enc, DecodeMode::Strict, &mut appended).unwrap();
+    STANDARD
+        .decode_append(&enc, DecodeMode::Strict, &mut appended)
+        .unwrap();
     assert_eq!(appended, b"xhello world");
     // A failed append leaves the vector as it was.
-    assert!(STANDARD.decode_append(b"QQ!", DecodeMode::Strict, &mut appended).is_err());
+    assert!(STANDARD
+        .decode_append(b"QQ!", DecodeMode::Strict, &mut appended)
+        .is_err());
     assert_eq!(appended, b"xhello world");
 }
 
@@ -349,8 +479,14 @@ mod page_boundary {
                     0,
                 );
                 assert_ne!(p, libc::MAP_FAILED);
-                assert_eq!(libc::mprotect((p as *mut u8).add(page) as *mut _, page, libc::PROT_NONE), 0);
-                Guarded { base: p as *mut u8, page }
+                assert_eq!(
+                    libc::mprotect((p as *mut u8).add(page) as *mut _, page, libc::PROT_NONE),
+                    0
+                );
+                Guarded {
+                    base: p as *mut u8,
+                    page,
+                }
             }
         }
 
@@ -395,14 +531,18 @@ mod page_boundary {
                         input.tail(wrapped.len()).copy_from_slice(&wrapped);
                         let need = c.estimated_decoded_length(wrapped.len());
                         let out = output.tail(need);
-                        let n = c.decode(input.tail(wrapped.len()), out, DecodeMode::Mime).unwrap();
+                        let n = c
+                            .decode(input.tail(wrapped.len()), out, DecodeMode::Mime)
+                            .unwrap();
                         assert_eq!(&output.tail(need)[..n], src);
                     }
                 }
                 // Strict decode, exact-size output ending at the guard page.
                 input.tail(enc.len()).copy_from_slice(&enc);
                 let need = c.estimated_decoded_length(enc.len());
-                let n = c.decode(input.tail(enc.len()), output.tail(need), DecodeMode::Strict).unwrap();
+                let n = c
+                    .decode(input.tail(enc.len()), output.tail(need), DecodeMode::Strict)
+                    .unwrap();
                 assert_eq!(&output.tail(need)[..n], src);
             }
         }

@@ -90,33 +90,63 @@ fn stream_functions_round_trip() {
     // An error deep in the stream reports its absolute offset.
     let mut bad = encoded.clone();
     bad[700_001] = b'*';
-    let err = decode_stream(&mut &bad[..], &mut Vec::new(), STANDARD, DecodeMode::Mime).unwrap_err();
+    let err =
+        decode_stream(&mut &bad[..], &mut Vec::new(), STANDARD, DecodeMode::Mime).unwrap_err();
     match err {
         Error::Decode(d) => assert_eq!(d.offset(), 700_001),
         e => panic!("{e}"),
     }
 }
 
+#[cfg(feature = "parallel")]
 #[test]
 fn parallel_matches_sequential() {
     let size = mimeflow::base64::PARALLEL_THRESHOLD * 3 + 12345;
     let data: Vec<u8> = (0..size as u32).map(|i| (i ^ (i >> 9)) as u8).collect();
     for b in Backend::available() {
-        for codec in [STANDARD.with_backend(b).unwrap(), URL_SAFE_NO_PAD.with_backend(b).unwrap()] {
-            for wrap in [Wrap::NONE, Wrap::MIME, Wrap::new(76, LineEnding::Lf), Wrap::new(75, LineEnding::Crlf)] {
+        for codec in [
+            STANDARD.with_backend(b).unwrap(),
+            URL_SAFE_NO_PAD.with_backend(b).unwrap(),
+        ] {
+            for wrap in [
+                Wrap::NONE,
+                Wrap::MIME,
+                Wrap::new(76, LineEnding::Lf),
+                Wrap::new(75, LineEnding::Crlf),
+            ] {
                 let par = codec.par_encode_wrapped_to_vec(&data, wrap);
-                assert_eq!(par, codec.encode_wrapped_to_vec(&data, wrap), "{b:?} {wrap:?}");
-                let mode = if wrap.cols == 0 { DecodeMode::Strict } else { DecodeMode::Mime };
+                assert_eq!(
+                    par,
+                    codec.encode_wrapped_to_vec(&data, wrap),
+                    "{b:?} {wrap:?}"
+                );
+                let mode = if wrap.cols == 0 {
+                    DecodeMode::Strict
+                } else {
+                    DecodeMode::Mime
+                };
                 assert_eq!(codec.par_decode_to_vec(&par, mode).unwrap(), data);
-                assert_eq!(codec.par_decode_to_vec(&par, DecodeMode::Lenient).unwrap(), data);
+                assert_eq!(
+                    codec.par_decode_to_vec(&par, DecodeMode::Lenient).unwrap(),
+                    data
+                );
                 // Errors: same kind and offset as the sequential decoder, wherever they are.
                 for at in [10, par.len() / 2 + 1, par.len() - 5] {
                     let mut bad = par.clone();
                     bad[at] = b'*';
-                    assert_eq!(codec.par_decode_to_vec(&bad, mode), codec.decode_to_vec(&bad, mode));
+                    assert_eq!(
+                        codec.par_decode_to_vec(&bad, mode),
+                        codec.decode_to_vec(&bad, mode)
+                    );
                     bad[at] = b'=';
-                    assert_eq!(codec.par_decode_to_vec(&bad, mode), codec.decode_to_vec(&bad, mode));
-                    assert_eq!(codec.par_decode_to_vec(&bad, DecodeMode::Lenient), codec.decode_to_vec(&bad, DecodeMode::Lenient));
+                    assert_eq!(
+                        codec.par_decode_to_vec(&bad, mode),
+                        codec.decode_to_vec(&bad, mode)
+                    );
+                    assert_eq!(
+                        codec.par_decode_to_vec(&bad, DecodeMode::Lenient),
+                        codec.decode_to_vec(&bad, DecodeMode::Lenient)
+                    );
                 }
             }
         }

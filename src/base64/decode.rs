@@ -136,7 +136,7 @@ impl DecodeState {
         };
         let crlf = lf > 0 && src[lf - 1] == b'\r';
         let cols = lf - crlf as usize;
-        if cols % 4 == 0 && (4..=1024).contains(&cols) {
+        if cols.is_multiple_of(4) && (4..=1024).contains(&cols) {
             Shape::Lines { cols, crlf }
         } else {
             Shape::Irregular

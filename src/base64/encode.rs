@@ -44,7 +44,7 @@ pub(crate) fn encode_wrapped(
     }
     let crlf = wrap.line_ending == LineEnding::Crlf;
     let eol: &[u8] = wrap.line_ending.as_bytes();
-    if wrap.cols % 4 == 0 {
+    if wrap.cols.is_multiple_of(4) {
         let cols = wrap.cols;
         let line_in = cols / 4 * 3;
         let line_out = cols + eol.len();

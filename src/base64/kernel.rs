@@ -78,7 +78,7 @@ impl Engine {
         cols: usize,
         crlf: bool,
     ) -> usize {
-        debug_assert!(cols % 4 == 0 && cols >= 4);
+        debug_assert!(cols.is_multiple_of(4) && cols >= 4);
         let read = match self.0 {
             Backend::Scalar | Backend::Base64Simd => {
                 portable_or_scalar_lines(self.0, a, src, dst, cols, crlf)

@@ -244,7 +244,7 @@ pub(crate) unsafe fn encode_lines(
     cols: usize,
     crlf: bool,
 ) -> usize {
-    if cols % 4 != 0 || !(4..=1024).contains(&cols) {
+    if !cols.is_multiple_of(4) || !(4..=1024).contains(&cols) {
         return 0;
     }
     // The common MIME widths get their own copies so the chunk loop is fully unrolled.
@@ -328,7 +328,7 @@ unsafe fn encode_lines_impl<const URL: bool>(
     }
 
     let full = n / 24;
-    let has_tail = n % 24 != 0;
+    let has_tail = !n.is_multiple_of(24);
     // SAFETY: each line satisfies i + n <= len; chunks read within [i, i + n) (safe form) or
     // [i - 4, i + n + 4) (fast form, only when i >= 4 and i + n + 4 <= len); stores write
     // within [o, o + cols + eol) which is inside the output of the whole lines.
@@ -764,7 +764,7 @@ unsafe fn decode_compact<const URL: bool, const SKIP: u8>(
         let (_, e) = dec_classify(k, x);
         let keep = _mm256_movemask_epi8(_mm256_cmpeq_epi8(e, zero)) as u32;
         if keep == u32::MAX {
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 // Flush everything, including a final partial chunk of n % 32 chars: its 24-byte
                 // store fits because this clean block still lies ahead in src (see above).
                 let mut off = 0;
@@ -871,7 +871,7 @@ pub(crate) unsafe fn decode_lines(
     cols: usize,
     crlf: bool,
 ) -> (usize, usize) {
-    if cols % 4 != 0 || !(32..=1024).contains(&cols) {
+    if !cols.is_multiple_of(4) || !(32..=1024).contains(&cols) {
         return (0, 0);
     }
     // SAFETY: (all arms) AVX2 is enabled here; the caller upholds the dst length.
@@ -912,7 +912,7 @@ unsafe fn decode_lines_impl<const URL: bool>(
     let line_in = cols + eol;
     let line_out = cols / 4 * 3;
     let full = cols / 32;
-    let has_tail = cols % 32 != 0;
+    let has_tail = !cols.is_multiple_of(32);
     let k = dec_consts::<URL>();
     let s = src.as_ptr();
     let d = dst.as_mut_ptr().cast::<u8>();

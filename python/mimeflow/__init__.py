@@ -1,0 +1,184 @@
+"""mimeflow: a fast MIME and Base64 engine.
+
+The Base64 functions are drop-in replacements for the stdlib's ``base64``
+module: same arguments, same results, same exception types (decode errors
+are :class:`DecodeError`, which is also a :class:`binascii.Error`), for every
+input type the stdlib takes. The work runs in Rust, detached from the
+interpreter for large inputs, so other threads keep running.
+
+Additions over the stdlib: ``b64encode`` and ``encodebytes`` take
+``wrapcol`` (characters per line) and ``crlf`` (end lines with CRLF).
+"""
+
+import binascii as _binascii
+import sys as _sys
+
+from mimeflow import _native
+from mimeflow._errors import DecodeError, MimeflowError, ParseError
+
+__all__ = [
+    "b64encode",
+    "b64decode",
+    "standard_b64encode",
+    "standard_b64decode",
+    "urlsafe_b64encode",
+    "urlsafe_b64decode",
+    "encodebytes",
+    "decodebytes",
+    "MimeflowError",
+    "DecodeError",
+    "ParseError",
+]
+
+_encode = _native.b64encode
+_decode = _native.b64decode
+
+# The core's strict rules are those of CPython 3.13+, where '=' at a quantum
+# boundary is "Excess padding not allowed"; before 3.13, binascii skipped it
+# (b'QUJD=' decoded to b'ABC' with validate=True). On older interpreters that
+# one error is handed to binascii itself, so results match the running stdlib.
+_EXCESS_PADDING_IS_ERROR = _sys.version_info >= (3, 13)
+
+
+def _bytes_from_decode_data(s):
+    # base64._bytes_from_decode_data, for the slow paths.
+    if isinstance(s, str):
+        try:
+            return s.encode("ascii")
+        except UnicodeEncodeError:
+            raise ValueError("string argument should contain only ASCII characters") from None
+    if isinstance(s, (bytes, bytearray)):
+        return s
+    try:
+        return memoryview(s).tobytes()
+    except TypeError:
+        raise TypeError(
+            "argument should be a bytes-like object or ASCII string, not %r" % s.__class__.__name__
+        ) from None
+
+
+def _input_type_check(s):
+    # base64._input_type_check, for encodebytes and decodebytes.
+    try:
+        m = memoryview(s)
+    except TypeError as err:
+        msg = "expected bytes-like object, not %s" % s.__class__.__name__
+        raise TypeError(msg) from err
+    if m.format not in ("c", "b", "B"):
+        msg = "expected single byte elements, not %r from %s" % (m.format, s.__class__.__name__)
+        raise TypeError(msg)
+    if m.ndim != 1:
+        msg = "expected 1-D data, not %d-D data from %s" % (m.ndim, s.__class__.__name__)
+        raise TypeError(msg)
+    return m
+
+
+def b64encode(s, altchars=None, *, wrapcol=0, crlf=False):
+    """Encode the bytes-like object s using Base64 and return a bytes object.
+
+    Optional altchars should be a byte string of length 2 which specifies an
+    alternative alphabet for the '+' and '/' characters. A non-zero wrapcol
+    splits the output into lines of that many characters, separated by
+    b'\\n' (b'\\r\\n' when crlf is true), with no newline after the last.
+    """
+    if altchars is None:
+        return _encode(s, wrapcol, crlf)
+    if altchars.__class__ is bytes and altchars == b"-_":
+        return _encode(s, wrapcol, crlf, False, True)
+    encoded = _encode(s, wrapcol, crlf)
+    assert len(altchars) == 2, repr(altchars)
+    return encoded.translate(bytes.maketrans(b"+/", altchars))
+
+
+def b64decode(s, altchars=None, validate=False):
+    """Decode the Base64 encoded bytes-like object or ASCII string s.
+
+    Optional altchars must be a bytes-like object or ASCII string of length 2
+    which specifies the alternative alphabet used instead of the '+' and '/'
+    characters (both alphabets then decode).
+
+    If validate is False (the default), characters that are neither in the
+    normal base-64 alphabet nor the alternative alphabet are discarded prior
+    to the padding check. If validate is True, these non-alphabet characters
+    in the input result in an error. Errors raise DecodeError, a
+    binascii.Error.
+    """
+    if altchars is None:
+        if validate is False:
+            return _decode(s)
+        if validate is True:
+            return _decode_strict(s, None)
+    # The general case, checked in the stdlib's order.
+    s = _bytes_from_decode_data(s)
+    if altchars is not None:
+        altchars = _bytes_from_decode_data(altchars)
+        assert len(altchars) == 2, repr(altchars)
+        altchars = bytes(altchars)
+    if validate is not True and validate is not False:
+        # binascii's own conversion of strict_mode: its TypeError for odd flags.
+        _binascii.a2b_base64(b"", strict_mode=validate)
+        validate = bool(validate)
+    if validate:
+        return _decode_strict(s, altchars)
+    return _decode(s, False, altchars)
+
+
+def _decode_strict(s, altchars):
+    try:
+        return _decode(s, True, altchars)
+    except DecodeError as e:
+        if _EXCESS_PADDING_IS_ERROR or not e.args[0].startswith("Excess padding"):
+            raise
+    s = _bytes_from_decode_data(s)
+    if altchars is not None:
+        s = s.translate(bytes.maketrans(altchars, b"+/"))
+    try:
+        return _binascii.a2b_base64(s, strict_mode=True)
+    except _binascii.Error as e:
+        raise DecodeError(*e.args) from None
+
+
+def standard_b64encode(s):
+    """Encode bytes-like object s using the standard Base64 alphabet."""
+    return _encode(s)
+
+
+def standard_b64decode(s):
+    """Decode bytes encoded with the standard Base64 alphabet; characters
+    outside it are discarded prior to the padding check."""
+    return _decode(s)
+
+
+def urlsafe_b64encode(s):
+    """Encode bytes using the URL- and filesystem-safe Base64 alphabet
+    ('-' instead of '+' and '_' instead of '/')."""
+    return _encode(s, 0, False, False, True)
+
+
+def urlsafe_b64decode(s):
+    """Decode bytes using the URL- and filesystem-safe Base64 alphabet.
+
+    '+' and '/' decode too; other characters outside the alphabet are
+    discarded prior to the padding check.
+    """
+    return _decode(s, False, b"-_")
+
+
+def encodebytes(s, *, wrapcol=76, crlf=False):
+    """Encode a bytes-like object into lines of Base64 (76 characters by
+    default), each line, the last included, ended by b'\\n' (b'\\r\\n' when
+    crlf is true). Empty input gives b''."""
+    if s.__class__ is not bytes and not _input_type_check(s).nbytes:
+        return b""  # the stdlib never touches an empty buffer, strided or not
+    return _encode(s, wrapcol, crlf, True)
+
+
+def decodebytes(s):
+    """Decode a bytes-like object of Base64 lines (MIME body text)."""
+    if s.__class__ is not bytes:
+        m = _input_type_check(s)
+        if not m.c_contiguous:
+            raise TypeError(
+                "argument should be bytes, buffer or ASCII string, not %r" % s.__class__.__name__
+            )
+    return _decode(s)

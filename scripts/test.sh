@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every test: Rust (unit, integration, doc, CLI), the criterion benches'
+# and fuzz targets' builds with a short fuzz smoke run, then the Python
+# package's tests in a virtualenv of its own (.venv), built with maturin.
+#
+#   scripts/test.sh            everything
+#   SKIP_FUZZ=1 scripts/test.sh    without installing/running cargo-fuzz
+#
+# Needs: a Rust toolchain (cargo), python3 (3.9+) with venv, network access to
+# crates.io and PyPI on the first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --all-targets --features bench-peers -- -D warnings
+
+step "cargo test (every backend this CPU has runs the same table)"
+cargo test --features bench-peers
+
+step "cargo test without default features (library only)"
+cargo test --no-default-features --lib --tests --test base64_backends --test base64_stream
+
+step "criterion benches build"
+cargo bench --no-run --features bench-peers
+
+if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
+    step "fuzz targets: build and a few seconds each"
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        cargo install cargo-fuzz --locked
+    fi
+    # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets this stable toolchain take them.
+    export RUSTC_BOOTSTRAP=1
+    (cd fuzz && cargo fuzz build -O)
+    for target in $(cd fuzz && cargo fuzz list); do
+        (cd fuzz && cargo fuzz run -O "$target" -- -max_total_time="${FUZZ_SECONDS:-3}" -print_final_stats=0 2>&1 | tail -n 2)
+    done
+fi
+
+step "Python: virtualenv, maturin build, pytest"
+if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet "maturin>=1.5,<2" pytest hypothesis
+VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop --release --quiet
+HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-fast}" .venv/bin/python -m pytest python/tests -q
+
+step "all tests passed"

@@ -1,0 +1,77 @@
+//! The one conversion from codec errors to Python exceptions.
+//!
+//! The exception classes live in Python (`mimeflow._errors`), because
+//! `DecodeError` must subclass both `MimeflowError` and `binascii.Error`,
+//! which `create_exception!` (one base) cannot express. The class is looked
+//! up on first use and cached.
+//!
+//! Messages use `binascii`'s wording, so code that matches on the stdlib's
+//! text keeps working, followed by the byte offset the codec reports.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+use crate::error::{DecodeError, DecodeErrorKind};
+
+static DECODE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// A decode error with what its message needs beyond the codec's error.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DecodeFailure {
+    pub(crate) error: DecodeError,
+    /// Alphabet characters in the input, for the `InvalidLength` message.
+    pub(crate) data_chars: Option<u64>,
+}
+
+impl From<DecodeError> for DecodeFailure {
+    fn from(error: DecodeError) -> Self {
+        DecodeFailure {
+            error,
+            data_chars: None,
+        }
+    }
+}
+
+impl DecodeFailure {
+    /// The message, in `binascii.a2b_base64`'s words plus the offset.
+    pub(crate) fn message(&self) -> String {
+        let at = self.error.offset();
+        let what: std::borrow::Cow<'static, str> = match self.error.kind() {
+            DecodeErrorKind::InvalidByte(_) => "Only base64 data is allowed".into(),
+            DecodeErrorKind::UnexpectedPadding if at == 0 => "Leading padding not allowed".into(),
+            DecodeErrorKind::UnexpectedPadding => "Excess padding not allowed".into(),
+            DecodeErrorKind::DataAfterPadding => "Excess data after padding".into(),
+            DecodeErrorKind::DiscontinuousPadding => "Discontinuous padding not allowed".into(),
+            DecodeErrorKind::MissingPadding | DecodeErrorKind::IncompletePadding => {
+                "Incorrect padding".into()
+            }
+            DecodeErrorKind::InvalidLength => match self.data_chars {
+                Some(n) => format!(
+                    "Invalid base64-encoded string: number of data characters ({n}) \
+                     cannot be 1 more than a multiple of 4"
+                )
+                .into(),
+                None => "Invalid base64-encoded string: number of data characters \
+                         cannot be 1 more than a multiple of 4"
+                    .into(),
+            },
+            // Not produced by the binascii rules; kept readable all the same.
+            DecodeErrorKind::TrailingBits => "Non-zero trailing bits".into(),
+        };
+        format!("{what} (at byte {at})")
+    }
+}
+
+impl From<DecodeFailure> for PyErr {
+    fn from(failure: DecodeFailure) -> PyErr {
+        Python::attach(|py| {
+            match DECODE_ERROR.import(py, "mimeflow._errors", "DecodeError") {
+                Ok(cls) => PyErr::from_type(cls.clone(), failure.message()),
+                // The package is broken (e.g. `_native` imported on its own
+                // without `mimeflow` on the path): say so instead.
+                Err(e) => e,
+            }
+        })
+    }
+}
