@@ -1,0 +1,160 @@
+//! Criterion benches: quoted-printable encode and decode, mimeflow against
+//! the `quoted_printable` crate, on English-like text with some 8-bit
+//! characters and on binary data, 1 KiB to 1 MiB.
+//!
+//! Run: `cargo bench --bench qp`; quick: `cargo bench --bench qp -- --quick`.
+//! Before timing, each contender's output is checked (the peer decodes our
+//! encoding and we decode the peer's to the input); each timed call asserts
+//! its output length.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use mimeflow::qp::{self, EncodeOptions};
+use quoted_printable::ParseMode;
+
+const SIZES: [usize; 3] = [1 << 10, 64 << 10, 1 << 20];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// English-like text in CRLF lines of 40 to 100 characters, about one word
+/// in 30 with a Latin-1-in-UTF-8 letter, some `=`.
+fn text(n: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "the",
+        "of",
+        "and",
+        "message",
+        "to",
+        "in",
+        "quoted",
+        "printable",
+        "is",
+        "that",
+        "for",
+        "mail",
+        "it",
+        "with",
+        "as",
+        "boundary",
+    ];
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut out = Vec::with_capacity(n + 16);
+    let mut line = 0;
+    while out.len() < n {
+        let r = rng.next();
+        match r % 30 {
+            0 => out.extend_from_slice("café".as_bytes()),
+            1 => out.extend_from_slice(b"a=b"),
+            _ => out.extend_from_slice(WORDS[(r >> 8) as usize % 16].as_bytes()),
+        }
+        line += 1;
+        if line > 8 + (r >> 20) as usize % 10 {
+            out.extend_from_slice(b"\r\n");
+            line = 0;
+        } else {
+            out.push(b' ');
+        }
+    }
+    out.truncate(n);
+    // Keep CRLF pairs whole and the last line free of a trailing blank.
+    while matches!(out.last(), Some(b'\r' | b' ')) {
+        out.pop();
+    }
+    out
+}
+
+fn binary(n: usize) -> Vec<u8> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    (0..n).map(|_| rng.next() as u8).collect()
+}
+
+fn bench(c: &mut Criterion) {
+    for (kind, make) in [("text", text as fn(usize) -> Vec<u8>), ("binary", binary)] {
+        let is_binary = kind == "binary";
+        let opts = EncodeOptions {
+            binary: is_binary,
+            ..EncodeOptions::default()
+        };
+        let peer_encode = |x: &[u8]| {
+            if is_binary {
+                quoted_printable::encode_binary(x)
+            } else {
+                quoted_printable::encode(x)
+            }
+        };
+
+        let mut group = c.benchmark_group(format!("qp-encode-{kind}"));
+        group.warm_up_time(Duration::from_millis(300));
+        group.measurement_time(Duration::from_secs(1));
+        group.sample_size(20);
+        for size in SIZES {
+            let input = make(size);
+            let ours = qp::encode_to_vec(&input, opts);
+            let peers = peer_encode(&input);
+            assert_eq!(
+                quoted_printable::decode(&ours, ParseMode::Robust).unwrap(),
+                input
+            );
+            assert_eq!(qp::decode_to_vec(&peers), input);
+            group.throughput(Throughput::Bytes(input.len() as u64));
+            group.bench_with_input(BenchmarkId::new("mimeflow", size), &input, |b, input| {
+                let mut out = Vec::with_capacity(ours.len());
+                b.iter(|| {
+                    out.clear();
+                    qp::encode(black_box(input), opts, &mut out);
+                    assert_eq!(out.len(), ours.len());
+                })
+            });
+            group.bench_with_input(
+                BenchmarkId::new("quoted_printable", size),
+                &input,
+                |b, input| b.iter(|| assert_eq!(peer_encode(black_box(input)).len(), peers.len())),
+            );
+        }
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("qp-decode-{kind}"));
+        group.warm_up_time(Duration::from_millis(300));
+        group.measurement_time(Duration::from_secs(1));
+        group.sample_size(20);
+        for size in SIZES {
+            let raw = make(size);
+            let input = qp::encode_to_vec(&raw, opts);
+            group.throughput(Throughput::Bytes(input.len() as u64));
+            group.bench_with_input(BenchmarkId::new("mimeflow", size), &input, |b, input| {
+                let mut out = Vec::with_capacity(raw.len());
+                b.iter(|| {
+                    out.clear();
+                    assert!(qp::decode(black_box(input), &mut out).is_empty());
+                    assert_eq!(out.len(), raw.len());
+                })
+            });
+            group.bench_with_input(
+                BenchmarkId::new("quoted_printable", size),
+                &input,
+                |b, input| {
+                    b.iter(|| {
+                        let out =
+                            quoted_printable::decode(black_box(input), ParseMode::Robust).unwrap();
+                        assert_eq!(out.len(), raw.len());
+                    })
+                },
+            );
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

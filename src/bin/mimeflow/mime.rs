@@ -1,0 +1,137 @@
+//! `mimeflow show | parse | cat | extract`: reading one message.
+//!
+//! Each reads the whole message (a file or standard input) into one buffer
+//! that the parsed tree points into; parsing never fails, so only I/O
+//! errors, a missing section and unwritable destinations are failures.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use mimeflow::message::{write_tree, Message};
+
+use crate::files::{Input, Output};
+use crate::GlobalArgs;
+
+/// `mimeflow show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Message file; `-` or none reads standard input
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Write to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `mimeflow parse`.
+#[derive(Args, Debug)]
+pub struct ParseArgs {
+    /// Print the structure as one JSON object (the only format; accepted for clarity)
+    #[arg(long)]
+    json: bool,
+    /// Indent the JSON
+    #[arg(long)]
+    pretty: bool,
+    /// Message file; `-` or none reads standard input
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Write to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `mimeflow cat`.
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// Message file (`-` reads standard input)
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// IMAP section number, e.g. 1.2 (`""` or `-` is a multipart root)
+    #[arg(value_name = "SECTION")]
+    section: String,
+    /// Write the undecoded body (as IMAP BODY[...] returns it)
+    #[arg(long)]
+    raw: bool,
+    /// Write to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `mimeflow extract`.
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// Message file (`-` reads standard input)
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Folder to write attachments into (created if missing)
+    #[arg(value_name = "DEST")]
+    dest: PathBuf,
+    /// Print the part-to-file mapping as JSON lines
+    #[arg(long)]
+    json: bool,
+}
+
+fn read_message(path: Option<&Path>) -> anyhow::Result<Message> {
+    let mut input = Input::open(path)?;
+    let mut buf = Vec::new();
+    input.read_to_end(&mut buf)?;
+    Ok(Message::parse(buf))
+}
+
+pub fn show(args: ShowArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
+    let msg = read_message(args.file.as_deref())?;
+    let mut out = Output::create(args.out.as_deref())?;
+    write_tree(&msg, &mut out)?;
+    out.finish()
+}
+
+pub fn parse(args: ParseArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
+    let _ = args.json;
+    let msg = read_message(args.file.as_deref())?;
+    let json = msg.to_json();
+    let mut out = Output::create(args.out.as_deref())?;
+    if args.pretty {
+        serde_json::to_writer_pretty(&mut out, &json)?;
+    } else {
+        serde_json::to_writer(&mut out, &json)?;
+    }
+    out.write_all(b"\n")?;
+    out.finish()
+}
+
+pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
+    let msg = read_message(Some(&args.file))?;
+    let section = if args.section == "-" { "" } else { args.section.as_str() };
+    let Some(part) = msg.section(section) else {
+        bail!("{}: no part numbered {:?}", args.file.display(), args.section);
+    };
+    let mut out = Output::create(args.out.as_deref())?;
+    if args.raw {
+        out.write_all(part.body_bytes())?;
+    } else {
+        out.write_all(&part.decoded())?;
+    }
+    out.finish()
+}
+
+pub fn extract(args: ExtractArgs, g: &GlobalArgs) -> anyhow::Result<()> {
+    let msg = read_message(Some(&args.file))?;
+    std::fs::create_dir_all(&args.dest).with_context(|| format!("creating {}", args.dest.display()))?;
+    let written = mimeflow::extract::extract_attachments(&msg, &args.dest)
+        .with_context(|| format!("writing into {}", args.dest.display()))?;
+    if !g.quiet {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        for x in &written {
+            if args.json {
+                let line = serde_json::json!({"section": x.section, "path": x.path, "size": x.size});
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(out, "{}\t{}\t{}", x.section, x.path.display(), x.size)?;
+            }
+        }
+    }
+    Ok(())
+}

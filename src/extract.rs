@@ -1,0 +1,180 @@
+//! Writing attachments to a folder safely.
+//!
+//! Names in mail are hostile input: they may hold paths (`../../.bashrc`,
+//! `C:\Windows\x`), control characters, reserved device names or kilobytes
+//! of text. [`safe_file_name`] turns any of them into one plain file name;
+//! [`extract_attachments`] creates each file with `O_CREAT|O_EXCL|O_NOFOLLOW`
+//! inside the destination, so nothing is ever overwritten, no planted
+//! symlink is followed, and nothing lands outside the folder. A taken name
+//! gets a numbered suffix (`report-1.pdf`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::message::{EntityRef, Message};
+
+/// Longest file name most file systems take, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+const RESERVED: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1",
+    "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// A plain file name made from `raw`, or `fallback` when nothing usable is
+/// left: `/` and `\` both separate (only the last component is kept), control
+/// characters are dropped, `.`/`..` and leading dots or blanks go, Windows
+/// device names get a `_` prefix, and the result fits in 255 bytes (cut on a
+/// character boundary, keeping a short extension).
+pub fn safe_file_name(raw: &str, fallback: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let trimmed = cleaned.trim().trim_start_matches(['.', ' ']).trim_end_matches(['.', ' ']);
+    let mut name = if trimmed.is_empty() { fallback.to_string() } else { trimmed.to_string() };
+    let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    if RESERVED.contains(&stem.as_str()) {
+        name.insert(0, '_');
+    }
+    fit(&name, MAX_NAME_BYTES)
+}
+
+/// Cuts `name` to at most `max` bytes, keeping an extension of up to 16 bytes.
+fn fit(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let ext = match name.rfind('.') {
+        Some(i) if name.len() - i <= 16 && i > 0 => &name[i..],
+        _ => "",
+    };
+    let mut cut = max - ext.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{ext}", &name[..cut])
+}
+
+/// One attachment written by [`extract_attachments`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extracted {
+    /// IMAP section of the part.
+    pub section: String,
+    /// The file written (inside the destination folder).
+    pub path: PathBuf,
+    /// Bytes written.
+    pub size: usize,
+}
+
+/// Writes every attachment of `msg` (see [`Message::attachments`]) into the
+/// existing folder `dest`. Returns the mapping of part to file.
+pub fn extract_attachments(msg: &Message, dest: &Path) -> io::Result<Vec<Extracted>> {
+    let mut out = Vec::new();
+    // One pass for every section: `EntityRef::section` per part would walk
+    // the siblings before each, quadratic in a message of many attachments.
+    let sections = msg.sections();
+    for part in msg.attachments() {
+        let data = part.decoded();
+        let section = &sections[part.index()];
+        let path = write_unique(dest, &safe_file_name(&part.filename().unwrap_or_default(), &fallback_name(section)), &data)?;
+        out.push(Extracted { section: section.clone(), path, size: data.len() });
+    }
+    Ok(out)
+}
+
+/// The safe name of an attachment, with a fallback made from its section.
+pub fn name_for(part: &EntityRef<'_>) -> String {
+    safe_file_name(&part.filename().unwrap_or_default(), &fallback_name(&part.section()))
+}
+
+fn fallback_name(section: &str) -> String {
+    format!("part-{}.bin", if section.is_empty() { "0" } else { section })
+}
+
+/// Creates `dest/name` exclusively (never following a symlink), adding `-1`,
+/// `-2`, … before the extension while the name is taken, and writes `data`.
+pub fn write_unique(dest: &Path, name: &str, data: &[u8]) -> io::Result<PathBuf> {
+    for n in 0u32.. {
+        let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
+        let path = dest.join(&candidate);
+        match create_exclusive(&path) {
+            Ok(mut f) => {
+                if let Err(e) = f.write_all(data).and_then(|()| f.flush()) {
+                    drop(f);
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+                return Ok(path);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("u32 names run out only after 4 billion files")
+}
+
+/// `name` with `-n` before its (short) extension, cut so the whole stays
+/// within [`MAX_NAME_BYTES`] without ever cutting the number off (which
+/// would give back a taken name forever).
+fn numbered(name: &str, n: u32) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 && name.len() - i <= 16 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let suffix = format!("-{n}");
+    let mut cut = stem.len().min(MAX_NAME_BYTES - suffix.len() - ext.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}{ext}", &stem[..cut])
+}
+
+fn create_exclusive(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW).mode(0o644);
+    }
+    opts.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_become_plain_file_names() {
+        let f = "part-2.bin";
+        assert_eq!(safe_file_name("report.pdf", f), "report.pdf");
+        assert_eq!(safe_file_name("../../etc/passwd", f), "passwd");
+        assert_eq!(safe_file_name("/abs/path/x.txt", f), "x.txt");
+        assert_eq!(safe_file_name("C:\\Windows\\system32\\evil.dll", f), "evil.dll");
+        assert_eq!(safe_file_name("..", f), f);
+        assert_eq!(safe_file_name(".", f), f);
+        assert_eq!(safe_file_name("dir/", f), f);
+        assert_eq!(safe_file_name("", f), f);
+        assert_eq!(safe_file_name("a\u{0}b\r\nc\t.txt", f), "abc.txt");
+        assert_eq!(safe_file_name(".bashrc", f), "bashrc");
+        assert_eq!(safe_file_name("CON", f), "_CON");
+        assert_eq!(safe_file_name("nul.txt", f), "_nul.txt");
+        let long = format!("{}.pdf", "é".repeat(300));
+        let s = safe_file_name(&long, f);
+        assert!(s.len() <= 255 && s.ends_with(".pdf"), "{s}");
+        assert!(std::str::from_utf8(s.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn numbered_names_stay_distinct_and_short() {
+        let long = format!("{}.pdf", "a".repeat(251));
+        assert_eq!(long.len(), 255);
+        let n1 = numbered(&long, 1);
+        assert!(n1.len() <= 255 && n1.ends_with("-1.pdf"), "{n1}");
+        let long_ext = format!("a.{}", "b".repeat(253));
+        let n2 = numbered(&long_ext, 12);
+        assert!(n2.len() <= 255 && n2.ends_with("-12"), "{n2}");
+        assert_eq!(numbered("report.pdf", 3), "report-3.pdf");
+        assert_eq!(numbered("README", 2), "README-2");
+    }
+}

@@ -1,0 +1,268 @@
+//! RFC 5322 §3.3 dates, with the obsolete forms of §4.3 and what real mail
+//! writes: 2-digit (00-49 -> 20xx, 50-99 -> 19xx) and 3-digit (+1900)
+//! years, named zones (UT, GMT, UTC, Z, EST/EDT, CST/CDT, MST/MDT, PST/PDT;
+//! unknown names and military letters read as +0000), missing seconds, a
+//! missing weekday, comments anywhere ("+0000 (UTC)"), single-digit days,
+//! any case, "16-Sep-2016", and asctime ("Fri Sep 16 22:26:51 2016").
+//! A missing time reads as 00:00:00.
+
+/// A point in time with the offset it was written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateTime {
+    /// Seconds since the Unix epoch, UTC.
+    pub timestamp: i64,
+    /// The zone offset the date was written in, in minutes east of UTC.
+    pub offset_minutes: i32,
+}
+
+impl DateTime {
+    /// "2016-09-16T22:26:51+00:00", in the date's own offset.
+    pub fn to_iso8601(&self) -> String {
+        let local = self.timestamp + self.offset_minutes as i64 * 60;
+        let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        let off = self.offset_minutes.unsigned_abs();
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            if self.offset_minutes < 0 { '-' } else { '+' },
+            off / 60,
+            off % 60
+        )
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn month(word: &str) -> Option<u32> {
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    if word.len() < 3 {
+        return None;
+    }
+    let k = NAMES.iter().position(|n| word.starts_with(n))?;
+    const FULL: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    (word.len() == 3 || FULL[k].starts_with(word) || word == "sept").then_some(k as u32 + 1)
+}
+
+fn zone(word: &str) -> Option<i32> {
+    Some(match word {
+        "ut" | "utc" | "gmt" | "z" | "uct" | "wet" => 0,
+        "edt" => -4 * 60,
+        "est" | "cdt" => -5 * 60,
+        "cst" | "mdt" => -6 * 60,
+        "mst" | "pdt" => -7 * 60,
+        "pst" => -8 * 60,
+        "bst" | "cet" | "met" => 60,
+        "cest" | "mest" | "eet" => 120,
+        "eest" => 180,
+        "jst" | "kst" => 540,
+        _ => return None,
+    })
+}
+
+fn is_weekday(word: &str) -> bool {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    word.len() >= 3 && DAYS.iter().any(|d| word.starts_with(d))
+}
+
+/// Parses a date. `None` when there is no day, month and year, or a field
+/// is out of range.
+pub fn parse_date(value: &[u8]) -> Option<DateTime> {
+    // Tokens: runs of [A-Za-z0-9:+-.]; blanks, commas and comments separate.
+    let mut toks: Vec<&[u8]> = Vec::new();
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'(' => {
+                let mut depth = 0usize;
+                while i < value.len() {
+                    match value[i] {
+                        b'\\' => i += 1,
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b if b.is_ascii_alphanumeric() || matches!(b, b':' | b'+' | b'-' | b'.') => {
+                let start = i;
+                while i < value.len()
+                    && (value[i].is_ascii_alphanumeric()
+                        || matches!(value[i], b':' | b'+' | b'-' | b'.'))
+                {
+                    i += 1;
+                }
+                if toks.len() >= 16 {
+                    return None;
+                }
+                toks.push(&value[start..i]);
+            }
+            _ => i += 1,
+        }
+    }
+    let (mut day, mut mon, mut year, mut time, mut off) = (None, None, None, None, None);
+    let mut queue: Vec<&[u8]> = Vec::new();
+    for t in toks {
+        // "16-Sep-2016": split on inner '-' when a letter is next to one.
+        if t.len() > 1 && t[1..].contains(&b'-') && t.iter().any(|b| b.is_ascii_alphabetic()) {
+            let (head, tail) = t.split_at(1);
+            let mut parts = tail.split(|&b| b == b'-');
+            let first = parts.next().unwrap_or(&[]);
+            queue.push(&t[..head.len() + first.len()]);
+            queue.extend(parts.filter(|p| !p.is_empty()));
+        } else {
+            queue.push(t);
+        }
+    }
+    for t in queue {
+        let s = std::str::from_utf8(t).ok()?.to_ascii_lowercase();
+        let s = s.trim_end_matches('.');
+        if s.is_empty() {
+            continue;
+        }
+        let first = s.as_bytes()[0];
+        if first == b'+' || first == b'-' {
+            let digits: String = s[1..].chars().filter(|c| *c != ':').collect();
+            if off.is_none()
+                && (digits.len() == 4 || digits.len() == 2)
+                && digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                let n: i32 = digits.parse().ok()?;
+                let (h, m) = if digits.len() == 4 {
+                    (n / 100, n % 100)
+                } else {
+                    (n, 0)
+                };
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                let o = h * 60 + m;
+                off = Some(if first == b'-' { -o } else { o });
+            }
+        } else if s.contains(':') {
+            if time.is_some() {
+                continue;
+            }
+            let mut it = s.split(':');
+            let h: u32 = it.next()?.parse().ok()?;
+            let m: u32 = it.next()?.parse().ok()?;
+            let sec: u32 = match it.next() {
+                Some(x) => x.split('.').next()?.parse().ok()?,
+                None => 0,
+            };
+            if h > 23 || m > 59 || sec > 60 {
+                return None;
+            }
+            time = Some((h, m, sec));
+        } else if first.is_ascii_digit() {
+            if !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 4 {
+                continue;
+            }
+            let n: i64 = s.parse().ok()?;
+            if s.len() <= 2 && day.is_none() && mon.is_none_or(|_| year.is_none()) && n >= 1 {
+                day = Some(n as u32);
+            } else if year.is_none() {
+                year = Some(match s.len() {
+                    1 | 2 if n < 50 => 2000 + n,
+                    1 | 2 => 1900 + n,
+                    3 => 1900 + n,
+                    _ => n,
+                });
+            } else if day.is_none() && s.len() <= 2 {
+                day = Some(n as u32);
+            }
+        } else if let Some(m) = month(s) {
+            mon.get_or_insert(m);
+        } else if is_weekday(s) || s == "am" {
+            continue;
+        } else if s == "pm" {
+            if let Some((h, _, _)) = time.as_mut() {
+                if *h < 12 {
+                    *h += 12;
+                }
+            }
+        } else if off.is_none() {
+            off = Some(zone(s).unwrap_or(0));
+        }
+    }
+    let (d, m, y) = (day?, mon?, year?);
+    if d == 0 || d > days_in_month(y, m) || !(1..=9999).contains(&y) {
+        return None;
+    }
+    let (h, mi, s) = time.unwrap_or((0, 0, 0));
+    let off = off.unwrap_or(0);
+    let local = days_from_civil(y, m, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64;
+    Some(DateTime {
+        timestamp: local - off as i64 * 60,
+        offset_minutes: off,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip() {
+        for days in [-719_468, -1, 0, 1, 10_957, 17_060, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+}

@@ -1,0 +1,488 @@
+//! The one-pass parser that builds the entity arena.
+//!
+//! Entities are opened as the scan reaches them and closed when a delimiter
+//! of an enclosing multipart (or the end of the source) is found, so every
+//! byte is looked at a bounded number of times whatever the nesting:
+//!
+//! ```text
+//! open root; descend into it
+//! loop:
+//!     find the next line "--X" where X is the boundary of an open multipart
+//!         (one memmem Finder for "\n--", then a table lookup of the line)
+//!     close every entity opened inside that multipart's current part
+//!     delimiter: open the next part (bounded header scan), descend into it
+//!     close delimiter: the multipart's epilogue runs until an outer delimiter
+//! at the end: close everything; unclosed multiparts get a defect
+//! ```
+//!
+//! "Descend" pushes a multipart's boundary, or opens the message a
+//! message/rfc822 part carries, in a loop. Scanning each multipart body for
+//! its own boundary (as a recursive parser would) reads nested bodies once
+//! per level: quadratic at depth. Header blocks are scanned line by line and
+//! also stop at delimiters, so a part without a blank line cannot swallow
+//! its siblings.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use memchr::memmem;
+
+use super::decode::TransferEncoding;
+use super::{
+    ContentType, Defect, DefectCode, Entity, Kind, Limits, Message, ParseError, ParseOptions, NO_PARENT,
+};
+use crate::header::{self, params};
+
+pub(super) fn parse(source: Bytes, options: &ParseOptions) -> Result<Message, ParseError> {
+    let entities = {
+        let mut p = Parser::new(&source, options.limits);
+        p.run();
+        p.entities
+    };
+    let msg = Message { source, entities, limits: options.limits };
+    if options.strict {
+        if let Some(first) = msg.defects().min_by_key(|d| d.offset) {
+            return Err(ParseError(first));
+        }
+    }
+    Ok(msg)
+}
+
+struct Frame {
+    /// The multipart entity.
+    entity: usize,
+    /// `open.len()` right after the multipart was opened: open[depth..] are
+    /// the entities inside its current part.
+    open_len: usize,
+    boundary: Vec<u8>,
+    saw_delimiter: bool,
+}
+
+struct Delimiter {
+    /// Start of the "--boundary" line.
+    line_start: usize,
+    /// Just after the line's end.
+    next: usize,
+    frame: usize,
+    close: bool,
+}
+
+struct Parser<'s> {
+    src: &'s [u8],
+    limits: Limits,
+    entities: Vec<Entity>,
+    /// The chain of open entities, root first.
+    open: Vec<usize>,
+    frames: Vec<Frame>,
+    /// Boundary -> positions in `frames` using it (innermost last); only
+    /// consulted when many frames are open.
+    by_boundary: HashMap<Vec<u8>, Vec<usize>>,
+    line_finder: memmem::Finder<'static>,
+    parts_limit_reported: bool,
+}
+
+/// With at most this many open multiparts, lines are compared directly.
+const DIRECT_COMPARE: usize = 8;
+
+impl<'s> Parser<'s> {
+    fn new(src: &'s [u8], limits: Limits) -> Self {
+        Parser {
+            src,
+            limits,
+            entities: Vec::new(),
+            open: Vec::new(),
+            frames: Vec::new(),
+            by_boundary: HashMap::new(),
+            line_finder: memmem::Finder::new(b"\n--").into_owned(),
+            parts_limit_reported: false,
+        }
+    }
+
+    fn run(&mut self) {
+        let root = self.open_entity(0, NO_PARENT, 0);
+        let mut cursor = self.descend(root);
+        while let Some(d) = self.find_delimiter(cursor) {
+            let frame = &self.frames[d.frame];
+            let multipart = frame.entity;
+            let content_end = self.content_end(d.line_start, multipart);
+            self.close_inside(d.frame, content_end);
+            self.frames[d.frame].saw_delimiter = true;
+            if d.close {
+                self.pop_frame();
+                cursor = d.next;
+                continue;
+            }
+            if self.entities.len() >= self.limits.max_parts {
+                if !self.parts_limit_reported {
+                    self.parts_limit_reported = true;
+                    self.defect(multipart, DefectCode::PartsLimit, d.line_start);
+                }
+                cursor = d.next;
+                continue;
+            }
+            let depth = self.entities[multipart].depth + 1;
+            let child = self.open_entity(d.next, multipart as u32, depth);
+            cursor = self.descend(child);
+        }
+        // End of input: whatever is still open ends here.
+        let end = self.src.len();
+        // Frames still open here never saw their close delimiter.
+        while let Some(inner) = self.frames.len().checked_sub(1) {
+            self.close_inside(inner, end);
+            let entity = self.frames[inner].entity;
+            self.pop_frame_missing_close(entity, end);
+        }
+        while let Some(idx) = self.open.pop() {
+            self.close(idx, end);
+        }
+    }
+
+    /// Where the content before a delimiter line ends: the line end before
+    /// it belongs to the delimiter (RFC 2046 §5.1.1).
+    fn content_end(&self, line_start: usize, multipart: usize) -> usize {
+        let floor = self.entities[multipart].body.start;
+        let mut end = line_start;
+        if end > floor && self.src[end - 1] == b'\n' {
+            end -= 1;
+            if end > floor && self.src[end - 1] == b'\r' {
+                end -= 1;
+            }
+        }
+        end
+    }
+
+    /// Closes every entity opened inside frame `f`'s current part, and every
+    /// multipart frame deeper than `f` (they lacked a close delimiter).
+    fn close_inside(&mut self, f: usize, end: usize) {
+        // Innermost first, in a loop: frames can be nested 100,000 deep.
+        while self.frames.len() > f + 1 {
+            let inner = self.frames.len() - 1;
+            self.close_open_above(self.frames[inner].open_len, end);
+            let entity = self.frames[inner].entity;
+            self.pop_frame_missing_close(entity, end);
+        }
+        self.close_open_above(self.frames[f].open_len, end);
+    }
+
+    fn close_open_above(&mut self, keep: usize, end: usize) {
+        while self.open.len() > keep {
+            let idx = self.open.pop().expect("non-empty");
+            self.close(idx, end);
+        }
+    }
+
+    /// Pops the innermost frame after its close delimiter.
+    fn pop_frame(&mut self) {
+        let frame = self.frames.pop().expect("a frame is open");
+        if !frame.saw_delimiter {
+            self.no_delimiter(frame.entity);
+        }
+        self.unindex(&frame.boundary);
+    }
+
+    fn pop_frame_missing_close(&mut self, entity: usize, end: usize) {
+        let frame = self.frames.pop().expect("a frame is open");
+        if frame.saw_delimiter {
+            self.defect(entity, DefectCode::MissingCloseDelimiter, end);
+        } else {
+            self.no_delimiter(entity);
+        }
+        self.unindex(&frame.boundary);
+    }
+
+    /// A multipart whose boundary never appeared reads as a leaf, as other
+    /// readers (and the stdlib `email` package) do.
+    fn no_delimiter(&mut self, entity: usize) {
+        let at = self.entities[entity].body.start;
+        self.defect(entity, DefectCode::MissingBoundary, at);
+        self.entities[entity].kind = Kind::Leaf;
+    }
+
+    fn unindex(&mut self, boundary: &[u8]) {
+        if let Some(v) = self.by_boundary.get_mut(boundary) {
+            v.pop();
+            if v.is_empty() {
+                self.by_boundary.remove(boundary);
+            }
+        }
+    }
+
+    fn close(&mut self, idx: usize, end: usize) {
+        let e = &mut self.entities[idx];
+        // A header block can end on the blank line whose line end belongs to
+        // the next delimiter ("Header\n\n--b"): the entity still ends at
+        // `end`, inside its parent, with an empty body.
+        // An entity opened on the delimiter line itself (a message part with
+        // an empty body) shrinks to an empty range at `end`.
+        e.range.start = e.range.start.min(end);
+        e.header.start = e.header.start.min(end);
+        e.header.end = e.header.end.min(end);
+        e.body.start = e.body.start.min(end);
+        e.body.end = end;
+        e.range.end = end;
+        let subtree = (self.entities.len() - idx) as u32;
+        self.entities[idx].subtree = subtree;
+    }
+
+    fn defect(&mut self, entity: usize, code: DefectCode, at: usize) {
+        self.entities[entity].defects.push(Defect::new(code, at as u64));
+    }
+
+    /// Goes into a freshly opened entity: pushes a multipart's boundary, or
+    /// opens the message a message part carries (in a loop). Returns where
+    /// scanning continues.
+    fn descend(&mut self, mut idx: usize) -> usize {
+        loop {
+            let e = &self.entities[idx];
+            let body_start = e.body.start;
+            match e.kind {
+                Kind::Leaf => return body_start,
+                Kind::Multipart => {
+                    let boundary = e.content_type.boundary().unwrap_or_default().as_bytes().to_vec();
+                    let pos = self.frames.len();
+                    self.by_boundary.entry(boundary.clone()).or_default().push(pos);
+                    self.frames.push(Frame { entity: idx, open_len: self.open.len(), boundary, saw_delimiter: false });
+                    return body_start;
+                }
+                Kind::Message => {
+                    if self.entities.len() >= self.limits.max_parts {
+                        self.defect(idx, DefectCode::PartsLimit, body_start);
+                        self.entities[idx].kind = Kind::Leaf;
+                        return body_start;
+                    }
+                    let depth = e.depth + 1;
+                    idx = self.open_entity(body_start, idx as u32, depth);
+                }
+            }
+        }
+    }
+
+    /// Parses the header block at `start` and pushes a new open entity.
+    fn open_entity(&mut self, start: usize, parent: u32, depth: u32) -> usize {
+        let idx = self.entities.len();
+        let mut defects = Vec::new();
+        let (header_end, body_start) = self.header_extent(start, &mut defects);
+        let mut block_len = header_end - start;
+        if block_len > self.limits.max_header_bytes {
+            defects.push(Defect::new(DefectCode::HeaderSizeLimit, (start + self.limits.max_header_bytes) as u64));
+            block_len = line_floor(&self.src[start..start + self.limits.max_header_bytes]);
+        }
+        let block = &self.src[start..start + block_len];
+        let mut fields = header::parse_block(block, start as u64, self.limits.max_header_fields, &mut defects);
+        if parent != NO_PARENT && carries_utf8_headers(&self.entities[parent as usize].content_type) {
+            // RFC 6532 §3: a message/global carries UTF-8 header fields;
+            // only 8-bit bytes that are not UTF-8 are a defect there.
+            if std::str::from_utf8(block).is_ok() {
+                defects.retain(|d| d.code != DefectCode::EightBitInHeader);
+            }
+        }
+        for f in &mut fields {
+            f.name = f.name.start + start..f.name.end + start;
+            f.value = f.value.start + start..f.value.end + start;
+            f.line = f.line.start + start..f.line.end + start;
+        }
+
+        // Fields longer than the line limit are only read up to it (below).
+        let max_line = self.limits.max_line_length;
+        for f in &fields {
+            let at = f.line.start as u64;
+            if f.value.len() > max_line
+                && !defects.iter().any(|d| d.code == DefectCode::HeaderLineTooLong && d.offset == at)
+            {
+                defects.push(Defect::new(DefectCode::HeaderLineTooLong, at));
+            }
+        }
+
+        let in_digest = parent != NO_PARENT && {
+            let p = &self.entities[parent as usize].content_type;
+            p.type_ == "multipart" && p.subtype == "digest"
+        };
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|f| self.src[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+                .map(|f| f.value.clone())
+        };
+        let value = |r: std::ops::Range<usize>| {
+            let end = r.end.min(r.start.saturating_add(max_line));
+            &self.src[r.start..end]
+        };
+        let ct_field = field("content-type");
+        let mut content_type = None;
+        if let Some(r) = ct_field.clone() {
+            content_type = params::parse_content_type(&header::unfold(value(r.clone())), r.start as u64, &mut defects);
+            if content_type.is_none() {
+                defects.push(Defect::new(DefectCode::BadContentType, r.start as u64));
+            }
+        }
+        let explicit_type = content_type.is_some();
+        let content_type = content_type.unwrap_or_else(|| default_type(in_digest));
+        let disposition = field("content-disposition").and_then(|r| {
+            let d = params::parse_content_disposition(&header::unfold(value(r.clone())), r.start as u64, &mut defects);
+            if d.is_none() {
+                defects.push(Defect::new(DefectCode::BadContentDisposition, r.start as u64));
+            }
+            d
+        });
+        let encoding = match field("content-transfer-encoding") {
+            Some(r) => {
+                let enc = TransferEncoding::parse(&header::unfold(value(r.clone())));
+                if matches!(enc, TransferEncoding::Other(_)) {
+                    defects.push(Defect::new(DefectCode::UnknownTransferEncoding, r.start as u64));
+                }
+                enc
+            }
+            None => TransferEncoding::SevenBit,
+        };
+
+        let mut kind = if content_type.type_ == "multipart" {
+            if content_type.boundary().is_some_and(|b| !b.is_empty()) {
+                Kind::Multipart
+            } else {
+                defects.push(Defect::new(DefectCode::MissingBoundaryParameter, start as u64));
+                Kind::Leaf
+            }
+        } else if content_type.type_ == "message"
+            && matches!(content_type.subtype.as_str(), "rfc822" | "global")
+        {
+            if encoding.is_encoded() {
+                // A carried message in base64/QP: decode to read it, not in place.
+                defects.push(Defect::new(DefectCode::EncodedCompositeEntity, start as u64));
+                Kind::Leaf
+            } else {
+                Kind::Message
+            }
+        } else {
+            Kind::Leaf
+        };
+        if kind == Kind::Multipart && encoding.is_encoded() {
+            defects.push(Defect::new(DefectCode::EncodedCompositeEntity, start as u64));
+        }
+        if kind != Kind::Leaf && depth as usize >= self.limits.max_depth {
+            defects.push(Defect::new(DefectCode::DepthLimit, start as u64));
+            kind = Kind::Leaf;
+        }
+
+        self.entities.push(Entity {
+            range: start..body_start,
+            header: start..header_end,
+            body: body_start..body_start,
+            fields,
+            parent,
+            subtree: 1,
+            depth,
+            kind,
+            content_type,
+            explicit_type,
+            disposition,
+            encoding,
+            defects,
+        });
+        self.open.push(idx);
+        idx
+    }
+
+    /// Finds the end of the header block at `start`: the first empty line,
+    /// or a delimiter line of an open multipart, or the end of the source.
+    /// Returns (end of the header block, start of the body).
+    fn header_extent(&self, start: usize, defects: &mut Vec<Defect>) -> (usize, usize) {
+        let src = self.src;
+        let mut pos = start;
+        while pos < src.len() {
+            let line_end = memchr::memchr(b'\n', &src[pos..]).map_or(src.len(), |i| pos + i + 1);
+            let line = &src[pos..line_end];
+            if line == b"\n" || line == b"\r\n" {
+                return (pos, line_end);
+            }
+            if line.starts_with(b"--") && !self.frames.is_empty() && self.match_line(trim_eol(&line[2..])).is_some() {
+                defects.push(Defect::new(DefectCode::MissingHeaderBodySeparator, pos as u64));
+                return (pos, pos);
+            }
+            pos = line_end;
+        }
+        if start < src.len() {
+            defects.push(Defect::new(DefectCode::MissingHeaderBodySeparator, src.len() as u64));
+        }
+        (src.len(), src.len())
+    }
+
+    /// The next delimiter line of any open multipart at or after `from`.
+    fn find_delimiter(&self, from: usize) -> Option<Delimiter> {
+        if self.frames.is_empty() {
+            return None;
+        }
+        let src = self.src;
+        let mut pos = from;
+        loop {
+            let at_line_start = pos == 0 || src[pos - 1] == b'\n';
+            let cand = if at_line_start && src[pos..].starts_with(b"--") {
+                pos
+            } else {
+                let search_from = pos.saturating_sub(1).max(from.saturating_sub(1));
+                search_from + self.line_finder.find(&src[search_from..])? + 1
+            };
+            let line_end = memchr::memchr(b'\n', &src[cand..]).map_or(src.len(), |i| cand + i + 1);
+            if let Some((frame, close)) = self.match_line(trim_eol(&src[cand + 2..line_end])) {
+                return Some(Delimiter { line_start: cand, next: line_end, frame, close });
+            }
+            if line_end >= src.len() {
+                return None;
+            }
+            pos = line_end;
+        }
+    }
+
+    /// Which open multipart (innermost first) `line` (after its "--", without
+    /// its line end) delimits, and whether it is a close delimiter.
+    fn match_line(&self, line: &[u8]) -> Option<(usize, bool)> {
+        if self.frames.len() <= DIRECT_COMPARE {
+            return self
+                .frames
+                .iter()
+                .enumerate()
+                .rev()
+                .find_map(|(i, f)| crate::multipart::match_delimiter(line, &f.boundary).map(|close| (i, close)));
+        }
+        let token = trim_padding(line);
+        let open = self.by_boundary.get(token).and_then(|v| v.last()).map(|&i| (i, false));
+        let close = token
+            .strip_suffix(b"--")
+            .and_then(|t| self.by_boundary.get(t))
+            .and_then(|v| v.last())
+            .map(|&i| (i, true));
+        match (open, close) {
+            (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// message/global (RFC 6532): the carried header may hold raw UTF-8.
+fn carries_utf8_headers(ct: &ContentType) -> bool {
+    ct.type_ == "message" && ct.subtype == "global"
+}
+
+fn default_type(in_digest: bool) -> ContentType {
+    let (type_, subtype) = if in_digest { ("message", "rfc822") } else { ("text", "plain") };
+    let mut params = params::Params::default();
+    if !in_digest {
+        params.0.push(("charset".to_string(), "us-ascii".to_string()));
+    }
+    ContentType { type_: type_.to_string(), subtype: subtype.to_string(), params }
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Drops transport padding (blanks) after a boundary.
+fn trim_padding(line: &[u8]) -> &[u8] {
+    let end = line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |i| i + 1);
+    &line[..end]
+}
+
+/// Length of the longest prefix of `block` that ends at a line end.
+fn line_floor(block: &[u8]) -> usize {
+    memchr::memrchr(b'\n', block).map_or(0, |i| i + 1)
+}
