@@ -38,7 +38,16 @@
 #![warn(rust_2018_idioms)]
 
 pub mod base64;
+pub mod charset;
+pub mod defect;
 pub mod error;
+pub mod extract;
+pub mod header;
+pub mod mbox;
+pub mod message;
+pub mod multipart;
+pub mod qp;
+pub mod uu;
 #[cfg(feature = "bench-peers")]
 pub mod peers;
 

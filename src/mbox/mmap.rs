@@ -1,0 +1,74 @@
+//! Opening an archive from a path: memory-mapped when plain, a decoding
+//! stream when compressed (gzip, zstd or xz, told by their magic bytes).
+//! This is the one module of the mbox layer with `unsafe` (the mapping).
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use memmap2::Mmap;
+
+use super::MboxError;
+
+/// An opened archive.
+pub enum Archive {
+    /// A plain file, memory-mapped: split it with `plan_splits`/`read_range`
+    /// or `read`.
+    Mapped(Mmap),
+    /// A compressed file (or an empty one): read it with `stream`.
+    Stream(Box<dyn Read + Send>),
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Archive::Mapped(m) => write!(f, "Archive::Mapped({} bytes)", m.len()),
+            Archive::Stream(_) => f.write_str("Archive::Stream"),
+        }
+    }
+}
+
+const GZIP: &[u8] = &[0x1f, 0x8b];
+const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
+
+/// Opens `path`: gzip, zstd and xz files (by magic bytes, whatever their
+/// name) become decoding streams, other files are memory-mapped. Whether
+/// the content is an mbox is for the caller to check ([`sniff`](super::sniff),
+/// `Reader::check`, or the stream's first item).
+pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 6];
+    let mut got = 0;
+    while got < magic.len() {
+        match file.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let magic = &magic[..got];
+    if magic.starts_with(GZIP) {
+        return Ok(Archive::Stream(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))));
+    }
+    if magic.starts_with(ZSTD) {
+        return Ok(Archive::Stream(Box::new(zstd::stream::read::Decoder::new(file)?)));
+    }
+    if magic.starts_with(XZ) {
+        let dec = liblzma::read::XzDecoder::new_multi_decoder(BufReader::new(file));
+        return Ok(Archive::Stream(Box::new(dec)));
+    }
+    if file.metadata()?.len() == 0 {
+        return Ok(Archive::Stream(Box::new(io::empty())));
+    }
+    // SAFETY: the map is read-only and private to this process; mimeflow
+    // never writes to the file. Another process truncating or rewriting it
+    // while mapped is outside what we can guard against (every mmap-based
+    // reader shares this caveat; SIGBUS on truncation): archives are
+    // expected to be left alone while they are converted.
+    let map = unsafe { Mmap::map(&file)? };
+    Ok(Archive::Mapped(map))
+}

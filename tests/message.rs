@@ -1,0 +1,436 @@
+//! The message tree: section numbering both ways, byte-exact round trips on
+//! our testdata and the shared corpora, every documented limit, and linear
+//! behaviour on hostile shapes (deep nesting, many siblings, huge headers).
+//! No timing asserts here except a generous per-message bound on the
+//! corpora; speed lives in `benches/message.rs`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mimeflow::message::{write_tree, DefectCode, Kind, Limits, Message, ParseOptions};
+
+fn testdata() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/eml");
+    let mut out = Vec::new();
+    for dir in ["rfc", "legacy", "malformed"] {
+        for entry in fs::read_dir(root.join(dir)).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "eml") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn eml(name: &str) -> Message {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/eml").join(name);
+    Message::parse(fs::read(p).unwrap())
+}
+
+/// Every message file listed in `../shared/corpora/*/MANIFEST.tsv`, or
+/// nothing when the corpora are absent (a fresh clone).
+fn corpora() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora");
+    let Ok(dirs) = fs::read_dir(&root) else {
+        eprintln!("skipping: {} is absent", root.display());
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for d in dirs {
+        let d = d.unwrap().path();
+        let Ok(manifest) = fs::read_to_string(d.join("MANIFEST.tsv")) else { continue };
+        for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let rel = line.split('\t').next().unwrap();
+            out.push(d.join(rel));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn sections(msg: &Message) -> Vec<String> {
+    msg.walk().map(|e| e.section()).collect()
+}
+
+/// Every entity's section finds an entity with that section, the first in
+/// walk order that has it (a carried multipart shares its part's number).
+fn check_sections_round_trip(msg: &Message) {
+    let all = sections(msg);
+    assert_eq!(all, msg.sections());
+    for (i, s) in all.iter().enumerate() {
+        let found = msg.section(s).unwrap_or_else(|| panic!("section {s:?} not found"));
+        assert_eq!(found.section(), *s);
+        let first = all.iter().position(|x| x == s).unwrap();
+        assert_eq!(found.index(), first, "section {s:?} of entity {i}");
+    }
+}
+
+#[test]
+fn sections_follow_imap_numbering() {
+    // multipart > [text, message/rfc822 > multipart > [text, rfc822 > text, alternative > [text, html]], binary]
+    let msg = eml("rfc/020.eml");
+    let got: Vec<(String, Kind, String)> = msg.walk().map(|e| (e.section(), e.kind(), e.mime_type())).collect();
+    let want = [
+        ("", Kind::Multipart, "multipart/mixed"),
+        ("1", Kind::Leaf, "text/plain"),
+        ("2", Kind::Message, "message/rfc822"),
+        ("2", Kind::Multipart, "multipart/mixed"),
+        ("2.1", Kind::Leaf, "text/plain"),
+        ("2.2", Kind::Message, "message/rfc822"),
+        ("2.2.1", Kind::Leaf, "text/plain"),
+        ("2.3", Kind::Multipart, "multipart/alternative"),
+        ("2.3.1", Kind::Leaf, "text/plain"),
+        ("2.3.2", Kind::Leaf, "text/html"),
+        ("3", Kind::Leaf, "application/octet-stream"),
+    ];
+    let want: Vec<(String, Kind, String)> = want.iter().map(|(s, k, t)| (s.to_string(), *k, t.to_string())).collect();
+    assert_eq!(got, want);
+    // Lookup the other way.
+    assert_eq!(msg.section("2.2.1").unwrap().text(), "Part 2.2 carries this body, numbered 2.2.1.");
+    assert_eq!(msg.section("2.3.2").unwrap().mime_type(), "text/html");
+    assert_eq!(msg.section("2").unwrap().kind(), Kind::Message);
+    assert_eq!(msg.section("").unwrap().index(), 0);
+    assert_eq!(msg.section(" 2.1 ").unwrap().index(), 4);
+    for bad in ["0", "4", "1.1", "2.4", "2.2.2", "2.2.1.1", "a", "1.", ".1", "2..1", "-1", "99999999999"] {
+        assert!(msg.section(bad).is_none(), "{bad:?}");
+    }
+
+    // A non-multipart message's body is 1, and "" is not an entity.
+    let plain = eml("rfc/001.eml");
+    assert_eq!(sections(&plain), ["1"]);
+    assert!(plain.section("").is_none());
+    assert!(plain.section("1.1").is_none());
+
+    // message/rfc822 at the root: root 1, carried body 1.1.
+    let root_msg = eml("rfc/007.eml");
+    assert_eq!(sections(&root_msg), ["1", "1.1"]);
+
+    // message/rfc822 part 2 carrying a multipart: its parts are 2.1, 2.2.
+    let fw = eml("rfc/005.eml");
+    assert_eq!(sections(&fw), ["", "1", "2", "2", "2.1", "2.2"]);
+    assert_eq!(fw.section("2.2").unwrap().mime_type(), "text/html");
+
+    // Digest parts default to message/rfc822.
+    let digest = eml("rfc/006.eml");
+    assert_eq!(sections(&digest), ["", "1", "1.1", "2", "2.1", "3"]);
+    assert!(!digest.section("1").unwrap().has_explicit_type());
+    assert_eq!(digest.section("1").unwrap().mime_type(), "message/rfc822");
+    assert_eq!(digest.section("2.1").unwrap().text(), "Café au lait.\n");
+}
+
+#[test]
+fn sections_round_trip_on_testdata() {
+    for p in testdata() {
+        let msg = Message::parse(fs::read(&p).unwrap());
+        check_sections_round_trip(&msg);
+    }
+}
+
+#[test]
+fn to_bytes_is_byte_exact_on_testdata_and_corpora() {
+    for p in testdata().into_iter().chain(corpora()) {
+        let src = fs::read(&p).unwrap();
+        let msg = Message::parse(src.clone());
+        assert_eq!(msg.to_bytes().as_ref(), &src[..], "{}", p.display());
+        // Entities tile their parents: every range lies inside the source
+        // and inside its parent's.
+        for e in msg.walk() {
+            assert!(e.range().end <= src.len());
+            if let Some(parent) = e.parent() {
+                assert!(parent.range().start <= e.range().start && e.range().end <= parent.range().end, "{} entity {}: {:?} in {:?}", p.display(), e.index(), e.range(), parent.range());
+            }
+        }
+    }
+}
+
+#[test]
+fn corpora_parse_without_panic_in_bounded_time() {
+    // Generous: a debug build on a loaded 2-core machine.
+    let bound = Duration::from_secs(20);
+    let mut n = 0;
+    for p in corpora() {
+        let src = fs::read(&p).unwrap();
+        let t = Instant::now();
+        let msg = Message::parse(src);
+        for e in msg.walk() {
+            let _ = e.decoded_with_defects();
+            let _ = e.filename();
+            let _ = e.charset();
+        }
+        check_sections_round_trip(&msg);
+        let _ = msg.to_json();
+        write_tree(&msg, &mut io::sink()).unwrap();
+        let took = t.elapsed();
+        assert!(took < bound, "{} took {took:?}", p.display());
+        n += 1;
+    }
+    eprintln!("{n} corpora messages parsed");
+}
+
+// ---- limits ----------------------------------------------------------------
+
+fn with_limits(limits: Limits) -> ParseOptions {
+    ParseOptions { limits, strict: false }
+}
+
+fn codes(msg: &Message) -> Vec<DefectCode> {
+    msg.defects().map(|d| d.code).collect()
+}
+
+/// `depth` multiparts nested inside each other, a text leaf innermost.
+fn nested_multiparts(depth: usize) -> Vec<u8> {
+    let mut s = Vec::with_capacity(depth * 60);
+    for i in 0..depth {
+        write!(s, "Content-Type: multipart/mixed; boundary=\"b{i}\"\n\n--b{i}\n").unwrap();
+    }
+    s.extend_from_slice(b"Content-Type: text/plain\n\ninnermost\n");
+    for i in (0..depth).rev() {
+        write!(s, "--b{i}--\n").unwrap();
+    }
+    s
+}
+
+/// `depth` message/rfc822 entities each carrying the next, a text leaf innermost.
+fn nested_messages(depth: usize) -> Vec<u8> {
+    let mut s = b"Content-Type: message/rfc822\n\n".repeat(depth);
+    s.extend_from_slice(b"Subject: innermost\n\ninnermost\n");
+    s
+}
+
+fn siblings(n: usize) -> Vec<u8> {
+    let mut s = b"Content-Type: multipart/mixed; boundary=sib\n\n".to_vec();
+    for i in 0..n {
+        write!(s, "--sib\n\npart {i}\n").unwrap();
+    }
+    s.extend_from_slice(b"--sib--\n");
+    s
+}
+
+#[test]
+fn depth_limit_reads_deeper_composites_as_leaves() {
+    let limits = Limits { max_depth: 3, ..Limits::default() };
+    let msg = Message::parse_with(nested_multiparts(6), &with_limits(limits)).unwrap();
+    // Depths 0, 1, 2 are multiparts; the one at depth 3 is a leaf holding the rest.
+    let kinds: Vec<Kind> = msg.walk().map(|e| e.kind()).collect();
+    assert_eq!(kinds, [Kind::Multipart, Kind::Multipart, Kind::Multipart, Kind::Leaf]);
+    let leaf = msg.section("1.1.1").unwrap();
+    assert_eq!(leaf.mime_type(), "multipart/mixed");
+    assert!(leaf.defects().iter().any(|d| d.code == DefectCode::DepthLimit));
+    assert!(leaf.body_bytes().starts_with(b"--b3\n"));
+    assert!(leaf.body_bytes().ends_with(b"--b3--"));
+    // No missing-delimiter noise: the outer delimiters still match.
+    assert_eq!(codes(&msg), [DefectCode::DepthLimit]);
+
+    let msg = Message::parse_with(nested_messages(6), &with_limits(limits)).unwrap();
+    assert_eq!(msg.len(), 4);
+    assert_eq!(msg.get(3).unwrap().kind(), Kind::Leaf);
+    assert_eq!(msg.get(3).unwrap().mime_type(), "message/rfc822");
+    assert_eq!(codes(&msg), [DefectCode::DepthLimit]);
+}
+
+#[test]
+fn parts_limit_leaves_further_parts_in_the_multipart_body() {
+    let limits = Limits { max_parts: 4, ..Limits::default() };
+    let msg = Message::parse_with(siblings(10), &with_limits(limits)).unwrap();
+    assert_eq!(msg.len(), 4);
+    assert_eq!(sections(&msg), ["", "1", "2", "3"]);
+    // Part 3 ends at the next delimiter; parts 4..10 belong to no part.
+    assert_eq!(msg.section("3").unwrap().decoded(), b"part 2");
+    assert_eq!(codes(&msg), [DefectCode::PartsLimit]);
+    assert_eq!(msg.root().defects()[0].code, DefectCode::PartsLimit);
+
+    // A message part at the limit is read as a leaf.
+    let src = b"Content-Type: multipart/mixed; boundary=x\n\n--x\n\n1\n--x\nContent-Type: message/rfc822\n\nSubject: s\n\nb\n--x--\n";
+    let limits = Limits { max_parts: 3, ..Limits::default() };
+    let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
+    assert_eq!(msg.len(), 3);
+    assert_eq!(msg.section("2").unwrap().kind(), Kind::Leaf);
+    assert_eq!(codes(&msg), [DefectCode::PartsLimit]);
+}
+
+#[test]
+fn header_count_limit_ignores_further_fields() {
+    let mut src = Vec::new();
+    for i in 0..10 {
+        writeln!(src, "X-Field-{i}: {i}").unwrap();
+    }
+    src.extend_from_slice(b"Content-Type: text/html\n\nbody\n");
+    let limits = Limits { max_header_fields: 5, ..Limits::default() };
+    let msg = Message::parse_with(src, &with_limits(limits)).unwrap();
+    assert_eq!(msg.root().headers().count(), 5);
+    assert_eq!(msg.root().mime_type(), "text/plain", "Content-Type was beyond the limit");
+    assert_eq!(msg.root().decoded(), b"body\n");
+    assert_eq!(codes(&msg), [DefectCode::HeaderCountLimit]);
+}
+
+#[test]
+fn header_size_limit_ignores_fields_beyond_it_but_keeps_the_body() {
+    let src = b"Subject: one\nX-Big: 0123456789012345678901234567890123456789\nContent-Type: text/html\n\nbody\n";
+    let limits = Limits { max_header_bytes: 20, ..Limits::default() };
+    let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
+    let names: Vec<&[u8]> = msg.root().headers().map(|(n, _)| n).collect();
+    assert_eq!(names, [&b"Subject"[..]]);
+    assert_eq!(msg.root().mime_type(), "text/plain");
+    assert_eq!(msg.root().decoded(), b"body\n");
+    assert_eq!(codes(&msg), [DefectCode::HeaderSizeLimit]);
+}
+
+#[test]
+fn line_length_limit_flags_and_cuts_long_fields() {
+    let src = b"Content-Type: text/plain; charset=iso-8859-1; x-padding=aaaaaaaaaaaaaaaaaaaa\nSubject: short\n\nbody\n";
+    // Cut inside the charset value: only "text/plain; charset=iso" is read.
+    let limits = Limits { max_line_length: 24, ..Limits::default() };
+    let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
+    assert_eq!(codes(&msg), [DefectCode::HeaderLineTooLong]);
+    assert_eq!(msg.root().mime_type(), "text/plain");
+    assert_eq!(msg.root().charset().as_deref(), Some("iso"));
+    // The raw field is still whole.
+    assert_eq!(msg.root().header("subject"), Some(&b" short"[..]));
+}
+
+#[test]
+fn decoded_size_limit_cuts_bodies() {
+    let src = b"Content-Transfer-Encoding: base64\n\naGVsbG8gd29ybGQ=\n";
+    let limits = Limits { max_decoded_bytes: 5, ..Limits::default() };
+    let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
+    let (body, defects) = msg.root().decoded_with_defects();
+    assert_eq!(body, b"hello");
+    assert_eq!(defects.iter().map(|d| d.code).collect::<Vec<_>>(), [DefectCode::DecodedSizeLimit]);
+    assert_eq!(Message::parse(&src[..]).root().decoded(), b"hello world");
+}
+
+#[test]
+fn strict_mode_fails_on_the_first_defect() {
+    let strict = ParseOptions { strict: true, ..ParseOptions::default() };
+    // Clean mail passes.
+    for name in ["rfc/002.eml", "rfc/005.eml", "rfc/020.eml"] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/eml").join(name);
+        assert!(Message::parse_with(fs::read(p).unwrap(), &strict).is_ok(), "{name}");
+    }
+    // The first defect in source order is the error.
+    let src = b"Subject: x\nno colon here\nContent-Type: multipart/mixed; boundary=q\n\n--q\n\nunclosed\n";
+    let err = Message::parse_with(&src[..], &strict).unwrap_err();
+    assert_eq!(err.0.code, DefectCode::HeaderWithoutColon);
+    assert_eq!(err.0.offset, 11);
+    let lenient = Message::parse(&src[..]);
+    assert_eq!(codes(&lenient), [DefectCode::HeaderWithoutColon, DefectCode::MissingCloseDelimiter]);
+    // A limit is a defect too.
+    let opts = ParseOptions { strict: true, limits: Limits { max_depth: 2, ..Limits::default() } };
+    let err = Message::parse_with(nested_multiparts(4), &opts).unwrap_err();
+    assert_eq!(err.0.code, DefectCode::DepthLimit);
+}
+
+// ---- hostile shapes ----------------------------------------------------------
+
+#[test]
+fn ten_thousand_levels_with_default_limits() {
+    let msg = Message::parse(nested_multiparts(10_000));
+    assert_eq!(msg.len(), 101, "depth limit 100: 100 multiparts and one leaf");
+    assert_eq!(codes(&msg), [DefectCode::DepthLimit]);
+    let _ = msg.to_json();
+    write_tree(&msg, &mut io::sink()).unwrap();
+
+    let msg = Message::parse(nested_messages(10_000));
+    assert_eq!(msg.len(), 101);
+    drop(msg);
+}
+
+#[test]
+fn hundred_thousand_siblings() {
+    let msg = Message::parse(siblings(99_999));
+    assert_eq!(msg.len(), 100_000);
+    assert!(codes(&msg).is_empty());
+    assert_eq!(msg.section("99999").unwrap().decoded(), b"part 99998");
+    check_sections_round_trip_sampled(&msg);
+    let json = msg.to_json();
+    assert_eq!(json["parts"].as_array().unwrap().len(), 100_000);
+
+    // One more reaches the default parts limit (100,000 entities).
+    let msg = Message::parse(siblings(100_000));
+    assert_eq!(msg.len(), 100_000);
+    assert_eq!(codes(&msg), [DefectCode::PartsLimit]);
+}
+
+fn check_sections_round_trip_sampled(msg: &Message) {
+    let all = msg.sections();
+    for i in (0..msg.len()).step_by(997) {
+        assert_eq!(msg.section(&all[i]).unwrap().index(), i);
+    }
+}
+
+#[test]
+fn ten_megabyte_header_block() {
+    // Many fields: the count limit stops reading them, the body follows.
+    let mut src = Vec::with_capacity(10 << 20);
+    let mut i = 0;
+    while src.len() < 10 << 20 {
+        writeln!(src, "X-Field-{i}: some value to fill the header block").unwrap();
+        i += 1;
+    }
+    src.extend_from_slice(b"\nbody\n");
+    let msg = Message::parse(src);
+    assert_eq!(msg.root().headers().count(), 10_000);
+    assert_eq!(codes(&msg), [DefectCode::HeaderCountLimit]);
+    assert_eq!(msg.root().decoded(), b"body\n");
+
+    // One folded field of 10 MB.
+    let mut src = b"Subject: start".to_vec();
+    while src.len() < 10 << 20 {
+        src.extend_from_slice(b"\n continued folded text of the subject line");
+    }
+    src.extend_from_slice(b"\n\nbody\n");
+    let msg = Message::parse(src);
+    assert_eq!(msg.root().headers().count(), 1);
+    assert!(msg.root().header_text("subject").unwrap().len() > 9 << 20);
+    assert_eq!(msg.root().decoded(), b"body\n");
+}
+
+/// Counts bytes written; keeps nothing.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn hundred_thousand_levels_unlimited() {
+    let opts = with_limits(Limits::unlimited());
+    for (shape, src) in [("multipart", nested_multiparts(100_000)), ("message", nested_messages(100_000))] {
+        let msg = Message::parse_with(src, &opts).unwrap();
+        assert_eq!(msg.len(), 100_001, "{shape}");
+        assert!(codes(&msg).is_empty(), "{shape}: {:?}", codes(&msg).first());
+        let deepest = msg.get(100_000).unwrap();
+        assert_eq!(deepest.depth(), 100_000);
+        let want: &[u8] = if shape == "multipart" { b"innermost" } else { b"innermost\n" };
+        assert_eq!(deepest.decoded(), want);
+        // The whole section of the deepest entity, and its lookup.
+        let s = deepest.section();
+        assert_eq!(s.len(), if shape == "multipart" { 2 * 100_000 - 1 } else { 2 * 100_001 - 1 });
+        assert_eq!(msg.section(&s).unwrap().index(), 100_000);
+        // Serialisers print deep sections cut (linear output; see
+        // `section::all`): JSON and the tree stay small.
+        let json = msg.to_json();
+        let parts = json["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 100_001);
+        let last = parts[100_000]["section"].as_str().unwrap();
+        assert!(last.contains(".[+") && last.len() < 1024, "{}", &last[..64]);
+        let mut counter = Counter(0);
+        serde_json::to_writer(&mut counter, &json).unwrap();
+        assert!(counter.0 < 200 << 20, "JSON is {} bytes", counter.0);
+        drop(json);
+        let mut counter = Counter(0);
+        write_tree(&msg, &mut counter).unwrap();
+        assert!(counter.0 < 200 << 20, "tree is {} bytes", counter.0);
+        drop(msg);
+    }
+}
