@@ -216,7 +216,8 @@ fn benches(c: &mut Criterion) {
 fn linearity(c: &mut Criterion) {
     let unlimited = ParseOptions { limits: Limits::unlimited(), strict: false };
     let n = std::env::var("MIMEFLOW_BENCH_LINEAR_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
-    let shapes: [(&str, fn(usize) -> Vec<u8>); 2] = [("nesting", nested), ("siblings", siblings)];
+    type Shape = (&'static str, fn(usize) -> Vec<u8>);
+    let shapes: [Shape; 2] = [("nesting", nested), ("siblings", siblings)];
     let mut g = c.benchmark_group("linearity");
     for (name, make) in shapes {
         for size in [n, 4 * n] {

@@ -39,6 +39,7 @@
 
 pub mod base64;
 pub mod charset;
+pub mod compose;
 pub mod defect;
 pub mod error;
 pub mod extract;
@@ -48,6 +49,8 @@ pub mod message;
 pub mod multipart;
 pub mod qp;
 pub mod uu;
+#[cfg(feature = "bench-peers")]
+pub mod bench;
 #[cfg(feature = "bench-peers")]
 pub mod peers;
 

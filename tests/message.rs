@@ -189,7 +189,7 @@ fn nested_multiparts(depth: usize) -> Vec<u8> {
     }
     s.extend_from_slice(b"Content-Type: text/plain\n\ninnermost\n");
     for i in (0..depth).rev() {
-        write!(s, "--b{i}--\n").unwrap();
+        writeln!(s, "--b{i}--").unwrap();
     }
     s
 }

@@ -265,7 +265,7 @@ impl<'a> EntityRef<'a> {
     /// The parent entity, `None` for the root.
     pub fn parent(&self) -> Option<EntityRef<'a>> {
         let p = self.e().parent;
-        (p != NO_PARENT).then(|| EntityRef { msg: self.msg, idx: p as usize })
+        (p != NO_PARENT).then_some(EntityRef { msg: self.msg, idx: p as usize })
     }
 
     /// Direct children: parts of a multipart, or the carried message.

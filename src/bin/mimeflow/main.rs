@@ -19,7 +19,10 @@ use std::sync::OnceLock;
 use clap::{Args, Parser, Subcommand};
 
 mod b64;
+mod bench;
+mod compose;
 mod files;
+mod mime;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -55,6 +58,23 @@ enum Command {
     /// Base64 encode or decode (RFC 4648, MIME)
     #[command(subcommand)]
     B64(b64::B64Command),
+    /// Measure codec throughput: every backend, the peers, memcpy
+    Bench(bench::BenchArgs),
+    /// Print a message's structure as a tree (section, type, size, filename, defects)
+    Show(mime::ShowArgs),
+    /// Print a message's structure and decoded headers as JSON
+    Parse(mime::ParseArgs),
+    /// Write the decoded body of one part (IMAP section number) to standard output
+    Cat(mime::CatArgs),
+    /// Write a message's attachments into a folder
+    Extract(mime::ExtractArgs),
+    /// Compose a message (addresses, subject, text/HTML bodies, attachments)
+    Compose(compose::ComposeArgs),
+    /// Make a message 7-bit clean (CRLF, lines <= 998, 8-bit parts re-encoded)
+    Normalize(compose::NormalizeArgs),
+    /// Add or remove SMTP DATA framing (dot-stuffing, CRLF.CRLF)
+    #[command(subcommand)]
+    SmtpData(compose::SmtpDataCommand),
 }
 
 /// `--version`: the version, then the codec backend this process runs and
@@ -105,6 +125,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::B64(cmd) => b64::run(cmd, &cli.global),
+        Command::Bench(args) => bench::run(args, &cli.global),
+        Command::Show(args) => mime::show(args, &cli.global),
+        Command::Parse(args) => mime::parse(args, &cli.global),
+        Command::Cat(args) => mime::cat(args, &cli.global),
+        Command::Extract(args) => mime::extract(args, &cli.global),
+        Command::Compose(args) => compose::compose(args, &cli.global),
+        Command::Normalize(args) => compose::normalize_cmd(args, &cli.global),
+        Command::SmtpData(cmd) => compose::smtp_data(cmd, &cli.global),
     }
 }
 

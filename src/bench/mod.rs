@@ -1,0 +1,557 @@
+//! The engine behind `mimeflow bench`: workloads, contenders, the timing loop
+//! and the reports (feature `bench-peers`).
+//!
+//! A [`Workload`] is one operation on one input: the bytes to feed, split into
+//! segments (one per Base64 body when the input is a mail file, one otherwise)
+//! and what a correct output must be. A contender ([`crate::peers::Contender`])
+//! turns each segment into output written into a buffer sized beforehand.
+//! [`run_workload`] takes the contender list as an argument, so tests can hand
+//! it a deliberately wrong contender and see it flagged.
+//!
+//! Method, for each contender in turn, all in one process:
+//! 1. run it once and compare its output with the reference; a contender
+//!    that disagrees (or panics) is reported as such and never timed;
+//! 2. warm up for a short while, which also measures one call;
+//! 3. time batches of calls (each batch long enough for the clock to resolve
+//!    it) until the time budget is used, keeping at least a few batches;
+//! 4. report the median batch throughput and the p10–p90 spread, in GB/s
+//!    (10^9 bytes per second) of *input* bytes.
+//!
+//! With `jobs > 1` every batch runs on that many threads at once, each on
+//! its own output buffer, started together at a barrier; a batch's
+//! throughput is all the threads' input bytes over the slowest thread's
+//! time. Nothing is pinned to a core: the report names the CPU instead.
+
+pub mod input;
+pub mod report;
+pub mod stats;
+
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use crate::peers::{self, Contender};
+use stats::Summary;
+
+/// The operations `mimeflow bench` measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Plain, padded Base64 (raw bytes in).
+    Encode,
+    /// Canonical Base64 in, no whitespace.
+    Decode,
+    /// Base64 in 76-column CRLF lines.
+    MimeEncode,
+    /// 76-column CRLF Base64 text in, whitespace skipped.
+    MimeDecode,
+    /// Quoted-printable, text mode, CRLF, 76 columns.
+    QpEncode,
+    /// Quoted-printable text in.
+    QpDecode,
+}
+
+impl Op {
+    /// Every operation, in report order.
+    pub const ALL: [Op; 6] = [
+        Op::Encode,
+        Op::Decode,
+        Op::MimeEncode,
+        Op::MimeDecode,
+        Op::QpEncode,
+        Op::QpDecode,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Encode => "encode",
+            Op::Decode => "decode",
+            Op::MimeEncode => "mime-encode",
+            Op::MimeDecode => "mime-decode",
+            Op::QpEncode => "qp-encode",
+            Op::QpDecode => "qp-decode",
+        }
+    }
+
+    /// Parses a name as printed by [`Op::name`].
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    /// The Base64 operation in [`crate::peers`], if this is one.
+    pub fn base64(self) -> Option<peers::Op> {
+        match self {
+            Op::Encode => Some(peers::Op::Encode),
+            Op::Decode => Some(peers::Op::Decode),
+            Op::MimeEncode => Some(peers::Op::MimeEncode),
+            Op::MimeDecode => Some(peers::Op::MimeDecode),
+            Op::QpEncode | Op::QpDecode => None,
+        }
+    }
+
+    /// Whether the operation consumes raw bytes (rather than encoded text).
+    pub fn is_encode(self) -> bool {
+        matches!(self, Op::Encode | Op::MimeEncode | Op::QpEncode)
+    }
+
+    /// Output room a contender gets for an input segment of `n` bytes.
+    pub fn output_room(self, n: usize) -> usize {
+        match self {
+            // Every byte may become `=XX`, plus a soft break per 75 columns.
+            Op::QpEncode => n * 4 + 64,
+            _ => n * 2 + 64,
+        }
+    }
+}
+
+/// What a correct output is.
+pub enum Expected {
+    /// Exactly these bytes (all segments' outputs concatenated).
+    Bytes(Vec<u8>),
+    /// Any output that `decode` turns back into `raw`: an encoding that
+    /// allows several correct outputs (quoted-printable's soft breaks).
+    RoundTrip {
+        /// The data that was encoded.
+        raw: Vec<u8>,
+        /// The reference decoder.
+        decode: fn(&[u8]) -> Option<Vec<u8>>,
+    },
+}
+
+impl Expected {
+    /// Whether `output` is correct.
+    pub fn accepts(&self, output: &[u8]) -> bool {
+        match self {
+            Expected::Bytes(want) => output == want.as_slice(),
+            Expected::RoundTrip { raw, decode } => {
+                decode(output).as_deref() == Some(raw.as_slice())
+            }
+        }
+    }
+}
+
+/// One operation on one input.
+pub struct Workload {
+    /// The operation.
+    pub op: Op,
+    /// The size of the raw data behind the input, in bytes (the size the
+    /// user asked for, or the data found in `--input`).
+    pub size: usize,
+    /// A short label for `size` (`64K`) or for the input file.
+    pub label: String,
+    /// What each contender consumes.
+    pub input: Vec<u8>,
+    /// The calls a run makes: one per segment, outputs written back to back.
+    pub segments: Vec<Range<usize>>,
+    /// The reference result.
+    pub expected: Expected,
+}
+
+impl Workload {
+    /// A workload with one segment spanning `input`.
+    pub fn single(op: Op, size: usize, label: String, input: Vec<u8>, expected: Expected) -> Self {
+        Workload {
+            op,
+            size,
+            label,
+            segments: std::iter::once(0..input.len()).collect(),
+            input,
+            expected,
+        }
+    }
+
+    /// Output room for one run over every segment.
+    pub fn output_room(&self) -> usize {
+        self.segments
+            .iter()
+            .map(|s| self.op.output_room(s.len()))
+            .sum()
+    }
+
+    /// Runs `contender` once over every segment; returns the bytes written.
+    fn run_once(&self, contender: &Contender, out: &mut [u8]) -> usize {
+        let mut written = 0;
+        for seg in &self.segments {
+            written += (contender.run)(&self.input[seg.clone()], &mut out[written..]);
+        }
+        written
+    }
+}
+
+/// How long to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Untimed calls before measuring, at least one.
+    pub warmup: Duration,
+    /// Timed batches continue until this much time is used...
+    pub budget: Duration,
+    /// ...and at least this many batches are in.
+    pub min_batches: usize,
+    /// Calls per batch are chosen so a batch takes about this long.
+    pub batch: Duration,
+    /// Threads running the contender at once.
+    pub jobs: usize,
+}
+
+impl Settings {
+    /// The full run: about 0.4 s per contender and size.
+    pub fn full(jobs: usize) -> Settings {
+        Settings {
+            warmup: Duration::from_millis(50),
+            budget: Duration::from_millis(300),
+            min_batches: 10,
+            batch: Duration::from_millis(5),
+            jobs,
+        }
+    }
+
+    /// `--quick`: a few milliseconds per contender and size, so every
+    /// operation at the default sizes fits in a few seconds.
+    pub fn quick(jobs: usize) -> Settings {
+        Settings {
+            warmup: Duration::from_millis(2),
+            budget: Duration::from_millis(8),
+            min_batches: 3,
+            batch: Duration::from_millis(1),
+            jobs,
+        }
+    }
+}
+
+/// Outcome of one contender on one workload.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Output checked and timed.
+    Ok(Summary),
+    /// Output differed from the reference; not timed.
+    Mismatch,
+    /// The contender panicked (rejected the input); not timed.
+    Failed(String),
+}
+
+impl Status {
+    /// `ok`, `mismatch` or `error`, as in the JSON and CSV reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Ok(_) => "ok",
+            Status::Mismatch => "mismatch",
+            Status::Failed(_) => "error",
+        }
+    }
+
+    /// The throughput summary, for a timed contender.
+    pub fn summary(&self) -> Option<Summary> {
+        match self {
+            Status::Ok(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The operation's name.
+    pub op: &'static str,
+    /// Raw data size in bytes.
+    pub size: usize,
+    /// Label of the size or input.
+    pub label: String,
+    /// Contender name.
+    pub contender: String,
+    /// What happened.
+    pub status: Status,
+}
+
+/// What the harness tells its caller while it runs.
+pub struct Progress<'a> {
+    /// The workload being measured.
+    pub workload: &'a Workload,
+    /// The contender about to run.
+    pub contender: &'a str,
+    /// Its index in the workload's contender list, and the list's length.
+    pub index: usize,
+    /// The number of contenders.
+    pub count: usize,
+}
+
+/// The default contenders for `op`: every mimeflow backend this CPU runs,
+/// the peers, and `memcpy`.
+pub fn contenders(op: Op) -> Vec<Contender> {
+    match op.base64() {
+        Some(b64) => peers::contenders(b64),
+        None => qp_contenders(op),
+    }
+}
+
+/// Quoted-printable has one implementation of ours (named plain
+/// `mimeflow`), the `quoted_printable` crate, and `memcpy`. Both codecs
+/// write into a vector; ours reuses a per-thread one, and the result is
+/// copied into the harness's buffer (a memcpy, small beside QP's cost).
+fn qp_contenders(op: Op) -> Vec<Contender> {
+    use std::cell::RefCell;
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    let mut v = Vec::new();
+    match op {
+        Op::QpEncode => {
+            v.push(Contender {
+                name: "mimeflow".into(),
+                run: Box::new(|i, o| {
+                    SCRATCH.with_borrow_mut(|buf| {
+                        buf.clear();
+                        crate::qp::encode(i, crate::qp::EncodeOptions::default(), buf);
+                        copy_out(buf, o)
+                    })
+                }),
+            });
+            v.push(Contender {
+                name: "quoted_printable".into(),
+                run: Box::new(|i, o| copy_out(&quoted_printable::encode(i), o)),
+            });
+        }
+        _ => {
+            v.push(Contender {
+                name: "mimeflow".into(),
+                run: Box::new(|i, o| {
+                    SCRATCH.with_borrow_mut(|buf| {
+                        buf.clear();
+                        crate::qp::decode(i, buf);
+                        copy_out(buf, o)
+                    })
+                }),
+            });
+            v.push(Contender {
+                name: "quoted_printable".into(),
+                run: Box::new(|i, o| {
+                    let d = quoted_printable::decode(i, quoted_printable::ParseMode::Robust)
+                        .expect("robust mode accepts any input");
+                    copy_out(&d, o)
+                }),
+            });
+        }
+    }
+    v.push(peers::memcpy());
+    v
+}
+
+/// Copies a peer's allocated result into the harness's buffer.
+fn copy_out(result: &[u8], out: &mut [u8]) -> usize {
+    out[..result.len()].copy_from_slice(result);
+    result.len()
+}
+
+/// Checks, then times, every contender on `workload`, in order.
+pub fn run_workload(
+    workload: &Workload,
+    contenders: &[Contender],
+    settings: &Settings,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Vec<Row> {
+    let mut rows = Vec::with_capacity(contenders.len());
+    for (index, c) in contenders.iter().enumerate() {
+        progress(Progress {
+            workload,
+            contender: &c.name,
+            index,
+            count: contenders.len(),
+        });
+        rows.push(Row {
+            op: workload.op.name(),
+            size: workload.size,
+            label: workload.label.clone(),
+            contender: c.name.clone(),
+            status: measure(workload, c, settings),
+        });
+    }
+    rows
+}
+
+/// Checks `c` once against the reference, then times it.
+pub fn measure(workload: &Workload, c: &Contender, settings: &Settings) -> Status {
+    let mut out = vec![0u8; workload.output_room()];
+    // A peer that rejects the input panics (its `expect`); that is a result
+    // to report, not a reason to stop the whole run.
+    let checked = catch_unwind(AssertUnwindSafe(|| {
+        let n = workload.run_once(c, &mut out);
+        if c.name == "memcpy" {
+            // The ceiling copies its input: that is the output to check.
+            out[..n] == workload.input[..]
+        } else {
+            workload.expected.accepts(&out[..n])
+        }
+    }));
+    match checked {
+        Ok(true) => {}
+        Ok(false) => return Status::Mismatch,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panicked".into());
+            return Status::Failed(msg);
+        }
+    }
+    let samples = time(workload, c, settings);
+    match Summary::of(&samples) {
+        Some(s) => Status::Ok(s),
+        None => Status::Failed("no samples".into()),
+    }
+}
+
+/// Warm-up, then timed batches; returns GB/s per batch.
+fn time(workload: &Workload, c: &Contender, settings: &Settings) -> Vec<f64> {
+    let jobs = settings.jobs.max(1);
+    let room = workload.output_room();
+
+    // Warm-up on this thread, which also sizes the batches.
+    let mut out = vec![0u8; room];
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while calls == 0 || start.elapsed() < settings.warmup {
+        std::hint::black_box(workload.run_once(c, &mut out));
+        calls += 1;
+    }
+    let per_call = start.elapsed().as_secs_f64() / calls as f64;
+    let iters = ((settings.batch.as_secs_f64() / per_call.max(1e-9)) as u64).max(1);
+    let bytes = (workload.input.len() as u64 * iters * jobs as u64) as f64;
+
+    // Every thread runs the same batches; thread 0 decides when to stop,
+    // after its batch, and all read the decision between two barriers, so
+    // all agree on the count.
+    let barrier = Barrier::new(jobs);
+    let stop = AtomicBool::new(false);
+    let worker = |leader: bool, out: &mut [u8]| -> Vec<f64> {
+        let mut times = Vec::new();
+        let begin = Instant::now();
+        loop {
+            barrier.wait();
+            let done = stop.load(Ordering::Relaxed);
+            // Everyone has read `stop` before the leader can set it during
+            // this batch; this wait also starts the batch on all threads at once.
+            barrier.wait();
+            if done {
+                return times;
+            }
+            let t = Instant::now();
+            for _ in 0..iters {
+                std::hint::black_box(workload.run_once(c, out));
+            }
+            times.push(t.elapsed().as_secs_f64());
+            if leader
+                && times.len() >= settings.min_batches.max(1)
+                && (begin.elapsed() >= settings.budget || times.len() >= 10_000)
+            {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    let per_thread: Vec<Vec<f64>> = if jobs == 1 {
+        vec![worker(true, &mut out)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..jobs)
+                .map(|j| {
+                    let worker = &worker;
+                    s.spawn(move || worker(j == 0, &mut vec![0u8; room]))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a benchmark thread panicked"))
+                .collect()
+        })
+    };
+    let batches = per_thread[0].len();
+    (0..batches)
+        .map(|k| {
+            let slowest = per_thread.iter().map(|t| t[k]).fold(0.0, f64::max);
+            bytes / slowest.max(1e-12) / 1e9
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Settings {
+        Settings {
+            warmup: Duration::ZERO,
+            budget: Duration::ZERO,
+            min_batches: 3,
+            batch: Duration::from_micros(100),
+            jobs: 1,
+        }
+    }
+
+    #[test]
+    fn wrong_contender_is_flagged_and_not_timed() {
+        let raw = input::random_bytes(1000, 1);
+        let w = input::workload(Op::Encode, &raw, "1000".into());
+        let timed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let calls = timed.clone();
+        let good = contenders(Op::Encode).into_iter().next().unwrap();
+        let wrong = Contender {
+            name: "wrong".into(),
+            run: Box::new(move |i, o| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                o[..i.len()].copy_from_slice(i); // a copy is not Base64
+                i.len()
+            }),
+        };
+        let panics = Contender {
+            name: "panics".into(),
+            run: Box::new(|_, _| panic!("rejected")),
+        };
+        let rows = run_workload(&w, &[good, wrong, panics], &tiny(), &mut |_| {});
+        assert_eq!(rows.len(), 3);
+        assert!(matches!(rows[0].status, Status::Ok(_)), "{:?}", rows[0]);
+        assert_eq!(rows[1].status, Status::Mismatch);
+        assert_eq!(
+            timed.load(Ordering::Relaxed),
+            1,
+            "run once to check, never timed"
+        );
+        assert_eq!(rows[2].status, Status::Failed("rejected".into()));
+    }
+
+    #[test]
+    fn every_default_contender_passes_its_check() {
+        let raw = input::random_bytes(3000, 2);
+        let text = input::text_bytes(3000, 2);
+        for op in Op::ALL {
+            let data = if op.base64().is_some() { &raw } else { &text };
+            let w = input::workload(op, data, "3000".into());
+            for c in contenders(op) {
+                let s = measure(&w, &c, &tiny());
+                let want = input::tests::want_status(&c.name);
+                assert_eq!(s.name(), want, "{} {}: {s:?}", op.name(), c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn jobs_run_side_by_side() {
+        let raw = input::random_bytes(4000, 3);
+        let w = input::workload(Op::Decode, &raw, "4000".into());
+        let mut settings = tiny();
+        settings.jobs = 2;
+        for c in contenders(Op::Decode) {
+            let s = measure(&w, &c, &settings).summary().expect("ok");
+            assert!(s.median > 0.0 && s.p10 <= s.p90);
+        }
+    }
+
+    #[test]
+    fn op_names_round_trip() {
+        for op in Op::ALL {
+            assert_eq!(Op::from_name(op.name()), Some(op));
+        }
+        assert_eq!(Op::from_name("nope"), None);
+    }
+}

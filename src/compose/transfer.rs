@@ -1,0 +1,283 @@
+//! Choosing and applying a leaf's Content-Transfer-Encoding.
+//!
+//! One pass over the content ([`Stats::scan`], memchr-driven for the line
+//! ends) counts what matters: 8-bit bytes, NULs, bare CR or LF, the longest
+//! line. [`choose`] then picks, in order of preference: `7bit` when the
+//! content already is ASCII with CRLF lines of at most 998 octets; `8bit` or
+//! `binary` when the caller allows them and the content qualifies;
+//! quoted-printable for text that is mostly ASCII; base64 for the rest.
+//! Composite entities never get base64 or QP (RFC 2045 §6.4, RFC 2046
+//! §5.2.1): see [`composite`].
+
+use std::io::{self, Read, Write};
+
+use crate::base64::{Wrap, STANDARD};
+use crate::message::TransferEncoding;
+use crate::qp;
+
+/// Which identity encodings the caller's transport can carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Transport {
+    /// 7-bit only (plain SMTP): 8-bit content is encoded. The default.
+    #[default]
+    SevenBit,
+    /// 8BITMIME: `8bit` allowed for CRLF text with lines <= 998 and no NUL.
+    EightBit,
+    /// BINARYMIME: `binary` allowed for anything.
+    Binary,
+}
+
+/// What one pass over a body found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes >= 0x80.
+    pub high: usize,
+    /// NUL bytes.
+    pub nul: usize,
+    /// CR not followed by LF, or LF not preceded by CR.
+    pub bare: usize,
+    /// Longest line, line end excluded.
+    pub longest: usize,
+    /// Bytes QP would escape (controls other than CRLF, `=`, 8-bit).
+    pub escapes: usize,
+    /// Total length.
+    pub len: usize,
+}
+
+impl Stats {
+    /// Scans `data`.
+    pub fn scan(data: &[u8]) -> Stats {
+        let mut s = Stats {
+            len: data.len(),
+            ..Stats::default()
+        };
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', data) {
+            let crlf = nl > 0 && data[nl - 1] == b'\r';
+            if !crlf {
+                s.bare += 1;
+            }
+            let end = if crlf { nl - 1 } else { nl };
+            s.longest = s.longest.max(end.saturating_sub(start));
+            start = nl + 1;
+        }
+        s.longest = s.longest.max(data.len() - start);
+        // Branch-free counts (they vectorise): random binary data would
+        // mispredict a branch per byte.
+        s.high = data.iter().filter(|&&b| b >= 0x80).count();
+        s.nul = memchr::memchr_iter(0, data).count();
+        s.escapes = data.iter().map(|&b| usize::from(ESCAPE[b as usize])).sum();
+        // CRs not followed by LF.
+        s.bare += memchr::memchr_iter(b'\r', data)
+            .filter(|&i| data.get(i + 1) != Some(&b'\n'))
+            .count();
+        s
+    }
+
+    /// ASCII, no NUL, CRLF lines of at most 998 octets: valid as is.
+    pub fn is_7bit(&self) -> bool {
+        self.high == 0 && self.nul == 0 && self.bare == 0 && self.longest <= 998
+    }
+
+    /// Valid as `8bit`.
+    pub fn is_8bit(&self) -> bool {
+        self.nul == 0 && self.bare == 0 && self.longest <= 998
+    }
+}
+
+/// Bytes quoted-printable writes `=XX`: 8-bit, NUL, `=`, DEL and controls
+/// other than CR, LF and TAB.
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b >= 0x7f || b == b'=' || (b < 0x20 && b != b'\r' && b != b'\n' && b != b'\t');
+        i += 1;
+    }
+    t
+};
+
+/// The transfer encoding for a leaf with these stats. `text` says whether
+/// it is text (line-oriented: QP is an option, line ends are line ends).
+pub fn choose(stats: &Stats, text: bool, transport: Transport) -> TransferEncoding {
+    if stats.is_7bit() {
+        return TransferEncoding::SevenBit;
+    }
+    if transport >= Transport::EightBit && stats.is_8bit() {
+        return TransferEncoding::EightBit;
+    }
+    if transport == Transport::Binary {
+        return TransferEncoding::Binary;
+    }
+    // QP grows each escaped byte to 3; base64 everything by 4/3 (+ line ends).
+    let qp_len = stats.len + 2 * stats.escapes;
+    let chars = stats.len.div_ceil(3) * 4;
+    let b64_len = chars + chars.div_ceil(76) * 2;
+    if text && stats.nul == 0 && qp_len <= b64_len {
+        TransferEncoding::QuotedPrintable
+    } else {
+        TransferEncoding::Base64
+    }
+}
+
+/// A composite entity's encoding: the widest identity encoding its children
+/// use (`7bit` < `8bit` < `binary`).
+pub fn composite<'a>(children: impl IntoIterator<Item = &'a TransferEncoding>) -> TransferEncoding {
+    let mut rank = 0;
+    for c in children {
+        rank = rank.max(match c {
+            TransferEncoding::EightBit => 1,
+            TransferEncoding::Binary => 2,
+            _ => 0,
+        });
+    }
+    match rank {
+        0 => TransferEncoding::SevenBit,
+        1 => TransferEncoding::EightBit,
+        _ => TransferEncoding::Binary,
+    }
+}
+
+/// Text with every line end (CRLF, bare LF, bare CR) written CRLF: the
+/// canonical form of text/* (RFC 2046 §4.1.1).
+pub fn to_crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 2);
+    let mut start = 0;
+    for i in memchr::memchr2_iter(b'\r', b'\n', data) {
+        if i < start {
+            continue;
+        }
+        out.extend_from_slice(&data[start..i]);
+        out.extend_from_slice(b"\r\n");
+        start = if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') { i + 2 } else { i + 1 };
+    }
+    out.extend_from_slice(&data[start..]);
+    out
+}
+
+/// Input bytes per base64 block: whole 76-column lines (57 bytes each),
+/// about 4 MiB, so streaming stays bounded and each block parallelises.
+pub const BASE64_BLOCK: usize = 57 * 73_584;
+
+/// Base64 (MIME lines, CRLF) of `data` appended to `out`; rayon's threads
+/// share big inputs when the `parallel` feature is on. The output is
+/// written in place (zero-filled first, which is cheaper than encoding into
+/// a separate vector and copying it over).
+pub fn base64_append(data: &[u8], out: &mut Vec<u8>) {
+    #[cfg(feature = "parallel")]
+    {
+        if data.len() >= crate::base64::PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
+            use rayon::prelude::*;
+            // Whole lines per chunk, so chunk outputs simply concatenate.
+            const LINES: usize = 4096;
+            let chunk_in = 57 * LINES;
+            let chunk_out = 78 * LINES;
+            let start = out.len();
+            let total = STANDARD.encoded_length_wrapped(data.len(), Wrap::MIME);
+            out.resize(start + total, 0);
+            data.par_chunks(chunk_in)
+                .zip(out[start..].par_chunks_mut(chunk_out))
+                .for_each(|(s, d)| {
+                    let n = STANDARD.encode_wrapped(s, Wrap::MIME, d);
+                    debug_assert_eq!(n, d.len());
+                });
+            return;
+        }
+    }
+    STANDARD.encode_wrapped_append(data, Wrap::MIME, out);
+}
+
+/// Writes base64 of `data` to `w` in blocks (bounded extra memory).
+pub fn base64_write(data: &[u8], w: &mut dyn Write) -> io::Result<()> {
+    let mut buf = Vec::new();
+    for block in data.chunks(BASE64_BLOCK) {
+        buf.clear();
+        base64_append(block, &mut buf);
+        w.write_all(&buf)?;
+    }
+    Ok(())
+}
+
+/// Streams base64 of everything `r` yields to `w`, a block at a time:
+/// memory stays bounded by two blocks whatever the size of the input. With
+/// `parallel`, each block is encoded on rayon's threads; without it the
+/// data goes through [`crate::base64::stream::EncoderWriter`].
+pub fn base64_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
+    #[cfg(feature = "parallel")]
+    {
+        let mut block = vec![0u8; BASE64_BLOCK];
+        let mut out = Vec::new();
+        let mut total = 0u64;
+        loop {
+            let n = read_full(r, &mut block)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            out.clear();
+            base64_append(&block[..n], &mut out);
+            w.write_all(&out)?;
+            if n < block.len() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        let mut enc = crate::base64::stream::EncoderWriter::new(w, STANDARD, Wrap::MIME);
+        let n = io::copy(r, &mut enc)?;
+        enc.finish()?;
+        Ok(n)
+    }
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Encodes `data` with `cte` (identity encodings copy it), appended to `out`.
+/// `text` selects QP's text mode (line ends stay line ends).
+pub fn encode_append(data: &[u8], cte: &TransferEncoding, text: bool, out: &mut Vec<u8>) {
+    match cte {
+        TransferEncoding::Base64 => base64_append(data, out),
+        TransferEncoding::QuotedPrintable => {
+            let opts = qp::EncodeOptions {
+                binary: !text,
+                ..qp::EncodeOptions::default()
+            };
+            qp::encode(data, opts, out);
+        }
+        _ => out.extend_from_slice(data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks() {
+        let s = Stats::scan(b"hello\r\nworld\r\n");
+        assert_eq!(choose(&s, true, Transport::SevenBit), TransferEncoding::SevenBit);
+        let s = Stats::scan("Viele Grüße aus Köln, bis bald!\r\n".as_bytes());
+        assert_eq!(choose(&s, true, Transport::SevenBit), TransferEncoding::QuotedPrintable);
+        assert_eq!(choose(&s, true, Transport::EightBit), TransferEncoding::EightBit);
+        let s = Stats::scan("日本語のテキスト".as_bytes());
+        assert_eq!(choose(&s, true, Transport::SevenBit), TransferEncoding::Base64);
+        let s = Stats::scan(b"a\nb");
+        assert_eq!(s.bare, 1);
+        assert_eq!(to_crlf(b"a\nb\rc\r\n"), b"a\r\nb\r\nc\r\n");
+    }
+}

@@ -1,0 +1,170 @@
+//! `mimeflow compose | normalize | smtp-data`, run as a user would.
+//!
+//! Exit codes: 0 done, 1 bad input (a missing file, an invalid address, an
+//! unterminated DATA stream), 2 usage. With -o nothing is left behind on
+//! failure.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use mimeflow::message::Message;
+
+fn mimeflow(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mimeflow"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("mimeflow-cli-compose-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn file(&self, name: &str, data: &[u8]) -> String {
+        let p = self.0.join(name);
+        fs::write(&p, data).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn only_entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn compose_writes_a_message() {
+    let d = TempDir::new("ok");
+    let text = d.file("body.txt", "Grüße\n".as_bytes());
+    let html = d.file("body.html", b"<p><img src=\"cid:logo.png\"></p>\n");
+    let logo = d.file("logo.png", &[0x89, b'P', b'N', b'G', 0, 255]);
+    let att = d.file("Prüfbericht.pdf", b"%PDF-1.4 \x00\x01\x02");
+    let out = d.path("out.eml");
+    let o = mimeflow(
+        &[
+            "compose", "--from", "Zoë <zoe@example.org>", "--to", "bob@example.com", "--cc", "c@example.com",
+            "--subject", "Grüße", "--text", &text, "--html", &html, "--inline", &logo, "--attach", &att,
+            "--header", "X-Mailer: mimeflow", "-o", &out,
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bytes = fs::read(&out).unwrap();
+    assert!(bytes.is_ascii());
+    let msg = Message::parse(bytes);
+    assert_eq!(msg.defects().count(), 0);
+    let root = msg.root();
+    assert_eq!(root.header_text("Subject").unwrap(), "Grüße");
+    assert_eq!(root.header_text("X-Mailer").unwrap(), "mimeflow");
+    let pdf = msg.attachments().find(|a| a.mime_type() == "application/pdf").unwrap();
+    assert_eq!(pdf.filename().unwrap(), "Prüfbericht.pdf");
+    assert_eq!(pdf.decoded(), b"%PDF-1.4 \x00\x01\x02");
+    assert!(msg.walk().any(|e| e.header_text("Content-ID").as_deref() == Some("<logo.png>")));
+
+    // To standard output too.
+    let o = mimeflow(&["compose", "--from", "a@example.org", "--to", "b@example.org", "--text", &text], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.starts_with(b"Date: "));
+}
+
+#[test]
+fn compose_errors() {
+    let d = TempDir::new("err");
+    let out = d.path("out.eml");
+    // A missing attachment: one line naming it, status 1, no output file.
+    let o = mimeflow(
+        &["compose", "--from", "a@example.org", "--to", "b@example.org", "--attach", "/nonexistent/x.pdf", "-o", &out],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/x.pdf"), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1);
+    assert_eq!(only_entries(&d.0), Vec::<String>::new());
+    // An unreadable attachment (a directory).
+    let o = mimeflow(&["compose", "--from", "a@example.org", "--to", "b@example.org", "--attach", d.0.to_str().unwrap()], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    // Invalid addresses.
+    for bad in ["nobody", "a@", "<>", "x y z"] {
+        let o = mimeflow(&["compose", "--from", "a@example.org", "--to", bad, "-o", &out], b"");
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert!(stderr(&o).contains("invalid address"), "{}", stderr(&o));
+    }
+    // A missing text file.
+    let o = mimeflow(&["compose", "--from", "a@example.org", "--to", "b@example.org", "--text", "/nonexistent/t.txt"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/t.txt"));
+    // Usage: --to is required.
+    let o = mimeflow(&["compose", "--from", "a@example.org"], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(only_entries(&d.0), Vec::<String>::new());
+}
+
+#[test]
+fn normalize_command() {
+    let d = TempDir::new("norm");
+    let src = b"From: J\xc3\xbcrgen <j@example.de>\nSubject: Gr\xc3\xbc\xc3\x9fe\nContent-Transfer-Encoding: 8bit\nContent-Type: text/plain; charset=utf-8\n\nSch\xc3\xb6n\n";
+    let f = d.file("in.eml", src);
+    let o = mimeflow(&["normalize", &f], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_ascii());
+    let msg = Message::parse(o.stdout.clone());
+    assert_eq!(msg.root().header_text("Subject").unwrap(), "Grüße");
+    assert_eq!(msg.root().decoded(), "Schön\r\n".as_bytes());
+    // Standard input and -o.
+    let out = d.path("out.eml");
+    let o = mimeflow(&["normalize", "-", "-o", &out], src);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(fs::read(&out).unwrap().is_ascii());
+    // A missing file.
+    let o = mimeflow(&["normalize", "/nonexistent/in.eml"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("/nonexistent/in.eml"));
+}
+
+#[test]
+fn smtp_data_commands() {
+    let d = TempDir::new("smtp");
+    let msg = b"Subject: x\r\n\r\n.hidden\r\nok\r\n";
+    let o = mimeflow(&["smtp-data", "encode"], msg);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.stdout, b"Subject: x\r\n\r\n..hidden\r\nok\r\n.\r\n");
+    let stuffed = d.file("s.txt", &o.stdout);
+    let o = mimeflow(&["smtp-data", "decode", &stuffed], b"");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.stdout, msg);
+    // Unterminated: status 1, nothing left at -o.
+    let out = d.path("out.txt");
+    let o = mimeflow(&["smtp-data", "decode", "-", "-o", &out], b"abc\r\n");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("terminator"), "{}", stderr(&o));
+    assert!(!Path::new(&out).exists());
+    let o = mimeflow(&["smtp-data", "frobnicate"], b"");
+    assert_eq!(o.status.code(), Some(2));
+}
