@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the bundled sample data: builds the release CLI and sends
-# every file of testdata/base64/ through a Base64 round trip into ./demo-out/,
-# checking each result byte for byte.
+# The main job on the bundled sample data: builds the release CLI, converts
+# the sample archive testdata/mbox/sample.mbox to a Maildir and back to mbox
+# (checking that the messages come back byte for byte), then sends every
+# file of testdata/base64/ through a Base64 round trip, all into ./demo-out/.
 #
 #   scripts/demo.sh [OUT_DIR]      (default: demo-out)
 set -euo pipefail
@@ -12,6 +13,19 @@ cargo build --release --quiet
 bin=target/release/mimeflow
 "$bin" --version
 mkdir -p "$out/base64"
+
+# Part 1: mbox -> Maildir -> mbox (each run prints its summary line).
+rm -rf "$out/maildir" "$out/roundtrip.mbox" "$out/roundtrip.eml.d"
+"$bin" count testdata/mbox/sample.mbox
+"$bin" convert testdata/mbox/sample.mbox --to maildir "$out/maildir"
+"$bin" convert "$out/maildir" --to mbox "$out/roundtrip.mbox"
+# Same messages, same order: split both archives to .eml files and compare.
+"$bin" -q split testdata/mbox/sample.mbox "$out/roundtrip.eml.d/original"
+"$bin" -q split "$out/roundtrip.mbox" "$out/roundtrip.eml.d/back"
+diff -r "$out/roundtrip.eml.d/original" "$out/roundtrip.eml.d/back"
+echo "mbox -> maildir -> mbox: messages identical; Maildir in $out/maildir/"
+
+# Part 2: Base64 round trips.
 
 for f in testdata/base64/*; do
     name=$(basename "$f")

@@ -38,6 +38,7 @@
 #![warn(rust_2018_idioms)]
 
 pub mod base64;
+pub mod batch;
 pub mod charset;
 pub mod compose;
 pub mod defect;

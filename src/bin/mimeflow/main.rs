@@ -21,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 mod b64;
 mod bench;
 mod compose;
+mod convert;
 mod files;
 mod mime;
 
@@ -68,6 +69,12 @@ enum Command {
     Cat(mime::CatArgs),
     /// Write a message's attachments into a folder
     Extract(mime::ExtractArgs),
+    /// Convert an mbox, Maildir or .eml folder to maildir, eml, mbox or jsonl
+    Convert(convert::ConvertArgs),
+    /// Split an mbox archive into one .eml file per message (= convert --to eml)
+    Split(convert::SplitArgs),
+    /// Count the messages of an mbox, Maildir or .eml folder
+    Count(convert::CountArgs),
     /// Compose a message (addresses, subject, text/HTML bodies, attachments)
     Compose(compose::ComposeArgs),
     /// Make a message 7-bit clean (CRLF, lines <= 998, 8-bit parts re-encoded)
@@ -130,6 +137,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Parse(args) => mime::parse(args, &cli.global),
         Command::Cat(args) => mime::cat(args, &cli.global),
         Command::Extract(args) => mime::extract(args, &cli.global),
+        Command::Convert(args) => convert::convert(args, &cli.global),
+        Command::Split(args) => convert::split(args, &cli.global),
+        Command::Count(args) => convert::count(args, &cli.global),
         Command::Compose(args) => compose::compose(args, &cli.global),
         Command::Normalize(args) => compose::normalize_cmd(args, &cli.global),
         Command::SmtpData(cmd) => compose::smtp_data(cmd, &cli.global),

@@ -1,0 +1,295 @@
+//! The batch conversion pipeline behind `mimeflow convert`, `split` and
+//! `count`: archives and folders of mail in, Maildir, `.eml` files, mbox or
+//! a JSON-lines index out.
+//!
+//! Work moves in *windows*: a handful of units (byte ranges of a mapped
+//! archive, batches of streamed entries, or chunks of a folder's files) are
+//! read and prepared in parallel with rayon, then numbered and committed in
+//! archive order on the calling thread. A range of a mapped archive is
+//! scanned by the worker that owns it (found with
+//! [`crate::mbox::plan_splits`], never by one serial iterator handing work
+//! to the pool), and the window bounds memory: messages borrow from the map
+//! and a window holds a few MiB of prepared output. Numbering happens after
+//! the parallel step, so names, order and bytes never depend on the number
+//! of threads.
+//!
+//! Every output is written atomically: per-message files go to a temp file
+//! that is linked into place without clobbering (Maildir: `tmp/` then `new/`
+//! or `cur/`), single-file outputs to `DEST.partial`, and a fresh output
+//! folder is built as `DEST.partial/` and renamed at the end. After each
+//! window a small state file (`.DEST.mimeflow-state` beside DEST) is
+//! replaced atomically; `--resume` reads it, cuts `DEST.partial` back to the
+//! length it records and carries on from the message after the last
+//! committed window. Names of per-message files are deterministic (archive
+//! index and content hash) and an existing file with the same bytes counts
+//! as written, so a window redone after a kill yields no duplicates.
+#![cfg(feature = "parallel")]
+
+mod flags;
+mod html;
+mod output;
+mod source;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+pub use flags::{maildir_flags, MailFlags};
+pub use html::html_to_text;
+pub use source::{count, CountSummary};
+
+use crate::mbox::{MboxError, Variant};
+
+/// Output formats of [`convert`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A Maildir (`cur/`, `new/`, `tmp/`), flags in the file names.
+    Maildir,
+    /// One `NNNNNNNN.eml` file per message, named by archive index.
+    Eml,
+    /// One mboxrd archive.
+    Mbox,
+    /// One JSON object per line: the `parse --json` object plus position,
+    /// hash and threading fields.
+    Jsonl,
+}
+
+impl Format {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Maildir => "maildir",
+            Format::Eml => "eml",
+            Format::Mbox => "mbox",
+            Format::Jsonl => "jsonl",
+        }
+    }
+
+    /// The format called `name`.
+    pub fn from_name(name: &str) -> Option<Format> {
+        [Format::Maildir, Format::Eml, Format::Mbox, Format::Jsonl]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
+    /// Whether the output is one file (else a folder).
+    pub fn is_single_file(self) -> bool {
+        matches!(self, Format::Mbox | Format::Jsonl)
+    }
+}
+
+/// What [`convert`] does.
+#[derive(Clone, Debug)]
+pub struct ConvertOptions {
+    /// The output format.
+    pub format: Format,
+    /// Leave out messages marked deleted (else kept, with Maildir flag `T`).
+    pub skip_deleted: bool,
+    /// jsonl: add the decoded plain-text body (`text`), HTML-only mail as text.
+    pub text: bool,
+    /// Write every attachment once (by content hash) into this folder, with
+    /// an `attachments.jsonl` index linking each to its message.
+    pub attachments: Option<PathBuf>,
+    /// Continue an interrupted run.
+    pub resume: bool,
+    /// Write into a non-empty output folder (never deleting anything).
+    pub force: bool,
+    /// The mbox variant; `None` sniffs it.
+    pub variant: Option<Variant>,
+}
+
+impl ConvertOptions {
+    /// Options for `format` with every switch off.
+    pub fn new(format: Format) -> ConvertOptions {
+        ConvertOptions {
+            format,
+            skip_deleted: false,
+            text: false,
+            attachments: None,
+            resume: false,
+            force: false,
+            variant: None,
+        }
+    }
+}
+
+/// Where a run is, for a progress display.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Source bytes consumed (of a compressed archive: uncompressed bytes).
+    pub bytes: u64,
+    /// Source size when known (mapped archives, folders).
+    pub total_bytes: Option<u64>,
+    /// Messages committed.
+    pub messages: u64,
+}
+
+/// Callbacks and the cancel flag of a run.
+pub struct Hooks<'h> {
+    /// Set (from a signal handler) to stop after the current window.
+    pub cancel: &'h AtomicBool,
+    /// Called after every committed window.
+    pub progress: &'h (dyn Fn(Progress) + Sync),
+    /// Called with one line per reported message (unparseable, odd source).
+    pub report: &'h (dyn Fn(&str) + Sync),
+}
+
+/// The outcome of [`convert`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    /// Messages read from the source (this run and any resumed ones).
+    pub messages_in: u64,
+    /// Messages written.
+    pub written: u64,
+    /// Messages left out (`--skip-deleted`).
+    pub skipped: u64,
+    /// Messages with at least one parse defect (written all the same).
+    pub defective: u64,
+    /// Messages without a readable header, written as they are.
+    pub unparseable: u64,
+    /// Messages already committed by the run that was resumed.
+    pub resumed_from: u64,
+    /// Attachment files written (duplicates by content not counted).
+    pub attachments_written: u64,
+    /// Attachments whose content was already written.
+    pub attachments_duplicate: u64,
+    /// Source bytes read.
+    pub bytes_in: u64,
+    /// The source's kind: "mboxrd", "maildir", "eml folder", ...
+    pub source_kind: String,
+    /// How the mbox variant was chosen, when the source is an mbox.
+    pub variant_reason: Option<String>,
+    /// Seconds taken by this run.
+    pub seconds: f64,
+}
+
+/// Errors of the batch layer; one message never fails a run.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// An I/O error, with the path it happened on.
+    #[error("{}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the archive failed.
+    #[error(transparent)]
+    Mbox(#[from] MboxError),
+    /// The source is neither an mbox, a Maildir nor a folder of `.eml` files.
+    #[error("{}: {why}", path.display())]
+    BadSource {
+        /// The source.
+        path: PathBuf,
+        /// What was found instead.
+        why: String,
+    },
+    /// The destination exists and holds something.
+    #[error("{}: {why}", path.display())]
+    Destination {
+        /// The destination.
+        path: PathBuf,
+        /// Why it cannot be used.
+        why: String,
+    },
+    /// The state of an interrupted run does not fit this run.
+    #[error("cannot resume: {0}")]
+    Resume(String),
+    /// The cancel flag was set; what was committed can be resumed.
+    #[error("interrupted after {committed} messages; rerun with --resume to continue")]
+    Interrupted {
+        /// Messages committed before stopping.
+        committed: u64,
+    },
+    /// messages in != written + skipped (a bug: reported, never hidden).
+    #[error(
+        "message counts do not add up: {messages_in} in, {written} written, {skipped} skipped"
+    )]
+    CountMismatch {
+        /// Messages read.
+        messages_in: u64,
+        /// Messages written.
+        written: u64,
+        /// Messages skipped.
+        skipped: u64,
+    },
+}
+
+impl BatchError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BatchError + '_ {
+        move |source| BatchError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Converts the mbox archive, Maildir or `.eml` folder `source` into `dest`.
+pub fn convert(
+    source: &Path,
+    dest: &Path,
+    opts: &ConvertOptions,
+    hooks: &Hooks<'_>,
+) -> Result<Summary, BatchError> {
+    let started = Instant::now();
+    let src = source::Source::open(source, opts.variant)?;
+    let mut run = output::Run::open(dest, opts, &src)?;
+    let outcome = drive(&src, &mut run, hooks);
+    let mut summary = match outcome {
+        Ok(()) => run.finish()?,
+        Err(e) => {
+            run.abandon(&e);
+            return Err(e);
+        }
+    };
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.source_kind = src.kind();
+    summary.variant_reason = src.variant_reason();
+    if summary.messages_in != summary.written + summary.skipped {
+        return Err(BatchError::CountMismatch {
+            messages_in: summary.messages_in,
+            written: summary.written,
+            skipped: summary.skipped,
+        });
+    }
+    Ok(summary)
+}
+
+fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Result<(), BatchError> {
+    let jobs = rayon::current_num_threads().max(1);
+    let mut feed = src.feed(run.cursor())?;
+    loop {
+        if hooks.cancel.load(Ordering::Relaxed) {
+            return Err(BatchError::Interrupted {
+                committed: run.committed(),
+            });
+        }
+        let Some(window) = feed.next_window(jobs)? else {
+            break;
+        };
+        for line in &window.reports {
+            (hooks.report)(line);
+        }
+        run.commit(window, hooks)?;
+        (hooks.progress)(Progress {
+            bytes: run.bytes_in(),
+            total_bytes: src.total_bytes(),
+            messages: run.committed(),
+        });
+    }
+    Ok(())
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}

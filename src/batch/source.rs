@@ -1,0 +1,625 @@
+//! Where messages come from, cut into windows of parallel work.
+//!
+//! * A mapped mbox is planned into byte ranges of about [`RANGE_BYTES`]
+//!   (the plan depends on the file, not the thread count); each worker of a
+//!   window scans its own range with [`mbox::read_range`]. Mboxcl2 must be
+//!   walked by Content-Length, so it is read serially on the calling thread
+//!   (cheap: it jumps) and only the preparing is parallel.
+//! * A compressed or piped archive is read by [`mbox::stream`] on its own
+//!   thread, which sends batches through a bounded channel: reading
+//!   overlaps the parallel work and memory stays bounded.
+//! * A Maildir (`cur/`, `new/`) or a folder of `.eml` files is listed,
+//!   sorted by name, and read in chunks by the workers.
+
+use std::borrow::Cow;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::BatchError;
+use crate::mbox::{self, Archive, MboxError, OwnedEntry, ReadOptions, Sniffed, Variant};
+
+/// Target size of one range of a mapped archive, and of one streamed batch.
+const RANGE_BYTES: u64 = 4 << 20;
+/// Ranges (or batches, or file chunks) per worker in one window.
+const UNITS_PER_JOB: usize = 2;
+/// Files per chunk of a folder source.
+const FILES_PER_CHUNK: usize = 64;
+/// Most entries in one streamed batch.
+const BATCH_ENTRIES: usize = 1024;
+
+/// One message as read from the source.
+pub(crate) struct Item<'a> {
+    /// Byte offset of its From_ line in the archive (0 for files).
+    pub offset: u64,
+    /// Bytes it takes in the archive (the file size for files).
+    pub length: u64,
+    /// The From_ line's rest, for mbox sources.
+    pub envelope: Option<Cow<'a, [u8]>>,
+    /// The message, quoting undone.
+    pub message: Cow<'a, [u8]>,
+    /// Maildir source: whether it was in `cur/`, and its `2,FLAGS` info.
+    pub maildir: Option<(bool, String)>,
+    /// The file it came from, for folder sources.
+    pub origin: Option<PathBuf>,
+    /// Why the message could not be read (too large to stream): counted as
+    /// skipped and reported.
+    pub refused: Option<String>,
+}
+
+/// How far a run has come: the next message's offset (mapped archives) and
+/// the number of messages consumed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub offset: u64,
+    pub messages: u64,
+}
+
+/// Items of one window, in source order.
+pub(crate) struct Window<'a> {
+    pub items: Vec<Item<'a>>,
+    /// The cursor after the window.
+    pub end: Cursor,
+    /// Source bytes the window covers.
+    pub bytes: u64,
+    /// Lines to report (suspicious From lines).
+    pub reports: Vec<String>,
+}
+
+/// A producer of windows.
+pub(crate) trait Feed<'a> {
+    fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError>;
+}
+
+pub(crate) enum Source {
+    Mapped {
+        path: PathBuf,
+        data: Archive,
+        sniffed: Sniffed,
+    },
+    Stream {
+        path: PathBuf,
+        reader: Mutex<Option<Box<dyn Read + Send>>>,
+        variant: Option<Variant>,
+    },
+    Files {
+        path: PathBuf,
+        maildir: bool,
+        files: Vec<(PathBuf, Option<(bool, String)>)>,
+        total: u64,
+    },
+}
+
+fn read_options(variant: Option<Variant>) -> ReadOptions {
+    ReadOptions {
+        variant,
+        unquote_mboxo: false,
+    }
+}
+
+impl Source {
+    /// Opens `path`: a folder is a Maildir or an `.eml` folder, a file an
+    /// mbox (compressed ones are streamed), `-` standard input.
+    pub fn open(path: &Path, variant: Option<Variant>) -> Result<Source, BatchError> {
+        if path.as_os_str() == "-" {
+            let reader = peek_mbox(Box::new(std::io::stdin()), path)?;
+            return Ok(Source::Stream {
+                path: path.into(),
+                reader: Mutex::new(Some(reader)),
+                variant,
+            });
+        }
+        let meta = fs::metadata(path).map_err(BatchError::io(path))?;
+        if meta.is_dir() {
+            return list_folder(path);
+        }
+        match mbox::open_path(path)? {
+            Archive::Mapped(map) => {
+                let first = first_line(&map);
+                if !map.is_empty() && !mbox::is_from_line(first) {
+                    return Err(not_mbox(path, first));
+                }
+                let mut sniffed = mbox::sniff(&map);
+                if let Some(v) = variant {
+                    sniffed.variant = v;
+                    sniffed.reason = "given".into();
+                }
+                Ok(Source::Mapped {
+                    path: path.into(),
+                    data: Archive::Mapped(map),
+                    sniffed,
+                })
+            }
+            Archive::Stream(reader) => {
+                let reader = peek_mbox(reader, path)?;
+                Ok(Source::Stream {
+                    path: path.into(),
+                    reader: Mutex::new(Some(reader)),
+                    variant,
+                })
+            }
+        }
+    }
+
+    /// "mboxrd", "maildir", ... for the summary.
+    pub fn kind(&self) -> String {
+        match self {
+            Source::Mapped { sniffed, .. } => sniffed.variant.name().to_string(),
+            Source::Stream { variant, .. } => {
+                format!("{} (streamed)", variant.map_or("mbox", Variant::name))
+            }
+            Source::Files { maildir: true, .. } => "maildir".into(),
+            Source::Files { .. } => "eml folder".into(),
+        }
+    }
+
+    pub fn variant_reason(&self) -> Option<String> {
+        match self {
+            Source::Mapped { sniffed, .. } => Some(sniffed.reason.clone()),
+            _ => None,
+        }
+    }
+
+    /// Source size when it is known up front.
+    pub fn total_bytes(&self) -> Option<u64> {
+        match self {
+            Source::Mapped { data, .. } => Some(mapped(data).len() as u64),
+            Source::Files { total, .. } => Some(*total),
+            Source::Stream { .. } => None,
+        }
+    }
+
+    /// Identifies the source for the resume state: its path and size.
+    pub fn identity(&self) -> (String, u64) {
+        let path = match self {
+            Source::Mapped { path, .. }
+            | Source::Stream { path, .. }
+            | Source::Files { path, .. } => path,
+        };
+        let size = match self {
+            Source::Files { files, .. } => files.len() as u64,
+            _ => self.total_bytes().unwrap_or(0),
+        };
+        (path.display().to_string(), size)
+    }
+
+    /// Windows from `start` on.
+    pub fn feed(&self, start: Cursor) -> Result<Box<dyn Feed<'_> + '_>, BatchError> {
+        match self {
+            Source::Mapped { data, sniffed, .. } => {
+                let data = mapped(data);
+                let base = start.offset.min(data.len() as u64);
+                let rest = &data[base as usize..];
+                let variant = sniffed.variant;
+                if variant == Variant::Mboxcl2 {
+                    let reader = mbox::read(rest, &read_options(Some(variant)));
+                    return Ok(Box::new(SerialFeed {
+                        reader,
+                        base,
+                        cursor: start,
+                    }));
+                }
+                let n = (rest.len() as u64).div_ceil(RANGE_BYTES).max(1) as usize;
+                let ranges = mbox::plan_splits(rest, n, variant)?;
+                Ok(Box::new(RangeFeed {
+                    data: rest,
+                    base,
+                    ranges,
+                    next: 0,
+                    variant,
+                    cursor: start,
+                }))
+            }
+            Source::Stream {
+                reader, variant, ..
+            } => {
+                let reader = reader
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .expect("a stream source is fed once");
+                Ok(Box::new(StreamFeed::spawn(reader, *variant, start)))
+            }
+            Source::Files { files, .. } => {
+                let skip = (start.messages as usize).min(files.len());
+                Ok(Box::new(FileFeed {
+                    files: &files[skip..],
+                    cursor: start,
+                }))
+            }
+        }
+    }
+}
+
+fn mapped(a: &Archive) -> &[u8] {
+    match a {
+        Archive::Mapped(m) => m,
+        Archive::Stream(_) => &[],
+    }
+}
+
+fn first_line(data: &[u8]) -> &[u8] {
+    let line = &data[..memchr::memchr(b'\n', data).unwrap_or(data.len())];
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn not_mbox(path: &Path, first: &[u8]) -> BatchError {
+    let shown: String = String::from_utf8_lossy(&first[..first.len().min(40)])
+        .escape_debug()
+        .collect();
+    BatchError::BadSource {
+        path: path.into(),
+        why: format!(
+            "not an mbox archive (the first line should be a \"From \" line, found \"{shown}\")"
+        ),
+    }
+}
+
+/// Checks that a streamed archive starts with a From_ line.
+fn peek_mbox(
+    reader: Box<dyn Read + Send>,
+    path: &Path,
+) -> Result<Box<dyn Read + Send>, BatchError> {
+    let mut buf = BufReader::with_capacity(64 * 1024, reader);
+    let head = buf.fill_buf().map_err(BatchError::io(path))?;
+    if !head.is_empty() && !mbox::is_from_line(first_line(head)) {
+        return Err(not_mbox(path, first_line(head)));
+    }
+    Ok(Box::new(buf))
+}
+
+fn list_folder(path: &Path) -> Result<Source, BatchError> {
+    let is_maildir = path.join("cur").is_dir() && path.join("new").is_dir();
+    let mut files = Vec::new();
+    if is_maildir {
+        for (sub, cur) in [("cur", true), ("new", false)] {
+            for e in fs::read_dir(path.join(sub)).map_err(BatchError::io(path))? {
+                let e = e.map_err(BatchError::io(path))?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || !e.file_type().map_err(BatchError::io(path))?.is_file()
+                {
+                    continue;
+                }
+                let info = name
+                    .rsplit_once(":2,")
+                    .map(|(_, f)| format!("2,{f}"))
+                    .unwrap_or_default();
+                files.push((e.path(), Some((cur, info))));
+            }
+        }
+    } else {
+        for e in fs::read_dir(path).map_err(BatchError::io(path))? {
+            let e = e.map_err(BatchError::io(path))?;
+            let p = e.path();
+            let eml = p.extension().is_some_and(|x| x.eq_ignore_ascii_case("eml"));
+            if eml && e.file_type().map_err(BatchError::io(path))?.is_file() {
+                files.push((p, None));
+            }
+        }
+        if files.is_empty() {
+            return Err(BatchError::BadSource {
+                path: path.into(),
+                why: "neither a Maildir (cur/, new/) nor a folder of .eml files".into(),
+            });
+        }
+    }
+    // By file name: Maildir names start with a time (ours with the archive
+    // index), `.eml` names are numbered; so this is arrival/archive order.
+    files.sort_by(|a, b| a.0.file_name().cmp(&b.0.file_name()));
+    let mut total = 0;
+    for (p, _) in &files {
+        total += fs::metadata(p).map_err(BatchError::io(p))?.len();
+    }
+    Ok(Source::Files {
+        path: path.into(),
+        maildir: is_maildir,
+        files,
+        total,
+    })
+}
+
+struct RangeFeed<'a> {
+    data: &'a [u8],
+    base: u64,
+    ranges: Vec<Range<u64>>,
+    next: usize,
+    variant: Variant,
+    cursor: Cursor,
+}
+
+impl<'a> Feed<'a> for RangeFeed<'a> {
+    fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError> {
+        if self.next >= self.ranges.len() {
+            return Ok(None);
+        }
+        let take = (jobs * UNITS_PER_JOB).min(self.ranges.len() - self.next);
+        let units = &self.ranges[self.next..self.next + take];
+        self.next += take;
+        let (data, base, variant) = (self.data, self.base, self.variant);
+        // Each worker scans its own range: no serial pass over the archive.
+        let scanned: Vec<(Vec<Item<'a>>, Vec<u64>)> = units
+            .par_iter()
+            .map(|r| {
+                let mut reader = mbox::read_range(data, r.clone(), &read_options(Some(variant)));
+                let items: Vec<Item<'a>> = reader.by_ref().map(|e| entry_item(e, base)).collect();
+                (
+                    items,
+                    reader.suspicious().iter().map(|o| o + base).collect(),
+                )
+            })
+            .collect();
+        let mut items = Vec::new();
+        let mut reports = Vec::new();
+        for (mut part, suspicious) in scanned {
+            items.append(&mut part);
+            reports.extend(suspicious.into_iter().map(|o| {
+                format!("offset {o}: a line starting \"From \" that is no From_ line was kept inside its message")
+            }));
+        }
+        let end = units.last().map_or(self.cursor.offset, |r| base + r.end);
+        let bytes = end - self.cursor.offset;
+        self.cursor = Cursor {
+            offset: end,
+            messages: self.cursor.messages + items.len() as u64,
+        };
+        Ok(Some(Window {
+            items,
+            end: self.cursor,
+            bytes,
+            reports,
+        }))
+    }
+}
+
+fn entry_item<'a>(e: mbox::Entry<'a>, base: u64) -> Item<'a> {
+    Item {
+        offset: e.offset + base,
+        length: e.length,
+        envelope: Some(Cow::Borrowed(e.envelope)),
+        message: e.message,
+        maildir: None,
+        origin: None,
+        refused: None,
+    }
+}
+
+struct SerialFeed<'a> {
+    reader: mbox::Reader<'a>,
+    base: u64,
+    cursor: Cursor,
+}
+
+impl<'a> Feed<'a> for SerialFeed<'a> {
+    fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError> {
+        let limit = RANGE_BYTES * (jobs * UNITS_PER_JOB) as u64;
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        while bytes < limit {
+            let Some(e) = self.reader.next() else { break };
+            bytes += e.length;
+            items.push(entry_item(e, self.base));
+        }
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let last = items.last().expect("not empty");
+        self.cursor = Cursor {
+            offset: last.offset + last.length,
+            messages: self.cursor.messages + items.len() as u64,
+        };
+        Ok(Some(Window {
+            items,
+            end: self.cursor,
+            bytes,
+            reports: Vec::new(),
+        }))
+    }
+}
+
+/// One streamed batch: entries, and messages refused as too large.
+type Batch = Vec<Result<OwnedEntry, (u64, String)>>;
+
+struct StreamFeed {
+    rx: Receiver<Result<Batch, MboxError>>,
+    skip: u64,
+    cursor: Cursor,
+}
+
+impl StreamFeed {
+    fn spawn(reader: Box<dyn Read + Send>, variant: Option<Variant>, start: Cursor) -> StreamFeed {
+        // Two batches per core in flight at most: bounded memory.
+        let (tx, rx) = sync_channel(rayon::current_num_threads() * UNITS_PER_JOB);
+        std::thread::spawn(move || {
+            let mut batch: Batch = Vec::new();
+            let mut bytes = 0;
+            for entry in mbox::stream(reader, &read_options(variant)) {
+                match entry {
+                    Ok(e) => {
+                        bytes += e.length;
+                        batch.push(Ok(e));
+                    }
+                    Err(MboxError::TooLarge { offset, limit }) => batch.push(Err((
+                        offset,
+                        format!("message at offset {offset} is larger than the streaming limit of {limit} bytes; skipped"),
+                    ))),
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+                if bytes >= RANGE_BYTES || batch.len() >= BATCH_ENTRIES {
+                    bytes = 0;
+                    if tx.send(Ok(std::mem::take(&mut batch))).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(Ok(batch));
+            }
+        });
+        StreamFeed {
+            rx,
+            skip: start.messages,
+            cursor: Cursor {
+                offset: 0,
+                messages: start.messages,
+            },
+        }
+    }
+}
+
+impl<'a> Feed<'a> for StreamFeed {
+    fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError> {
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        let mut seen = 0;
+        for _ in 0..jobs * UNITS_PER_JOB {
+            let Ok(batch) = self.rx.recv() else { break };
+            for e in batch? {
+                seen += 1;
+                let item = match e {
+                    Ok(e) => {
+                        self.cursor.offset = e.offset + e.length;
+                        bytes += e.length;
+                        Item {
+                            offset: e.offset,
+                            length: e.length,
+                            envelope: Some(Cow::Owned(e.envelope)),
+                            message: Cow::Owned(e.message),
+                            maildir: None,
+                            origin: None,
+                            refused: None,
+                        }
+                    }
+                    Err((offset, why)) => Item {
+                        offset,
+                        length: 0,
+                        envelope: None,
+                        message: Cow::Borrowed(&[]),
+                        maildir: None,
+                        origin: None,
+                        refused: Some(why),
+                    },
+                };
+                if self.skip > 0 {
+                    // Committed by the run being resumed.
+                    self.skip -= 1;
+                    continue;
+                }
+                items.push(item);
+            }
+            if bytes >= RANGE_BYTES * jobs as u64 {
+                break;
+            }
+        }
+        if seen == 0 {
+            return Ok(None);
+        }
+        self.cursor.messages += items.len() as u64;
+        Ok(Some(Window {
+            items,
+            end: self.cursor,
+            bytes,
+            reports: Vec::new(),
+        }))
+    }
+}
+
+struct FileFeed<'a> {
+    files: &'a [(PathBuf, Option<(bool, String)>)],
+    cursor: Cursor,
+}
+
+impl<'a> Feed<'a> for FileFeed<'a> {
+    fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError> {
+        if self.files.is_empty() {
+            return Ok(None);
+        }
+        let take = (jobs * UNITS_PER_JOB * FILES_PER_CHUNK).min(self.files.len());
+        let (now, later) = self.files.split_at(take);
+        self.files = later;
+        let items = now
+            .par_iter()
+            .map(|(path, maildir)| {
+                let data = fs::read(path).map_err(BatchError::io(path))?;
+                Ok(Item {
+                    offset: 0,
+                    length: data.len() as u64,
+                    envelope: None,
+                    message: Cow::Owned(data),
+                    maildir: maildir.clone(),
+                    origin: Some(path.clone()),
+                    refused: None,
+                })
+            })
+            .collect::<Result<Vec<_>, BatchError>>()?;
+        let bytes = items.iter().map(|i| i.length).sum();
+        self.cursor.messages += items.len() as u64;
+        Ok(Some(Window {
+            items,
+            end: self.cursor,
+            bytes,
+            reports: Vec::new(),
+        }))
+    }
+}
+
+/// What `mimeflow count` prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountSummary {
+    /// Messages in the source.
+    pub messages: u64,
+    /// Source bytes (uncompressed).
+    pub bytes: u64,
+    /// "mboxrd", "maildir", ...
+    pub kind: String,
+    /// Why that mbox variant, where sniffed.
+    pub reason: Option<String>,
+}
+
+/// Counts the messages of an mbox, Maildir or `.eml` folder, in parallel
+/// over byte ranges for a mapped archive.
+pub fn count(path: &Path, variant: Option<Variant>) -> Result<CountSummary, BatchError> {
+    let src = Source::open(path, variant)?;
+    let (messages, bytes) = match &src {
+        Source::Mapped { data, sniffed, .. } => {
+            let data = mapped(data);
+            let n = if sniffed.variant == Variant::Mboxcl2 {
+                mbox::read(data, &read_options(Some(sniffed.variant))).count() as u64
+            } else {
+                let parts = (data.len() as u64).div_ceil(RANGE_BYTES).max(1) as usize;
+                let ranges = mbox::plan_splits(data, parts, sniffed.variant)?;
+                ranges
+                    .into_par_iter()
+                    .map(|r| {
+                        mbox::read_range(data, r, &read_options(Some(sniffed.variant))).count()
+                            as u64
+                    })
+                    .sum()
+            };
+            (n, data.len() as u64)
+        }
+        Source::Stream { .. } => {
+            let mut feed = src.feed(Cursor::default())?;
+            let (mut n, mut bytes) = (0, 0);
+            while let Some(w) = feed.next_window(rayon::current_num_threads())? {
+                n += w.items.len() as u64;
+                bytes += w.bytes;
+            }
+            (n, bytes)
+        }
+        Source::Files { files, total, .. } => (files.len() as u64, *total),
+    };
+    Ok(CountSummary {
+        messages,
+        bytes,
+        kind: src.kind(),
+        reason: src.variant_reason(),
+    })
+}

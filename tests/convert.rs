@@ -1,0 +1,501 @@
+//! `mimeflow convert | split | count` end to end: every output format, round
+//! trips back to mbox, thread-count independence, resume after a kill,
+//! --force, refusals, hostile attachment names and bad input.
+#![cfg(feature = "cli")]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use mimeflow::mbox::{read, ReadOptions};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mbox/sample.mbox");
+const SAMPLE_MESSAGES: usize = 28;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mimeflow"))
+}
+
+/// A fresh scratch folder under target/.
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "convert-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut c = bin();
+    for a in args {
+        c.arg(a);
+    }
+    c.output().unwrap()
+}
+
+fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The messages of an mbox file, as the mbox library reads them.
+fn messages(path: &Path) -> Vec<Vec<u8>> {
+    let data = fs::read(path).unwrap();
+    read(&data, &ReadOptions::default())
+        .map(|e| e.message.into_owned())
+        .collect()
+}
+
+/// Every file under `dir` (relative path -> bytes).
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A larger archive: the sample's messages repeated with unique ids.
+fn big_archive(path: &Path, copies: usize) {
+    let data = fs::read(SAMPLE).unwrap();
+    let entries: Vec<_> = read(&data, &ReadOptions::default()).collect();
+    let mut out = Vec::new();
+    for c in 0..copies {
+        for (i, e) in entries.iter().enumerate() {
+            let msg = String::from_utf8_lossy(&e.message)
+                .replace("@example.org>", &format!(".{c}.{i}@example.org>"));
+            mimeflow::mbox::write_mboxrd(
+                &mut out,
+                Some(e.envelope),
+                msg.as_bytes(),
+                mimeflow::mbox::LineEnding::Lf,
+            )
+            .unwrap();
+        }
+    }
+    fs::write(path, out).unwrap();
+}
+
+#[test]
+fn every_format_and_summary_line() {
+    let d = scratch("formats");
+    for to in ["maildir", "eml", "mbox", "jsonl"] {
+        let dest = d.join(format!("out-{to}"));
+        let stdout = ok(&[&"convert", &SAMPLE, &"--to", &to, &dest]);
+        let summary = stdout.lines().last().unwrap();
+        assert!(
+            summary.starts_with(&format!("converted {SAMPLE_MESSAGES} messages from ")),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(&format!(
+                "{SAMPLE_MESSAGES} written, 0 skipped, 1 unparseable"
+            )),
+            "{summary}"
+        );
+        assert!(dest.exists());
+        assert!(!d.join(format!("out-{to}.partial")).exists());
+    }
+    // Maildir: flags from Status/X-Status/X-Mozilla-Status, deleted kept as T.
+    let md = tree(&d.join("out-maildir"));
+    assert_eq!(
+        md.keys()
+            .filter(|k| k.starts_with("cur/") || k.starts_with("new/"))
+            .count(),
+        SAMPLE_MESSAGES
+    );
+    assert!(
+        md.keys()
+            .any(|k| k.starts_with("cur/") && k.ends_with(":2,FRS")),
+        "{:?}",
+        md.keys()
+    );
+    assert_eq!(
+        md.keys().filter(|k| k.ends_with('T')).count(),
+        2,
+        "{:?}",
+        md.keys()
+    );
+    // mtime from the Date header (2023).
+    let first = fs::read_dir(d.join("out-maildir/cur"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let mtime = first.metadata().unwrap().modified().unwrap();
+    let year_secs = mtime
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        (1_672_531_200..1_704_067_200).contains(&year_secs),
+        "{year_secs}"
+    );
+    // eml: one file per message, numbered.
+    assert!(d.join("out-eml/00000000.eml").is_file());
+    assert_eq!(tree(&d.join("out-eml")).len(), SAMPLE_MESSAGES);
+    // jsonl: one object per message with the index fields.
+    let jsonl = fs::read_to_string(d.join("out-jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), SAMPLE_MESSAGES);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["index"], i);
+        for k in [
+            "offset",
+            "length",
+            "sha256",
+            "envelope",
+            "headers",
+            "parts",
+            "references",
+        ] {
+            assert!(l.get(k).is_some(), "{k} missing in {l}");
+        }
+    }
+    let gmail = lines
+        .iter()
+        .find(|l| l["gmail_thread_id"] == "1780123456789012345")
+        .unwrap();
+    assert_eq!(gmail["gmail_labels"][2], "Category Updates");
+    let reply = lines
+        .iter()
+        .find(|l| l["in_reply_to"] == "<msg008@example.org>")
+        .unwrap();
+    assert_eq!(reply["references"].as_array().unwrap().len(), 2);
+    // --skip-deleted leaves the two deleted messages out and counts them.
+    let stdout = ok(&[
+        &"convert",
+        &SAMPLE,
+        &"--to",
+        &"mbox",
+        &"--skip-deleted",
+        &d.join("kept.mbox"),
+    ]);
+    assert!(
+        stdout.contains(&format!("{} written, 2 skipped", SAMPLE_MESSAGES - 2)),
+        "{stdout}"
+    );
+    assert_eq!(messages(&d.join("kept.mbox")).len(), SAMPLE_MESSAGES - 2);
+}
+
+#[test]
+fn jsonl_text_turns_html_into_text() {
+    let d = scratch("text");
+    let dest = d.join("out.jsonl");
+    ok(&[
+        &"-q", &"convert", &SAMPLE, &"--to", &"jsonl", &"--text", &dest,
+    ]);
+    let jsonl = fs::read_to_string(&dest).unwrap();
+    let news: serde_json::Value = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["headers"]["subject"] == "Newsletter")
+        .unwrap();
+    assert_eq!(news["text"], "News\nHello & welcome back!\none\ntwo\n");
+}
+
+#[test]
+fn round_trips_give_the_original_messages() {
+    let d = scratch("roundtrip");
+    let original = messages(Path::new(SAMPLE));
+    assert_eq!(original.len(), SAMPLE_MESSAGES);
+    for via in ["maildir", "eml"] {
+        let mid = d.join(via);
+        let back = d.join(format!("back-{via}.mbox"));
+        ok(&[&"-q", &"convert", &SAMPLE, &"--to", &via, &mid]);
+        ok(&[&"-q", &"convert", &mid, &"--to", &"mbox", &back]);
+        assert!(
+            messages(&back) == original,
+            "mbox -> {via} -> mbox changed messages"
+        );
+    }
+    // mbox -> mbox keeps envelopes too: the archive comes back identical
+    // but for the one CRLF message, whose separator follows its own line ends.
+    let same = d.join("same.mbox");
+    ok(&[&"-q", &"convert", &SAMPLE, &"--to", &"mbox", &same]);
+    assert!(messages(&same) == original);
+}
+
+#[test]
+fn output_does_not_depend_on_thread_count() {
+    let d = scratch("jobs");
+    let src = d.join("big.mbox");
+    big_archive(&src, 400); // ~17 MB: several ranges
+    for to in ["jsonl", "eml", "maildir"] {
+        let a = d.join(format!("{to}-j1"));
+        let b = d.join(format!("{to}-j2"));
+        ok(&[&"-q", &"-j1", &"convert", &src, &"--to", &to, &a]);
+        ok(&[&"-q", &"-j2", &"convert", &src, &"--to", &to, &b]);
+        if a.is_dir() {
+            assert!(tree(&a) == tree(&b), "{to}: -j1 and -j2 differ");
+        } else {
+            assert!(
+                fs::read(&a).unwrap() == fs::read(&b).unwrap(),
+                "{to}: -j1 and -j2 differ"
+            );
+        }
+    }
+    let c = ok(&[&"count", &src]);
+    assert!(
+        c.starts_with(&format!("{} messages, ", 400 * SAMPLE_MESSAGES)),
+        "{c}"
+    );
+}
+
+#[test]
+fn resume_after_a_kill_has_no_duplicates() {
+    let d = scratch("resume");
+    let src = d.join("big.mbox");
+    big_archive(&src, 1500); // ~63 MB
+    let total = 1500 * SAMPLE_MESSAGES;
+    for to in ["mbox", "maildir"] {
+        let dest = d.join(format!("out-{to}"));
+        let state = d.join(format!(".out-{to}.mimeflow-state"));
+        let mut child = bin()
+            .args(["-q", "-j1", "convert"])
+            .arg(&src)
+            .args(["--to", to])
+            .arg(&dest)
+            .spawn()
+            .unwrap();
+        // Kill it once it has committed something (or let it finish on a fast machine).
+        let killed = loop {
+            if let Some(_status) = child.try_wait().unwrap() {
+                break false;
+            }
+            let progressed = fs::read_to_string(&state)
+                .ok()
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+                .is_some_and(|v| v["messages"].as_u64().unwrap_or(0) > 0);
+            if progressed {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        if killed {
+            assert!(
+                !dest.exists() || to == "maildir" && !dest.join("cur").exists(),
+                "{to}: partial output visible"
+            );
+            // Without --resume the leftover run is pointed out.
+            let refused = run(&[&"-q", &"convert", &src, &"--to", &to, &dest]);
+            assert_eq!(refused.status.code(), Some(1));
+            let out = ok(&[&"-j2", &"convert", &src, &"--to", &to, &"--resume", &dest]);
+            assert!(out.contains("resumed after"), "{out}");
+        }
+        assert!(!state.exists());
+        let back = match to {
+            "mbox" => messages(&dest),
+            _ => {
+                let again = d.join("again.mbox");
+                let _ = fs::remove_file(&again);
+                ok(&[&"-q", &"convert", &dest, &"--to", &"mbox", &again]);
+                messages(&again)
+            }
+        };
+        assert_eq!(back.len(), total, "{to}: messages lost or duplicated");
+        assert!(
+            back == messages(&src),
+            "{to}: not the source's messages in order"
+        );
+    }
+}
+
+#[test]
+fn non_empty_destination_is_refused_and_force_never_deletes() {
+    let d = scratch("force");
+    let dest = d.join("eml");
+    fs::create_dir(&dest).unwrap();
+    fs::write(dest.join("keep.txt"), b"mine").unwrap();
+    fs::write(dest.join("00000000.eml"), b"an older message").unwrap();
+    let out = run(&[&"convert", &SAMPLE, &"--to", &"eml", &dest]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&[
+        &"-q", &"convert", &SAMPLE, &"--to", &"eml", &"--force", &dest,
+    ]);
+    assert_eq!(fs::read(dest.join("keep.txt")).unwrap(), b"mine");
+    assert_eq!(
+        fs::read(dest.join("00000000.eml")).unwrap(),
+        b"an older message"
+    );
+    assert!(dest.join("00000000-1.eml").is_file());
+    assert_eq!(tree(&dest).len(), SAMPLE_MESSAGES + 2);
+    // Again with --force: identical files are recognised, nothing doubles.
+    ok(&[
+        &"-q", &"convert", &SAMPLE, &"--to", &"eml", &"--force", &dest,
+    ]);
+    assert_eq!(tree(&dest).len(), SAMPLE_MESSAGES + 2);
+    // A single-file output is never overwritten.
+    let file = d.join("x.mbox");
+    fs::write(&file, b"keep").unwrap();
+    assert_eq!(
+        run(&[&"convert", &SAMPLE, &"--to", &"mbox", &"--force", &file])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(fs::read(&file).unwrap(), b"keep");
+}
+
+#[test]
+fn hostile_attachment_names_stay_inside_the_folder() {
+    let d = scratch("attach");
+    let att = d.join("att");
+    fs::create_dir(&att).unwrap();
+    let outside = d.join("outside.txt");
+    fs::write(&outside, b"untouched").unwrap();
+    // Plant a symlink where the hostile attachment ("echo pwned\n") would go.
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"echo pwned")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, att.join(format!("{}-evilr.sh", &sha[..16]))).unwrap();
+    let stdout = ok(&[
+        &"convert",
+        &SAMPLE,
+        &"--to",
+        &"jsonl",
+        &"--attachments",
+        &att,
+        &"--force",
+        &d.join("o.jsonl"),
+    ]);
+    assert!(
+        stdout.contains("7 attachments written, 1 duplicates"),
+        "{stdout}"
+    );
+    assert_eq!(fs::read(&outside).unwrap(), b"untouched");
+    for name in tree(&att).keys() {
+        assert!(
+            !name.contains('/') && !name.chars().any(char::is_control),
+            "{name}"
+        );
+    }
+    let index = fs::read_to_string(att.join("attachments.jsonl")).unwrap();
+    let hostile: serde_json::Value = index
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["sha256"] == sha)
+        .unwrap();
+    let path = hostile["path"].as_str().unwrap();
+    assert!(
+        att.join(path).symlink_metadata().unwrap().is_file(),
+        "{path}"
+    );
+    assert_eq!(fs::read(att.join(path)).unwrap(), b"echo pwned");
+    assert!(!d.join("etc").exists());
+}
+
+#[test]
+fn garbage_and_truncated_input_fail_cleanly() {
+    let d = scratch("bad");
+    let garbage = d.join("garbage.bin");
+    fs::write(&garbage, b"\x00\x01 this is not mail\nat all\n").unwrap();
+    for to in ["maildir", "mbox"] {
+        let dest = d.join(format!("g-{to}"));
+        let out = run(&[&"convert", &garbage, &"--to", &to, &dest]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not an mbox"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!dest.exists() && !d.join(format!("g-{to}.partial")).exists());
+    }
+    // A gzip archive cut in the middle: an error, and no output left.
+    let big = d.join("big.mbox");
+    big_archive(&big, 50);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &fs::read(&big).unwrap()).unwrap();
+    let gz = gz.finish().unwrap();
+    let cut = d.join("cut.mbox.gz");
+    fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    for to in ["maildir", "jsonl"] {
+        let dest = d.join(format!("t-{to}"));
+        let out = run(&[&"convert", &cut, &"--to", &to, &dest]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!dest.exists() && !d.join(format!("t-{to}.partial")).exists());
+    }
+    // The whole .gz converts like the plain file.
+    let whole = d.join("whole.mbox.gz");
+    fs::write(&whole, &gz).unwrap();
+    ok(&[
+        &"-q",
+        &"convert",
+        &whole,
+        &"--to",
+        &"mbox",
+        &d.join("from-gz.mbox"),
+    ]);
+    assert!(messages(&d.join("from-gz.mbox")) == messages(&big));
+}
+
+#[test]
+fn count_and_split() {
+    let d = scratch("split");
+    let c = ok(&[&"count", &SAMPLE]);
+    assert!(
+        c.starts_with(&format!(
+            "{SAMPLE_MESSAGES} messages, {} bytes, mboxrd",
+            fs::metadata(SAMPLE).unwrap().len()
+        )),
+        "{c}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&ok(&[&"count", &"--json", &SAMPLE])).unwrap();
+    assert_eq!(j["messages"], SAMPLE_MESSAGES);
+    let dest = d.join("split");
+    ok(&[&"-q", &"split", &SAMPLE, &dest]);
+    assert_eq!(tree(&dest).len(), SAMPLE_MESSAGES);
+    assert!(ok(&[&"count", &dest]).starts_with(&format!("{SAMPLE_MESSAGES} messages")));
+    ok(&[
+        &"-q",
+        &"convert",
+        &SAMPLE,
+        &"--to",
+        &"maildir",
+        &d.join("md"),
+    ]);
+    assert!(ok(&[&"count", &d.join("md")]).contains("maildir"));
+}
