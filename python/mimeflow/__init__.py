@@ -8,6 +8,13 @@ interpreter for large inputs, so other threads keep running.
 
 Additions over the stdlib: ``b64encode`` and ``encodebytes`` take
 ``wrapcol`` (characters per line) and ``crlf`` (end lines with CRLF).
+
+MIME: :func:`parse` reads a message (``bytes`` without a copy) into a
+:class:`Message` whose :class:`Part` objects are byte ranges into the source,
+decoded on demand (``Part.payload()``, ``Part.text()``); malformed mail is
+read leniently and its problems listed in ``defects`` (``strict=True``
+raises :class:`ParseError` instead). ``Message.to_email()`` hands the same
+bytes to the stdlib ``email`` package.
 """
 
 import binascii as _binascii
@@ -15,6 +22,7 @@ import sys as _sys
 
 from mimeflow import _native
 from mimeflow._errors import DecodeError, MimeflowError, ParseError
+from mimeflow._native import Message, Part, parse
 
 __all__ = [
     "b64encode",
@@ -25,6 +33,9 @@ __all__ = [
     "urlsafe_b64decode",
     "encodebytes",
     "decodebytes",
+    "parse",
+    "Message",
+    "Part",
     "MimeflowError",
     "DecodeError",
     "ParseError",

@@ -467,6 +467,9 @@ def test_all_exports():
             "MimeflowError",
             "DecodeError",
             "ParseError",
+            "parse",
+            "Message",
+            "Part",
         ]
     )
     for name in mimeflow.__all__:

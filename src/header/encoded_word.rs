@@ -189,11 +189,20 @@ pub(crate) fn decode_mapped(
             continue;
         };
         let at = base + map.orig(p);
-        let Some(bytes) = decode_payload(w.encoding, &s[w.text.clone()]) else {
+        let text = &s[w.text.clone()];
+        let Some(bytes) = decode_payload(w.encoding, text) else {
             defects.push(Defect::new(DefectCode::BadEncodedWord, at));
             i = w.range.end;
             continue;
         };
+        if w.encoding == Encoding::B
+            && STANDARD_NO_PAD
+                .decode_to_vec(text, DecodeMode::Mime)
+                .is_err()
+        {
+            // Decoded leniently (stray bytes skipped), as readers do, but flagged.
+            defects.push(Defect::new(DefectCode::BadEncodedWord, at));
+        }
         let label = label_of(&s[w.charset.clone()]);
         let gap = &s[lit..p];
         let joined = last_word_end == Some(lit) && gap.iter().all(|&b| b == b' ' || b == b'\t');

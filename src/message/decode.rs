@@ -31,7 +31,10 @@ pub enum TransferEncoding {
 impl TransferEncoding {
     /// Parses a header value (case and surrounding blanks ignored).
     pub fn parse(value: &[u8]) -> TransferEncoding {
-        let v = String::from_utf8_lossy(value).trim().trim_matches('"').to_ascii_lowercase();
+        let v = String::from_utf8_lossy(value)
+            .trim()
+            .trim_matches('"')
+            .to_ascii_lowercase();
         match v.as_str() {
             "" | "7bit" | "7-bit" => TransferEncoding::SevenBit,
             "8bit" | "8-bit" => TransferEncoding::EightBit,
@@ -58,7 +61,12 @@ impl TransferEncoding {
 
     /// Base64, quoted-printable or uuencode: the body is not the content.
     pub fn is_encoded(&self) -> bool {
-        matches!(self, TransferEncoding::Base64 | TransferEncoding::QuotedPrintable | TransferEncoding::Uuencode)
+        matches!(
+            self,
+            TransferEncoding::Base64
+                | TransferEncoding::QuotedPrintable
+                | TransferEncoding::Uuencode
+        )
     }
 }
 
@@ -74,14 +82,20 @@ pub(super) fn body(e: &EntityRef<'_>) -> (Vec<u8>, Vec<Defect>) {
         TransferEncoding::QuotedPrintable => {
             let mut out = Vec::with_capacity(raw.len());
             for bad in qp::decode(raw, &mut out) {
-                defects.push(Defect::new(DefectCode::BadQuotedPrintable, base + bad as u64));
+                defects.push(Defect::new(
+                    DefectCode::BadQuotedPrintable,
+                    base + bad as u64,
+                ));
             }
             out
         }
         TransferEncoding::Uuencode => match uu::decode(raw) {
             Some(block) => {
                 if !block.ok {
-                    defects.push(Defect::new(DefectCode::BadUuencode, base + block.range.start as u64));
+                    defects.push(Defect::new(
+                        DefectCode::BadUuencode,
+                        base + block.range.start as u64,
+                    ));
                 }
                 block.data
             }
@@ -92,12 +106,35 @@ pub(super) fn body(e: &EntityRef<'_>) -> (Vec<u8>, Vec<Defect>) {
         },
         _ => raw.to_vec(),
     };
+    if *e.transfer_encoding() != TransferEncoding::Binary {
+        if let Some(at) = first_long_line(raw) {
+            defects.push(Defect::new(DefectCode::LineTooLong, base + at as u64));
+        }
+    }
     let max = e.message().limits().max_decoded_bytes;
     if out.len() > max {
         out.truncate(max);
         defects.push(Defect::new(DefectCode::DecodedSizeLimit, base));
     }
     (out, defects)
+}
+
+/// RFC 5322 §2.1.1: lines are at most 998 octets plus CRLF (only `binary`
+/// bodies may break that). Returns the offset of the first longer line.
+fn first_long_line(body: &[u8]) -> Option<usize> {
+    const MAX: usize = 998;
+    let mut start = 0;
+    for lf in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
+        let mut end = lf;
+        if end > start && body[end - 1] == b'\r' {
+            end -= 1;
+        }
+        if end - start > MAX {
+            return Some(start);
+        }
+        start = lf + 1;
+    }
+    None
 }
 
 fn base64_body(raw: &[u8], base: u64, defects: &mut Vec<Defect>) -> Vec<u8> {
@@ -113,7 +150,11 @@ fn base64_body(raw: &[u8], base: u64, defects: &mut Vec<Defect>) -> Vec<u8> {
 /// What the stdlib's `email._encoded_words.decode_b` makes of broken Base64:
 /// lenient decoding, then with padding added, then the text itself.
 fn salvage_base64(raw: &[u8]) -> Vec<u8> {
-    let joined: Vec<u8> = raw.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+    let joined: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
     if let Ok(v) = STANDARD.decode_to_vec(&joined, DecodeMode::Lenient) {
         return v;
     }

@@ -12,13 +12,28 @@ use super::{section, Defect, EntityRef, Kind, Message};
 use crate::header;
 
 fn defects_json(defects: &[Defect]) -> Value {
-    Value::Array(defects.iter().map(|d| json!({"code": d.code.as_str(), "offset": d.offset})).collect())
+    Value::Array(
+        defects
+            .iter()
+            .map(|d| json!({"code": d.code.as_str(), "offset": d.offset}))
+            .collect(),
+    )
 }
 
-fn addresses(e: &EntityRef<'_>, name: &str) -> Value {
+/// The values of the root's fields named `name`, each with its source offset.
+fn fields<'m>(msg: &'m Message, name: &'m str) -> impl Iterator<Item = (u64, &'m [u8])> + 'm {
+    msg.entity(0).fields.iter().filter_map(move |f| {
+        let src = msg.source();
+        src[f.name.clone()]
+            .eq_ignore_ascii_case(name.as_bytes())
+            .then(|| (f.value.start as u64, &src[f.value.clone()]))
+    })
+}
+
+fn addresses(msg: &Message, name: &str, defects: &mut Vec<Defect>) -> Value {
     let mut list = Vec::new();
-    for raw in e.header_all(name) {
-        for a in header::address::parse_address_list(raw, 0, &mut Vec::new()) {
+    for (at, raw) in fields(msg, name) {
+        for a in header::address::parse_address_list(raw, at, defects) {
             list.push(json!({"name": a.name, "address": a.address}));
         }
     }
@@ -29,19 +44,32 @@ impl Message {
     /// The decoded top-level headers: `subject`, `from`, `to`, `cc` (lists
     /// of `{name, address}`), `date` (ISO 8601) and `message_id`.
     pub fn headers_json(&self) -> Value {
-        let root = self.root();
-        let date = root
-            .header("date")
-            .and_then(|d| header::date::parse_date(&header::unfold(d)))
-            .map(|d| d.to_iso8601());
-        let message_id = root
-            .header("message-id")
-            .map(|v| String::from_utf8_lossy(&header::unfold(v)).trim().to_string());
+        self.headers_json_with_defects(&mut Vec::new())
+    }
+
+    /// [`Message::headers_json`], also collecting what was wrong with those
+    /// headers (bad encoded-words, addresses, dates).
+    pub fn headers_json_with_defects(&self, defects: &mut Vec<Defect>) -> Value {
+        let subject = fields(self, "subject")
+            .next()
+            .map(|(at, v)| header::decode_text(v, at, defects));
+        let date = fields(self, "date").next().and_then(|(at, v)| {
+            let parsed = header::date::parse_date(&header::unfold(v));
+            if parsed.is_none() {
+                defects.push(Defect::new(crate::defect::DefectCode::BadDate, at));
+            }
+            parsed.map(|d| d.to_iso8601())
+        });
+        let message_id = fields(self, "message-id").next().map(|(_, v)| {
+            String::from_utf8_lossy(&header::unfold(v))
+                .trim()
+                .to_string()
+        });
         json!({
-            "subject": root.header_text("subject"),
-            "from": addresses(&root, "from"),
-            "to": addresses(&root, "to"),
-            "cc": addresses(&root, "cc"),
+            "subject": subject,
+            "from": addresses(self, "from", defects),
+            "to": addresses(self, "to", defects),
+            "cc": addresses(self, "cc", defects),
             "date": date,
             "message_id": message_id,
         })
@@ -55,9 +83,15 @@ impl Message {
         o.insert("kind".into(), e.kind().as_str().into());
         o.insert("content_type".into(), e.mime_type().into());
         o.insert("charset".into(), e.charset().into());
-        o.insert("disposition".into(), e.disposition().map(|d| d.kind.clone()).into());
+        o.insert(
+            "disposition".into(),
+            e.disposition().map(|d| d.kind.clone()).into(),
+        );
         o.insert("filename".into(), e.filename().into());
-        o.insert("transfer_encoding".into(), e.transfer_encoding().as_str().into());
+        o.insert(
+            "transfer_encoding".into(),
+            e.transfer_encoding().as_str().into(),
+        );
         let mut defects = e.defects().to_vec();
         if e.kind() == Kind::Leaf {
             let (body, more) = e.decoded_with_defects();
@@ -74,17 +108,30 @@ impl Message {
     /// depth-first pre-order, the root included).
     pub fn to_json(&self) -> Value {
         let sections = section::all(self);
+        let mut header_defects = Vec::new();
+        let headers = self.headers_json_with_defects(&mut header_defects);
         let mut parts = Vec::with_capacity(self.len());
         let mut all_defects = Vec::new();
         for (e, s) in self.walk().zip(&sections) {
-            let p = self.part_json(&e, s);
+            let mut p = self.part_json(&e, s);
+            if e.index() == 0 && !header_defects.is_empty() {
+                // The root's decoded headers are part of the root entity.
+                if let Some(Value::Array(d)) = p.get_mut("defects") {
+                    d.extend(
+                        defects_json(&header_defects)
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default(),
+                    );
+                }
+            }
             if let Some(Value::Array(d)) = p.get("defects") {
                 all_defects.extend(d.iter().cloned());
             }
             parts.push(p);
         }
         json!({
-            "headers": self.headers_json(),
+            "headers": headers,
             "defects": all_defects,
             "parts": parts,
         })
@@ -101,7 +148,11 @@ pub fn write_tree(msg: &Message, out: &mut impl Write) -> io::Result<()> {
     let sections = section::all(msg);
     for (e, s) in msg.walk().zip(&sections) {
         let indent = e.depth().min(40) * 2;
-        let label = if s.is_empty() { "-".to_string() } else { s.clone() };
+        let label = if s.is_empty() {
+            "-".to_string()
+        } else {
+            s.clone()
+        };
         let mut line = format!("{:indent$}{label:<8} {}", "", e.mime_type());
         if let Some(c) = e.content_type().charset() {
             line.push_str(&format!("; charset={c}"));
@@ -133,7 +184,9 @@ pub fn write_tree(msg: &Message, out: &mut impl Write) -> io::Result<()> {
 }
 
 fn write_defects<'a>(line: &mut String, defects: impl Iterator<Item = &'a Defect>) {
-    let list: Vec<String> = defects.map(|d| format!("{}@{}", d.code.as_str(), d.offset)).collect();
+    let list: Vec<String> = defects
+        .map(|d| format!("{}@{}", d.code.as_str(), d.offset))
+        .collect();
     if !list.is_empty() {
         line.push_str(&format!("  !{}", list.join(",")));
     }

@@ -148,7 +148,10 @@ impl Message {
     }
 
     /// Parses with `options`; fails only in strict mode.
-    pub fn parse_with(source: impl Into<Bytes>, options: &ParseOptions) -> Result<Message, ParseError> {
+    pub fn parse_with(
+        source: impl Into<Bytes>,
+        options: &ParseOptions,
+    ) -> Result<Message, ParseError> {
         parse::parse(source.into(), options)
     }
 
@@ -206,7 +209,10 @@ impl Message {
 
     /// The entity at position `index` of [`Message::walk`] order.
     pub fn get(&self, index: usize) -> Option<EntityRef<'_>> {
-        (index < self.entities.len()).then_some(EntityRef { msg: self, idx: index })
+        (index < self.entities.len()).then_some(EntityRef {
+            msg: self,
+            idx: index,
+        })
     }
 
     /// The IMAP section number of every entity, in [`Message::walk`] order
@@ -218,7 +224,6 @@ impl Message {
     pub(crate) fn entity(&self, idx: usize) -> &Entity {
         &self.entities[idx]
     }
-
 }
 
 /// A view of one entity of a [`Message`].
@@ -265,7 +270,10 @@ impl<'a> EntityRef<'a> {
     /// The parent entity, `None` for the root.
     pub fn parent(&self) -> Option<EntityRef<'a>> {
         let p = self.e().parent;
-        (p != NO_PARENT).then_some(EntityRef { msg: self.msg, idx: p as usize })
+        (p != NO_PARENT).then_some(EntityRef {
+            msg: self.msg,
+            idx: p as usize,
+        })
     }
 
     /// Direct children: parts of a multipart, or the carried message.
@@ -311,12 +319,17 @@ impl<'a> EntityRef<'a> {
     /// Header fields as (name, raw folded value) in order.
     pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         let src = &self.msg.source;
-        self.e().fields.iter().map(move |f| (&src[f.name.clone()], &src[f.value.clone()]))
+        self.e()
+            .fields
+            .iter()
+            .map(move |f| (&src[f.name.clone()], &src[f.value.clone()]))
     }
 
     /// The first field named `name` (ASCII case-insensitive), raw and folded.
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// Every field named `name`, raw.
@@ -324,7 +337,9 @@ impl<'a> EntityRef<'a> {
     where
         'a: 'n,
     {
-        self.headers().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     /// The first field named `name`, unfolded and RFC 2047-decoded.
@@ -363,18 +378,27 @@ impl<'a> EntityRef<'a> {
         self.e().disposition.as_ref()
     }
 
-    /// The file name: the disposition's `filename` (RFC 2231, then RFC 2047
-    /// decoded), else the content type's `name`.
+    /// The file name: the disposition's `filename`, else the content type's
+    /// `name` (parameter values arrive RFC 2231- and RFC 2047-decoded).
     pub fn filename(&self) -> Option<String> {
-        let from_disposition = self.e().disposition.as_ref().and_then(|d| d.params.get("filename"));
-        let raw = from_disposition.or_else(|| self.e().content_type.params.get("name"))?;
-        Some(crate::header::decode_text(raw.as_bytes(), 0, &mut Vec::new()))
+        let from_disposition = self
+            .e()
+            .disposition
+            .as_ref()
+            .and_then(|d| d.params.get("filename"));
+        from_disposition
+            .or_else(|| self.e().content_type.params.get("name"))
+            .map(str::to_string)
     }
 
     /// An attachment: a leaf with disposition `attachment` or a filename.
     pub fn is_attachment(&self) -> bool {
         self.kind() == Kind::Leaf
-            && (self.e().disposition.as_ref().is_some_and(|d| d.kind == "attachment")
+            && (self
+                .e()
+                .disposition
+                .as_ref()
+                .is_some_and(|d| d.kind == "attachment")
                 || self.filename().is_some())
     }
 
@@ -404,7 +428,9 @@ impl<'a> EntityRef<'a> {
     pub fn text(&self) -> String {
         let bytes = self.decoded();
         let charset = self.charset();
-        crate::charset::decode(&bytes, charset.as_deref()).text.into_owned()
+        crate::charset::decode(&bytes, charset.as_deref())
+            .text
+            .into_owned()
     }
 
     /// uuencoded blocks inside a text body (old mailers attached files so).

@@ -29,7 +29,8 @@ use memchr::memmem;
 
 use super::decode::TransferEncoding;
 use super::{
-    ContentType, Defect, DefectCode, Entity, Kind, Limits, Message, ParseError, ParseOptions, NO_PARENT,
+    ContentType, Defect, DefectCode, Entity, Kind, Limits, Message, ParseError, ParseOptions,
+    NO_PARENT,
 };
 use crate::header::{self, params};
 
@@ -39,7 +40,11 @@ pub(super) fn parse(source: Bytes, options: &ParseOptions) -> Result<Message, Pa
         p.run();
         p.entities
     };
-    let msg = Message { source, entities, limits: options.limits };
+    let msg = Message {
+        source,
+        entities,
+        limits: options.limits,
+    };
     if options.strict {
         if let Some(first) = msg.defects().min_by_key(|d| d.offset) {
             return Err(ParseError(first));
@@ -56,6 +61,8 @@ struct Frame {
     open_len: usize,
     boundary: Vec<u8>,
     saw_delimiter: bool,
+    /// Where the current part began (just after its delimiter line).
+    part_start: Option<usize>,
 }
 
 struct Delimiter {
@@ -106,6 +113,9 @@ impl<'s> Parser<'s> {
             let multipart = frame.entity;
             let content_end = self.content_end(d.line_start, multipart);
             self.close_inside(d.frame, content_end);
+            if !d.close && self.frames[d.frame].part_start == Some(d.line_start) {
+                self.drop_empty_last_part(multipart);
+            }
             self.frames[d.frame].saw_delimiter = true;
             if d.close {
                 self.pop_frame();
@@ -121,6 +131,7 @@ impl<'s> Parser<'s> {
                 continue;
             }
             let depth = self.entities[multipart].depth + 1;
+            self.frames[d.frame].part_start = Some(d.next);
             let child = self.open_entity(d.next, multipart as u32, depth);
             cursor = self.descend(child);
         }
@@ -149,6 +160,20 @@ impl<'s> Parser<'s> {
             }
         }
         end
+    }
+
+    /// Two delimiter lines in a row hold no body part: RFC 2046's grammar
+    /// needs a line end after one delimiter and another before the next, so
+    /// `--b LF --b` is a repeated delimiter (the stdlib skips it too), while
+    /// `--b LF LF --b` is an empty part. The caller saw the second line start
+    /// where the part opened after the first one began: that part is the
+    /// last entity, with nothing inside.
+    fn drop_empty_last_part(&mut self, multipart: usize) {
+        let last = self.entities.len() - 1;
+        let e = &self.entities[last];
+        if last != multipart && e.parent == multipart as u32 && e.subtree == 1 {
+            self.entities.pop();
+        }
     }
 
     /// Closes every entity opened inside frame `f`'s current part, and every
@@ -225,7 +250,9 @@ impl<'s> Parser<'s> {
     }
 
     fn defect(&mut self, entity: usize, code: DefectCode, at: usize) {
-        self.entities[entity].defects.push(Defect::new(code, at as u64));
+        self.entities[entity]
+            .defects
+            .push(Defect::new(code, at as u64));
     }
 
     /// Goes into a freshly opened entity: pushes a multipart's boundary, or
@@ -238,10 +265,24 @@ impl<'s> Parser<'s> {
             match e.kind {
                 Kind::Leaf => return body_start,
                 Kind::Multipart => {
-                    let boundary = e.content_type.boundary().unwrap_or_default().as_bytes().to_vec();
+                    let boundary = e
+                        .content_type
+                        .boundary()
+                        .unwrap_or_default()
+                        .as_bytes()
+                        .to_vec();
                     let pos = self.frames.len();
-                    self.by_boundary.entry(boundary.clone()).or_default().push(pos);
-                    self.frames.push(Frame { entity: idx, open_len: self.open.len(), boundary, saw_delimiter: false });
+                    self.by_boundary
+                        .entry(boundary.clone())
+                        .or_default()
+                        .push(pos);
+                    self.frames.push(Frame {
+                        entity: idx,
+                        open_len: self.open.len(),
+                        boundary,
+                        saw_delimiter: false,
+                        part_start: None,
+                    });
                     return body_start;
                 }
                 Kind::Message => {
@@ -264,12 +305,21 @@ impl<'s> Parser<'s> {
         let (header_end, body_start) = self.header_extent(start, &mut defects);
         let mut block_len = header_end - start;
         if block_len > self.limits.max_header_bytes {
-            defects.push(Defect::new(DefectCode::HeaderSizeLimit, (start + self.limits.max_header_bytes) as u64));
+            defects.push(Defect::new(
+                DefectCode::HeaderSizeLimit,
+                (start + self.limits.max_header_bytes) as u64,
+            ));
             block_len = line_floor(&self.src[start..start + self.limits.max_header_bytes]);
         }
         let block = &self.src[start..start + block_len];
-        let mut fields = header::parse_block(block, start as u64, self.limits.max_header_fields, &mut defects);
-        if parent != NO_PARENT && carries_utf8_headers(&self.entities[parent as usize].content_type) {
+        let mut fields = header::parse_block(
+            block,
+            start as u64,
+            self.limits.max_header_fields,
+            &mut defects,
+        );
+        if parent != NO_PARENT && carries_utf8_headers(&self.entities[parent as usize].content_type)
+        {
             // RFC 6532 §3: a message/global carries UTF-8 header fields;
             // only 8-bit bytes that are not UTF-8 are a defect there.
             if std::str::from_utf8(block).is_ok() {
@@ -287,7 +337,9 @@ impl<'s> Parser<'s> {
         for f in &fields {
             let at = f.line.start as u64;
             if f.value.len() > max_line
-                && !defects.iter().any(|d| d.code == DefectCode::HeaderLineTooLong && d.offset == at)
+                && !defects
+                    .iter()
+                    .any(|d| d.code == DefectCode::HeaderLineTooLong && d.offset == at)
             {
                 defects.push(Defect::new(DefectCode::HeaderLineTooLong, at));
             }
@@ -310,7 +362,11 @@ impl<'s> Parser<'s> {
         let ct_field = field("content-type");
         let mut content_type = None;
         if let Some(r) = ct_field.clone() {
-            content_type = params::parse_content_type(&header::unfold(value(r.clone())), r.start as u64, &mut defects);
+            content_type = params::parse_content_type(
+                &header::unfold(value(r.clone())),
+                r.start as u64,
+                &mut defects,
+            );
             if content_type.is_none() {
                 defects.push(Defect::new(DefectCode::BadContentType, r.start as u64));
             }
@@ -318,9 +374,16 @@ impl<'s> Parser<'s> {
         let explicit_type = content_type.is_some();
         let content_type = content_type.unwrap_or_else(|| default_type(in_digest));
         let disposition = field("content-disposition").and_then(|r| {
-            let d = params::parse_content_disposition(&header::unfold(value(r.clone())), r.start as u64, &mut defects);
+            let d = params::parse_content_disposition(
+                &header::unfold(value(r.clone())),
+                r.start as u64,
+                &mut defects,
+            );
             if d.is_none() {
-                defects.push(Defect::new(DefectCode::BadContentDisposition, r.start as u64));
+                defects.push(Defect::new(
+                    DefectCode::BadContentDisposition,
+                    r.start as u64,
+                ));
             }
             d
         });
@@ -328,7 +391,10 @@ impl<'s> Parser<'s> {
             Some(r) => {
                 let enc = TransferEncoding::parse(&header::unfold(value(r.clone())));
                 if matches!(enc, TransferEncoding::Other(_)) {
-                    defects.push(Defect::new(DefectCode::UnknownTransferEncoding, r.start as u64));
+                    defects.push(Defect::new(
+                        DefectCode::UnknownTransferEncoding,
+                        r.start as u64,
+                    ));
                 }
                 enc
             }
@@ -339,7 +405,10 @@ impl<'s> Parser<'s> {
             if content_type.boundary().is_some_and(|b| !b.is_empty()) {
                 Kind::Multipart
             } else {
-                defects.push(Defect::new(DefectCode::MissingBoundaryParameter, start as u64));
+                defects.push(Defect::new(
+                    DefectCode::MissingBoundaryParameter,
+                    start as u64,
+                ));
                 Kind::Leaf
             }
         } else if content_type.type_ == "message"
@@ -347,7 +416,10 @@ impl<'s> Parser<'s> {
         {
             if encoding.is_encoded() {
                 // A carried message in base64/QP: decode to read it, not in place.
-                defects.push(Defect::new(DefectCode::EncodedCompositeEntity, start as u64));
+                defects.push(Defect::new(
+                    DefectCode::EncodedCompositeEntity,
+                    start as u64,
+                ));
                 Kind::Leaf
             } else {
                 Kind::Message
@@ -356,7 +428,10 @@ impl<'s> Parser<'s> {
             Kind::Leaf
         };
         if kind == Kind::Multipart && encoding.is_encoded() {
-            defects.push(Defect::new(DefectCode::EncodedCompositeEntity, start as u64));
+            defects.push(Defect::new(
+                DefectCode::EncodedCompositeEntity,
+                start as u64,
+            ));
         }
         if kind != Kind::Leaf && depth as usize >= self.limits.max_depth {
             defects.push(Defect::new(DefectCode::DepthLimit, start as u64));
@@ -394,14 +469,23 @@ impl<'s> Parser<'s> {
             if line == b"\n" || line == b"\r\n" {
                 return (pos, line_end);
             }
-            if line.starts_with(b"--") && !self.frames.is_empty() && self.match_line(trim_eol(&line[2..])).is_some() {
-                defects.push(Defect::new(DefectCode::MissingHeaderBodySeparator, pos as u64));
+            if line.starts_with(b"--")
+                && !self.frames.is_empty()
+                && self.match_line(trim_eol(&line[2..])).is_some()
+            {
+                defects.push(Defect::new(
+                    DefectCode::MissingHeaderBodySeparator,
+                    pos as u64,
+                ));
                 return (pos, pos);
             }
             pos = line_end;
         }
         if start < src.len() {
-            defects.push(Defect::new(DefectCode::MissingHeaderBodySeparator, src.len() as u64));
+            defects.push(Defect::new(
+                DefectCode::MissingHeaderBodySeparator,
+                src.len() as u64,
+            ));
         }
         (src.len(), src.len())
     }
@@ -423,7 +507,12 @@ impl<'s> Parser<'s> {
             };
             let line_end = memchr::memchr(b'\n', &src[cand..]).map_or(src.len(), |i| cand + i + 1);
             if let Some((frame, close)) = self.match_line(trim_eol(&src[cand + 2..line_end])) {
-                return Some(Delimiter { line_start: cand, next: line_end, frame, close });
+                return Some(Delimiter {
+                    line_start: cand,
+                    next: line_end,
+                    frame,
+                    close,
+                });
             }
             if line_end >= src.len() {
                 return None;
@@ -436,15 +525,16 @@ impl<'s> Parser<'s> {
     /// its line end) delimits, and whether it is a close delimiter.
     fn match_line(&self, line: &[u8]) -> Option<(usize, bool)> {
         if self.frames.len() <= DIRECT_COMPARE {
-            return self
-                .frames
-                .iter()
-                .enumerate()
-                .rev()
-                .find_map(|(i, f)| crate::multipart::match_delimiter(line, &f.boundary).map(|close| (i, close)));
+            return self.frames.iter().enumerate().rev().find_map(|(i, f)| {
+                crate::multipart::match_delimiter(line, &f.boundary).map(|close| (i, close))
+            });
         }
         let token = trim_padding(line);
-        let open = self.by_boundary.get(token).and_then(|v| v.last()).map(|&i| (i, false));
+        let open = self
+            .by_boundary
+            .get(token)
+            .and_then(|v| v.last())
+            .map(|&i| (i, false));
         let close = token
             .strip_suffix(b"--")
             .and_then(|t| self.by_boundary.get(t))
@@ -463,12 +553,22 @@ fn carries_utf8_headers(ct: &ContentType) -> bool {
 }
 
 fn default_type(in_digest: bool) -> ContentType {
-    let (type_, subtype) = if in_digest { ("message", "rfc822") } else { ("text", "plain") };
+    let (type_, subtype) = if in_digest {
+        ("message", "rfc822")
+    } else {
+        ("text", "plain")
+    };
     let mut params = params::Params::default();
     if !in_digest {
-        params.0.push(("charset".to_string(), "us-ascii".to_string()));
+        params
+            .0
+            .push(("charset".to_string(), "us-ascii".to_string()));
     }
-    ContentType { type_: type_.to_string(), subtype: subtype.to_string(), params }
+    ContentType {
+        type_: type_.to_string(),
+        subtype: subtype.to_string(),
+        params,
+    }
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {
@@ -478,7 +578,10 @@ fn trim_eol(line: &[u8]) -> &[u8] {
 
 /// Drops transport padding (blanks) after a boundary.
 fn trim_padding(line: &[u8]) -> &[u8] {
-    let end = line.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |i| i + 1);
+    let end = line
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
     &line[..end]
 }
 

@@ -139,7 +139,9 @@ fn render(comps: &[u32], max: usize) -> String {
         let (head, tail) = (64, 63);
         comps[..head].iter().for_each(|n| put(&mut s, n));
         let _ = write!(s, ".[+{}]", comps.len() - head - tail);
-        comps[comps.len() - tail..].iter().for_each(|n| put(&mut s, n));
+        comps[comps.len() - tail..]
+            .iter()
+            .for_each(|n| put(&mut s, n));
     }
     s
 }

@@ -1,4 +1,4 @@
-//! The one conversion from codec errors to Python exceptions.
+//! The conversions from codec and parse errors to Python exceptions.
 //!
 //! The exception classes live in Python (`mimeflow._errors`), because
 //! `DecodeError` must subclass both `MimeflowError` and `binascii.Error`,
@@ -15,6 +15,7 @@ use pyo3::types::PyType;
 use crate::error::{DecodeError, DecodeErrorKind};
 
 static DECODE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// A decode error with what its message needs beyond the codec's error.
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +71,28 @@ impl From<DecodeFailure> for PyErr {
                 Ok(cls) => PyErr::from_type(cls.clone(), failure.message()),
                 // The package is broken (e.g. `_native` imported on its own
                 // without `mimeflow` on the path): say so instead.
+                Err(e) => e,
+            }
+        })
+    }
+}
+
+/// Strict parsing's first defect: `mimeflow.ParseError` (a `ValueError`)
+/// with the defect's `code` and `offset` as attributes.
+impl From<crate::message::ParseError> for PyErr {
+    fn from(e: crate::message::ParseError) -> PyErr {
+        Python::attach(|py| {
+            let cls = match PARSE_ERROR.import(py, "mimeflow._errors", "ParseError") {
+                Ok(cls) => cls,
+                Err(e) => return e,
+            };
+            let err = PyErr::from_type(cls.clone(), e.to_string());
+            let value = err.value(py);
+            let set = value
+                .setattr("code", e.0.code.as_str())
+                .and_then(|()| value.setattr("offset", e.0.offset));
+            match set {
+                Ok(()) => err,
                 Err(e) => e,
             }
         })

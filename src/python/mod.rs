@@ -15,6 +15,7 @@
 
 mod buffer;
 mod errors;
+mod message;
 
 use core::mem::MaybeUninit;
 
@@ -290,6 +291,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(b64encode, m)?)?;
     m.add_function(wrap_pyfunction!(b64decode, m)?)?;
     m.add_function(wrap_pyfunction!(backend, m)?)?;
+    m.add_function(wrap_pyfunction!(message::parse, m)?)?;
+    m.add_class::<message::Message>()?;
+    m.add_class::<message::Part>()?;
     m.add("DETACH_THRESHOLD", DETACH_THRESHOLD)?;
     m.add("PARALLEL_THRESHOLD", PARALLEL_THRESHOLD)?;
     Ok(())
