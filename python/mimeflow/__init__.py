@@ -15,14 +15,31 @@ decoded on demand (``Part.payload()``, ``Part.text()``); malformed mail is
 read leniently and its problems listed in ``defects`` (``strict=True``
 raises :class:`ParseError` instead). ``Message.to_email()`` hands the same
 bytes to the stdlib ``email`` package.
+
+Archives: :mod:`mimeflow.mbox` iterates over mbox archives (plain or
+compressed), parsing messages in parallel ahead of the caller, and cuts
+plain ones into byte ranges for multi-process work. :func:`convert` is
+``mimeflow convert``: mbox, Maildir or ``.eml`` folders to Maildir, ``.eml``
+files, mboxrd or JSON lines, returning the run's statistics.
+
+Writing: :class:`MessageBuilder` (and its keyword form :func:`compose`)
+composes messages, 7-bit clean and CRLF, streaming big attachment files
+with ``write_to``; :func:`normalize` makes an existing message 7-bit clean.
 """
 
 import binascii as _binascii
 import sys as _sys
 
-from mimeflow import _native
-from mimeflow._errors import DecodeError, MimeflowError, ParseError
-from mimeflow._native import Message, Part, parse
+from mimeflow import _native, mbox
+from mimeflow._errors import (
+    ComposeError,
+    ConvertError,
+    DecodeError,
+    MboxError,
+    MimeflowError,
+    ParseError,
+)
+from mimeflow._native import Message, MessageBuilder, Part, convert, normalize, parse
 
 __all__ = [
     "b64encode",
@@ -39,6 +56,14 @@ __all__ = [
     "MimeflowError",
     "DecodeError",
     "ParseError",
+    "MboxError",
+    "ConvertError",
+    "ComposeError",
+    "mbox",
+    "convert",
+    "MessageBuilder",
+    "compose",
+    "normalize",
 ]
 
 _encode = _native.b64encode
@@ -193,3 +218,74 @@ def decodebytes(s):
                 "argument should be bytes, buffer or ASCII string, not %r" % s.__class__.__name__
             )
     return _decode(s)
+
+
+def compose(
+    *,
+    from_=None,
+    to=None,
+    cc=None,
+    bcc=None,
+    reply_to=None,
+    subject=None,
+    date=None,
+    message_id=None,
+    headers=None,
+    text=None,
+    html=None,
+    attachments=(),
+    inline=None,
+    messages=(),
+    transport=None,
+    write_bcc=False,
+):
+    """Compose a message from keyword arguments and return its bytes.
+
+    A thin layer over :class:`MessageBuilder`: address arguments take a
+    string (``"Ann <a@x>, b@y"``) or a list of them; ``headers`` a mapping
+    or ``(name, value)`` pairs; ``attachments`` a list whose items are
+    bytes-like content, a path (``str`` or ``os.PathLike``, read when the
+    message is built), or a ``(data, filename)`` / ``(data, filename,
+    content_type)`` tuple; ``inline`` a mapping from Content-ID to the same
+    kinds of items (referred to from the HTML as ``cid:ID``); ``messages``
+    a list of messages to carry (``MessageBuilder``, ``Message`` or bytes,
+    or ``(message, filename)``). ``transport`` is ``"7bit"`` (the default),
+    ``"8bit"`` or ``"binary"``. Raises :class:`ComposeError` for invalid
+    addresses and header names, :class:`OSError` for unreadable files.
+    """
+    b = MessageBuilder()
+    for add, value in (
+        (b.from_, from_),
+        (b.to, to),
+        (b.cc, cc),
+        (b.bcc, bcc),
+        (b.reply_to, reply_to),
+    ):
+        if value is not None:
+            add(value)
+    if subject is not None:
+        b.subject(subject)
+    if date is not None:
+        b.date(date)
+    if message_id is not None:
+        b.message_id(message_id)
+    if headers:
+        items = headers.items() if hasattr(headers, "items") else headers
+        for name, value in items:
+            b.header(name, value)
+    if text is not None:
+        b.text(text)
+    if html is not None:
+        b.html(html)
+    for item in attachments:
+        b.attach(*(item if isinstance(item, tuple) else (item,)))
+    for cid, item in (inline or {}).items():
+        data, *rest = item if isinstance(item, tuple) else (item,)
+        b.inline(data, cid, *rest)
+    for item in messages:
+        b.attach_message(*(item if isinstance(item, tuple) else (item,)))
+    if transport is not None:
+        b.transport(transport)
+    if write_bcc:
+        b.write_bcc(True)
+    return b.build()

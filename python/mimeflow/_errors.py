@@ -8,7 +8,14 @@ classes.
 
 import binascii
 
-__all__ = ["MimeflowError", "DecodeError", "ParseError"]
+__all__ = [
+    "MimeflowError",
+    "DecodeError",
+    "ParseError",
+    "MboxError",
+    "ConvertError",
+    "ComposeError",
+]
 
 
 class MimeflowError(Exception):
@@ -23,3 +30,26 @@ class DecodeError(MimeflowError, binascii.Error):
 
 class ParseError(MimeflowError, ValueError):
     """Malformed input a parser could not recover from."""
+
+
+class MboxError(MimeflowError, ValueError):
+    """An archive that cannot be read as asked: not an mbox at all
+    (``kind == "not_mbox"``), an operation refused for it, such as
+    splitting a compressed or mboxcl2 archive into byte ranges
+    (``kind == "refused"``), or a streamed message over the in-memory limit
+    (``kind == "too_large"``). I/O failures are :class:`OSError` instead."""
+
+    kind: str = "refused"
+
+
+class ConvertError(MimeflowError, ValueError):
+    """A conversion that cannot run: the source is neither an mbox, a
+    Maildir nor a folder of ``.eml`` files, the destination is in the way,
+    or the state of the run to resume does not fit. I/O failures are
+    :class:`OSError`, archive problems :class:`MboxError`."""
+
+
+class ComposeError(MimeflowError, ValueError):
+    """A message that cannot be composed: an address that is not
+    ``local@domain``, or a header name that is invalid or one the builder
+    writes itself. Unreadable attachment files raise :class:`OSError`."""

@@ -1,7 +1,9 @@
 """Type stubs of the extension module ``mimeflow._native`` (src/python/)."""
 
+import os
+from datetime import datetime
 from email.message import EmailMessage
-from typing import Any, List, Optional, Tuple, final
+from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, final
 
 from typing_extensions import Buffer
 
@@ -12,6 +14,14 @@ __all__ = [
     "parse",
     "Message",
     "Part",
+    "open",
+    "plan_splits",
+    "process_range",
+    "MboxReader",
+    "EntryInfo",
+    "convert",
+    "normalize",
+    "MessageBuilder",
     "DETACH_THRESHOLD",
     "PARALLEL_THRESHOLD",
 ]
@@ -167,3 +177,180 @@ class Part:
         """This entity's entry of ``Message.structure()["parts"]``."""
     def to_email(self) -> EmailMessage:
         """The stdlib's reading of ``raw()``."""
+
+_Path = Union[str, "os.PathLike[str]"]
+
+@final
+class EntryInfo:
+    """Where an archive entry came from."""
+
+    @property
+    def index(self) -> int:
+        """Position among the entries yielded: in the archive for
+        ``open``, in the range for ``process_range``."""
+    @property
+    def offset(self) -> int:
+        """Byte offset of the entry's From_ line (of the decompressed data)."""
+    @property
+    def length(self) -> int:
+        """Bytes from the From_ line to the end of the blank separator line."""
+    @property
+    def envelope(self) -> bytes:
+        """The From_ line after ``From ``, without its line end."""
+
+@final
+class MboxReader:
+    """Iterator over the messages of an archive (see ``open``): yields
+    ``Message`` objects, or ``(EntryInfo, Message)`` pairs when opened with
+    ``with_info=True``. One thread at a time may advance it (another gets
+    ``ValueError``, as with a running generator)."""
+
+    def __iter__(self) -> MboxReader: ...
+    def __next__(self) -> Any: ...
+    @property
+    def variant(self) -> str:
+        """``mboxo``, ``mboxrd``, ``mboxcl`` or ``mboxcl2``: given or sniffed."""
+    @property
+    def skipped(self) -> List[Tuple[int, str]]:
+        """Entries of a compressed archive skipped so far for being over
+        ``max_message`` bytes: ``(offset, reason)``."""
+
+def open(
+    path: _Path,
+    *,
+    variant: Optional[str] = None,
+    unquote_mboxo: bool = False,
+    with_info: bool = False,
+    max_message: Optional[int] = None,
+) -> MboxReader:
+    """Opens an mbox archive (plain: memory-mapped; gzip, zstd, xz:
+    streamed) and returns the iterator over its messages, parsed in
+    parallel one batch ahead of the caller, off the interpreter. ``variant``
+    (default: sniffed) is ``mboxo``, ``mboxrd``, ``mboxcl`` or ``mboxcl2``;
+    ``unquote_mboxo`` undoes ``>From`` quoting of mboxo/mboxcl too;
+    ``max_message`` bounds a streamed message (bigger ones are skipped and
+    listed in ``skipped``). Raises ``MboxError`` (``kind="not_mbox"``) for
+    data that is not an mbox, ``OSError`` for I/O errors."""
+
+def plan_splits(
+    path: _Path, n: int, *, variant: Optional[str] = None
+) -> Tuple[List[Tuple[int, int]], str]:
+    """Cuts a plain archive into at most ``n`` byte ranges ``(start, end)``
+    at From_ lines (covering the file, in order), and returns them with the
+    variant to pass to ``process_range``. Compressed and mboxcl2 archives
+    are refused: ``MboxError`` with ``kind="refused"``."""
+
+def process_range(
+    path: _Path,
+    start: int,
+    end: int,
+    variant: str,
+    *,
+    unquote_mboxo: bool = False,
+) -> List[Tuple[EntryInfo, Message]]:
+    """The entries whose From_ line starts in ``[start, end)`` (the last
+    may extend past ``end``), parsed in parallel; ``EntryInfo.index`` counts
+    from 0 in the range."""
+
+def convert(
+    src: _Path,
+    dst: _Path,
+    *,
+    to: str,
+    jobs: Optional[int] = None,
+    progress: Optional[Callable[[int, Optional[int], int], object]] = None,
+    variant: Optional[str] = None,
+    skip_deleted: bool = False,
+    text: bool = False,
+    attachments: Optional[_Path] = None,
+    resume: bool = False,
+    force: bool = False,
+) -> Dict[str, Any]:
+    """``mimeflow convert SRC --to TO DST``: an mbox archive (plain or
+    compressed), Maildir or ``.eml`` folder into ``maildir``, ``eml``,
+    ``mbox`` (mboxrd) or ``jsonl``, atomically and resumably, detached from
+    the interpreter. ``jobs`` threads (default: rayon's pool);
+    ``progress(bytes, total_bytes, messages)`` is called after every
+    committed window (an exception it raises, or Ctrl-C, stops the run after
+    that window, resumable with ``resume=True``). Returns the statistics:
+    ``messages_in``, ``written``, ``skipped``, ``defective``,
+    ``unparseable``, ``resumed_from``, ``attachments_written``,
+    ``attachments_duplicate``, ``bytes_in``, ``source_kind``, ``variant``
+    (the mbox variant, or ``None``), ``variant_reason``, ``format``,
+    ``seconds`` and ``reports`` (one line per odd message). Raises
+    ``ConvertError``, ``MboxError`` or ``OSError``."""
+
+def normalize(data: Buffer, /) -> bytes:
+    """The message made 7-bit clean for plain SMTP: CRLF lines of at most
+    998 octets, 8-bit bodies re-encoded (quoted-printable or base64), raw
+    8-bit header text re-encoded as RFC 2047 words; structure kept."""
+
+_Content = Union[Buffer, str, "os.PathLike[str]"]
+_Addresses = Union[str, Iterable[str]]
+
+@final
+class MessageBuilder:
+    """Composes a message (CRLF, 7-bit clean unless ``transport`` allows
+    more). Every method but ``build``, ``write_to``, ``recipients`` and
+    ``copy`` returns the builder, for chaining; a method that raises leaves
+    it unchanged."""
+
+    def __init__(self) -> None: ...
+    def from_(self, addresses: _Addresses) -> MessageBuilder:
+        """Adds to From (``"Name <a@b>, c@d"``, or a list of such strings).
+        Raises ``ComposeError`` for an address that is not ``local@domain``."""
+    def to(self, addresses: _Addresses) -> MessageBuilder: ...
+    def cc(self, addresses: _Addresses) -> MessageBuilder: ...
+    def bcc(self, addresses: _Addresses) -> MessageBuilder:
+        """Adds to Bcc: a recipient, written into the message only with
+        ``write_bcc()``."""
+    def reply_to(self, addresses: _Addresses) -> MessageBuilder: ...
+    def subject(self, subject: str) -> MessageBuilder: ...
+    def date(self, date: Union[datetime, float]) -> MessageBuilder:
+        """A ``datetime`` (naive: local time) or seconds since the epoch;
+        default: the time the message is written."""
+    def message_id(self, message_id: str) -> MessageBuilder:
+        """With or without ``<>``; default: generated."""
+    def header(self, name: str, value: str) -> MessageBuilder:
+        """A custom field (unstructured text, RFC 2047-encoded as needed).
+        Fields the builder writes itself are refused (``ComposeError``)."""
+    def text(self, text: str) -> MessageBuilder: ...
+    def html(self, html: str) -> MessageBuilder: ...
+    def attach(
+        self,
+        data: _Content,
+        filename: Optional[str] = None,
+        content_type: Optional[str] = None,
+    ) -> MessageBuilder:
+        """An attachment: bytes-like content, or a path read when the
+        message is written (big files streamed). The type defaults to a
+        guess from the file name."""
+    def inline(
+        self,
+        data: _Content,
+        cid: str,
+        filename: Optional[str] = None,
+        content_type: Optional[str] = None,
+    ) -> MessageBuilder:
+        """An inline part with Content-ID ``cid``, next to the HTML body
+        (which refers to it as ``cid:...``) in a multipart/related."""
+    def attach_message(
+        self,
+        message: Union[MessageBuilder, Message, Buffer],
+        filename: Optional[str] = None,
+    ) -> MessageBuilder:
+        """A message/rfc822 part: a builder, a parsed message or raw bytes."""
+    def transport(self, transport: str) -> MessageBuilder:
+        """``7bit`` (default), ``8bit`` (8BITMIME) or ``binary`` (BINARYMIME):
+        the identity encodings bodies may keep."""
+    def write_bcc(self, yes: bool = True) -> MessageBuilder: ...
+    def recipients(self) -> List[str]:
+        """To, Cc and Bcc addresses, for the SMTP envelope."""
+    def copy(self) -> MessageBuilder: ...
+    def build(self) -> bytes:
+        """The message (detached from the interpreter)."""
+    def write_to(self, dest: Union[_Path, IO[bytes]]) -> int:
+        """Streams the message to a path (created or truncated; removed on
+        failure) or a binary file object (``write`` called with chunks of up
+        to 1 MiB), reading attachment files a block at a time: memory stays
+        bounded whatever their size. Returns the bytes written."""

@@ -31,7 +31,7 @@ from mimeflow import _native
 try:
     import pybase64
 except ImportError:  # optional peer
-    pybase64 = None
+    pybase64 = None  # type: ignore[assignment]
 
 __all__ = ["OPS", "COLUMNS", "parse_sizes", "percentile", "run", "to_json", "to_csv", "to_table", "main"]
 

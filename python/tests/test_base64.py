@@ -470,6 +470,14 @@ def test_all_exports():
             "parse",
             "Message",
             "Part",
+            "MboxError",
+            "ConvertError",
+            "ComposeError",
+            "mbox",
+            "convert",
+            "MessageBuilder",
+            "compose",
+            "normalize",
         ]
     )
     for name in mimeflow.__all__:

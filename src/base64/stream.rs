@@ -218,6 +218,33 @@ pub fn decode_stream(
     Ok(total + n as u64)
 }
 
+/// Encodes an in-memory (e.g. memory-mapped) input to `writer` block by
+/// block, without copying it first; returns the input bytes.
+pub fn encode_slice(src: &[u8], writer: &mut impl Write, codec: Base64, wrap: Wrap) -> io::Result<u64> {
+    let mut enc = EncoderWriter::new(writer, codec, wrap);
+    enc.write_all(src)?;
+    enc.finish()?;
+    Ok(src.len() as u64)
+}
+
+/// Decodes an in-memory (e.g. memory-mapped) input to `writer` block by
+/// block, without copying it first; returns the bytes written. Errors carry
+/// the input offset.
+pub fn decode_slice(src: &[u8], writer: &mut impl Write, codec: Base64, mode: DecodeMode) -> Result<u64, Error> {
+    let mut state = codec.decode_state(codec.rules(mode));
+    let mut out = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
+    let mut total = 0u64;
+    for block in src.chunks(DECODE_BLOCK) {
+        let n = state.feed(block, &mut out)?;
+        writer.write_all(uninit::written(&out, n))?;
+        total += n as u64;
+    }
+    let n = state.finish(&mut out)?;
+    writer.write_all(uninit::written(&out, n))?;
+    writer.flush()?;
+    Ok(total + n as u64)
+}
+
 /// Reads full blocks (short reads are topped up) and hands each to `f`.
 fn pump(
     reader: &mut impl Read,

@@ -98,3 +98,84 @@ impl From<crate::message::ParseError> for PyErr {
         })
     }
 }
+
+static MBOX_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CONVERT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static COMPOSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// An instance of the `mimeflow._errors` class `name` (cached in `cell`)
+/// with message `msg`; the import error itself when the package is broken.
+fn raise(cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg: String) -> PyErr {
+    Python::attach(|py| match cell.import(py, "mimeflow._errors", name) {
+        Ok(cls) => PyErr::from_type(cls.clone(), msg),
+        Err(e) => e,
+    })
+}
+
+/// An `OSError` (the errno's subclass: `FileNotFoundError`, ...) carrying
+/// `path` as its `filename` when there is an errno; PyO3's own mapping
+/// otherwise.
+pub(crate) fn os_error(e: std::io::Error, path: Option<&std::path::Path>) -> PyErr {
+    match (e.raw_os_error(), path) {
+        (Some(errno), Some(path)) => {
+            // `OSError(errno, strerror, filename)` picks the subclass itself.
+            let strerror = std::io::Error::from_raw_os_error(errno).to_string();
+            let strerror = match strerror.find(" (os error") {
+                Some(k) => strerror[..k].to_string(),
+                None => strerror,
+            };
+            pyo3::exceptions::PyOSError::new_err((errno, strerror, path.as_os_str().to_os_string()))
+        }
+        _ => PyErr::from(e),
+    }
+}
+
+/// `mimeflow.MboxError` (a `ValueError`) with `kind` set, or `OSError`.
+impl From<crate::mbox::MboxError> for PyErr {
+    fn from(e: crate::mbox::MboxError) -> PyErr {
+        use crate::mbox::MboxError as E;
+        let e = match e {
+            E::Io(io) => return os_error(io, None),
+            e => e,
+        };
+        let kind = match &e {
+            E::Io(_) => unreachable!("handled above"),
+            E::NotMbox { .. } => "not_mbox",
+            E::Refused { .. } => "refused",
+            E::TooLarge { .. } => "too_large",
+        };
+        let err = raise(&MBOX_ERROR, "MboxError", e.to_string());
+        Python::attach(|py| match err.value(py).setattr("kind", kind) {
+            Ok(()) => err,
+            Err(e) => e,
+        })
+    }
+}
+
+/// Batch errors: `OSError` with the path, `MboxError`, `ConvertError`, or
+/// `KeyboardInterrupt` for a run stopped by Ctrl-C (the conversion wrapper
+/// raises the pending signal's own exception first when there is one).
+impl From<crate::batch::BatchError> for PyErr {
+    fn from(e: crate::batch::BatchError) -> PyErr {
+        use crate::batch::BatchError as E;
+        match e {
+            E::Io { path, source } => os_error(source, Some(&path)),
+            E::Mbox(m) => m.into(),
+            E::Interrupted { .. } => pyo3::exceptions::PyKeyboardInterrupt::new_err(e.to_string()),
+            other => raise(&CONVERT_ERROR, "ConvertError", other.to_string()),
+        }
+    }
+}
+
+/// Compose errors: `mimeflow.ComposeError` (a `ValueError`) for bad
+/// addresses and header names, `OSError` for files and output.
+impl From<crate::compose::ComposeError> for PyErr {
+    fn from(e: crate::compose::ComposeError) -> PyErr {
+        use crate::compose::ComposeError as E;
+        match e {
+            E::Attachment { path, source } => os_error(source, Some(&path)),
+            E::Io(io) => os_error(io, None),
+            other => raise(&COMPOSE_ERROR, "ComposeError", other.to_string()),
+        }
+    }
+}

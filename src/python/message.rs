@@ -94,6 +94,20 @@ pub(crate) struct Message {
 }
 
 impl Message {
+    /// A message parsed elsewhere (the mbox readers): `to_bytes()` copies
+    /// its source out.
+    pub(crate) fn from_parsed(msg: RsMessage) -> Message {
+        Message {
+            msg: Arc::new(msg),
+            origin: None,
+        }
+    }
+
+    /// The source bytes (shared, no copy).
+    pub(crate) fn source(&self) -> Bytes {
+        self.msg.source().clone()
+    }
+
     fn part(&self, idx: usize) -> Part {
         Part {
             msg: self.msg.clone(),

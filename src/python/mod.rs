@@ -14,7 +14,9 @@
 //! stdlib does, so `+` and `/` keep decoding too.
 
 mod buffer;
+mod compose;
 mod errors;
+mod mbox;
 mod message;
 
 use core::mem::MaybeUninit;
@@ -294,6 +296,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(message::parse, m)?)?;
     m.add_class::<message::Message>()?;
     m.add_class::<message::Part>()?;
+    m.add_function(wrap_pyfunction!(mbox::open, m)?)?;
+    m.add_function(wrap_pyfunction!(mbox::plan_splits, m)?)?;
+    m.add_function(wrap_pyfunction!(mbox::process_range, m)?)?;
+    m.add_class::<mbox::MboxReader>()?;
+    m.add_class::<mbox::EntryInfo>()?;
+    m.add_function(wrap_pyfunction!(compose::convert, m)?)?;
+    m.add_function(wrap_pyfunction!(compose::normalize, m)?)?;
+    m.add_class::<compose::MessageBuilder>()?;
     m.add("DETACH_THRESHOLD", DETACH_THRESHOLD)?;
     m.add("PARALLEL_THRESHOLD", PARALLEL_THRESHOLD)?;
     Ok(())

@@ -1,0 +1,29 @@
+"""Reading mbox archives: ``mimeflow.mbox.open(path)`` iterates over the
+messages of an archive (plain, gzip, zstd or xz; mboxo, mboxrd, mboxcl or
+mboxcl2, sniffed unless given).
+
+The work runs in Rust, off the interpreter: plain archives are
+memory-mapped, cut into byte ranges at From_ lines and parsed in parallel
+a batch at a time, one batch ahead of the caller; compressed (and mboxcl2)
+archives are read by a streaming splitter and their messages parsed in
+parallel likewise. The iterator only hands out ready :class:`~mimeflow.Message`
+objects. ``with_info=True`` yields ``(EntryInfo, Message)`` pairs instead,
+:class:`EntryInfo` holding the entry's ``index``, ``offset`` and ``length``
+in the archive and its From_ line's ``envelope``.
+
+Messages are what the archive holds between the From_ line and the blank
+separator line, with the variant's quoting undone: mboxrd's ``>From``
+quoting always (it is exact), mboxo's only with ``unquote_mboxo=True``.
+
+For work spread over processes, :func:`plan_splits` cuts a plain archive
+into byte ranges and :func:`process_range` reads one of them; the ranges of
+one plan, put together in order, give exactly the entries of the whole
+archive. Compressed and mboxcl2 archives cannot be cut: :class:`MboxError`
+(``kind == "refused"``). Data that is not an mbox raises :class:`MboxError`
+(``kind == "not_mbox"``); I/O errors are :class:`OSError`.
+"""
+
+from mimeflow._errors import MboxError
+from mimeflow._native import EntryInfo, MboxReader, open, plan_splits, process_range
+
+__all__ = ["open", "plan_splits", "process_range", "MboxReader", "EntryInfo", "MboxError"]

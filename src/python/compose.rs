@@ -1,0 +1,544 @@
+//! `mimeflow.MessageBuilder`, `mimeflow.normalize` and the conversion entry
+//! point `mimeflow.convert`: thin layers over [`crate::compose`] and
+//! [`crate::batch`].
+//!
+//! The Rust builder is a by-value builder; the Python one is a mutable
+//! object whose methods return it, for chaining. Each method applies the
+//! Rust method to a copy of the state and keeps the result only on success,
+//! so a rejected address leaves the builder as it was (attachment contents
+//! are `bytes::Bytes`: copying the state copies no attachment data).
+//! Writing (`build`, `write_to`) runs detached from the interpreter: files
+//! are read, encoded and written there, a block at a time for big ones.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+
+use crate::batch::{self, ConvertOptions, Format, Hooks, Progress};
+use crate::compose::{self, Attachment, ComposeError, MessageBuilder as RsBuilder, Transport};
+use crate::mbox::Variant;
+
+/// Output of a file-object writer is handed to Python this many bytes at a
+/// time (one interpreter round trip per MiB).
+const PY_WRITE_CHUNK: usize = 1 << 20;
+
+/// Bytes-like content without a copy for `bytes` (the object owns the
+/// buffer), with one copy, made while attached, for other buffers.
+fn content(obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Some(Bytes::from_owner(PyBackedBytes::from(b.clone()))));
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Ok(None);
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(Some(Bytes::from(b.to_vec())));
+    }
+    match super::buffer::contiguous(obj) {
+        Ok(input) => Ok(Some(Bytes::copy_from_slice(input.as_slice()))),
+        Err(e) if e.is_instance_of::<PyTypeError>(obj.py()) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An attachment from bytes-like content or a path (`str`, `os.PathLike`).
+fn attachment(
+    data: &Bound<'_, PyAny>,
+    filename: Option<&str>,
+    content_type: Option<&str>,
+) -> PyResult<Attachment> {
+    let mut a = match content(data)? {
+        Some(bytes) => Attachment::bytes(filename.unwrap_or(""), bytes),
+        None => {
+            let path: PathBuf = data.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "attachment content must be bytes-like or a path, not {}",
+                    data.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                ))
+            })?;
+            let a = Attachment::file(path);
+            match filename {
+                Some(f) => a.filename(f),
+                None => a,
+            }
+        }
+    };
+    if let Some(ct) = content_type {
+        a = a.content_type(ct);
+    }
+    Ok(a)
+}
+
+/// Address lists: one `str` (`"Ann <a@x>, b@y"`) or an iterable of them.
+fn address_lists(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(vec![s.to_str()?.to_string()]);
+    }
+    obj.try_iter()?
+        .map(|x| x.and_then(|x| x.extract::<String>()))
+        .collect()
+}
+
+/// A `datetime` (naive ones are local time, as `datetime.timestamp` says)
+/// or seconds since the epoch.
+fn system_time(obj: &Bound<'_, PyAny>) -> PyResult<SystemTime> {
+    let secs: f64 = if obj.hasattr("timestamp")? {
+        obj.call_method0("timestamp")?.extract()?
+    } else {
+        obj.extract()?
+    };
+    if !secs.is_finite() {
+        return Err(PyValueError::new_err("date must be finite"));
+    }
+    let d = Duration::from_secs_f64(secs.abs());
+    if secs >= 0.0 {
+        UNIX_EPOCH.checked_add(d)
+    } else {
+        UNIX_EPOCH.checked_sub(d)
+    }
+    .ok_or_else(|| PyValueError::new_err("date out of range"))
+}
+
+/// `mimeflow.MessageBuilder` (see the stub).
+#[pyclass(frozen, module = "mimeflow._native", name = "MessageBuilder")]
+pub(crate) struct MessageBuilder {
+    inner: Mutex<RsBuilder>,
+}
+
+impl MessageBuilder {
+    fn snapshot(&self) -> RsBuilder {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Applies `f` to a copy of the state; keeps the result on success.
+    fn update(&self, f: impl FnOnce(RsBuilder) -> Result<RsBuilder, ComposeError>) -> PyResult<()> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *g = f(g.clone())?;
+        Ok(())
+    }
+
+    fn set(&self, f: impl FnOnce(RsBuilder) -> RsBuilder) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *g = f(std::mem::take(&mut *g));
+    }
+
+    fn addresses<'py>(
+        slf: Bound<'py, Self>,
+        lists: &Bound<'py, PyAny>,
+        add: fn(RsBuilder, &str) -> Result<RsBuilder, ComposeError>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let lists = address_lists(lists)?;
+        slf.get().update(|mut b| {
+            for l in &lists {
+                b = add(b, l)?;
+            }
+            Ok(b)
+        })?;
+        Ok(slf)
+    }
+}
+
+#[pymethods]
+impl MessageBuilder {
+    #[new]
+    fn new() -> Self {
+        MessageBuilder {
+            inner: Mutex::new(RsBuilder::new()),
+        }
+    }
+
+    fn from_<'py>(
+        slf: Bound<'py, Self>,
+        addresses: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
+        Self::addresses(slf, addresses, RsBuilder::from)
+    }
+
+    fn to<'py>(slf: Bound<'py, Self>, addresses: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        Self::addresses(slf, addresses, RsBuilder::to)
+    }
+
+    fn cc<'py>(slf: Bound<'py, Self>, addresses: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        Self::addresses(slf, addresses, RsBuilder::cc)
+    }
+
+    fn bcc<'py>(
+        slf: Bound<'py, Self>,
+        addresses: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
+        Self::addresses(slf, addresses, RsBuilder::bcc)
+    }
+
+    fn reply_to<'py>(
+        slf: Bound<'py, Self>,
+        addresses: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
+        Self::addresses(slf, addresses, RsBuilder::reply_to)
+    }
+
+    fn subject<'py>(slf: Bound<'py, Self>, subject: &str) -> Bound<'py, Self> {
+        slf.get().set(|b| b.subject(subject));
+        slf
+    }
+
+    fn date<'py>(slf: Bound<'py, Self>, date: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        let t = system_time(date)?;
+        slf.get().set(|b| b.date(t));
+        Ok(slf)
+    }
+
+    fn message_id<'py>(slf: Bound<'py, Self>, message_id: &str) -> Bound<'py, Self> {
+        slf.get().set(|b| b.message_id(message_id));
+        slf
+    }
+
+    fn header<'py>(slf: Bound<'py, Self>, name: &str, value: &str) -> PyResult<Bound<'py, Self>> {
+        slf.get().update(|b| b.header(name, value))?;
+        Ok(slf)
+    }
+
+    fn text<'py>(slf: Bound<'py, Self>, text: &str) -> Bound<'py, Self> {
+        slf.get().set(|b| b.text(text));
+        slf
+    }
+
+    fn html<'py>(slf: Bound<'py, Self>, html: &str) -> Bound<'py, Self> {
+        slf.get().set(|b| b.html(html));
+        slf
+    }
+
+    #[pyo3(signature = (data, filename = None, content_type = None))]
+    fn attach<'py>(
+        slf: Bound<'py, Self>,
+        data: &Bound<'py, PyAny>,
+        filename: Option<&str>,
+        content_type: Option<&str>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let a = attachment(data, filename, content_type)?;
+        slf.get().set(|b| b.attach(a));
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (data, cid, filename = None, content_type = None))]
+    fn inline<'py>(
+        slf: Bound<'py, Self>,
+        data: &Bound<'py, PyAny>,
+        cid: &str,
+        filename: Option<&str>,
+        content_type: Option<&str>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let a = attachment(data, filename, content_type)?;
+        slf.get().set(|b| b.inline(a, cid));
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (message, filename = None))]
+    fn attach_message<'py>(
+        slf: Bound<'py, Self>,
+        message: &Bound<'py, PyAny>,
+        filename: Option<&str>,
+    ) -> PyResult<Bound<'py, Self>> {
+        if let Ok(m) = message.cast::<MessageBuilder>() {
+            let inner = m.get().snapshot();
+            slf.get().set(|b| b.attach_message(inner, filename));
+        } else if let Ok(m) = message.cast::<super::message::Message>() {
+            let raw = m.get().source();
+            slf.get().set(|b| b.attach_message_bytes(raw, filename));
+        } else if let Some(raw) = content(message)? {
+            slf.get().set(|b| b.attach_message_bytes(raw, filename));
+        } else {
+            return Err(PyTypeError::new_err(
+                "attach_message() takes a MessageBuilder, a Message or bytes",
+            ));
+        }
+        Ok(slf)
+    }
+
+    fn transport<'py>(slf: Bound<'py, Self>, transport: &str) -> PyResult<Bound<'py, Self>> {
+        let t = match transport.to_ascii_lowercase().as_str() {
+            "7bit" => Transport::SevenBit,
+            "8bit" | "8bitmime" => Transport::EightBit,
+            "binary" | "binarymime" => Transport::Binary,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown transport {transport:?} (7bit, 8bit, binary)"
+                )))
+            }
+        };
+        slf.get().set(|b| b.transport(t));
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (yes = true))]
+    fn write_bcc<'py>(slf: Bound<'py, Self>, yes: bool) -> Bound<'py, Self> {
+        slf.get().set(|b| b.write_bcc(yes));
+        slf
+    }
+
+    fn recipients(&self) -> Vec<String> {
+        let b = self.snapshot();
+        b.recipients().into_iter().map(str::to_string).collect()
+    }
+
+    fn copy(&self) -> MessageBuilder {
+        MessageBuilder {
+            inner: Mutex::new(self.snapshot()),
+        }
+    }
+
+    fn build<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let b = self.snapshot();
+        let out = super::run(py, usize::MAX, move || b.to_vec())?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    fn write_to(&self, py: Python<'_>, dest: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let b = self.snapshot();
+        if dest.hasattr("write")? {
+            let mut w = PyWriter {
+                file: dest.clone().unbind(),
+                error: None,
+            };
+            let result = py.detach(|| {
+                let mut out = Counting {
+                    inner: BufWriter::with_capacity(PY_WRITE_CHUNK, &mut w),
+                    n: 0,
+                };
+                b.write_to(&mut out).map(|()| out.n)
+            });
+            if let Some(e) = w.error.take() {
+                return Err(e);
+            }
+            py.check_signals()?;
+            return result.map_err(Into::into);
+        }
+        let path: PathBuf = dest
+            .extract()
+            .map_err(|_| PyTypeError::new_err("write_to() takes a path or a binary file object"))?;
+        super::run(py, usize::MAX, move || {
+            let file = File::create(&path).map_err(|e| super::errors::os_error(e, Some(&path)))?;
+            let mut out = Counting {
+                inner: BufWriter::with_capacity(1 << 16, file),
+                n: 0,
+            };
+            match b.write_to(&mut out) {
+                Ok(()) => Ok(out.n),
+                Err(e) => {
+                    drop(out);
+                    // No half-written message left behind.
+                    let _ = std::fs::remove_file(&path);
+                    Err(PyErr::from(e))
+                }
+            }
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let b = self.snapshot();
+        format!(
+            "<mimeflow.MessageBuilder recipients={}>",
+            b.recipients().len()
+        )
+    }
+}
+
+/// Counts the bytes written through it.
+struct Counting<W: Write> {
+    inner: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A Python binary file object as a `Write`: each write attaches and calls
+/// `file.write(bytes)`; the first Python exception is kept to be raised as
+/// it is.
+struct PyWriter {
+    file: Py<PyAny>,
+    error: Option<PyErr>,
+}
+
+impl Write for PyWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.error.is_some() {
+            return Err(io::Error::other("an earlier write failed"));
+        }
+        Python::attach(|py| {
+            let r = self
+                .file
+                .call_method1(py, "write", (PyBytes::new(py, buf),))
+                .and_then(|_| py.check_signals());
+            match r {
+                Ok(()) => Ok(buf.len()),
+                Err(e) => {
+                    self.error = Some(e);
+                    Err(io::Error::other("file.write() raised"))
+                }
+            }
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `mimeflow.normalize(data)`: see the stub.
+#[pyfunction]
+#[pyo3(signature = (data, /))]
+pub(crate) fn normalize<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    if data.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "normalize() needs bytes, bytearray or memoryview, not str",
+        ));
+    }
+    let input = super::buffer::contiguous(data)?;
+    let src = input.as_slice();
+    let out = super::run(py, src.len(), || Ok::<_, PyErr>(compose::normalize(src)))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `mimeflow.convert(src, dst, *, to, ...)`: `mimeflow convert` from
+/// Python (see the stub). Runs detached; the progress callback and the
+/// Ctrl-C check run after every committed window, attached for a moment.
+#[pyfunction]
+#[pyo3(signature = (
+    src, dst, *, to, jobs = None, progress = None, variant = None,
+    skip_deleted = false, text = false, attachments = None, resume = false, force = false,
+))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn convert<'py>(
+    py: Python<'py>,
+    src: PathBuf,
+    dst: PathBuf,
+    to: &str,
+    jobs: Option<usize>,
+    progress: Option<Py<PyAny>>,
+    variant: Option<&str>,
+    skip_deleted: bool,
+    text: bool,
+    attachments: Option<PathBuf>,
+    resume: bool,
+    force: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let format = Format::from_name(to).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown output format {to:?} (maildir, eml, mbox, jsonl)"
+        ))
+    })?;
+    let variant = match variant {
+        None => None,
+        Some(n) => Some(Variant::from_name(n).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "unknown mbox variant {n:?} (mboxo, mboxrd, mboxcl, mboxcl2)"
+            ))
+        })?),
+    };
+    let opts = ConvertOptions {
+        format,
+        skip_deleted,
+        text,
+        attachments,
+        resume,
+        force,
+        variant,
+    };
+    let pool = match jobs {
+        Some(0) => return Err(PyValueError::new_err("jobs must be at least 1")),
+        Some(j) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(j)
+                .build()
+                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let cancel = AtomicBool::new(false);
+    let pending: Mutex<Option<PyErr>> = Mutex::new(None);
+    let reports: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let on_progress = |p: Progress| {
+        Python::attach(|py| {
+            let r = py.check_signals().and_then(|()| match &progress {
+                Some(cb) => cb
+                    .call1(py, (p.bytes, p.total_bytes, p.messages))
+                    .map(|_| ()),
+                None => Ok(()),
+            });
+            if let Err(e) = r {
+                // Stop after this window; the run stays resumable.
+                pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
+                cancel.store(true, Ordering::SeqCst);
+            }
+        });
+    };
+    let on_report = |line: &str| {
+        reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line.to_string());
+    };
+    let hooks = Hooks {
+        cancel: &cancel,
+        progress: &on_progress,
+        report: &on_report,
+    };
+    let result = py.detach(|| match &pool {
+        Some(pool) => pool.install(|| batch::convert(&src, &dst, &opts, &hooks)),
+        None => batch::convert(&src, &dst, &opts, &hooks),
+    });
+    if let Some(e) = pending.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let s = result?;
+    let d = PyDict::new(py);
+    d.set_item("messages_in", s.messages_in)?;
+    d.set_item("written", s.written)?;
+    d.set_item("skipped", s.skipped)?;
+    d.set_item("defective", s.defective)?;
+    d.set_item("unparseable", s.unparseable)?;
+    d.set_item("resumed_from", s.resumed_from)?;
+    d.set_item("attachments_written", s.attachments_written)?;
+    d.set_item("attachments_duplicate", s.attachments_duplicate)?;
+    d.set_item("bytes_in", s.bytes_in)?;
+    d.set_item("source_kind", &s.source_kind)?;
+    d.set_item(
+        "variant",
+        Variant::from_name(&s.source_kind).map(Variant::name),
+    )?;
+    d.set_item("variant_reason", &s.variant_reason)?;
+    d.set_item("format", format.name())?;
+    d.set_item("seconds", s.seconds)?;
+    d.set_item(
+        "reports",
+        reports.into_inner().unwrap_or_else(|p| p.into_inner()),
+    )?;
+    Ok(d)
+}

@@ -1,0 +1,571 @@
+//! `mimeflow.mbox`: reading archives from Python, and the range API for
+//! callers that spread one archive over several processes.
+//!
+//! [`open`] returns an [`MboxReader`], an iterator that hands out parsed
+//! [`Message`] objects from a queue. The work happens in Rust, detached from
+//! the interpreter, a *batch* at a time: a few byte ranges of the mapped
+//! archive (cut by [`mbox::plan_splits`], so no serial pass over the file),
+//! or a few MiB of entries of the streaming reader for compressed archives
+//! (and for mboxcl2, which cannot be cut). A batch is split into entries
+//! and its messages parsed in parallel on rayon's pool; while Python
+//! consumes one batch, the next is already being prepared (one batch of
+//! read-ahead), so the interpreter thread mostly just wraps ready messages.
+//! Memory is bounded by two batches: messages of a mapped archive are byte
+//! ranges of the map (kept alive by the messages themselves), streamed ones
+//! are owned.
+//!
+//! [`plan_splits`] and [`process_range`] expose the same cuts: the ranges
+//! of one plan, read one by one (in any process), give exactly the entries
+//! of the whole archive.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex, TryLockError};
+
+use bytes::{Buf, Bytes};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use rayon::prelude::*;
+
+use super::message::Message;
+use crate::mbox::{self, Archive, MboxError, ReadOptions, Variant};
+use crate::message::Message as RsMessage;
+
+/// Bytes per range of a mapped archive: big enough that cutting costs
+/// nothing next to reading, small enough to spread a batch over threads.
+const RANGE_BYTES: u64 = 1 << 20;
+
+/// Ranges (or streamed MiB) per batch, per rayon thread.
+const BATCH_PER_THREAD: usize = 2;
+
+/// Where one archive entry came from (the `info` of `open(with_info=True)`
+/// and of `process_range`).
+#[pyclass(frozen, module = "mimeflow._native")]
+pub(crate) struct EntryInfo {
+    /// Position among the entries yielded (by `open`: in the archive; by
+    /// `process_range`: in the range).
+    #[pyo3(get)]
+    index: u64,
+    /// Byte offset of the From_ line (in the decompressed archive).
+    #[pyo3(get)]
+    offset: u64,
+    /// Bytes from the From_ line to the end of the blank separator line.
+    #[pyo3(get)]
+    length: u64,
+    envelope: Bytes,
+}
+
+#[pymethods]
+impl EntryInfo {
+    /// The From_ line after `From `, without its line end.
+    #[getter]
+    fn envelope<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.envelope)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<mimeflow.mbox.EntryInfo index={} offset={} length={} envelope={:?}>",
+            self.index,
+            self.offset,
+            self.length,
+            String::from_utf8_lossy(&self.envelope)
+        )
+    }
+}
+
+/// An entry parsed off the interpreter.
+struct Parsed {
+    offset: u64,
+    length: u64,
+    envelope: Bytes,
+    msg: RsMessage,
+}
+
+impl Parsed {
+    fn into_python(self, py: Python<'_>, index: u64, with_info: bool) -> PyResult<Py<PyAny>> {
+        let msg = Bound::new(py, Message::from_parsed(self.msg))?.into_any();
+        if !with_info {
+            return Ok(msg.unbind());
+        }
+        let info = Bound::new(
+            py,
+            EntryInfo {
+                index,
+                offset: self.offset,
+                length: self.length,
+                envelope: self.envelope,
+            },
+        )?
+        .into_any();
+        Ok(PyTuple::new(py, [info, msg])?.into_any().unbind())
+    }
+}
+
+/// An entry of a mapped archive, its bytes as ranges of the map.
+struct Raw {
+    offset: u64,
+    length: u64,
+    envelope: Bytes,
+    message: Bytes,
+}
+
+impl Raw {
+    fn of(data: &Bytes, e: mbox::Entry<'_>) -> Raw {
+        Raw {
+            offset: e.offset,
+            length: e.length,
+            envelope: data.slice_ref(e.envelope),
+            message: match e.message {
+                // Nothing to unquote: a range of the map, no copy.
+                Cow::Borrowed(s) => data.slice_ref(s),
+                Cow::Owned(v) => Bytes::from(v),
+            },
+        }
+    }
+
+    fn parse(self) -> Parsed {
+        Parsed {
+            offset: self.offset,
+            length: self.length,
+            envelope: self.envelope,
+            msg: RsMessage::parse(self.message),
+        }
+    }
+}
+
+/// The entries of `ranges` of `data`, parsed in parallel, in archive order.
+fn parse_ranges(data: &Bytes, ranges: &[Range<u64>], opts: &ReadOptions) -> Vec<Parsed> {
+    // Two steps, so a range full of big messages does not keep one thread
+    // busy while the others idle: cut every range (one task each), then
+    // parse every message (one task each).
+    let raw: Vec<Raw> = ranges
+        .par_iter()
+        .flat_map_iter(|r| mbox::read_range(data, r.clone(), opts).map(|e| Raw::of(data, e)))
+        .collect();
+    raw.into_par_iter().map(Raw::parse).collect()
+}
+
+/// One unit of read-ahead.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Parsed>,
+    /// Messages over the streaming limit: skipped, offset and reason.
+    skipped: Vec<(u64, String)>,
+    /// The error that ended the archive (after `items`).
+    error: Option<MboxError>,
+    /// Whether the archive is done after this batch.
+    done: bool,
+    /// The variant read (known after the first streamed batch).
+    variant: Option<Variant>,
+}
+
+type BoxStream = mbox::Stream<Box<dyn Read + Send>>;
+
+/// Reads about `budget` bytes of entries from `s`, then parses them in
+/// parallel.
+fn stream_batch(s: &mut BoxStream, budget: usize) -> Batch {
+    let mut batch = Batch::default();
+    let mut raw = Vec::new();
+    let mut bytes = 0;
+    loop {
+        match s.next() {
+            None => {
+                batch.done = true;
+                break;
+            }
+            Some(Ok(e)) => {
+                bytes += e.length as usize;
+                raw.push(e);
+                if bytes >= budget {
+                    break;
+                }
+            }
+            Some(Err(e @ MboxError::TooLarge { offset, .. })) => {
+                batch.skipped.push((offset, e.to_string()));
+            }
+            Some(Err(e)) => {
+                batch.error = Some(e);
+                batch.done = true;
+                break;
+            }
+        }
+    }
+    batch.variant = Some(s.variant());
+    batch.items = raw
+        .into_par_iter()
+        .map(|e| Parsed {
+            offset: e.offset,
+            length: e.length,
+            envelope: Bytes::from(e.envelope),
+            msg: RsMessage::parse(e.message),
+        })
+        .collect();
+    batch
+}
+
+/// Where batches come from.
+enum Work {
+    Mapped {
+        data: Bytes,
+        ranges: Arc<[Range<u64>]>,
+        next: usize,
+        opts: ReadOptions,
+    },
+    Stream(Arc<Mutex<BoxStream>>),
+}
+
+impl Work {
+    /// Starts preparing the next batch on rayon's pool.
+    fn launch(&mut self) -> Receiver<Batch> {
+        let (tx, rx) = sync_channel(1);
+        let per_batch = rayon::current_num_threads().max(1) * BATCH_PER_THREAD;
+        match self {
+            Work::Mapped {
+                data,
+                ranges,
+                next,
+                opts,
+            } => {
+                let start = *next;
+                let end = (start + per_batch).min(ranges.len());
+                *next = end;
+                let (data, ranges, opts) = (data.clone(), ranges.clone(), opts.clone());
+                rayon::spawn(move || {
+                    let batch = Batch {
+                        items: parse_ranges(&data, &ranges[start..end], &opts),
+                        done: end == ranges.len(),
+                        ..Batch::default()
+                    };
+                    // The reader may be gone already: nothing to tell then.
+                    let _ = tx.send(batch);
+                });
+            }
+            Work::Stream(s) => {
+                let s = s.clone();
+                let budget = per_batch * RANGE_BYTES as usize;
+                rayon::spawn(move || {
+                    let batch = match s.lock() {
+                        Ok(mut s) => stream_batch(&mut s, budget),
+                        Err(_) => Batch {
+                            done: true,
+                            ..Batch::default()
+                        },
+                    };
+                    let _ = tx.send(batch);
+                });
+            }
+        }
+        rx
+    }
+}
+
+struct State {
+    work: Work,
+    inflight: Option<Receiver<Batch>>,
+    ready: VecDeque<Parsed>,
+    error: Option<MboxError>,
+    finished: bool,
+    index: u64,
+    variant: Variant,
+    skipped: Vec<(u64, String)>,
+}
+
+impl State {
+    /// Waits (detached) for the batch in flight, starts the next one and
+    /// queues the messages.
+    fn refill(&mut self, py: Python<'_>) -> PyResult<()> {
+        let rx = match self.inflight.take() {
+            Some(rx) => rx,
+            None => self.work.launch(),
+        };
+        let batch = py.detach(move || rx.recv());
+        let batch = batch.map_err(|_| PyRuntimeError::new_err("mbox reader worker panicked"))?;
+        if !batch.done {
+            self.inflight = Some(self.work.launch());
+        }
+        self.finished = batch.done;
+        self.error = batch.error;
+        self.skipped.extend(batch.skipped);
+        if let Some(v) = batch.variant {
+            self.variant = v;
+        }
+        self.ready.extend(batch.items);
+        py.check_signals()
+    }
+}
+
+/// The iterator of `mimeflow.mbox.open` (see the stub).
+#[pyclass(frozen, module = "mimeflow._native")]
+pub(crate) struct MboxReader {
+    state: Mutex<State>,
+    with_info: bool,
+}
+
+impl MboxReader {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, State>> {
+        // One caller at a time: a second thread (or a re-entrant call) gets
+        // an error, as a running generator does, rather than a deadlock
+        // between this lock and the interpreter.
+        match self.state.try_lock() {
+            Ok(g) => Ok(g),
+            Err(TryLockError::WouldBlock) => {
+                Err(PyValueError::new_err("mbox reader already executing"))
+            }
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        }
+    }
+}
+
+#[pymethods]
+impl MboxReader {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let mut st = self.lock()?;
+        loop {
+            if let Some(p) = st.ready.pop_front() {
+                let index = st.index;
+                st.index += 1;
+                return p.into_python(py, index, self.with_info).map(Some);
+            }
+            if let Some(e) = st.error.take() {
+                return Err(e.into());
+            }
+            if st.finished {
+                return Ok(None);
+            }
+            st.refill(py)?;
+        }
+    }
+
+    /// The variant being read: `mboxo`, `mboxrd`, `mboxcl` or `mboxcl2`.
+    #[getter]
+    fn variant(&self) -> PyResult<&'static str> {
+        Ok(self.lock()?.variant.name())
+    }
+
+    /// Messages skipped so far for being over `max_message` (compressed
+    /// archives only): `(offset, reason)` pairs.
+    #[getter]
+    fn skipped(&self) -> PyResult<Vec<(u64, String)>> {
+        Ok(self.lock()?.skipped.clone())
+    }
+
+    fn __repr__(&self) -> String {
+        match self.state.try_lock() {
+            Ok(st) => format!(
+                "<mimeflow.mbox.MboxReader {} yielded={}>",
+                st.variant.name(),
+                st.index
+            ),
+            Err(_) => "<mimeflow.mbox.MboxReader (busy)>".into(),
+        }
+    }
+}
+
+fn parse_variant(name: Option<&str>) -> PyResult<Option<Variant>> {
+    name.map(|n| {
+        Variant::from_name(n).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "unknown mbox variant {n:?} (mboxo, mboxrd, mboxcl, mboxcl2)"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// `mimeflow.mbox.open(path, *, variant=None, unquote_mboxo=False,
+/// with_info=False, max_message=None)`: see the stub.
+#[pyfunction]
+#[pyo3(signature = (path, *, variant = None, unquote_mboxo = false, with_info = false, max_message = None))]
+pub(crate) fn open(
+    py: Python<'_>,
+    path: PathBuf,
+    variant: Option<&str>,
+    unquote_mboxo: bool,
+    with_info: bool,
+    max_message: Option<usize>,
+) -> PyResult<MboxReader> {
+    let opts = ReadOptions {
+        variant: parse_variant(variant)?,
+        unquote_mboxo,
+    };
+    let open = move || -> Result<State, PyErr> {
+        let archive = mbox::open_path(&path).map_err(|e| with_path(e, &path))?;
+        let stream_of = |input: Box<dyn Read + Send>, opts: &ReadOptions| {
+            let s = mbox::stream(input, opts);
+            let s = match max_message {
+                Some(m) => s.max_message(m),
+                None => s,
+            };
+            Work::Stream(Arc::new(Mutex::new(s)))
+        };
+        let (work, variant) = match archive {
+            Archive::Mapped(map) => {
+                let data = Bytes::from_owner(map);
+                let sniffed = mbox::sniff(&data);
+                sniffed.check()?;
+                let variant = opts.variant.unwrap_or(sniffed.variant);
+                let opts = ReadOptions {
+                    variant: Some(variant),
+                    ..opts
+                };
+                if variant == Variant::Mboxcl2 {
+                    // Content-Length walks are serial: stream it (from the
+                    // map, so "reading" is a copy per message).
+                    let input: Box<dyn Read + Send> = Box::new(data.reader());
+                    (stream_of(input, &opts), variant)
+                } else {
+                    let n = (data.len() as u64).div_ceil(RANGE_BYTES).max(1) as usize;
+                    let ranges = mbox::plan_splits(&data, n, variant)?;
+                    let work = Work::Mapped {
+                        data,
+                        ranges: ranges.into(),
+                        next: 0,
+                        opts,
+                    };
+                    (work, variant)
+                }
+            }
+            Archive::Stream(input) => (
+                stream_of(input, &opts),
+                opts.variant.unwrap_or(Variant::Mboxrd),
+            ),
+        };
+        Ok(State {
+            work,
+            inflight: None,
+            ready: VecDeque::new(),
+            error: None,
+            finished: false,
+            index: 0,
+            variant,
+            skipped: Vec::new(),
+        })
+    };
+    let mut state = super::run(py, usize::MAX, open)?;
+    if matches!(state.work, Work::Stream(_)) {
+        // The first batch now, so that a stream that is not an mbox fails
+        // here, as a mapped one does, and `variant` is the sniffed one.
+        state.refill(py)?;
+        if state.ready.is_empty() {
+            if let Some(e @ MboxError::NotMbox { .. }) = state.error.take() {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(MboxReader {
+        state: Mutex::new(state),
+        with_info,
+    })
+}
+
+/// I/O errors of opening `path` carry its name.
+fn with_path(e: MboxError, path: &Path) -> PyErr {
+    match e {
+        MboxError::Io(io) => super::errors::os_error(io, Some(path)),
+        e => e.into(),
+    }
+}
+
+/// The bytes of a plain archive, mapped; compressed ones are refused
+/// (their byte offsets are those of the decompressed data, which cannot be
+/// reached without reading everything before them).
+fn map_plain(path: &Path) -> PyResult<Bytes> {
+    let meta = std::fs::metadata(path).map_err(|e| super::errors::os_error(e, Some(path)))?;
+    if meta.len() == 0 {
+        return Ok(Bytes::new());
+    }
+    match mbox::open_path(path).map_err(|e| with_path(e, path))? {
+        Archive::Mapped(map) => Ok(Bytes::from_owner(map)),
+        Archive::Stream(_) => Err(MboxError::Refused {
+            reason: "a compressed archive cannot be cut into byte ranges: iterate it with \
+                     mimeflow.mbox.open(), or decompress it first"
+                .into(),
+        }
+        .into()),
+    }
+}
+
+/// `mimeflow.mbox.plan_splits(path, n, *, variant=None)`: see the stub.
+#[pyfunction]
+#[pyo3(signature = (path, n, *, variant = None))]
+pub(crate) fn plan_splits(
+    py: Python<'_>,
+    path: PathBuf,
+    n: usize,
+    variant: Option<&str>,
+) -> PyResult<(Vec<(u64, u64)>, &'static str)> {
+    let variant = parse_variant(variant)?;
+    super::run(py, usize::MAX, move || {
+        let data = map_plain(&path)?;
+        let sniffed = mbox::sniff(&data);
+        sniffed.check()?;
+        let variant = variant.unwrap_or(sniffed.variant);
+        let ranges = mbox::plan_splits(&data, n, variant)?;
+        Ok::<_, PyErr>((
+            ranges.into_iter().map(|r| (r.start, r.end)).collect(),
+            variant.name(),
+        ))
+    })
+}
+
+/// `mimeflow.mbox.process_range(path, start, end, variant, *,
+/// unquote_mboxo=False)`: see the stub.
+#[pyfunction]
+#[pyo3(signature = (path, start, end, variant, *, unquote_mboxo = false))]
+pub(crate) fn process_range<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    start: u64,
+    end: u64,
+    variant: &str,
+    unquote_mboxo: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let variant = parse_variant(Some(variant))?.expect("a name was given");
+    let parsed = super::run(py, usize::MAX, move || {
+        let data = map_plain(&path)?;
+        if variant == Variant::Mboxcl2 && !(start == 0 && end >= data.len() as u64) {
+            return Err(MboxError::Refused {
+                reason: "mboxcl2 cannot be cut into byte ranges (Content-Length delimits \
+                         its messages): read it with mimeflow.mbox.open()"
+                    .into(),
+            }
+            .into());
+        }
+        sniff_check(&data)?;
+        let opts = ReadOptions {
+            variant: Some(variant),
+            unquote_mboxo,
+        };
+        Ok::<_, PyErr>(parse_ranges(&data, std::slice::from_ref(&(start..end)), &opts))
+    })?;
+    let items = parsed
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| p.into_python(py, i as u64, true))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// `NotMbox` for data whose first line is not a From_ line (cheap: only
+/// the start is looked at).
+fn sniff_check(data: &[u8]) -> Result<(), MboxError> {
+    mbox::read_range(
+        data,
+        0..0,
+        &ReadOptions {
+            variant: Some(Variant::Mboxrd),
+            unquote_mboxo: false,
+        },
+    )
+    .check()
+}
