@@ -7,7 +7,9 @@
 //! each loop, so a wrong answer fails the bench.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mimeflow::mbox::{plan_splits, read, read_range, write_mboxrd, LineEnding, ReadOptions, Variant};
+use mimeflow::mbox::{
+    plan_splits, read, read_range, write_mboxrd, LineEnding, ReadOptions, Variant,
+};
 use rayon::prelude::*;
 
 fn archive(min_bytes: usize) -> (Vec<u8>, usize) {
@@ -18,7 +20,10 @@ fn archive(min_bytes: usize) -> (Vec<u8>, usize) {
         x ^= x << 17;
         x % m
     };
-    let b64: String = (0..76).map(|i| (b'A' + (i % 26) as u8) as char).collect::<String>() + "\n";
+    let b64: String = (0..76)
+        .map(|i| (b'A' + (i % 26) as u8) as char)
+        .collect::<String>()
+        + "\n";
     let mut out = Vec::with_capacity(min_bytes + (1 << 20));
     let mut n = 0;
     while out.len() < min_bytes {
@@ -38,21 +43,34 @@ fn archive(min_bytes: usize) -> (Vec<u8>, usize) {
                 match rnd(40) {
                     0 => m.push_str("From the archives, a quote:\n"),
                     1 => m.push_str(">From an earlier message\n"),
-                    _ => m.push_str(&format!("Line {i} of an ordinary message body, with some words in it.\n")),
+                    _ => m.push_str(&format!(
+                        "Line {i} of an ordinary message body, with some words in it.\n"
+                    )),
                 }
             }
         }
-        write_mboxrd(&mut out, Some(format!("sender{n}@example.com Mon Jan  1 10:00:00 2001").as_bytes()), m.as_bytes(), LineEnding::Lf)
-            .unwrap();
+        write_mboxrd(
+            &mut out,
+            Some(format!("sender{n}@example.com Mon Jan  1 10:00:00 2001").as_bytes()),
+            m.as_bytes(),
+            LineEnding::Lf,
+        )
+        .unwrap();
         n += 1;
     }
     (out, n)
 }
 
 fn split(c: &mut Criterion) {
-    let mib: usize = std::env::var("MIMEFLOW_MBOX_BENCH_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let mib: usize = std::env::var("MIMEFLOW_MBOX_BENCH_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     let (data, count) = archive(mib << 20);
-    let opts = ReadOptions { variant: Some(Variant::Mboxrd), unquote_mboxo: false };
+    let opts = ReadOptions {
+        variant: Some(Variant::Mboxrd),
+        unquote_mboxo: false,
+    };
     let mut g = c.benchmark_group("mbox_split");
     g.throughput(Throughput::Bytes(data.len() as u64));
     let size = format!("{}MiB", data.len() >> 20);
@@ -65,23 +83,35 @@ fn split(c: &mut Criterion) {
     });
     g.bench_with_input(BenchmarkId::new("serial_read", &size), &data, |b, d| {
         b.iter(|| {
-            let k = read(d, &opts).map(|e| e.message.len()).filter(|&l| l > 0).count();
+            let k = read(d, &opts)
+                .map(|e| e.message.len())
+                .filter(|&l| l > 0)
+                .count();
             assert_eq!(k, count);
             k
         })
     });
     let threads = rayon::current_num_threads();
-    g.bench_with_input(BenchmarkId::new(format!("ranges_rayon_{threads}t"), &size), &data, |b, d| {
-        b.iter(|| {
-            let plan = plan_splits(d, threads * 4, Variant::Mboxrd).unwrap();
-            let k: usize = plan
-                .into_par_iter()
-                .map(|r| read_range(d, r, &opts).map(|e| e.message.len()).filter(|&l| l > 0).count())
-                .sum();
-            assert_eq!(k, count);
-            k
-        })
-    });
+    g.bench_with_input(
+        BenchmarkId::new(format!("ranges_rayon_{threads}t"), &size),
+        &data,
+        |b, d| {
+            b.iter(|| {
+                let plan = plan_splits(d, threads * 4, Variant::Mboxrd).unwrap();
+                let k: usize = plan
+                    .into_par_iter()
+                    .map(|r| {
+                        read_range(d, r, &opts)
+                            .map(|e| e.message.len())
+                            .filter(|&l| l > 0)
+                            .count()
+                    })
+                    .sum();
+                assert_eq!(k, count);
+                k
+            })
+        },
+    );
     g.finish();
 }
 

@@ -124,7 +124,11 @@ fn attachment_mail() -> Vec<u8> {
 fn nested(depth: usize) -> Vec<u8> {
     let mut s = Vec::new();
     for i in 0..depth {
-        write!(s, "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n").unwrap();
+        write!(
+            s,
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+        )
+        .unwrap();
     }
     s.extend_from_slice(b"Content-Type: text/plain\r\n\r\ninnermost\r\n");
     for i in (0..depth).rev() {
@@ -150,7 +154,11 @@ fn ours(src: &[u8], opts: &ParseOptions) -> (usize, usize) {
         if e.kind() != Kind::Leaf {
             continue;
         }
-        bytes += if e.content_type().type_ == "text" { e.text().len() } else { e.decoded().len() };
+        bytes += if e.content_type().type_ == "text" {
+            e.text().len()
+        } else {
+            e.decoded().len()
+        };
     }
     (msg.len(), bytes)
 }
@@ -170,7 +178,8 @@ fn peer(src: &[u8]) -> (usize, usize) {
                 ref b => {
                     bytes += match b {
                         mail_parser::PartType::Text(t) | mail_parser::PartType::Html(t) => t.len(),
-                        mail_parser::PartType::Binary(b) | mail_parser::PartType::InlineBinary(b) => b.len(),
+                        mail_parser::PartType::Binary(b)
+                        | mail_parser::PartType::InlineBinary(b) => b.len(),
                         _ => 0,
                     }
                 }
@@ -180,7 +189,13 @@ fn peer(src: &[u8]) -> (usize, usize) {
     (parts, bytes)
 }
 
-fn bench_pair(c: &mut Criterion, group: &str, src: &[u8], want_ours: (usize, usize), check_peer: impl Fn((usize, usize)) + Copy) {
+fn bench_pair(
+    c: &mut Criterion,
+    group: &str,
+    src: &[u8],
+    want_ours: (usize, usize),
+    check_peer: impl Fn((usize, usize)) + Copy,
+) {
     let opts = ParseOptions::default();
     assert_eq!(ours(src, &opts), want_ours, "{group}: mimeflow result");
     check_peer(peer(src));
@@ -197,25 +212,44 @@ fn bench_pair(c: &mut Criterion, group: &str, src: &[u8], want_ours: (usize, usi
 
 fn benches(c: &mut Criterion) {
     let list = list_mail();
-    assert!((2000..=5000).contains(&list.len()), "list mail is {} bytes", list.len());
+    assert!(
+        (2000..=5000).contains(&list.len()),
+        "list mail is {} bytes",
+        list.len()
+    );
     let want = ours(&list, &ParseOptions::default());
     assert_eq!(want.0, 3);
-    bench_pair(c, "list_mail", &list, want, |(n, bytes)| assert!(n == 3 && bytes > 2000, "{n} {bytes}"));
+    bench_pair(c, "list_mail", &list, want, |(n, bytes)| {
+        assert!(n == 3 && bytes > 2000, "{n} {bytes}")
+    });
 
     let att = attachment_mail();
     let decoded = (10 << 20) / 4 * 3;
-    let want = (3, "the report".len() + "The report is attached.".len() + decoded);
-    bench_pair(c, "attachment", &att, want, move |(n, bytes)| assert!(n == 3 && bytes >= decoded, "{n} {bytes}"));
+    let want = (
+        3,
+        "the report".len() + "The report is attached.".len() + decoded,
+    );
+    bench_pair(c, "attachment", &att, want, move |(n, bytes)| {
+        assert!(n == 3 && bytes >= decoded, "{n} {bytes}")
+    });
 
     let deep = nested(50);
-    bench_pair(c, "deep", &deep, (51, "innermost".len()), |(n, _)| assert!(n >= 2, "{n}"));
+    bench_pair(c, "deep", &deep, (51, "innermost".len()), |(n, _)| {
+        assert!(n >= 2, "{n}")
+    });
 
     linearity(c);
 }
 
 fn linearity(c: &mut Criterion) {
-    let unlimited = ParseOptions { limits: Limits::unlimited(), strict: false };
-    let n = std::env::var("MIMEFLOW_BENCH_LINEAR_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let unlimited = ParseOptions {
+        limits: Limits::unlimited(),
+        strict: false,
+    };
+    let n = std::env::var("MIMEFLOW_BENCH_LINEAR_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
     type Shape = (&'static str, fn(usize) -> Vec<u8>);
     let shapes: [Shape; 2] = [("nesting", nested), ("siblings", siblings)];
     let mut g = c.benchmark_group("linearity");
@@ -244,7 +278,11 @@ fn linearity(c: &mut Criterion) {
             runs[3]
         };
         let (t1, t4) = (time(n), time(4 * n));
-        eprintln!("linearity/{name}: time({})/time({n}) = {:.2} (linear: 4, limit 6)", 4 * n, t4 / t1);
+        eprintln!(
+            "linearity/{name}: time({})/time({n}) = {:.2} (linear: 4, limit 6)",
+            4 * n,
+            t4 / t1
+        );
     }
 }
 

@@ -18,8 +18,8 @@ use crate::message::{EntityRef, Message};
 pub const MAX_NAME_BYTES: usize = 255;
 
 const RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1",
-    "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 
 /// A plain file name made from `raw`, or `fallback` when nothing usable is
@@ -30,8 +30,15 @@ const RESERVED: &[&str] = &[
 pub fn safe_file_name(raw: &str, fallback: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
-    let trimmed = cleaned.trim().trim_start_matches(['.', ' ']).trim_end_matches(['.', ' ']);
-    let mut name = if trimmed.is_empty() { fallback.to_string() } else { trimmed.to_string() };
+    let trimmed = cleaned
+        .trim()
+        .trim_start_matches(['.', ' '])
+        .trim_end_matches(['.', ' ']);
+    let mut name = if trimmed.is_empty() {
+        fallback.to_string()
+    } else {
+        trimmed.to_string()
+    };
     let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
     if RESERVED.contains(&stem.as_str()) {
         name.insert(0, '_');
@@ -76,26 +83,47 @@ pub fn extract_attachments(msg: &Message, dest: &Path) -> io::Result<Vec<Extract
     for part in msg.attachments() {
         let data = part.decoded();
         let section = &sections[part.index()];
-        let path = write_unique(dest, &safe_file_name(&part.filename().unwrap_or_default(), &fallback_name(section)), &data)?;
-        out.push(Extracted { section: section.clone(), path, size: data.len() });
+        let path = write_unique(
+            dest,
+            &safe_file_name(
+                &part.filename().unwrap_or_default(),
+                &fallback_name(section),
+            ),
+            &data,
+        )?;
+        out.push(Extracted {
+            section: section.clone(),
+            path,
+            size: data.len(),
+        });
     }
     Ok(out)
 }
 
 /// The safe name of an attachment, with a fallback made from its section.
 pub fn name_for(part: &EntityRef<'_>) -> String {
-    safe_file_name(&part.filename().unwrap_or_default(), &fallback_name(&part.section()))
+    safe_file_name(
+        &part.filename().unwrap_or_default(),
+        &fallback_name(&part.section()),
+    )
 }
 
 fn fallback_name(section: &str) -> String {
-    format!("part-{}.bin", if section.is_empty() { "0" } else { section })
+    format!(
+        "part-{}.bin",
+        if section.is_empty() { "0" } else { section }
+    )
 }
 
 /// Creates `dest/name` exclusively (never following a symlink), adding `-1`,
 /// `-2`, … before the extension while the name is taken, and writes `data`.
 pub fn write_unique(dest: &Path, name: &str, data: &[u8]) -> io::Result<PathBuf> {
     for n in 0u32.. {
-        let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
+        let candidate = if n == 0 {
+            name.to_string()
+        } else {
+            numbered(name, n)
+        };
         let path = dest.join(&candidate);
         match create_exclusive(&path) {
             Ok(mut f) => {
@@ -150,7 +178,10 @@ mod tests {
         assert_eq!(safe_file_name("report.pdf", f), "report.pdf");
         assert_eq!(safe_file_name("../../etc/passwd", f), "passwd");
         assert_eq!(safe_file_name("/abs/path/x.txt", f), "x.txt");
-        assert_eq!(safe_file_name("C:\\Windows\\system32\\evil.dll", f), "evil.dll");
+        assert_eq!(
+            safe_file_name("C:\\Windows\\system32\\evil.dll", f),
+            "evil.dll"
+        );
         assert_eq!(safe_file_name("..", f), f);
         assert_eq!(safe_file_name(".", f), f);
         assert_eq!(safe_file_name("dir/", f), f);

@@ -39,6 +39,8 @@
 
 pub mod base64;
 pub mod batch;
+#[cfg(feature = "bench-peers")]
+pub mod bench;
 pub mod charset;
 pub mod compose;
 pub mod defect;
@@ -48,12 +50,10 @@ pub mod header;
 pub mod mbox;
 pub mod message;
 pub mod multipart;
-pub mod qp;
-pub mod uu;
-#[cfg(feature = "bench-peers")]
-pub mod bench;
 #[cfg(feature = "bench-peers")]
 pub mod peers;
+pub mod qp;
+pub mod uu;
 
 #[cfg(feature = "python")]
 mod python;

@@ -27,7 +27,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("mimeflow-cli-compose-{}-{tag}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("mimeflow-cli-compose-{}-{tag}", std::process::id()));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -53,7 +54,10 @@ fn stderr(o: &Output) -> String {
 }
 
 fn only_entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -68,9 +72,27 @@ fn compose_writes_a_message() {
     let out = d.path("out.eml");
     let o = mimeflow(
         &[
-            "compose", "--from", "Zoë <zoe@example.org>", "--to", "bob@example.com", "--cc", "c@example.com",
-            "--subject", "Grüße", "--text", &text, "--html", &html, "--inline", &logo, "--attach", &att,
-            "--header", "X-Mailer: mimeflow", "-o", &out,
+            "compose",
+            "--from",
+            "Zoë <zoe@example.org>",
+            "--to",
+            "bob@example.com",
+            "--cc",
+            "c@example.com",
+            "--subject",
+            "Grüße",
+            "--text",
+            &text,
+            "--html",
+            &html,
+            "--inline",
+            &logo,
+            "--attach",
+            &att,
+            "--header",
+            "X-Mailer: mimeflow",
+            "-o",
+            &out,
         ],
         b"",
     );
@@ -82,13 +104,29 @@ fn compose_writes_a_message() {
     let root = msg.root();
     assert_eq!(root.header_text("Subject").unwrap(), "Grüße");
     assert_eq!(root.header_text("X-Mailer").unwrap(), "mimeflow");
-    let pdf = msg.attachments().find(|a| a.mime_type() == "application/pdf").unwrap();
+    let pdf = msg
+        .attachments()
+        .find(|a| a.mime_type() == "application/pdf")
+        .unwrap();
     assert_eq!(pdf.filename().unwrap(), "Prüfbericht.pdf");
     assert_eq!(pdf.decoded(), b"%PDF-1.4 \x00\x01\x02");
-    assert!(msg.walk().any(|e| e.header_text("Content-ID").as_deref() == Some("<logo.png>")));
+    assert!(msg
+        .walk()
+        .any(|e| e.header_text("Content-ID").as_deref() == Some("<logo.png>")));
 
     // To standard output too.
-    let o = mimeflow(&["compose", "--from", "a@example.org", "--to", "b@example.org", "--text", &text], b"");
+    let o = mimeflow(
+        &[
+            "compose",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--text",
+            &text,
+        ],
+        b"",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(o.stdout.starts_with(b"Date: "));
 }
@@ -99,7 +137,17 @@ fn compose_errors() {
     let out = d.path("out.eml");
     // A missing attachment: one line naming it, status 1, no output file.
     let o = mimeflow(
-        &["compose", "--from", "a@example.org", "--to", "b@example.org", "--attach", "/nonexistent/x.pdf", "-o", &out],
+        &[
+            "compose",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--attach",
+            "/nonexistent/x.pdf",
+            "-o",
+            &out,
+        ],
         b"",
     );
     assert_eq!(o.status.code(), Some(1));
@@ -107,17 +155,50 @@ fn compose_errors() {
     assert_eq!(stderr(&o).lines().count(), 1);
     assert_eq!(only_entries(&d.0), Vec::<String>::new());
     // An unreadable attachment (a directory).
-    let o = mimeflow(&["compose", "--from", "a@example.org", "--to", "b@example.org", "--attach", d.0.to_str().unwrap()], b"");
+    let o = mimeflow(
+        &[
+            "compose",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--attach",
+            d.0.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
     // Invalid addresses.
     for bad in ["nobody", "a@", "<>", "x y z"] {
-        let o = mimeflow(&["compose", "--from", "a@example.org", "--to", bad, "-o", &out], b"");
+        let o = mimeflow(
+            &[
+                "compose",
+                "--from",
+                "a@example.org",
+                "--to",
+                bad,
+                "-o",
+                &out,
+            ],
+            b"",
+        );
         assert_eq!(o.status.code(), Some(1), "{bad}");
         assert!(stderr(&o).contains("invalid address"), "{}", stderr(&o));
     }
     // A missing text file.
-    let o = mimeflow(&["compose", "--from", "a@example.org", "--to", "b@example.org", "--text", "/nonexistent/t.txt"], b"");
+    let o = mimeflow(
+        &[
+            "compose",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--text",
+            "/nonexistent/t.txt",
+        ],
+        b"",
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("/nonexistent/t.txt"));
     // Usage: --to is required.

@@ -10,11 +10,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn mimeflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mimeflow")).args(args).stdin(Stdio::null()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_mimeflow"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
 }
 
 fn testdata(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/eml").join(name).to_str().unwrap().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/eml")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 /// A fresh empty folder under the system temp folder, removed on drop.
@@ -22,7 +31,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("mimeflow-cli-mime-{}-{tag}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("mimeflow-cli-mime-{}-{tag}", std::process::id()));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -45,12 +55,26 @@ fn stdout(o: &Output) -> String {
 #[test]
 fn show_prints_one_line_per_entity() {
     let o = mimeflow(&["show", &testdata("rfc/020.eml")]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = stdout(&o);
     assert_eq!(out.lines().count(), 11, "{out}");
-    let first: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap()).collect();
-    assert_eq!(first, ["-", "1", "2", "2", "2.1", "2.2", "2.2.1", "2.3", "2.3.1", "2.3.2", "3"]);
-    assert!(out.lines().nth(6).unwrap().starts_with("        2.2.1 "), "indented by depth: {out}");
+    let first: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        ["-", "1", "2", "2", "2.1", "2.2", "2.2.1", "2.3", "2.3.1", "2.3.2", "3"]
+    );
+    assert!(
+        out.lines().nth(6).unwrap().starts_with("        2.2.1 "),
+        "indented by depth: {out}"
+    );
 
     // Defects are shown, and are no failure.
     let o = mimeflow(&["show", &testdata("malformed/002.eml")]);
@@ -66,7 +90,12 @@ fn parse_json_matches_the_library() {
     let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let want = mimeflow::message::Message::parse(fs::read(&path).unwrap()).to_json();
     assert_eq!(got, want);
-    let sections: Vec<&str> = got["parts"].as_array().unwrap().iter().map(|p| p["section"].as_str().unwrap()).collect();
+    let sections: Vec<&str> = got["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["section"].as_str().unwrap())
+        .collect();
     assert_eq!(sections, ["", "1", "2", "2", "2.1", "2.2"]);
     assert_eq!(got["headers"]["subject"], "Forwarded message (multipart)");
 
@@ -92,7 +121,10 @@ fn cat_writes_a_decoded_section() {
     // Decoded base64 vs --raw.
     let path = testdata("legacy/006.eml");
     assert_eq!(mimeflow(&["cat", &path, "2"]).stdout, b"my document");
-    assert_eq!(mimeflow(&["cat", "--raw", &path, "2"]).stdout, b"bXkgZG9jdW1lbnQ=");
+    assert_eq!(
+        mimeflow(&["cat", "--raw", &path, "2"]).stdout,
+        b"bXkgZG9jdW1lbnQ="
+    );
 
     // Quoted-printable comes out as bytes, not text.
     let o = mimeflow(&["cat", &testdata("rfc/010.eml"), "1"]);
@@ -107,10 +139,18 @@ fn cat_writes_a_decoded_section() {
     let o = mimeflow(&["cat", &path, "9"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no part numbered"));
-    assert_eq!(mimeflow(&["cat", "/nonexistent/mail.eml", "1"]).status.code(), Some(1));
+    assert_eq!(
+        mimeflow(&["cat", "/nonexistent/mail.eml", "1"])
+            .status
+            .code(),
+        Some(1)
+    );
     assert_eq!(mimeflow(&["cat", &path]).status.code(), Some(2));
     assert_eq!(mimeflow(&["show", "--no-such-flag"]).status.code(), Some(2));
-    assert_eq!(mimeflow(&["show", "/nonexistent/mail.eml"]).status.code(), Some(1));
+    assert_eq!(
+        mimeflow(&["show", "/nonexistent/mail.eml"]).status.code(),
+        Some(1)
+    );
 }
 
 const HOSTILE: &str = "From: x@example.com
@@ -185,7 +225,12 @@ fn extract_writes_safe_names_inside_dest_only() {
     fs::write(&mail, HOSTILE.replace("LONGNAME", &long)).unwrap();
 
     let o = mimeflow(&["extract", mail.to_str().unwrap(), dest.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = stdout(&o);
 
     // The mapping: section, path, size per line.
@@ -199,7 +244,11 @@ fn extract_writes_safe_names_inside_dest_only() {
         assert_eq!(fs::metadata(path).unwrap().len().to_string(), f[2]);
         map.insert(f[0].to_string(), name);
     }
-    let name = |s: &str| map.get(s).map(String::as_str).unwrap_or_else(|| panic!("no section {s} in {out}"));
+    let name = |s: &str| {
+        map.get(s)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no section {s} in {out}"))
+    };
     assert_eq!(name("2"), "escape.txt");
     assert_eq!(name("3"), "abs.txt");
     assert_eq!(name("4"), "win.txt");
@@ -210,7 +259,11 @@ fn extract_writes_safe_names_inside_dest_only() {
     assert_eq!(name("9"), "same-2.txt");
     assert_eq!(name("10"), "planted-1.txt");
     assert!(name("11").len() <= 255 && name("11").ends_with(".pdf"));
-    assert_eq!(map.len(), 10, "body and inline text are no attachments: {out}");
+    assert_eq!(
+        map.len(),
+        10,
+        "body and inline text are no attachments: {out}"
+    );
 
     // Nothing overwritten, the symlink not followed, nothing outside.
     assert_eq!(fs::read(dest.join("same.txt")).unwrap(), b"already here");
@@ -218,18 +271,36 @@ fn extract_writes_safe_names_inside_dest_only() {
     assert_eq!(fs::read(dest.join("escape.txt")).unwrap(), b"dots");
     assert_eq!(fs::read(&outside).unwrap(), b"untouched");
     #[cfg(unix)]
-    assert!(fs::symlink_metadata(dest.join("planted.txt")).unwrap().file_type().is_symlink());
-    let mut top: Vec<String> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(fs::symlink_metadata(dest.join("planted.txt"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let mut top: Vec<String> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     top.sort();
     assert_eq!(top, ["mail.eml", "out", "outside.txt"]);
-    assert!(!Path::new("/etc/abs.txt").exists() || fs::read("/etc/abs.txt").unwrap() != b"absolute");
+    assert!(
+        !Path::new("/etc/abs.txt").exists() || fs::read("/etc/abs.txt").unwrap() != b"absolute"
+    );
 
     // Run again: every name is taken now, so all get new suffixes.
-    let o = mimeflow(&["extract", "--json", mail.to_str().unwrap(), dest.to_str().unwrap()]);
+    let o = mimeflow(&[
+        "extract",
+        "--json",
+        mail.to_str().unwrap(),
+        dest.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 10);
-    assert!(lines.iter().any(|l| l["path"].as_str().unwrap().ends_with("escape-1.txt")));
+    assert!(lines
+        .iter()
+        .any(|l| l["path"].as_str().unwrap().ends_with("escape-1.txt")));
     assert_eq!(fs::read(dest.join("escape.txt")).unwrap(), b"dots");
 }
 
@@ -239,7 +310,10 @@ fn extract_creates_dest_and_fails_cleanly() {
     let dest = tmp.path().join("new/dir");
     let o = mimeflow(&["extract", &testdata("rfc/008.eml"), dest.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(fs::read(dest.join("€ budget for Köln.xlsx")).unwrap().len(), 26);
+    assert_eq!(
+        fs::read(dest.join("€ budget for Köln.xlsx")).unwrap().len(),
+        26
+    );
 
     // DEST is a file: an I/O failure, status 1.
     let file = tmp.path().join("a-file");
@@ -247,5 +321,10 @@ fn extract_creates_dest_and_fails_cleanly() {
     let o = mimeflow(&["extract", &testdata("rfc/008.eml"), file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     // Usage.
-    assert_eq!(mimeflow(&["extract", &testdata("rfc/008.eml")]).status.code(), Some(2));
+    assert_eq!(
+        mimeflow(&["extract", &testdata("rfc/008.eml")])
+            .status
+            .code(),
+        Some(2)
+    );
 }

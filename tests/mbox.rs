@@ -3,12 +3,15 @@
 use std::io::Write;
 
 use mimeflow::mbox::{
-    plan_splits, read, read_range, sniff, stream, write_mboxrd, Entry, LineEnding, MboxError, OwnedEntry,
-    ReadOptions, SuspiciousKind, Variant,
+    plan_splits, read, read_range, sniff, stream, write_mboxrd, Entry, LineEnding, MboxError,
+    OwnedEntry, ReadOptions, SuspiciousKind, Variant,
 };
 
 fn opts(v: Option<Variant>) -> ReadOptions {
-    ReadOptions { variant: v, unquote_mboxo: false }
+    ReadOptions {
+        variant: v,
+        unquote_mboxo: false,
+    }
 }
 
 fn owned(es: impl Iterator<Item = Entry<'static>>) -> Vec<OwnedEntry> {
@@ -24,14 +27,20 @@ fn leak(v: Vec<u8>) -> &'static [u8] {
 }
 
 fn eol(s: &str, e: LineEnding) -> Vec<u8> {
-    s.replace('\n', std::str::from_utf8(e.as_bytes()).unwrap()).into_bytes()
+    s.replace('\n', std::str::from_utf8(e.as_bytes()).unwrap())
+        .into_bytes()
 }
 
 const ENDINGS: [LineEnding; 3] = [LineEnding::Lf, LineEnding::Crlf, LineEnding::Cr];
 
 #[test]
 fn variant_names() {
-    for v in [Variant::Mboxo, Variant::Mboxrd, Variant::Mboxcl, Variant::Mboxcl2] {
+    for v in [
+        Variant::Mboxo,
+        Variant::Mboxrd,
+        Variant::Mboxcl,
+        Variant::Mboxcl2,
+    ] {
         assert_eq!(Variant::from_name(v.name()), Some(v));
     }
     assert_eq!(Variant::from_name("MBOXRD"), Some(Variant::Mboxrd));
@@ -51,11 +60,20 @@ fn from_line_forms_and_endings() {
         let r = read(&data, &opts(None));
         let msgs: Vec<_> = r.collect();
         assert_eq!(msgs.len(), 3, "{e:?}");
-        assert_eq!(msgs[0].envelope, b"alice@example.com Thu Jan  1 00:00:00 1970");
-        assert_eq!(msgs[1].envelope, b"1545668983435175434@xxx Fri Sep 16 22:26:51 +0000 2016");
+        assert_eq!(
+            msgs[0].envelope,
+            b"alice@example.com Thu Jan  1 00:00:00 1970"
+        );
+        assert_eq!(
+            msgs[1].envelope,
+            b"1545668983435175434@xxx Fri Sep 16 22:26:51 +0000 2016"
+        );
         assert_eq!(msgs[2].envelope, b"- Mon Jan  1 00:00:00 2001");
         assert_eq!(&*msgs[0].message, &eol("Subject: a\n\nhello\n", e)[..]);
-        assert_eq!(&*msgs[1].message, &eol("X-GM-THRID: 1\n\nbody\nFrom here on\n", e)[..]);
+        assert_eq!(
+            &*msgs[1].message,
+            &eol("X-GM-THRID: 1\n\nbody\nFrom here on\n", e)[..]
+        );
         assert_eq!(msgs[0].offset, 0);
         let total: u64 = msgs.iter().map(|m| m.length).sum();
         assert_eq!(total, data.len() as u64);
@@ -72,7 +90,10 @@ fn separator_needs_blank_line_and_envelope() {
     let msgs: Vec<_> = r.by_ref().collect();
     assert_eq!(msgs.len(), 1);
     assert_eq!(r.suspicious().len(), 2);
-    assert_eq!(r.suspicious_kinds(), &[SuspiciousKind::NoBlankLine, SuspiciousKind::NotEnvelope]);
+    assert_eq!(
+        r.suspicious_kinds(),
+        &[SuspiciousKind::NoBlankLine, SuspiciousKind::NotEnvelope]
+    );
     let off = r.suspicious()[1] as usize;
     assert!(data[off..].starts_with(b"From the desk"));
 }
@@ -81,16 +102,41 @@ fn separator_needs_blank_line_and_envelope() {
 fn quoting_mboxrd_and_mboxo() {
     let body = "From a Thu Jan  1 00:00:00 1970\nS: x\n\n>From one\n>>From two\n>>>From three\n>From\nx >From\n\n";
     let rd: Vec<_> = read(body.as_bytes(), &opts(Some(Variant::Mboxrd))).collect();
-    assert_eq!(&*rd[0].message, b"S: x\n\nFrom one\n>From two\n>>From three\n>From\nx >From\n");
+    assert_eq!(
+        &*rd[0].message,
+        b"S: x\n\nFrom one\n>From two\n>>From three\n>From\nx >From\n"
+    );
     let o: Vec<_> = read(body.as_bytes(), &opts(Some(Variant::Mboxo))).collect();
-    assert_eq!(&*o[0].message, b"S: x\n\n>From one\n>>From two\n>>>From three\n>From\nx >From\n");
+    assert_eq!(
+        &*o[0].message,
+        b"S: x\n\n>From one\n>>From two\n>>>From three\n>From\nx >From\n"
+    );
     assert!(matches!(o[0].message, std::borrow::Cow::Borrowed(_)));
-    let ou: Vec<_> = read(body.as_bytes(), &ReadOptions { variant: Some(Variant::Mboxo), unquote_mboxo: true }).collect();
-    assert_eq!(&*ou[0].message, b"S: x\n\nFrom one\n>>From two\n>>>From three\n>From\nx >From\n");
+    let ou: Vec<_> = read(
+        body.as_bytes(),
+        &ReadOptions {
+            variant: Some(Variant::Mboxo),
+            unquote_mboxo: true,
+        },
+    )
+    .collect();
+    assert_eq!(
+        &*ou[0].message,
+        b"S: x\n\nFrom one\n>>From two\n>>>From three\n>From\nx >From\n"
+    );
     // Writing quotes every ^>*From line once more.
     let mut out = Vec::new();
-    write_mboxrd(&mut out, Some(b"a Thu Jan  1 00:00:00 1970"), b"From x\n>From y\n>>From z\n", LineEnding::Lf).unwrap();
-    assert_eq!(out, b"From a Thu Jan  1 00:00:00 1970\n>From x\n>>From y\n>>>From z\n\n");
+    write_mboxrd(
+        &mut out,
+        Some(b"a Thu Jan  1 00:00:00 1970"),
+        b"From x\n>From y\n>>From z\n",
+        LineEnding::Lf,
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        b"From a Thu Jan  1 00:00:00 1970\n>From x\n>>From y\n>>>From z\n\n"
+    );
     let back: Vec<_> = read(&out, &opts(None)).collect();
     assert_eq!(&*back[0].message, b"From x\n>From y\n>>From z\n");
 }
@@ -99,7 +145,12 @@ fn quoting_mboxrd_and_mboxo() {
 fn sniff_variants() {
     let rd = b"From a Thu Jan  1 00:00:00 1970\n\n>>From x\n\n";
     let s = sniff(rd);
-    assert_eq!((s.variant, s.confident), (Variant::Mboxrd, true), "{}", s.reason);
+    assert_eq!(
+        (s.variant, s.confident),
+        (Variant::Mboxrd, true),
+        "{}",
+        s.reason
+    );
     let plain = b"From a Thu Jan  1 00:00:00 1970\n\nhi\n\n";
     assert_eq!(sniff(plain).variant, Variant::Mboxrd);
     assert!(!sniff(plain).confident);
@@ -113,15 +164,31 @@ fn sniff_variants() {
     assert_eq!(s.variant, Variant::Mboxcl2, "{}", s.reason);
     let msgs: Vec<_> = read(cl2.as_bytes(), &opts(None)).collect();
     assert_eq!(msgs.len(), 2);
-    assert_eq!(&*msgs[0].message, format!("Content-Length: {}\n\n{body}", body.len()).as_bytes());
+    assert_eq!(
+        &*msgs[0].message,
+        format!("Content-Length: {}\n\n{body}", body.len()).as_bytes()
+    );
     assert!(plan_splits(cl2.as_bytes(), 4, Variant::Mboxcl2).is_err());
     // mboxcl: Content-Length checks out and >From quoting.
     let b2 = ">From q\n";
-    let cl = format!("From a Thu Jan  1 00:00:00 1970\nContent-Length: {}\n\n{b2}\n", b2.len());
+    let cl = format!(
+        "From a Thu Jan  1 00:00:00 1970\nContent-Length: {}\n\n{b2}\n",
+        b2.len()
+    );
     let s = sniff(cl.as_bytes());
     assert_eq!(s.variant, Variant::Mboxcl, "{}", s.reason);
-    let m: Vec<_> = read(cl.as_bytes(), &ReadOptions { variant: None, unquote_mboxo: true }).collect();
-    assert_eq!(&*m[0].message, format!("Content-Length: {}\n\nFrom q\n", b2.len()).as_bytes());
+    let m: Vec<_> = read(
+        cl.as_bytes(),
+        &ReadOptions {
+            variant: None,
+            unquote_mboxo: true,
+        },
+    )
+    .collect();
+    assert_eq!(
+        &*m[0].message,
+        format!("Content-Length: {}\n\nFrom q\n", b2.len()).as_bytes()
+    );
     // A Content-Length that does not check out is ignored and reported.
     let bad = "From a Thu Jan  1 00:00:00 1970\nContent-Length: 999\n\nx\n\nFrom b Thu Jan  1 00:00:00 1970\n\ny\n\n";
     assert_eq!(sniff(bad.as_bytes()).variant, Variant::Mboxrd);
@@ -133,14 +200,21 @@ fn sniff_variants() {
 
 #[test]
 fn garbage_and_truncation() {
-    for g in [&b"Return-Path: <x>\nSubject: hi\n\nbody\n"[..], b"\x89PNG\r\n\x1a\n\0\0", b"From nobody\n\nx\n"] {
+    for g in [
+        &b"Return-Path: <x>\nSubject: hi\n\nbody\n"[..],
+        b"\x89PNG\r\n\x1a\n\0\0",
+        b"From nobody\n\nx\n",
+    ] {
         let s = sniff(g);
         assert!(!s.is_mbox, "{}", s.reason);
         assert!(matches!(s.check(), Err(MboxError::NotMbox { .. })));
         let r = read(g, &opts(None));
         assert!(r.check().is_err());
         assert_eq!(r.count(), 0);
-        assert!(matches!(plan_splits(g, 4, Variant::Mboxrd), Err(MboxError::NotMbox { .. })));
+        assert!(matches!(
+            plan_splits(g, 4, Variant::Mboxrd),
+            Err(MboxError::NotMbox { .. })
+        ));
         let mut st = stream(g, &opts(None));
         assert!(matches!(st.next(), Some(Err(MboxError::NotMbox { .. }))));
         assert!(st.next().is_none());
@@ -151,7 +225,9 @@ fn garbage_and_truncation() {
     for cut in (0..full.len()).step_by(37) {
         let d = &full[..cut];
         let a = all(d, &opts(Some(Variant::Mboxrd)));
-        let s: Vec<_> = stream(d, &opts(Some(Variant::Mboxrd))).map(Result::unwrap).collect();
+        let s: Vec<_> = stream(d, &opts(Some(Variant::Mboxrd)))
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(a, s);
         let _ = sniff(d);
     }
@@ -159,7 +235,9 @@ fn garbage_and_truncation() {
 
 /// A deterministic archive: headers, text with From-ish lines, base64 parts.
 fn gen_archive(seed: u64, n: usize, e: LineEnding, suspicious: bool) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut rnd = move |m: u64| {
         x ^= x << 13;
         x ^= x >> 7;
@@ -168,7 +246,9 @@ fn gen_archive(seed: u64, n: usize, e: LineEnding, suspicious: bool) -> Vec<u8> 
     };
     let mut out = Vec::new();
     for i in 0..n {
-        let mut msg = format!("From: a{i}@example.com\nSubject: m{i}\nDate: Mon, 1 Jan 2001 10:00:00 +0000\n\n");
+        let mut msg = format!(
+            "From: a{i}@example.com\nSubject: m{i}\nDate: Mon, 1 Jan 2001 10:00:00 +0000\n\n"
+        );
         for _ in 0..rnd(8) {
             match rnd(9) {
                 0 => msg.push_str("From the body, unquoted\n"),
@@ -200,7 +280,9 @@ fn ranges_equal_serial() {
         archives.push(gen_archive(i as u64 + 20, 5, e, true));
         archives.push(gen_archive(i as u64 + 30, 200, e, true));
     }
-    archives.push(b"\n\nFrom a Thu Jan  1 00:00:00 1970\n\nx\n\nFrom b Thu Jan  1 00:00:00 1970\n".to_vec());
+    archives.push(
+        b"\n\nFrom a Thu Jan  1 00:00:00 1970\n\nx\n\nFrom b Thu Jan  1 00:00:00 1970\n".to_vec(),
+    );
     for data in archives {
         let data = leak(data);
         for v in [Variant::Mboxrd, Variant::Mboxo, Variant::Mboxcl] {
@@ -213,7 +295,9 @@ fn ranges_equal_serial() {
                 assert!(plan.len() <= n.max(1));
                 assert_eq!(plan[0].start, 0);
                 assert_eq!(plan.last().unwrap().end, data.len() as u64);
-                assert!(plan.windows(2).all(|w| w[0].end == w[1].start && w[0].start < w[0].end));
+                assert!(plan
+                    .windows(2)
+                    .all(|w| w[0].end == w[1].start && w[0].start < w[0].end));
                 let mut got = vec![];
                 let mut sus = vec![];
                 for range in plan {
@@ -264,13 +348,19 @@ fn roundtrip_read_write_read() {
 #[test]
 fn stream_equals_plain_and_compressed() {
     let data = gen_archive(5, 3000, LineEnding::Lf, true).repeat(4);
-    assert!(data.len() > 4 << 20, "bigger than the sniff sample and many chunks");
+    assert!(
+        data.len() > 4 << 20,
+        "bigger than the sniff sample and many chunks"
+    );
     let plain = all(&data, &opts(None));
     let s: Vec<_> = stream(&data[..], &opts(None)).map(Result::unwrap).collect();
     assert_eq!(s, plain);
     let dir = tempfile::tempdir().unwrap();
     let gz = dir.path().join("a.mbox.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
     enc.write_all(&data).unwrap();
     enc.finish().unwrap();
     let zst = dir.path().join("a.mbox.zst");
@@ -299,10 +389,30 @@ fn stream_equals_plain_and_compressed() {
 #[test]
 fn stream_refuses_large_message_and_goes_on() {
     let mut data = Vec::new();
-    write_mboxrd(&mut data, Some(b"a Thu Jan  1 00:00:00 1970"), b"small\n", LineEnding::Lf).unwrap();
-    write_mboxrd(&mut data, Some(b"b Thu Jan  1 00:00:00 1970"), &b"x\n".repeat(600_000), LineEnding::Lf).unwrap();
-    write_mboxrd(&mut data, Some(b"c Thu Jan  1 00:00:00 1970"), b"after\n", LineEnding::Lf).unwrap();
-    let got: Vec<_> = stream(&data[..], &opts(None)).max_message(300_000).collect();
+    write_mboxrd(
+        &mut data,
+        Some(b"a Thu Jan  1 00:00:00 1970"),
+        b"small\n",
+        LineEnding::Lf,
+    )
+    .unwrap();
+    write_mboxrd(
+        &mut data,
+        Some(b"b Thu Jan  1 00:00:00 1970"),
+        &b"x\n".repeat(600_000),
+        LineEnding::Lf,
+    )
+    .unwrap();
+    write_mboxrd(
+        &mut data,
+        Some(b"c Thu Jan  1 00:00:00 1970"),
+        b"after\n",
+        LineEnding::Lf,
+    )
+    .unwrap();
+    let got: Vec<_> = stream(&data[..], &opts(None))
+        .max_message(300_000)
+        .collect();
     assert_eq!(got.len(), 3);
     assert_eq!(got[0].as_ref().unwrap().message, b"small\n");
     assert!(matches!(got[1], Err(MboxError::TooLarge { offset, .. }) if offset > 0));

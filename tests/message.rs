@@ -27,7 +27,9 @@ fn testdata() -> Vec<PathBuf> {
 }
 
 fn eml(name: &str) -> Message {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/eml").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/eml")
+        .join(name);
     Message::parse(fs::read(p).unwrap())
 }
 
@@ -42,8 +44,13 @@ fn corpora() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for d in dirs {
         let d = d.unwrap().path();
-        let Ok(manifest) = fs::read_to_string(d.join("MANIFEST.tsv")) else { continue };
-        for line in manifest.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let Ok(manifest) = fs::read_to_string(d.join("MANIFEST.tsv")) else {
+            continue;
+        };
+        for line in manifest
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let rel = line.split('\t').next().unwrap();
             out.push(d.join(rel));
         }
@@ -62,7 +69,9 @@ fn check_sections_round_trip(msg: &Message) {
     let all = sections(msg);
     assert_eq!(all, msg.sections());
     for (i, s) in all.iter().enumerate() {
-        let found = msg.section(s).unwrap_or_else(|| panic!("section {s:?} not found"));
+        let found = msg
+            .section(s)
+            .unwrap_or_else(|| panic!("section {s:?} not found"));
         assert_eq!(found.section(), *s);
         let first = all.iter().position(|x| x == s).unwrap();
         assert_eq!(found.index(), first, "section {s:?} of entity {i}");
@@ -73,7 +82,10 @@ fn check_sections_round_trip(msg: &Message) {
 fn sections_follow_imap_numbering() {
     // multipart > [text, message/rfc822 > multipart > [text, rfc822 > text, alternative > [text, html]], binary]
     let msg = eml("rfc/020.eml");
-    let got: Vec<(String, Kind, String)> = msg.walk().map(|e| (e.section(), e.kind(), e.mime_type())).collect();
+    let got: Vec<(String, Kind, String)> = msg
+        .walk()
+        .map(|e| (e.section(), e.kind(), e.mime_type()))
+        .collect();
     let want = [
         ("", Kind::Multipart, "multipart/mixed"),
         ("1", Kind::Leaf, "text/plain"),
@@ -87,15 +99,34 @@ fn sections_follow_imap_numbering() {
         ("2.3.2", Kind::Leaf, "text/html"),
         ("3", Kind::Leaf, "application/octet-stream"),
     ];
-    let want: Vec<(String, Kind, String)> = want.iter().map(|(s, k, t)| (s.to_string(), *k, t.to_string())).collect();
+    let want: Vec<(String, Kind, String)> = want
+        .iter()
+        .map(|(s, k, t)| (s.to_string(), *k, t.to_string()))
+        .collect();
     assert_eq!(got, want);
     // Lookup the other way.
-    assert_eq!(msg.section("2.2.1").unwrap().text(), "Part 2.2 carries this body, numbered 2.2.1.");
+    assert_eq!(
+        msg.section("2.2.1").unwrap().text(),
+        "Part 2.2 carries this body, numbered 2.2.1."
+    );
     assert_eq!(msg.section("2.3.2").unwrap().mime_type(), "text/html");
     assert_eq!(msg.section("2").unwrap().kind(), Kind::Message);
     assert_eq!(msg.section("").unwrap().index(), 0);
     assert_eq!(msg.section(" 2.1 ").unwrap().index(), 4);
-    for bad in ["0", "4", "1.1", "2.4", "2.2.2", "2.2.1.1", "a", "1.", ".1", "2..1", "-1", "99999999999"] {
+    for bad in [
+        "0",
+        "4",
+        "1.1",
+        "2.4",
+        "2.2.2",
+        "2.2.1.1",
+        "a",
+        "1.",
+        ".1",
+        "2..1",
+        "-1",
+        "99999999999",
+    ] {
         assert!(msg.section(bad).is_none(), "{bad:?}");
     }
 
@@ -141,7 +172,14 @@ fn to_bytes_is_byte_exact_on_testdata_and_corpora() {
         for e in msg.walk() {
             assert!(e.range().end <= src.len());
             if let Some(parent) = e.parent() {
-                assert!(parent.range().start <= e.range().start && e.range().end <= parent.range().end, "{} entity {}: {:?} in {:?}", p.display(), e.index(), e.range(), parent.range());
+                assert!(
+                    parent.range().start <= e.range().start && e.range().end <= parent.range().end,
+                    "{} entity {}: {:?} in {:?}",
+                    p.display(),
+                    e.index(),
+                    e.range(),
+                    parent.range()
+                );
             }
         }
     }
@@ -174,7 +212,10 @@ fn corpora_parse_without_panic_in_bounded_time() {
 // ---- limits ----------------------------------------------------------------
 
 fn with_limits(limits: Limits) -> ParseOptions {
-    ParseOptions { limits, strict: false }
+    ParseOptions {
+        limits,
+        strict: false,
+    }
 }
 
 fn codes(msg: &Message) -> Vec<DefectCode> {
@@ -185,7 +226,11 @@ fn codes(msg: &Message) -> Vec<DefectCode> {
 fn nested_multiparts(depth: usize) -> Vec<u8> {
     let mut s = Vec::with_capacity(depth * 60);
     for i in 0..depth {
-        write!(s, "Content-Type: multipart/mixed; boundary=\"b{i}\"\n\n--b{i}\n").unwrap();
+        write!(
+            s,
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\n\n--b{i}\n"
+        )
+        .unwrap();
     }
     s.extend_from_slice(b"Content-Type: text/plain\n\ninnermost\n");
     for i in (0..depth).rev() {
@@ -212,14 +257,28 @@ fn siblings(n: usize) -> Vec<u8> {
 
 #[test]
 fn depth_limit_reads_deeper_composites_as_leaves() {
-    let limits = Limits { max_depth: 3, ..Limits::default() };
+    let limits = Limits {
+        max_depth: 3,
+        ..Limits::default()
+    };
     let msg = Message::parse_with(nested_multiparts(6), &with_limits(limits)).unwrap();
     // Depths 0, 1, 2 are multiparts; the one at depth 3 is a leaf holding the rest.
     let kinds: Vec<Kind> = msg.walk().map(|e| e.kind()).collect();
-    assert_eq!(kinds, [Kind::Multipart, Kind::Multipart, Kind::Multipart, Kind::Leaf]);
+    assert_eq!(
+        kinds,
+        [
+            Kind::Multipart,
+            Kind::Multipart,
+            Kind::Multipart,
+            Kind::Leaf
+        ]
+    );
     let leaf = msg.section("1.1.1").unwrap();
     assert_eq!(leaf.mime_type(), "multipart/mixed");
-    assert!(leaf.defects().iter().any(|d| d.code == DefectCode::DepthLimit));
+    assert!(leaf
+        .defects()
+        .iter()
+        .any(|d| d.code == DefectCode::DepthLimit));
     assert!(leaf.body_bytes().starts_with(b"--b3\n"));
     assert!(leaf.body_bytes().ends_with(b"--b3--"));
     // No missing-delimiter noise: the outer delimiters still match.
@@ -234,7 +293,10 @@ fn depth_limit_reads_deeper_composites_as_leaves() {
 
 #[test]
 fn parts_limit_leaves_further_parts_in_the_multipart_body() {
-    let limits = Limits { max_parts: 4, ..Limits::default() };
+    let limits = Limits {
+        max_parts: 4,
+        ..Limits::default()
+    };
     let msg = Message::parse_with(siblings(10), &with_limits(limits)).unwrap();
     assert_eq!(msg.len(), 4);
     assert_eq!(sections(&msg), ["", "1", "2", "3"]);
@@ -245,7 +307,10 @@ fn parts_limit_leaves_further_parts_in_the_multipart_body() {
 
     // A message part at the limit is read as a leaf.
     let src = b"Content-Type: multipart/mixed; boundary=x\n\n--x\n\n1\n--x\nContent-Type: message/rfc822\n\nSubject: s\n\nb\n--x--\n";
-    let limits = Limits { max_parts: 3, ..Limits::default() };
+    let limits = Limits {
+        max_parts: 3,
+        ..Limits::default()
+    };
     let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
     assert_eq!(msg.len(), 3);
     assert_eq!(msg.section("2").unwrap().kind(), Kind::Leaf);
@@ -259,10 +324,17 @@ fn header_count_limit_ignores_further_fields() {
         writeln!(src, "X-Field-{i}: {i}").unwrap();
     }
     src.extend_from_slice(b"Content-Type: text/html\n\nbody\n");
-    let limits = Limits { max_header_fields: 5, ..Limits::default() };
+    let limits = Limits {
+        max_header_fields: 5,
+        ..Limits::default()
+    };
     let msg = Message::parse_with(src, &with_limits(limits)).unwrap();
     assert_eq!(msg.root().headers().count(), 5);
-    assert_eq!(msg.root().mime_type(), "text/plain", "Content-Type was beyond the limit");
+    assert_eq!(
+        msg.root().mime_type(),
+        "text/plain",
+        "Content-Type was beyond the limit"
+    );
     assert_eq!(msg.root().decoded(), b"body\n");
     assert_eq!(codes(&msg), [DefectCode::HeaderCountLimit]);
 }
@@ -270,7 +342,10 @@ fn header_count_limit_ignores_further_fields() {
 #[test]
 fn header_size_limit_ignores_fields_beyond_it_but_keeps_the_body() {
     let src = b"Subject: one\nX-Big: 0123456789012345678901234567890123456789\nContent-Type: text/html\n\nbody\n";
-    let limits = Limits { max_header_bytes: 20, ..Limits::default() };
+    let limits = Limits {
+        max_header_bytes: 20,
+        ..Limits::default()
+    };
     let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
     let names: Vec<&[u8]> = msg.root().headers().map(|(n, _)| n).collect();
     assert_eq!(names, [&b"Subject"[..]]);
@@ -283,7 +358,10 @@ fn header_size_limit_ignores_fields_beyond_it_but_keeps_the_body() {
 fn line_length_limit_flags_and_cuts_long_fields() {
     let src = b"Content-Type: text/plain; charset=iso-8859-1; x-padding=aaaaaaaaaaaaaaaaaaaa\nSubject: short\n\nbody\n";
     // Cut inside the charset value: only "text/plain; charset=iso" is read.
-    let limits = Limits { max_line_length: 24, ..Limits::default() };
+    let limits = Limits {
+        max_line_length: 24,
+        ..Limits::default()
+    };
     let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
     assert_eq!(codes(&msg), [DefectCode::HeaderLineTooLong]);
     assert_eq!(msg.root().mime_type(), "text/plain");
@@ -295,21 +373,35 @@ fn line_length_limit_flags_and_cuts_long_fields() {
 #[test]
 fn decoded_size_limit_cuts_bodies() {
     let src = b"Content-Transfer-Encoding: base64\n\naGVsbG8gd29ybGQ=\n";
-    let limits = Limits { max_decoded_bytes: 5, ..Limits::default() };
+    let limits = Limits {
+        max_decoded_bytes: 5,
+        ..Limits::default()
+    };
     let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
     let (body, defects) = msg.root().decoded_with_defects();
     assert_eq!(body, b"hello");
-    assert_eq!(defects.iter().map(|d| d.code).collect::<Vec<_>>(), [DefectCode::DecodedSizeLimit]);
+    assert_eq!(
+        defects.iter().map(|d| d.code).collect::<Vec<_>>(),
+        [DefectCode::DecodedSizeLimit]
+    );
     assert_eq!(Message::parse(&src[..]).root().decoded(), b"hello world");
 }
 
 #[test]
 fn strict_mode_fails_on_the_first_defect() {
-    let strict = ParseOptions { strict: true, ..ParseOptions::default() };
+    let strict = ParseOptions {
+        strict: true,
+        ..ParseOptions::default()
+    };
     // Clean mail passes.
     for name in ["rfc/002.eml", "rfc/005.eml", "rfc/020.eml"] {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/eml").join(name);
-        assert!(Message::parse_with(fs::read(p).unwrap(), &strict).is_ok(), "{name}");
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/eml")
+            .join(name);
+        assert!(
+            Message::parse_with(fs::read(p).unwrap(), &strict).is_ok(),
+            "{name}"
+        );
     }
     // The first defect in source order is the error.
     let src = b"Subject: x\nno colon here\nContent-Type: multipart/mixed; boundary=q\n\n--q\n\nunclosed\n";
@@ -317,9 +409,21 @@ fn strict_mode_fails_on_the_first_defect() {
     assert_eq!(err.0.code, DefectCode::HeaderWithoutColon);
     assert_eq!(err.0.offset, 11);
     let lenient = Message::parse(&src[..]);
-    assert_eq!(codes(&lenient), [DefectCode::HeaderWithoutColon, DefectCode::MissingCloseDelimiter]);
+    assert_eq!(
+        codes(&lenient),
+        [
+            DefectCode::HeaderWithoutColon,
+            DefectCode::MissingCloseDelimiter
+        ]
+    );
     // A limit is a defect too.
-    let opts = ParseOptions { strict: true, limits: Limits { max_depth: 2, ..Limits::default() } };
+    let opts = ParseOptions {
+        strict: true,
+        limits: Limits {
+            max_depth: 2,
+            ..Limits::default()
+        },
+    };
     let err = Message::parse_with(nested_multiparts(4), &opts).unwrap_err();
     assert_eq!(err.0.code, DefectCode::DepthLimit);
 }
@@ -329,7 +433,11 @@ fn strict_mode_fails_on_the_first_defect() {
 #[test]
 fn ten_thousand_levels_with_default_limits() {
     let msg = Message::parse(nested_multiparts(10_000));
-    assert_eq!(msg.len(), 101, "depth limit 100: 100 multiparts and one leaf");
+    assert_eq!(
+        msg.len(),
+        101,
+        "depth limit 100: 100 multiparts and one leaf"
+    );
     assert_eq!(codes(&msg), [DefectCode::DepthLimit]);
     let _ = msg.to_json();
     write_tree(&msg, &mut io::sink()).unwrap();
@@ -405,17 +513,31 @@ impl Write for Counter {
 #[test]
 fn hundred_thousand_levels_unlimited() {
     let opts = with_limits(Limits::unlimited());
-    for (shape, src) in [("multipart", nested_multiparts(100_000)), ("message", nested_messages(100_000))] {
+    for (shape, src) in [
+        ("multipart", nested_multiparts(100_000)),
+        ("message", nested_messages(100_000)),
+    ] {
         let msg = Message::parse_with(src, &opts).unwrap();
         assert_eq!(msg.len(), 100_001, "{shape}");
         assert!(codes(&msg).is_empty(), "{shape}: {:?}", codes(&msg).first());
         let deepest = msg.get(100_000).unwrap();
         assert_eq!(deepest.depth(), 100_000);
-        let want: &[u8] = if shape == "multipart" { b"innermost" } else { b"innermost\n" };
+        let want: &[u8] = if shape == "multipart" {
+            b"innermost"
+        } else {
+            b"innermost\n"
+        };
         assert_eq!(deepest.decoded(), want);
         // The whole section of the deepest entity, and its lookup.
         let s = deepest.section();
-        assert_eq!(s.len(), if shape == "multipart" { 2 * 100_000 - 1 } else { 2 * 100_001 - 1 });
+        assert_eq!(
+            s.len(),
+            if shape == "multipart" {
+                2 * 100_000 - 1
+            } else {
+                2 * 100_001 - 1
+            }
+        );
         assert_eq!(msg.section(&s).unwrap().index(), 100_000);
         // Serialisers print deep sections cut (linear output; see
         // `section::all`): JSON and the tree stay small.

@@ -75,7 +75,11 @@ pub fn golden_json(src: Vec<u8>) -> Value {
         if e.kind() == Kind::Leaf {
             let body = to_lf(&e.decoded());
             p["size"] = body.len().into();
-            p["sha256"] = Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect::<String>().into();
+            p["sha256"] = Sha256::digest(&body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into();
         } else {
             assert!(p.get("sha256").is_none());
         }
@@ -88,7 +92,11 @@ pub fn golden_json(src: Vec<u8>) -> Value {
 fn golden_files_lf_and_crlf() {
     let bless = std::env::var_os("MIMEFLOW_BLESS").is_some_and(|v| v == "1");
     let cases = cases();
-    assert!(cases.len() >= 40, "expected the golden corpus, found {} cases", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected the golden corpus, found {} cases",
+        cases.len()
+    );
     let mut failed = Vec::new();
     for eml in &cases {
         let src = fs::read(eml).unwrap();
@@ -101,7 +109,8 @@ fn golden_files_lf_and_crlf() {
             fs::write(&json_path, text).unwrap();
         }
         let want: Value = match fs::read(&json_path) {
-            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{}: {e}", json_path.display())),
+            Ok(b) => serde_json::from_slice(&b)
+                .unwrap_or_else(|e| panic!("{}: {e}", json_path.display())),
             Err(_) => Value::Null,
         };
         let mut bad = Vec::new();
@@ -113,11 +122,19 @@ fn golden_files_lf_and_crlf() {
         }
         if let Some(&(_, actual)) = bad.first() {
             let which: Vec<&str> = bad.iter().map(|b| b.0).collect();
-            fs::write(&failed_path, serde_json::to_string_pretty(actual).unwrap() + "\n").unwrap();
+            fs::write(
+                &failed_path,
+                serde_json::to_string_pretty(actual).unwrap() + "\n",
+            )
+            .unwrap();
             failed.push(format!("{} ({})", eml.display(), which.join("+")));
         } else {
             let _ = fs::remove_file(&failed_path);
         }
     }
-    assert!(failed.is_empty(), "golden mismatches (see *.failed):\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "golden mismatches (see *.failed):\n{}",
+        failed.join("\n")
+    );
 }

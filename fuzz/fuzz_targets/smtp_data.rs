@@ -15,10 +15,11 @@ fuzz_target!(|input: &[u8]| {
     let p = u.push(input, &mut out);
     assert!(out.len() <= p.consumed);
 
-    let Some((&step, data)) = input.split_first() else {
+    // Two header bytes pick the chunk sizes of each side independently.
+    let [a, b, data @ ..] = input else {
         return;
     };
-    let step = usize::from(step % 16) + 1;
+    let (step, ustep) = (usize::from(a % 16) + 1, usize::from(b % 16) + 1);
     let mut stuffed = Vec::new();
     let mut s = DotStuffer::new(&mut stuffed);
     for chunk in data.chunks(step) {
@@ -32,7 +33,7 @@ fuzz_target!(|input: &[u8]| {
     }
     let mut u = DotUnstuffer::new();
     let mut back = Vec::new();
-    for chunk in stuffed.chunks(step + 1) {
+    for chunk in stuffed.chunks(ustep) {
         u.push(chunk, &mut back);
     }
     assert!(u.is_done());

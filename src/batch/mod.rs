@@ -13,10 +13,12 @@
 //! the parallel step, so names, order and bytes never depend on the number
 //! of threads.
 //!
-//! Every output is written atomically: per-message files go to a temp file
-//! that is linked into place without clobbering (Maildir: `tmp/` then `new/`
-//! or `cur/`), single-file outputs to `DEST.partial`, and a fresh output
-//! folder is built as `DEST.partial/` and renamed at the end. After each
+//! Every output appears atomically: a fresh output folder is built as
+//! `DEST.partial/` (files written in place there: no one reads it before
+//! it is renamed to DEST at the end), single-file outputs go to
+//! `DEST.partial`, and files added to an existing folder (`--force`) go to
+//! a temp file that is linked into place without clobbering (Maildir:
+//! `tmp/` then `new/` or `cur/`). After each
 //! window a small state file (`.DEST.mimeflow-state` beside DEST) is
 //! replaced atomically; `--resume` reads it, cuts `DEST.partial` back to the
 //! length it records and carries on from the message after the last

@@ -1,7 +1,8 @@
 //! Preparing messages (in parallel) and committing them (in order) to the
 //! four outputs, with the destination rules: a non-empty folder only with
 //! `--force` or `--resume`, an existing file never, and nothing ever
-//! deleted or overwritten (files are linked into place, not renamed over).
+//! deleted or overwritten outside our own `DEST.partial` (files are linked
+//! into an existing folder, not renamed over).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -223,11 +224,30 @@ impl Run {
         let base = self.state.messages;
         let work = &self.state.work;
         let opts = &self.opts;
+        // DEST.partial (created by this run or the one it resumes) holds
+        // nothing but our own files, named by archive index and content
+        // hash, and nobody reads it before the final rename: files are
+        // written in place there. A folder given with --force is linked
+        // into without clobbering.
+        let place = if self.state.work != self.dest {
+            Place::InPlace
+        } else {
+            Place::LinkNoClobber
+        };
         let prepared: Vec<Prepared> = window
             .items
             .par_iter()
             .enumerate()
-            .map(|(i, item)| prepare(item, base + i as u64, opts, work))
+            .map(|(i, item)| {
+                prepare(
+                    item,
+                    base + i as u64,
+                    opts,
+                    work,
+                    place,
+                    window.shared.as_ref(),
+                )
+            })
             .collect::<Result<_, _>>()?;
         for p in prepared {
             if let Some(line) = &p.report {
@@ -363,9 +383,18 @@ fn header_part(raw: &[u8]) -> &[u8] {
     raw
 }
 
-fn parse(raw: &[u8], full: bool) -> Option<Message> {
+fn parse(raw: &[u8], full: bool, shared: Option<&Bytes>) -> Option<Message> {
     let bytes = if full { raw } else { header_part(raw) };
-    let copy = Bytes::copy_from_slice(bytes);
+    let copy = match shared {
+        // A message borrowed from the mapped archive: a zero-copy slice.
+        Some(s)
+            if s.as_ptr_range().start <= bytes.as_ptr()
+                && bytes.as_ptr_range().end <= s.as_ptr_range().end =>
+        {
+            s.slice_ref(bytes)
+        }
+        _ => Bytes::copy_from_slice(bytes),
+    };
     // The parser is lenient and fuzzed; should it still panic on some
     // input, the message is written as it is and reported, not lost.
     std::panic::catch_unwind(move || Message::parse(copy)).ok()
@@ -376,6 +405,8 @@ fn prepare(
     index: u64,
     opts: &ConvertOptions,
     work: &Path,
+    place: Place,
+    shared: Option<&Bytes>,
 ) -> Result<Prepared, BatchError> {
     if let Some(why) = &item.refused {
         return Ok(Prepared {
@@ -392,7 +423,7 @@ fn prepare(
     }
     let raw: &[u8] = &item.message;
     let full = opts.format == Format::Jsonl || opts.attachments.is_some();
-    let msg = parse(raw, full);
+    let msg = parse(raw, full, shared);
     let root = msg.as_ref().map(Message::root);
     let unparseable = root.as_ref().is_none_or(|r| r.headers().next().is_none());
     let flags = match (&item.maildir, &root) {
@@ -442,10 +473,10 @@ fn prepare(
             } else {
                 "new"
             };
-            publish(&work.join("tmp"), &work.join(sub), &name, raw, mtime)?;
+            publish(&work.join("tmp"), &work.join(sub), &name, raw, mtime, place)?;
         }
         Format::Eml => {
-            publish(work, work, &format!("{index:08}.eml"), raw, mtime)?;
+            publish(work, work, &format!("{index:08}.eml"), raw, mtime, place)?;
         }
         Format::Mbox => {
             let eol = if first_line_is_crlf(raw) {
@@ -569,21 +600,57 @@ fn body_text(msg: &Message) -> Option<String> {
         .map(|h| super::html_to_text(&h.text()))
 }
 
-/// Writes `data` into a temp file in `tmp_dir`, then links it into `dir` as
-/// `name`: never replacing anything. An existing file with the same bytes
-/// counts as this one (a redone window after a kill); another file, or
-/// anything that is not a plain file (a planted symlink), moves us to
-/// `name-1`, `name-2`, ... Returns the final file name.
+/// How a finished temp file goes into place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// Written under its final name (created or truncated): only in our own
+    /// DEST.partial, which no one reads before it is renamed to DEST. A
+    /// killed run may leave a short file there; the resumed run redoes
+    /// that window and rewrites the file under the same name (it depends
+    /// on the archive index and the message's bytes only).
+    InPlace,
+    /// `link(2)` then `unlink(2)` of the temp file: never replaces a file
+    /// (a folder written with --force or --resume).
+    LinkNoClobber,
+}
+
+/// This process's id, for temp file names (asked once, not per file).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
+/// Writes `data` into a temp file in `tmp_dir`, then puts it into `dir` as
+/// `name` (see [`Place`]). With [`Place::LinkNoClobber`] nothing is ever
+/// replaced: an existing file with the same bytes counts as this one (a
+/// redone window after a kill); another file, or anything that is not a
+/// plain file (a planted symlink), moves us to `name-1`, `name-2`, ...
+/// Returns the final file name.
+///
+/// Syscalls per file: open, write, futimens (when there is a date), close
+/// -- plus link + unlink for [`Place::LinkNoClobber`]. No fsync: a conversion is
+/// redone or resumed after a crash, and one fsync per message would cost
+/// more than everything else together.
 fn publish(
     tmp_dir: &Path,
     dir: &Path,
     name: &str,
     data: &[u8],
     mtime: Option<i64>,
+    place: Place,
 ) -> Result<String, BatchError> {
-    let tmp = tmp_dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let in_place = place == Place::InPlace;
+    let tmp = if in_place {
+        dir.join(name)
+    } else {
+        tmp_dir.join(format!(".{name}.{}.tmp", pid()))
+    };
     let mut o = OpenOptions::new();
-    o.write(true).create_new(true);
+    if in_place {
+        o.write(true).create(true).truncate(true);
+    } else {
+        o.write(true).create_new(true);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -595,9 +662,14 @@ fn publish(
         _ => Ok(()),
     });
     drop(f);
-    let result = written
-        .map_err(BatchError::io(&tmp))
-        .and_then(|()| link_unique(&tmp, dir, name, data));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(BatchError::io(&tmp)(e));
+    }
+    if in_place {
+        return Ok(name.to_string());
+    }
+    let result = link_unique(&tmp, dir, name, data);
     let _ = fs::remove_file(&tmp);
     result
 }
@@ -710,7 +782,14 @@ impl Attachments {
                 Some(f) => f.clone(),
                 None => {
                     let name = safe_file_name(&format!("{key}-{}", a.name), &format!("{key}.bin"));
-                    let written = publish(&self.dir, &self.dir, &name, &a.data, None)?;
+                    let written = publish(
+                        &self.dir,
+                        &self.dir,
+                        &name,
+                        &a.data,
+                        None,
+                        Place::LinkNoClobber,
+                    )?;
                     self.known.insert(key.to_string(), written.clone());
                     written
                 }

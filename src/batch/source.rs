@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 
+use bytes::Bytes;
 use rayon::prelude::*;
 
 use super::BatchError;
@@ -26,8 +27,16 @@ use crate::mbox::{self, Archive, MboxError, OwnedEntry, ReadOptions, Sniffed, Va
 
 /// Target size of one range of a mapped archive, and of one streamed batch.
 const RANGE_BYTES: u64 = 4 << 20;
-/// Ranges (or batches, or file chunks) per worker in one window.
+/// Batches (or file chunks) per worker in one window, and streamed
+/// batches in flight per worker.
 const UNITS_PER_JOB: usize = 2;
+/// Ranges of a mapped archive per worker in one window. Windows end in a
+/// barrier (the in-order commit), where a worker left with one large
+/// message idles the others: 8 ranges per worker keep that tail small
+/// (measured on the attachment-heavy archive of scripts/gen_archive.py,
+/// messages up to 2.7 MB). Items borrow from the map, so a larger window
+/// costs address space, not heap.
+const RANGES_PER_JOB: usize = 8;
 /// Files per chunk of a folder source.
 const FILES_PER_CHUNK: usize = 64;
 /// Most entries in one streamed batch.
@@ -69,6 +78,9 @@ pub(crate) struct Window<'a> {
     pub bytes: u64,
     /// Lines to report (suspicious From lines).
     pub reports: Vec<String>,
+    /// The mapped archive that borrowed items point into, if any: parsing
+    /// slices it instead of copying each message.
+    pub shared: Option<Bytes>,
 }
 
 /// A producer of windows.
@@ -79,7 +91,9 @@ pub(crate) trait Feed<'a> {
 pub(crate) enum Source {
     Mapped {
         path: PathBuf,
-        data: Archive,
+        /// The mapped archive, shared: messages are parsed as zero-copy
+        /// slices of it.
+        data: Bytes,
         sniffed: Sniffed,
     },
     Stream {
@@ -131,7 +145,7 @@ impl Source {
                 }
                 Ok(Source::Mapped {
                     path: path.into(),
-                    data: Archive::Mapped(map),
+                    data: Bytes::from_owner(map),
                     sniffed,
                 })
             }
@@ -168,7 +182,7 @@ impl Source {
     /// Source size when it is known up front.
     pub fn total_bytes(&self) -> Option<u64> {
         match self {
-            Source::Mapped { data, .. } => Some(mapped(data).len() as u64),
+            Source::Mapped { data, .. } => Some(data.len() as u64),
             Source::Files { total, .. } => Some(*total),
             Source::Stream { .. } => None,
         }
@@ -191,8 +205,12 @@ impl Source {
     /// Windows from `start` on.
     pub fn feed(&self, start: Cursor) -> Result<Box<dyn Feed<'_> + '_>, BatchError> {
         match self {
-            Source::Mapped { data, sniffed, .. } => {
-                let data = mapped(data);
+            Source::Mapped {
+                data: shared,
+                sniffed,
+                ..
+            } => {
+                let data: &[u8] = shared;
                 let base = start.offset.min(data.len() as u64);
                 let rest = &data[base as usize..];
                 let variant = sniffed.variant;
@@ -202,6 +220,7 @@ impl Source {
                         reader,
                         base,
                         cursor: start,
+                        shared: shared.clone(),
                     }));
                 }
                 let n = (rest.len() as u64).div_ceil(RANGE_BYTES).max(1) as usize;
@@ -213,6 +232,7 @@ impl Source {
                     next: 0,
                     variant,
                     cursor: start,
+                    shared: shared.clone(),
                 }))
             }
             Source::Stream {
@@ -233,13 +253,6 @@ impl Source {
                 }))
             }
         }
-    }
-}
-
-fn mapped(a: &Archive) -> &[u8] {
-    match a {
-        Archive::Mapped(m) => m,
-        Archive::Stream(_) => &[],
     }
 }
 
@@ -330,6 +343,7 @@ struct RangeFeed<'a> {
     next: usize,
     variant: Variant,
     cursor: Cursor,
+    shared: Bytes,
 }
 
 impl<'a> Feed<'a> for RangeFeed<'a> {
@@ -337,7 +351,7 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
         if self.next >= self.ranges.len() {
             return Ok(None);
         }
-        let take = (jobs * UNITS_PER_JOB).min(self.ranges.len() - self.next);
+        let take = (jobs * RANGES_PER_JOB).min(self.ranges.len() - self.next);
         let units = &self.ranges[self.next..self.next + take];
         self.next += take;
         let (data, base, variant) = (self.data, self.base, self.variant);
@@ -372,6 +386,7 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
             end: self.cursor,
             bytes,
             reports,
+            shared: Some(self.shared.clone()),
         }))
     }
 }
@@ -392,11 +407,12 @@ struct SerialFeed<'a> {
     reader: mbox::Reader<'a>,
     base: u64,
     cursor: Cursor,
+    shared: Bytes,
 }
 
 impl<'a> Feed<'a> for SerialFeed<'a> {
     fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError> {
-        let limit = RANGE_BYTES * (jobs * UNITS_PER_JOB) as u64;
+        let limit = RANGE_BYTES * (jobs * RANGES_PER_JOB) as u64;
         let mut items = Vec::new();
         let mut bytes = 0;
         while bytes < limit {
@@ -417,6 +433,7 @@ impl<'a> Feed<'a> for SerialFeed<'a> {
             end: self.cursor,
             bytes,
             reports: Vec::new(),
+            shared: Some(self.shared.clone()),
         }))
     }
 }
@@ -527,6 +544,7 @@ impl<'a> Feed<'a> for StreamFeed {
             end: self.cursor,
             bytes,
             reports: Vec::new(),
+            shared: None,
         }))
     }
 }
@@ -566,6 +584,7 @@ impl<'a> Feed<'a> for FileFeed<'a> {
             end: self.cursor,
             bytes,
             reports: Vec::new(),
+            shared: None,
         }))
     }
 }
@@ -589,7 +608,7 @@ pub fn count(path: &Path, variant: Option<Variant>) -> Result<CountSummary, Batc
     let src = Source::open(path, variant)?;
     let (messages, bytes) = match &src {
         Source::Mapped { data, sniffed, .. } => {
-            let data = mapped(data);
+            let data: &[u8] = data;
             let n = if sniffed.variant == Variant::Mboxcl2 {
                 mbox::read(data, &read_options(Some(sniffed.variant))).count() as u64
             } else {

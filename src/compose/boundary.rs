@@ -64,13 +64,21 @@ pub fn id_domain() -> String {
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        });
     host.unwrap_or_else(|| "mimeflow.invalid".to_string())
 }
 
 /// A unique id `<hex.hex@domain>` for Message-ID or Content-ID.
 pub fn unique_id(domain: &str) -> String {
-    format!("<{:016x}.{:08x}@{domain}>", random_u64(), random_u64() as u32)
+    format!(
+        "<{:016x}.{:08x}@{domain}>",
+        random_u64(),
+        random_u64() as u32
+    )
 }
 
 #[cfg(test)]

@@ -37,7 +37,10 @@ pub(crate) enum Token {
 
 /// Q or B for `text`, whichever gives the shorter output.
 fn choose_b(text: &str) -> bool {
-    let q: usize = text.bytes().map(|b| if q_literal(b) || b == b' ' { 1 } else { 3 }).sum();
+    let q: usize = text
+        .bytes()
+        .map(|b| if q_literal(b) || b == b' ' { 1 } else { 3 })
+        .sum();
     let b = text.len().div_ceil(3) * 4;
     b < q
 }
@@ -48,7 +51,9 @@ fn q_literal(b: u8) -> bool {
 }
 
 fn q_len(c: &str) -> usize {
-    c.bytes().map(|b| if q_literal(b) || b == b' ' { 1 } else { 3 }).sum()
+    c.bytes()
+        .map(|b| if q_literal(b) || b == b' ' { 1 } else { 3 })
+        .sum()
 }
 
 fn push_q(out: &mut String, c: &str) {
@@ -102,7 +107,10 @@ fn make_word(s: &str, b: bool) -> String {
     let mut w = String::with_capacity(WORD_MAX);
     if b {
         w.push_str("=?utf-8?B?");
-        w.push_str(std::str::from_utf8(&crate::base64::STANDARD.encode_to_vec(s.as_bytes())).expect("base64 is ASCII"));
+        w.push_str(
+            std::str::from_utf8(&crate::base64::STANDARD.encode_to_vec(s.as_bytes()))
+                .expect("base64 is ASCII"),
+        );
     } else {
         w.push_str("=?utf-8?Q?");
         push_q(&mut w, s);
@@ -191,7 +199,13 @@ fn tokens_of(value: &str, keep_words: bool) -> Vec<Token> {
     // for breaks; other controls (tabs excepted) go through encoding.
     let clean: String = value
         .chars()
-        .map(|c| if c == '\r' || c == '\n' || c == '\t' { ' ' } else { c })
+        .map(|c| {
+            if c == '\r' || c == '\n' || c == '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     let mut tokens: Vec<Token> = Vec::new();
     let mut first = true;
@@ -210,7 +224,8 @@ fn tokens_of(value: &str, keep_words: bool) -> Vec<Token> {
         let text = std::mem::take(&mut lead) + word;
         if plain_ok(word, keep_words) {
             tokens.push(Token::Plain { text, space });
-        } else if let Some(Token::Encoded { text: prev, .. }) = tokens.last_mut().filter(|_| space) {
+        } else if let Some(Token::Encoded { text: prev, .. }) = tokens.last_mut().filter(|_| space)
+        {
             prev.push(' ');
             prev.push_str(&text);
         } else {
@@ -219,7 +234,10 @@ fn tokens_of(value: &str, keep_words: bool) -> Vec<Token> {
     }
     if !lead.is_empty() {
         // Trailing blanks: keep them inside an encoded word so they survive.
-        tokens.push(Token::Encoded { text: lead, space: true });
+        tokens.push(Token::Encoded {
+            text: lead,
+            space: true,
+        });
     }
     tokens
 }
@@ -243,9 +261,16 @@ fn is_atext(b: u8) -> bool {
 pub(crate) fn phrase_tokens(name: &str, space: bool, out: &mut Vec<Token>) {
     let name = name.trim();
     let printable = name.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if printable && name.split(' ').all(|w| !w.is_empty() && w.bytes().all(is_atext) && !w.contains("=?")) {
+    if printable
+        && name
+            .split(' ')
+            .all(|w| !w.is_empty() && w.bytes().all(is_atext) && !w.contains("=?"))
+    {
         for (i, w) in name.split(' ').enumerate() {
-            out.push(Token::Plain { text: w.to_string(), space: space || i > 0 });
+            out.push(Token::Plain {
+                text: w.to_string(),
+                space: space || i > 0,
+            });
         }
     } else if printable && name.len() <= PLAIN_MAX && !name.contains("=?") {
         let mut q = String::with_capacity(name.len() + 2);
@@ -259,7 +284,10 @@ pub(crate) fn phrase_tokens(name: &str, space: bool, out: &mut Vec<Token>) {
         q.push('"');
         out.push(Token::Plain { text: q, space });
     } else {
-        out.push(Token::Encoded { text: name.to_string(), space });
+        out.push(Token::Encoded {
+            text: name.to_string(),
+            space,
+        });
     }
 }
 
@@ -267,7 +295,9 @@ pub(crate) fn phrase_tokens(name: &str, space: bool, out: &mut Vec<Token>) {
 pub fn addr_spec(address: &str) -> String {
     let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
     let dot_atom = !local.is_empty()
-        && local.split('.').all(|p| !p.is_empty() && p.bytes().all(is_atext));
+        && local
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(is_atext));
     let local = if dot_atom {
         local.to_string()
     } else {
@@ -286,7 +316,10 @@ pub fn addr_spec(address: &str) -> String {
 
 /// A whole address-list field (`To: A <a@x>, b@y\r\n`), folded between
 /// addresses and between the words of display names.
-pub fn address_list<'a>(name: &str, list: impl IntoIterator<Item = (Option<&'a str>, &'a str)>) -> String {
+pub fn address_list<'a>(
+    name: &str,
+    list: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
+) -> String {
     let mut tokens = Vec::new();
     let list: Vec<_> = list.into_iter().collect();
     let n = list.len();
@@ -296,9 +329,15 @@ pub fn address_list<'a>(name: &str, list: impl IntoIterator<Item = (Option<&'a s
         match display.filter(|d| !d.trim().is_empty()) {
             Some(d) => {
                 phrase_tokens(d, true, &mut tokens);
-                tokens.push(Token::Plain { text: format!("<{spec}>{comma}"), space: true });
+                tokens.push(Token::Plain {
+                    text: format!("<{spec}>{comma}"),
+                    space: true,
+                });
             }
-            None => tokens.push(Token::Plain { text: format!("{spec}{comma}"), space: true }),
+            None => tokens.push(Token::Plain {
+                text: format!("{spec}{comma}"),
+                space: true,
+            }),
         }
     }
     fold(name, &tokens)
@@ -337,7 +376,11 @@ pub fn with_params(name: &str, value: &str, params: &[(&str, &str)]) -> String {
                 out.push(' ');
                 col += 1;
             }
-            col = if let Some(p) = piece.rfind('\n') { piece.len() - p - 1 } else { col + piece.len() };
+            col = if let Some(p) = piece.rfind('\n') {
+                piece.len() - p - 1
+            } else {
+                col + piece.len()
+            };
             out.push_str(&piece);
         }
     }
@@ -391,7 +434,11 @@ fn param_pieces(attr: &str, val: &str) -> Vec<String> {
     let mut cur = String::new();
     let mut n = 0;
     for s in enc {
-        let head = if n == 0 { format!("{attr}*0*=utf-8''") } else { format!("{attr}*{n}*=") };
+        let head = if n == 0 {
+            format!("{attr}*0*=utf-8''")
+        } else {
+            format!("{attr}*{n}*=")
+        };
         if !cur.is_empty() && head.len() + cur.len() + s.len() > room {
             pieces.push(format!("{head}{cur}"));
             cur.clear();
@@ -399,7 +446,11 @@ fn param_pieces(attr: &str, val: &str) -> Vec<String> {
         }
         cur.push_str(&s);
     }
-    let head = if n == 0 { format!("{attr}*0*=utf-8''") } else { format!("{attr}*{n}*=") };
+    let head = if n == 0 {
+        format!("{attr}*0*=utf-8''")
+    } else {
+        format!("{attr}*{n}*=")
+    };
     pieces.push(format!("{head}{cur}"));
     pieces
 }

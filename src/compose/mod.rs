@@ -140,7 +140,9 @@ fn valid_addr_spec(a: &str) -> bool {
         && !local.contains(['\r', '\n'])
         && (domain.starts_with('[')
             || domain.split('.').all(|l| {
-                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                !l.is_empty()
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             }))
 }
 
@@ -217,7 +219,10 @@ impl Attachment {
 /// A MIME type from a file name's extension (a small table of the usual
 /// ones; `application/octet-stream` otherwise).
 pub fn guess_type(filename: &str) -> &'static str {
-    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "txt" | "text" | "log" => "text/plain",
         "csv" => "text/csv",
@@ -351,14 +356,21 @@ impl MessageBuilder {
 
     /// Adds a custom header, its value encoded as unstructured text.
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, ComposeError> {
-        let ok = !name.is_empty()
-            && name.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b':')
-            && {
+        let ok =
+            !name.is_empty() && name.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b':') && {
                 let l = name.to_ascii_lowercase();
                 !(l.starts_with("content-")
                     || matches!(
                         l.as_str(),
-                        "mime-version" | "from" | "to" | "cc" | "bcc" | "reply-to" | "subject" | "date" | "message-id"
+                        "mime-version"
+                            | "from"
+                            | "to"
+                            | "cc"
+                            | "bcc"
+                            | "reply-to"
+                            | "subject"
+                            | "date"
+                            | "message-id"
                     ))
             };
         if !ok {
@@ -398,14 +410,16 @@ impl MessageBuilder {
 
     /// Attaches a message (message/rfc822), optionally with a file name.
     pub fn attach_message(mut self, msg: MessageBuilder, filename: Option<&str>) -> Self {
-        self.messages.push((Carried::Built(Box::new(msg)), filename.map(str::to_string)));
+        self.messages
+            .push((Carried::Built(Box::new(msg)), filename.map(str::to_string)));
         self
     }
 
     /// Attaches an existing message (its bytes are normalized first unless
     /// the transport allows 8bit/binary).
     pub fn attach_message_bytes(mut self, raw: impl Into<Bytes>, filename: Option<&str>) -> Self {
-        self.messages.push((Carried::Raw(raw.into()), filename.map(str::to_string)));
+        self.messages
+            .push((Carried::Raw(raw.into()), filename.map(str::to_string)));
         self
     }
 
@@ -417,7 +431,12 @@ impl MessageBuilder {
 
     /// Every recipient (To, Cc, Bcc), for the SMTP envelope.
     pub fn recipients(&self) -> Vec<&str> {
-        self.to.iter().chain(&self.cc).chain(&self.bcc).map(|m| m.address.as_str()).collect()
+        self.to
+            .iter()
+            .chain(&self.cc)
+            .chain(&self.bcc)
+            .map(|m| m.address.as_str())
+            .collect()
     }
 
     /// The message in memory.
@@ -552,7 +571,10 @@ enum NodeBody {
     /// A big file, streamed as base64.
     File { path: PathBuf, len: u64 },
     /// Children between boundaries.
-    Multipart { boundary: String, children: Vec<Node> },
+    Multipart {
+        boundary: String,
+        children: Vec<Node>,
+    },
     /// A carried message laid out by us.
     Message(Box<Node>),
     /// A carried message copied as is.
@@ -581,11 +603,20 @@ impl Node {
         self.header.len()
             + 64
             + match &self.body {
-                NodeBody::Data { data, .. } => data.len() * 4 / 3 + data.len() / 38 + 16,
-                NodeBody::File { len, .. } => (*len as usize) * 4 / 3 + (*len as usize) / 38 + 16,
-                NodeBody::Multipart { boundary, children } => {
-                    children.iter().map(|c| c.size_hint() + boundary.len() + 8).sum()
+                // Exact for base64 (the big parts), so the output vector
+                // is allocated once and never moved while it is encoded into.
+                NodeBody::Data { data, .. } => match self.cte {
+                    TransferEncoding::Base64 => base64_len(data.len()),
+                    TransferEncoding::QuotedPrintable => data.len() + data.len() / 8 + 16,
+                    _ => data.len(),
+                },
+                NodeBody::File { len, .. } => {
+                    base64_len(usize::try_from(*len).unwrap_or(usize::MAX / 2))
                 }
+                NodeBody::Multipart { boundary, children } => children
+                    .iter()
+                    .map(|c| c.size_hint() + boundary.len() + 8)
+                    .sum(),
                 NodeBody::Message(m) => m.size_hint(),
                 NodeBody::Raw(b) => b.len(),
             }
@@ -602,7 +633,9 @@ impl Node {
                 }
             }
             NodeBody::File { .. } => {}
-            NodeBody::Multipart { children, .. } => children.iter().for_each(|c| c.raw_content(out)),
+            NodeBody::Multipart { children, .. } => {
+                children.iter().for_each(|c| c.raw_content(out))
+            }
             NodeBody::Message(m) => m.raw_content(out),
             NodeBody::Raw(b) => out.push(b),
         }
@@ -625,7 +658,10 @@ impl Node {
             },
             NodeBody::File { path, .. } => {
                 let mut f = File::open(path).map_err(|e| attach_err(path, e))?;
-                let mut read = ReadSide { inner: &mut f, err: None };
+                let mut read = ReadSide {
+                    inner: &mut f,
+                    err: None,
+                };
                 let r = match out {
                     Sink::Vec(v) => transfer::base64_stream(&mut read, *v).map(|_| ()),
                     Sink::Writer(w) => transfer::base64_stream(&mut read, *w).map(|_| ()),
@@ -652,6 +688,11 @@ impl Node {
         }
         Ok(())
     }
+}
+
+/// The length of a base64 body (MIME lines, CRLF).
+fn base64_len(n: usize) -> usize {
+    crate::base64::STANDARD.encoded_length_wrapped(n, crate::base64::Wrap::MIME)
 }
 
 /// Tells read errors (the attachment's) from write errors (the output's).
@@ -681,11 +722,18 @@ fn text_leaf(subtype: &str, s: &str, t: Transport) -> Node {
     let data = transfer::to_crlf(s.as_bytes());
     let stats = transfer::Stats::scan(&data);
     let cte = transfer::choose(&stats, true, t);
-    let mut header = encode_header::with_params("Content-Type", &format!("text/{subtype}"), &[("charset", "utf-8")]);
+    let mut header = encode_header::with_params(
+        "Content-Type",
+        &format!("text/{subtype}"),
+        &[("charset", "utf-8")],
+    );
     header.push_str(&format!("Content-Transfer-Encoding: {}\r\n", cte.as_str()));
     Node {
         header: header.into_bytes(),
-        body: NodeBody::Data { data: Bytes::from(data), text: true },
+        body: NodeBody::Data {
+            data: Bytes::from(data),
+            text: true,
+        },
         cte,
     }
 }
@@ -725,12 +773,22 @@ fn attachment_leaf(a: &Attachment, t: Transport) -> Result<Node, ComposeError> {
             // rest holds: one 8-bit byte or NUL near the start settles it
             // without scanning a big attachment.
             let head = &d[..d.len().min(64 << 10)];
-            let cte = if !is_text && t == Transport::SevenBit && head.iter().any(|&b| b >= 0x80 || b == 0) {
+            let cte = if !is_text
+                && t == Transport::SevenBit
+                && head.iter().any(|&b| b >= 0x80 || b == 0)
+            {
                 TransferEncoding::Base64
             } else {
                 transfer::choose(&transfer::Stats::scan(&d), is_text, t)
             };
-            (NodeBody::Data { data: d, text: is_text }, cte, charset)
+            (
+                NodeBody::Data {
+                    data: d,
+                    text: is_text,
+                },
+                cte,
+                charset,
+            )
         }
         (None, Some((path, len))) => (NodeBody::File { path, len }, TransferEncoding::Base64, None),
         (None, None) => unreachable!("one source"),
@@ -760,7 +818,11 @@ fn attachment_leaf(a: &Attachment, t: Transport) -> Result<Node, ComposeError> {
     header.push_str(&format!("Content-Transfer-Encoding: {}\r\n", cte.as_str()));
     let kind = if a.inline { "inline" } else { "attachment" };
     let dparams: Vec<(&str, &str)> = filename.map(|f| ("filename", f)).into_iter().collect();
-    header.push_str(&encode_header::with_params("Content-Disposition", kind, &dparams));
+    header.push_str(&encode_header::with_params(
+        "Content-Disposition",
+        kind,
+        &dparams,
+    ));
     if let Some(cid) = &a.content_id {
         header.push_str(&format!("Content-ID: <{cid}>\r\n"));
     }
@@ -800,7 +862,11 @@ fn message_part(m: &Carried, filename: Option<&str>, t: Transport) -> Result<Nod
         header.push_str(&format!("Content-Transfer-Encoding: {}\r\n", cte.as_str()));
     }
     let dparams: Vec<(&str, &str)> = filename.map(|f| ("filename", f)).into_iter().collect();
-    header.push_str(&encode_header::with_params("Content-Disposition", "attachment", &dparams));
+    header.push_str(&encode_header::with_params(
+        "Content-Disposition",
+        "attachment",
+        &dparams,
+    ));
     Ok(Node {
         header: header.into_bytes(),
         body,
@@ -823,14 +889,23 @@ impl Node {
 }
 
 fn multipart(subtype: &str, children: Vec<Node>) -> Node {
-    let cte = transfer::composite(children.iter().map(|c| c.subtree_cte()).collect::<Vec<_>>().iter());
+    let cte = transfer::composite(
+        children
+            .iter()
+            .map(|c| c.subtree_cte())
+            .collect::<Vec<_>>()
+            .iter(),
+    );
     let mut raw = Vec::new();
     for c in &children {
         c.raw_content(&mut raw);
     }
     let boundary = boundary::generate_for(raw.iter().copied());
-    let mut header =
-        encode_header::with_params("Content-Type", &format!("multipart/{subtype}"), &[("boundary", &boundary)]);
+    let mut header = encode_header::with_params(
+        "Content-Type",
+        &format!("multipart/{subtype}"),
+        &[("boundary", &boundary)],
+    );
     if cte != TransferEncoding::SevenBit {
         header.push_str(&format!("Content-Transfer-Encoding: {}\r\n", cte.as_str()));
     }
@@ -843,7 +918,10 @@ fn multipart(subtype: &str, children: Vec<Node>) -> Node {
 
 /// An RFC 5322 date in UTC: `Tue, 01 Jul 2025 12:00:00 +0000`.
 pub fn rfc5322_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's days-to-civil.
@@ -857,7 +935,9 @@ pub fn rfc5322_date(t: SystemTime) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
         WD[days.rem_euclid(7) as usize],

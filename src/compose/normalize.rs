@@ -22,6 +22,8 @@
 //! It is a pure function of its input, safe to call from many rayon
 //! threads at once (the batch `convert --normalize` does).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use super::encode_header::{self, Token};
@@ -35,14 +37,26 @@ pub fn normalize(src: &[u8]) -> Vec<u8> {
 
 /// [`normalize`] of an already parsed message (no copy of its source).
 pub fn normalize_message(msg: &Message) -> Vec<u8> {
+    let mut out = Vec::new();
+    normalize_into(msg, &mut out);
+    out
+}
+
+/// [`normalize_message`] appended to `out`, so that a caller normalizing
+/// many messages can reuse one buffer.
+///
+/// Each entity is written straight into `out`: headers, then the body,
+/// copied (LF made CRLF in the same copy) or encoded in place by the
+/// codecs' appending entry points; nothing is built in a temporary and
+/// copied again, whatever the nesting depth.
+pub fn normalize_into(msg: &Message, out: &mut Vec<u8>) {
     let src = msg.source();
-    let mut out = Vec::with_capacity(src.len() + src.len() / 8 + 64);
+    out.reserve(src.len() + src.len() / 8 + 64);
     let root = msg.root();
     let range = root.range();
-    safe_gap(&src[..range.start], &mut out);
-    write_entity(&root, &[], &mut out);
-    safe_gap(&src[range.end..], &mut out);
-    out
+    safe_gap(&src[..range.start], out);
+    write_entity(&root, &[], out);
+    safe_gap(&src[range.end..], out);
 }
 
 /// The declared charset of `e` or, for a composite, of its first text leaf.
@@ -57,51 +71,27 @@ fn declared_charset(e: &EntityRef<'_>) -> Option<String> {
         .find_map(|d| d.content_type().charset().map(str::to_string))
 }
 
+/// `7bit`, `8bit` and `binary`: the body is the content.
+fn is_identity(cte: &TransferEncoding) -> bool {
+    matches!(
+        cte,
+        TransferEncoding::SevenBit | TransferEncoding::EightBit | TransferEncoding::Binary
+    )
+}
+
 fn write_entity(e: &EntityRef<'_>, boundaries: &[&str], out: &mut Vec<u8>) {
     let src = e.message().source();
     let body_range = e.body_range();
     let header_end = e.range().start + e.header_bytes().len();
-    // The body, and the transfer encoding to declare when it changes.
-    let mut body = Vec::new();
-    let mut new_cte: Option<TransferEncoding> = None;
+    let header = &src[e.range().start..header_end];
+    let cte = e.transfer_encoding();
     match e.kind() {
-        Kind::Leaf => {
-            let raw = e.body_bytes();
-            let crlf = transfer::to_crlf(raw);
-            let known = matches!(
-                e.transfer_encoding(),
-                TransferEncoding::SevenBit
-                    | TransferEncoding::EightBit
-                    | TransferEncoding::Binary
-                    | TransferEncoding::Base64
-                    | TransferEncoding::QuotedPrintable
-                    | TransferEncoding::Uuencode
-            );
-            if Stats::scan(&crlf).is_7bit() && known {
-                body = crlf;
-                if matches!(e.transfer_encoding(), TransferEncoding::EightBit | TransferEncoding::Binary) {
-                    new_cte = Some(TransferEncoding::SevenBit);
-                }
-            } else {
-                let text = e.content_type().type_ == "text";
-                let content = if known { e.decoded() } else { raw.to_vec() };
-                let content = if text { transfer::to_crlf(&content) } else { content };
-                let stats = Stats::scan(&content);
-                let mut cte = transfer::choose(&stats, text, Transport::SevenBit);
-                transfer::encode_append(&content, &cte, text, &mut body);
-                if cte == TransferEncoding::QuotedPrintable
-                    && boundaries.iter().any(|b| super::boundary::collides(b, &body))
-                {
-                    cte = TransferEncoding::Base64;
-                    body.clear();
-                    transfer::encode_append(&content, &cte, text, &mut body);
-                }
-                if cte != *e.transfer_encoding() || !known {
-                    new_cte = Some(cte);
-                }
-            }
-        }
+        Kind::Leaf => write_leaf(e, header, boundaries, out),
         Kind::Multipart | Kind::Message => {
+            let new_cte = matches!(cte, TransferEncoding::EightBit | TransferEncoding::Binary)
+                .then_some(TransferEncoding::SevenBit);
+            write_header(e, header, new_cte.as_ref(), out);
+            let blank = BlankLine::open(header_end < body_range.start, out);
             let boundary = e.content_type().boundary().map(str::to_string);
             let mut inner: Vec<&str> = boundaries.to_vec();
             if let Some(b) = boundary.as_deref() {
@@ -113,24 +103,129 @@ fn write_entity(e: &EntityRef<'_>, boundaries: &[&str], out: &mut Vec<u8>) {
                 if r.start < at {
                     continue;
                 }
-                safe_gap(&src[at..r.start], &mut body);
-                write_entity(&child, &inner, &mut body);
+                safe_gap(&src[at..r.start], out);
+                write_entity(&child, &inner, out);
                 at = r.end;
             }
             if at < body_range.end {
-                safe_gap(&src[at..body_range.end], &mut body);
+                safe_gap(&src[at..body_range.end], out);
             }
-            if matches!(e.transfer_encoding(), TransferEncoding::EightBit | TransferEncoding::Binary) {
-                new_cte = Some(TransferEncoding::SevenBit);
-            }
+            blank.close(out);
         }
     }
-    write_header(e, &src[e.range().start..header_end], new_cte.as_ref(), out);
-    // The blank line, as CRLF (or nothing when the source had none).
-    if header_end < body_range.start || !body.is_empty() {
+}
+
+/// The CRLF between header and body: written before the body, and taken
+/// back after it when the body turned out empty and the source had no
+/// blank line either.
+struct BlankLine {
+    /// `out.len()` after the CRLF, when it may be taken back.
+    tentative: Option<usize>,
+}
+
+impl BlankLine {
+    fn open(in_source: bool, out: &mut Vec<u8>) -> BlankLine {
         out.extend_from_slice(b"\r\n");
+        BlankLine {
+            tentative: (!in_source).then_some(out.len()),
+        }
     }
-    out.extend_from_slice(&body);
+
+    fn close(self, out: &mut Vec<u8>) {
+        if self.tentative == Some(out.len()) {
+            out.truncate(out.len() - 2);
+        }
+    }
+}
+
+/// A leaf: copied when its body is already 7-bit clean (one scan, one
+/// copy), else decoded (only if it has an encoding to undo), scanned once
+/// to choose the new encoding, and encoded straight into `out`.
+fn write_leaf(e: &EntityRef<'_>, header: &[u8], boundaries: &[&str], out: &mut Vec<u8>) {
+    let raw = e.body_bytes();
+    let header_end = e.range().start + header.len();
+    let blank_in_source = header_end < e.body_range().start;
+    let cte = e.transfer_encoding();
+    let known = is_identity(cte)
+        || matches!(
+            cte,
+            TransferEncoding::Base64
+                | TransferEncoding::QuotedPrintable
+                | TransferEncoding::Uuencode
+        );
+    let raw_stats = Stats::scan(raw);
+    if known && raw_stats.canonical().is_7bit() {
+        let new_cte = matches!(cte, TransferEncoding::EightBit | TransferEncoding::Binary)
+            .then_some(TransferEncoding::SevenBit);
+        write_header(e, header, new_cte.as_ref(), out);
+        let blank = BlankLine::open(blank_in_source, out);
+        if raw_stats.bare == 0 {
+            out.extend_from_slice(raw);
+        } else {
+            transfer::to_crlf_append(raw, out);
+        }
+        blank.close(out);
+        return;
+    }
+    let text = e.content_type().type_ == "text";
+    // The content: the raw body when there is no encoding to undo (cut at
+    // the decoded-size limit, as `decoded` would), else the decoded body.
+    let (content, stats): (Cow<'_, [u8]>, Stats) = if !known {
+        (Cow::Borrowed(raw), raw_stats)
+    } else if is_identity(cte) {
+        let max = e.message().limits().max_decoded_bytes;
+        if raw.len() > max {
+            let c = &raw[..max];
+            (Cow::Borrowed(c), Stats::scan(c))
+        } else {
+            (Cow::Borrowed(raw), raw_stats)
+        }
+    } else {
+        let d = e.decoded();
+        let s = Stats::scan(&d);
+        (Cow::Owned(d), s)
+    };
+    // Text is canonically CRLF (RFC 2046 §4.1.1): the choice is made for
+    // that form, which is only built when the encoder needs it (QP in text
+    // mode already writes a bare LF as a hard break; a bare CR it would
+    // escape).
+    let (mut new, content) = if text {
+        let canonical = stats.canonical();
+        let choice = transfer::choose(&canonical, text, Transport::SevenBit);
+        let convert = match choice {
+            TransferEncoding::QuotedPrintable => stats.bare_cr > 0,
+            _ => stats.bare > 0,
+        };
+        let content = if convert {
+            Cow::Owned(transfer::to_crlf(&content))
+        } else {
+            content
+        };
+        (choice, content)
+    } else {
+        (transfer::choose(&stats, text, Transport::SevenBit), content)
+    };
+    let start = out.len();
+    loop {
+        let declare = (new != *cte || !known).then_some(&new);
+        write_header(e, header, declare, out);
+        let blank = BlankLine::open(blank_in_source, out);
+        let body_at = out.len();
+        transfer::encode_append(&content, &new, text, out);
+        // QP keeps `-` literal, so its output could hold an enclosing
+        // delimiter line; base64's alphabet has no `-`.
+        if new == TransferEncoding::QuotedPrintable
+            && boundaries
+                .iter()
+                .any(|b| super::boundary::collides(b, &out[body_at..]))
+        {
+            out.truncate(start);
+            new = TransferEncoding::Base64;
+            continue;
+        }
+        blank.close(out);
+        return;
+    }
 }
 
 /// Fields of a header block: each with its continuation lines and line ends.
@@ -152,30 +247,42 @@ fn fields(block: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// Whether a raw field can be copied: ASCII without NUL, lines <= 998.
+/// Whether a raw field can be copied: ASCII without NUL, lines <= 998
+/// (in its CRLF form, which the copy writes).
 fn field_safe(f: &[u8]) -> bool {
-    let s = Stats::scan(&transfer::to_crlf(f));
+    let s = Stats::scan(f);
     s.high == 0 && s.nul == 0 && s.longest <= encode_header::LINE_HARD
 }
 
-fn write_header(e: &EntityRef<'_>, block: &[u8], new_cte: Option<&TransferEncoding>, out: &mut Vec<u8>) {
+fn write_header(
+    e: &EntityRef<'_>,
+    block: &[u8],
+    new_cte: Option<&TransferEncoding>,
+    out: &mut Vec<u8>,
+) {
     let mut charset: Option<Option<String>> = None;
     for f in fields(block) {
-        let colon = memchr::memchr(b':', f);
-        let name = colon.map(|c| String::from_utf8_lossy(&f[..c]).trim().to_string());
-        let lname = name.as_deref().map(str::to_ascii_lowercase);
-        if new_cte.is_some() && lname.as_deref() == Some("content-transfer-encoding") {
+        // A field name is printable ASCII (RFC 5322 ftext; WSP before the
+        // colon is obsolete syntax, trimmed). Anything else is not a field.
+        let colon = memchr::memchr(b':', f).filter(|&c| {
+            let n = f[..c].trim_ascii();
+            !n.is_empty() && n.iter().all(|b| (0x21..0x7f).contains(b))
+        });
+        // Checked ASCII above, so the name is a str without a lossy copy.
+        let name = colon.map(|c| std::str::from_utf8(f[..c].trim_ascii()).unwrap_or_default());
+        if new_cte.is_some()
+            && name.is_some_and(|n| n.eq_ignore_ascii_case("content-transfer-encoding"))
+        {
             continue;
         }
         if field_safe(f) {
-            let c = transfer::to_crlf(f);
-            out.extend_from_slice(&c);
-            if !c.ends_with(b"\r\n") {
+            transfer::to_crlf_append(f, out);
+            if !out.ends_with(b"\r\n") {
                 out.extend_from_slice(b"\r\n");
             }
             continue;
         }
-        let (Some(colon), Some(name), Some(lname)) = (colon, name, lname) else {
+        let (Some(colon), Some(name)) = (colon, name) else {
             // Not a field at all: keep it, made safe.
             safe_gap(f, out);
             if !out.ends_with(b"\r\n") {
@@ -183,6 +290,7 @@ fn write_header(e: &EntityRef<'_>, block: &[u8], new_cte: Option<&TransferEncodi
             }
             continue;
         };
+        let lname = name.to_ascii_lowercase();
         let raw = crate::header::unfold(&f[colon + 1..]);
         let raw = trim_eol(&raw);
         let text = match std::str::from_utf8(raw) {
@@ -192,10 +300,20 @@ fn write_header(e: &EntityRef<'_>, block: &[u8], new_cte: Option<&TransferEncodi
                 crate::charset::decode(raw, cs.as_deref()).text.into_owned()
             }
         };
-        out.extend_from_slice(encode_field(e, &name, &lname, &text).as_bytes());
+        // NUL may not appear in a header even as obsolete text (RFC 5322
+        // §4.1): it becomes U+FFFD, which is then encoded. Line ends left
+        // inside the unfolded value would start new fields: spaces.
+        let text = if text.contains(['\0', '\r', '\n']) {
+            text.replace('\0', "\u{FFFD}").replace(['\r', '\n'], " ")
+        } else {
+            text
+        };
+        out.extend_from_slice(encode_field(e, name, &lname, &text).as_bytes());
     }
     if let Some(cte) = new_cte {
-        out.extend_from_slice(format!("Content-Transfer-Encoding: {}\r\n", cte.as_str()).as_bytes());
+        out.extend_from_slice(b"Content-Transfer-Encoding: ");
+        out.extend_from_slice(cte.as_str().as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -213,11 +331,15 @@ fn trim_eol(v: &[u8]) -> &[u8] {
 /// A field written again from its decoded text.
 fn encode_field(e: &EntityRef<'_>, name: &str, lname: &str, text: &str) -> String {
     match lname {
-        "from" | "to" | "cc" | "bcc" | "reply-to" | "sender" | "resent-from" | "resent-to" | "resent-cc"
-        | "resent-bcc" | "resent-sender" => {
+        "from" | "to" | "cc" | "bcc" | "reply-to" | "sender" | "resent-from" | "resent-to"
+        | "resent-cc" | "resent-bcc" | "resent-sender" => {
             let mut defects = Vec::new();
             let list = crate::header::parse_address_list(text.as_bytes(), 0, &mut defects);
-            if !list.is_empty() && list.iter().all(|a| !a.address.is_empty() && a.address.is_ascii()) {
+            if !list.is_empty()
+                && list
+                    .iter()
+                    .all(|a| !a.address.is_empty() && a.address.is_ascii())
+            {
                 return encode_header::address_list(
                     name,
                     list.iter().map(|a| (a.name.as_deref(), a.address.as_str())),
@@ -226,14 +348,22 @@ fn encode_field(e: &EntityRef<'_>, name: &str, lname: &str, text: &str) -> Strin
         }
         "content-type" => {
             let ct = e.content_type();
-            let params: Vec<(&str, &str)> =
-                ct.params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let params: Vec<(&str, &str)> = ct
+                .params
+                .0
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             return encode_header::with_params(name, &ct.mime_type(), &params);
         }
         "content-disposition" => {
             if let Some(d) = e.disposition() {
-                let params: Vec<(&str, &str)> =
-                    d.params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let params: Vec<(&str, &str)> = d
+                    .params
+                    .0
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
                 return encode_header::with_params(name, &d.kind, &params);
             }
         }
@@ -249,6 +379,12 @@ fn encode_field(e: &EntityRef<'_>, name: &str, lname: &str, text: &str) -> Strin
 /// Bytes outside any entity (preambles, delimiter lines, epilogues):
 /// CRLF line ends, 8-bit bytes and NULs replaced by `?`, lines cut at 998.
 fn safe_gap(gap: &[u8], out: &mut Vec<u8>) {
+    let s = Stats::scan(gap);
+    if s.high == 0 && s.nul == 0 && s.longest <= encode_header::LINE_HARD {
+        // The usual case (a delimiter line): one copy.
+        transfer::to_crlf_append(gap, out);
+        return;
+    }
     let c = transfer::to_crlf(gap);
     let mut col = 0;
     let mut i = 0;

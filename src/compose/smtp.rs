@@ -132,7 +132,9 @@ impl Default for DotUnstuffer {
 impl DotUnstuffer {
     /// At the start of the DATA stream.
     pub fn new() -> Self {
-        DotUnstuffer { state: State::LineStart }
+        DotUnstuffer {
+            state: State::LineStart,
+        }
     }
 
     /// Whether the terminator has been read.

@@ -36,7 +36,10 @@ pub struct Stats {
     pub nul: usize,
     /// CR not followed by LF, or LF not preceded by CR.
     pub bare: usize,
-    /// Longest line, line end excluded.
+    /// Of `bare`, the CRs not followed by LF.
+    pub bare_cr: usize,
+    /// Longest line, line end excluded; every line end (CRLF, bare CR,
+    /// bare LF) ends a line, as in the CRLF form [`to_crlf`] writes.
     pub longest: usize,
     /// Bytes QP would escape (controls other than CRLF, `=`, 8-bit).
     pub escapes: usize,
@@ -44,34 +47,56 @@ pub struct Stats {
     pub len: usize,
 }
 
+/// Bytes per block of the counting pass: the per-block counters are `u8`
+/// lanes, so a block may not exceed 255 bytes.
+const COUNT_BLOCK: usize = 255;
+
 impl Stats {
-    /// Scans `data`.
+    /// Scans `data`: one branch-free counting pass (it vectorises: random
+    /// binary data would mispredict a branch per byte) and one memchr pass
+    /// over the line ends.
     pub fn scan(data: &[u8]) -> Stats {
+        let (high, nul, escapes) = count_classes(data);
         let mut s = Stats {
+            high,
+            nul,
+            escapes,
             len: data.len(),
             ..Stats::default()
         };
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', data) {
-            let crlf = nl > 0 && data[nl - 1] == b'\r';
-            if !crlf {
+        for i in memchr::memchr2_iter(b'\r', b'\n', data) {
+            if i < start {
+                // The LF of a CRLF, already counted with its CR.
+                continue;
+            }
+            s.longest = s.longest.max(i - start);
+            start = i + 1;
+            if data[i] == b'\r' {
+                if data.get(i + 1) == Some(&b'\n') {
+                    start = i + 2;
+                } else {
+                    s.bare += 1;
+                    s.bare_cr += 1;
+                }
+            } else {
                 s.bare += 1;
             }
-            let end = if crlf { nl - 1 } else { nl };
-            s.longest = s.longest.max(end.saturating_sub(start));
-            start = nl + 1;
         }
         s.longest = s.longest.max(data.len() - start);
-        // Branch-free counts (they vectorise): random binary data would
-        // mispredict a branch per byte.
-        s.high = data.iter().filter(|&&b| b >= 0x80).count();
-        s.nul = memchr::memchr_iter(0, data).count();
-        s.escapes = data.iter().map(|&b| usize::from(ESCAPE[b as usize])).sum();
-        // CRs not followed by LF.
-        s.bare += memchr::memchr_iter(b'\r', data)
-            .filter(|&i| data.get(i + 1) != Some(&b'\n'))
-            .count();
         s
+    }
+
+    /// The stats of [`to_crlf`]`(data)` given those of `data`: each bare CR
+    /// or LF becomes a two-byte CRLF, nothing else changes (CR and LF are
+    /// not QP escapes, and `longest` already ends lines at bare ones).
+    pub fn canonical(&self) -> Stats {
+        Stats {
+            bare: 0,
+            bare_cr: 0,
+            len: self.len + self.bare,
+            ..*self
+        }
     }
 
     /// ASCII, no NUL, CRLF lines of at most 998 octets: valid as is.
@@ -86,17 +111,12 @@ impl Stats {
 }
 
 /// Bytes quoted-printable writes `=XX`: 8-bit, NUL, `=`, DEL and controls
-/// other than CR, LF and TAB.
-const ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b >= 0x7f || b == b'=' || (b < 0x20 && b != b'\r' && b != b'\n' && b != b'\t');
-        i += 1;
-    }
-    t
-};
+/// other than CR, LF and TAB. Arithmetic rather than a table, so the
+/// counting loop that uses it vectorises.
+#[inline(always)]
+const fn is_escape(b: u8) -> bool {
+    b >= 0x7f || b == b'=' || (b < 0x20 && b != b'\r' && b != b'\n' && b != b'\t')
+}
 
 /// The transfer encoding for a leaf with these stats. `text` says whether
 /// it is text (line-oriented: QP is an option, line ends are line ends).
@@ -139,21 +159,52 @@ pub fn composite<'a>(children: impl IntoIterator<Item = &'a TransferEncoding>) -
     }
 }
 
+/// Counts of 8-bit bytes, NULs and QP escapes, in blocks of `u8` lanes
+/// that the compiler vectorises (the escape test is arithmetic, not a table
+/// lookup, for that reason).
+fn count_classes(data: &[u8]) -> (usize, usize, usize) {
+    let (mut high, mut nul, mut esc) = (0usize, 0usize, 0usize);
+    for block in data.chunks(COUNT_BLOCK) {
+        let (mut h, mut n, mut e) = (0u8, 0u8, 0u8);
+        for &b in block {
+            h += u8::from(b >= 0x80);
+            n += u8::from(b == 0);
+            e += u8::from(is_escape(b));
+        }
+        high += usize::from(h);
+        nul += usize::from(n);
+        esc += usize::from(e);
+    }
+    (high, nul, esc)
+}
+
 /// Text with every line end (CRLF, bare LF, bare CR) written CRLF: the
 /// canonical form of text/* (RFC 2046 §4.1.1).
 pub fn to_crlf(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 2);
+    to_crlf_append(data, &mut out);
+    out
+}
+
+/// [`to_crlf`] appended to `out`: runs between line ends are copied whole,
+/// and input that is already CRLF throughout is one copy.
+pub fn to_crlf_append(data: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
     for i in memchr::memchr2_iter(b'\r', b'\n', data) {
-        if i < start {
+        let in_crlf = if data[i] == b'\r' {
+            data.get(i + 1) == Some(&b'\n')
+        } else {
+            i > 0 && data[i - 1] == b'\r'
+        };
+        if in_crlf {
+            // Already CRLF: it stays in the run.
             continue;
         }
         out.extend_from_slice(&data[start..i]);
         out.extend_from_slice(b"\r\n");
-        start = if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') { i + 2 } else { i + 1 };
+        start = i + 1;
     }
     out.extend_from_slice(&data[start..]);
-    out
 }
 
 /// Input bytes per base64 block: whole 76-column lines (57 bytes each),
@@ -161,27 +212,35 @@ pub fn to_crlf(data: &[u8]) -> Vec<u8> {
 pub const BASE64_BLOCK: usize = 57 * 73_584;
 
 /// Base64 (MIME lines, CRLF) of `data` appended to `out`; rayon's threads
-/// share big inputs when the `parallel` feature is on. The output is
-/// written in place (zero-filled first, which is cheaper than encoding into
-/// a separate vector and copying it over).
+/// share big inputs when the `parallel` feature is on.
+///
+/// Both paths do the same work: `out` grows once to the exact encoded length
+/// and the kernel writes straight into its spare capacity (never zero-filled
+/// first). The parallel path cuts the input into chunks of whole 76-column
+/// lines, so each chunk's output has a known size and slot, as
+/// [`Base64::par_encode_wrapped_to_vec`](crate::base64::Base64::par_encode_wrapped_to_vec)
+/// does, but appending in place instead of into a new vector.
 pub fn base64_append(data: &[u8], out: &mut Vec<u8>) {
     #[cfg(feature = "parallel")]
     {
         if data.len() >= crate::base64::PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
             use rayon::prelude::*;
-            // Whole lines per chunk, so chunk outputs simply concatenate.
-            const LINES: usize = 4096;
-            let chunk_in = 57 * LINES;
-            let chunk_out = 78 * LINES;
-            let start = out.len();
+            // Whole lines per chunk (57 input bytes make one 78-byte line
+            // with its CRLF), so chunk outputs simply concatenate.
+            const CHUNK_IN: usize = 57 * 4096;
+            let chunk_out = STANDARD.encoded_length_wrapped(CHUNK_IN, Wrap::MIME);
             let total = STANDARD.encoded_length_wrapped(data.len(), Wrap::MIME);
-            out.resize(start + total, 0);
-            data.par_chunks(chunk_in)
-                .zip(out[start..].par_chunks_mut(chunk_out))
-                .for_each(|(s, d)| {
-                    let n = STANDARD.encode_wrapped(s, Wrap::MIME, d);
-                    debug_assert_eq!(n, d.len());
-                });
+            let _ = crate::uninit::append_with::<()>(out, total, |spare| {
+                data.par_chunks(CHUNK_IN)
+                    .zip(spare.par_chunks_mut(chunk_out))
+                    .for_each(|(s, d)| {
+                        let n = STANDARD.encode_wrapped_uninit(s, Wrap::MIME, d);
+                        // Every byte of the slot must be written: the length
+                        // set below relies on it.
+                        assert_eq!(n, d.len(), "base64 chunk output size mismatch");
+                    });
+                Ok(total)
+            });
             return;
         }
     }
@@ -270,14 +329,64 @@ mod tests {
     #[test]
     fn picks() {
         let s = Stats::scan(b"hello\r\nworld\r\n");
-        assert_eq!(choose(&s, true, Transport::SevenBit), TransferEncoding::SevenBit);
+        assert_eq!(
+            choose(&s, true, Transport::SevenBit),
+            TransferEncoding::SevenBit
+        );
         let s = Stats::scan("Viele Grüße aus Köln, bis bald!\r\n".as_bytes());
-        assert_eq!(choose(&s, true, Transport::SevenBit), TransferEncoding::QuotedPrintable);
-        assert_eq!(choose(&s, true, Transport::EightBit), TransferEncoding::EightBit);
+        assert_eq!(
+            choose(&s, true, Transport::SevenBit),
+            TransferEncoding::QuotedPrintable
+        );
+        assert_eq!(
+            choose(&s, true, Transport::EightBit),
+            TransferEncoding::EightBit
+        );
         let s = Stats::scan("日本語のテキスト".as_bytes());
-        assert_eq!(choose(&s, true, Transport::SevenBit), TransferEncoding::Base64);
+        assert_eq!(
+            choose(&s, true, Transport::SevenBit),
+            TransferEncoding::Base64
+        );
         let s = Stats::scan(b"a\nb");
         assert_eq!(s.bare, 1);
         assert_eq!(to_crlf(b"a\nb\rc\r\n"), b"a\r\nb\r\nc\r\n");
+        assert_eq!(to_crlf(b"\r\r\n\n\rx\n\r"), b"\r\n\r\n\r\n\r\nx\r\n\r\n");
+    }
+
+    /// The one-pass scan against a byte-at-a-time reference, and
+    /// `canonical` against a scan of the converted data.
+    #[test]
+    fn scan_matches_reference() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for n in [0, 1, 2, 254, 255, 256, 511, 1000, 3000] {
+            for alphabet in [&b"ab\r\n=\t\0\x80\xff\x7f\x01"[..], b"abc\r\n", b"\r\n\n\r"] {
+                let data: Vec<u8> = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                let s = Stats::scan(&data);
+                assert_eq!(s.len, n);
+                assert_eq!(s.high, data.iter().filter(|&&b| b >= 0x80).count());
+                assert_eq!(s.nul, data.iter().filter(|&&b| b == 0).count());
+                let esc = |b: u8| b >= 0x7f || b == b'=' || (b < 0x20 && !b"\r\n\t".contains(&b));
+                assert_eq!(s.escapes, data.iter().filter(|&&b| esc(b)).count());
+                let c = to_crlf(&data);
+                let longest = c
+                    .split(|&b| b == b'\n')
+                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
+                    .max()
+                    .unwrap_or(0);
+                assert_eq!(s.longest, longest, "{data:?}");
+                assert_eq!(s.canonical(), Stats::scan(&c), "{data:?}");
+                let bare_cr = (0..n)
+                    .filter(|&i| data[i] == b'\r' && data.get(i + 1) != Some(&b'\n'))
+                    .count();
+                assert_eq!(s.bare_cr, bare_cr);
+            }
+        }
     }
 }

@@ -26,12 +26,16 @@ const DAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"S
 /// is ignored) looks like an mbox envelope line. See the module docs for the
 /// accepted forms.
 pub fn is_from_line(line: &[u8]) -> bool {
-    let Some(rest) = line.strip_prefix(b"From ") else { return false };
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
     let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
     if rest.len() + 5 > MAX_FROM_LINE {
         return false;
     }
-    let mut tokens = rest.split(|&b| b == b' ' || b == b'\t').filter(|t| !t.is_empty());
+    let mut tokens = rest
+        .split(|&b| b == b' ' || b == b'\t')
+        .filter(|t| !t.is_empty());
     if tokens.next().is_none() {
         return false; // no sender
     }
@@ -101,7 +105,9 @@ pub(crate) fn newline_byte(eol: LineEnding) -> u8 {
 /// envelope: the date from its `Date:` header converted to UTC, or the epoch
 /// when there is none that parses.
 pub(crate) fn synthesize_envelope(message: &[u8]) -> Vec<u8> {
-    let secs = date_header(message).and_then(parse_rfc2822_date).unwrap_or(0);
+    let secs = date_header(message)
+        .and_then(parse_rfc2822_date)
+        .unwrap_or(0);
     let mut out = b"MAILER-DAEMON ".to_vec();
     out.extend_from_slice(asctime(secs).as_bytes());
     out
@@ -224,7 +230,9 @@ mod tests {
     fn envelopes() {
         assert!(is_from_line(b"From MAILER-DAEMON Thu Jan  1 00:00:00 1970"));
         assert!(is_from_line(b"From a@b Sat Jan  3 01:05:34 1996 +0000\r"));
-        assert!(is_from_line(b"From 1545668983435175434@xxx Fri Sep 16 22:26:51 +0000 2016"));
+        assert!(is_from_line(
+            b"From 1545668983435175434@xxx Fri Sep 16 22:26:51 +0000 2016"
+        ));
         assert!(is_from_line(b"From - Mon Jan  1 00:00:00 2001"));
         assert!(!is_from_line(b"From here on we meet at 10:30 in 2024"));
         assert!(!is_from_line(b"From "));

@@ -52,10 +52,14 @@ pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
     file.seek(SeekFrom::Start(0))?;
     let magic = &magic[..got];
     if magic.starts_with(GZIP) {
-        return Ok(Archive::Stream(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)))));
+        return Ok(Archive::Stream(Box::new(
+            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+        )));
     }
     if magic.starts_with(ZSTD) {
-        return Ok(Archive::Stream(Box::new(zstd::stream::read::Decoder::new(file)?)));
+        return Ok(Archive::Stream(Box::new(zstd::stream::read::Decoder::new(
+            file,
+        )?)));
     }
     if magic.starts_with(XZ) {
         let dec = liblzma::read::XzDecoder::new_multi_decoder(BufReader::new(file));

@@ -84,9 +84,14 @@ impl Variant {
 
     /// The variant named by [`Variant::name`] (ASCII case-insensitive).
     pub fn from_name(name: &str) -> Option<Variant> {
-        [Variant::Mboxo, Variant::Mboxrd, Variant::Mboxcl, Variant::Mboxcl2]
-            .into_iter()
-            .find(|v| v.name().eq_ignore_ascii_case(name))
+        [
+            Variant::Mboxo,
+            Variant::Mboxrd,
+            Variant::Mboxcl,
+            Variant::Mboxcl2,
+        ]
+        .into_iter()
+        .find(|v| v.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -204,7 +209,9 @@ pub enum MboxError {
     },
     /// A streamed message exceeds the in-memory limit; it is skipped and the
     /// stream goes on with the next message.
-    #[error("message at byte {offset} is larger than the streaming limit of {limit} bytes; skipped")]
+    #[error(
+        "message at byte {offset} is larger than the streaming limit of {limit} bytes; skipped"
+    )]
     TooLarge {
         /// Offset of its From_ line in the (decompressed) archive.
         offset: u64,
@@ -247,13 +254,25 @@ pub fn read_range<'a>(data: &'a [u8], range: Range<u64>, opts: &ReadOptions) -> 
     let variant = opts.variant.unwrap_or_else(|| sniff(data).variant);
     let nl = from_line::newline_byte(line_ending);
     let finder = Finder::new(b"From ").into_owned();
-    let start = usize::try_from(range.start).unwrap_or(usize::MAX).min(data.len());
-    let limit = usize::try_from(range.end).unwrap_or(usize::MAX).min(data.len());
+    let start = usize::try_from(range.start)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let limit = usize::try_from(range.end)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
     let (next, not_mbox) = match sniff::first_record(data, true) {
         sniff::First::Record(first) if first >= start => (Some(first), None),
         sniff::First::Record(_) => {
-            let ctx = Ctx { finder: &finder, nl, archive_start: true, eof: true };
-            let mut st = ScanState { pos: start, quoted: false };
+            let ctx = Ctx {
+                finder: &finder,
+                nl,
+                archive_start: true,
+                eof: true,
+            };
+            let mut st = ScanState {
+                pos: start,
+                quoted: false,
+            };
             match scan::next_boundary(data, start, &mut st, &ctx, None) {
                 scan::Scan::Boundary(q) => (Some(q), None),
                 _ => (None, None),
@@ -320,10 +339,17 @@ impl<'a> Iterator for Reader<'a> {
             return None;
         }
         let data = self.data;
-        let ctx = Ctx { finder: &self.finder, nl: self.nl, archive_start: true, eof: true };
+        let ctx = Ctx {
+            finder: &self.finder,
+            nl: self.nl,
+            archive_start: true,
+            eof: true,
+        };
         let mut st = ScanState::default();
         self.scratch.clear();
-        let Step::Record(r) = scan::next_record(data, p, &mut st, self.variant, &ctx, &mut self.scratch) else {
+        let Step::Record(r) =
+            scan::next_record(data, p, &mut st, self.variant, &ctx, &mut self.scratch)
+        else {
             unreachable!("a complete buffer never needs more input")
         };
         for &(off, kind) in &self.scratch {
@@ -340,7 +366,14 @@ impl<'a> Iterator for Reader<'a> {
             offset: p as u64,
             length: (r.end - p) as u64,
             envelope: scan::envelope(data, p, r.content, self.nl),
-            message: scan::message_of(data, &r, self.variant, self.unquote_mboxo, self.nl, &self.finder),
+            message: scan::message_of(
+                data,
+                &r,
+                self.variant,
+                self.unquote_mboxo,
+                self.nl,
+                &self.finder,
+            ),
         })
     }
 }

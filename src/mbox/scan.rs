@@ -74,7 +74,11 @@ pub(crate) fn blank_before(buf: &[u8], f: usize, nl: u8, archive_start: bool) ->
     }
     if nl == b'\n' && buf[pe - 1] == b'\r' {
         let ls = pe - 1;
-        return if ls == 0 { archive_start } else { buf[ls - 1] == b'\n' };
+        return if ls == 0 {
+            archive_start
+        } else {
+            buf[ls - 1] == b'\n'
+        };
     }
     false
 }
@@ -113,7 +117,11 @@ pub(crate) fn boundary_at(buf: &[u8], f: usize, ctx: &Ctx<'_>) -> Option<bool> {
         }
         return Some(false);
     }
-    let blank = if f == 0 { ctx.archive_start } else { blank_before(buf, f, ctx.nl, ctx.archive_start) };
+    let blank = if f == 0 {
+        ctx.archive_start
+    } else {
+        blank_before(buf, f, ctx.nl, ctx.archive_start)
+    };
     if !blank {
         return Some(false);
     }
@@ -147,7 +155,11 @@ pub(crate) fn next_boundary(
         let f = st.pos + i;
         let prev = if f == 0 { None } else { Some(buf[f - 1]) };
         if f == 0 || prev == Some(ctx.nl) {
-            let blank = if f == 0 { ctx.archive_start } else { blank_before(buf, f, ctx.nl, ctx.archive_start) };
+            let blank = if f == 0 {
+                ctx.archive_start
+            } else {
+                blank_before(buf, f, ctx.nl, ctx.archive_start)
+            };
             match classify_from(buf, f, ctx) {
                 FromLine::NeedMore => {
                     st.pos = f;
@@ -237,7 +249,12 @@ pub(crate) fn content_end(buf: &[u8], c: usize, q: usize, nl: u8, at_boundary: b
 /// Where the header block of content starting at `c` ends and what its
 /// Content-Length says: `Ok((body_start, Some(n)))`, `Ok((_, None))` without
 /// the header, `Err(())` when more input is needed.
-pub(crate) fn content_length(buf: &[u8], c: usize, nl: u8, eof: bool) -> Result<(usize, Option<u64>), ()> {
+pub(crate) fn content_length(
+    buf: &[u8],
+    c: usize,
+    nl: u8,
+    eof: bool,
+) -> Result<(usize, Option<u64>), ()> {
     let mut i = c;
     let mut cl = None;
     loop {
@@ -245,7 +262,11 @@ pub(crate) fn content_length(buf: &[u8], c: usize, nl: u8, eof: bool) -> Result<
             return if eof { Ok((buf.len(), cl)) } else { Err(()) };
         };
         let line = &buf[i..le];
-        let line = if nl == b'\n' { line.strip_suffix(b"\r").unwrap_or(line) } else { line };
+        let line = if nl == b'\n' {
+            line.strip_suffix(b"\r").unwrap_or(line)
+        } else {
+            line
+        };
         if line.is_empty() {
             return Ok((le + 1, cl));
         }
@@ -279,7 +300,9 @@ pub(crate) fn walk_content_length(buf: &[u8], c: usize, ctx: &Ctx<'_>) -> ClWalk
         Ok((b, Some(n))) => (b, n),
         Ok((_, None)) => return ClWalk::Missing,
     };
-    let Some(e) = usize::try_from(n).ok().and_then(|n| body.checked_add(n)) else { return ClWalk::Bad };
+    let Some(e) = usize::try_from(n).ok().and_then(|n| body.checked_add(n)) else {
+        return ClWalk::Bad;
+    };
     let len = buf.len();
     if e >= len {
         return match (e == len, ctx.eof) {
@@ -305,7 +328,11 @@ pub(crate) fn walk_content_length(buf: &[u8], c: usize, ctx: &Ctx<'_>) -> ClWalk
         return ClWalk::Bad;
     }
     if bl_end == len {
-        return if ctx.eof { ClWalk::Ok(e, len) } else { ClWalk::NeedMore };
+        return if ctx.eof {
+            ClWalk::Ok(e, len)
+        } else {
+            ClWalk::NeedMore
+        };
     }
     match boundary_at(buf, bl_end, ctx) {
         Some(true) => ClWalk::Ok(e, bl_end),
@@ -319,7 +346,12 @@ pub(crate) fn walk_content_length(buf: &[u8], c: usize, ctx: &Ctx<'_>) -> ClWalk
 /// for) one `>` is dropped from `^>From ` lines (one `>` only: an mboxo
 /// writer leaves `>From` alone, so `>>From` is literal). Borrowed when
 /// nothing changes.
-pub(crate) fn unquote<'a>(msg: &'a [u8], nl: u8, mboxo: bool, finder: &Finder<'_>) -> Cow<'a, [u8]> {
+pub(crate) fn unquote<'a>(
+    msg: &'a [u8],
+    nl: u8,
+    mboxo: bool,
+    finder: &Finder<'_>,
+) -> Cow<'a, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     for h in finder.find_iter(msg) {
@@ -395,7 +427,9 @@ pub(crate) fn next_record(
     ctx: &Ctx<'_>,
     report: &mut Vec<Found>,
 ) -> Step {
-    let Some(c) = content_start(buf, p, ctx.nl, ctx.eof) else { return Step::NeedMore };
+    let Some(c) = content_start(buf, p, ctx.nl, ctx.eof) else {
+        return Step::NeedMore;
+    };
     if st.pos == 0 {
         st.pos = c;
         if variant == Variant::Mboxcl2 {
@@ -405,7 +439,12 @@ pub(crate) fn next_record(
                     return Step::NeedMore;
                 }
                 ClWalk::Ok(e, q) => {
-                    return Step::Record(Record { content: c, content_end: e, end: q, quoted: false })
+                    return Step::Record(Record {
+                        content: c,
+                        content_end: e,
+                        end: q,
+                        quoted: false,
+                    })
                 }
                 ClWalk::Bad => report.push((p, SuspiciousKind::ContentLength)),
                 ClWalk::Missing => {}
@@ -426,5 +465,10 @@ pub(crate) fn next_record(
             }
         }
     }
-    Step::Record(Record { content: c, content_end: ce, end: q, quoted: st.quoted })
+    Step::Record(Record {
+        content: c,
+        content_end: ce,
+        end: q,
+        quoted: st.quoted,
+    })
 }

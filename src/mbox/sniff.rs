@@ -38,7 +38,9 @@ impl Sniffed {
         if self.is_mbox {
             Ok(())
         } else {
-            Err(MboxError::NotMbox { reason: self.reason.clone() })
+            Err(MboxError::NotMbox {
+                reason: self.reason.clone(),
+            })
         }
     }
 }
@@ -66,7 +68,12 @@ pub(crate) fn first_record(data: &[u8], eof: bool) -> First {
         }
     }
     let finder = Finder::new(b"From ");
-    let ctx = Ctx { finder: &finder.into_owned(), nl, archive_start: true, eof };
+    let ctx = Ctx {
+        finder: &finder.into_owned(),
+        nl,
+        archive_start: true,
+        eof,
+    };
     match scan::boundary_at(data, i, &ctx) {
         Some(true) => First::Record(i),
         None => First::NeedMore,
@@ -87,36 +94,62 @@ pub(crate) fn first_record(data: &[u8], eof: bool) -> First {
 /// line followed by a From_ line or the end of the file.
 pub fn sniff(data: &[u8]) -> Sniffed {
     let complete = data.len() <= SNIFF_SAMPLE;
-    sniff_sample(&data[..data.len().min(SNIFF_SAMPLE)], complete, detect_eol(data))
+    sniff_sample(
+        &data[..data.len().min(SNIFF_SAMPLE)],
+        complete,
+        detect_eol(data),
+    )
 }
 
 pub(crate) fn sniff_sample(sample: &[u8], complete: bool, line_ending: LineEnding) -> Sniffed {
     let nl = newline_byte(line_ending);
-    let mk = |variant, reason: String, confident, is_mbox| Sniffed { variant, line_ending, reason, confident, is_mbox };
+    let mk = |variant, reason: String, confident, is_mbox| Sniffed {
+        variant,
+        line_ending,
+        reason,
+        confident,
+        is_mbox,
+    };
     let mut p = match first_record(sample, complete) {
         First::Record(p) => p,
         First::Empty => return mk(Variant::Mboxrd, "empty archive".into(), false, true),
         First::NotMbox(r) => return mk(Variant::Mboxrd, r, false, false),
         First::NeedMore => {
-            return mk(Variant::Mboxrd, format!("no From_ line in the first {} bytes", sample.len()), false, false)
+            return mk(
+                Variant::Mboxrd,
+                format!("no From_ line in the first {} bytes", sample.len()),
+                false,
+                false,
+            )
         }
     };
     let finder = Finder::new(b"From ").into_owned();
-    let ctx = Ctx { finder: &finder, nl, archive_start: true, eof: complete };
+    let ctx = Ctx {
+        finder: &finder,
+        nl,
+        archive_start: true,
+        eof: complete,
+    };
     let (mut msgs, mut cl_msgs, mut cl_ok, mut span) = (0u64, 0u64, 0u64, 0u64);
     let mut scratch = Vec::new();
     loop {
         let mut st = ScanState::default();
         scratch.clear();
-        let Step::Record(r) = scan::next_record(sample, p, &mut st, Variant::Mboxo, &ctx, &mut scratch) else {
+        let Step::Record(r) =
+            scan::next_record(sample, p, &mut st, Variant::Mboxo, &ctx, &mut scratch)
+        else {
             break; // the sample cut this message: leave it out
         };
         msgs += 1;
-        if let Ok((body, Some(n))) = scan::content_length(&sample[..r.content_end], r.content, nl, true) {
+        if let Ok((body, Some(n))) =
+            scan::content_length(&sample[..r.content_end], r.content, nl, true)
+        {
             cl_msgs += 1;
             if body.checked_add(n as usize) == Some(r.content_end) {
                 cl_ok += 1;
-            } else if let scan::ClWalk::Ok(_, q) = scan::walk_content_length(sample, r.content, &ctx) {
+            } else if let scan::ClWalk::Ok(_, q) =
+                scan::walk_content_length(sample, r.content, &ctx)
+            {
                 if q > r.end {
                     span += 1;
                 }
@@ -155,7 +188,12 @@ pub(crate) fn sniff_sample(sample: &[u8], complete: bool, line_ending: LineEndin
     }
     if msgs > 0 && cl_msgs == msgs && cl_ok == msgs {
         return if single + multi > 0 {
-            mk(Variant::Mboxcl, format!("Content-Length checks out in all {msgs} messages, >From quoting"), true, true)
+            mk(
+                Variant::Mboxcl,
+                format!("Content-Length checks out in all {msgs} messages, >From quoting"),
+                true,
+                true,
+            )
         } else {
             mk(
                 Variant::Mboxcl2,
@@ -166,15 +204,33 @@ pub(crate) fn sniff_sample(sample: &[u8], complete: bool, line_ending: LineEndin
         };
     }
     let cl_note = if cl_msgs > 0 {
-        format!("; Content-Length in {cl_msgs} of {msgs} messages, {} not checking out: ignored", cl_msgs - cl_ok)
+        format!(
+            "; Content-Length in {cl_msgs} of {msgs} messages, {} not checking out: ignored",
+            cl_msgs - cl_ok
+        )
     } else {
         String::new()
     };
     if multi > 0 {
-        mk(Variant::Mboxrd, format!(">>From lines{cl_note}"), true, true)
+        mk(
+            Variant::Mboxrd,
+            format!(">>From lines{cl_note}"),
+            true,
+            true,
+        )
     } else if single > 0 {
-        mk(Variant::Mboxrd, format!(">From lines only, no >>From: mboxo or mboxrd, read as mboxrd{cl_note}"), false, true)
+        mk(
+            Variant::Mboxrd,
+            format!(">From lines only, no >>From: mboxo or mboxrd, read as mboxrd{cl_note}"),
+            false,
+            true,
+        )
     } else {
-        mk(Variant::Mboxrd, format!("no quoted From lines: default{cl_note}"), false, true)
+        mk(
+            Variant::Mboxrd,
+            format!("no quoted From lines: default{cl_note}"),
+            false,
+            true,
+        )
     }
 }

@@ -33,7 +33,12 @@ pub fn plan_splits(data: &[u8], n: usize, variant: Variant) -> Result<Vec<Range<
         First::Record(_) => {}
     }
     let finder = Finder::new(b"From ").into_owned();
-    let ctx = Ctx { finder: &finder, nl: newline_byte(detect_eol(data)), archive_start: true, eof: true };
+    let ctx = Ctx {
+        finder: &finder,
+        nl: newline_byte(detect_eol(data)),
+        archive_start: true,
+        eof: true,
+    };
     let n = n.max(1);
     let mut cuts = vec![0usize];
     for i in 1..n {
@@ -42,7 +47,10 @@ pub fn plan_splits(data: &[u8], n: usize, variant: Variant) -> Result<Vec<Range<
         if approx <= last {
             continue;
         }
-        let mut st = ScanState { pos: approx, quoted: false };
+        let mut st = ScanState {
+            pos: approx,
+            quoted: false,
+        };
         match scan::next_boundary(data, approx, &mut st, &ctx, None) {
             Scan::Boundary(q) if q > last => cuts.push(q),
             Scan::Boundary(_) => {}

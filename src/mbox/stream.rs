@@ -187,10 +187,15 @@ impl<R: Read> Iterator for Stream<R> {
                                 break;
                             }
                             First::Empty => return self.fail_none(),
-                            First::NotMbox(reason) => return self.fail(MboxError::NotMbox { reason }),
+                            First::NotMbox(reason) => {
+                                return self.fail(MboxError::NotMbox { reason })
+                            }
                             First::NeedMore if self.buf.len() > self.max_message => {
                                 return self.fail(MboxError::NotMbox {
-                                    reason: format!("no From_ line in the first {} bytes", self.buf.len()),
+                                    reason: format!(
+                                        "no From_ line in the first {} bytes",
+                                        self.buf.len()
+                                    ),
                                 })
                             }
                             First::NeedMore => {
@@ -203,15 +208,34 @@ impl<R: Read> Iterator for Stream<R> {
                 }
                 State::At(p) => {
                     let (nl, archive_start, eof) = self.ctx();
-                    let ctx = Ctx { finder: &self.finder, nl, archive_start, eof };
-                    let step = scan::next_record(&self.buf, p, &mut self.st, self.variant, &ctx, &mut self.scratch);
+                    let ctx = Ctx {
+                        finder: &self.finder,
+                        nl,
+                        archive_start,
+                        eof,
+                    };
+                    let step = scan::next_record(
+                        &self.buf,
+                        p,
+                        &mut self.st,
+                        self.variant,
+                        &ctx,
+                        &mut self.scratch,
+                    );
                     self.flush_scratch();
                     match step {
                         Step::Record(r) if r.end - p > self.max_message => {
                             self.st = ScanState::default();
-                            self.state = if r.end < self.buf.len() { State::At(r.end) } else { State::Done };
+                            self.state = if r.end < self.buf.len() {
+                                State::At(r.end)
+                            } else {
+                                State::Done
+                            };
                             let offset = self.base + p as u64;
-                            return Some(Err(MboxError::TooLarge { offset, limit: self.max_message as u64 }));
+                            return Some(Err(MboxError::TooLarge {
+                                offset,
+                                limit: self.max_message as u64,
+                            }));
                         }
                         Step::Record(r) => {
                             let message = scan::message_of(
@@ -230,7 +254,11 @@ impl<R: Read> Iterator for Stream<R> {
                                 message,
                             };
                             self.st = ScanState::default();
-                            self.state = if r.end < self.buf.len() { State::At(r.end) } else { State::Done };
+                            self.state = if r.end < self.buf.len() {
+                                State::At(r.end)
+                            } else {
+                                State::Done
+                            };
                             return Some(Ok(entry));
                         }
                         Step::NeedMore => {
@@ -242,7 +270,10 @@ impl<R: Read> Iterator for Stream<R> {
                                 self.st.pos = self.st.pos.max(8);
                                 self.st.quoted = false;
                                 self.state = State::Skip;
-                                return Some(Err(MboxError::TooLarge { offset, limit: self.max_message as u64 }));
+                                return Some(Err(MboxError::TooLarge {
+                                    offset,
+                                    limit: self.max_message as u64,
+                                }));
                             }
                             if let Err(e) = self.fill() {
                                 return self.fail(e.into());
@@ -252,7 +283,12 @@ impl<R: Read> Iterator for Stream<R> {
                 }
                 State::Skip => {
                     let (nl, archive_start, eof) = self.ctx();
-                    let ctx = Ctx { finder: &self.finder, nl, archive_start, eof };
+                    let ctx = Ctx {
+                        finder: &self.finder,
+                        nl,
+                        archive_start,
+                        eof,
+                    };
                     let pos = self.st.pos;
                     match scan::next_boundary(&self.buf, pos, &mut self.st, &ctx, None) {
                         Scan::Boundary(q) => {

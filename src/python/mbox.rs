@@ -546,7 +546,11 @@ pub(crate) fn process_range<'py>(
             variant: Some(variant),
             unquote_mboxo,
         };
-        Ok::<_, PyErr>(parse_ranges(&data, std::slice::from_ref(&(start..end)), &opts))
+        Ok::<_, PyErr>(parse_ranges(
+            &data,
+            std::slice::from_ref(&(start..end)),
+            &opts,
+        ))
     })?;
     let items = parsed
         .into_iter()

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
+use mimeflow::compose::normalize::{normalize_into, normalize_message};
 use mimeflow::compose::smtp::{DotStuffer, DotUnstuffer};
-use mimeflow::compose::{normalize, Attachment, MessageBuilder, Transport};
+use mimeflow::compose::{Attachment, MessageBuilder, Transport};
+use mimeflow::message::Message;
 
 use crate::files::{Input, Output};
 use crate::GlobalArgs;
@@ -67,12 +69,17 @@ pub struct ComposeArgs {
 /// `mimeflow normalize`.
 #[derive(Args, Debug)]
 pub struct NormalizeArgs {
-    /// Message file; `-` or none reads standard input
+    /// Message files; `-` or none reads standard input. Several need
+    /// --out-dir.
     #[arg(value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Write to FILE instead of standard output
-    #[arg(short, long, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Write to FILE instead of standard output (one input only)
+    #[arg(short, long, value_name = "FILE", conflicts_with = "out_dir")]
     out: Option<PathBuf>,
+    /// Write each input's result to DIR under its file name (one process
+    /// for a whole batch of messages)
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
 }
 
 /// `mimeflow smtp-data`.
@@ -99,7 +106,8 @@ fn read_utf8(path: &Path, what: &str) -> anyhow::Result<String> {
     let mut input = Input::open(Some(path)).with_context(|| format!("{what} file"))?;
     let mut buf = Vec::new();
     input.read_to_end(&mut buf)?;
-    String::from_utf8(buf).map_err(|_| anyhow::anyhow!("{what} file {}: not UTF-8 text", path.display()))
+    String::from_utf8(buf)
+        .map_err(|_| anyhow::anyhow!("{what} file {}: not UTF-8 text", path.display()))
 }
 
 pub fn compose(args: ComposeArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
@@ -133,7 +141,10 @@ pub fn compose(args: ComposeArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
         b = b.attach(Attachment::file(p));
     }
     for p in &args.inline {
-        let cid = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let cid = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if cid.is_empty() {
             bail!("--inline {}: not a file name", p.display());
         }
@@ -150,11 +161,53 @@ pub fn compose(args: ComposeArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
 }
 
 pub fn normalize_cmd(args: NormalizeArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
-    let mut input = Input::open(args.file.as_deref())?;
+    let Some(dir) = args.out_dir.as_deref() else {
+        if args.files.len() > 1 {
+            bail!("several input files need --out-dir");
+        }
+        return normalize_one(
+            args.files.first().map(PathBuf::as_path),
+            args.out.as_deref(),
+        );
+    };
+    if args.files.is_empty() {
+        bail!("--out-dir needs input files");
+    }
+    // Per message: one read of the whole file (sized from its metadata),
+    // parsed in place (the buffer becomes the message's source, no copy),
+    // normalized into one output buffer reused across the batch, and
+    // written with one call.
+    let mut normalized = Vec::new();
+    for f in &args.files {
+        let Some(name) = f.file_name() else {
+            bail!("{}: not a file name", f.display());
+        };
+        let run = |normalized: &mut Vec<u8>| -> anyhow::Result<()> {
+            let src = if f.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                Input::open(None)?.read_to_end(&mut buf)?;
+                buf
+            } else {
+                std::fs::read(f).context("reading")?
+            };
+            normalized.clear();
+            normalize_into(&Message::parse(src), normalized);
+            let mut out = Output::create(Some(&dir.join(name)))?;
+            out.write_all(normalized)?;
+            out.finish()
+        };
+        run(&mut normalized).with_context(|| f.display().to_string())?;
+    }
+    Ok(())
+}
+
+fn normalize_one(file: Option<&Path>, out: Option<&Path>) -> anyhow::Result<()> {
+    let mut input = Input::open(file)?;
     let mut buf = Vec::new();
     input.read_to_end(&mut buf)?;
-    let normalized = normalize(&buf);
-    let mut out = Output::create(args.out.as_deref())?;
+    // The buffer becomes the message's source: no copy.
+    let normalized = normalize_message(&Message::parse(buf));
+    let mut out = Output::create(out)?;
     out.write_all(&normalized)?;
     out.finish()
 }

@@ -2,10 +2,12 @@
 //! [`mimeflow::batch`] with a progress bar, Ctrl-C handling and a summary.
 //!
 //! Ctrl-C sets a flag the pipeline checks between windows: the window in
-//! hand is committed (every file is linked into place whole, single-file
-//! outputs stay in `DEST.partial`), the resume state is saved and we exit
-//! with status 130. A second Ctrl-C exits at once; even then no message is
-//! half visible, since files are only ever linked into place complete.
+//! hand is committed (a fresh output stays in `DEST.partial`), the resume
+//! state is saved and we exit with status 130. A second Ctrl-C exits at
+//! once; even then no message is half visible in DEST: a fresh output
+//! reaches DEST only by the final rename (`--resume` rewrites the files of
+//! the unfinished window in `DEST.partial/`), and files added to an
+//! existing folder are only ever linked into place complete.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -103,9 +103,17 @@ pub fn parse(args: ParseArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
 
 pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
     let msg = read_message(Some(&args.file))?;
-    let section = if args.section == "-" { "" } else { args.section.as_str() };
+    let section = if args.section == "-" {
+        ""
+    } else {
+        args.section.as_str()
+    };
     let Some(part) = msg.section(section) else {
-        bail!("{}: no part numbered {:?}", args.file.display(), args.section);
+        bail!(
+            "{}: no part numbered {:?}",
+            args.file.display(),
+            args.section
+        );
     };
     let mut out = Output::create(args.out.as_deref())?;
     if args.raw {
@@ -118,7 +126,8 @@ pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
 
 pub fn extract(args: ExtractArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let msg = read_message(Some(&args.file))?;
-    std::fs::create_dir_all(&args.dest).with_context(|| format!("creating {}", args.dest.display()))?;
+    std::fs::create_dir_all(&args.dest)
+        .with_context(|| format!("creating {}", args.dest.display()))?;
     let written = mimeflow::extract::extract_attachments(&msg, &args.dest)
         .with_context(|| format!("writing into {}", args.dest.display()))?;
     if !g.quiet {
@@ -126,7 +135,8 @@ pub fn extract(args: ExtractArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         let mut out = stdout.lock();
         for x in &written {
             if args.json {
-                let line = serde_json::json!({"section": x.section, "path": x.path, "size": x.size});
+                let line =
+                    serde_json::json!({"section": x.section, "path": x.path, "size": x.size});
                 writeln!(out, "{line}")?;
             } else {
                 writeln!(out, "{}\t{}\t{}", x.section, x.path.display(), x.size)?;
