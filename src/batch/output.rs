@@ -112,16 +112,7 @@ impl Run {
                         .write(true)
                         .create_new(true)
                         .open(&partial)
-                        .map_err(|e| {
-                            if e.kind() == io::ErrorKind::AlreadyExists {
-                                dest_error(
-                                    &partial,
-                                    "exists (left by another run?); remove it to start over",
-                                )
-                            } else {
-                                BatchError::io(&partial)(e)
-                            }
-                        })?;
+                        .map_err(partial_taken(&partial))?;
                     fresh = true;
                     partial
                 } else if dest.exists() {
@@ -143,16 +134,7 @@ impl Run {
                     if let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) {
                         fs::create_dir_all(parent).map_err(BatchError::io(parent))?;
                     }
-                    fs::create_dir(&partial).map_err(|e| {
-                        if e.kind() == io::ErrorKind::AlreadyExists {
-                            dest_error(
-                                &partial,
-                                "exists (left by another run?); remove it to start over",
-                            )
-                        } else {
-                            BatchError::io(&partial)(e)
-                        }
-                    })?;
+                    fs::create_dir(&partial).map_err(partial_taken(&partial))?;
                     fresh = true;
                     partial
                 };
@@ -835,5 +817,20 @@ impl Attachments {
             }
         }
         fs::remove_file(&self.index_path).map_err(BatchError::io(&self.index_path))
+    }
+}
+
+/// The error for a `DEST.partial` that could not be created: one left by
+/// another run is named as such, anything else is an I/O error.
+fn partial_taken(partial: &Path) -> impl Fn(io::Error) -> BatchError + '_ {
+    move |e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            dest_error(
+                partial,
+                "exists (left by another run?); remove it to start over",
+            )
+        } else {
+            BatchError::io(partial)(e)
+        }
     }
 }
