@@ -549,6 +549,104 @@ mod page_boundary {
     }
 }
 
+#[cfg(all(unix, target_arch = "x86_64"))]
+mod large_outputs {
+    //! Outputs past the AVX-512 encoders' non-temporal threshold (8 MiB of
+    //! output): the streaming path writes aligned 64-byte lines with masked
+    //! ordinary stores at both ends, so the output is placed between two
+    //! inaccessible pages, at several alignments, and compared with scalar.
+    use super::*;
+
+    /// `pages` read-write pages between two inaccessible ones.
+    struct Fenced {
+        base: *mut u8,
+        page: usize,
+        pages: usize,
+    }
+
+    impl Fenced {
+        fn new(len: usize) -> Fenced {
+            // SAFETY: an anonymous mapping; the first and last pages are made
+            // inaccessible so touching them faults.
+            unsafe {
+                let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+                let pages = len.div_ceil(page) + 1;
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    (pages + 2) * page,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(p, libc::MAP_FAILED);
+                let p = p as *mut u8;
+                assert_eq!(libc::mprotect(p as *mut _, page, libc::PROT_NONE), 0);
+                let last = p.add((pages + 1) * page);
+                assert_eq!(libc::mprotect(last as *mut _, page, libc::PROT_NONE), 0);
+                Fenced {
+                    base: p,
+                    page,
+                    pages,
+                }
+            }
+        }
+
+        /// `len` bytes starting `start` bytes after the lower guard page.
+        fn at(&mut self, start: usize, len: usize) -> &mut [u8] {
+            assert!(start + len <= self.pages * self.page);
+            // SAFETY: the range lies inside the read-write pages.
+            unsafe { std::slice::from_raw_parts_mut(self.base.add(self.page + start), len) }
+        }
+
+        /// `len` bytes ending at the upper guard page.
+        fn tail(&mut self, len: usize) -> &mut [u8] {
+            self.at(self.pages * self.page - len, len)
+        }
+    }
+
+    impl Drop for Fenced {
+        fn drop(&mut self) {
+            // SAFETY: unmapping exactly what `new` mapped.
+            unsafe { libc::munmap(self.base as *mut _, (self.pages + 2) * self.page) };
+        }
+    }
+
+    #[test]
+    fn non_temporal_encodes_stay_inside_and_match_scalar() {
+        const BIG: usize = 6_400_000; // > 8 MiB of output once encoded
+        let data = Rng(23).bytes(BIG + 200);
+        let scalar = STANDARD.with_backend(Backend::Scalar).unwrap();
+        let mut out = Fenced::new(scalar.encoded_length_wrapped(BIG + 200, Wrap::MIME));
+        for b in Backend::available() {
+            if b == Backend::Scalar {
+                continue;
+            }
+            let c = STANDARD.with_backend(b).unwrap();
+            for (k, extra) in [0usize, 1, 2, 5, 49, 113].into_iter().enumerate() {
+                let src = &data[..BIG + extra];
+                for wrap in [Wrap::NONE, Wrap::MIME, Wrap::new(76, LineEnding::Lf)] {
+                    let want = scalar.encode_wrapped_to_vec(src, wrap);
+                    // Output starting right after the lower guard, at 0..63
+                    // bytes past a 64-byte boundary, and ending at the upper guard.
+                    for start in [0, 1 + 13 * k, 63 - k] {
+                        let o = out.at(start, want.len());
+                        o.fill(0);
+                        assert_eq!(c.encode_wrapped(src, wrap, o), want.len());
+                        assert!(
+                            o[..] == want[..],
+                            "{b} {wrap:?} start {start} extra {extra}"
+                        );
+                    }
+                    let o = out.tail(want.len());
+                    assert_eq!(c.encode_wrapped(src, wrap, o), want.len());
+                    assert!(o[..] == want[..], "{b} {wrap:?} at the end, extra {extra}");
+                }
+            }
+        }
+    }
+}
+
 mod differential {
     use super::*;
     use base64::Engine as _;

@@ -9,6 +9,7 @@
 //! of `scalar.rs` and of each x86_64 backend.
 
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::dispatch::Backend;
 use super::{portable, scalar, Alphabet};
@@ -25,7 +26,8 @@ pub(crate) enum Skip {
 }
 
 /// A backend the running CPU has been checked to support. Only
-/// [`Engine::new`] builds one, so holding an `Engine` is the proof the
+/// [`Engine::new`] builds one (and [`Engine::process_default`], from a
+/// backend `Engine::new` accepted), so holding an `Engine` is the proof the
 /// `unsafe` kernel calls below rely on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Engine(Backend);
@@ -33,6 +35,33 @@ pub(crate) struct Engine(Backend);
 impl Engine {
     pub(crate) fn new(backend: Backend) -> Option<Engine> {
         backend.is_available().then_some(Engine(backend))
+    }
+
+    /// The engine of the process default backend
+    /// ([`Backend::default_for_process`]). The codec constants resolve it on
+    /// every call, so it is cached in one atomic byte: a relaxed load instead
+    /// of two `OnceLock` look-ups and a search of the detected list.
+    #[inline]
+    pub(crate) fn process_default() -> Engine {
+        // Index into `Backend::ALL`, stored only after `Engine::new` accepted
+        // that backend; `u8::MAX` until then.
+        static DEFAULT: AtomicU8 = AtomicU8::new(u8::MAX);
+        match Backend::ALL.get(DEFAULT.load(Ordering::Relaxed) as usize) {
+            Some(&backend) => Engine(backend),
+            None => Self::resolve_default(&DEFAULT),
+        }
+    }
+
+    #[cold]
+    fn resolve_default(cache: &AtomicU8) -> Engine {
+        let engine =
+            Engine::new(Backend::default_for_process()).expect("the default backend is available");
+        let index = Backend::ALL
+            .iter()
+            .position(|&b| b == engine.0)
+            .expect("every backend is in Backend::ALL");
+        cache.store(index as u8, Ordering::Relaxed);
+        engine
     }
 
     pub(crate) fn backend(self) -> Backend {

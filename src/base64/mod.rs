@@ -173,9 +173,7 @@ impl Base64 {
 
     #[inline]
     fn engine(&self) -> Engine {
-        self.engine.unwrap_or_else(|| {
-            Engine::new(Backend::default_for_process()).expect("the default backend is available")
-        })
+        self.engine.unwrap_or_else(Engine::process_default)
     }
 
     pub(crate) fn rules(&self, mode: DecodeMode) -> Rules {

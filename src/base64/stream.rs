@@ -220,7 +220,12 @@ pub fn decode_stream(
 
 /// Encodes an in-memory (e.g. memory-mapped) input to `writer` block by
 /// block, without copying it first; returns the input bytes.
-pub fn encode_slice(src: &[u8], writer: &mut impl Write, codec: Base64, wrap: Wrap) -> io::Result<u64> {
+pub fn encode_slice(
+    src: &[u8],
+    writer: &mut impl Write,
+    codec: Base64,
+    wrap: Wrap,
+) -> io::Result<u64> {
     let mut enc = EncoderWriter::new(writer, codec, wrap);
     enc.write_all(src)?;
     enc.finish()?;
@@ -230,7 +235,12 @@ pub fn encode_slice(src: &[u8], writer: &mut impl Write, codec: Base64, wrap: Wr
 /// Decodes an in-memory (e.g. memory-mapped) input to `writer` block by
 /// block, without copying it first; returns the bytes written. Errors carry
 /// the input offset.
-pub fn decode_slice(src: &[u8], writer: &mut impl Write, codec: Base64, mode: DecodeMode) -> Result<u64, Error> {
+pub fn decode_slice(
+    src: &[u8],
+    writer: &mut impl Write,
+    codec: Base64,
+    mode: DecodeMode,
+) -> Result<u64, Error> {
     let mut state = codec.decode_state(codec.rules(mode));
     let mut out = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
     let mut total = 0u64;

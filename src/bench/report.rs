@@ -1,6 +1,8 @@
 //! The three report formats of `mimeflow bench`: a table for people, JSON
 //! and CSV for tools. All three carry the same numbers; the table adds each
-//! contender's ratio to mimeflow's best and to `memcpy` at that operation
+//! contender's ratio to mimeflow's best, to `memcpy` (a copy of the input)
+//! and to `memcpy (in+out)` (a copy moving as many bytes as the codec reads
+//! and writes, the ceiling of the memory-speed target) at that operation
 //! and size.
 //!
 //! JSON: `{cpu, features, jobs, results: [{op, size, contender, status,
@@ -154,30 +156,37 @@ impl Report {
                 .find(|r| r.contender == "memcpy")
                 .and_then(|r| r.status.summary())
                 .map(|s| s.median);
+            let traffic = group
+                .iter()
+                .find(|r| r.contender == crate::peers::MEMCPY_TRAFFIC)
+                .and_then(|r| r.status.summary())
+                .map(|s| s.median);
             let _ = writeln!(
                 out,
-                "\n{:<11} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}",
-                "op", "size", "contender", "median", "p10-p90", "/mimeflow", "/memcpy"
+                "\n{:<11} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}  {:>9}",
+                "op", "size", "contender", "median", "p10-p90", "/mimeflow", "/memcpy", "/in+out"
             );
             for r in group {
-                let (median, spread, vs_best, vs_copy) = match r.status.summary() {
+                let (median, spread, vs_best, vs_copy, vs_traffic) = match r.status.summary() {
                     Some(s) => (
                         format!("{:.2}", s.median),
                         format!("{:.2}-{:.2}", s.p10, s.p90),
                         ratio(s.median, best),
                         ratio(s.median, memcpy),
+                        ratio(s.median, traffic),
                     ),
                     None => (
                         r.status.name().to_uppercase(),
                         "not timed".to_string(),
                         String::new(),
                         String::new(),
+                        String::new(),
                     ),
                 };
                 let _ = writeln!(
                     out,
-                    "{:<11} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}",
-                    r.op, r.label, r.contender, median, spread, vs_best, vs_copy
+                    "{:<11} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}  {:>9}",
+                    r.op, r.label, r.contender, median, spread, vs_best, vs_copy, vs_traffic
                 );
             }
             i = end;
