@@ -399,7 +399,9 @@ fn stream_refuses_large_message_and_goes_on() {
     write_mboxrd(
         &mut data,
         Some(b"b Thu Jan  1 00:00:00 1970"),
-        &b"x\n".repeat(600_000),
+        // Past the 4 MiB the stream reads first (to sniff), so that it is
+        // still incomplete when the buffer passes the spool threshold.
+        &b"x\n".repeat(3_000_000),
         LineEnding::Lf,
     )
     .unwrap();
@@ -410,11 +412,96 @@ fn stream_refuses_large_message_and_goes_on() {
         LineEnding::Lf,
     )
     .unwrap();
+    // Refused from memory (threshold above the cap), and refused while
+    // spooling (threshold below it): the same outcome.
+    for threshold in [usize::MAX, 100_000] {
+        let got: Vec<_> = stream(&data[..], &opts(None))
+            .max_message(Some(300_000))
+            .spool_threshold(threshold)
+            .collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(&got[0].as_ref().unwrap().message[..], b"small\n");
+        assert!(
+            matches!(got[1], Err(MboxError::TooLarge { offset, .. }) if offset > 0),
+            "{:?}",
+            got[1]
+        );
+        assert_eq!(&got[2].as_ref().unwrap().message[..], b"after\n");
+    }
+    // No cap (the default): the large message comes through, spooled.
     let got: Vec<_> = stream(&data[..], &opts(None))
-        .max_message(300_000)
+        .spool_threshold(100_000)
+        .map(Result::unwrap)
         .collect();
-    assert_eq!(got.len(), 3);
-    assert_eq!(got[0].as_ref().unwrap().message, b"small\n");
-    assert!(matches!(got[1], Err(MboxError::TooLarge { offset, .. }) if offset > 0));
-    assert_eq!(got[2].as_ref().unwrap().message, b"after\n");
+    assert_eq!(got, all(&data, &opts(None)));
+    assert_eq!(
+        got.iter().map(|e| e.spooled).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+}
+
+/// Spooled messages (tiny threshold, chunked input) equal the serial
+/// reader's entries for every variant, quoting and line ending.
+#[test]
+fn stream_spools_large_messages() {
+    /// Hands out at most 100 000 bytes per read, so records straddle reads.
+    struct Chunky<'a>(&'a [u8]);
+    impl std::io::Read for Chunky<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(self.0.len()).min(100_000);
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let spool = tempfile::tempdir().unwrap();
+    for e in ENDINGS {
+        // A large quoted first message, past the 4 MiB read to sniff:
+        // spooled from the start of the archive (mboxrd and asked-for mboxo
+        // unquoting go through a second file).
+        let mut data = Vec::new();
+        let mut big = eol("Subject: big\n\n", e);
+        for i in 0..250_000 {
+            big.extend_from_slice(&eol(&format!("line {i} of the text\n"), e));
+            if i % 1000 == 0 {
+                big.extend_from_slice(&eol("From quoted body line\n>From q\n", e));
+            }
+        }
+        write_mboxrd(&mut data, Some(b"big Thu Jan  1 00:00:00 1970"), &big, e).unwrap();
+        assert!(data.len() > 4 << 20);
+        data.extend_from_slice(&gen_archive(12, 40, e, true));
+        let variants = [
+            None,
+            Some(Variant::Mboxo),
+            Some(Variant::Mboxrd),
+            Some(Variant::Mboxcl),
+            Some(Variant::Mboxcl2),
+        ];
+        for v in variants {
+            let mboxo = matches!(v, Some(Variant::Mboxo | Variant::Mboxcl));
+            for unquote_mboxo in [false, true].into_iter().filter(|&u| mboxo || !u) {
+                let o = ReadOptions {
+                    variant: v,
+                    unquote_mboxo,
+                };
+                let want = all(&data, &o);
+                let serial = {
+                    let mut r = read(&data, &o);
+                    r.by_ref().for_each(drop);
+                    r.suspicious().to_vec()
+                };
+                for threshold in [0, 64 << 10] {
+                    let mut s = stream(Chunky(&data), &o)
+                        .spool_threshold(threshold)
+                        .spool_dir(spool.path());
+                    let got: Vec<_> = s.by_ref().map(Result::unwrap).collect();
+                    assert_eq!(got, want, "{e:?} {v:?} {threshold}");
+                    assert!(got[0].spooled, "{e:?} {v:?} {threshold}");
+                    assert_eq!(s.suspicious(), serial);
+                }
+            }
+        }
+    }
+    // Unnamed files: nothing left in the spool folder.
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
 }

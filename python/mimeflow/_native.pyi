@@ -229,7 +229,8 @@ def open(
     (default: sniffed) is ``mboxo``, ``mboxrd``, ``mboxcl`` or ``mboxcl2``;
     ``unquote_mboxo`` undoes ``>From`` quoting of mboxo/mboxcl too;
     ``max_message`` bounds a streamed message (bigger ones are skipped and
-    listed in ``skipped``). Raises ``MboxError`` (``kind="not_mbox"``) for
+    listed in ``skipped``; by default there is no bound and messages over
+    64 MiB are spooled to an unnamed temporary file and memory-mapped). Raises ``MboxError`` (``kind="not_mbox"``) for
     data that is not an mbox, ``OSError`` for I/O errors."""
 
 def plan_splits(

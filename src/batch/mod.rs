@@ -41,7 +41,7 @@ pub use flags::{maildir_flags, MailFlags};
 pub use html::html_to_text;
 pub use source::{count, CountSummary};
 
-use crate::mbox::{MboxError, Variant};
+use crate::mbox::{MboxError, Variant, DEFAULT_SPOOL_THRESHOLD};
 
 /// Output formats of [`convert`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +99,10 @@ pub struct ConvertOptions {
     pub force: bool,
     /// The mbox variant; `None` sniffs it.
     pub variant: Option<Variant>,
+    /// Compressed or piped archives: messages larger than this many bytes
+    /// are spooled to an unnamed temporary file and memory-mapped instead of
+    /// held in memory ([`crate::mbox::Stream::spool_threshold`]).
+    pub spool_threshold: usize,
 }
 
 impl ConvertOptions {
@@ -112,6 +116,7 @@ impl ConvertOptions {
             resume: false,
             force: false,
             variant: None,
+            spool_threshold: DEFAULT_SPOOL_THRESHOLD,
         }
     }
 }
@@ -237,7 +242,7 @@ pub fn convert(
     hooks: &Hooks<'_>,
 ) -> Result<Summary, BatchError> {
     let started = Instant::now();
-    let src = source::Source::open(source, opts.variant)?;
+    let src = source::Source::open(source, opts.variant, opts.spool_threshold)?;
     let mut run = output::Run::open(dest, opts, &src)?;
     let outcome = drive(&src, &mut run, hooks);
     let mut summary = match outcome {

@@ -405,7 +405,9 @@ fn prepare(
     }
     let raw: &[u8] = &item.message;
     let full = opts.format == Format::Jsonl || opts.attachments.is_some();
-    let msg = parse(raw, full, shared);
+    // Streamed and file items own their bytes (a spooled one is a map):
+    // sliced, not copied, like the mapped archive.
+    let msg = parse(raw, full, item.message.owner().or(shared));
     let root = msg.as_ref().map(Message::root);
     let unparseable = root.as_ref().is_none_or(|r| r.headers().next().is_none());
     let flags = match (&item.maildir, &root) {

@@ -7,14 +7,16 @@
 //!   (cheap: it jumps) and only the preparing is parallel.
 //! * A compressed or piped archive is read by [`mbox::stream`] on its own
 //!   thread, which sends batches through a bounded channel: reading
-//!   overlaps the parallel work and memory stays bounded.
+//!   overlaps the parallel work and memory stays bounded: a message over
+//!   the spool threshold arrives as a map of a temporary file and counts
+//!   for a small fixed weight in the budgets, not for its size.
 //! * A Maildir (`cur/`, `new/`) or a folder of `.eml` files is listed,
 //!   sorted by name, and read in chunks by the workers.
 
 use std::borrow::Cow;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
-use std::ops::Range;
+use std::ops::{Deref, Range};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
@@ -51,7 +53,7 @@ pub(crate) struct Item<'a> {
     /// The From_ line's rest, for mbox sources.
     pub envelope: Option<Cow<'a, [u8]>>,
     /// The message, quoting undone.
-    pub message: Cow<'a, [u8]>,
+    pub message: Raw<'a>,
     /// Maildir source: whether it was in `cur/`, and its `2,FLAGS` info.
     pub maildir: Option<(bool, String)>,
     /// The file it came from, for folder sources.
@@ -59,6 +61,37 @@ pub(crate) struct Item<'a> {
     /// Why the message could not be read (too large to stream): counted as
     /// skipped and reported.
     pub refused: Option<String>,
+}
+
+/// The bytes of an [`Item`]'s message.
+pub(crate) enum Raw<'a> {
+    /// Borrowed from the mapped archive (the window's `shared`), or a copy
+    /// with the quoting undone.
+    Cow(Cow<'a, [u8]>),
+    /// Owned by the item: a streamed entry (heap, or a spooled map) or a
+    /// file; parsing slices it instead of copying.
+    Shared(Bytes),
+}
+
+impl Raw<'_> {
+    /// The owner to slice when parsing, if the item has its own.
+    pub fn owner(&self) -> Option<&Bytes> {
+        match self {
+            Raw::Cow(_) => None,
+            Raw::Shared(b) => Some(b),
+        }
+    }
+}
+
+impl Deref for Raw<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Raw::Cow(c) => c,
+            Raw::Shared(b) => b,
+        }
+    }
 }
 
 /// How far a run has come: the next message's offset (mapped archives) and
@@ -100,6 +133,7 @@ pub(crate) enum Source {
         path: PathBuf,
         reader: Mutex<Option<Box<dyn Read + Send>>>,
         variant: Option<Variant>,
+        spool_threshold: usize,
     },
     Files {
         path: PathBuf,
@@ -118,14 +152,20 @@ fn read_options(variant: Option<Variant>) -> ReadOptions {
 
 impl Source {
     /// Opens `path`: a folder is a Maildir or an `.eml` folder, a file an
-    /// mbox (compressed ones are streamed), `-` standard input.
-    pub fn open(path: &Path, variant: Option<Variant>) -> Result<Source, BatchError> {
+    /// mbox (compressed ones are streamed, spooling messages over
+    /// `spool_threshold` bytes), `-` standard input.
+    pub fn open(
+        path: &Path,
+        variant: Option<Variant>,
+        spool_threshold: usize,
+    ) -> Result<Source, BatchError> {
         if path.as_os_str() == "-" {
             let reader = peek_mbox(Box::new(std::io::stdin()), path)?;
             return Ok(Source::Stream {
                 path: path.into(),
                 reader: Mutex::new(Some(reader)),
                 variant,
+                spool_threshold,
             });
         }
         let meta = fs::metadata(path).map_err(BatchError::io(path))?;
@@ -155,6 +195,7 @@ impl Source {
                     path: path.into(),
                     reader: Mutex::new(Some(reader)),
                     variant,
+                    spool_threshold,
                 })
             }
         }
@@ -236,14 +277,22 @@ impl Source {
                 }))
             }
             Source::Stream {
-                reader, variant, ..
+                reader,
+                variant,
+                spool_threshold,
+                ..
             } => {
                 let reader = reader
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .take()
                     .expect("a stream source is fed once");
-                Ok(Box::new(StreamFeed::spawn(reader, *variant, start)))
+                Ok(Box::new(StreamFeed::spawn(
+                    reader,
+                    *variant,
+                    *spool_threshold,
+                    start,
+                )))
             }
             Source::Files { files, .. } => {
                 let skip = (start.messages as usize).min(files.len());
@@ -396,7 +445,7 @@ fn entry_item<'a>(e: mbox::Entry<'a>, base: u64) -> Item<'a> {
         offset: e.offset + base,
         length: e.length,
         envelope: Some(Cow::Borrowed(e.envelope)),
-        message: e.message,
+        message: Raw::Cow(e.message),
         maildir: None,
         origin: None,
         refused: None,
@@ -441,6 +490,18 @@ impl<'a> Feed<'a> for SerialFeed<'a> {
 /// One streamed batch: entries, and messages refused as too large.
 type Batch = Vec<Result<OwnedEntry, (u64, String)>>;
 
+/// What a streamed entry counts for in the read-ahead budget: its length,
+/// or for a spooled one (a map of a temporary file: page cache and disk,
+/// not heap) a small fixed weight, so that one large message neither ends a
+/// window early nor is counted as memory it does not take.
+fn weight(e: &OwnedEntry) -> u64 {
+    if e.spooled {
+        mbox::SPOOLED_WEIGHT
+    } else {
+        e.length
+    }
+}
+
 struct StreamFeed {
     rx: Receiver<Result<Batch, MboxError>>,
     skip: u64,
@@ -448,16 +509,23 @@ struct StreamFeed {
 }
 
 impl StreamFeed {
-    fn spawn(reader: Box<dyn Read + Send>, variant: Option<Variant>, start: Cursor) -> StreamFeed {
+    fn spawn(
+        reader: Box<dyn Read + Send>,
+        variant: Option<Variant>,
+        spool_threshold: usize,
+        start: Cursor,
+    ) -> StreamFeed {
         // Two batches per core in flight at most: bounded memory.
         let (tx, rx) = sync_channel(rayon::current_num_threads() * UNITS_PER_JOB);
         std::thread::spawn(move || {
             let mut batch: Batch = Vec::new();
             let mut bytes = 0;
-            for entry in mbox::stream(reader, &read_options(variant)) {
+            for entry in
+                mbox::stream(reader, &read_options(variant)).spool_threshold(spool_threshold)
+            {
                 match entry {
                     Ok(e) => {
-                        bytes += e.length;
+                        bytes += weight(&e);
                         batch.push(Ok(e));
                     }
                     Err(MboxError::TooLarge { offset, limit }) => batch.push(Err((
@@ -495,6 +563,7 @@ impl<'a> Feed<'a> for StreamFeed {
     fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError> {
         let mut items = Vec::new();
         let mut bytes = 0;
+        let mut budget = 0;
         let mut seen = 0;
         for _ in 0..jobs * UNITS_PER_JOB {
             let Ok(batch) = self.rx.recv() else { break };
@@ -504,11 +573,12 @@ impl<'a> Feed<'a> for StreamFeed {
                     Ok(e) => {
                         self.cursor.offset = e.offset + e.length;
                         bytes += e.length;
+                        budget += weight(&e);
                         Item {
                             offset: e.offset,
                             length: e.length,
                             envelope: Some(Cow::Owned(e.envelope)),
-                            message: Cow::Owned(e.message),
+                            message: Raw::Shared(e.message),
                             maildir: None,
                             origin: None,
                             refused: None,
@@ -518,7 +588,7 @@ impl<'a> Feed<'a> for StreamFeed {
                         offset,
                         length: 0,
                         envelope: None,
-                        message: Cow::Borrowed(&[]),
+                        message: Raw::Cow(Cow::Borrowed(&[])),
                         maildir: None,
                         origin: None,
                         refused: Some(why),
@@ -531,7 +601,7 @@ impl<'a> Feed<'a> for StreamFeed {
                 }
                 items.push(item);
             }
-            if bytes >= RANGE_BYTES * jobs as u64 {
+            if budget >= RANGE_BYTES * jobs as u64 {
                 break;
             }
         }
@@ -570,7 +640,7 @@ impl<'a> Feed<'a> for FileFeed<'a> {
                     offset: 0,
                     length: data.len() as u64,
                     envelope: None,
-                    message: Cow::Owned(data),
+                    message: Raw::Shared(Bytes::from(data)),
                     maildir: maildir.clone(),
                     origin: Some(path.clone()),
                     refused: None,
@@ -605,7 +675,7 @@ pub struct CountSummary {
 /// Counts the messages of an mbox, Maildir or `.eml` folder, in parallel
 /// over byte ranges for a mapped archive.
 pub fn count(path: &Path, variant: Option<Variant>) -> Result<CountSummary, BatchError> {
-    let src = Source::open(path, variant)?;
+    let src = Source::open(path, variant, mbox::DEFAULT_SPOOL_THRESHOLD)?;
     let (messages, bytes) = match &src {
         Source::Mapped { data, sniffed, .. } => {
             let data: &[u8] = data;

@@ -1,6 +1,7 @@
 //! Opening an archive from a path: memory-mapped when plain, a decoding
 //! stream when compressed (gzip, zstd or xz, told by their magic bytes).
-//! This is the one module of the mbox layer with `unsafe` (the mapping).
+//! This is the one module of the mbox layer with `unsafe` (the mapping,
+//! [`map_readonly`], which the streaming reader's spool files reuse).
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -68,11 +69,22 @@ pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
     if file.metadata()?.len() == 0 {
         return Ok(Archive::Stream(Box::new(io::empty())));
     }
-    // SAFETY: the map is read-only and private to this process; mimeflow
-    // never writes to the file. Another process truncating or rewriting it
-    // while mapped is outside what we can guard against (every mmap-based
-    // reader shares this caveat; SIGBUS on truncation): archives are
-    // expected to be left alone while they are converted.
-    let map = unsafe { Mmap::map(&file)? };
+    let map = map_readonly(&file)?;
     Ok(Archive::Mapped(map))
+}
+
+/// Maps `file` read-only: the one `unsafe` of the mbox layer, shared by
+/// [`open_path`] and the streaming reader's spool files. Callers must not
+/// change the mapped bytes while the map lives (see the SAFETY note).
+pub(super) fn map_readonly(file: &File) -> io::Result<Mmap> {
+    // SAFETY: the map is read-only and private to this process, and
+    // mimeflow never writes to a mapped range. Archives (`open_path`): a
+    // process truncating or rewriting the file while mapped is outside what
+    // we can guard against (every mmap-based reader shares this caveat;
+    // SIGBUS on truncation): archives are expected to be left alone while
+    // they are converted. Spool files (`stream.rs`): unnamed temporary files
+    // that no other process can open; the reader appends to one only after
+    // dropping its previous map, and hands the last map on without keeping
+    // the file.
+    unsafe { Mmap::map(file) }
 }

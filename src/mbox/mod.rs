@@ -21,7 +21,9 @@
 //!
 //! Sources: a byte slice (usually a memory map, see [`open_path`]) or, for
 //! compressed or piped input, the streaming reader [`stream`], which keeps
-//! one message (plus a read chunk) in memory.
+//! one message (plus a read chunk) in memory, or, for a message larger than
+//! its spool threshold, in an unnamed temporary file that is then
+//! memory-mapped ([`Stream::spool_threshold`]).
 //!
 //! ```
 //! use mimeflow::mbox::{read, write_mboxrd, LineEnding, ReadOptions};
@@ -39,6 +41,7 @@ use std::borrow::Cow;
 use std::io;
 use std::ops::Range;
 
+use bytes::Bytes;
 use memchr::memmem::Finder;
 
 mod from_line;
@@ -53,7 +56,8 @@ pub use from_line::is_from_line;
 pub use mmap::{open_path, Archive};
 pub use sniff::{sniff, Sniffed};
 pub use split::plan_splits;
-pub use stream::{stream, Stream, DEFAULT_MAX_MESSAGE};
+pub(crate) use stream::SPOOLED_WEIGHT;
+pub use stream::{stream, Stream, DEFAULT_SPOOL_THRESHOLD};
 pub use write::write_mboxrd;
 
 use scan::{Ctx, Found, ScanState, Step};
@@ -160,13 +164,16 @@ impl Entry<'_> {
             offset: self.offset,
             length: self.length,
             envelope: self.envelope.to_vec(),
-            message: self.message.to_vec(),
+            message: Bytes::copy_from_slice(&self.message),
+            spooled: false,
         }
     }
 }
 
-/// An [`Entry`] that owns its bytes (from [`stream`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An [`Entry`] that owns its bytes (from [`stream`]). Two entries are
+/// equal when their positions and bytes are: where the bytes are kept
+/// ([`OwnedEntry::spooled`]) does not count.
+#[derive(Clone, Debug)]
 pub struct OwnedEntry {
     /// Byte offset of its From_ line in the (decompressed) archive.
     pub offset: u64,
@@ -174,9 +181,24 @@ pub struct OwnedEntry {
     pub length: u64,
     /// The From_ line after `From `, without its line end.
     pub envelope: Vec<u8>,
-    /// The message, quoting undone.
-    pub message: Vec<u8>,
+    /// The message, quoting undone: on the heap, or, for a message over
+    /// the stream's spool threshold, a read-only map of an unnamed temporary
+    /// file (freed when the last clone of the `Bytes` is dropped).
+    pub message: Bytes,
+    /// Whether `message` is a spooled map rather than heap memory.
+    pub spooled: bool,
 }
+
+impl PartialEq for OwnedEntry {
+    fn eq(&self, other: &OwnedEntry) -> bool {
+        self.offset == other.offset
+            && self.length == other.length
+            && self.envelope == other.envelope
+            && self.message == other.message
+    }
+}
+
+impl Eq for OwnedEntry {}
 
 /// How to read an archive.
 #[derive(Clone, Debug, Default)]
@@ -207,8 +229,9 @@ pub enum MboxError {
         /// Why, and what to do instead.
         reason: String,
     },
-    /// A streamed message exceeds the in-memory limit; it is skipped and the
-    /// stream goes on with the next message.
+    /// A streamed message exceeds the hard cap set with
+    /// [`Stream::max_message`] (there is none by default); it is skipped and
+    /// the stream goes on with the next message.
     #[error(
         "message at byte {offset} is larger than the streaming limit of {limit} bytes; skipped"
     )]

@@ -354,20 +354,7 @@ pub(crate) fn unquote<'a>(
 ) -> Cow<'a, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
-    for h in finder.find_iter(msg) {
-        if h == 0 || msg[h - 1] != b'>' {
-            continue;
-        }
-        let mut j = h - 1;
-        while j > 0 && msg[j - 1] == b'>' {
-            j -= 1;
-        }
-        if j > 0 && msg[j - 1] != nl {
-            continue;
-        }
-        if mboxo && h - j != 1 {
-            continue;
-        }
+    for j in unquote_cuts(msg, nl, mboxo, finder) {
         let o = out.get_or_insert_with(|| Vec::with_capacity(msg.len()));
         o.extend_from_slice(&msg[copied..j]);
         copied = j + 1; // drop the first '>'
@@ -378,6 +365,43 @@ pub(crate) fn unquote<'a>(
             o.extend_from_slice(&msg[copied..]);
             Cow::Owned(o)
         }
+    }
+}
+
+/// The indexes of the `>` bytes that [`unquote`] drops, in order: what the
+/// streaming reader needs to unquote a spooled message into a file without
+/// holding it in memory.
+pub(crate) fn unquote_cuts<'a>(
+    msg: &'a [u8],
+    nl: u8,
+    mboxo: bool,
+    finder: &'a Finder<'a>,
+) -> impl Iterator<Item = usize> + 'a {
+    finder.find_iter(msg).filter_map(move |h| {
+        if h == 0 || msg[h - 1] != b'>' {
+            return None;
+        }
+        let mut j = h - 1;
+        while j > 0 && msg[j - 1] == b'>' {
+            j -= 1;
+        }
+        if j > 0 && msg[j - 1] != nl {
+            return None;
+        }
+        if mboxo && h - j != 1 {
+            return None;
+        }
+        Some(j)
+    })
+}
+
+/// Which unquoting a message of `variant` gets: `Some(mboxo)` for
+/// [`unquote`], `None` when its bytes are kept as they are.
+pub(crate) fn quoting(variant: Variant, unquote_mboxo: bool) -> Option<bool> {
+    match variant {
+        Variant::Mboxrd => Some(false),
+        Variant::Mboxo | Variant::Mboxcl if unquote_mboxo => Some(true),
+        _ => None,
     }
 }
 
@@ -403,10 +427,9 @@ pub(crate) fn message_of<'a>(
     if !r.quoted {
         return Cow::Borrowed(msg);
     }
-    match variant {
-        Variant::Mboxrd => unquote(msg, nl, false, quote_finder),
-        Variant::Mboxo | Variant::Mboxcl if unquote_mboxo => unquote(msg, nl, true, quote_finder),
-        _ => Cow::Borrowed(msg),
+    match quoting(variant, unquote_mboxo) {
+        Some(mboxo) => unquote(msg, nl, mboxo, quote_finder),
+        None => Cow::Borrowed(msg),
     }
 }
 

@@ -467,6 +467,7 @@ pub(crate) fn convert<'py>(
         resume,
         force,
         variant,
+        spool_threshold: crate::mbox::DEFAULT_SPOOL_THRESHOLD,
     };
     let pool = match jobs {
         Some(0) => return Err(PyValueError::new_err("jobs must be at least 1")),

@@ -180,7 +180,12 @@ fn stream_batch(s: &mut BoxStream, budget: usize) -> Batch {
                 break;
             }
             Some(Ok(e)) => {
-                bytes += e.length as usize;
+                // A spooled message is a map, not heap: a small weight.
+                bytes += if e.spooled {
+                    mbox::SPOOLED_WEIGHT
+                } else {
+                    e.length
+                } as usize;
                 raw.push(e);
                 if bytes >= budget {
                     break;
@@ -401,11 +406,7 @@ pub(crate) fn open(
     let open = move || -> Result<State, PyErr> {
         let archive = mbox::open_path(&path).map_err(|e| with_path(e, &path))?;
         let stream_of = |input: Box<dyn Read + Send>, opts: &ReadOptions| {
-            let s = mbox::stream(input, opts);
-            let s = match max_message {
-                Some(m) => s.max_message(m),
-                None => s,
-            };
+            let s = mbox::stream(input, opts).max_message(max_message);
             Work::Stream(Arc::new(Mutex::new(s)))
         };
         let (work, variant) = match archive {

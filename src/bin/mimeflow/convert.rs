@@ -58,6 +58,9 @@ pub struct CommonArgs {
     /// Write into a non-empty output folder (nothing is deleted or overwritten)
     #[arg(long)]
     force: bool,
+    /// Compressed or piped SOURCE: messages over BYTES go to an unnamed temp file (TMPDIR) and are memory-mapped [default: 64 MiB]
+    #[arg(long, value_name = "BYTES")]
+    spool_threshold: Option<usize>,
     /// mbox variant of SOURCE (mboxo, mboxrd, mboxcl, mboxcl2) [default: sniffed]
     #[arg(long, value_name = "NAME", value_parser = parse_variant)]
     variant: Option<Variant>,
@@ -105,6 +108,10 @@ pub fn convert(args: ConvertArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         resume: args.common.resume,
         force: args.common.force,
         variant: args.common.variant,
+        spool_threshold: args
+            .common
+            .spool_threshold
+            .unwrap_or(mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD),
     };
     run(&args.source, &args.dest, &opts, g)
 }
@@ -114,6 +121,10 @@ pub fn split(args: SplitArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         resume: args.common.resume,
         force: args.common.force,
         variant: args.common.variant,
+        spool_threshold: args
+            .common
+            .spool_threshold
+            .unwrap_or(mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD),
         ..ConvertOptions::new(Format::Eml)
     };
     run(&args.source, &args.dest, &opts, g)
