@@ -1,6 +1,8 @@
 //! Criterion benches: quoted-printable encode and decode, mimeflow against
-//! the `quoted_printable` crate, on English-like text with some 8-bit
-//! characters and on binary data, 1 KiB to 1 MiB.
+//! the `quoted_printable` crate, 1 KiB to 1 MiB, on: English-like text with
+//! a rare 8-bit character (`text`); German prose in UTF-8, mostly ASCII with
+//! an escape every few words (`german`); Cyrillic in UTF-8, nearly every
+//! byte escaped (`cyrillic`); random bytes in binary mode (`binary`).
 //!
 //! Run: `cargo bench --bench qp`; quick: `cargo bench --bench qp -- --quick`.
 //! Before timing, each contender's output is checked (the peer decodes our
@@ -48,16 +50,65 @@ fn text(n: usize) -> Vec<u8> {
         "as",
         "boundary",
     ];
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    let mut out = Vec::with_capacity(n + 16);
+    prose(n, 0x2545_F491_4F6C_DD1D, |r, out| match r % 30 {
+        0 => out.extend_from_slice("café".as_bytes()),
+        1 => out.extend_from_slice(b"a=b"),
+        _ => out.extend_from_slice(WORDS[(r >> 8) as usize % 16].as_bytes()),
+    })
+}
+
+/// German prose in UTF-8: about a third of the words hold an umlaut or ß
+/// (two escapes each).
+fn german(n: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "über",
+        "Straße",
+        "und",
+        "der",
+        "die",
+        "Mädchen",
+        "größer",
+        "für",
+        "Nachricht",
+        "ist",
+        "nicht",
+        "Grüße",
+        "wäre",
+        "das",
+        "mit",
+        "auch",
+    ];
+    prose(n, 0x6A09_E667_F3BC_C908, |r, out| {
+        out.extend_from_slice(WORDS[(r >> 8) as usize % 16].as_bytes())
+    })
+}
+
+/// Cyrillic in UTF-8: every letter is two escapes.
+fn cyrillic(n: usize) -> Vec<u8> {
+    const WORDS: [&str; 8] = [
+        "привет",
+        "мир",
+        "и",
+        "почта",
+        "сообщение",
+        "это",
+        "для",
+        "кодировка",
+    ];
+    prose(n, 0xBB67_AE85_84CA_A73B, |r, out| {
+        out.extend_from_slice(WORDS[(r >> 8) as usize % 8].as_bytes())
+    })
+}
+
+/// Words from `word` separated by blanks, in CRLF lines of 9 to 18 words;
+/// at most `n` bytes, cut on a character boundary, without a trailing blank.
+fn prose(n: usize, seed: u64, word: impl Fn(u64, &mut Vec<u8>)) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    let mut out = Vec::with_capacity(n + 32);
     let mut line = 0;
     while out.len() < n {
         let r = rng.next();
-        match r % 30 {
-            0 => out.extend_from_slice("café".as_bytes()),
-            1 => out.extend_from_slice(b"a=b"),
-            _ => out.extend_from_slice(WORDS[(r >> 8) as usize % 16].as_bytes()),
-        }
+        word(r, &mut out);
         line += 1;
         if line > 8 + (r >> 20) as usize % 10 {
             out.extend_from_slice(b"\r\n");
@@ -67,8 +118,9 @@ fn text(n: usize) -> Vec<u8> {
         }
     }
     out.truncate(n);
-    // Keep CRLF pairs whole and the last line free of a trailing blank.
-    while matches!(out.last(), Some(b'\r' | b' ')) {
+    // Keep characters and CRLF pairs whole and the last line free of a
+    // trailing blank.
+    while matches!(out.last(), Some(b'\r' | b' ' | 0x80..)) {
         out.pop();
     }
     out
@@ -80,7 +132,13 @@ fn binary(n: usize) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    for (kind, make) in [("text", text as fn(usize) -> Vec<u8>), ("binary", binary)] {
+    let kinds: [(&str, fn(usize) -> Vec<u8>); 4] = [
+        ("text", text),
+        ("german", german),
+        ("cyrillic", cyrillic),
+        ("binary", binary),
+    ];
+    for (kind, make) in kinds {
         let is_binary = kind == "binary";
         let opts = EncodeOptions {
             binary: is_binary,

@@ -100,8 +100,10 @@ impl Reference {
         match self {
             Reference::Expected => output == expected,
             Reference::LfLines => {
-                output.len() + expected.iter().filter(|&&c| c == b'\r').count() == expected.len()
-                    && expected.iter().filter(|&&c| c != b'\r').eq(output.iter())
+                // The reference with CRLF turned into LF; a peer may leave
+                // the last line without its line end.
+                let lf: Vec<u8> = expected.iter().copied().filter(|&c| c != b'\r').collect();
+                output == &lf[..] || (lf.last() == Some(&b'\n') && output == &lf[..lf.len() - 1])
             }
             Reference::Input => {
                 let k = output.len().min(input.len());

@@ -1,19 +1,34 @@
 //! Quoted-printable (RFC 2045 §6.7): decoding of mail bodies and encoding
 //! with soft line breaks.
 //!
-//! Both directions work on runs, not bytes. The decoder jumps between the
-//! bytes that matter (`=` and LF) with `memchr2` and copies everything in
-//! between with one `extend_from_slice`; trailing blanks are trimmed from the
-//! output afterwards, never looked at on the way. The encoder finds the next
-//! byte that cannot be copied as is with a SWAR test on 8-byte words (exact
-//! per byte, no table lookups in the hot loop) and copies the run, cut into
-//! lines, in bulk.
+//! Both directions write through an index into output space made ahead of
+//! time (the Vec is lengthened, zero-filled, by the worst case of the next
+//! chunk of input, and truncated to what was written), so no byte is pushed
+//! and no capacity is checked per byte. Zero-filling keeps this safe code;
+//! it costs about one `memset` of the output.
+//!
+//! The encoder cuts text at hard line ends (`memchr` for LF) and encodes
+//! each line 8 bytes at a time. A SWAR test ([`not_literal_mask`]) tells
+//! whether a word can be copied as is (one 8-byte store); if not, each
+//! byte's encoded form comes from a 256-entry table of packed literal/`=XX`
+//! words ([`ENC`]), written branch-free with one 4-byte store per byte.
+//! Either way the word's output length is known before it is committed, so
+//! the column moves by one addition per word; a word that crosses the
+//! soft-break column is split there. Only the last byte of a line (which may
+//! take the last column, and is escaped if blank) and the tail of fewer than
+//! 8 bytes go byte by byte, through [`put_byte`], the rule that defines the
+//! output.
+//!
+//! The decoder copies 8 bytes at a time with one unaligned store and stops at
+//! the first `=` or LF (SWAR zero-byte test); runs of `=XX` escapes are
+//! decoded in a tight loop. Trailing blanks are trimmed from the output at
+//! line ends only, never looked at on the way.
 //!
 //! Decoding is lenient, as mail needs: a bad escape is kept literally and its
 //! offset reported, blanks after a soft-break `=` are tolerated, lowercase hex
 //! is accepted. It never fails and never panics.
 
-use memchr::memchr2;
+use memchr::memchr;
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
@@ -53,6 +68,30 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// Input bytes handled per output reservation. Small enough that the
+/// zero-filled worst case stays in L1/L2, large enough to amortise it.
+const CHUNK: usize = 4096;
+
+#[inline(always)]
+fn load_word(src: &[u8], i: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&src[i..i + 8]);
+    u64::from_le_bytes(b)
+}
+
+#[inline(always)]
+fn store_word(out: &mut [u8], o: usize, w: u64) {
+    out[o..o + 8].copy_from_slice(&w.to_le_bytes());
+}
+
+/// The high bit of a byte of the result is set where `w` has a zero byte.
+/// Only the lowest set bit is exact (a borrow can flag bytes above a zero),
+/// which is all a "first match" search needs.
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
 /// Decodes a quoted-printable body into `out` (appended).
 ///
 /// Soft line breaks (`=` CRLF or `=` LF, with blanks between the `=` and the
@@ -71,84 +110,123 @@ fn is_blank(b: u8) -> bool {
 /// ```
 pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
     let mut bad = Vec::new();
-    out.reserve(src.len());
+    let n = src.len();
+    out.reserve(n);
+    // `o`: the write index into `out`. Output never outgrows the input
+    // consumed (a literal is 1:1, an escape 3:1, a soft break 2+:0), so each
+    // chunk makes `out` reach its input length past `o`, plus slack for the
+    // overlapping 8-byte stores and for items that start up to 15 bytes past
+    // `stop`. `out` is truncated to `o` at the end.
+    let mut o = out.len();
     // Output below `floor` is never trimmed: it is a decoded escape or the
     // previous line, not a trailing blank of the current line.
-    let mut floor = out.len();
-    let mut pos = 0;
-    while let Some(k) = memchr2(b'=', b'\n', &src[pos..]) {
-        let hit = pos + k;
-        out.extend_from_slice(&src[pos..hit]);
-        if src[hit] == b'\n' {
-            // Hard line end: trim the line's trailing blanks, keep CR LF or LF.
-            let cr = out.len() > floor && out.last() == Some(&b'\r');
-            if cr {
-                out.pop();
+    let mut floor = o;
+    let mut i = 0;
+    while i < n {
+        let stop = n.min(i + CHUNK);
+        let need = o + (stop - i) + 32;
+        if out.len() < need {
+            out.resize(need, 0);
+        }
+        let buf = &mut out[..];
+        while i < stop {
+            // Copy literals up to the next '=' or LF: a whole word is stored
+            // and the index moves only past the literal bytes.
+            if i + 8 <= n {
+                let w = load_word(src, i);
+                store_word(buf, o, w);
+                let m =
+                    zero_bytes(w ^ (b'=' as u64 * ONES)) | zero_bytes(w ^ (b'\n' as u64 * ONES));
+                if m == 0 {
+                    i += 8;
+                    o += 8;
+                    continue;
+                }
+                let k = (m.trailing_zeros() / 8) as usize;
+                i += k;
+                o += k;
+            } else {
+                let b = src[i];
+                if b != b'=' && b != b'\n' {
+                    buf[o] = b;
+                    i += 1;
+                    o += 1;
+                    continue;
+                }
             }
-            trim_blanks(out, floor);
-            if cr {
-                out.push(b'\r');
+            if src[i] == b'\n' {
+                // Hard line end: trim the line's trailing blanks, keep CR LF
+                // or LF.
+                let cr = o > floor && buf[o - 1] == b'\r';
+                if cr {
+                    o -= 1;
+                }
+                while o > floor && is_blank(buf[o - 1]) {
+                    o -= 1;
+                }
+                if cr {
+                    buf[o] = b'\r';
+                    o += 1;
+                }
+                buf[o] = b'\n';
+                o += 1;
+                floor = o;
+                i += 1;
+                continue;
             }
-            out.push(b'\n');
-            floor = out.len();
-            pos = hit + 1;
-            continue;
-        }
-        // An escape. Runs of escapes ("=E2=82=AC", binary data) are decoded
-        // here without going back to memchr.
-        let mut p = hit;
-        while p + 2 < src.len() && src[p] == b'=' {
-            let (hi, lo) = (
-                HEX_VALUE[src[p + 1] as usize],
-                HEX_VALUE[src[p + 2] as usize],
-            );
-            if hi | lo == 0xFF {
-                break;
+            // An escape. Runs of escapes ("=E2=82=AC", binary data) are
+            // decoded here without going back to the literal scan.
+            // (The literal scan may have stepped up to 7 bytes past `stop`;
+            // the slack covers that.)
+            let mut p = i;
+            while p < stop + 8 && p + 2 < n && src[p] == b'=' {
+                let (hi, lo) = (
+                    HEX_VALUE[src[p + 1] as usize],
+                    HEX_VALUE[src[p + 2] as usize],
+                );
+                if hi | lo == 0xFF {
+                    break;
+                }
+                buf[o] = hi << 4 | lo;
+                o += 1;
+                p += 3;
             }
-            out.push(hi << 4 | lo);
-            p += 3;
-        }
-        if p != hit {
-            floor = out.len();
-            pos = p;
-            continue;
-        }
-        // Not "=XX": a soft break ("=", blanks, then CRLF, LF or the end), or
-        // a bad escape kept as written.
-        let mut q = hit + 1;
-        while q < src.len() && is_blank(src[q]) {
-            q += 1;
-        }
-        let soft_end = match src.get(q) {
-            None => Some(q),
-            Some(b'\n') => Some(q + 1),
-            Some(b'\r') if q + 1 == src.len() => Some(q + 1),
-            Some(b'\r') if src[q + 1] == b'\n' => Some(q + 2),
-            _ => None,
-        };
-        match soft_end {
-            Some(end) => pos = end,
-            None => {
-                bad.push(hit);
-                out.push(b'=');
-                pos = hit + 1;
+            if p != i {
+                floor = o;
+                i = p;
+                continue;
             }
+            // Not "=XX": a soft break ("=", blanks, then CRLF, LF or the
+            // end), or a bad escape kept as written.
+            let mut q = i + 1;
+            while q < n && is_blank(src[q]) {
+                q += 1;
+            }
+            let soft_end = match src.get(q) {
+                None => Some(q),
+                Some(b'\n') => Some(q + 1),
+                Some(b'\r') if q + 1 == n => Some(q + 1),
+                Some(b'\r') if src[q + 1] == b'\n' => Some(q + 2),
+                _ => None,
+            };
+            match soft_end {
+                Some(end) => i = end,
+                None => {
+                    bad.push(i);
+                    buf[o] = b'=';
+                    o += 1;
+                    i += 1;
+                }
+            }
+            floor = o;
         }
-        floor = out.len();
     }
-    out.extend_from_slice(&src[pos..]);
     // The last line, even without a line end, loses its trailing blanks.
-    trim_blanks(out, floor);
-    bad
-}
-
-#[inline]
-fn trim_blanks(out: &mut Vec<u8>, floor: usize) {
-    let mut n = out.len();
-    while n > floor && is_blank(out[n - 1]) {
-        n -= 1;
+    while o > floor && is_blank(out[o - 1]) {
+        o -= 1;
     }
-    out.truncate(n);
+    out.truncate(o);
+    bad
 }
 
 /// Decodes a quoted-printable body into a new vector (bad escapes are kept
@@ -185,6 +263,36 @@ impl Default for EncodeOptions {
     }
 }
 
+/// `ENC[b]`: how `b` is written when it is not right before a line end,
+/// packed little-endian (`b` itself, or `=XX`) in bits 0..24, with its
+/// length (1 or 3) in bits 24..26.
+const ENC: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = if LITERAL[b] {
+            b as u32 | 1 << 24
+        } else {
+            escape_word(b as u8)
+        };
+        b += 1;
+    }
+    t
+};
+
+/// `=XX` for `b`, packed as in [`ENC`].
+const fn escape_word(b: u8) -> u32 {
+    b'=' as u32
+        | (HEX_UPPER[(b >> 4) as usize] as u32) << 8
+        | (HEX_UPPER[(b & 15) as usize] as u32) << 16
+        | 3 << 24
+}
+
+#[inline(always)]
+fn enc_len(t: u32) -> usize {
+    (t >> 24 & 3) as usize
+}
+
 /// Encodes `src` as quoted-printable into `out` (appended).
 ///
 /// `=`, control characters and 8-bit bytes are written `=XX` (uppercase);
@@ -200,64 +308,47 @@ impl Default for EncodeOptions {
 /// ```
 pub fn encode(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
     let width = opts.line_length.max(4);
-    let eol: &[u8] = if opts.crlf { b"\r\n" } else { b"\n" };
-    // Text is mostly copied; binary mostly triples. Both are upper-bounded
-    // by a small multiple of the input, and the Vec grows if we guess low.
+    let n = src.len();
+    // Text is mostly copied; binary mostly triples. [`Encoder::ensure`]
+    // makes room for the worst case as it goes; this only saves regrowing.
     out.reserve(
         if opts.binary {
-            src.len() * 3 + src.len() / 24
+            n * 3 + n / 24
         } else {
-            src.len() + src.len() / 16
+            n + n / 16
         } + 8,
     );
     let mut enc = Encoder {
+        o: out.len(),
         out,
-        width,
-        eol,
+        fit: width - 1,
+        per_byte: 3 + 9usize.div_ceil(width - 3),
+        eol: if opts.crlf { 0x0A0D } else { 0x0A },
+        eol_len: if opts.crlf { 2 } else { 1 },
         col: 0,
     };
-    // Does the line end right after position `p` (a hard break or the end)?
-    let ends_line = |p: usize| -> bool {
-        match src.get(p) {
-            None => true,
-            Some(_) if opts.binary => false,
-            Some(b'\n') => true,
-            Some(b'\r') => src.get(p + 1) == Some(&b'\n'),
-            Some(_) => false,
-        }
-    };
-    let mut pos = 0;
-    while pos < src.len() {
-        let b = src[pos];
-        if LITERAL[b as usize] {
-            let end = literal_run_end(src, pos + 1);
-            let last_ends = ends_line(end);
-            if last_ends && is_blank(src[end - 1]) {
-                // A trailing blank must be encoded; the rest of the run
-                // does not end the line any more.
-                enc.literal(&src[pos..end - 1], false);
-                enc.escape(src[end - 1], true);
+    if opts.binary {
+        // One "line": CR and LF are data.
+        enc.line(src);
+    } else {
+        // Hard lines: LF or CRLF ends one (a CR before CR LF is data, the
+        // last byte of its line).
+        let mut i = 0;
+        while let Some(k) = memchr(b'\n', &src[i..]) {
+            let lf = i + k;
+            let end = if lf > i && src[lf - 1] == b'\r' {
+                lf - 1
             } else {
-                enc.literal(&src[pos..end], last_ends);
-            }
-            pos = end;
-            continue;
+                lf
+            };
+            enc.line(&src[i..end]);
+            enc.hard_break();
+            i = lf + 1;
         }
-        if !opts.binary {
-            if b == b'\n' {
-                enc.hard_break();
-                pos += 1;
-                continue;
-            }
-            if b == b'\r' && src.get(pos + 1) == Some(&b'\n') {
-                enc.hard_break();
-                pos += 2;
-                continue;
-            }
-        }
-        enc.escape(b, ends_line(pos + 1));
-        pos += 1;
+        enc.line(&src[i..]);
     }
+    let o = enc.o;
+    out.truncate(o);
 }
 
 /// Encodes `src` as quoted-printable into a new vector.
@@ -267,107 +358,200 @@ pub fn encode_to_vec(src: &[u8], opts: EncodeOptions) -> Vec<u8> {
     out
 }
 
-/// Output state of [`encode`]: the column of the current line.
+/// Output state of [`encode`]: the write index into `out` (which is kept
+/// longer than the output, zero-filled ahead, and truncated at the end) and
+/// the column of the current line.
 struct Encoder<'a> {
     out: &'a mut Vec<u8>,
-    width: usize,
-    eol: &'static [u8],
+    o: usize,
+    /// `width - 1`: the last column a byte may reach when a soft-break `=`
+    /// may have to follow it.
+    fit: usize,
+    /// Output bytes per input byte in the worst case, soft breaks included:
+    /// each byte gives at most 3 (a line end at most 2), and every
+    /// soft-broken line but the first holds at least `width - 3` of them, so
+    /// `n` bytes give at most `3n + 3 (3n / (width - 3) + 1)`, which
+    /// `n * (3 + ceil(9 / (width - 3)))` plus the slack in
+    /// [`Encoder::ensure`] bounds.
+    per_byte: usize,
+    /// The line ending, packed little-endian, and its length.
+    eol: u32,
+    eol_len: usize,
     col: usize,
 }
 
 impl Encoder<'_> {
+    /// Makes `out` hold at least the worst-case output of `n` more input
+    /// bytes past `o`, plus slack for 4- and 8-byte stores. Zero-fills only
+    /// what was never filled before, so the whole call zeroes about one
+    /// output's worth.
     #[inline]
-    fn soft_break(&mut self) {
-        self.out.push(b'=');
-        self.out.extend_from_slice(self.eol);
-        self.col = 0;
+    fn ensure(&mut self, n: usize) {
+        let need = self.o + n * self.per_byte + 70;
+        if self.out.len() < need {
+            // A little extra, so that short lines do not resize each time.
+            self.out.resize(need + 512, 0);
+        }
+    }
+
+    #[inline(always)]
+    fn put(&mut self, w: u32, len: usize) {
+        let o = self.o;
+        self.out[o..o + 4].copy_from_slice(&w.to_le_bytes());
+        self.o = o + len;
     }
 
     #[inline]
     fn hard_break(&mut self) {
-        self.out.extend_from_slice(self.eol);
+        self.ensure(0);
+        self.put(self.eol, self.eol_len);
         self.col = 0;
     }
 
-    /// Copies a run of literal bytes, cut by soft breaks. `ends_line`: the
-    /// run is followed by a hard break or the end, so its last line needs no
-    /// room for a soft-break `=`.
-    #[inline]
-    fn literal(&mut self, mut run: &[u8], ends_line: bool) {
-        loop {
-            let room = self.width - 1 - self.col;
-            if run.len() <= room || (ends_line && run.len() <= room + 1) {
-                self.out.extend_from_slice(run);
-                self.col += run.len();
-                return;
-            }
-            self.out.extend_from_slice(&run[..room]);
-            run = &run[room..];
-            self.soft_break();
-        }
-    }
-
-    /// Writes `=XX`, after a soft break if it does not fit on this line.
-    #[inline]
-    fn escape(&mut self, b: u8, ends_line: bool) {
-        let limit = if ends_line {
-            self.width
-        } else {
-            self.width - 1
+    /// Encodes the content of one hard line (the whole input in binary
+    /// mode). Every byte but the last follows [`put_byte`], 8 at a time
+    /// where they fit before the soft-break column; the last one, which is
+    /// right before a line end, may use the last column and is escaped if
+    /// blank.
+    fn line(&mut self, line: &[u8]) {
+        let Some((&last, body)) = line.split_last() else {
+            return;
         };
-        if self.col + 3 > limit {
-            self.soft_break();
+        let fit = self.fit;
+        let soft = Soft {
+            word: b'=' as u32 | self.eol << 8,
+            len: 1 + self.eol_len,
+        };
+        let mut col = self.col;
+        for chunk in body.chunks(CHUNK) {
+            self.ensure(chunk.len() + 1);
+            // Locals, so that the index and column stay in registers.
+            let buf = &mut self.out[..];
+            let mut o = self.o;
+            let mut words = chunk.chunks_exact(8);
+            for word in &mut words {
+                let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+                let literal = not_literal_mask(w) == 0;
+                // Written speculatively past `o`; committed if it fits.
+                let k = if literal {
+                    store_word(buf, o, w);
+                    8
+                } else {
+                    dense_word(buf, o, word)
+                };
+                if col + k <= fit {
+                    o += k;
+                    col += k;
+                    continue;
+                }
+                if fit < 24 {
+                    // Narrow lines: the rest may need more soft breaks.
+                    for &b in word {
+                        put_byte(buf, &mut o, &mut col, ENC[b as usize], fit, soft);
+                    }
+                    continue;
+                }
+                // The word crosses the soft-break column: the first `j`
+                // bytes (`c` output bytes, already in place) stay on this
+                // line, and the rest (at most 24 bytes) fits on the next.
+                let (j, c) = if literal {
+                    (fit - col, fit - col)
+                } else {
+                    let (mut j, mut c) = (0, 0);
+                    for &b in word {
+                        let len = enc_len(ENC[b as usize]);
+                        if col + c + len > fit {
+                            break;
+                        }
+                        c += len;
+                        j += 1;
+                    }
+                    (j, c)
+                };
+                o += c;
+                buf[o..o + 4].copy_from_slice(&soft.word.to_le_bytes());
+                o += soft.len;
+                let k = dense_word(buf, o, &word[j..]);
+                o += k;
+                col = k;
+            }
+            for &b in words.remainder() {
+                put_byte(buf, &mut o, &mut col, ENC[b as usize], fit, soft);
+            }
+            self.o = o;
         }
-        self.out.extend_from_slice(&[
-            b'=',
-            HEX_UPPER[(b >> 4) as usize],
-            HEX_UPPER[(b & 15) as usize],
-        ]);
-        self.col += 3;
+        self.ensure(1);
+        let t = if is_blank(last) {
+            escape_word(last)
+        } else {
+            ENC[last as usize]
+        };
+        let mut o = self.o;
+        put_byte(&mut self.out[..], &mut o, &mut col, t, fit + 1, soft);
+        self.o = o;
+        self.col = col;
     }
+}
+
+/// A soft break (`=` and the line ending), packed little-endian, and its
+/// length.
+#[derive(Clone, Copy)]
+struct Soft {
+    word: u32,
+    len: usize,
+}
+
+/// The rule that defines the output, for one byte encoded as `t` (an [`ENC`]
+/// word): it goes on this line if it ends at column `fit` or before (`width
+/// - 1`, leaving room for a soft-break `=`; `width` for the last byte of a
+/// line), else a soft break comes first. Writes up to 4 + 4 bytes.
+#[inline(always)]
+fn put_byte(buf: &mut [u8], o: &mut usize, col: &mut usize, t: u32, fit: usize, soft: Soft) {
+    let len = enc_len(t);
+    if *col + len > fit {
+        buf[*o..*o + 4].copy_from_slice(&soft.word.to_le_bytes());
+        *o += soft.len;
+        *col = 0;
+    }
+    buf[*o..*o + 4].copy_from_slice(&t.to_le_bytes());
+    *o += len;
+    *col += len;
+}
+
+/// Writes the encoding of `word` (at most 8 bytes) at `out[o..]` from
+/// [`ENC`], one 4-byte store per byte, and returns its length. Writes up to
+/// 32 bytes.
+#[inline(always)]
+fn dense_word(out: &mut [u8], o: usize, word: &[u8]) -> usize {
+    let win: &mut [u8; 32] = (&mut out[o..o + 32]).try_into().unwrap();
+    let mut k = 0;
+    for &b in word {
+        let t = ENC[b as usize];
+        win[k..k + 4].copy_from_slice(&t.to_le_bytes());
+        k += enc_len(t);
+    }
+    k
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of each byte of the result is set where `w`'s byte is not
-/// [`LITERAL`]. Exact per byte: every sum stays inside its byte (the inputs
-/// have their high bit cleared first), so no carry crosses lanes.
+/// [`LITERAL`], and also where it is a tab (a literal that only the table
+/// path copies; tabs are rare, and leaving them out saves a compare). Exact
+/// per byte otherwise: the sums work on the low 7 bits (the high bit is
+/// taken from `w` itself) and stay inside their byte, so no carry crosses
+/// lanes.
 #[inline(always)]
 fn not_literal_mask(w: u64) -> u64 {
     let low7 = w & !HIGHS;
-    // >= 0x80, or 0x7F (0x7F + 1 sets the high bit).
+    // >= 0x80 (from `w`), or 0x7F (0x7F + 1 sets the high bit).
     let high_or_del = w | (low7 + ONES);
-    // < 0x20: low7 + 0x60 has its high bit clear.
-    let control = !(low7 + 0x60 * ONES);
-    let eq = |c: u64| {
-        let z = w ^ (c * ONES);
-        !(((z & !HIGHS) + !HIGHS) | z)
-    };
-    (high_or_del | (control & !eq(b'\t' as u64)) | eq(b'=' as u64)) & HIGHS
-}
-
-/// The end of the run of [`LITERAL`] bytes starting at `from` (the index of
-/// the first byte that is not literal, or `src.len()`).
-#[inline]
-fn literal_run_end(src: &[u8], from: usize) -> usize {
-    let mut i = from;
-    let mut words = src[from..].chunks_exact(8);
-    for chunk in &mut words {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let m = not_literal_mask(w);
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    for &b in words.remainder() {
-        if !LITERAL[b as usize] {
-            return i;
-        }
-        i += 1;
-    }
-    i
+    // High bit set where low7 >= 0x20 (not a control character).
+    let printable = low7 + 0x60 * ONES;
+    // High bit set where low7 != '='.
+    let not_eq = (low7 ^ (b'=' as u64 * ONES)) + 0x7F * ONES;
+    (high_or_del | !(printable & not_eq)) & HIGHS
 }
 
 #[cfg(test)]
@@ -381,7 +565,7 @@ mod tests {
                 let mut bytes = [b'a'; 8];
                 bytes[lane] = b;
                 let m = not_literal_mask(u64::from_le_bytes(bytes));
-                let expect = if LITERAL[b as usize] {
+                let expect = if LITERAL[b as usize] && b != b'\t' {
                     0
                 } else {
                     0x80u64 << (8 * lane)
@@ -389,10 +573,10 @@ mod tests {
                 assert_eq!(m, expect, "byte {b:#x} lane {lane}");
             }
         }
-        // Mixed lanes: the lowest flagged lane is the first non-literal byte.
-        let src = b"abc\x7f=\xff\x00\t";
-        assert_eq!(literal_run_end(src, 0), 3);
-        assert_eq!(literal_run_end(b"\t\t\t\t\t\t\t\t\t \t=", 0), 11);
+        // Mixed lanes: every flagged lane is flagged, no other.
+        let m = not_literal_mask(u64::from_le_bytes(*b"abc\x7f=\xff\x00\t"));
+        assert_eq!(m, 0x8080_8080_8000_0000);
+        assert_eq!(not_literal_mask(u64::from_le_bytes(*b"~ !<>?@A")), 0);
     }
 
     #[test]

@@ -660,7 +660,10 @@ fn spooled_messages_convert_like_the_plain_file() {
     };
     for to in ["eml", "jsonl", "mbox"] {
         let (a, b) = (d.join(format!("plain-{to}")), d.join(format!("gz-{to}")));
-        let (aa, ba) = (d.join(format!("plain-{to}-att")), d.join(format!("gz-{to}-att")));
+        let (aa, ba) = (
+            d.join(format!("plain-{to}-att")),
+            d.join(format!("gz-{to}-att")),
+        );
         let att = |p: &Path| vec!["--attachments".to_string(), p.display().to_string()];
         let (a_extra, b_extra) = if to == "jsonl" {
             (att(&aa), att(&ba))
@@ -674,11 +677,17 @@ fn spooled_messages_convert_like_the_plain_file() {
             assert_eq!(ta.len(), 2 + 6 * SAMPLE_MESSAGES, "{to}");
             assert!(ta == tb, "{to}: outputs differ");
         } else {
-            assert!(fs::read(&a).unwrap() == fs::read(&b).unwrap(), "{to}: outputs differ");
+            assert!(
+                fs::read(&a).unwrap() == fs::read(&b).unwrap(),
+                "{to}: outputs differ"
+            );
         }
         if to == "jsonl" {
             let (ta, tb) = (tree(&aa), tree(&ba));
-            assert!(ta.values().any(|v| v.len() > 4 << 20), "the large attachment");
+            assert!(
+                ta.values().any(|v| v.len() > 4 << 20),
+                "the large attachment"
+            );
             assert!(ta == tb, "attachments differ");
         }
         if to == "mbox" {
@@ -730,7 +739,11 @@ fn huge_streamed_message_keeps_memory_bounded() {
               Subject: huge\nMessage-ID: <huge@example.org>\n\n",
         )
         .unwrap();
-        let line = [b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".repeat(2).as_slice(), b"AB\n"].concat();
+        let line = [
+            b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".repeat(2).as_slice(),
+            b"AB\n",
+        ]
+        .concat();
         let block = line.repeat((1 << 20) / line.len());
         let mut size = 0;
         while size < 300_000_000 {

@@ -386,14 +386,7 @@ impl<R: Read> Stream<R> {
             archive_start: self.base == 0,
             eof: self.eof,
         };
-        let step = scan::next_record(
-            &map,
-            0,
-            &mut self.st,
-            self.variant,
-            &ctx,
-            &mut self.scratch,
-        );
+        let step = scan::next_record(&map, 0, &mut self.st, self.variant, &ctx, &mut self.scratch);
         self.flush_scratch();
         let max = self.max_message;
         let over = move |n: usize| max.is_some_and(|m| n > m);
@@ -551,9 +544,7 @@ impl<R: Read> Iterator for Stream<R> {
                         Step::NeedMore => {
                             self.consume(p);
                             self.state = State::At(0);
-                            if let Some(limit) =
-                                self.max_message.filter(|&m| self.buf.len() > m)
-                            {
+                            if let Some(limit) = self.max_message.filter(|&m| self.buf.len() > m) {
                                 let offset = self.base;
                                 // Keep scanning from where the search got to.
                                 self.st.pos = self.st.pos.max(8);
