@@ -502,9 +502,10 @@ struct Soft {
 }
 
 /// The rule that defines the output, for one byte encoded as `t` (an [`ENC`]
-/// word): it goes on this line if it ends at column `fit` or before (`width
-/// - 1`, leaving room for a soft-break `=`; `width` for the last byte of a
-/// line), else a soft break comes first. Writes up to 4 + 4 bytes.
+/// word): it goes on this line if it ends at column `fit` or before (one
+/// less than the width, leaving room for a soft-break `=`, or the width for
+/// the last byte of a line), else a soft break comes first. Writes up to
+/// 4 + 4 bytes.
 #[inline(always)]
 fn put_byte(buf: &mut [u8], o: &mut usize, col: &mut usize, t: u32, fit: usize, soft: Soft) {
     let len = enc_len(t);
