@@ -132,7 +132,8 @@ fn binary(n: usize) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let kinds: [(&str, fn(usize) -> Vec<u8>); 4] = [
+    type Kind = (&'static str, fn(usize) -> Vec<u8>);
+    let kinds: [Kind; 4] = [
         ("text", text),
         ("german", german),
         ("cyrillic", cyrillic),
