@@ -183,9 +183,22 @@ impl DecodeState {
                         w += n;
                     }
                 }
-                let (r, n) = self
-                    .engine
-                    .decode(self.alphabet, skip, &src[i..], &mut dst[w..]);
+                let (mut r, mut n) =
+                    self.engine
+                        .decode(self.alphabet, skip, &src[i..], &mut dst[w..]);
+                if self.engine.backend() != super::Backend::Scalar && i + r < src.len() {
+                    // Vector kernels stop up to a block before the end; the
+                    // whole quanta left there go four at a time, not through
+                    // the byte-by-byte state machine (it dominated at 1 KiB).
+                    let (r2, n2) = super::scalar::decode(
+                        self.alphabet,
+                        skip,
+                        &src[i + r..],
+                        &mut dst[w + n..],
+                    );
+                    r += r2;
+                    n += n2;
+                }
                 if r > 0 && matches!(self.shape, Shape::Lines { .. }) {
                     self.col = self.col_after(&src[i..i + r]);
                 }
