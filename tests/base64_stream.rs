@@ -101,9 +101,12 @@ fn stream_functions_round_trip() {
 #[cfg(feature = "parallel")]
 #[test]
 fn parallel_matches_sequential() {
-    let size = mimeflow::base64::PARALLEL_THRESHOLD * 3 + 12345;
+    // Just past the threshold, so the split path runs with several chunks;
+    // the chunking is backend-independent, so the best backend suffices (the
+    // backends are compared with each other everywhere else).
+    let size = mimeflow::base64::PARALLEL_THRESHOLD + 12345;
     let data: Vec<u8> = (0..size as u32).map(|i| (i ^ (i >> 9)) as u8).collect();
-    for b in Backend::available() {
+    for b in [Backend::best()] {
         for codec in [
             STANDARD.with_backend(b).unwrap(),
             URL_SAFE_NO_PAD.with_backend(b).unwrap(),
