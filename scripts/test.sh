@@ -22,8 +22,9 @@ cargo clippy --all-targets --features bench-peers -- -D warnings
 step "cargo test (every backend this CPU has runs the same table)"
 cargo test --features bench-peers
 
-step "cargo test without default features (library only)"
-cargo test --no-default-features --lib --tests --test base64_backends --test base64_stream
+step "cargo test without default features (the library alone: no rayon, no CLI)"
+cargo test --no-default-features --lib --test base64_backends --test base64_stream \
+    --test header --test qp --test multipart --test message --test message_golden
 
 step "criterion benches build"
 cargo bench --no-run --features bench-peers
