@@ -75,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
     let cr_only = first_eol.is_some_and(|i| data[i] == b'\r' && data.get(i + 1) != Some(&b'\n') && i + 1 < data.len());
     if !cr_only {
         let reference = naive(data);
-        let got: Vec<_> = serial.iter().map(|e| (e.offset as usize, e.envelope.clone(), e.message.clone())).collect();
+        let got: Vec<_> = serial.iter().map(|e| (e.offset as usize, e.envelope.clone(), e.message.to_vec())).collect();
         assert_eq!(got, reference);
     }
     for v in [Variant::Mboxo, Variant::Mboxrd] {
