@@ -10,6 +10,9 @@
 # crates.io and PyPI on the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Nothing here reads the terminal; a stray inherited stdin must not reach the
+# tools (CI gives none at all).
+exec </dev/null
 
 step() { printf '\n==> %s\n' "$*"; }
 
