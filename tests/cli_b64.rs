@@ -410,6 +410,62 @@ fn out_file_is_written_atomically() {
     assert_eq!(s.entries(), ["out.txt"]);
 }
 
+/// `-o` naming something that is not a regular file writes into it: a rename
+/// over a device or FIFO would replace it with a plain file (as root, that
+/// turns `/dev/null` into a file that collects everyone's output).
+#[cfg(unix)]
+#[test]
+fn out_to_fifo_or_symlink_writes_through() {
+    use std::os::unix::fs::FileTypeExt;
+    let s = Scratch::new("special");
+    // A named pipe, read by a thread while mimeflow writes into it.
+    let fifo = s.path("pipe");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo does not keep the pointer.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(fifo).unwrap())
+    };
+    assert!(ok(&["b64", "encode", "-o", fifo.to_str().unwrap()], b"hello").is_empty());
+    // Checked before joining: had the FIFO been renamed over, the reader
+    // would wait for a writer forever.
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(reader.join().unwrap(), b"aGVsbG8=\n");
+    // /dev/null stays a device (harmless to check: the fix keeps it one).
+    if Path::new("/dev/null").exists() {
+        assert!(ok(&["b64", "encode", "-o", "/dev/null"], b"x").is_empty());
+        assert!(fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+    // A symbolic link: the file it names is replaced, the link kept.
+    let real = s.write("real.txt", b"old");
+    let link = s.path("link.txt");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    assert!(ok(&["b64", "decode", "-o", link.to_str().unwrap()], b"aGk=").is_empty());
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read(&real).unwrap(), b"hi");
+    // A dangling link: written through, creating the file it names.
+    let target = s.path("made.txt");
+    let dangling = s.path("dangling.txt");
+    std::os::unix::fs::symlink(&target, &dangling).unwrap();
+    assert!(ok(
+        &["b64", "decode", "-o", dangling.to_str().unwrap()],
+        b"aGk="
+    )
+    .is_empty());
+    assert_eq!(fs::read(&target).unwrap(), b"hi");
+    assert!(fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
 #[test]
 fn failed_run_leaves_no_output_file() {
     let s = Scratch::new("fail");

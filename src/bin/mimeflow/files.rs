@@ -10,6 +10,12 @@
 //! see a partial file, but after a power cut the new content may be lost
 //! (as with `tempfile::persist`); big outputs would otherwise stall on it.
 //!
+//! Only a regular file (or a new name) is replaced that way. A device, FIFO
+//! or socket (`-o /dev/null`, `-o /dev/stdout`, a named pipe) is written in
+//! place: renaming over it would swap the device for a plain file, which as
+//! root silently breaks `/dev/null` for the whole machine. A symbolic link
+//! is followed, so the file it points to is replaced and the link kept.
+//!
 //! [`Input`] and [`Output`] put the file's name on their I/O errors
 //! ("reading x.b64: ..."), since the library's stream functions cannot say
 //! which side failed. The error keeps its `io::ErrorKind`, which is how
@@ -91,6 +97,46 @@ pub struct Output {
 enum Sink {
     Stdout(BufWriter<RawStdout>),
     File(AtomicFile),
+    /// A device, FIFO or socket, opened and written where it is.
+    Special(BufWriter<File>),
+}
+
+/// How `-o PATH` is written.
+enum Target {
+    /// A new name or a regular file: temp file, then rename onto this path.
+    Replace(PathBuf),
+    /// Something that is not a regular file: written in place.
+    InPlace,
+}
+
+fn target_of(path: &Path) -> anyhow::Result<Target> {
+    let shown = path.display();
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Target::Replace(path.into())),
+        Err(e) => return Err(e).with_context(|| shown.to_string()),
+    };
+    if meta.file_type().is_symlink() {
+        return match fs::canonicalize(path) {
+            Ok(real) => match fs::metadata(&real) {
+                Ok(m) if m.is_dir() => bail!("{shown}: is a directory"),
+                Ok(m) if m.is_file() => Ok(Target::Replace(real)),
+                Ok(_) => Ok(Target::InPlace),
+                Err(e) => Err(e).with_context(|| shown.to_string()),
+            },
+            // A dangling link: creating through it makes the file it names.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Target::InPlace),
+            Err(e) => Err(e).with_context(|| shown.to_string()),
+        };
+    }
+    if meta.is_dir() {
+        bail!("{shown}: is a directory");
+    }
+    Ok(if meta.is_file() {
+        Target::Replace(path.into())
+    } else {
+        Target::InPlace
+    })
 }
 
 impl Output {
@@ -101,10 +147,26 @@ impl Output {
                 sink: Sink::Stdout(BufWriter::with_capacity(OUT_BUFFER, raw_stdout()?)),
                 name: "standard output".into(),
             }),
-            Some(path) => Ok(Output {
-                sink: Sink::File(AtomicFile::create(path)?),
-                name: path.display().to_string(),
-            }),
+            Some(path) => {
+                let sink = match target_of(path)? {
+                    Target::Replace(real) => Sink::File(AtomicFile::create(&real)?),
+                    Target::InPlace => {
+                        // No truncate: meaningless for devices and FIFOs; a
+                        // dangling link's new target starts empty anyway.
+                        let file = OpenOptions::new()
+                            .write(true)
+                            .create(true)
+                            .truncate(false)
+                            .open(path)
+                            .with_context(|| path.display().to_string())?;
+                        Sink::Special(BufWriter::with_capacity(OUT_BUFFER, file))
+                    }
+                };
+                Ok(Output {
+                    sink,
+                    name: path.display().to_string(),
+                })
+            }
             None => unreachable!("handled by is_dash"),
         }
     }
@@ -116,6 +178,7 @@ impl Output {
         match self.sink {
             Sink::Stdout(mut w) => w.flush().with_context(|| format!("writing {name}")),
             Sink::File(f) => f.commit(),
+            Sink::Special(mut w) => w.flush().with_context(|| format!("writing {name}")),
         }
     }
 }
@@ -125,6 +188,7 @@ impl Write for Output {
         let r = match &mut self.sink {
             Sink::Stdout(w) => w.write(buf),
             Sink::File(f) => f.file.write(buf),
+            Sink::Special(w) => w.write(buf),
         };
         r.map_err(|e| with_context(e, || format!("writing {}", self.name)))
     }
@@ -134,6 +198,7 @@ impl Write for Output {
         let r = match &mut self.sink {
             Sink::Stdout(w) => w.write_all(buf),
             Sink::File(f) => f.file.write_all(buf),
+            Sink::Special(w) => w.write_all(buf),
         };
         r.map_err(|e| with_context(e, || format!("writing {}", self.name)))
     }
@@ -142,6 +207,7 @@ impl Write for Output {
         let r = match &mut self.sink {
             Sink::Stdout(w) => w.flush(),
             Sink::File(f) => f.file.flush(),
+            Sink::Special(w) => w.flush(),
         };
         r.map_err(|e| with_context(e, || format!("writing {}", self.name)))
     }
