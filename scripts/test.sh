@@ -16,6 +16,18 @@ exec </dev/null
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# cargo asks rustc about the target by feeding it /dev/null as source. Where
+# /dev/null has become a plain file (something renamed a file over it as
+# root), that file holds whatever was "discarded" into it and the probe fails
+# with baffling parse errors; so say so, and empty it before each build.
+clear_devnull() { :; }
+if [[ ! -c /dev/null ]]; then
+    printf 'warning: /dev/null is not a character device: %s\n' "$(ls -l /dev/null 2>&1)" >&2
+    printf 'warning: as root, restore it with: rm /dev/null && mknod -m 666 /dev/null c 1 3\n' >&2
+    clear_devnull() { : 2>/dev/null >/dev/null || true; }
+    cargo() { clear_devnull; command cargo "$@"; }
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -51,6 +63,7 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "maturin>=1.5,<2" pytest hypothesis
+clear_devnull
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop --release --quiet
 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-fast}" .venv/bin/python -m pytest python/tests -q
 
