@@ -175,6 +175,20 @@ fn bench(c: &mut Criterion) {
                     assert_eq!(out.len(), ours.len());
                 })
             });
+            // The same encoder without its vector kernel (a no-op where the
+            // CPU has none): what the kernel is worth.
+            group.bench_with_input(
+                BenchmarkId::new("mimeflow-scalar", size),
+                &input,
+                |b, input| {
+                    let mut out = Vec::with_capacity(ours.len());
+                    b.iter(|| {
+                        out.clear();
+                        qp::encode_scalar(black_box(input), opts, &mut out);
+                        assert_eq!(out.len(), ours.len());
+                    })
+                },
+            );
             group.bench_with_input(
                 BenchmarkId::new("quoted_printable", size),
                 &input,

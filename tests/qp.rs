@@ -107,6 +107,33 @@ proptest! {
         prop_assert_eq!(qp::decode_to_vec(&enc), x);
     }
 
+    /// The vector kernel (where this CPU has it) writes exactly what the
+    /// scalar encoder writes: same soft-break columns, same escapes.
+    #[test]
+    fn vector_encoder_matches_scalar(
+        x in prop::collection::vec(prop_oneof![
+            4 => 0x20u8..0x7F,
+            2 => 0x80u8..=0xFF,
+            1 => Just(b'='),
+            1 => Just(b' '),
+            1 => Just(b'\t'),
+            1 => Just(b'\n'),
+            1 => any::<u8>(),
+        ], 0..2000),
+        binary: bool,
+        crlf: bool,
+        w in prop_oneof![Just(76usize), Just(49), Just(50), 4usize..200],
+        pre in prop::collection::vec(any::<u8>(), 0..3),
+    ) {
+        let o = opts(binary, crlf, w);
+        // Appending keeps what was in `out`.
+        let mut fast = pre.clone();
+        let mut slow = pre;
+        qp::encode(&x, o, &mut fast);
+        qp::encode_scalar(&x, o, &mut slow);
+        prop_assert_eq!(fast, slow);
+    }
+
     #[test]
     fn text_round_trip(x in text_strategy(), crlf: bool, w in prop_oneof![Just(76usize), 4usize..90]) {
         let enc = qp::encode_to_vec(&x, opts(false, crlf, w));
