@@ -17,7 +17,18 @@ to files on disk, timed end to end with time.perf_counter):
   per-process overhead can be judged; the old one-process-per-message way
   is also printed (`--per-file`), for comparison only.
 
-Each side runs --repeat times (default 5) and the median is reported.
+Where the `mimeflow` package is importable (run with the virtualenv's
+python after `maturin develop --release`), an in-memory line follows:
+`mimeflow.normalize(data)` against the same `email` round trip on bytes
+already read, in one interpreter: the codecs without the file system.
+
+Each side runs --repeat times (default 5) and the median is reported. Each
+run writes into a fresh, empty output folder (made and emptied outside the
+timing), for both sides alike: replacing existing files costs more on some
+file systems (ext4 starts writeback of the new data when a rename or a
+truncate replaces a file, `auto_da_alloc`), which measures the disk, not
+the normalizer. `--overwrite` reuses one folder per side instead, to show
+that cost.
 
 Usage: python3 benches/python_normalize.py [--bin target/release/mimeflow]
        [--dir DIR_OF_EML] [--count N] [--size BYTES] [--batch N]
@@ -27,6 +38,7 @@ Target: mimeflow >= 30x Python (single thread, one message at a time).
 import argparse
 import email
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,9 +103,14 @@ def run_mimeflow_per_file(binary, paths, outdir):
         subprocess.run([binary, "normalize", p, "-o", os.path.join(outdir, os.path.basename(p))], check=True)
 
 
-def median_time(fn, repeat):
+def median_time(fn, repeat, fresh=None):
+    """Median wall time of `fn()`; with `fresh`, that folder is made empty
+    (untimed) before each run."""
     times = []
     for _ in range(repeat):
+        if fresh:
+            shutil.rmtree(fresh, ignore_errors=True)
+            os.mkdir(fresh)
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
@@ -109,6 +126,8 @@ def main():
     ap.add_argument("--batch", type=int, default=0, help="files per mimeflow process (0: all)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--per-file", action="store_true", help="also time one process per message")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="write over the previous run's files instead of into a fresh folder")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if a.dir:
@@ -124,22 +143,36 @@ def main():
         os.mkdir(mf_out)
 
         ascii_ok = run_python(paths, py_out)
-        py = median_time(lambda: run_python(paths, py_out), a.repeat)
+        py = median_time(lambda: run_python(paths, py_out), a.repeat, None if a.overwrite else py_out)
         run_mimeflow(a.bin, paths, mf_out, batch)
-        mf = median_time(lambda: run_mimeflow(a.bin, paths, mf_out, batch), a.repeat)
+        mf = median_time(lambda: run_mimeflow(a.bin, paths, mf_out, batch), a.repeat,
+                         None if a.overwrite else mf_out)
         mf_ascii = sum(open(os.path.join(mf_out, os.path.basename(p)), "rb").read().isascii() for p in paths)
         empty = os.path.join(tmp, "empty.eml")
         with open(empty, "wb") as f:
             f.write(b"Subject: x\r\n\r\n")
         start = median_time(lambda: subprocess.run([a.bin, "normalize", empty, "-o", os.devnull], check=True), 11)
 
-        print(f"archive: {len(paths)} messages, {mb:.1f} MB; median of {a.repeat} runs")
+        where = "over the previous run's files" if a.overwrite else "into a fresh folder each run"
+        print(f"archive: {len(paths)} messages, {mb:.1f} MB; median of {a.repeat} runs, writing {where}")
         print(f"python email (policy.SMTP, cte_type=7bit): {mb / py:8.1f} MB/s  ({ascii_ok}/{len(paths)} outputs 7-bit)")
         print(f"mimeflow normalize ({batch} files per process): {mb / mf:8.1f} MB/s  ({mf_ascii}/{len(paths)} outputs 7-bit)")
         print(f"mimeflow process start (empty message): {start * 1e3:.1f} ms")
         print(f"ratio mimeflow/python: {py / mf:.1f}x (target >= 30x)")
+        try:
+            import mimeflow
+        except ImportError:
+            mimeflow = None
+        if mimeflow is not None:
+            datas = [open(p, "rb").read() for p in paths]
+            assert all(mimeflow.normalize(d).isascii() for d in datas)
+            py_mem = median_time(lambda: [python_normalize(d) for d in datas], a.repeat)
+            mf_mem = median_time(lambda: [mimeflow.normalize(d) for d in datas], a.repeat)
+            print(f"in memory: python email {mb / py_mem:.1f} MB/s, mimeflow.normalize "
+                  f"{mb / mf_mem:.1f} MB/s, ratio {py_mem / mf_mem:.1f}x")
         if a.per_file:
-            pf = median_time(lambda: run_mimeflow_per_file(a.bin, paths, mf_out), a.repeat)
+            pf = median_time(lambda: run_mimeflow_per_file(a.bin, paths, mf_out), a.repeat,
+                             None if a.overwrite else mf_out)
             print(f"mimeflow, one process per message: {mb / pf:8.1f} MB/s, ratio {py / pf:.1f}x")
 
 
