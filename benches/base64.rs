@@ -1,5 +1,6 @@
 //! Criterion benches: every mimeflow backend against the peers and a memcpy,
-//! one group per operation, sizes from 16 B to 16 MiB.
+//! one group per operation, sizes from 16 B to 16 MiB; the parallel paths
+//! against one thread, and their 1 -> 2 thread scaling (`scaling`).
 //!
 //! Run all: `cargo bench --bench base64`; one group and size:
 //! `cargo bench --bench base64 -- 'mime-decode/.*/65536'`.
@@ -12,7 +13,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use mimeflow::base64::{DecodeMode, Wrap, STANDARD};
+use mimeflow::base64::{Backend, DecodeMode, Wrap, STANDARD};
 use mimeflow::peers::{contenders, Op};
 
 const SIZES: [usize; 8] = [16, 64, 256, 1024, 4096, 65536, 1 << 20, 16 << 20];
@@ -122,5 +123,57 @@ fn parallel(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, codecs, parallel);
+/// How the parallel encode scales from 1 to 2 threads (64 MiB, MIME lines,
+/// into a reused buffer so page faults are out of it), next to the bounds:
+/// the same split with the compute-bound scalar kernel (what the parallel
+/// machinery itself allows), and a memcpy of the input split the same way
+/// (what the memory system allows the vector kernels).
+fn scaling(c: &mut Criterion) {
+    const N: usize = 64 << 20;
+    let data = raw(N);
+    let mut group = c.benchmark_group("scaling");
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(N as u64));
+    let scalar = STANDARD
+        .with_backend(Backend::Scalar)
+        .expect("scalar always exists");
+    let want = STANDARD.encode_wrapped_to_vec(&data, Wrap::MIME);
+    let mut out = Vec::with_capacity(want.len());
+    let mut copy = vec![0u8; N];
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        for (name, codec) in [(STANDARD.backend().name(), STANDARD), ("scalar", scalar)] {
+            out.clear();
+            pool.install(|| codec.par_encode_wrapped_append(&data, Wrap::MIME, &mut out));
+            assert!(out == want, "{name} on {threads} threads");
+            group.bench_function(BenchmarkId::new(format!("encode-{name}"), threads), |b| {
+                b.iter(|| {
+                    out.clear();
+                    pool.install(|| {
+                        codec.par_encode_wrapped_append(black_box(&data), Wrap::MIME, &mut out)
+                    });
+                    assert_eq!(out.len(), want.len());
+                })
+            });
+        }
+        group.bench_function(BenchmarkId::new("memcpy", threads), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    use rayon::prelude::*;
+                    copy.par_chunks_mut(N / threads)
+                        .zip(data.par_chunks(N / threads))
+                        .for_each(|(d, s)| d.copy_from_slice(black_box(s)));
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, codecs, parallel, scaling);
 criterion_main!(benches);

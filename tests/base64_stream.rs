@@ -123,6 +123,11 @@ fn parallel_matches_sequential() {
                     codec.encode_wrapped_to_vec(&data, wrap),
                     "{b:?} {wrap:?}"
                 );
+                // Appending after what is there (an unaligned start for the
+                // chunks' streaming stores) keeps it and adds the same.
+                let mut appended = b"xyz".to_vec();
+                codec.par_encode_wrapped_append(&data, wrap, &mut appended);
+                assert!(appended[..3] == *b"xyz" && appended[3..] == par[..]);
                 let mode = if wrap.cols == 0 {
                     DecodeMode::Strict
                 } else {

@@ -7,11 +7,18 @@
 use libfuzzer_sys::fuzz_target;
 use mimeflow::base64::{Backend, DecodeMode, STANDARD, URL_SAFE_NO_PAD};
 
-const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n \t=-_!\x80";
+const ALPHABET: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n \t=-_!\x80";
 
 fn remap(data: &[u8]) -> Vec<u8> {
     data.iter()
-        .map(|&b| if b < 0xF0 { ALPHABET[b as usize % ALPHABET.len()] } else { b })
+        .map(|&b| {
+            if b < 0xF0 {
+                ALPHABET[b as usize % ALPHABET.len()]
+            } else {
+                b
+            }
+        })
         .collect()
 }
 
@@ -22,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
         for mode in [DecodeMode::Strict, DecodeMode::Mime, DecodeMode::Lenient] {
             let expect = scalar.decode_to_vec(&text, mode);
             for backend in Backend::available() {
-                let got = codec.with_backend(backend).unwrap().decode_to_vec(&text, mode);
+                let got = codec
+                    .with_backend(backend)
+                    .unwrap()
+                    .decode_to_vec(&text, mode);
                 assert_eq!(got, expect, "{backend:?} {mode:?}");
             }
         }

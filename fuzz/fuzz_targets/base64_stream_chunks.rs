@@ -32,7 +32,10 @@ fuzz_target!(|input: &[u8]| {
     for p in pieces(data, sizes) {
         enc.write_all(p).unwrap();
     }
-    assert_eq!(enc.finish().unwrap(), STANDARD.encode_wrapped_to_vec(data, wrap));
+    assert_eq!(
+        enc.finish().unwrap(),
+        STANDARD.encode_wrapped_to_vec(data, wrap)
+    );
 
     for mode in [DecodeMode::Strict, DecodeMode::Mime, DecodeMode::Lenient] {
         let one_shot = STANDARD.decode_to_vec(data, mode);
@@ -40,7 +43,12 @@ fuzz_target!(|input: &[u8]| {
         let mut failed = None;
         for p in pieces(data, sizes) {
             if let Err(e) = dec.write_all(p) {
-                failed = Some(*e.into_inner().unwrap().downcast::<mimeflow::DecodeError>().unwrap());
+                failed = Some(
+                    *e.into_inner()
+                        .unwrap()
+                        .downcast::<mimeflow::DecodeError>()
+                        .unwrap(),
+                );
                 break;
             }
         }

@@ -11,9 +11,17 @@ const ALPHABET: &[u8] = b"From \n\n>\r -:0123456789 Mon Jan 1970 Thu\n";
 
 fn into_alphabet(data: &[u8]) -> Vec<u8> {
     // First byte chooses how much is remapped.
-    let Some((&mode, rest)) = data.split_first() else { return Vec::new() };
+    let Some((&mode, rest)) = data.split_first() else {
+        return Vec::new();
+    };
     rest.iter()
-        .map(|&b| if mode & 1 == 0 || b < 0xC0 { ALPHABET[b as usize % ALPHABET.len()] } else { b })
+        .map(|&b| {
+            if mode & 1 == 0 || b < 0xC0 {
+                ALPHABET[b as usize % ALPHABET.len()]
+            } else {
+                b
+            }
+        })
         .collect()
 }
 
@@ -53,13 +61,18 @@ fn naive(data: &[u8]) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
         let env_line = body(lines[k].1);
         let env = env_line.strip_suffix(b"\r").unwrap_or(&env_line)[5..].to_vec();
         let mut content_lines = &lines[k + 1..end_line];
-        let ends_with_nl = content_lines.last().is_some_and(|(_, l)| l.ends_with(b"\n"));
+        let ends_with_nl = content_lines
+            .last()
+            .is_some_and(|(_, l)| l.ends_with(b"\n"));
         if let Some((_, last)) = content_lines.last() {
             if blank(last) && (i + 1 < seps.len() || ends_with_nl) {
                 content_lines = &content_lines[..content_lines.len() - 1];
             }
         }
-        let msg: Vec<u8> = content_lines.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+        let msg: Vec<u8> = content_lines
+            .iter()
+            .flat_map(|(_, l)| l.iter().copied())
+            .collect();
         out.push((lines[k].0, env, msg));
     }
     out
@@ -68,23 +81,39 @@ fn naive(data: &[u8]) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
 fuzz_target!(|data: &[u8]| {
     let data = into_alphabet(data);
     let data = &data[..];
-    let o = ReadOptions { variant: Some(Variant::Mboxo), unquote_mboxo: false };
+    let o = ReadOptions {
+        variant: Some(Variant::Mboxo),
+        unquote_mboxo: false,
+    };
     let serial: Vec<_> = read(data, &o).map(|e| e.to_owned_entry()).collect();
     // CR-only archives are not covered by the naive reference.
     let first_eol = data.iter().position(|&b| b == b'\n' || b == b'\r');
-    let cr_only = first_eol.is_some_and(|i| data[i] == b'\r' && data.get(i + 1) != Some(&b'\n') && i + 1 < data.len());
+    let cr_only = first_eol
+        .is_some_and(|i| data[i] == b'\r' && data.get(i + 1) != Some(&b'\n') && i + 1 < data.len());
     if !cr_only {
         let reference = naive(data);
-        let got: Vec<_> = serial.iter().map(|e| (e.offset as usize, e.envelope.clone(), e.message.to_vec())).collect();
+        let got: Vec<_> = serial
+            .iter()
+            .map(|e| (e.offset as usize, e.envelope.clone(), e.message.to_vec()))
+            .collect();
         assert_eq!(got, reference);
     }
     for v in [Variant::Mboxo, Variant::Mboxrd] {
-        let o = ReadOptions { variant: Some(v), unquote_mboxo: false };
+        let o = ReadOptions {
+            variant: Some(v),
+            unquote_mboxo: false,
+        };
         let serial: Vec<_> = read(data, &o).map(|e| e.to_owned_entry()).collect();
         for n in [2, 3, 7] {
             if let Ok(plan) = plan_splits(data, n, v) {
-                let got: Vec<_> =
-                    plan.into_iter().flat_map(|r| read_range(data, r, &o).map(|e| e.to_owned_entry()).collect::<Vec<_>>()).collect();
+                let got: Vec<_> = plan
+                    .into_iter()
+                    .flat_map(|r| {
+                        read_range(data, r, &o)
+                            .map(|e| e.to_owned_entry())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
                 assert_eq!(got, serial);
             }
         }
@@ -93,6 +122,13 @@ fuzz_target!(|data: &[u8]| {
     }
     // Auto sniffing (and mboxcl2) must not panic.
     let _ = read(data, &ReadOptions::default()).count();
-    let _ = read(data, &ReadOptions { variant: Some(Variant::Mboxcl2), unquote_mboxo: false }).count();
+    let _ = read(
+        data,
+        &ReadOptions {
+            variant: Some(Variant::Mboxcl2),
+            unquote_mboxo: false,
+        },
+    )
+    .count();
     let _ = stream(data, &ReadOptions::default()).count();
 });

@@ -88,7 +88,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&knobs, rest)) = data.split_first() else {
         return;
     };
-    let src = if knobs & 1 == 1 { into_alphabet(rest) } else { rest.to_vec() };
+    let src = if knobs & 1 == 1 {
+        into_alphabet(rest)
+    } else {
+        rest.to_vec()
+    };
     let msg = Message::parse(src.clone());
     check(&msg);
 
@@ -101,7 +105,10 @@ fuzz_target!(|data: &[u8]| {
         max_line_length: 40,
         max_decoded_bytes: 64,
     };
-    let opts = ParseOptions { limits, strict: knobs & 0x80 != 0 };
+    let opts = ParseOptions {
+        limits,
+        strict: knobs & 0x80 != 0,
+    };
     if let Ok(msg) = Message::parse_with(src, &opts) {
         assert!(msg.len() <= limits.max_parts);
         assert!(msg.walk().all(|e| e.depth() <= limits.max_depth));

@@ -60,6 +60,9 @@ fn check(src: &[u8]) {
 
 fuzz_target!(|input: &[u8]| {
     check(input);
-    let mapped: Vec<u8> = input.iter().map(|&b| ALPHABET[b as usize % ALPHABET.len()]).collect();
+    let mapped: Vec<u8> = input
+        .iter()
+        .map(|&b| ALPHABET[b as usize % ALPHABET.len()])
+        .collect();
     check(&mapped);
 });

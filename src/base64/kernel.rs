@@ -29,12 +29,16 @@ pub(crate) enum Skip {
 /// [`Engine::new`] builds one (and [`Engine::process_default`], from a
 /// backend `Engine::new` accepted), so holding an `Engine` is the proof the
 /// `unsafe` kernel calls below rely on.
+///
+/// The flag says the call writes one piece of an output larger than the
+/// caches (a chunk of a parallel encode): the encoders then use streaming
+/// stores as they would for one call writing all of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Engine(Backend);
+pub(crate) struct Engine(Backend, bool);
 
 impl Engine {
     pub(crate) fn new(backend: Backend) -> Option<Engine> {
-        backend.is_available().then_some(Engine(backend))
+        backend.is_available().then_some(Engine(backend, false))
     }
 
     /// The engine of the process default backend
@@ -47,7 +51,7 @@ impl Engine {
         // that backend; `u8::MAX` until then.
         static DEFAULT: AtomicU8 = AtomicU8::new(u8::MAX);
         match Backend::ALL.get(DEFAULT.load(Ordering::Relaxed) as usize) {
-            Some(&backend) => Engine(backend),
+            Some(&backend) => Engine(backend, false),
             None => Self::resolve_default(&DEFAULT),
         }
     }
@@ -66,6 +70,17 @@ impl Engine {
 
     pub(crate) fn backend(self) -> Backend {
         self.0
+    }
+
+    /// This engine, for pieces of an output of `total` bytes: large totals
+    /// stream past the caches however small each piece is.
+    #[cfg(feature = "parallel")]
+    pub(crate) fn for_output_of(self, total: usize) -> Engine {
+        #[cfg(target_arch = "x86_64")]
+        let large = total >= super::x86_64::avx512vbmi::NT_THRESHOLD;
+        #[cfg(not(target_arch = "x86_64"))]
+        let large = false;
+        Engine(self.0, large)
     }
 
     /// Whether `decode_lines` does anything on this backend for `cols`.
@@ -87,7 +102,9 @@ impl Engine {
             Backend::Avx2 => unsafe { super::x86_64::avx2::encode(a, src, dst) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
-            Backend::Avx512Vbmi => unsafe { super::x86_64::avx512vbmi::encode(a, src, dst) },
+            Backend::Avx512Vbmi => unsafe {
+                super::x86_64::avx512vbmi::encode(a, src, dst, self.1)
+            },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
         };
@@ -118,7 +135,7 @@ impl Engine {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode_lines(a, src, dst, cols, crlf)
+                super::x86_64::avx512vbmi::encode_lines(a, src, dst, cols, crlf, self.1)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),

@@ -22,7 +22,7 @@ use core::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::decode::Shape;
-use super::{Base64, DecodeMode, DecodeState, Rules, Wrap};
+use super::{encode, Base64, DecodeMode, DecodeState, Rules, Wrap};
 use crate::error::DecodeError;
 use crate::uninit;
 
@@ -35,10 +35,19 @@ const CHUNK: usize = 256 * 1024;
 impl Base64 {
     /// [`Base64::encode_wrapped_to_vec`] on all of rayon's threads.
     pub fn par_encode_wrapped_to_vec(&self, src: &[u8], wrap: Wrap) -> Vec<u8> {
-        let total = self.encoded_length_wrapped(src.len(), wrap);
+        let mut out = Vec::new();
+        self.par_encode_wrapped_append(src, wrap, &mut out);
+        out
+    }
+
+    /// [`Base64::encode_wrapped_append`] on all of rayon's threads: `out`
+    /// grows once by the exact encoded length and each chunk of the input
+    /// is encoded straight into its own slot.
+    pub fn par_encode_wrapped_append(&self, src: &[u8], wrap: Wrap, out: &mut Vec<u8>) {
         if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-            return self.encode_wrapped_to_vec(src, wrap);
+            return self.encode_wrapped_append(src, wrap, out);
         }
+        let total = self.encoded_length_wrapped(src.len(), wrap);
         // A unit of input whose encoding is whole lines.
         let unit = match wrap.cols {
             0 => 3,
@@ -46,15 +55,20 @@ impl Base64 {
         };
         let chunk_in = CHUNK.div_ceil(unit) * unit;
         let chunk_out = self.encoded_length_wrapped(chunk_in, wrap);
-        let mut out = Vec::with_capacity(total);
-        let spare = &mut out.spare_capacity_mut()[..total];
-        src.par_chunks(chunk_in)
-            .zip(spare.par_chunks_mut(chunk_out))
-            .for_each(|(s, d)| {
-                let n = self.encode_wrapped_uninit(s, wrap, d);
-                assert_eq!(n, d.len(), "chunk output size mismatch");
-            });
-        finish_vec(out, total)
+        // Each chunk is small, but together they overflow the caches: the
+        // kernel streams them to memory as it would one large output.
+        let engine = self.engine().for_output_of(total);
+        let _ = uninit::append_with::<()>(out, total, |spare| {
+            src.par_chunks(chunk_in)
+                .zip(spare.par_chunks_mut(chunk_out))
+                .for_each(|(s, d)| {
+                    let n = encode::encode_wrapped(engine, self.alphabet, self.padding, s, wrap, d);
+                    // Every byte of the slot must be written: the length
+                    // set below relies on it.
+                    assert_eq!(n, d.len(), "chunk output size mismatch");
+                });
+            Ok(total)
+        });
     }
 
     /// [`Base64::encode_to_vec`] on all of rayon's threads.

@@ -208,42 +208,22 @@ pub fn to_crlf_append(data: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Input bytes per base64 block: whole 76-column lines (57 bytes each),
-/// about 4 MiB, so streaming stays bounded and each block parallelises.
-pub const BASE64_BLOCK: usize = 57 * 73_584;
+/// just over 8 MiB (`base64::PARALLEL_THRESHOLD`), so streaming stays
+/// bounded and each block is big enough to be split across threads.
+pub const BASE64_BLOCK: usize = 57 * 147_169;
+#[cfg(feature = "parallel")]
+const _: () = assert!(BASE64_BLOCK >= crate::base64::PARALLEL_THRESHOLD);
 
 /// Base64 (MIME lines, CRLF) of `data` appended to `out`; rayon's threads
 /// share big inputs when the `parallel` feature is on.
 ///
-/// Both paths do the same work: `out` grows once to the exact encoded length
-/// and the kernel writes straight into its spare capacity (never zero-filled
-/// first). The parallel path cuts the input into chunks of whole 76-column
-/// lines, so each chunk's output has a known size and slot, as
-/// [`Base64::par_encode_wrapped_to_vec`](crate::base64::Base64::par_encode_wrapped_to_vec)
-/// does, but appending in place instead of into a new vector.
+/// Either way `out` grows once to the exact encoded length and the kernel
+/// writes straight into its spare capacity (never zero-filled first); see
+/// [`Base64::par_encode_wrapped_append`](crate::base64::Base64::par_encode_wrapped_append).
 pub fn base64_append(data: &[u8], out: &mut Vec<u8>) {
     #[cfg(feature = "parallel")]
-    {
-        if data.len() >= crate::base64::PARALLEL_THRESHOLD && rayon::current_num_threads() > 1 {
-            use rayon::prelude::*;
-            // Whole lines per chunk (57 input bytes make one 78-byte line
-            // with its CRLF), so chunk outputs simply concatenate.
-            const CHUNK_IN: usize = 57 * 4096;
-            let chunk_out = STANDARD.encoded_length_wrapped(CHUNK_IN, Wrap::MIME);
-            let total = STANDARD.encoded_length_wrapped(data.len(), Wrap::MIME);
-            let _ = crate::uninit::append_with::<()>(out, total, |spare| {
-                data.par_chunks(CHUNK_IN)
-                    .zip(spare.par_chunks_mut(chunk_out))
-                    .for_each(|(s, d)| {
-                        let n = STANDARD.encode_wrapped_uninit(s, Wrap::MIME, d);
-                        // Every byte of the slot must be written: the length
-                        // set below relies on it.
-                        assert_eq!(n, d.len(), "base64 chunk output size mismatch");
-                    });
-                Ok(total)
-            });
-            return;
-        }
-    }
+    STANDARD.par_encode_wrapped_append(data, Wrap::MIME, out);
+    #[cfg(not(feature = "parallel"))]
     STANDARD.encode_wrapped_append(data, Wrap::MIME, out);
 }
 
@@ -293,6 +273,7 @@ pub fn base64_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
 }
 
 /// Reads until `buf` is full or the input ends.
+#[cfg(feature = "parallel")]
 fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {

@@ -56,6 +56,8 @@ pub use from_line::is_from_line;
 pub use mmap::{open_path, Archive};
 pub use sniff::{sniff, Sniffed};
 pub use split::plan_splits;
+// For the batch pipeline and the Python reader, both behind features.
+#[cfg(any(feature = "parallel", feature = "python"))]
 pub(crate) use stream::SPOOLED_WEIGHT;
 pub use stream::{stream, Stream, DEFAULT_SPOOL_THRESHOLD};
 pub use write::write_mboxrd;

@@ -52,6 +52,7 @@ const SPOOL_STEP: usize = 16 << 20;
 /// length: it holds a map (address space, page cache and temp-file disk),
 /// not heap, so it must not stall read-ahead, yet a few of them close a
 /// batch so that the temp files in flight stay few.
+#[cfg(any(feature = "parallel", feature = "python"))]
 pub(crate) const SPOOLED_WEIGHT: u64 = 1 << 20;
 
 #[derive(Clone, Copy)]

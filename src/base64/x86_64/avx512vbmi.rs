@@ -342,18 +342,26 @@ impl NtWriter {
 /// written to `dst[..read / 3 * 4]`. Tails shorter than 48 bytes are encoded with masked loads
 /// and stores, so everything except the last 0..=2 bytes is handled.
 ///
+/// `stream`: this output is a piece of a larger one, so use streaming stores (see
+/// "Non-temporal output") even if it is below the threshold itself.
+///
 /// # Safety
 /// `is_available()` must be true and `dst.len() >= src.len() / 3 * 4`.
-pub(crate) unsafe fn encode(alphabet: Alphabet, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
+pub(crate) unsafe fn encode(
+    alphabet: Alphabet,
+    src: &[u8],
+    dst: &mut [MaybeUninit<u8>],
+    stream: bool,
+) -> usize {
     debug_assert!(dst.len() >= src.len() / 3 * 4);
     // SAFETY: the caller guarantees the CPU features and the output size.
-    unsafe { encode_impl(alphabet, src, dst.as_mut_ptr().cast()) }
+    unsafe { encode_impl(alphabet, src, dst.as_mut_ptr().cast(), stream) }
 }
 
 /// # Safety
 /// AVX-512 F/BW/VBMI available; `dst` has room for `src.len() / 3 * 4` bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8) -> usize {
+unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
     // SAFETY: loads of 64-byte constant tables; AVX-512F is enabled on this function.
     let (lut, spread) = unsafe {
         (
@@ -374,7 +382,7 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8) -> usize {
     // conditions); every full store writes dst[o..o + 64] for 48 consumed bytes, and
     // o + 64 == (i + 48) / 3 * 4 <= n / 3 * 4 <= the caller's output size.
     unsafe {
-        if n / 3 * 4 >= NT_THRESHOLD {
+        if stream || n / 3 * 4 >= NT_THRESHOLD {
             // Large output: aligned streaming stores (see "Non-temporal output"); the writer
             // writes exactly dst[..o], the rest below goes through ordinary stores.
             let mut wr = NtWriter::new(dst);
@@ -631,6 +639,8 @@ unsafe fn encode_pairs_76(
 /// (`crlf`) or LF. Returns the bytes read, a multiple of `cols / 4 * 3`; writes
 /// `read / (cols / 4 * 3) * (cols + eol_len)` bytes to `dst`.
 ///
+/// `stream`: as for [`encode`].
+///
 /// # Safety
 /// `is_available()` must be true; `cols % 4 == 0`, `4 <= cols <= 1024`; `dst` has room for all
 /// whole lines of `src`.
@@ -640,6 +650,7 @@ pub(crate) unsafe fn encode_lines(
     dst: &mut [MaybeUninit<u8>],
     cols: usize,
     crlf: bool,
+    stream: bool,
 ) -> usize {
     if cols < 4 || !cols.is_multiple_of(4) || cols > 1024 {
         return 0;
@@ -652,7 +663,17 @@ pub(crate) unsafe fn encode_lines(
         return 0;
     }
     // SAFETY: CPU features by the caller; `lines` whole lines fit both `src` and `dst`.
-    unsafe { encode_lines_impl(alphabet, src, dst.as_mut_ptr().cast(), cols, crlf, lines) }
+    unsafe {
+        encode_lines_impl(
+            alphabet,
+            src,
+            dst.as_mut_ptr().cast(),
+            cols,
+            crlf,
+            lines,
+            stream,
+        )
+    }
 }
 
 /// # Safety
@@ -666,6 +687,7 @@ unsafe fn encode_lines_impl(
     cols: usize,
     crlf: bool,
     lines: usize,
+    stream: bool,
 ) -> usize {
     // SAFETY: loads of 64-byte constant tables; AVX-512F is enabled on this function.
     let (lut, spread) = unsafe {
@@ -699,7 +721,7 @@ unsafe fn encode_lines_impl(
                     _mm512_set1_epi8(b'\n' as i8)
                 };
                 let blocks = if crlf { &PAIR_76_CRLF } else { &PAIR_76_LF };
-                let nt = pairs * 2 * line_out >= NT_THRESHOLD;
+                let nt = stream || pairs * 2 * line_out >= NT_THRESHOLD;
                 encode_pairs_76(blocks, line_out, sp, dst, pairs, lut, eolv, nt);
             }
             let mut l = 2 * pairs;
