@@ -446,10 +446,11 @@ fn prepare(
         .and_then(|r| r.header("date"))
         .and_then(|d| header::date::parse_date(&header::unfold(d)))
         .map(|d| d.timestamp);
-    let sha = Sha256::digest(raw);
+    // Only Maildir names and jsonl records use the message's hash.
+    let sha = || Sha256::digest(raw);
     match opts.format {
         Format::Maildir => {
-            let mut name = format!("{index:08}.{}.mimeflow", &hex(&sha)[..12]);
+            let mut name = format!("{index:08}.{}.mimeflow", &hex(&sha())[..12]);
             let sub = if flags.old {
                 name.push_str(":2,");
                 name.push_str(&flags.letters());
@@ -479,7 +480,7 @@ fn prepare(
             obj.insert("index".into(), index.into());
             obj.insert("offset".into(), item.offset.into());
             obj.insert("length".into(), item.length.into());
-            obj.insert("sha256".into(), hex(&sha).into());
+            obj.insert("sha256".into(), hex(&sha()).into());
             obj.insert(
                 "envelope".into(),
                 item.envelope
