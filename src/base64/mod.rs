@@ -208,7 +208,12 @@ impl Base64 {
             LineEnding::Crlf => 2,
             LineEnding::Lf => 1,
         };
-        chars + chars.div_ceil(wrap.cols) * eol
+        let lines = match wrap.cols {
+            // A constant divisor for the usual width (a multiply, not a div).
+            76 => chars.div_ceil(76),
+            cols => chars.div_ceil(cols),
+        };
+        chars + lines * eol
     }
 
     /// An upper bound of the decoded length of `n` input bytes, in any mode.
