@@ -676,7 +676,12 @@ unsafe fn decode_impl<const URL: bool, const SKIP: u8>(
                 o += 24;
             }
         }
-        if SKIP == 0 || i + 32 > len {
+        if i + 32 > len {
+            // SAFETY: as for the loops above (the window is inside src, the
+            // store inside dst); see `decode_tail`.
+            return unsafe { decode_tail::<URL, SKIP>(&k, src, dst, i, o) };
+        }
+        if SKIP == 0 {
             return (i, o);
         }
 
@@ -690,6 +695,48 @@ unsafe fn decode_impl<const URL: bool, const SKIP: u8>(
             return (i, o);
         }
     }
+}
+
+/// Fewer than 32 chars are left at `i`: in strict mode (everything before
+/// `i` is alphabet, decoded on the quantum grid) one more block, placed to
+/// end before the last quantum (which may hold padding, for the driver), may
+/// overlap what is done; its first chars re-decode to the bytes already
+/// written. At 1 KiB this keeps the last few quanta out of the scalar
+/// driver. Returns (read, written) as [`decode`] does.
+///
+/// # Safety
+/// AVX2 must be available; `dst.len() >= src.len() / 4 * 3`; `o` is the
+/// output of the alphabet chars `src[..i]`, `i` a multiple of 4.
+#[inline(always)]
+unsafe fn decode_tail<const URL: bool, const SKIP: u8>(
+    k: &DecConsts,
+    src: &[u8],
+    dst: &mut [MaybeUninit<u8>],
+    i: usize,
+    o: usize,
+) -> (usize, usize) {
+    let len = src.len();
+    let end = (len & !3).saturating_sub(4);
+    // Only without skipping: then src[..i] holds no skipped bytes, so the
+    // overlapped chars sit on the same quantum grid as before.
+    if SKIP != 0 || end <= i || end < 32 {
+        return (i, o);
+    }
+    let start = end - 32;
+    let back = (i - start) / 4 * 3;
+    // SAFETY: src[start..end] is inside src (end <= len); the 24 bytes stored
+    // at o - back end at end / 4 * 3 <= dlen (o - back is the output of the
+    // chars before start, all alphabet).
+    unsafe {
+        let x = load32(src.as_ptr(), start);
+        let (h, e) = dec_classify(k, x);
+        if !is_zero(e) {
+            return (i, o);
+        }
+        let d = dst.as_mut_ptr().cast::<u8>();
+        store24(d, o - back, dst.len(), dec_pack::<URL>(k, x, h));
+    }
+    (end, o - back + 24)
 }
 
 /// Keep mask (bit set = alphabet char) of the 32 chars at `s + p`.
