@@ -14,8 +14,11 @@
 //! cost of waking a second thread, splitting and (for MIME text) copying each
 //! chunk out of a scratch buffer is not won back; with the second core busy
 //! the split path lost at every size up to 4 MiB (e.g. 4 MiB: 20.8 vs 6.1
-//! GiB/s). The threshold is therefore set high; it wants re-measuring on an
-//! idle many-core machine.
+//! GiB/s). Re-measured with the second core idle (threshold forced to 64 KiB
+//! in a scratch build): split decode still lost at every size up to 4 MiB
+//! (4 MiB: 210 vs 175 us), split encode lost up to 1 MiB and won at 4 MiB
+//! (97 vs 131 us). Hence 8 MiB for both; it wants re-measuring on a
+//! many-core machine.
 
 use core::mem::MaybeUninit;
 
