@@ -100,11 +100,12 @@ pub fn extract_attachments(msg: &Message, dest: &Path) -> io::Result<Vec<Extract
     Ok(out)
 }
 
-/// The safe name of an attachment, with a fallback made from its section.
-pub fn name_for(part: &EntityRef<'_>) -> String {
+/// The safe name of an attachment, with a fallback made from its section
+/// (computed once per message with [`Message::sections`]).
+pub fn name_for_section(part: &EntityRef<'_>, section: &str) -> String {
     safe_file_name(
         &part.filename().unwrap_or_default(),
-        &fallback_name(&part.section()),
+        &fallback_name(section),
     )
 }
 
@@ -144,7 +145,7 @@ pub fn write_unique(dest: &Path, name: &str, data: &[u8]) -> io::Result<PathBuf>
 /// `name` with `-n` before its (short) extension, cut so the whole stays
 /// within [`MAX_NAME_BYTES`] without ever cutting the number off (which
 /// would give back a taken name forever).
-fn numbered(name: &str, n: u32) -> String {
+pub(crate) fn numbered(name: &str, n: u32) -> String {
     let (stem, ext) = match name.rfind('.') {
         Some(i) if i > 0 && name.len() - i <= 16 => (&name[..i], &name[i..]),
         _ => (name, ""),

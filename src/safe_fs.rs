@@ -246,12 +246,15 @@ impl Dir {
     /// Creates the file `name` exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`):
     /// `AlreadyExists` if anything, a link included, has that name.
     pub fn create_new(&self, name: impl AsRef<OsStr>) -> io::Result<File> {
-        let name = name.as_ref();
+        self.create_exclusive(name.as_ref(), OFlags::WRONLY)
+    }
+
+    fn create_exclusive(&self, name: &OsStr, access: OFlags) -> io::Result<File> {
         check_name(name)?;
         let fd = rustix::fs::openat(
             self.fd(),
             name,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(FILE_MODE),
         )
         .map_err(errno)?;
@@ -460,7 +463,9 @@ impl Dir {
     pub fn temp(&self) -> io::Result<TempFile> {
         loop {
             let name = temp_name();
-            match self.create_new(&name) {
+            // Read-write: a temp file may be compared with a file it would
+            // replace before it is persisted.
+            match self.create_exclusive(OsStr::new(&name), OFlags::RDWR) {
                 Ok(file) => {
                     return Ok(TempFile {
                         dir: self.clone(),

@@ -27,6 +27,8 @@
 //! as written, so a window redone after a kill yields no duplicates.
 #![cfg(feature = "parallel")]
 
+mod attachments;
+mod fingerprint;
 mod flags;
 mod html;
 mod output;
@@ -280,7 +282,7 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
         for line in &window.reports {
             (hooks.report)(line);
         }
-        run.commit(window, hooks)?;
+        run.commit(window, src, hooks)?;
         (hooks.progress)(Progress {
             bytes: run.bytes_in(),
             total_bytes: src.total_bytes(),
