@@ -283,6 +283,7 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
             (hooks.report)(line);
         }
         run.commit(window, src, hooks)?;
+        test_pause(run.committed_windows());
         (hooks.progress)(Progress {
             bytes: run.bytes_in(),
             total_bytes: src.total_bytes(),
@@ -290,6 +291,24 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
         });
     }
     Ok(())
+}
+
+/// Test hook: with `MIMEFLOW_TEST_PAUSE_AFTER_WINDOW=N` in the
+/// environment, the run prints `mimeflow: paused after window N` to stderr
+/// once its Nth window is committed (state saved) and sleeps for a minute,
+/// so a test can kill it at a known point and exercise `--resume`
+/// deterministically. Not for users; read once.
+fn test_pause(windows: u64) {
+    static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| {
+        std::env::var("MIMEFLOW_TEST_PAUSE_AFTER_WINDOW")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if *at == Some(windows) {
+        eprintln!("mimeflow: paused after window {windows}");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
 }
 
 /// Lowercase hex.

@@ -60,6 +60,8 @@ pub(crate) struct Run {
     fresh: bool,
     /// Messages committed by the run this one resumes.
     resumed_from: u64,
+    /// Windows committed by this process.
+    windows: u64,
     sink: Option<BufWriter<File>>,
     attach: Option<Index>,
 }
@@ -105,6 +107,12 @@ fn dest_error(path: &Path, why: impl Into<String>) -> BatchError {
 
 impl Run {
     pub fn open(dest: &Path, opts: &ConvertOptions, src: &Source) -> Result<Run, BatchError> {
+        if opts.format.is_single_file() && dest.as_os_str().as_encoded_bytes().ends_with(b"/") {
+            return Err(dest_error(
+                dest,
+                "ends in '/', but mbox and jsonl outputs are files",
+            ));
+        }
         let (parent_path, dest_name) = safe_fs::split_dest(dest).map_err(BatchError::io(dest))?;
         let parent = Dir::create_all(&parent_path).map_err(BatchError::io(&parent_path))?;
         let partial_name = sibling_name(&dest_name, ".partial", false);
@@ -278,6 +286,7 @@ impl Run {
             folders,
             fresh,
             resumed_from,
+            windows: 0,
             sink,
             attach,
         };
@@ -294,6 +303,11 @@ impl Run {
 
     pub fn committed(&self) -> u64 {
         self.state.messages
+    }
+
+    /// Windows committed by this process.
+    pub fn committed_windows(&self) -> u64 {
+        self.windows
     }
 
     pub fn bytes_in(&self) -> u64 {
@@ -389,7 +403,9 @@ impl Run {
         if let Some(chain) = &self.chain {
             self.state.fingerprint["chain_sha256"] = chain.to_hex().into();
         }
-        self.state.save(&self.parent, &self.state_name)
+        self.state.save(&self.parent, &self.state_name)?;
+        self.windows += 1;
+        Ok(())
     }
 
     /// Moves the output into place and removes the state file.
