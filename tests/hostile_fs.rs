@@ -157,15 +157,15 @@ fn attachment_archive(path: &Path, n: usize, distinct: usize) {
 
 /// A Maildir of `n` copies of the sample's first message, so that a
 /// conversion at -j1 spans several windows (128 files each).
-fn maildir_source(root: &Path, n: usize) -> PathBuf {
+fn maildir_source(root: &Path, n: usize, distinct: usize) -> PathBuf {
     let md = root.join("src-maildir");
     for sub in ["cur", "new", "tmp"] {
         fs::create_dir_all(md.join(sub)).unwrap();
     }
     for i in 0..n {
         let m = message_with(&[(
-            &format!("a{}.bin", i % 7),
-            format!("data {}", i % 7).as_bytes(),
+            &format!("a{}.bin", i % distinct),
+            format!("data {}", i % distinct).as_bytes(),
         )]);
         let m = String::from_utf8(m)
             .unwrap()
@@ -430,12 +430,18 @@ fn dest_at_the_name_length_limit() {
 
 /// Starts a conversion that pauses after its first window; kills it there.
 fn kill_after_first_window(args: &[&dyn AsRef<std::ffi::OsStr>]) {
+    kill_at("MIMEFLOW_TEST_PAUSE_AFTER_WINDOW", 1, args)
+}
+
+/// Starts a conversion that pauses at hook `var` in window `n`; kills it
+/// there (SIGKILL: no cleanup runs).
+fn kill_at(var: &str, n: u32, args: &[&dyn AsRef<std::ffi::OsStr>]) {
     let mut c = bin();
     for a in args {
         c.arg(a);
     }
     let mut child = c
-        .env("MIMEFLOW_TEST_PAUSE_AFTER_WINDOW", "1")
+        .env(var, n.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -446,9 +452,9 @@ fn kill_after_first_window(args: &[&dyn AsRef<std::ffi::OsStr>]) {
     let mut line = String::new();
     loop {
         line.clear();
-        let n = err.read_line(&mut line).unwrap();
-        assert!(n > 0, "the run ended before its first window was committed");
-        if line.contains("paused after window 1") {
+        let got = err.read_line(&mut line).unwrap();
+        assert!(got > 0, "the run ended before it paused");
+        if line.contains(&format!("paused at window {n}")) {
             break;
         }
         assert!(Instant::now() < deadline);
@@ -460,7 +466,7 @@ fn kill_after_first_window(args: &[&dyn AsRef<std::ffi::OsStr>]) {
 #[test]
 fn resume_with_another_source_is_refused() {
     let root = scratch("resume-other");
-    let a = maildir_source(&root, 300);
+    let a = maildir_source(&root, 300, 7);
     let b = root.join("src-b");
     fs::create_dir(&b).unwrap();
     // B: the same file names, one of them with another size.
@@ -588,7 +594,9 @@ fn resume_of_a_stream_checks_what_was_committed() {
 #[test]
 fn resume_with_attachments_equals_a_clean_run() {
     let root = scratch("resume-att");
-    let src = maildir_source(&root, 400);
+    // 150 contents: the second window (files 128-255 at -j1) brings new
+    // ones as well as repeats.
+    let src = maildir_source(&root, 400, 150);
     let clean_att = root.join("att-clean");
     let clean = ok(&[
         &"convert",
@@ -602,17 +610,23 @@ fn resume_with_attachments_equals_a_clean_run() {
     ]);
     let att = root.join("att");
     let dest = root.join("out.jsonl");
-    kill_after_first_window(&[
-        &"convert",
-        &src,
-        &"--to",
-        &"jsonl",
-        &dest,
-        &"--attachments",
-        &att,
-        &"-j1",
-        &"-q",
-    ]);
+    // Killed in the middle of its second window: its attachment files and
+    // index lines are written, the state does not have them yet.
+    kill_at(
+        "MIMEFLOW_TEST_PAUSE_BEFORE_SAVE",
+        2,
+        &[
+            &"convert",
+            &src,
+            &"--to",
+            &"jsonl",
+            &dest,
+            &"--attachments",
+            &att,
+            &"-j1",
+            &"-q",
+        ],
+    );
     let resumed = ok(&[
         &"convert",
         &src,

@@ -1,9 +1,10 @@
 //! `convert --attachments DIR`: every attachment written once, by content,
 //! with an `attachments.jsonl` index linking each to its message.
 //!
-//! Workers write each decoded attachment to a [`TempFile`] in DIR while
-//! they prepare a window ([`write_temp`]), so a window holds file
-//! descriptors, not attachment bytes. The in-order commit ([`Index::add`])
+//! Workers decode each attachment straight into a [`TempFile`] in DIR
+//! while they prepare a window (hashing it on the way), so a window holds
+//! file descriptors, not attachment bytes, and no attachment is ever whole
+//! in memory. The in-order commit ([`Index::add`])
 //! then decides, by the sha256 of the content:
 //!
 //! * the first occurrence in this run is linked into place as
@@ -44,17 +45,14 @@ pub(crate) struct Attachment {
     pub filename: Option<String>,
     pub content_type: String,
     pub size: u64,
-    /// The decoded bytes, already on disk under a temp name; `None` when
-    /// the content was known before the window started (nothing to write).
+    /// The decoded bytes, on disk under a temp name; `None` when this run
+    /// filed the content before the window started (the temp file went).
     pub file: Option<TempFile>,
 }
 
-/// Writes `data` to a temp file in `dir`.
-pub(crate) fn write_temp(dir: &Dir, data: &[u8]) -> Result<TempFile, BatchError> {
-    let mut t = dir.temp().map_err(BatchError::io(dir.path()))?;
-    t.write_all(data)
-        .map_err(BatchError::io(&dir.display_path(t.name())))?;
-    Ok(t)
+/// A temp file in `dir` for one attachment.
+pub(crate) fn temp(dir: &Dir) -> Result<TempFile, BatchError> {
+    dir.temp().map_err(BatchError::io(dir.path()))
 }
 
 /// The attachments folder and its index, during a run.

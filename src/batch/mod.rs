@@ -283,7 +283,7 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
             (hooks.report)(line);
         }
         run.commit(window, src, hooks)?;
-        test_pause(run.committed_windows());
+        test_pause("MIMEFLOW_TEST_PAUSE_AFTER_WINDOW", run.committed_windows());
         (hooks.progress)(Progress {
             bytes: run.bytes_in(),
             total_bytes: src.total_bytes(),
@@ -293,20 +293,26 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
     Ok(())
 }
 
-/// Test hook: with `MIMEFLOW_TEST_PAUSE_AFTER_WINDOW=N` in the
-/// environment, the run prints `mimeflow: paused after window N` to stderr
-/// once its Nth window is committed (state saved) and sleeps for a minute,
-/// so a test can kill it at a known point and exercise `--resume`
-/// deterministically. Not for users; read once.
-fn test_pause(windows: u64) {
-    static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
-    let at = AT.get_or_init(|| {
-        std::env::var("MIMEFLOW_TEST_PAUSE_AFTER_WINDOW")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    });
-    if *at == Some(windows) {
-        eprintln!("mimeflow: paused after window {windows}");
+/// Test hooks: with `MIMEFLOW_TEST_PAUSE_AFTER_WINDOW=N` in the
+/// environment, the run prints `mimeflow: paused at window N` to stderr
+/// once its Nth window is committed (state saved) and sleeps for a minute;
+/// with `MIMEFLOW_TEST_PAUSE_BEFORE_SAVE=N` it does so in the middle of
+/// committing its Nth window, after the outputs were written and before the
+/// state records them (where a kill leaves the most behind). A test kills
+/// it there and exercises `--resume` deterministically. Not for users; each
+/// variable is read once.
+pub(crate) fn test_pause(var: &'static str, window: u64) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static AT: Mutex<Option<HashMap<&'static str, Option<u64>>>> = Mutex::new(None);
+    let at = *AT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .entry(var)
+        .or_insert_with(|| std::env::var(var).ok().and_then(|v| v.parse().ok()));
+    if at == Some(window) {
+        eprintln!("mimeflow: paused at window {window}");
         std::thread::sleep(std::time::Duration::from_secs(60));
     }
 }

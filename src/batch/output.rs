@@ -30,7 +30,7 @@ use super::{hex, BatchError, ConvertOptions, Format, Hooks, Summary};
 use crate::extract::name_for_section;
 use crate::header;
 use crate::mbox::{self, LineEnding};
-use crate::message::{Kind, Message};
+use crate::message::{Kind, Message, Sha256Sink};
 use crate::safe_fs::{self, Dir};
 
 /// A conversion in progress.
@@ -403,6 +403,7 @@ impl Run {
         if let Some(chain) = &self.chain {
             self.state.fingerprint["chain_sha256"] = chain.to_hex().into();
         }
+        super::test_pause("MIMEFLOW_TEST_PAUSE_BEFORE_SAVE", self.windows + 1);
         self.state.save(&self.parent, &self.state_name)?;
         self.windows += 1;
         Ok(())
@@ -691,23 +692,23 @@ fn prepare(item: &Item<'_>, index: u64, ctx: &Context<'_>) -> Result<Prepared, B
         let sections = m.sections();
         for part in m.attachments() {
             let section = &sections[part.index()];
-            let data = part.decoded();
-            let sha = hex(&Sha256::digest(&data));
-            // Content this run has filed needs no second copy on disk;
-            // anything else goes to a temp file now, so the window holds
-            // descriptors rather than attachment bytes.
-            let file = if att.has(&sha) {
-                None
-            } else {
-                Some(attachments::write_temp(att.dir(), &data)?)
-            };
+            // Decoded straight into a temp file, hashed on the way: a window
+            // holds descriptors, not attachment bytes, whatever their size.
+            let mut tmp = attachments::temp(att.dir())?;
+            let shown = att.dir().display_path(tmp.name());
+            let mut sink = Sha256Sink::with_inner(tmp.file());
+            part.decode_to(&mut sink).map_err(BatchError::io(&shown))?;
+            let (sha, size, _) = sink.finish();
+            let sha = hex(&sha);
+            // Content this run has already filed needs no second copy.
+            let file = (!att.has(&sha)).then_some(tmp);
             p.attachments.push(Attachment {
                 sha,
                 name: name_for_section(&part, section),
                 section: section.clone(),
                 filename: part.filename(),
                 content_type: part.mime_type(),
-                size: data.len() as u64,
+                size,
                 file,
             });
         }
