@@ -283,7 +283,11 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
             (hooks.report)(line);
         }
         run.commit(window, src, hooks)?;
-        test_pause("MIMEFLOW_TEST_PAUSE_AFTER_WINDOW", run.committed_windows());
+        test_pause(
+            "MIMEFLOW_TEST_PAUSE_AFTER_WINDOW",
+            run.committed_windows(),
+            hooks.cancel,
+        );
         (hooks.progress)(Progress {
             bytes: run.bytes_in(),
             total_bytes: src.total_bytes(),
@@ -299,9 +303,10 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
 /// with `MIMEFLOW_TEST_PAUSE_BEFORE_SAVE=N` it does so in the middle of
 /// committing its Nth window, after the outputs were written and before the
 /// state records them (where a kill leaves the most behind). A test kills
-/// it there and exercises `--resume` deterministically. Not for users; each
+/// or interrupts it there (the pause ends early when the cancel flag is
+/// set) and exercises `--resume` deterministically. Not for users; each
 /// variable is read once.
-pub(crate) fn test_pause(var: &'static str, window: u64) {
+pub(crate) fn test_pause(var: &'static str, window: u64, cancel: &AtomicBool) {
     use std::collections::HashMap;
     use std::sync::Mutex;
     static AT: Mutex<Option<HashMap<&'static str, Option<u64>>>> = Mutex::new(None);
@@ -313,7 +318,10 @@ pub(crate) fn test_pause(var: &'static str, window: u64) {
         .or_insert_with(|| std::env::var(var).ok().and_then(|v| v.parse().ok()));
     if at == Some(window) {
         eprintln!("mimeflow: paused at window {window}");
-        std::thread::sleep(std::time::Duration::from_secs(60));
+        let until = Instant::now() + std::time::Duration::from_secs(60);
+        while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }
 

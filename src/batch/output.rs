@@ -403,7 +403,11 @@ impl Run {
         if let Some(chain) = &self.chain {
             self.state.fingerprint["chain_sha256"] = chain.to_hex().into();
         }
-        super::test_pause("MIMEFLOW_TEST_PAUSE_BEFORE_SAVE", self.windows + 1);
+        super::test_pause(
+            "MIMEFLOW_TEST_PAUSE_BEFORE_SAVE",
+            self.windows + 1,
+            hooks.cancel,
+        );
         self.state.save(&self.parent, &self.state_name)?;
         self.windows += 1;
         Ok(())
