@@ -559,11 +559,24 @@ pub struct TempFile {
 }
 
 impl TempFile {
-    /// The open file.
-    pub fn file(&mut self) -> &mut File {
-        self.file
-            .as_mut()
-            .expect("a temp file is open until handed out")
+    /// The open file (reopened by its name in its folder after
+    /// [`TempFile::close_fd`]).
+    pub fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            let name = self
+                .name
+                .as_deref()
+                .expect("a temp file has a name until persisted");
+            self.file = Some(self.dir.open_file_rw(name)?);
+        }
+        Ok(self.file.as_mut().expect("just opened"))
+    }
+
+    /// Closes the descriptor but keeps the file under its temp name: for
+    /// callers that hold many finished temp files at once (one message
+    /// with 100,000 attachments must not hold 100,000 descriptors).
+    pub fn close_fd(&mut self) {
+        self.file = None;
     }
 
     /// Its temp name in its folder.
@@ -583,13 +596,13 @@ impl TempFile {
         mut self,
         to_dir: &Dir,
         to: impl AsRef<OsStr>,
-    ) -> Result<File, (io::Error, TempFile)> {
+    ) -> Result<(), (io::Error, TempFile)> {
         let name = self
             .name
             .take()
             .expect("a temp file has a name until persisted");
         match self.dir.rename_noreplace(&name, to_dir, to) {
-            Ok(()) => Ok(self.take_file()),
+            Ok(()) => Ok(()),
             Err(e) => {
                 self.name = Some(name);
                 Err((e, self))
@@ -599,13 +612,13 @@ impl TempFile {
 
     /// Renames the file over `to` in `to_dir` (a name that is ours to
     /// replace).
-    pub fn persist_replace(mut self, to_dir: &Dir, to: impl AsRef<OsStr>) -> io::Result<File> {
+    pub fn persist_replace(mut self, to_dir: &Dir, to: impl AsRef<OsStr>) -> io::Result<()> {
         let name = self
             .name
             .take()
             .expect("a temp file has a name until persisted");
         match self.dir.rename_replace(&name, to_dir, to) {
-            Ok(()) => Ok(self.take_file()),
+            Ok(()) => Ok(()),
             Err(e) => {
                 self.name = Some(name); // removed on drop
                 Err(e)
@@ -614,16 +627,12 @@ impl TempFile {
     }
 
     /// Keeps the file under its temp name (a resumable run's index, whose
-    /// name the run's state records); returns the name.
-    pub fn keep(mut self) -> (File, String) {
+    /// name the run's state records); returns it open, and the name.
+    pub fn keep(mut self) -> io::Result<(File, String)> {
+        self.file()?;
+        let file = self.file.take().expect("just opened");
         let name = self.name.take().expect("a temp file has a name until kept");
-        (self.take_file(), name)
-    }
-
-    fn take_file(&mut self) -> File {
-        self.file
-            .take()
-            .expect("a temp file is open until handed out")
+        Ok((file, name))
     }
 }
 
@@ -637,15 +646,15 @@ impl Drop for TempFile {
 
 impl std::io::Write for TempFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file().write(buf)
+        self.file()?.write(buf)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.file().write_all(buf)
+        self.file()?.write_all(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file().flush()
+        self.file()?.flush()
     }
 }
 
@@ -765,8 +774,8 @@ mod tests {
         let root = scratch("sweep");
         let d = Dir::open(&root).unwrap();
         let a = d.temp().unwrap();
-        let (_, a) = a.keep();
-        let (_, b) = d.temp().unwrap().keep();
+        let (_, a) = a.keep().unwrap();
+        let (_, b) = d.temp().unwrap().keep().unwrap();
         std::fs::write(root.join(".mimeflow-notours.tmp"), b"").unwrap();
         std::fs::write(root.join("user.txt"), b"").unwrap();
         assert_eq!(d.sweep_temps(&[&a]).unwrap(), 1);

@@ -745,3 +745,41 @@ fn bench_chart_is_written_like_any_output() {
     assert!(!root.join("nowhere.svg").exists());
     v.untouched();
 }
+
+#[test]
+fn one_message_with_thousands_of_attachments_under_a_low_descriptor_limit() {
+    let root = scratch("many-att");
+    let names: Vec<String> = (0..2000).map(|i| format!("f{i}.txt")).collect();
+    let contents: Vec<String> = (0..2000).map(|i| format!("content {i}")).collect();
+    let parts: Vec<(&str, &[u8])> = names
+        .iter()
+        .zip(&contents)
+        .map(|(n, c)| (n.as_str(), c.as_bytes()))
+        .collect();
+    let mut mbox = b"From a@example.org Thu Jan  1 00:00:00 2015\n".to_vec();
+    mbox.extend_from_slice(&message_with(&parts));
+    let archive = root.join("a.mbox");
+    fs::write(&archive, mbox).unwrap();
+    let att = root.join("att");
+    // 2,000 attachments of one message under a limit of 256 descriptors:
+    // the window holds temp names, not open files.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_mimeflow"))
+        .args(["convert"])
+        .arg(&archive)
+        .args(["--to", "jsonl"])
+        .arg(root.join("o.jsonl"))
+        .arg("--attachments")
+        .arg(&att)
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_dir(&att).unwrap().count(), 2001);
+}

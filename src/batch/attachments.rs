@@ -123,9 +123,12 @@ impl Index {
             let t = folder
                 .reopen_temp(&state.attach_index)
                 .map_err(BatchError::io(&folder.display_path(&state.attach_index)))?;
-            t.keep()
+            t.keep().map_err(BatchError::io(dir))?
         } else {
-            folder.temp().map_err(BatchError::io(dir))?.keep()
+            folder
+                .temp()
+                .and_then(|t| t.keep())
+                .map_err(BatchError::io(dir))?
         };
         let shown = folder.display_path(&index_name);
         let keep = if reopen { state.attach_bytes } else { 0 };
@@ -179,7 +182,9 @@ impl Index {
                     // A file of an earlier run (or of the interrupted
                     // window) with this content is used as it is.
                     let reuse = match self.existing.get(&key) {
-                        Some(name) => same_content(&self.dir, name, tmp.file())
+                        Some(name) => tmp
+                            .file()
+                            .and_then(|f| same_content(&self.dir, name, f))
                             .map_err(BatchError::io(&self.dir.display_path(name)))?
                             .then(|| name.clone()),
                         None => None,
@@ -230,7 +235,9 @@ impl Index {
                 Ok(_) => return Ok(candidate),
                 Err((e, back)) if e.kind() == io::ErrorKind::AlreadyExists => {
                     tmp = back;
-                    if same_content(&self.dir, &candidate, tmp.file())
+                    if tmp
+                        .file()
+                        .and_then(|f| same_content(&self.dir, &candidate, f))
                         .map_err(BatchError::io(&shown))?
                     {
                         return Ok(candidate);

@@ -700,9 +700,13 @@ fn prepare(item: &Item<'_>, index: u64, ctx: &Context<'_>) -> Result<Prepared, B
             // holds descriptors, not attachment bytes, whatever their size.
             let mut tmp = attachments::temp(att.dir())?;
             let shown = att.dir().display_path(tmp.name());
-            let mut sink = Sha256Sink::with_inner(tmp.file());
+            let file = tmp.file().map_err(BatchError::io(&shown))?;
+            let mut sink = Sha256Sink::with_inner(file);
             part.decode_to(&mut sink).map_err(BatchError::io(&shown))?;
             let (sha, size, _) = sink.finish();
+            // One message may have 100,000 attachments: keep names, not
+            // descriptors.
+            tmp.close_fd();
             let sha = hex(&sha);
             // Content this run has already filed needs no second copy.
             let file = (!att.has(&sha)).then_some(tmp);
@@ -826,7 +830,7 @@ fn publish(
     let mut tmp = tmp_dir.temp().map_err(BatchError::io(tmp_dir.path()))?;
     let tmp_shown = tmp_dir.display_path(tmp.name());
     tmp.write_all(data)
-        .and_then(|()| set_time(tmp.file()))
+        .and_then(|()| tmp.file().and_then(|f| set_time(f)))
         .map_err(BatchError::io(&tmp_shown))?;
     for n in 0u32.. {
         let candidate = if n == 0 {

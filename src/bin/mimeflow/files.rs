@@ -274,7 +274,10 @@ impl AtomicFile {
         })?;
         let tmp_path = dir.display_path(tmp.name());
         register_cleanup(&tmp_path);
-        let file = tmp.file().try_clone().context("duplicating a descriptor")?;
+        let file = tmp
+            .file()
+            .and_then(|f| f.try_clone())
+            .context("duplicating a descriptor")?;
         // Replacing a file keeps its mode (an executable stays executable).
         if let Some(meta) = existing {
             file.set_permissions(meta.permissions())
