@@ -505,3 +505,45 @@ fn stream_spools_large_messages() {
     // Unnamed files: nothing left in the spool folder.
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
 }
+
+/// `plan_splits` costs one search per cut it makes, whatever `n`: a plan
+/// for `n` up to `usize::MAX` comes back at once with a range per message
+/// (it used to loop `n` times: for ever at 2**63), the same plan as for `n`
+/// equal to the data's length.
+#[test]
+fn plan_splits_any_n_is_bounded() {
+    let data = leak(gen_archive(7, 300, LineEnding::Lf, true));
+    let serial = all(data, &opts(Some(Variant::Mboxrd)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let plans: Vec<_> = [
+            data.len(),
+            data.len() + 1,
+            1 << 40,
+            (1 << 63) + 1,
+            usize::MAX,
+        ]
+        .into_iter()
+        .map(|n| (n, plan_splits(data, n, Variant::Mboxrd).unwrap()))
+        .collect();
+        tx.send(plans).unwrap();
+    });
+    let plans = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("plan_splits with a huge n did not return within 20 s");
+    for (n, plan) in plans {
+        assert_eq!(plan.len(), serial.len(), "n={n}: one range per message");
+        for (range, e) in plan.iter().zip(&serial) {
+            assert_eq!(range.start, e.offset, "n={n}");
+            assert_eq!(range.end, e.offset + e.length, "n={n}");
+        }
+    }
+    // Tiny data and n = 0 or huge.
+    let one = b"From a Thu Jan  1 00:00:00 1970\n\nx\n";
+    for n in [0, 1, usize::MAX] {
+        assert_eq!(
+            plan_splits(one, n, Variant::Mboxrd).unwrap(),
+            [0..one.len() as u64]
+        );
+    }
+}

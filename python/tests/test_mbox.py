@@ -10,6 +10,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -134,6 +135,32 @@ def test_ranges_give_the_whole_archive(tmp_path, n, which):
         got.extend(_key(i, m) for i, m in part)
     assert got == whole
 
+
+
+def test_plan_splits_any_n_returns_at_once(tmp_path):
+    """A huge ``n`` costs no more than one range per message (it used to
+    loop ``n`` times: 2**63 never returned and ignored Ctrl-C). Run in a
+    child so that a regression fails on the timeout instead of hanging."""
+    path = _big_archive(tmp_path)
+    code = (
+        "import sys\n"
+        "from mimeflow import mbox\n"
+        "for n in (2**63, 2**64 - 1, 10**15):\n"
+        "    ranges, variant = mbox.plan_splits(sys.argv[1], n)\n"
+        "    print(len(ranges), ranges[0][0], ranges[-1][1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    messages = len(list(mbox.open(path)))
+    size = path.stat().st_size
+    assert done.stdout.split("\n")[:-1] == [f"{messages} 0 {size}"] * 3
+    with pytest.raises(OverflowError):
+        mbox.plan_splits(path, 2**64)
 
 def test_compressed_archive(tmp_path):
     gz = tmp_path / "sample.mbox.gz"
