@@ -162,6 +162,38 @@ def test_plan_splits_any_n_returns_at_once(tmp_path):
     with pytest.raises(OverflowError):
         mbox.plan_splits(path, 2**64)
 
+
+def test_fifo_and_devices(tmp_path):
+    """What cannot be mapped is streamed: a FIFO gives the file's messages
+    (it used to fail with "Illegal seek"), /dev/zero is not an mbox (it
+    used to be an empty archive); neither can be cut into ranges."""
+    import threading
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+
+    def feed():
+        with fifo.open("wb") as w:
+            w.write(SAMPLE.read_bytes())
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        got = [_key(i, m) for i, m in mbox.open(fifo, with_info=True)]
+    finally:
+        t.join()
+    assert got == [_key(i, m) for i, m in mbox.open(SAMPLE, with_info=True)]
+    with pytest.raises(mimeflow.MboxError) as e:
+        mbox.open("/dev/zero")
+    assert e.value.kind == "not_mbox"
+    for path in (fifo, pathlib.Path("/dev/zero")):
+        with pytest.raises(mimeflow.MboxError) as e:
+            mbox.plan_splits(path, 4)
+        assert e.value.kind == "refused" and "not a regular file" in str(e.value)
+        with pytest.raises(mimeflow.MboxError) as e:
+            mbox.process_range(path, 0, 100, "mboxrd")
+        assert e.value.kind == "refused"
+
 def test_compressed_archive(tmp_path):
     gz = tmp_path / "sample.mbox.gz"
     gz.write_bytes(gzip.compress(SAMPLE.read_bytes()))

@@ -1,11 +1,12 @@
-//! Opening an archive from a path: memory-mapped when plain, a decoding
-//! stream when compressed (gzip, zstd or xz, told by their magic bytes).
+//! Opening an archive from a path: memory-mapped when a plain regular file,
+//! a (decoding) stream when compressed (gzip, zstd or xz, told by their
+//! magic bytes) or not a regular file (pipes, devices).
 //! This is the one module of the mbox layer with `unsafe` (the mapping,
 //! [`map_readonly`], which the streaming reader's spool files reuse).
 #![allow(unsafe_code)]
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use memmap2::Mmap;
@@ -17,7 +18,8 @@ pub enum Archive {
     /// A plain file, memory-mapped: split it with `plan_splits`/`read_range`
     /// or `read`.
     Mapped(Mmap),
-    /// A compressed file (or an empty one): read it with `stream`.
+    /// A compressed file, or anything that cannot be mapped (a pipe, a
+    /// device, an empty file): read it with `stream`.
     Stream(Box<dyn Read + Send>),
 }
 
@@ -35,11 +37,16 @@ const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 
 /// Opens `path`: gzip, zstd and xz files (by magic bytes, whatever their
-/// name) become decoding streams, other files are memory-mapped. Whether
-/// the content is an mbox is for the caller to check ([`sniff`](super::sniff),
-/// `Reader::check`, or the stream's first item).
+/// name) become decoding streams, other regular files are memory-mapped.
+/// What is not a regular file with a size (a FIFO, `<(...)`, a device such
+/// as `/dev/zero`, or a file that reports size 0, as procfs files do)
+/// cannot be mapped and is read as a stream, compressed or not: the bytes
+/// read to recognise it are put back in front, since a pipe cannot seek.
+/// Whether the content is an mbox is for the caller to check
+/// ([`sniff`](super::sniff), `Reader::check`, or the stream's first item).
 pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
     let mut file = File::open(path)?;
+    let meta = file.metadata()?;
     let mut magic = [0u8; 6];
     let mut got = 0;
     while got < magic.len() {
@@ -50,27 +57,25 @@ pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
             Err(e) => return Err(e.into()),
         }
     }
-    file.seek(SeekFrom::Start(0))?;
     let magic = &magic[..got];
-    if magic.starts_with(GZIP) {
-        return Ok(Archive::Stream(Box::new(
-            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
-        )));
+    let compressed = [GZIP, ZSTD, XZ].iter().any(|m| magic.starts_with(m));
+    if meta.is_file() && meta.len() > 0 && !compressed {
+        // The map does not care where the read position is.
+        return Ok(Archive::Mapped(map_readonly(&file)?));
     }
-    if magic.starts_with(ZSTD) {
-        return Ok(Archive::Stream(Box::new(zstd::stream::read::Decoder::new(
-            file,
-        )?)));
-    }
-    if magic.starts_with(XZ) {
-        let dec = liblzma::read::XzDecoder::new_multi_decoder(BufReader::new(file));
-        return Ok(Archive::Stream(Box::new(dec)));
-    }
-    if file.metadata()?.len() == 0 {
-        return Ok(Archive::Stream(Box::new(io::empty())));
-    }
-    let map = map_readonly(&file)?;
-    Ok(Archive::Mapped(map))
+    let raw = io::Cursor::new(magic.to_vec()).chain(file);
+    let stream: Box<dyn Read + Send> = if magic.starts_with(GZIP) {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(raw)))
+    } else if magic.starts_with(ZSTD) {
+        Box::new(zstd::stream::read::Decoder::new(raw)?)
+    } else if magic.starts_with(XZ) {
+        Box::new(liblzma::read::XzDecoder::new_multi_decoder(BufReader::new(
+            raw,
+        )))
+    } else {
+        Box::new(raw)
+    };
+    Ok(Archive::Stream(stream))
 }
 
 /// Maps `file` read-only: the one `unsafe` of the mbox layer, shared by

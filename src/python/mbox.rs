@@ -479,9 +479,20 @@ fn with_path(e: MboxError, path: &Path) -> PyErr {
 
 /// The bytes of a plain archive, mapped; compressed ones are refused
 /// (their byte offsets are those of the decompressed data, which cannot be
-/// reached without reading everything before them).
+/// reached without reading everything before them), and so is what is not
+/// a regular file (a pipe or a device has no byte ranges to come back to).
 fn map_plain(path: &Path) -> PyResult<Bytes> {
     let meta = std::fs::metadata(path).map_err(|e| super::errors::os_error(e, Some(path)))?;
+    if !meta.is_file() {
+        return Err(MboxError::Refused {
+            reason: format!(
+                "{} is not a regular file (a pipe or a device) and cannot be cut into byte \
+                 ranges: iterate it with mimeflow.mbox.open()",
+                path.display()
+            ),
+        }
+        .into());
+    }
     if meta.len() == 0 {
         return Ok(Bytes::new());
     }
