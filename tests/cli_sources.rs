@@ -355,3 +355,86 @@ fn endless_message_stays_bounded() {
     }
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A plain mbox of about `mb` MB: many mid-sized text messages.
+fn big_archive(path: &Path, mb: usize) {
+    let mut out = std::io::BufWriter::new(fs::File::create(path).unwrap());
+    let line = "The quick brown fox jumps over the lazy dog, again and again.\n".repeat(60);
+    let mut n = 0;
+    let mut written = 0;
+    while written < mb * 1_000_000 {
+        let msg = format!(
+            "From a{n}@example.org Thu Jan  1 00:00:00 1970\nFrom: a{n}@example.org\n\
+             Subject: message {n}\nMessage-ID: <{n}@example.org>\n\n{line}\n"
+        );
+        out.write_all(msg.as_bytes()).unwrap();
+        written += msg.len();
+        n += 1;
+    }
+    out.flush().unwrap();
+}
+
+/// An archive truncated while a conversion maps it (a mail client
+/// compacting it): one line on stderr naming the archive, exit 1 (it used
+/// to die of SIGBUS, status 135, without a word), and the output left
+/// unpublished: DEST does not exist, its `.partial` and the resume state
+/// do. For a single-file and a folder output.
+#[test]
+fn archive_truncated_during_a_run() {
+    let dir = scratch("truncated");
+    let pristine = dir.join("pristine.mbox");
+    big_archive(&pristine, 64);
+    for to in ["jsonl", "eml"] {
+        let archive = dir.join(format!("{to}.mbox"));
+        fs::copy(&pristine, &archive).unwrap();
+        let dest = dir.join(format!("out-{to}"));
+        let partial = dir.join(format!("out-{to}.partial"));
+        let mut child = bin()
+            .args(["-q", "-j1", "convert", "--to", to])
+            .arg(&archive)
+            .arg(&dest)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Truncate once the run is under way (its partial output exists).
+        let start = Instant::now();
+        while !partial.exists() {
+            assert!(start.elapsed() < LIMIT, "{to}: no {partial:?}");
+            assert!(child.try_wait().unwrap().is_none(), "{to}: ended early");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{to}: finished before the truncation; make the archive bigger"
+        );
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&archive)
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        let status = wait_at_most(&mut child, LIMIT).expect("the run did not end");
+        assert_eq!(status.code(), Some(1), "{to}: {status:?}, stderr {err:?}");
+        let want = format!(
+            "mimeflow: {} changed size while being read (truncated by another program?); \
+             stopped before finishing {}",
+            archive.display(),
+            dest.display()
+        );
+        assert!(
+            err.starts_with(&want) && err.ends_with('\n') && err.matches('\n').count() == 1,
+            "{to}: {err:?}"
+        );
+        assert!(!dest.exists(), "{to}: a torn output was published");
+        assert!(partial.exists(), "{to}: the partial output is gone");
+        assert!(
+            dir.join(format!(".out-{to}.mimeflow-state")).exists(),
+            "{to}: no resume state"
+        );
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
