@@ -194,6 +194,57 @@ def test_fifo_and_devices(tmp_path):
             mbox.process_range(path, 0, 100, "mboxrd")
         assert e.value.kind == "refused"
 
+
+_TRUNCATE_SCRIPT = """
+import os, sys
+from mimeflow import mbox
+path, mode = sys.argv[1], sys.argv[2]
+copy = mode == "copy"
+if sys.argv[3] == "open":
+    it = mbox.open(path, copy=copy)
+    held = [next(it) for _ in range(50)]
+else:
+    ranges, variant = mbox.plan_splits(path, 1)
+    held = [m for _, m in mbox.process_range(path, 0, ranges[0][1], variant, copy=copy)]
+os.truncate(path, 0)
+size = sum(len(m.to_bytes()) + len(m.root.payload()) for m in held)
+subjects = [m.get("Subject") for m in held]
+rest = len(list(it)) if sys.argv[3] == "open" else 0
+print(len(held), size > 0, subjects[-1], rest >= 0)
+"""
+
+
+@pytest.mark.parametrize("api", ["open", "process_range"])
+def test_truncated_archive_copy_mode_survives(tmp_path, api):
+    """A mail client compacting the archive while messages are alive: with
+    ``copy=True`` the messages (and, for ``open``, the rest of the
+    iteration) never touch a map of the file, so the interpreter survives.
+    Without it the same script dies of SIGBUS, which is what ``copy`` is
+    for. Run in children, without core dumps."""
+    import resource
+    import signal
+
+    def run(mode):
+        # Several read-ahead batches long, so that `open` meets the
+        # truncation while reading too.
+        path = tmp_path / f"{api}-{mode}.mbox"
+        shutil.copy(_big_archive(tmp_path, n=40_000), path)
+        return subprocess.run(
+            [sys.executable, "-c", _TRUNCATE_SCRIPT, str(path), mode, api],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),
+        )
+
+    done = run("copy")
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    n, nonempty, subject, ok = done.stdout.split()
+    assert int(n) == 50 if api == "open" else int(n) > 50
+    assert nonempty == "True" and subject.startswith("m") and ok == "True"
+    mapped = run("map")
+    assert mapped.returncode == -signal.SIGBUS, (mapped.returncode, mapped.stderr)
+
 def test_compressed_archive(tmp_path):
     gz = tmp_path / "sample.mbox.gz"
     gz.write_bytes(gzip.compress(SAMPLE.read_bytes()))

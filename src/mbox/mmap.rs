@@ -45,6 +45,23 @@ const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 /// Whether the content is an mbox is for the caller to check
 /// ([`sniff`](super::sniff), `Reader::check`, or the stream's first item).
 pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
+    open(path, true)
+}
+
+/// [`open_path`] without the map: every archive comes back as a stream
+/// (decoded when compressed) read with `read(2)`. For readers that must
+/// survive another program truncating the file under them (a mail client
+/// compacting it): a mapped page past the new end of the file raises
+/// SIGBUS in whoever touches it, while a read just ends early. The price
+/// is a copy of every message and a serial split.
+pub fn open_path_streamed(path: &Path) -> Result<Box<dyn Read + Send>, MboxError> {
+    match open(path, false)? {
+        Archive::Stream(s) => Ok(s),
+        Archive::Mapped(_) => unreachable!("open(.., false) never maps"),
+    }
+}
+
+fn open(path: &Path, may_map: bool) -> Result<Archive, MboxError> {
     let mut file = File::open(path)?;
     let meta = file.metadata()?;
     let mut magic = [0u8; 6];
@@ -59,7 +76,7 @@ pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
     }
     let magic = &magic[..got];
     let compressed = [GZIP, ZSTD, XZ].iter().any(|m| magic.starts_with(m));
-    if meta.is_file() && meta.len() > 0 && !compressed {
+    if may_map && meta.is_file() && meta.len() > 0 && !compressed {
         // The map does not care where the read position is.
         return Ok(Archive::Mapped(map_readonly(&file)?));
     }
@@ -85,11 +102,14 @@ pub(super) fn map_readonly(file: &File) -> io::Result<Mmap> {
     // SAFETY: the map is read-only and private to this process, and
     // mimeflow never writes to a mapped range. Archives (`open_path`): a
     // process truncating or rewriting the file while mapped is outside what
-    // we can guard against (every mmap-based reader shares this caveat;
-    // SIGBUS on truncation): archives are expected to be left alone while
-    // they are converted. Spool files (`stream.rs`): unnamed temporary files
-    // that no other process can open; the reader appends to one only after
-    // dropping its previous map, and hands the last map on without keeping
-    // the file.
+    // the type system can guard against (every mmap-based reader shares
+    // this caveat): a truncation makes a later access past the new end
+    // raise SIGBUS, which kills the process rather than reading freed
+    // memory; rewritten bytes are read as they now are. The CLI reports
+    // that SIGBUS as one line (`src/bin/mimeflow/sigbus.rs`); Python
+    // callers that must survive it read with `open_path_streamed` instead.
+    // Spool files (`stream.rs`): unnamed temporary files that no other
+    // process can open; the reader appends to one only after dropping its
+    // previous map, and hands the last map on without keeping the file.
     unsafe { Mmap::map(file) }
 }
