@@ -438,3 +438,64 @@ fn archive_truncated_during_a_run() {
     }
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The one-message commands read a pipe of unknown length in bounded
+/// memory: past the spool threshold (64 MiB) the message goes to an
+/// unnamed temp file, not the heap (it used to be read whole into a
+/// growing `Vec`: 300 MB of input took 894 MB of anonymous memory).
+#[test]
+fn one_message_from_a_pipe_is_spooled() {
+    let dir = scratch("spooled");
+    let fifo = dir.join("in");
+    mkfifo(&fifo);
+    let spool = dir.join("spool");
+    fs::create_dir(&spool).unwrap();
+    const BODY: usize = 200 << 20;
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut w = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let _ = w.write_all(b"Subject: big\n\n");
+            let block = vec![b'x'; 1 << 20];
+            for _ in 0..BODY >> 20 {
+                if w.write_all(&block).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut child = bin()
+        .args(["cat", "--raw"])
+        .arg(&fifo)
+        .arg("1")
+        .env("TMPDIR", &spool)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let counter = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let mut peak_anon = 0;
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < LIMIT, "cat still running after {LIMIT:?}");
+        if let Ok(status) = fs::read_to_string(format!("/proc/{}/status", child.id())) {
+            let anon = status
+                .lines()
+                .find_map(|l| l.strip_prefix("RssAnon:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok());
+            peak_anon = peak_anon.max(anon.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = child.wait().unwrap();
+    release(&fifo, writer);
+    assert!(status.success(), "{status:?}");
+    assert_eq!(counter.join().unwrap().unwrap(), BODY as u64);
+    assert!(
+        peak_anon < 128 * 1024,
+        "peak RssAnon {peak_anon} KiB for a {} MiB message",
+        BODY >> 20
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -546,3 +546,16 @@ fn plan_splits_any_n_is_bounded() {
         assert_eq!(plan[0], 0..one.len() as u64, "n={n}");
     }
 }
+
+/// `read_spooled` gives the input's bytes, on the heap up to the threshold
+/// and from a spool file past it, exactly at the edges too.
+#[test]
+fn read_spooled_edges() {
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    for threshold in [0, 1, 999, 1000, 1001, 10_000, 1 << 20] {
+        for n in [0, 1, 999, 1000, 1001, 10_000] {
+            let got = mimeflow::mbox::read_spooled(&data[..n], threshold).unwrap();
+            assert!(got[..] == data[..n], "threshold {threshold}, {n} bytes");
+        }
+    }
+}

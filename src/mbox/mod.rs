@@ -65,7 +65,7 @@ pub use split::plan_splits;
 // For the batch pipeline and the Python reader, both behind features.
 #[cfg(any(feature = "parallel", feature = "python"))]
 pub(crate) use stream::SPOOLED_WEIGHT;
-pub use stream::{stream, Stream, DEFAULT_SPOOL_THRESHOLD};
+pub use stream::{read_spooled, stream, Stream, DEFAULT_SPOOL_THRESHOLD};
 pub use write::write_mboxrd;
 
 use scan::{Ctx, Found, ScanState, Step};
