@@ -592,10 +592,17 @@ pub(crate) fn process_range<'py>(
             copy,
         ))
     })?;
+    // A range may hold a whole archive's messages: Ctrl-C is honoured
+    // while they are wrapped too.
     let items = parsed
         .into_iter()
         .enumerate()
-        .map(|(i, p)| p.into_python(py, i as u64, true))
+        .map(|(i, p)| {
+            if i % 4096 == 4095 {
+                py.check_signals()?;
+            }
+            p.into_python(py, i as u64, true)
+        })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }
