@@ -13,6 +13,8 @@
 //! stops at the first line that cannot be data. Any such irregularity clears
 //! [`UuBlock::ok`]. Work is linear in the input and iterative.
 
+use std::io::{self, Write};
+
 use memchr::memchr;
 use memchr::memmem::Finder;
 
@@ -44,6 +46,25 @@ pub struct UuBlock {
 /// assert!(block.ok);
 /// ```
 pub fn decode(src: &[u8]) -> Option<UuBlock> {
+    let mut data = Vec::new();
+    let block = decode_to(src, &mut data).expect("writing to a Vec cannot fail");
+    block.map(|b| UuBlock { data, ..b })
+}
+
+/// [`decode`], streaming: the data goes to `w` as it is decoded, at most
+/// [`FLUSH`] bytes held at a time, and the block comes back with empty
+/// `data`. `Ok(None)` when there is no `begin` line at a line start.
+pub fn decode_to(src: &[u8], w: &mut impl Write) -> io::Result<Option<UuBlock>> {
+    decode_flushing(src, w, FLUSH)
+}
+
+/// [`decode_to`] flushing every `flush` bytes (tests vary it).
+#[doc(hidden)]
+pub fn decode_flushing(
+    src: &[u8],
+    w: &mut impl Write,
+    flush: usize,
+) -> io::Result<Option<UuBlock>> {
     let finder = Finder::new(b"begin");
     let mut from = 0;
     while let Some(k) = finder.find(&src[from..]) {
@@ -54,10 +75,10 @@ pub fn decode(src: &[u8]) -> Option<UuBlock> {
         }
         let (line, next) = line_at(src, start);
         if let Some((mode, name)) = parse_begin(trim_end(line), false) {
-            return Some(decode_block(src, start, next, mode, name));
+            return decode_block(src, start, next, mode, name, w, flush).map(Some);
         }
     }
-    None
+    Ok(None)
 }
 
 /// Finds the uuencoded blocks inside a text/plain body: each starts at a
@@ -76,9 +97,11 @@ pub fn find_blocks(text: &[u8]) -> Vec<UuBlock> {
         }
         let (line, next) = line_at(text, start);
         if let Some((mode, name)) = parse_begin(trim_end(line), true) {
-            let block = decode_block(text, start, next, mode, name);
+            let mut data = Vec::new();
+            let block = decode_block(text, start, next, mode, name, &mut data, FLUSH)
+                .expect("writing to a Vec cannot fail");
             from = block.range.end.max(from);
-            blocks.push(block);
+            blocks.push(UuBlock { data, ..block });
         }
     }
     blocks
@@ -141,15 +164,21 @@ fn trim_start(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Decoded bytes [`decode_to`] holds before writing them out.
+const FLUSH: usize = 64 * 1024;
+
 /// Decodes the data lines after a `begin` line (`begin_at`, `pos`: where
-/// that line starts and where the next one does).
+/// that line starts and where the next one does) to `w`, in writes of about
+/// `flush` bytes; the block returned has empty `data`.
 fn decode_block(
     src: &[u8],
     begin_at: usize,
     mut pos: usize,
     mode: Option<u32>,
     name: Option<String>,
-) -> UuBlock {
+    w: &mut impl Write,
+    flush: usize,
+) -> io::Result<UuBlock> {
     let mut data = Vec::new();
     let mut ok = true;
     let mut end = pos;
@@ -189,17 +218,22 @@ fn decode_block(
             terminated = true;
         } else {
             ok &= decode_line(n, chars, &mut data);
+            if data.len() >= flush {
+                w.write_all(&data)?;
+                data.clear();
+            }
         }
         pos = next;
         end = next;
     }
-    UuBlock {
+    w.write_all(&data)?;
+    Ok(UuBlock {
         name,
         mode,
-        data,
+        data: Vec::new(),
         ok,
         range: begin_at..end,
-    }
+    })
 }
 
 /// Appends one data line of `n` bytes; returns whether it was well-formed.

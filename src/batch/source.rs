@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use rayon::prelude::*;
 
+use super::fingerprint::Chain;
 use super::BatchError;
 use crate::mbox::{self, Archive, MboxError, OwnedEntry, ReadOptions, Sniffed, Variant};
 
@@ -114,6 +115,10 @@ pub(crate) struct Window<'a> {
     /// The mapped archive that borrowed items point into, if any: parsing
     /// slices it instead of copying each message.
     pub shared: Option<Bytes>,
+    /// A resumed stream: the [`Chain`] of the messages skipped because the
+    /// interrupted run committed them, on the window where skipping ended
+    /// (the run compares it with the one it saved).
+    pub skipped_chain: Option<Chain>,
 }
 
 /// A producer of windows.
@@ -451,6 +456,7 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
             bytes,
             reports,
             shared: Some(self.shared.clone()),
+            skipped_chain: None,
         }))
     }
 }
@@ -498,6 +504,7 @@ impl<'a> Feed<'a> for SerialFeed<'a> {
             bytes,
             reports: Vec::new(),
             shared: Some(self.shared.clone()),
+            skipped_chain: None,
         }))
     }
 }
@@ -520,6 +527,8 @@ fn weight(e: &OwnedEntry) -> u64 {
 struct StreamFeed {
     rx: Receiver<Result<Batch, MboxError>>,
     skip: u64,
+    /// The chain of the skipped messages, while skipping.
+    skipped: Option<Chain>,
     cursor: Cursor,
 }
 
@@ -566,6 +575,7 @@ impl StreamFeed {
         StreamFeed {
             rx,
             skip: start.messages,
+            skipped: (start.messages > 0).then(Chain::default),
             cursor: Cursor {
                 offset: 0,
                 messages: start.messages,
@@ -580,6 +590,7 @@ impl<'a> Feed<'a> for StreamFeed {
         let mut bytes = 0;
         let mut budget = 0;
         let mut seen = 0;
+        let mut skipped_chain = None;
         for _ in 0..jobs * UNITS_PER_JOB {
             let Ok(batch) = self.rx.recv() else { break };
             for e in batch? {
@@ -612,6 +623,16 @@ impl<'a> Feed<'a> for StreamFeed {
                 if self.skip > 0 {
                     // Committed by the run being resumed.
                     self.skip -= 1;
+                    if let Some(chain) = &mut self.skipped {
+                        chain.push_digest(&Chain::link(
+                            item.offset,
+                            item.envelope.as_deref(),
+                            &item.message,
+                        ));
+                        if self.skip == 0 {
+                            skipped_chain = self.skipped.take();
+                        }
+                    }
                     continue;
                 }
                 items.push(item);
@@ -630,6 +651,7 @@ impl<'a> Feed<'a> for StreamFeed {
             bytes,
             reports: Vec::new(),
             shared: None,
+            skipped_chain,
         }))
     }
 }
@@ -670,6 +692,7 @@ impl<'a> Feed<'a> for FileFeed<'a> {
             bytes,
             reports: Vec::new(),
             shared: None,
+            skipped_chain: None,
         }))
     }
 }

@@ -4,10 +4,21 @@
 //! loops); when that fails, the same fallbacks as the stdlib `email` package
 //! run (lenient decoding, then padding repair, then the raw text), so decoded
 //! payloads agree with it on broken mail too, with a `bad_base64` defect.
+//!
+//! Every decoder streams: a body goes to a [`DecodeSink`] a bounded step at
+//! a time (Base64 through the codec's `DecodeState`, quoted-printable and
+//! uuencode through their modules' streaming forms), so hashing or saving a
+//! 2 GiB attachment holds a few hundred KiB, not the attachment. Decoding
+//! into memory is the same code writing into a `Vec`.
 
+use std::io::{self, Write};
+use std::mem::MaybeUninit;
+
+use super::sink::{Capped, DecodeSink};
 use super::{Defect, DefectCode, EntityRef};
-use crate::base64::{DecodeMode, STANDARD};
-use crate::{qp, uu};
+use crate::base64::{DecodeMode, DecodeState, STANDARD};
+use crate::error::DecodeError;
+use crate::{qp, uninit, uu};
 
 /// A Content-Transfer-Encoding.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,26 +81,50 @@ impl TransferEncoding {
     }
 }
 
+/// Input bytes decoded per step: what a streamed decode holds at once is
+/// about this much (a Base64 step's output, a quoted-printable piece).
+pub(super) const BLOCK: usize = 256 * 1024;
+
 /// The decoded body of `e` and the defects found decoding it.
 pub(super) fn body(e: &EntityRef<'_>) -> (Vec<u8>, Vec<Defect>) {
+    let mut out = Vec::new();
+    let (_, defects) = to_sink(e, &mut out, BLOCK).expect("writing to a Vec cannot fail");
+    (out, defects)
+}
+
+/// Writes the decoded body of `e` to `sink`, `block` input bytes a step;
+/// returns its length and the defects found decoding it. The bytes written are those of
+/// [`body`], whatever `block` is: every decoder here keeps its state
+/// across steps. The sink is restarted only for Base64 that falls back to
+/// the raw text (see `base64_to`).
+pub(super) fn to_sink(
+    e: &EntityRef<'_>,
+    sink: &mut (impl DecodeSink + ?Sized),
+    block: usize,
+) -> io::Result<(u64, Vec<Defect>)> {
+    let block = block.max(1);
     let raw = e.body_bytes();
     let base = e.body_range().start as u64;
+    let max = e.message().limits().max_decoded_bytes;
+    let mut out = Capped {
+        inner: sink,
+        max: u64::try_from(max).unwrap_or(u64::MAX),
+        total: 0,
+    };
     let mut defects = Vec::new();
-    let mut out = match e.transfer_encoding() {
+    match e.transfer_encoding() {
         // Composite entities are never encoded (RFC 2045 §6.4): read as is.
-        _ if e.kind() != super::Kind::Leaf => raw.to_vec(),
-        TransferEncoding::Base64 => base64_body(raw, base, &mut defects),
+        _ if e.kind() != super::Kind::Leaf => copy_to(raw, &mut out, block)?,
+        TransferEncoding::Base64 => base64_to(raw, base, &mut out, &mut defects, block)?,
         TransferEncoding::QuotedPrintable => {
-            let mut out = Vec::with_capacity(raw.len());
-            for bad in qp::decode(raw, &mut out) {
-                defects.push(Defect::new(
-                    DefectCode::BadQuotedPrintable,
-                    base + bad as u64,
-                ));
-            }
-            out
+            let mut bad = Vec::new();
+            qp::decode_pieces(raw, &mut out, &mut bad, block)?;
+            defects.extend(
+                bad.into_iter()
+                    .map(|at| Defect::new(DefectCode::BadQuotedPrintable, base + at as u64)),
+            );
         }
-        TransferEncoding::Uuencode => match uu::decode(raw) {
+        TransferEncoding::Uuencode => match uu::decode_flushing(raw, &mut out, block)? {
             Some(block) => {
                 if !block.ok {
                     defects.push(Defect::new(
@@ -97,26 +132,27 @@ pub(super) fn body(e: &EntityRef<'_>) -> (Vec<u8>, Vec<Defect>) {
                         base + block.range.start as u64,
                     ));
                 }
-                block.data
             }
             None => {
                 defects.push(Defect::new(DefectCode::BadUuencode, base));
-                raw.to_vec()
+                copy_to(raw, &mut out, block)?;
             }
         },
-        _ => raw.to_vec(),
-    };
+        _ => copy_to(raw, &mut out, block)?,
+    }
     if *e.transfer_encoding() != TransferEncoding::Binary {
         if let Some(at) = first_long_line(raw) {
             defects.push(Defect::new(DefectCode::LineTooLong, base + at as u64));
         }
     }
-    let max = e.message().limits().max_decoded_bytes;
-    if out.len() > max {
-        out.truncate(max);
+    if out.total > out.max {
         defects.push(Defect::new(DefectCode::DecodedSizeLimit, base));
     }
-    (out, defects)
+    Ok((out.total.min(out.max), defects))
+}
+
+fn copy_to(raw: &[u8], out: &mut impl Write, block: usize) -> io::Result<()> {
+    raw.chunks(block).try_for_each(|c| out.write_all(c))
 }
 
 /// RFC 5322 §2.1.1: lines are at most 998 octets plus CRLF (only `binary`
@@ -137,31 +173,85 @@ fn first_long_line(body: &[u8]) -> Option<usize> {
     None
 }
 
-fn base64_body(raw: &[u8], base: u64, defects: &mut Vec<Defect>) -> Vec<u8> {
-    match STANDARD.decode_to_vec(raw, DecodeMode::Mime) {
-        Ok(v) => v,
-        Err(err) => {
-            defects.push(Defect::new(DefectCode::BadBase64, base + err.offset()));
-            salvage_base64(raw)
+/// Base64 in the codec's MIME mode, streamed. When that fails, the stdlib's
+/// `email._encoded_words.decode_b` fallbacks follow: lenient decoding, then
+/// with padding added, then the text itself (CR and LF removed).
+///
+/// The lenient decode (`binascii` rules) reads every alphabet character as
+/// MIME mode does, skips more, and emits a final partial quantum only on
+/// complete padding, as MIME mode does; so the bytes MIME mode wrote before
+/// it failed are a prefix of the lenient output, and the lenient pass skips
+/// that many bytes instead of rewriting them. Its `finish` fails without
+/// touching the state, so "with padding added" is the same state fed `==`.
+/// Only the last fallback, the raw text, restarts the sink.
+fn base64_to(
+    raw: &[u8],
+    base: u64,
+    out: &mut (impl DecodeSink + ?Sized),
+    defects: &mut Vec<Defect>,
+    block: usize,
+) -> io::Result<()> {
+    let mut buf = vec![MaybeUninit::uninit(); DecodeState::max_output(block) + 3];
+    let mut mime = STANDARD.decode_state(STANDARD.rules(DecodeMode::Mime));
+    let mut written = 0u64;
+    let mut emit = |b: &[u8]| {
+        written += b.len() as u64;
+        out.write_all(b)
+    };
+    let failed = match feed(&mut mime, raw, block, &mut buf, &mut emit)? {
+        Ok(()) => match mime.finish(&mut buf) {
+            Ok(n) => return emit(uninit::written(&buf, n)),
+            Err(err) => err,
+        },
+        Err(err) => err,
+    };
+    defects.push(Defect::new(DefectCode::BadBase64, base + failed.offset()));
+    let mut lenient = STANDARD.decode_state(STANDARD.rules(DecodeMode::Lenient));
+    let mut skip = written;
+    let mut emit = |b: &[u8]| {
+        let k = b.len().min(usize::try_from(skip).unwrap_or(usize::MAX));
+        skip -= k as u64;
+        out.write_all(&b[k..])
+    };
+    let mut salvaged = feed(&mut lenient, raw, block, &mut buf, &mut emit)?.is_ok();
+    if salvaged {
+        salvaged = match lenient.finish(&mut buf) {
+            Ok(n) => emit(uninit::written(&buf, n)).map(|()| true)?,
+            Err(_) => match feed(&mut lenient, b"==", block, &mut buf, &mut emit)? {
+                Ok(()) => match lenient.finish(&mut buf) {
+                    Ok(n) => emit(uninit::written(&buf, n)).map(|()| true)?,
+                    Err(_) => false,
+                },
+                Err(_) => false,
+            },
+        };
+    }
+    if !salvaged {
+        out.restart()?;
+        let mut text = Vec::with_capacity(block.min(raw.len()));
+        for piece in raw.chunks(block) {
+            text.clear();
+            text.extend(piece.iter().filter(|&&b| b != b'\r' && b != b'\n'));
+            out.write_all(&text)?;
         }
     }
+    Ok(())
 }
 
-/// What the stdlib's `email._encoded_words.decode_b` makes of broken Base64:
-/// lenient decoding, then with padding added, then the text itself.
-fn salvage_base64(raw: &[u8]) -> Vec<u8> {
-    let joined: Vec<u8> = raw
-        .iter()
-        .copied()
-        .filter(|&b| b != b'\r' && b != b'\n')
-        .collect();
-    if let Ok(v) = STANDARD.decode_to_vec(&joined, DecodeMode::Lenient) {
-        return v;
+/// Feeds `src` to `state` `block` bytes at a time, handing each step's
+/// output to `emit`. The outer error is the sink's, the inner the codec's.
+fn feed(
+    state: &mut DecodeState,
+    src: &[u8],
+    block: usize,
+    buf: &mut [MaybeUninit<u8>],
+    emit: &mut impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<Result<(), DecodeError>> {
+    for piece in src.chunks(block) {
+        match state.feed(piece, buf) {
+            Ok(n) => emit(uninit::written(buf, n))?,
+            Err(err) => return Ok(Err(err)),
+        }
     }
-    let mut padded = joined.clone();
-    padded.extend_from_slice(b"==");
-    if let Ok(v) = STANDARD.decode_to_vec(&padded, DecodeMode::Lenient) {
-        return v;
-    }
-    joined
+    Ok(Ok(()))
 }

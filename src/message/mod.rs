@@ -15,6 +15,7 @@ mod decode;
 mod json;
 mod parse;
 mod section;
+mod sink;
 
 use std::ops::Range;
 
@@ -24,6 +25,7 @@ pub use crate::defect::{Defect, DefectCode};
 pub use crate::header::params::{ContentDisposition, ContentType, Params};
 pub use decode::TransferEncoding;
 pub use json::write_tree;
+pub use sink::{DecodeSink, Sha256Sink};
 
 /// Resource limits, each with a documented cut-off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -416,6 +418,43 @@ impl<'a> EntityRef<'a> {
     /// decoding come back beside it.
     pub fn decoded_with_defects(&self) -> (Vec<u8>, Vec<Defect>) {
         decode::body(self)
+    }
+
+    /// Writes the body with its transfer encoding undone to `sink`, a
+    /// bounded step at a time (a few hundred KiB held, whatever the body's
+    /// size); returns the bytes of the decoded body and the defects found
+    /// decoding it. The bytes are exactly those of [`EntityRef::decoded`],
+    /// `max_decoded_bytes` included.
+    ///
+    /// Only broken Base64 that the stdlib's repairs cannot save (its text is
+    /// then the payload) makes the decoder [`DecodeSink::restart`] and write
+    /// from the start again. An error is the sink's; what was written is then
+    /// incomplete.
+    ///
+    /// ```
+    /// use mimeflow::message::{Message, Sha256Sink};
+    /// let msg = Message::parse(&b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n"[..]);
+    /// let mut sink = Sha256Sink::new();
+    /// let (len, defects) = msg.root().decode_to(&mut sink).unwrap();
+    /// assert_eq!((len, defects.len()), (5, 0));
+    /// assert_eq!(sink.finish().0[..4], [0x2c, 0xf2, 0x4d, 0xba]); // sha256("hello")
+    /// ```
+    pub fn decode_to(
+        &self,
+        sink: &mut (impl DecodeSink + ?Sized),
+    ) -> std::io::Result<(u64, Vec<Defect>)> {
+        self.decode_in_blocks(sink, decode::BLOCK)
+    }
+
+    /// [`EntityRef::decode_to`] reading `block` input bytes a step (tests
+    /// check that the output does not depend on it).
+    #[doc(hidden)]
+    pub fn decode_in_blocks(
+        &self,
+        sink: &mut (impl DecodeSink + ?Sized),
+        block: usize,
+    ) -> std::io::Result<(u64, Vec<Defect>)> {
+        decode::to_sink(self, sink, block)
     }
 
     /// The body with its transfer encoding undone.

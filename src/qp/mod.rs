@@ -31,6 +31,8 @@
 //! offset reported, blanks after a soft-break `=` are tolerated, lowercase hex
 //! is accepted. It never fails and never panics.
 
+use std::io::{self, Write};
+
 use memchr::memchr;
 
 #[cfg(target_arch = "x86_64")]
@@ -247,6 +249,93 @@ pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
     }
     out.truncate(o);
     bad
+}
+
+/// Input bytes per piece of [`decode_to`]: the output it holds at once is
+/// at most this (decoding never grows the data).
+const PIECE: usize = 64 * 1024;
+
+/// Decodes `src` as [`decode`] does, writing the output to `w` piece by
+/// piece, so memory stays bounded whatever the size of the body. Offsets of
+/// bad escapes (relative to `src`) are appended to `bad`. Returns the bytes
+/// written.
+///
+/// Pieces end where [`decode`] keeps no state across the cut (see
+/// [`is_cut`]), so the output is byte for byte that of one call. A line
+/// with no such point (a run of blanks, CRs or `=` with no line end) is
+/// decoded as one piece.
+///
+/// ```
+/// let (mut out, mut bad) = (Vec::new(), Vec::new());
+/// let n = mimeflow::qp::decode_to(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out, &mut bad).unwrap();
+/// assert_eq!(out, "café au lait =ZZ\r\n".as_bytes());
+/// assert_eq!((n, bad), (out.len() as u64, vec![21]));
+/// ```
+pub fn decode_to(src: &[u8], w: &mut impl Write, bad: &mut Vec<usize>) -> io::Result<u64> {
+    decode_pieces(src, w, bad, PIECE)
+}
+
+/// [`decode_to`] with pieces of about `piece` input bytes (tests vary it).
+#[doc(hidden)]
+pub fn decode_pieces(
+    src: &[u8],
+    w: &mut impl Write,
+    bad: &mut Vec<usize>,
+    piece: usize,
+) -> io::Result<u64> {
+    let piece = piece.max(1);
+    let mut out = Vec::with_capacity(piece.min(src.len()) + 32);
+    let (mut start, mut total) = (0, 0u64);
+    while start < src.len() {
+        let end = next_cut(src, start, piece);
+        out.clear();
+        bad.extend(
+            decode(&src[start..end], &mut out)
+                .into_iter()
+                .map(|b| start + b),
+        );
+        w.write_all(&out)?;
+        total += out.len() as u64;
+        start = end;
+    }
+    Ok(total)
+}
+
+/// The end of the piece that starts at `start`: the last cut within
+/// `piece` bytes, else the first one after, else the end of `src`.
+fn next_cut(src: &[u8], start: usize, piece: usize) -> usize {
+    let hi = start.saturating_add(piece);
+    if hi >= src.len() {
+        return src.len();
+    }
+    (start + 1..=hi)
+        .rev()
+        .chain(hi + 1..src.len())
+        .find(|&c| is_cut(src, c))
+        .unwrap_or(src.len())
+}
+
+/// Whether [`decode`] of `src[..c]` then of `src[c..]` equals the decode of
+/// `src`: nothing pending at `c`. That holds after a line end; after a
+/// complete `=XX` escape (an `=` is never inside another item, so it starts
+/// one; a decoded escape is never trimmed); and after a literal byte that
+/// is not blank (the end-of-input trim would eat it), not CR (a line end
+/// trims the blanks before its CR) and not the `=` or hex digit of an
+/// unfinished escape or soft break.
+fn is_cut(src: &[u8], c: usize) -> bool {
+    let at = |k: usize| c.checked_sub(k).map(|i| src[i]);
+    let last = src[c - 1];
+    if last == b'\n' {
+        return true;
+    }
+    if is_blank(last) || last == b'\r' || last == b'=' {
+        return false;
+    }
+    let hex = |b: Option<u8>| b.is_some_and(|b| HEX_VALUE[b as usize] != 0xFF);
+    if at(3) == Some(b'=') && hex(at(2)) && hex(at(1)) {
+        return true;
+    }
+    at(2) != Some(b'=') && at(3) != Some(b'=')
 }
 
 /// Decodes a quoted-printable body into a new vector (bad escapes are kept

@@ -130,7 +130,7 @@ pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
 
 pub fn extract(args: ExtractArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let msg = read_message(Some(&args.file))?;
-    std::fs::create_dir_all(&args.dest)
+    mimeflow::safe_fs::Dir::create_all(&args.dest)
         .with_context(|| format!("creating {}", args.dest.display()))?;
     let written = mimeflow::extract::extract_attachments(&msg, &args.dest)
         .with_context(|| format!("writing into {}", args.dest.display()))?;
