@@ -452,16 +452,18 @@ fn out_to_fifo_or_symlink_writes_through() {
         .file_type()
         .is_symlink());
     assert_eq!(fs::read(&real).unwrap(), b"hi");
-    // A dangling link: written through, creating the file it names.
+    // A dangling link: refused (no file is created through a link, see
+    // files.rs), the link left as it is.
     let target = s.path("made.txt");
     let dangling = s.path("dangling.txt");
     std::os::unix::fs::symlink(&target, &dangling).unwrap();
-    assert!(ok(
+    let err = fails(
         &["b64", "decode", "-o", dangling.to_str().unwrap()],
-        b"aGk="
-    )
-    .is_empty());
-    assert_eq!(fs::read(&target).unwrap(), b"hi");
+        b"aGk=",
+        1,
+    );
+    assert!(one_line(&err).contains("dangling symbolic link"), "{err}");
+    assert!(!target.exists());
     assert!(fs::symlink_metadata(&dangling)
         .unwrap()
         .file_type()
@@ -641,7 +643,12 @@ fn sigint_removes_temp_file() {
     stdin.write_all(&random_bytes(1 << 20, 23)).unwrap();
     // Wait until the temp file exists (the handler is installed before).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !s.entries().iter().any(|e| e.contains(".mimeflow-tmp-")) {
+    // safe_fs temp names: `.mimeflow-PID-SEQ-RANDOM.tmp`.
+    while !s
+        .entries()
+        .iter()
+        .any(|e| e.starts_with(".mimeflow-") && e.ends_with(".tmp"))
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "no temp file appeared"
