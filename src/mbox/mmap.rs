@@ -45,7 +45,13 @@ const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 /// Whether the content is an mbox is for the caller to check
 /// ([`sniff`](super::sniff), `Reader::check`, or the stream's first item).
 pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
-    open(path, true)
+    let (file, head) = open_file(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() > 0 && compression(&head).is_none() {
+        // The map does not care where the read position is.
+        return Ok(Archive::Mapped(map_readonly(&file)?));
+    }
+    Ok(Archive::Stream(stream_of(file, head)?))
 }
 
 /// [`open_path`] without the map: every archive comes back as a stream
@@ -55,44 +61,59 @@ pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
 /// SIGBUS in whoever touches it, while a read just ends early. The price
 /// is a copy of every message and a serial split.
 pub fn open_path_streamed(path: &Path) -> Result<Box<dyn Read + Send>, MboxError> {
-    match open(path, false)? {
-        Archive::Stream(s) => Ok(s),
-        Archive::Mapped(_) => unreachable!("open(.., false) never maps"),
-    }
+    let (file, head) = open_file(path)?;
+    stream_of(file, head)
 }
 
-fn open(path: &Path, may_map: bool) -> Result<Archive, MboxError> {
+/// Opens `path` and reads its first bytes (enough for the magic numbers).
+fn open_file(path: &Path) -> Result<(File, Vec<u8>), MboxError> {
     let mut file = File::open(path)?;
-    let meta = file.metadata()?;
-    let mut magic = [0u8; 6];
+    let mut head = vec![0u8; 6];
     let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..]) {
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(k) => got += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let magic = &magic[..got];
-    let compressed = [GZIP, ZSTD, XZ].iter().any(|m| magic.starts_with(m));
-    if may_map && meta.is_file() && meta.len() > 0 && !compressed {
-        // The map does not care where the read position is.
-        return Ok(Archive::Mapped(map_readonly(&file)?));
-    }
-    let raw = io::Cursor::new(magic.to_vec()).chain(file);
-    let stream: Box<dyn Read + Send> = if magic.starts_with(GZIP) {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(raw)))
-    } else if magic.starts_with(ZSTD) {
-        Box::new(zstd::stream::read::Decoder::new(raw)?)
-    } else if magic.starts_with(XZ) {
-        Box::new(liblzma::read::XzDecoder::new_multi_decoder(BufReader::new(
-            raw,
-        )))
-    } else {
-        Box::new(raw)
-    };
-    Ok(Archive::Stream(stream))
+    head.truncate(got);
+    Ok((file, head))
+}
+
+#[derive(Clone, Copy)]
+enum Compression {
+    Gzip,
+    Zstd,
+    Xz,
+}
+
+/// The compression the first bytes of a file announce.
+fn compression(head: &[u8]) -> Option<Compression> {
+    [
+        (GZIP, Compression::Gzip),
+        (ZSTD, Compression::Zstd),
+        (XZ, Compression::Xz),
+    ]
+    .into_iter()
+    .find_map(|(magic, c)| head.starts_with(magic).then_some(c))
+}
+
+/// `file` as a stream whose first bytes, `head`, were read already: they
+/// are put back in front rather than sought back to, since a pipe cannot
+/// seek. Decoded when `head` announces a compression.
+fn stream_of(file: File, head: Vec<u8>) -> Result<Box<dyn Read + Send>, MboxError> {
+    let c = compression(&head);
+    let raw = io::Cursor::new(head).chain(file);
+    Ok(match c {
+        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(raw))),
+        Some(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::new(raw)?),
+        Some(Compression::Xz) => Box::new(liblzma::read::XzDecoder::new_multi_decoder(
+            BufReader::new(raw),
+        )),
+        None => Box::new(raw),
+    })
 }
 
 /// Maps `file` read-only: the one `unsafe` of the mbox layer, shared by
