@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::ops::{Deref, Range};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -327,17 +327,32 @@ fn not_mbox(path: &Path, first: &[u8]) -> BatchError {
     }
 }
 
-/// Checks that a streamed archive starts with a From_ line.
+/// Bytes of a streamed archive looked at for its first line.
+const PEEK: usize = 64 * 1024;
+
+/// Checks that a streamed archive starts with a From_ line. Reads until
+/// the first line is complete (or [`PEEK`] bytes, or the end): one read
+/// may return any few bytes (a pipe, or the magic bytes that opening put
+/// back), so a single `fill_buf` would judge a fragment.
 fn peek_mbox(
-    reader: Box<dyn Read + Send>,
+    mut reader: Box<dyn Read + Send>,
     path: &Path,
 ) -> Result<Box<dyn Read + Send>, BatchError> {
-    let mut buf = BufReader::with_capacity(64 * 1024, reader);
-    let head = buf.fill_buf().map_err(BatchError::io(path))?;
-    if !head.is_empty() && !mbox::is_from_line(first_line(head)) {
-        return Err(not_mbox(path, first_line(head)));
+    let mut head = vec![0; PEEK];
+    let mut got = 0;
+    while got < PEEK && memchr::memchr2(b'\n', b'\r', &head[..got]).is_none() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(BatchError::io(path)(e)),
+        }
     }
-    Ok(Box::new(buf))
+    head.truncate(got);
+    if !head.is_empty() && !mbox::is_from_line(first_line(&head)) {
+        return Err(not_mbox(path, first_line(&head)));
+    }
+    Ok(Box::new(std::io::Cursor::new(head).chain(reader)))
 }
 
 fn list_folder(path: &Path) -> Result<Source, BatchError> {
