@@ -14,6 +14,11 @@ Cases:
 
 Pass: time(4n) / time(n) <= 5 for each case. Prints one line per size and a
 verdict per case; exit status 1 if a case fails.
+
+The cases create up to 4n files: on a disk file system the write-back of
+the previous size's files can dominate (and moves with whatever else the
+machine does), so measure the CPU side with TMPDIR on a tmpfs
+(`TMPDIR=/dev/shm scripts/linearity.py`).
 """
 import argparse
 import os
