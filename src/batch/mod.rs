@@ -268,6 +268,7 @@ pub fn convert(
 fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Result<(), BatchError> {
     let jobs = rayon::current_num_threads().max(1);
     let mut feed = src.feed(run.cursor())?;
+    let mut windows = 0u64;
     loop {
         if hooks.cancel.load(Ordering::Relaxed) {
             return Err(BatchError::Interrupted {
@@ -286,8 +287,35 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
             total_bytes: src.total_bytes(),
             messages: run.committed(),
         });
+        windows += 1;
+        test_pause(windows, hooks.cancel);
     }
     Ok(())
+}
+
+/// Test-only, not a user setting: with `MIMEFLOW_TEST_PAUSE_AFTER_WINDOW=N`
+/// in the environment, a run stops for up to a minute right after
+/// committing its Nth window (its state file is written), or until the
+/// cancel flag is set. The resume and interrupt tests
+/// (`tests/convert_resume.rs`, `tests/cli_documented.rs`) kill or
+/// interrupt it there, so the resume path always runs instead of racing a
+/// conversion that may finish first. Read once per process.
+fn test_pause(windows: u64, cancel: &AtomicBool) {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+    static AFTER: OnceLock<Option<u64>> = OnceLock::new();
+    let after = AFTER.get_or_init(|| {
+        std::env::var("MIMEFLOW_TEST_PAUSE_AFTER_WINDOW")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if *after != Some(windows) {
+        return;
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Lowercase hex.
