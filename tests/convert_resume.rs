@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use mimeflow::mbox::{read, ReadOptions};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mbox/sample.mbox");
-const SAMPLE_MESSAGES: usize = 28;
 const PAUSE: &str = "MIMEFLOW_TEST_PAUSE_AFTER_WINDOW";
 
 fn bin() -> Command {
