@@ -42,8 +42,6 @@ use super::{LineEnding, MboxError, OwnedEntry, ReadOptions, SuspiciousKind, Vari
 pub const DEFAULT_SPOOL_THRESHOLD: usize = 64 << 20;
 /// Read size, and the fixed buffer spooled bytes pass through.
 const CHUNK: usize = 256 << 10;
-/// The first read's size (reads grow from it up to [`CHUNK`]).
-const FIRST_READ: usize = 8 << 10;
 /// The largest buffer reserved in one go (see `fill`); a larger spool
 /// threshold grows the buffer by doubling.
 const MAX_RESERVE: usize = 1 << 30;
@@ -184,26 +182,17 @@ impl<R: Read> Stream<R> {
 
     fn fill(&mut self) -> io::Result<()> {
         let old = self.buf.len();
-        // Reads start small and grow with the buffer up to CHUNK, so a
-        // short archive is not zero-filled and faulted in 256 KiB at a
-        // time; a large one reaches CHUNK-sized reads after a few, and
-        // the buffer never shrinks below what it reached.
-        let step = CHUNK.min(self.buf.capacity().max(FIRST_READ));
-        if self.buf.capacity() < old + step {
+        if self.buf.capacity() < old + CHUNK {
             // Reserve what the buffer may reach before spooling at once
             // (address space: pages are only touched as they fill):
             // doubling up to it would copy, and briefly hold both the old
-            // and the new buffer, 1.5 times the threshold. Not before the
-            // buffer holds a whole chunk, though: a small archive (and each
-            // short stream a caller opens) would map and unmap the
-            // threshold's worth (64 MiB) every time, which made the
-            // mbox_split fuzz target 150 times slower under ASan.
+            // and the new buffer, 1.5 times the threshold.
             let most = self.spool_threshold.max(SNIFF_SAMPLE).saturating_add(CHUNK);
-            if old >= CHUNK && most > old + CHUNK && most <= MAX_RESERVE {
+            if most > old + CHUNK && most <= MAX_RESERVE {
                 self.buf.reserve_exact(most - old);
             }
         }
-        self.buf.resize(old + step, 0);
+        self.buf.resize(old + CHUNK, 0);
         loop {
             match self.input.read(&mut self.buf[old..]) {
                 Ok(k) => {
