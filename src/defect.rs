@@ -89,6 +89,9 @@ defect_codes! {
     BadAddress => "bad_address",
     /// A Date that does not parse.
     BadDate => "bad_date",
+    /// A Date whose zone is neither a numeric offset nor a known name, such
+    /// as "GMT+0100" (read as -0000, an unknown offset: RFC 5322 §4.3).
+    UnknownTimeZone => "unknown_time_zone",
     // Structure.
     /// A multipart entity without a boundary parameter (read as a leaf).
     MissingBoundaryParameter => "missing_boundary_parameter",

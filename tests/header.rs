@@ -1,6 +1,10 @@
 //! Header parsing: table tests from RFC 5322 (appendix A, obsolete forms
 //! included), RFC 2047 §8, RFC 2231, plus a differential check against
-//! Python's `email` package (policy.default), skipped without python3.
+//! Python's `email` package (policy.default), skipped without python3
+//! (a failure under `MIMEFLOW_REQUIRE_ORACLES=1`, see `support/oracle.rs`).
+
+#[path = "support/oracle.rs"]
+mod oracle;
 
 use mimeflow::charset;
 use mimeflow::defect::{Defect, DefectCode};
@@ -490,6 +494,34 @@ fn dates() {
 }
 
 #[test]
+fn date_zones_that_cannot_be_read_are_reported() {
+    use mimeflow::header::date::{parse_date_zone, Zone};
+    let zone = |s: &str| parse_date_zone(s.as_bytes()).map(|(d, z)| (d.to_iso8601(), z));
+    // "GMT+0100" is no RFC 5322 zone, and its sign is ambiguous (POSIX reads
+    // GMT+1 as one hour west): the time reads as -0000 (§4.3), reported.
+    // The stdlib gives the same instant: parsedate_tz(...)[9] == 0.
+    assert_eq!(
+        zone("Mon, 3 Mar 2025 9:05:01 GMT+0100"),
+        Some(("2025-03-03T09:05:01+00:00".into(), Zone::Unknown))
+    );
+    assert_eq!(
+        zone("Mon, 3 Mar 2025 9:05:01 XYZ").unwrap().1,
+        Zone::Unknown
+    );
+    assert_eq!(zone("Mon, 3 Mar 2025 9:05:01 GMT").unwrap().1, Zone::Known);
+    assert_eq!(
+        zone("Mon, 3 Mar 2025 9:05:01 +0100").unwrap().1,
+        Zone::Known
+    );
+    assert_eq!(zone("Mon, 3 Mar 2025 9:05:01").unwrap().1, Zone::Missing);
+    // The message parser records it on the message whose Date it is.
+    let msg =
+        mimeflow::message::Message::parse(&b"Date: Mon, 3 Mar 2025 9:05:01 GMT+0100\n\nx\n"[..]);
+    let d: Vec<_> = msg.defects().collect();
+    assert_eq!(d, [Defect::new(DefectCode::UnknownTimeZone, 5)]);
+}
+
+#[test]
 fn charset_decode() {
     assert_eq!(charset::decode(b"\xe9", Some("latin1")).text, "é");
     assert_eq!(charset::decode(b"\xe9", Some("cp1252")).text, "é");
@@ -500,8 +532,9 @@ fn charset_decode() {
     assert!(!charset::decode(b"x", Some("x-unknown")).known_charset);
 }
 
-/// Runs Python's email package over headers in one subprocess; `None` when
-/// python3 is missing.
+/// Runs Python's email package over headers in one subprocess; `None` only
+/// when python3 cannot be started. A script that fails (a traceback, a
+/// missing module) fails the test: that is the oracle breaking, not absent.
 fn python(script: &str, input: &str) -> Option<Vec<String>> {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -509,16 +542,25 @@ fn python(script: &str, input: &str) -> Option<Vec<String>> {
         .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .ok()?;
-    child.stdin.take()?.write_all(input.as_bytes()).ok()?;
-    let out = child.wait_with_output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python3 oracle failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(
         String::from_utf8(out.stdout)
-            .ok()?
+            .expect("python3 printed UTF-8")
             .lines()
             .map(String::from)
             .collect(),
@@ -600,7 +642,7 @@ fn differential_against_python_email() {
         expected.push(serde_json::json!(a));
     }
     let Some(got) = python(PY, &input) else {
-        eprintln!("python3 with the email package not available: skipped");
+        oracle::missing("python3 not found: the differential test against email did not run");
         return;
     };
     assert_eq!(got.len(), expected.len());

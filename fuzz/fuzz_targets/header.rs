@@ -2,13 +2,22 @@
 //! parse_content_type, parse_address_list and parse_date must not panic,
 //! and field ranges must lie inside the block. The first byte selects
 //! whether the rest is remapped into a MIME-ish alphabet, so the fuzzer
-//! reaches deep parser states (encoded-words, RFC 2231 sections, groups).
+//! reaches deep parser states (encoded-words, RFC 2231 sections, groups);
+//! a first byte of 0 passes the rest as it is (the seeds: real header
+//! blocks).
+//!
+//! Oracle: the input read as UTF-8 text (controls made blanks), encoded as
+//! an unstructured field
+//! by `compose`'s header encoder, must decode back to the same text (blank
+//! runs collapsed, as folding may change them) with no defect, and every
+//! line the encoder wrote fits RFC 5322's 998 octets.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mimeflow::compose::encode_header::unstructured;
 use mimeflow::header::{
     decode_text, parse_address_list, parse_block, parse_content_disposition, parse_content_type,
-    parse_date, split_header,
+    parse_date, split_header, unfold,
 };
 
 const ALPHABET: &[u8] = b"abcqQbBe8-u0123456789:;=?\"<>,()\r\n \t*'%@._\\/[]";
@@ -50,9 +59,51 @@ fn run(data: &[u8]) {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
-    match data.split_first() {
-        Some((&k, rest)) if k & 1 == 1 => run(&into_alphabet(rest)),
-        _ => run(data),
+/// Blank runs collapsed to one space, trimmed: what folding preserves.
+fn words(s: &str) -> String {
+    s.split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// compose's encoder, then the parser's decoder: the text comes back.
+fn round_trip(text: &str) {
+    let field = unstructured("Subject", text);
+    for line in field.split("\r\n") {
+        assert!(line.len() <= 998, "encoded line of {} octets", line.len());
     }
+    let value = field
+        .strip_prefix("Subject:")
+        .and_then(|v| v.strip_suffix("\r\n"))
+        .expect("Subject: ...CRLF");
+    let mut defects = Vec::new();
+    let back = decode_text(&unfold(value.as_bytes()), 0, &mut defects);
+    assert!(defects.is_empty(), "{field:?}: {defects:?}");
+    assert_eq!(words(&back), words(text), "{field:?}");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let input = match data.split_first() {
+        Some((&k, rest)) if k & 1 == 1 => into_alphabet(rest),
+        Some((0, rest)) => rest.to_vec(),
+        _ => data.to_vec(),
+    };
+    run(&input);
+    // Line breaks and other controls cannot be in an unstructured value.
+    // U+FEFF is left out too: charset::decode removes it at the start of an
+    // encoded word's text (BOM removal meant for bodies), where CPython
+    // keeps it. Found by this oracle; reported, not fixed here: drop this
+    // exclusion once encoded words keep it.
+    let text: String = String::from_utf8_lossy(&input)
+        .chars()
+        .map(|c| {
+            if (c.is_control() && c != '\t') || c == '\u{feff}' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    round_trip(&text);
 });

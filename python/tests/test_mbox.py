@@ -8,12 +8,12 @@ import mailbox
 import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
+import _oracles
 import mimeflow
 from mimeflow import mbox
 
@@ -317,15 +317,17 @@ def test_errors(tmp_path):
 
 def _cli():
     env = os.environ.get("MIMEFLOW_BIN")
-    candidates = [env] if env else []
-    for target in (os.environ.get("CARGO_TARGET_DIR"), "/work/scratch/tgt-py", ROOT / "target"):
-        if target:
-            candidates += [pathlib.Path(target) / "release" / "mimeflow"]
-    candidates.append(shutil.which("mimeflow"))
-    for c in candidates:
-        if c and pathlib.Path(c).is_file():
-            return str(c)
-    return None
+    if env:
+        return env if pathlib.Path(env).is_file() else None
+    # The project's own build only (the freshest), never one found elsewhere.
+    found = [
+        pathlib.Path(t) / p / "mimeflow"
+        for t in (os.environ.get("CARGO_TARGET_DIR"), ROOT / "target")
+        if t
+        for p in ("release", "debug")
+    ]
+    found = [c for c in found if c.is_file()]
+    return str(max(found, key=lambda c: c.stat().st_mtime)) if found else None
 
 
 def _same_tree(a, b):
@@ -341,7 +343,7 @@ def _same_tree(a, b):
 def test_convert_matches_cli(tmp_path, fmt):
     cli = _cli()
     if cli is None:
-        pytest.skip("mimeflow CLI not built (cargo build --release; or set MIMEFLOW_BIN)")
+        _oracles.missing("mimeflow CLI not built (cargo build; or set MIMEFLOW_BIN)")
     ours, theirs = tmp_path / ("py." + fmt), tmp_path / ("cli." + fmt)
     stats = mimeflow.convert(SAMPLE, ours, to=fmt, jobs=2)
     subprocess.run([cli, "-q", "convert", str(SAMPLE), "--to", fmt, str(theirs)], check=True)

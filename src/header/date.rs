@@ -5,6 +5,13 @@
 //! missing weekday, comments anywhere ("+0000 (UTC)"), single-digit days,
 //! any case, "16-Sep-2016", and asctime ("Fri Sep 16 22:26:51 2016").
 //! A missing time reads as 00:00:00.
+//!
+//! A zone that is neither a numeric offset nor a known name reads as -0000,
+//! "local offset unknown", as RFC 5322 §4.3 asks of unknown zones (the
+//! stdlib `email` does the same). That includes "GMT+0100": no RFC defines
+//! it, and readers disagree on its sign (POSIX "GMT+1" is one hour *west*),
+//! so [`parse_date_zone`] reports it as [`Zone::Unknown`] and the message
+//! parser records `unknown_time_zone`.
 
 /// A point in time with the offset it was written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,9 +119,25 @@ fn is_weekday(word: &str) -> bool {
     word.len() >= 3 && DAYS.iter().any(|d| word.starts_with(d))
 }
 
+/// How the zone of a parsed date was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zone {
+    /// A numeric offset or a known zone name.
+    Known,
+    /// No zone at all: read as +0000.
+    Missing,
+    /// A zone that is not understood: read as -0000 (RFC 5322 §4.3).
+    Unknown,
+}
+
 /// Parses a date. `None` when there is no day, month and year, or a field
 /// is out of range.
 pub fn parse_date(value: &[u8]) -> Option<DateTime> {
+    parse_date_zone(value).map(|(d, _)| d)
+}
+
+/// [`parse_date`], also saying how the zone was read.
+pub fn parse_date_zone(value: &[u8]) -> Option<(DateTime, Zone)> {
     // Tokens: runs of [A-Za-z0-9:+-.]; blanks, commas and comments separate.
     let mut toks: Vec<&[u8]> = Vec::new();
     let mut i = 0;
@@ -155,6 +178,7 @@ pub fn parse_date(value: &[u8]) -> Option<DateTime> {
         }
     }
     let (mut day, mut mon, mut year, mut time, mut off) = (None, None, None, None, None);
+    let mut unknown_zone = false;
     let mut queue: Vec<&[u8]> = Vec::new();
     for t in toks {
         // "16-Sep-2016": split on inner '-' when a letter is next to one.
@@ -236,7 +260,9 @@ pub fn parse_date(value: &[u8]) -> Option<DateTime> {
                 }
             }
         } else if off.is_none() {
-            off = Some(zone(s).unwrap_or(0));
+            let z = zone(s);
+            unknown_zone = z.is_none();
+            off = Some(z.unwrap_or(0));
         }
     }
     let (d, m, y) = (day?, mon?, year?);
@@ -244,12 +270,20 @@ pub fn parse_date(value: &[u8]) -> Option<DateTime> {
         return None;
     }
     let (h, mi, s) = time.unwrap_or((0, 0, 0));
+    let zone = match off {
+        None => Zone::Missing,
+        Some(_) if unknown_zone => Zone::Unknown,
+        Some(_) => Zone::Known,
+    };
     let off = off.unwrap_or(0);
     let local = days_from_civil(y, m, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64;
-    Some(DateTime {
-        timestamp: local - off as i64 * 60,
-        offset_minutes: off,
-    })
+    Some((
+        DateTime {
+            timestamp: local - off as i64 * 60,
+            offset_minutes: off,
+        },
+        zone,
+    ))
 }
 
 #[cfg(test)]

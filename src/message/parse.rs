@@ -116,7 +116,13 @@ impl<'s> Parser<'s> {
             if !d.close && self.frames[d.frame].part_start == Some(d.line_start) {
                 self.drop_empty_last_part(multipart);
             }
-            self.frames[d.frame].saw_delimiter = true;
+            // Only an opening delimiter makes a multipart: RFC 2046 §5.1.1's
+            // body is dash-boundary, at least one body part, then the close
+            // delimiter. A close delimiter alone leaves the boundary unseen
+            // (a leaf with `missing_boundary`, as the stdlib reads it).
+            if !d.close {
+                self.frames[d.frame].saw_delimiter = true;
+            }
             if d.close {
                 self.pop_frame();
                 cursor = d.next;
@@ -387,6 +393,18 @@ impl<'s> Parser<'s> {
             }
             d
         });
+        // A message's Date in a zone that cannot be read is a defect (the
+        // value reads as -0000, an unknown offset: RFC 5322 §4.3); a Date
+        // that does not parse at all is `bad_date`, found where it is read.
+        let is_message =
+            parent == NO_PARENT || self.entities[parent as usize].kind == Kind::Message;
+        if let Some(r) = field("date").filter(|_| is_message) {
+            if header::date::parse_date_zone(&header::unfold(value(r.clone())))
+                .is_some_and(|(_, zone)| zone == header::date::Zone::Unknown)
+            {
+                defects.push(Defect::new(DefectCode::UnknownTimeZone, r.start as u64));
+            }
+        }
         let encoding = match field("content-transfer-encoding") {
             Some(r) => {
                 let enc = TransferEncoding::parse(&header::unfold(value(r.clone())));

@@ -1,0 +1,356 @@
+//! `convert --resume` after a kill, made deterministic: every killed run is
+//! started with `MIMEFLOW_TEST_PAUSE_AFTER_WINDOW=1` (see `batch::drive`),
+//! so it is stopped right after its first committed window and killed
+//! there, and the resume path always runs (the tests of `tests/convert.rs`
+//! these replace returned early when the conversion won the race). Also a
+//! CI-sized run of the bounded-memory claim for compressed archives.
+#![cfg(feature = "cli")]
+
+#[path = "support/oracle.rs"]
+mod oracle;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use mimeflow::mbox::{read, ReadOptions};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mbox/sample.mbox");
+const PAUSE: &str = "MIMEFLOW_TEST_PAUSE_AFTER_WINDOW";
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mimeflow"));
+    c.env_remove(PAUSE);
+    c
+}
+
+/// A fresh scratch folder under target/.
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "convert-resume-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut c = bin();
+    for a in args {
+        c.arg(a);
+    }
+    c.output().unwrap()
+}
+
+fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The messages of an mbox file, as the mbox library reads them.
+fn messages(path: &Path) -> Vec<Vec<u8>> {
+    let data = fs::read(path).unwrap();
+    read(&data, &ReadOptions::default())
+        .map(|e| e.message.into_owned())
+        .collect()
+}
+
+/// Every file under `dir` (relative path -> bytes).
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The sample's messages repeated `copies` times with unique ids.
+fn big_archive(path: &Path, copies: usize) {
+    let data = fs::read(SAMPLE).unwrap();
+    let entries: Vec<_> = read(&data, &ReadOptions::default()).collect();
+    let mut out = Vec::new();
+    for c in 0..copies {
+        for (i, e) in entries.iter().enumerate() {
+            let msg = String::from_utf8_lossy(&e.message)
+                .replace("@example.org>", &format!(".{c}.{i}@example.org>"));
+            mimeflow::mbox::write_mboxrd(
+                &mut out,
+                Some(e.envelope),
+                msg.as_bytes(),
+                mimeflow::mbox::LineEnding::Lf,
+            )
+            .unwrap();
+        }
+    }
+    fs::write(path, out).unwrap();
+}
+
+/// Messages committed according to a state file, if it is there.
+fn committed(state: &Path) -> Option<u64> {
+    let s = fs::read_to_string(state).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&s).ok()?;
+    v["messages"].as_u64()
+}
+
+/// Starts `convert SRC --to TO DEST` paused after its first window, waits
+/// until that window is committed, checks the run is still going and kills
+/// it. Returns the messages the state file says were committed.
+fn convert_and_kill(src: &Path, to: &str, dest: &Path, state: &Path) -> u64 {
+    let mut child: Child = bin()
+        .env(PAUSE, "1")
+        .args(["-q", "-j1", "convert"])
+        .arg(src)
+        .args(["--to", to])
+        .arg(dest)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let n = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{to}: the paused run ended ({status}) before it was killed");
+        }
+        if let Some(n) = committed(state).filter(|&n| n > 0) {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{to}: no window committed in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{to}: the run did not pause after its first window"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        committed(state),
+        Some(n),
+        "{to}: the state moved while paused"
+    );
+    n
+}
+
+/// Supersedes `resume_after_a_kill_has_no_duplicates` of tests/convert.rs.
+/// A window of a mapped archive is 8 ranges of 4 MiB per worker, so the
+/// mapped source needs more than 32 MiB to have a second window at -j1; a
+/// streamed (gzip) source has windows of 2 x 1024 messages. Both kinds of
+/// source, every output format.
+#[test]
+fn resume_after_a_kill_has_no_duplicates() {
+    let d = scratch("resume");
+    let mapped = d.join("big.mbox");
+    big_archive(&mapped, 850); // ~36 MB: two windows at -j1
+    let small = d.join("small.mbox");
+    big_archive(&small, 200); // 5600 messages: three streamed windows
+    let gz = d.join("small.mbox.gz");
+    fs::write(&gz, gzip_stored(&fs::read(&small).unwrap())).unwrap();
+    let cases = [
+        (&mapped, "mbox"),
+        (&mapped, "maildir"),
+        (&gz, "eml"),
+        (&gz, "jsonl"),
+        (&gz, "mbox"),
+    ];
+    for (i, (src, to)) in cases.into_iter().enumerate() {
+        let want = messages(if src == &gz { &small } else { src });
+        let total = want.len();
+        let dest = d.join(format!("out-{i}-{to}"));
+        let state = d.join(format!(".out-{i}-{to}.mimeflow-state"));
+        let n = convert_and_kill(src, to, &dest, &state);
+        assert!(
+            (n as usize) < total,
+            "{to}: the first window held every message ({n}): nothing left to resume"
+        );
+        assert!(
+            !dest.exists() || to == "maildir" && !dest.join("cur").exists(),
+            "{to}: partial output visible"
+        );
+        // Without --resume the leftover run is pointed out.
+        let refused = run(&[&"-q", &"convert", src, &"--to", &to, &dest]);
+        assert_eq!(refused.status.code(), Some(1), "{to}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("--resume"), "{to}: {stderr}");
+        let out = ok(&[&"-j2", &"convert", src, &"--to", &to, &"--resume", &dest]);
+        assert!(out.contains(&format!("resumed after {n}")), "{to}: {out}");
+        assert!(!state.exists(), "{to}: state file left");
+        if to == "jsonl" {
+            let lines = fs::read_to_string(&dest).unwrap();
+            let ids: Vec<u64> = lines
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["index"].as_u64().expect("an index field")
+                })
+                .collect();
+            assert_eq!(ids, (0..total as u64).collect::<Vec<_>>(), "{to}");
+            continue;
+        }
+        let back = if to == "mbox" {
+            messages(&dest)
+        } else {
+            let again = d.join(format!("again-{i}.mbox"));
+            ok(&[&"-q", &"convert", &dest, &"--to", &"mbox", &again]);
+            messages(&again)
+        };
+        assert_eq!(back.len(), total, "{to}: messages lost or duplicated");
+        assert!(back == want, "{to}: not the source's messages in order");
+    }
+}
+
+/// `data` gzipped with stored (level 0) deflate blocks: cheap in a debug
+/// build, and still a compressed archive to the reader, which streams it.
+fn gzip_stored(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut gz, data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// A fresh Maildir is built in DEST.partial with files written in place: a
+/// kill can leave a short file of the unfinished window there, and
+/// --resume must rewrite it, leaving exactly the tree of an uninterrupted
+/// run. Supersedes `resume_rewrites_a_short_file_left_in_the_partial_maildir`
+/// of tests/convert.rs.
+#[test]
+fn resume_rewrites_a_short_file_left_in_the_partial_maildir() {
+    let d = scratch("resume-short");
+    let src = d.join("big.mbox");
+    big_archive(&src, 850); // ~36 MB: two windows at -j1
+    let reference = d.join("ref");
+    ok(&[
+        &"-q", &"-j2", &"convert", &src, &"--to", &"maildir", &reference,
+    ]);
+    let want = tree(&reference);
+    let dest = d.join("out");
+    let partial = d.join("out.partial");
+    let state = d.join(".out.mimeflow-state");
+    let n = convert_and_kill(&src, "maildir", &dest, &state);
+    // Plant a short copy of the first uncommitted message, as a kill in the
+    // middle of its write would leave it.
+    let prefix = format!("{n:08}.");
+    let (name, bytes) = want
+        .iter()
+        .find(|(k, _)| k.rsplit('/').next().is_some_and(|f| f.starts_with(&prefix)))
+        .expect("the first uncommitted message is in the reference");
+    fs::write(partial.join(name), &bytes[..bytes.len() / 2]).unwrap();
+    ok(&[
+        &"-q",
+        &"-j2",
+        &"convert",
+        &src,
+        &"--to",
+        &"maildir",
+        &"--resume",
+        &dest,
+    ]);
+    assert!(
+        tree(&dest) == want,
+        "resumed Maildir differs from an uninterrupted run"
+    );
+}
+
+/// Peak anonymous memory (RssAnon, sampled every millisecond) of a child,
+/// or `None` without /proc.
+fn peak_rss_anon(mut child: Child) -> (Option<u64>, std::process::ExitStatus) {
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = None;
+    loop {
+        if let Ok(s) = fs::read_to_string(&status_path) {
+            if let Some(kb) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("RssAnon:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = Some(peak.unwrap_or(0).max(kb << 10));
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            return (peak, st);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The CI-sized companion of `huge_streamed_message_keeps_memory_bounded`
+/// (tests/convert.rs, ignored: 300 MB): a gzip archive holding one 48 MB
+/// message converts, with the spool threshold lowered to 1 MiB, in far less
+/// anonymous memory than the message. Stored (level 0) deflate keeps the
+/// debug build's compression cheap; the reader still streams it.
+#[test]
+fn streamed_message_keeps_memory_bounded() {
+    const SIZE: usize = 48 << 20;
+    let d = scratch("bounded");
+    let gz = d.join("big.mbox.gz");
+    {
+        use std::io::Write as _;
+        let file = std::io::BufWriter::new(fs::File::create(&gz).unwrap());
+        let mut w = flate2::write::GzEncoder::new(file, flate2::Compression::none());
+        w.write_all(
+            b"From big@example.org Mon Jan  1 10:00:00 2001\nFrom: big@example.org\n\
+              Subject: big\nMessage-ID: <big@example.org>\n\n",
+        )
+        .unwrap();
+        let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWgAB\n";
+        let block = line.repeat((1 << 20) / line.len());
+        let mut size = 0;
+        while size < SIZE {
+            w.write_all(&block).unwrap();
+            size += block.len();
+        }
+        w.write_all(b"\nFrom small@example.org Mon Jan  1 10:00:00 2001\nSubject: after\n\nbye\n")
+            .unwrap();
+        w.finish().unwrap().flush().unwrap();
+    }
+    let dest = d.join("out");
+    let spool = d.join("spool");
+    fs::create_dir_all(&spool).unwrap();
+    let child = bin()
+        .env("TMPDIR", &spool)
+        .args(["-q", "convert"])
+        .arg(&gz)
+        .args(["--to", "eml", "--spool-threshold", "1048576"])
+        .arg(&dest)
+        .spawn()
+        .unwrap();
+    let (peak, status) = peak_rss_anon(child);
+    assert!(status.success(), "{status}");
+    let sizes: Vec<u64> = fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .collect();
+    assert_eq!(sizes.len(), 2, "{sizes:?}");
+    assert!(sizes.iter().any(|&n| n > SIZE as u64), "{sizes:?}");
+    assert_eq!(fs::read_dir(&spool).unwrap().count(), 0, "spool files left");
+    let Some(peak) = peak else {
+        return oracle::missing("no /proc/PID/status: memory not measured");
+    };
+    eprintln!(
+        "48 MB streamed message: peak RssAnon {:.1} MiB",
+        peak as f64 / (1 << 20) as f64
+    );
+    assert!(peak < (SIZE / 3) as u64, "peak RssAnon {peak} bytes");
+}
