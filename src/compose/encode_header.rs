@@ -348,6 +348,11 @@ fn is_token(b: u8) -> bool {
     (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?=".contains(&b)
 }
 
+/// A non-empty run of RFC 2045 token characters (a MIME type's halves).
+pub(crate) fn is_token_str(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token)
+}
+
 /// RFC 2231 attribute-char: percent-encode everything else.
 fn is_attr_char(b: u8) -> bool {
     is_token(b) && !matches!(b, b'*' | b'\'' | b'%')
