@@ -928,6 +928,13 @@ fn no_builder_input_adds_a_header_field() {
     ] {
         assert!(base().header(name, "v").is_err(), "{name:?}");
     }
+    // A name too long for one line.
+    assert!(base().header(&"X".repeat(901), "v").is_err());
+    base()
+        .header(&"X".repeat(900), "v")
+        .unwrap()
+        .to_vec()
+        .unwrap();
 }
 
 /// Issue 9 item 15: dates before 1970 are written as they are (they used

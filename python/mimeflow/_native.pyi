@@ -361,7 +361,9 @@ class MessageBuilder:
         """To, Cc and Bcc addresses, for the SMTP envelope."""
     def copy(self) -> MessageBuilder: ...
     def build(self) -> bytes:
-        """The message (detached from the interpreter)."""
+        """The message (detached from the interpreter). One too big for
+        memory (a huge attachment file) raises ``MemoryError``: stream it
+        with ``write_to`` instead."""
     def write_to(self, dest: Union[_Path, IO[bytes]]) -> int:
         """Streams the message to a path (created or truncated; removed on
         failure) or a binary file object (``write`` called with chunks of up

@@ -464,3 +464,32 @@ def _written(b):
 def test_any_text_attachment_round_trips(data, transport):
     raw = mimeflow.MessageBuilder().transport(transport).attach(data, "p.txt").build()
     assert attachments_of(parse(raw)) == [("p.txt", data)]
+
+
+def test_build_too_big_for_memory_raises(tmp_path):
+    # A sparse 4 TiB attachment file: build() sized its buffer with
+    # Vec::with_capacity and the allocation failure aborted the
+    # interpreter. It now raises MemoryError (write_to streams instead).
+    # In a child under RLIMIT_AS, so the outcome does not depend on the
+    # machine's overcommit policy.
+    import subprocess
+    import sys
+
+    big = tmp_path / "sparse.bin"
+    with open(big, "wb") as f:
+        f.truncate(1 << 42)
+    child = (
+        "import resource, sys, mimeflow\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (32 << 30, 32 << 30))\n"
+        "b = mimeflow.MessageBuilder().from_('a@example.org').attach(sys.argv[1])\n"
+        "try:\n"
+        "    b.build()\n"
+        "except MemoryError as e:\n"
+        "    print('MemoryError', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", child, str(big)], capture_output=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    assert out.stdout.startswith(b"MemoryError"), out.stdout
+    assert b"write it to a file" in out.stdout

@@ -67,8 +67,9 @@ pub enum ComposeError {
     /// An address list that does not parse to `local@domain` mailboxes.
     #[error("invalid address {0:?}")]
     InvalidAddress(String),
-    /// A header name that is empty, not printable ASCII, or holds a colon,
-    /// or one the builder writes itself (MIME-Version, Content-*).
+    /// A header name that is empty, longer than 900 bytes, not printable
+    /// ASCII, or holds a colon, or one the builder writes itself
+    /// (MIME-Version, Content-*).
     #[error("invalid header name {0:?}")]
     InvalidHeaderName(String),
     /// An attachment file that cannot be read.
@@ -458,8 +459,10 @@ impl MessageBuilder {
 
     /// Adds a custom header, its value encoded as unstructured text.
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, ComposeError> {
-        let ok =
-            !name.is_empty() && name.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b':') && {
+        let ok = !name.is_empty()
+            && name.len() <= MAX_ID_LEN
+            && name.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b':')
+            && {
                 let l = name.to_ascii_lowercase();
                 !(l.starts_with("content-")
                     || matches!(
@@ -541,11 +544,12 @@ impl MessageBuilder {
             .collect()
     }
 
-    /// The message in memory.
+    /// The message in memory. A message too big for memory (a huge
+    /// attachment file) is an `Io` error of kind `OutOfMemory`, not an
+    /// abort: use [`MessageBuilder::write_to`] for those.
     pub fn to_vec(&self) -> Result<Vec<u8>, ComposeError> {
-        let node = self.plan()?;
-        let mut out = Vec::with_capacity(node.size_hint());
-        node.write(&mut Sink::Vec(&mut out))?;
+        let mut out = Vec::new();
+        self.write_into(&mut out)?;
         Ok(out)
     }
 
@@ -553,7 +557,13 @@ impl MessageBuilder {
     /// saves the page faults of a fresh allocation).
     pub fn write_into(&self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
         let node = self.plan()?;
-        out.reserve(node.size_hint());
+        let hint = node.size_hint();
+        out.try_reserve(hint).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("a message of {hint} bytes does not fit in memory; write it to a file"),
+            )
+        })?;
         node.write(&mut Sink::Vec(out))
     }
 
@@ -709,27 +719,30 @@ impl Sink<'_> {
 }
 
 impl Node {
+    /// The output size (exact but for QP), saturating: file lengths are
+    /// the file system's to give.
     fn size_hint(&self) -> usize {
-        self.header.len()
-            + 64
-            + match &self.body {
-                // Exact for base64 (the big parts), so the output vector
-                // is allocated once and never moved while it is encoded into.
-                NodeBody::Data { data, .. } => match self.cte {
-                    TransferEncoding::Base64 => base64_len(data.len()),
-                    TransferEncoding::QuotedPrintable => data.len() + data.len() / 8 + 16,
-                    _ => data.len(),
-                },
-                NodeBody::File { len, .. } => {
-                    base64_len(usize::try_from(*len).unwrap_or(usize::MAX / 2))
-                }
-                NodeBody::Multipart { boundary, children } => children
-                    .iter()
-                    .map(|c| c.size_hint() + boundary.len() + 8)
-                    .sum(),
-                NodeBody::Message(m) => m.size_hint(),
-                NodeBody::Raw(b) => b.len(),
-            }
+        let body = match &self.body {
+            // Exact for base64 (the big parts), so the output vector
+            // is allocated once and never moved while it is encoded into.
+            NodeBody::Data { data, .. } => match self.cte {
+                TransferEncoding::Base64 => base64_len(data.len()),
+                TransferEncoding::QuotedPrintable => data.len() + data.len() / 8 + 16,
+                _ => data.len(),
+            },
+            NodeBody::File { len, .. } => base64_len(
+                usize::try_from(*len)
+                    .unwrap_or(usize::MAX)
+                    .min(usize::MAX / 2),
+            ),
+            NodeBody::Multipart { boundary, children } => children
+                .iter()
+                .map(|c| c.size_hint().saturating_add(boundary.len() + 8))
+                .fold(0, usize::saturating_add),
+            NodeBody::Message(m) => m.size_hint(),
+            NodeBody::Raw(b) => b.len(),
+        };
+        body.saturating_add(self.header.len() + 64)
     }
 
     /// Identity content of this subtree that a boundary must not occur in:
