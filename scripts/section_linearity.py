@@ -70,7 +70,10 @@ def cli_attachments(cli, raw, tmp):
         out = os.path.join(tmp, "out")
         att = os.path.join(tmp, "att")
         for p in (out, att):
-            shutil.rmtree(p, ignore_errors=True)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            elif os.path.exists(p):
+                os.remove(p)
         subprocess.run(
             [cli, "-q", "convert", src, "--to", "jsonl", "--attachments", att, out],
             check=True,
