@@ -249,3 +249,121 @@ fn smtp_data_commands() {
     let o = mimeflow(&["smtp-data", "frobnicate"], b"");
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Issue 9 item 4: `--inline FILE` makes the file name the Content-ID; a
+/// name that could end the field (a line break) or the id (blanks, `<`,
+/// `>`) is refused with one line naming the option, status 1 and no
+/// output. An ordinary file name keeps working.
+#[test]
+fn inline_names_that_would_inject_are_refused() {
+    let d = TempDir::new("inline");
+    let html = d.file("page.html", b"<img src=\"cid:logo.png\">\n");
+    let out = d.path("out.eml");
+    for name in [
+        "x\r\nBcc: evil@example.org",
+        "a\nb.png",
+        "my logo.png",
+        "a<b>.png",
+        "tab\t.png",
+    ] {
+        let f = d.file(name, b"\x89PNG");
+        let o = mimeflow(
+            &[
+                "compose",
+                "--from",
+                "a@example.org",
+                "--to",
+                "b@example.org",
+                "--html",
+                &html,
+                "--inline",
+                &f,
+                "-o",
+                &out,
+            ],
+            b"",
+        );
+        assert_eq!(o.status.code(), Some(1), "{name:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("--inline") && e.contains("Content-ID"), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(!Path::new(&out).exists(), "{name:?}");
+        fs::remove_file(&f).unwrap();
+    }
+    let f = d.file("logo.png", b"\x89PNG");
+    let o = mimeflow(
+        &[
+            "compose",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.org",
+            "--html",
+            &html,
+            "--inline",
+            &f,
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let msg = Message::parse(o.stdout);
+    let part = msg
+        .walk()
+        .find(|e| e.header("Content-ID").is_some())
+        .unwrap();
+    assert_eq!(
+        part.header_text("Content-ID").as_deref(),
+        Some("<logo.png>")
+    );
+}
+
+/// Issue 9 item 18: `--attach notes.txt` with LF line ends (and the other
+/// shapes a text file takes) arrives byte for byte; a CRLF text file is
+/// still sent 7bit, as is.
+#[test]
+fn attached_files_arrive_byte_for_byte() {
+    let d = TempDir::new("exact");
+    let files: [(&str, &[u8]); 8] = [
+        ("notes.txt", b"line one\nline two\n"),
+        ("mac.txt", b"line one\rline two\r"),
+        ("mixed.txt", b"a\r\nb\nc\rd"),
+        ("blanks.txt", b"a \t\nb  \n"),
+        ("nofinal.csv", b"a,b\nc,d"),
+        ("nul.txt", b"a\0b\n"),
+        ("long.log", &[b'x'; 5000]),
+        ("dos.txt", b"line one\r\nline two\r\n"),
+    ];
+    let mut args: Vec<String> = [
+        "compose",
+        "--from",
+        "a@example.org",
+        "--to",
+        "b@example.org",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (name, data) in &files {
+        args.push("--attach".into());
+        args.push(d.file(name, data));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = mimeflow(&args, b"");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let msg = Message::parse(o.stdout);
+    let got: Vec<(String, Vec<u8>)> = msg
+        .attachments()
+        .map(|e| (e.filename().unwrap(), e.decoded()))
+        .collect();
+    let want: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(n, b)| (n.to_string(), b.to_vec()))
+        .collect();
+    assert_eq!(got, want);
+    let dos = msg.attachments().last().unwrap();
+    assert_eq!(
+        dos.header_text("Content-Transfer-Encoding").as_deref(),
+        Some("7bit")
+    );
+    assert_eq!(dos.body_bytes(), b"line one\r\nline two\r\n");
+}

@@ -170,9 +170,10 @@ fn composed_parses_back() {
             .map(|i| (i * 7 % 251) as u8)
             .collect::<Vec<u8>>()
     );
+    // An attachment arrives as attached: LF line ends stay LF.
     assert_eq!(
         msg.section("3").unwrap().decoded(),
-        b"plain ascii notes\r\nline 2\r\n"
+        b"plain ascii notes\nline 2\n"
     );
     let long = msg.section("4").unwrap();
     assert_eq!(long.transfer_encoding().as_str(), "quoted-printable");
@@ -742,4 +743,443 @@ fn normalize_fuzz_nul_and_stray_line_ends_in_values() {
         ["ab\u{FFFD}c\u{e9}", "a b\u{FFFD}c\u{e9}"].contains(&subject.as_str()),
         "{subject:?}"
     );
+}
+
+/// A value that would add a header field (and start the body) if it
+/// reached the header block as is, with the other bytes that could end a
+/// token or a field.
+const HOSTILE: &str = "a\r\nX-Injected: 1\r\n\r\nbody\n\0\x0b\x7f<>\"\\ tail";
+
+/// Header field names of every entity, lower-cased.
+fn field_names(msg: &Message) -> Vec<String> {
+    msg.walk()
+        .flat_map(|e| {
+            e.headers()
+                .map(|(n, _)| String::from_utf8_lossy(n).to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn base() -> MessageBuilder {
+    MessageBuilder::new()
+        .from("a@example.org")
+        .unwrap()
+        .to("b@example.com")
+        .unwrap()
+}
+
+/// Issue 9 item 4: Message-ID and Content-ID values that could end the
+/// id or the field are refused at build time (nothing written); ids that
+/// are merely not `left@right` (a file name) still work.
+#[test]
+fn ids_that_could_inject_are_refused() {
+    let bad = [
+        "<x@y>\r\nBcc: attacker@evil.example",
+        "x@y\r\n\r\nbody",
+        "x\ny",
+        "x\ry",
+        "x\0y",
+        "x\x0by",
+        "x\x7fy",
+        "x y",
+        "x\ty",
+        "x<y",
+        "x>y",
+        "<<x>>",
+        "ü@y",
+        "",
+        "<>",
+    ];
+    let too_long = "x".repeat(901);
+    for id in bad.iter().copied().chain([too_long.as_str()]) {
+        for (field, b) in [
+            ("Message-ID", base().message_id(id)),
+            (
+                "Content-ID",
+                base()
+                    .html("<img src=cid:x>")
+                    .inline(Attachment::bytes("a.png", b"\x89PNG".to_vec()), id),
+            ),
+        ] {
+            match b.to_vec() {
+                Err(ComposeError::InvalidId { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field} {id:?}: {:?}", other.map(|v| v.len())),
+            }
+            let mut out = Vec::new();
+            assert!(b.write_to(&mut out).is_err(), "{field} {id:?}");
+            assert!(out.is_empty(), "{field} {id:?}: output written");
+        }
+    }
+    for (id, want) in [
+        ("logo.png", "<logo.png>"),
+        ("<x@y>", "<x@y>"),
+        ("x@y", "<x@y>"),
+    ] {
+        let out = base()
+            .message_id(id)
+            .html("<img src=cid:x>")
+            .inline(Attachment::bytes("a.png", b"\x89PNG".to_vec()), id)
+            .to_vec()
+            .unwrap();
+        let msg = Message::parse(out);
+        assert_eq!(msg.root().header_text("Message-ID").as_deref(), Some(want));
+        let part = msg
+            .walk()
+            .find(|e| e.header("Content-ID").is_some())
+            .unwrap();
+        assert_eq!(part.header_text("Content-ID").as_deref(), Some(want));
+    }
+    let e = base().message_id("<x@y>\r\nBcc: a@b").to_vec().unwrap_err();
+    assert!(e.to_string().contains("line break"), "{e}");
+}
+
+/// Every other builder input that reaches a header: free text is encoded
+/// (never a new field), structured values are checked.
+#[test]
+fn no_builder_input_adds_a_header_field() {
+    // Free text: subject, custom header value, display names, file names
+    // (attachment, inline part, carried message).
+    let hostile_mailbox = mimeflow::compose::Mailbox::new(Some(HOSTILE), "c@example.net").unwrap();
+    let b = base()
+        .subject(HOSTILE)
+        .header("X-Note", HOSTILE)
+        .unwrap()
+        .mailbox("cc", hostile_mailbox)
+        .unwrap()
+        .text(HOSTILE)
+        .html(HOSTILE)
+        .attach(Attachment::bytes(HOSTILE, b"data".to_vec()))
+        .attach(Attachment::bytes("x.bin", b"data".to_vec()).filename(HOSTILE))
+        .inline(Attachment::bytes(HOSTILE, b"\x89PNG".to_vec()), "logo.png")
+        .attach_message(base().subject("inner"), Some(HOSTILE))
+        .attach_message_bytes(b"Subject: raw\r\n\r\nhi\r\n".to_vec(), Some(HOSTILE));
+    let out = b.to_vec().unwrap();
+    check_lines(&out, false);
+    let msg = Message::parse(out);
+    no_defects(&msg);
+    assert!(!field_names(&msg).iter().any(|n| n == "x-injected"));
+    let root = msg.root();
+    let clean = HOSTILE.replace(['\r', '\n', '\t'], " ");
+    assert_eq!(root.header_text("Subject").as_deref(), Some(clean.as_str()));
+    assert_eq!(root.header_text("X-Note").as_deref(), Some(clean.as_str()));
+    // Two attachments, the inline part and the two carried messages.
+    let names: Vec<(String, Option<String>)> =
+        msg.walk().map(|e| (e.mime_type(), e.filename())).collect();
+    let hostile = names
+        .iter()
+        .filter(|(_, n)| n.as_deref() == Some(HOSTILE))
+        .count();
+    assert_eq!(hostile, 5, "{names:?}");
+
+    // Structured values: checked, refused.
+    for mime in [
+        "text/plain\r\nX-Injected: 1",
+        "text/plain; charset=x",
+        "text/plain x",
+        "text",
+        "text/",
+        "/plain",
+        "te<t/plain",
+    ] {
+        let r = base()
+            .attach(Attachment::bytes("a.txt", b"x".to_vec()).content_type(mime))
+            .to_vec();
+        assert!(
+            matches!(r, Err(ComposeError::InvalidMimeType(_))),
+            "{mime:?}: {:?}",
+            r.map(|v| v.len())
+        );
+    }
+    for addr in [
+        "a@b\r\nX-Injected: 1",
+        "a@[1.2.3.4]\r\nX-Injected: 1",
+        "a@[x>,y]",
+        "a\n@b.c",
+        "a@b c",
+    ] {
+        assert!(
+            mimeflow::compose::Mailbox::new(None, addr).is_err(),
+            "{addr:?}"
+        );
+        assert!(base().to(addr).is_err(), "{addr:?}");
+        // A Mailbox built by hand (its fields are public) is checked when built.
+        let m = mimeflow::compose::Mailbox {
+            name: None,
+            address: addr.to_string(),
+        };
+        let r = base().mailbox("to", m).unwrap().to_vec();
+        assert!(
+            matches!(r, Err(ComposeError::InvalidAddress(_))),
+            "{addr:?}: {:?}",
+            r.map(|v| v.len())
+        );
+    }
+    for ok in [
+        "a@[192.0.2.1]",
+        "a@[IPv6:2001:db8::1]",
+        "\"a b\"@example.org",
+    ] {
+        base().to(ok).unwrap().to_vec().unwrap();
+    }
+    for name in [
+        "X-A\r\nX-Injected",
+        "X A",
+        "X:A",
+        "",
+        "Bcc",
+        "Content-Type",
+        "X-Ä",
+    ] {
+        assert!(base().header(name, "v").is_err(), "{name:?}");
+    }
+    // A name too long for one line.
+    assert!(base().header(&"X".repeat(901), "v").is_err());
+    base()
+        .header(&"X".repeat(900), "v")
+        .unwrap()
+        .to_vec()
+        .unwrap();
+}
+
+/// Issue 9 item 15: dates before 1970 are written as they are (they used
+/// to come out as the epoch); years outside 1900..=9999 are refused.
+#[test]
+fn dates_before_1970_and_out_of_range() {
+    let moon = UNIX_EPOCH - Duration::from_secs(14_182_940);
+    let out = base().date(moon).to_vec().unwrap();
+    let msg = Message::parse(out);
+    assert_eq!(
+        msg.root().header_text("Date").as_deref(),
+        Some("Sun, 20 Jul 1969 20:17:40 +0000")
+    );
+    for t in [
+        UNIX_EPOCH - Duration::from_secs(2_208_988_801),
+        UNIX_EPOCH + Duration::from_secs(253_402_300_800),
+    ] {
+        let r = base().date(t).to_vec();
+        assert!(matches!(r, Err(ComposeError::DateOutOfRange(_))), "{r:?}");
+    }
+}
+
+/// Contents an attached text file may have: issue 9 item 18.
+fn text_variants() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("lf", b"line one\nline two\n".to_vec()),
+        ("cr", b"line one\rline two\r".to_vec()),
+        ("mixed", b"a\r\nb\nc\rd\n\re\r\r\n".to_vec()),
+        ("trailing-blanks-lf", b"a  \nb\t\n c \t\nd \r\n".to_vec()),
+        ("no-final-newline", b"abc\ndef".to_vec()),
+        (
+            "long-lines-lf",
+            [&b"x".repeat(3000)[..], b"\n", &b"y ".repeat(700), b"\n"].concat(),
+        ),
+        ("nul", b"a\0b\nc\0".to_vec()),
+        ("utf8-lf", "Grüße\nKöln\n".as_bytes().to_vec()),
+        ("latin1-lf", b"caf\xe9\nna\xefve\n".to_vec()),
+        ("dots-and-from", b".\n..x\nFrom me\n=41\n".to_vec()),
+        ("only-lf", b"\n".to_vec()),
+        ("empty", Vec::new()),
+        // Canonical CRLF text: as before (7bit or text-mode QP).
+        ("crlf", b"line one\r\nline two\r\n".to_vec()),
+        ("crlf-trailing-blanks", b"a \r\nb\t\r\n".to_vec()),
+        ("crlf-no-final", b"a\r\nb".to_vec()),
+        ("crlf-utf8", "Grüße\r\nKöln\r\n".as_bytes().to_vec()),
+        ("crlf-long", [&b"x".repeat(3000)[..], b"\r\n"].concat()),
+    ]
+}
+
+/// `got` holds `want`'s attachments, byte for byte; a mismatch names the
+/// file and the first differing offset (the contents are long).
+fn same_attachments(got: &[(String, Vec<u8>)], want: &[(String, Vec<u8>)], ctx: &str) {
+    let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(got), names(want), "{ctx}");
+    for ((name, g), (_, w)) in got.iter().zip(want) {
+        if g != w {
+            let at = g
+                .iter()
+                .zip(w)
+                .position(|(a, b)| a != b)
+                .unwrap_or(g.len().min(w.len()));
+            panic!(
+                "{ctx}: {name}: {} bytes decoded, {} attached, first difference at {at}: {:?} vs {:?}",
+                g.len(),
+                w.len(),
+                String::from_utf8_lossy(&g[at..g.len().min(at + 16)]),
+                String::from_utf8_lossy(&w[at..w.len().min(at + 16)]),
+            );
+        }
+    }
+}
+
+/// Every attachment of `bytes`, by file name, decoded by our parser.
+fn decoded_attachments(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let msg = Message::parse(bytes.to_vec());
+    no_defects(&msg);
+    msg.walk()
+        .filter(|e| e.kind() == Kind::Leaf && e.filename().is_some())
+        .map(|e| (e.filename().unwrap(), e.decoded()))
+        .collect()
+}
+
+/// Every attachment of each message, by file name, decoded by the stdlib
+/// `email` package (policy.default), as hex.
+fn python_attachments(messages: &[Vec<u8>]) -> Vec<Vec<(String, Vec<u8>)>> {
+    let script = r#"
+import sys, json, email
+from email import policy
+out = []
+for path in sys.argv[1:]:
+    # message_from_bytes: message_from_binary_file reads through a text
+    # wrapper with universal newlines, which turns every CRLF into LF.
+    with open(path, "rb") as f:
+        msg = email.message_from_bytes(f.read(), policy=policy.default)
+    parts = []
+    for p in msg.walk():
+        if p.get_filename() is not None and not p.is_multipart():
+            parts.append([p.get_filename(), (p.get_payload(decode=True) or b"").hex()])
+    out.append(parts)
+print(json.dumps(out))
+"#;
+    let dir = std::env::temp_dir().join(format!("mimeflow-exact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let p = dir.join(format!("{i}.eml"));
+            std::fs::write(&p, m).unwrap();
+            p
+        })
+        .collect();
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(&paths)
+        .output()
+        .expect("python3 (the stdlib email package is the reference)");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Vec<Vec<(String, String)>> = serde_json::from_slice(&out.stdout).unwrap();
+    v.into_iter()
+        .map(|parts| {
+            parts
+                .into_iter()
+                .map(|(n, h)| {
+                    let b = (0..h.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                        .collect();
+                    (n, b)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Issue 9 item 18: every attachment decodes, in our parser and in the
+/// stdlib, to exactly the bytes attached, whatever its line ends, on every
+/// transport, given as bytes or as a file; canonical CRLF text keeps the
+/// encoding it had (7bit when it qualifies).
+#[test]
+fn attachments_arrive_byte_for_byte() {
+    let dir = std::env::temp_dir().join(format!("mimeflow-attach-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let variants = text_variants();
+    let mut messages = Vec::new();
+    let mut expected = Vec::new();
+    for t in [Transport::SevenBit, Transport::EightBit, Transport::Binary] {
+        let mut b = base().text("body\n").transport(t);
+        let mut want = Vec::new();
+        for (name, data) in &variants {
+            for ext in ["txt", "csv", "bin"] {
+                let fname = format!("{name}.{ext}");
+                b = b.attach(Attachment::bytes(&fname, data.clone()));
+                want.push((fname, data.clone()));
+            }
+            let path = dir.join(format!("file-{name}.txt"));
+            std::fs::write(&path, data).unwrap();
+            b = b.attach(Attachment::file(&path));
+            want.push((format!("file-{name}.txt"), data.clone()));
+        }
+        let bytes = b.to_vec().unwrap();
+        if t != Transport::Binary {
+            // (BINARYMIME carries bare line ends in `binary` parts.)
+            check_lines(&bytes, false);
+        }
+        // write_to agrees with to_vec (but for the boundaries drawn).
+        let mut streamed = Vec::new();
+        b.write_to(&mut streamed).unwrap();
+        same_attachments(
+            &decoded_attachments(&streamed),
+            &want,
+            &format!("write_to {t:?}"),
+        );
+        same_attachments(&decoded_attachments(&bytes), &want, &format!("ours {t:?}"));
+        messages.push(bytes);
+        expected.push(want);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let py = python_attachments(&messages);
+    assert_eq!(py.len(), expected.len());
+    for (i, (got, want)) in py.iter().zip(&expected).enumerate() {
+        same_attachments(got, want, &format!("stdlib email, message {i}"));
+    }
+
+    // Canonical CRLF ASCII text is 7bit and carried as is, as before.
+    let out = base()
+        .attach(Attachment::bytes(
+            "c.txt",
+            b"line one\r\nline two\r\n".to_vec(),
+        ))
+        .to_vec()
+        .unwrap();
+    let msg = Message::parse(out);
+    let part = msg.attachments().next().unwrap();
+    assert_eq!(
+        part.header_text("Content-Transfer-Encoding").as_deref(),
+        Some("7bit")
+    );
+    assert_eq!(part.body_bytes(), b"line one\r\nline two\r\n");
+    // LF text is not: its line ends are data.
+    let out = base()
+        .attach(Attachment::bytes("n.txt", b"line one\nline two\n".to_vec()))
+        .to_vec()
+        .unwrap();
+    let msg = Message::parse(out);
+    let cte = msg
+        .attachments()
+        .next()
+        .unwrap()
+        .header_text("Content-Transfer-Encoding");
+    assert!(
+        matches!(cte.as_deref(), Some("quoted-printable" | "base64")),
+        "{cte:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// Any text attachment built from line ends, blanks, `=`, NUL and
+    /// 8-bit bytes decodes to itself.
+    #[test]
+    fn any_text_attachment_round_trips(
+        data in proptest::collection::vec(
+            proptest::sample::select(vec![b'a', b' ', b'\t', b'\r', b'\n', b'=', b'.', 0u8, 0xe9]),
+            0..400,
+        ),
+        t in proptest::sample::select(vec![Transport::SevenBit, Transport::EightBit, Transport::Binary]),
+    ) {
+        let bytes = base()
+            .transport(t)
+            .attach(Attachment::bytes("p.txt", data.clone()))
+            .to_vec()
+            .unwrap();
+        let got = decoded_attachments(&bytes);
+        prop_assert_eq!(got, vec![("p.txt".to_string(), data)]);
+    }
 }

@@ -251,7 +251,10 @@ def compose(
     a list of messages to carry (``MessageBuilder``, ``Message`` or bytes,
     or ``(message, filename)``). ``transport`` is ``"7bit"`` (the default),
     ``"8bit"`` or ``"binary"``. Raises :class:`ComposeError` for invalid
-    addresses and header names, :class:`OSError` for unreadable files.
+    addresses, header names, MIME types, Message-IDs and Content-IDs (one
+    that holds a line break, another control, whitespace, ``<`` or ``>``),
+    and dates outside the years 1900 to 9999; :class:`OSError` for
+    unreadable files.
     """
     b = MessageBuilder()
     for add, value in (
@@ -279,6 +282,8 @@ def compose(
         b.html(html)
     for item in attachments:
         b.attach(*(item if isinstance(item, tuple) else (item,)))
+    if inline is not None and not hasattr(inline, "items"):
+        raise TypeError("inline must be a mapping from Content-ID to content")
     for cid, item in (inline or {}).items():
         data, *rest = item if isinstance(item, tuple) else (item,)
         b.inline(data, cid, *rest)

@@ -51,5 +51,8 @@ class ConvertError(MimeflowError, ValueError):
 
 class ComposeError(MimeflowError, ValueError):
     """A message that cannot be composed: an address that is not
-    ``local@domain``, or a header name that is invalid or one the builder
-    writes itself. Unreadable attachment files raise :class:`OSError`."""
+    ``local@domain``, a header name that is invalid or one the builder
+    writes itself, a Message-ID or Content-ID that could end its field (a
+    line break, another control, whitespace, ``<`` or ``>``), a MIME type
+    that is not ``type/subtype``, or a date outside the years 1900 to 9999.
+    Unreadable attachment files raise :class:`OSError`."""

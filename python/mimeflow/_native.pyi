@@ -290,7 +290,7 @@ def convert(
     """``mimeflow convert SRC --to TO DST``: an mbox archive (plain or
     compressed), Maildir or ``.eml`` folder into ``maildir``, ``eml``,
     ``mbox`` (mboxrd) or ``jsonl``, atomically and resumably, detached from
-    the interpreter. ``jobs`` threads (default: rayon's pool);
+    the interpreter. ``jobs`` threads, 1 to 1024 (default: rayon's pool);
     ``progress(bytes, total_bytes, messages)`` is called after every
     committed window (an exception it raises, or Ctrl-C, stops the run after
     that window, resumable with ``resume=True``). Returns the statistics:
@@ -329,9 +329,15 @@ class MessageBuilder:
     def subject(self, subject: str) -> MessageBuilder: ...
     def date(self, date: Union[datetime, float]) -> MessageBuilder:
         """A ``datetime`` (naive: local time) or seconds since the epoch;
-        default: the time the message is written."""
+        default: the time the message is written. Dates before 1970 are
+        written as they are; RFC 5322 dates run from 1900 to 9999, and
+        others (``1e300``, ``2**64``, ``nan``) raise ``ComposeError``."""
     def message_id(self, message_id: str) -> MessageBuilder:
-        """With or without ``<>``; default: generated."""
+        """With or without ``<>``; default: generated. Raises
+        ``ComposeError`` for an id that is empty, longer than 900 bytes, or
+        holds a line break, another control character, whitespace, ``<``,
+        ``>`` or non-ASCII (any of which could end the id or add header
+        fields); full ``left@right`` syntax is not required."""
     def header(self, name: str, value: str) -> MessageBuilder:
         """A custom field (unstructured text, RFC 2047-encoded as needed).
         Fields the builder writes itself are refused (``ComposeError``)."""
@@ -345,7 +351,11 @@ class MessageBuilder:
     ) -> MessageBuilder:
         """An attachment: bytes-like content, or a path read when the
         message is written (big files streamed). The type defaults to a
-        guess from the file name."""
+        guess from the file name; one given must be ``type/subtype``
+        (``ComposeError`` otherwise). The receiver gets these exact bytes:
+        text already in CRLF form travels as is (``7bit`` where it
+        qualifies), other content, such as text with LF line ends, as
+        base64 or binary-mode quoted-printable."""
     def inline(
         self,
         data: _Content,
@@ -354,7 +364,9 @@ class MessageBuilder:
         content_type: Optional[str] = None,
     ) -> MessageBuilder:
         """An inline part with Content-ID ``cid``, next to the HTML body
-        (which refers to it as ``cid:...``) in a multipart/related."""
+        (which refers to it as ``cid:...``) in a multipart/related. ``cid``
+        is checked as ``message_id`` is (``ComposeError``); a file name
+        such as ``logo.png`` is a valid one."""
     def attach_message(
         self,
         message: Union[MessageBuilder, Message, Buffer],
@@ -369,7 +381,9 @@ class MessageBuilder:
         """To, Cc and Bcc addresses, for the SMTP envelope."""
     def copy(self) -> MessageBuilder: ...
     def build(self) -> bytes:
-        """The message (detached from the interpreter)."""
+        """The message (detached from the interpreter). One too big for
+        memory (a huge attachment file) raises ``MemoryError``: stream it
+        with ``write_to`` instead."""
     def write_to(self, dest: Union[_Path, IO[bytes]]) -> int:
         """Streams the message to a path (created or truncated; removed on
         failure) or a binary file object (``write`` called with chunks of up

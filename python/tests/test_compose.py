@@ -6,6 +6,7 @@ RFC 5322's limits (998 octets; 78 for the header lines we write)."""
 import datetime
 import email
 import email.policy
+import email.utils
 import io
 import string
 
@@ -281,3 +282,214 @@ def test_to_bytes_is_exact():
     m = mimeflow.parse(src)
     assert m.to_bytes() == src
     assert mimeflow.parse(bytearray(src)).to_bytes() == src
+
+
+# Issue 9 item 4: values that could end an id or a header field.
+HOSTILE_IDS = [
+    "<x@y>\r\nBcc: attacker@evil.example",
+    "x@y\r\n\r\nbody",
+    "x\ny",
+    "x\ry",
+    "x\0y",
+    "x\x0by",
+    "x\x7fy",
+    "x y",
+    "x\ty",
+    "x<y",
+    "x>y",
+    "<<x>>",
+    "ü@y",
+    "",
+    "x" * 901,
+]
+
+
+@pytest.mark.parametrize("bad", HOSTILE_IDS)
+def test_ids_that_could_inject_are_refused(bad):
+    b = mimeflow.MessageBuilder().from_("a@example.org").to("b@example.org")
+    with pytest.raises(mimeflow.ComposeError, match="Message-ID"):
+        b.message_id(bad)
+    with pytest.raises(mimeflow.ComposeError, match="Content-ID"):
+        b.inline(b"\x89PNG", bad, "logo.png")
+    with pytest.raises(mimeflow.ComposeError):
+        mimeflow.compose(from_="a@example.org", to="b@example.org", message_id=bad)
+    with pytest.raises(mimeflow.ComposeError):
+        mimeflow.compose(from_="a@example.org", to="b@example.org", html="x", inline={bad: b"x"})
+    # The builder is unchanged by the refusals.
+    msg = parse(b.build())
+    assert [p.get_content_type() for p in msg.walk()] == ["text/plain"]
+    assert "Bcc" not in msg
+
+
+def test_ids_that_are_file_names_still_work():
+    raw = (
+        mimeflow.MessageBuilder()
+        .from_("a@example.org")
+        .message_id("<x.1@example.org>")
+        .html('<img src="cid:logo.png">')
+        .inline(b"\x89PNG", "logo.png", "logo.png")
+        .build()
+    )
+    msg = parse(raw)
+    no_defects(msg)
+    assert msg["Message-ID"] == "<x.1@example.org>"
+    assert [p["Content-ID"] for p in msg.walk() if p["Content-ID"]] == ["<logo.png>"]
+
+
+HOSTILE = "a\r\nX-Injected: 1\r\n\r\nbody\n\0\x0b\x7f<>\"\\ tail"
+
+
+def test_no_builder_input_adds_a_header_field(tmp_path):
+    # Free text is encoded, never a new field.
+    raw = mimeflow.compose(
+        from_="a@example.org",
+        to="b@example.org",
+        subject=HOSTILE,
+        headers={"X-Note": HOSTILE},
+        text=HOSTILE,
+        html=HOSTILE,
+        attachments=[(b"data", HOSTILE), (b"data", HOSTILE, "text/plain")],
+        messages=[(mimeflow.MessageBuilder().subject("inner"), HOSTILE)],
+    )
+    check_lines(raw)
+    msg = parse(raw)
+    no_defects(msg)
+    assert all("X-Injected" not in p for p in msg.walk())
+    clean = HOSTILE.replace("\r", " ").replace("\n", " ")
+    assert msg["Subject"] == clean
+    assert msg["X-Note"] == clean
+    assert [f for f, _ in attachments_of(msg)].count(HOSTILE) == 3
+    # Structured values are checked.
+    b = mimeflow.MessageBuilder()
+    for mime in ["text/plain\r\nX-Injected: 1", "text/plain; charset=x", "text", "/x", "a b/c"]:
+        with pytest.raises(mimeflow.ComposeError, match="MIME type"):
+            b.attach(b"x", "a.txt", mime)
+    for addr in ["a@b\r\nX-Injected: 1", "a@b.c\nBcc: x@y.z", "a@[x>,y]", "a\0@b.c"]:
+        with pytest.raises(mimeflow.ComposeError, match="address"):
+            b.to(addr)
+    for name in ["X-A\r\nX-Injected", "X A", "Bcc", "Content-Type"]:
+        with pytest.raises(mimeflow.ComposeError):
+            b.header(name, "v")
+    assert b.recipients() == []
+
+
+# Issue 9 item 15: dates before 1970, and out of range.
+@pytest.mark.parametrize(
+    "ts",
+    [-1, -0.5, -86400 * 365, -14_182_940, -2_203_891_200, -2_208_988_800, 0, 951_782_400, 253_402_300_799],
+)
+def test_dates_match_the_stdlib(ts):
+    want = email.utils.format_datetime(
+        datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=ts)
+    )
+    for date in [ts, datetime.datetime.fromtimestamp(ts, datetime.timezone.utc) if ts > -2e9 else ts]:
+        raw = mimeflow.compose(from_="a@example.org", date=date)
+        assert parse(raw)["Date"] == want, (ts, raw[:60])
+        assert mimeflow.MessageBuilder().date(date).build().startswith(b"Date: " + want.encode())
+
+
+@pytest.mark.parametrize(
+    "date",
+    [
+        -2_208_988_801,
+        253_402_300_800,
+        1e20,
+        -1e20,
+        1e300,
+        2**64,
+        -(2**63),
+        2**1100,
+        float("inf"),
+        float("-inf"),
+        float("nan"),
+        datetime.datetime(1899, 12, 31, 23, 59, tzinfo=datetime.timezone.utc),
+    ],
+)
+def test_dates_out_of_range_are_refused(date):
+    with pytest.raises(mimeflow.ComposeError, match="date out of range"):
+        mimeflow.MessageBuilder().date(date)
+    with pytest.raises(mimeflow.ComposeError, match="date out of range"):
+        mimeflow.compose(from_="a@example.org", date=date)
+
+
+# Issue 9 item 18: attachments arrive byte for byte.
+TEXT_FILES = {
+    "lf.txt": b"line one\nline two\n",
+    "cr.txt": b"line one\rline two\r",
+    "mixed.txt": b"a\r\nb\nc\rd\n\re\r\r\n",
+    "blanks.txt": b"a  \nb\t\n c \t\nd \r\n",
+    "nofinal.txt": b"abc\ndef",
+    "long.txt": b"x" * 3000 + b"\n" + b"y " * 700 + b"\n",
+    "nul.txt": b"a\0b\nc\0",
+    "utf8.txt": "Grüße\nKöln\n".encode(),
+    "latin1.csv": b"caf\xe9\nna\xefve\n",
+    "dots.txt": b".\n..x\nFrom me\n=41\n",
+    "empty.txt": b"",
+    "crlf.txt": b"line one\r\nline two\r\n",
+    "crlf-utf8.txt": "Grüße\r\nKöln\r\n".encode(),
+    "crlf-long.txt": b"x" * 3000 + b"\r\n",
+}
+
+
+@pytest.mark.parametrize("transport", ["7bit", "8bit", "binary"])
+def test_attachments_arrive_byte_for_byte(tmp_path, transport):
+    b = mimeflow.MessageBuilder().from_("a@example.org").text("body\n").transport(transport)
+    for name, data in TEXT_FILES.items():
+        b.attach(data, name)
+        path = tmp_path / ("file-" + name)
+        path.write_bytes(data)
+        b.attach(path)
+    want = [(n, d) for name, d in TEXT_FILES.items() for n in (name, "file-" + name)]
+    for raw in (b.build(), _written(b)):
+        msg = parse(raw)
+        no_defects(msg)
+        assert attachments_of(msg) == want
+        ours = mimeflow.parse(raw)
+        assert [(p.filename, p.payload()) for p in ours.attachments()] == want
+    # Canonical CRLF ASCII text still travels 7bit, as is.
+    crlf = [p for p in parse(b.build()).walk() if p.get_filename() == "crlf.txt"][0]
+    assert crlf["Content-Transfer-Encoding"] == "7bit"
+
+
+def _written(b):
+    sink = io.BytesIO()
+    b.write_to(sink)
+    return sink.getvalue()
+
+
+@given(
+    data=st.binary(max_size=400).map(lambda b: bytes(b"a \t\r\n=.\0\xe9"[x % 9] for x in b)),
+    transport=st.sampled_from(["7bit", "8bit", "binary"]),
+)
+def test_any_text_attachment_round_trips(data, transport):
+    raw = mimeflow.MessageBuilder().transport(transport).attach(data, "p.txt").build()
+    assert attachments_of(parse(raw)) == [("p.txt", data)]
+
+
+def test_build_too_big_for_memory_raises(tmp_path):
+    # A sparse 4 TiB attachment file: build() sized its buffer with
+    # Vec::with_capacity and the allocation failure aborted the
+    # interpreter. It now raises MemoryError (write_to streams instead).
+    # In a child under RLIMIT_AS, so the outcome does not depend on the
+    # machine's overcommit policy.
+    import subprocess
+    import sys
+
+    big = tmp_path / "sparse.bin"
+    with open(big, "wb") as f:
+        f.truncate(1 << 42)
+    child = (
+        "import resource, sys, mimeflow\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (32 << 30, 32 << 30))\n"
+        "b = mimeflow.MessageBuilder().from_('a@example.org').attach(sys.argv[1])\n"
+        "try:\n"
+        "    b.build()\n"
+        "except MemoryError as e:\n"
+        "    print('MemoryError', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", child, str(big)], capture_output=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    assert out.stdout.startswith(b"MemoryError"), out.stdout
+    assert b"write it to a file" in out.stdout

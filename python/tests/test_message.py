@@ -438,6 +438,25 @@ def test_tree_and_sections():
     assert msg.section("1.1").parent.content_type == "multipart/alternative"
 
 
+def test_sections_of_100000_parts():
+    # Issue 9 item 9: each section used to walk its preceding siblings
+    # (35 s for this loop, the README's own example, at 100,000 parts).
+    # Sections now come from ordinals recorded at parse time; the timing
+    # is checked by scripts/section_linearity.py, the numbers here.
+    n = 100_000
+    raw = b"Content-Type: multipart/mixed; boundary=b\n\n" + b"".join(
+        b"--b\n" + (b"--b\n" if i == 2 else b"") + b"Content-Type: text/plain\n\nx%d\n" % i
+        for i in range(n)
+    ) + b"--b--\n"
+    msg = mimeflow.parse(raw, max_parts=n + 1)
+    walk = msg.walk()
+    assert [p.section for p in walk] == [""] + [str(i) for i in range(1, n + 1)]
+    assert repr(walk[-1]) == f'<mimeflow.Part "{n}" text/plain>'
+    # The repeated delimiter before part 3 holds no part and takes no number.
+    assert msg.section("3").payload() == b"x2"
+    assert msg.section(str(n)).payload() == b"x%d" % (n - 1)
+
+
 def test_attachments_and_filenames():
     msg = mimeflow.parse(SAMPLE)
     (att,) = msg.attachments()

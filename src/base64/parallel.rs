@@ -47,31 +47,53 @@ impl Base64 {
     /// grows once by the exact encoded length and each chunk of the input
     /// is encoded straight into its own slot.
     pub fn par_encode_wrapped_append(&self, src: &[u8], wrap: Wrap, out: &mut Vec<u8>) {
-        if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-            return self.encode_wrapped_append(src, wrap, out);
-        }
         let total = self.encoded_length_wrapped(src.len(), wrap);
-        // A unit of input whose encoding is whole lines.
+        let _ = uninit::append_with::<()>(out, total, |spare| {
+            Ok(self.par_encode_wrapped_uninit(src, wrap, spare))
+        });
+    }
+
+    /// Encodes `src` wrapped by `wrap` into `dst` (at least
+    /// [`Base64::encoded_length_wrapped`] long) on all of rayon's threads;
+    /// returns the bytes written, every one of them initialised.
+    ///
+    /// Any width is accepted: one whose unit of whole lines (`lcm(cols, 4)`
+    /// characters) overflows, or holds the whole input, is encoded on the
+    /// calling thread (there is nothing to split).
+    pub(crate) fn par_encode_wrapped_uninit(
+        &self,
+        src: &[u8],
+        wrap: Wrap,
+        dst: &mut [MaybeUninit<u8>],
+    ) -> usize {
+        if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
+            return self.encode_wrapped_uninit(src, wrap, dst);
+        }
+        // A unit of input whose encoding is whole lines: lcm(cols, 4) / 4 * 3
+        // bytes, checked, since the width is the caller's (2**62 + 1 would
+        // overflow).
         let unit = match wrap.cols {
-            0 => 3,
-            c => lcm(c, 4) / 4 * 3,
+            0 => Some(3),
+            c => (c / gcd(c, 4)).checked_mul(3),
         };
+        let Some(unit) = unit.filter(|&u| u < src.len()) else {
+            return self.encode_wrapped_uninit(src, wrap, dst);
+        };
+        let total = self.encoded_length_wrapped(src.len(), wrap);
+        // No overflow: unit < src.len(), so this is below CHUNK + src.len().
         let chunk_in = CHUNK.div_ceil(unit) * unit;
         let chunk_out = self.encoded_length_wrapped(chunk_in, wrap);
         // Each chunk is small, but together they overflow the caches: the
         // kernel streams them to memory as it would one large output.
         let engine = self.engine().for_output_of(total);
-        let _ = uninit::append_with::<()>(out, total, |spare| {
-            src.par_chunks(chunk_in)
-                .zip(spare.par_chunks_mut(chunk_out))
-                .for_each(|(s, d)| {
-                    let n = encode::encode_wrapped(engine, self.alphabet, self.padding, s, wrap, d);
-                    // Every byte of the slot must be written: the length
-                    // set below relies on it.
-                    assert_eq!(n, d.len(), "chunk output size mismatch");
-                });
-            Ok(total)
-        });
+        src.par_chunks(chunk_in)
+            .zip(dst[..total].par_chunks_mut(chunk_out))
+            .for_each(|(s, d)| {
+                let n = encode::encode_wrapped(engine, self.alphabet, self.padding, s, wrap, d);
+                // Every byte of the slot must be written: callers rely on it.
+                assert_eq!(n, d.len(), "chunk output size mismatch");
+            });
+        total
     }
 
     /// [`Base64::encode_to_vec`] on all of rayon's threads.
@@ -176,6 +198,39 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
-fn lcm(a: usize, b: usize) -> usize {
-    a / gcd(a, b) * b
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base64::{LineEnding, STANDARD};
+
+    /// Widths whose whole-line unit overflows (`lcm(2**62 + 1, 4)` is
+    /// 2**64 + 4) or exceeds the input: the split path used to panic on
+    /// them; now it gives the one-thread result.
+    #[test]
+    fn huge_widths_match_sequential() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let src: Vec<u8> = (0..PARALLEL_THRESHOLD + 12_345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        for cols in [
+            (1usize << 62) + 1,
+            usize::MAX,
+            usize::MAX - 3,
+            src.len() * 2,
+            77,
+        ] {
+            for le in [LineEnding::Lf, LineEnding::Crlf] {
+                let wrap = Wrap::new(cols, le);
+                let par = pool.install(|| STANDARD.par_encode_wrapped_to_vec(&src, wrap));
+                assert_eq!(
+                    par,
+                    STANDARD.encode_wrapped_to_vec(&src, wrap),
+                    "cols {cols}"
+                );
+            }
+        }
+    }
 }

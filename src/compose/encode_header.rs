@@ -348,6 +348,11 @@ fn is_token(b: u8) -> bool {
     (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?=".contains(&b)
 }
 
+/// A non-empty run of RFC 2045 token characters (a MIME type's halves).
+pub(crate) fn is_token_str(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token)
+}
+
 /// RFC 2231 attribute-char: percent-encode everything else.
 fn is_attr_char(b: u8) -> bool {
     is_token(b) && !matches!(b, b'*' | b'\'' | b'%')
@@ -393,7 +398,9 @@ fn param_pieces(attr: &str, val: &str) -> Vec<String> {
     // Room for `attr=` and the value on a continuation line (" " + ";").
     let room = LINE_SOFT - 2;
     if val.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        let piece = if !val.is_empty() && val.bytes().all(is_token) {
+        // Unquoted only without `*`, `'` and `%`, which RFC 2231 gives a
+        // meaning: the stdlib reads `filename=*` as no name, `a*` as `a`.
+        let piece = if !val.is_empty() && val.bytes().all(is_attr_char) {
             format!("{attr}={val}")
         } else {
             let mut q = format!("{attr}=\"");
@@ -490,6 +497,20 @@ mod tests {
         let s = unstructured("Subject", &"Grüße aus Köln — 日本語のテキスト ".repeat(10));
         lines_ok(&s);
         assert!(s.contains("=?utf-8?"));
+    }
+
+    #[test]
+    fn rfc2231_marks_are_quoted() {
+        for v in ["*", "a*", "it's", "100%"] {
+            let s = with_params("Content-Disposition", "attachment", &[("filename", v)]);
+            assert!(s.contains(&format!("filename=\"{v}\"")), "{s}");
+        }
+        let s = with_params(
+            "Content-Disposition",
+            "attachment",
+            &[("filename", "a.pdf")],
+        );
+        assert!(s.contains("filename=a.pdf"), "{s}");
     }
 
     #[test]

@@ -67,8 +67,9 @@ pub enum ComposeError {
     /// An address list that does not parse to `local@domain` mailboxes.
     #[error("invalid address {0:?}")]
     InvalidAddress(String),
-    /// A header name that is empty, not printable ASCII, or holds a colon,
-    /// or one the builder writes itself (MIME-Version, Content-*).
+    /// A header name that is empty, longer than 900 bytes, not printable
+    /// ASCII, or holds a colon, or one the builder writes itself
+    /// (MIME-Version, Content-*).
     #[error("invalid header name {0:?}")]
     InvalidHeaderName(String),
     /// An attachment file that cannot be read.
@@ -79,9 +80,84 @@ pub enum ComposeError {
         /// Why.
         source: io::Error,
     },
+    /// A Message-ID or Content-ID that is empty, too long, or holds a
+    /// byte that could end it or the header field: a control (CR, LF, NUL
+    /// and the rest), whitespace, `<`, `>` or non-ASCII.
+    #[error("invalid {field} {id:?}: {reason}")]
+    InvalidId {
+        /// `Message-ID` or `Content-ID`.
+        field: &'static str,
+        /// The id as given.
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A MIME type that is not `type/subtype` made of RFC 2045 tokens.
+    #[error("invalid MIME type {0:?} (expected type/subtype)")]
+    InvalidMimeType(String),
+    /// A date outside the years RFC 5322 can carry (1900 to 9999), or not
+    /// a finite number.
+    #[error("date out of range: {0} (RFC 5322 dates run from 1900 to 9999)")]
+    DateOutOfRange(String),
     /// Writing the output failed.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// Longest Message-ID or Content-ID accepted (without `<>`): the field
+/// stays one line, well under RFC 5322's 998 octets.
+pub const MAX_ID_LEN: usize = 900;
+
+/// Checks a Message-ID or Content-ID (`field` names which, for the error)
+/// and returns it without its enclosing `<>` (one pair, optional).
+///
+/// Refused: an empty id, one over [`MAX_ID_LEN`] bytes, and any id holding
+/// a control character (CR, LF and NUL included), whitespace, `<`, `>` or
+/// non-ASCII, since each could end the id or the header field (a CR LF in
+/// a Message-ID would add header fields of the caller's choosing). Full
+/// `id-left@id-right` syntax is not demanded: file names such as
+/// `logo.png` make valid Content-IDs.
+pub fn check_id<'a>(field: &'static str, id: &'a str) -> Result<&'a str, ComposeError> {
+    let inner = id
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(id);
+    let has = |f: fn(&u8) -> bool| inner.as_bytes().iter().any(f);
+    // The most alarming reason first: a line break is an injection.
+    let reason = if inner.is_empty() {
+        Some("empty")
+    } else if has(|&b| b == b'\r' || b == b'\n') {
+        Some("holds a line break")
+    } else if has(|&b| b == b' ' || b == b'\t') {
+        Some("holds whitespace")
+    } else if has(|&b| b < 0x20 || b == 0x7f) {
+        Some("holds a control character")
+    } else if has(|&b| b == b'<' || b == b'>') {
+        Some("holds '<' or '>'")
+    } else if has(|&b| b >= 0x80) {
+        Some("not ASCII")
+    } else if inner.len() > MAX_ID_LEN {
+        Some("longer than 900 bytes")
+    } else {
+        None
+    };
+    match reason {
+        None => Ok(inner),
+        Some(reason) => Err(ComposeError::InvalidId {
+            field,
+            id: id.to_string(),
+            reason,
+        }),
+    }
+}
+
+/// Checks a MIME type: `type/subtype`, each an RFC 2045 token (no blanks,
+/// controls or specials, so nothing can follow it into the header).
+pub fn check_mime_type(mime: &str) -> Result<(), ComposeError> {
+    match mime.split_once('/') {
+        Some((t, s)) if encode_header::is_token_str(t) && encode_header::is_token_str(s) => Ok(()),
+        _ => Err(ComposeError::InvalidMimeType(mime.to_string())),
+    }
 }
 
 /// One mailbox: an optional display name and an addr-spec (`local@domain`).
@@ -106,8 +182,13 @@ impl Mailbox {
     }
 
     /// Parses an address list (`"Ann <a@x>, b@y"`) with the header parser;
-    /// every mailbox must have a `local@domain` address.
+    /// every mailbox must have a `local@domain` address. A list holding a
+    /// control character (a line break, say; tabs excepted) is refused:
+    /// it is not folded header text but one value.
     pub fn parse_list(list: &str) -> Result<Vec<Mailbox>, ComposeError> {
+        if list.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(ComposeError::InvalidAddress(list.to_string()));
+        }
         let mut defects = Vec::new();
         let parsed = crate::header::parse_address_list(list.as_bytes(), 0, &mut defects);
         if parsed.is_empty() || !defects.is_empty() {
@@ -129,16 +210,26 @@ impl Mailbox {
     }
 }
 
-/// `local@domain`, printable ASCII, a dotted domain label set.
+/// `local@domain`: a local part of printable ASCII and blanks (quoted when
+/// written, if it is not a dot-atom), and a dotted set of labels or an
+/// address literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`). Nothing in it can
+/// end the field or the angle brackets around it.
 fn valid_addr_spec(a: &str) -> bool {
     let Some((local, domain)) = a.rsplit_once('@') else {
         return false;
     };
+    let literal = |d: &str| {
+        d.strip_prefix('[')
+            .and_then(|d| d.strip_suffix(']'))
+            .is_some_and(|d| {
+                !d.is_empty()
+                    && d.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".:-".contains(&b))
+            })
+    };
     !local.is_empty()
-        && !domain.is_empty()
-        && a.bytes().all(|b| (0x21..0x7f).contains(&b) || b == b' ')
-        && !local.contains(['\r', '\n'])
-        && (domain.starts_with('[')
+        && local.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && (literal(domain)
             || domain.split('.').all(|l| {
                 !l.is_empty()
                     && l.bytes()
@@ -189,7 +280,9 @@ impl Attachment {
     }
 
     /// Sets the MIME type (default: guessed from the file name's extension,
-    /// else `application/octet-stream`).
+    /// else `application/octet-stream`). It must be `type/subtype` (see
+    /// [`check_mime_type`]); a bad one is refused when the message is built
+    /// (`to_vec`, `write_into`, `write_to`), as [`ComposeError::InvalidMimeType`].
     pub fn content_type(mut self, mime: &str) -> Attachment {
         self.content_type = Some(mime.to_ascii_lowercase());
         self
@@ -201,11 +294,14 @@ impl Attachment {
         self
     }
 
-    /// Makes it an inline part with this Content-ID (without `<>`), which
-    /// HTML refers to as `cid:ID`.
+    /// Makes it an inline part with this Content-ID (with or without
+    /// `<>`), which HTML refers to as `cid:ID`. The id is checked by
+    /// [`check_id`] when the message is built (`to_vec`, `write_into`,
+    /// `write_to`): one that could end the field (a line break, say) is
+    /// refused there as [`ComposeError::InvalidId`].
     pub fn inline_id(mut self, cid: &str) -> Attachment {
         self.inline = true;
-        self.content_id = Some(cid.trim_matches(['<', '>']).to_string());
+        self.content_id = Some(cid.to_string());
         self
     }
 
@@ -342,22 +438,31 @@ impl MessageBuilder {
         self
     }
 
-    /// Sets the Date (default: now, when written).
+    /// Sets the Date (default: now, when written). Dates from 1900 to 9999
+    /// are written (before 1970 too); others are refused when the message
+    /// is built, as [`ComposeError::DateOutOfRange`] (see [`rfc5322_date`]).
     pub fn date(mut self, date: SystemTime) -> Self {
         self.date = Some(date);
         self
     }
 
     /// Sets the Message-ID (with or without `<>`; default: generated).
+    ///
+    /// The id is checked by [`check_id`] when the message is built
+    /// (`to_vec`, `write_into`, `write_to`, which write nothing then): one
+    /// holding a line break, a control, whitespace, `<` or `>` is refused
+    /// as [`ComposeError::InvalidId`], so it cannot add header fields.
     pub fn message_id(mut self, id: &str) -> Self {
-        self.message_id = Some(format!("<{}>", id.trim_matches(['<', '>'])));
+        self.message_id = Some(id.to_string());
         self
     }
 
     /// Adds a custom header, its value encoded as unstructured text.
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, ComposeError> {
-        let ok =
-            !name.is_empty() && name.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b':') && {
+        let ok = !name.is_empty()
+            && name.len() <= MAX_ID_LEN
+            && name.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b':')
+            && {
                 let l = name.to_ascii_lowercase();
                 !(l.starts_with("content-")
                     || matches!(
@@ -439,11 +544,12 @@ impl MessageBuilder {
             .collect()
     }
 
-    /// The message in memory.
+    /// The message in memory. A message too big for memory (a huge
+    /// attachment file) is an `Io` error of kind `OutOfMemory`, not an
+    /// abort: use [`MessageBuilder::write_to`] for those.
     pub fn to_vec(&self) -> Result<Vec<u8>, ComposeError> {
-        let node = self.plan()?;
-        let mut out = Vec::with_capacity(node.size_hint());
-        node.write(&mut Sink::Vec(&mut out))?;
+        let mut out = Vec::new();
+        self.write_into(&mut out)?;
         Ok(out)
     }
 
@@ -451,7 +557,13 @@ impl MessageBuilder {
     /// saves the page faults of a fresh allocation).
     pub fn write_into(&self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
         let node = self.plan()?;
-        out.reserve(node.size_hint());
+        let hint = node.size_hint();
+        out.try_reserve(hint).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("a message of {hint} bytes does not fit in memory; write it to a file"),
+            )
+        })?;
         node.write(&mut Sink::Vec(out))
     }
 
@@ -465,12 +577,12 @@ impl MessageBuilder {
         Ok(())
     }
 
-    /// Lays the message out: headers rendered, encodings chosen, files
-    /// checked, boundaries drawn.
+    /// Lays the message out: every input checked, headers rendered,
+    /// encodings chosen, files checked, boundaries drawn.
     fn plan(&self) -> Result<Node, ComposeError> {
         let mut head = String::new();
         let date = self.date.unwrap_or_else(SystemTime::now);
-        head.push_str(&format!("Date: {}\r\n", rfc5322_date(date)));
+        head.push_str(&format!("Date: {}\r\n", rfc5322_date(date)?));
         let lists: [(&str, &Vec<Mailbox>, bool); 5] = [
             ("From", &self.from, true),
             ("Reply-To", &self.reply_to, true),
@@ -479,6 +591,10 @@ impl MessageBuilder {
             ("Bcc", &self.bcc, self.write_bcc),
         ];
         for (name, list, write) in lists {
+            // `Mailbox` has public fields: one built by hand is checked here.
+            if let Some(m) = list.iter().find(|m| !valid_addr_spec(&m.address)) {
+                return Err(ComposeError::InvalidAddress(m.address.clone()));
+            }
             if write && !list.is_empty() {
                 head.push_str(&encode_header::address_list(
                     name,
@@ -486,7 +602,11 @@ impl MessageBuilder {
                 ));
             }
         }
-        let id = self.message_id.clone().unwrap_or_else(|| {
+        let id = match &self.message_id {
+            Some(id) => Some(format!("<{}>", check_id("Message-ID", id)?)),
+            None => None,
+        };
+        let id = id.unwrap_or_else(|| {
             let domain = self
                 .from
                 .first()
@@ -599,27 +719,30 @@ impl Sink<'_> {
 }
 
 impl Node {
+    /// The output size (exact but for QP), saturating: file lengths are
+    /// the file system's to give.
     fn size_hint(&self) -> usize {
-        self.header.len()
-            + 64
-            + match &self.body {
-                // Exact for base64 (the big parts), so the output vector
-                // is allocated once and never moved while it is encoded into.
-                NodeBody::Data { data, .. } => match self.cte {
-                    TransferEncoding::Base64 => base64_len(data.len()),
-                    TransferEncoding::QuotedPrintable => data.len() + data.len() / 8 + 16,
-                    _ => data.len(),
-                },
-                NodeBody::File { len, .. } => {
-                    base64_len(usize::try_from(*len).unwrap_or(usize::MAX / 2))
-                }
-                NodeBody::Multipart { boundary, children } => children
-                    .iter()
-                    .map(|c| c.size_hint() + boundary.len() + 8)
-                    .sum(),
-                NodeBody::Message(m) => m.size_hint(),
-                NodeBody::Raw(b) => b.len(),
-            }
+        let body = match &self.body {
+            // Exact for base64 (the big parts), so the output vector
+            // is allocated once and never moved while it is encoded into.
+            NodeBody::Data { data, .. } => match self.cte {
+                TransferEncoding::Base64 => base64_len(data.len()),
+                TransferEncoding::QuotedPrintable => data.len() + data.len() / 8 + 16,
+                _ => data.len(),
+            },
+            NodeBody::File { len, .. } => base64_len(
+                usize::try_from(*len)
+                    .unwrap_or(usize::MAX)
+                    .min(usize::MAX / 2),
+            ),
+            NodeBody::Multipart { boundary, children } => children
+                .iter()
+                .map(|c| c.size_hint().saturating_add(boundary.len() + 8))
+                .fold(0, usize::saturating_add),
+            NodeBody::Message(m) => m.size_hint(),
+            NodeBody::Raw(b) => b.len(),
+        };
+        body.saturating_add(self.header.len() + 64)
     }
 
     /// Identity content of this subtree that a boundary must not occur in:
@@ -740,6 +863,11 @@ fn text_leaf(subtype: &str, s: &str, t: Transport) -> Node {
 
 fn attachment_leaf(a: &Attachment, t: Transport) -> Result<Node, ComposeError> {
     let mime = a.mime_type();
+    check_mime_type(&mime)?;
+    let cid = match &a.content_id {
+        Some(cid) => Some(check_id("Content-ID", cid)?),
+        None => None,
+    };
     let is_text = mime.starts_with("text/");
     // The content, or the file to stream.
     let (data, file) = match &a.source {
@@ -760,31 +888,27 @@ fn attachment_leaf(a: &Attachment, t: Transport) -> Result<Node, ComposeError> {
         }
     };
     let (body, cte, charset) = match (data, file) {
-        (Some(mut d), _) => {
-            let mut charset = None;
-            if is_text {
-                // Text travels in canonical CRLF form; UTF-8 is declared.
-                d = Bytes::from(transfer::to_crlf(&d));
-                if std::str::from_utf8(&d).is_ok() {
-                    charset = Some("utf-8");
-                }
-            }
+        (Some(d), _) => {
+            // An attachment arrives byte for byte: its line ends are never
+            // rewritten (a text file with LF ends gets base64 or binary-mode
+            // QP, not CRLF), only the encoding is chosen from its bytes.
+            let charset = (is_text && std::str::from_utf8(&d).is_ok()).then_some("utf-8");
             // Binary content on a 7-bit transport is base64 whatever the
             // rest holds: one 8-bit byte or NUL near the start settles it
             // without scanning a big attachment.
             let head = &d[..d.len().min(64 << 10)];
-            let cte = if !is_text
+            let (cte, text_mode) = if !is_text
                 && t == Transport::SevenBit
                 && head.iter().any(|&b| b >= 0x80 || b == 0)
             {
-                TransferEncoding::Base64
+                (TransferEncoding::Base64, false)
             } else {
-                transfer::choose(&transfer::Stats::scan(&d), is_text, t)
+                transfer::choose_exact(&transfer::Stats::scan(&d), is_text, t)
             };
             (
                 NodeBody::Data {
                     data: d,
-                    text: is_text,
+                    text: text_mode,
                 },
                 cte,
                 charset,
@@ -823,7 +947,7 @@ fn attachment_leaf(a: &Attachment, t: Transport) -> Result<Node, ComposeError> {
         kind,
         &dparams,
     ));
-    if let Some(cid) = &a.content_id {
+    if let Some(cid) = cid {
         header.push_str(&format!("Content-ID: <{cid}>\r\n"));
     }
     Ok(Node {
@@ -916,15 +1040,43 @@ fn multipart(subtype: &str, children: Vec<Node>) -> Node {
     }
 }
 
-/// An RFC 5322 date in UTC: `Tue, 01 Jul 2025 12:00:00 +0000`.
-pub fn rfc5322_date(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil.
+/// 1900-01-01T00:00:00Z, the first instant an RFC 5322 date can carry
+/// (§3.3: "any numeric year 1900 or later").
+pub const DATE_MIN: i64 = -2_208_988_800;
+/// 9999-12-31T23:59:59Z, the last one with a four-digit year.
+pub const DATE_MAX: i64 = 253_402_300_799;
+
+/// Whole seconds since the epoch, rounded down (so 0.5 s before it is -1),
+/// if they fit an `i64`.
+fn unix_seconds(t: SystemTime) -> Option<i64> {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).ok(),
+        Err(before) => {
+            let d = before.duration();
+            let s = i64::try_from(d.as_secs()).ok()?;
+            s.checked_add(i64::from(d.subsec_nanos() > 0))
+                .and_then(i64::checked_neg)
+        }
+    }
+}
+
+/// An RFC 5322 date in UTC: `Tue, 01 Jul 2025 12:00:00 +0000`, in the
+/// proleptic Gregorian calendar, for any instant from [`DATE_MIN`] (1900)
+/// to [`DATE_MAX`] (9999); others are [`ComposeError::DateOutOfRange`].
+pub fn rfc5322_date(t: SystemTime) -> Result<String, ComposeError> {
+    let secs = unix_seconds(t)
+        .filter(|s| (DATE_MIN..=DATE_MAX).contains(s))
+        .ok_or_else(|| {
+            let desc = match t.duration_since(UNIX_EPOCH) {
+                Ok(d) => format!("{} s after the epoch", d.as_secs()),
+                Err(e) => format!("{} s before the epoch", e.duration().as_secs()),
+            };
+            ComposeError::DateOutOfRange(desc)
+        })?;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil (floor division throughout, so days
+    // before the epoch work too).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -938,7 +1090,7 @@ pub fn rfc5322_date(t: SystemTime) -> String {
     const MON: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    format!(
+    Ok(format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
         WD[days.rem_euclid(7) as usize],
         d,
@@ -947,7 +1099,7 @@ pub fn rfc5322_date(t: SystemTime) -> String {
         rem / 3600,
         rem / 60 % 60,
         rem % 60
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -955,9 +1107,40 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn at(secs: i64) -> SystemTime {
+        if secs >= 0 {
+            UNIX_EPOCH + Duration::from_secs(secs as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        }
+    }
+
     #[test]
     fn date() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_751_371_200);
-        assert_eq!(rfc5322_date(t), "Tue, 01 Jul 2025 12:00:00 +0000");
+        let cases = [
+            (1_751_371_200, "Tue, 01 Jul 2025 12:00:00 +0000"),
+            (0, "Thu, 01 Jan 1970 00:00:00 +0000"),
+            (-1, "Wed, 31 Dec 1969 23:59:59 +0000"),
+            // Before 1970 used to come out as the epoch (issue 9 item 15).
+            (-86_400 * 365, "Wed, 01 Jan 1969 00:00:00 +0000"),
+            (-14_182_940, "Sun, 20 Jul 1969 20:17:40 +0000"),
+            (-2_203_891_200, "Thu, 01 Mar 1900 00:00:00 +0000"),
+            (-2_203_977_600, "Wed, 28 Feb 1900 00:00:00 +0000"),
+            (DATE_MIN, "Mon, 01 Jan 1900 00:00:00 +0000"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 +0000"),
+            (DATE_MAX, "Fri, 31 Dec 9999 23:59:59 +0000"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(rfc5322_date(at(secs)).unwrap(), want, "{secs}");
+        }
+        // Half a second before the epoch is still 23:59:59 of the day before.
+        let t = UNIX_EPOCH - Duration::from_millis(500);
+        assert_eq!(rfc5322_date(t).unwrap(), "Wed, 31 Dec 1969 23:59:59 +0000");
+        for secs in [DATE_MIN - 1, DATE_MAX + 1, i64::MIN + 1, i64::MAX] {
+            assert!(
+                matches!(rfc5322_date(at(secs)), Err(ComposeError::DateOutOfRange(_))),
+                "{secs}"
+            );
+        }
     }
 }

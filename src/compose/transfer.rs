@@ -38,6 +38,8 @@ pub struct Stats {
     pub bare: usize,
     /// Of `bare`, the CRs not followed by LF.
     pub bare_cr: usize,
+    /// CRLF pairs.
+    pub crlf: usize,
     /// Longest line, line end excluded; every line end (CRLF, bare CR,
     /// bare LF) ends a line, as in the CRLF form [`to_crlf`] writes.
     pub longest: usize,
@@ -75,6 +77,7 @@ impl Stats {
             if data[i] == b'\r' {
                 if data.get(i + 1) == Some(&b'\n') {
                     start = i + 2;
+                    s.crlf += 1;
                 } else {
                     s.bare += 1;
                     s.bare_cr += 1;
@@ -94,6 +97,7 @@ impl Stats {
         Stats {
             bare: 0,
             bare_cr: 0,
+            crlf: self.crlf + self.bare,
             len: self.len + self.bare,
             ..*self
         }
@@ -138,6 +142,37 @@ pub fn choose(stats: &Stats, text: bool, transport: Transport) -> TransferEncodi
         TransferEncoding::QuotedPrintable
     } else {
         TransferEncoding::Base64
+    }
+}
+
+/// The transfer encoding for an attachment, whose bytes must arrive as they
+/// are, and whether it is encoded in QP's text mode.
+///
+/// Content already in canonical form (every line end CRLF) is treated as
+/// [`choose`] treats it: `7bit` when it qualifies, QP's text mode (line ends
+/// as hard breaks, which decode to CRLF) for text. Any other content has
+/// line ends that are data: a receiver would turn a `7bit` or text-mode
+/// body into CRLF text, so it is base64, or QP in binary mode (`=0D`,
+/// `=0A`) for text where that is shorter, or `binary` where the transport
+/// carries it. Mail clients (Gmail, Apple Mail) choose the same way.
+pub fn choose_exact(stats: &Stats, text: bool, transport: Transport) -> (TransferEncoding, bool) {
+    if stats.bare == 0 {
+        return (choose(stats, text, transport), text);
+    }
+    if transport == Transport::Binary {
+        return (TransferEncoding::Binary, false);
+    }
+    // Binary-mode QP escapes every CR and LF too, and needs a soft break
+    // (3 bytes) every 73 characters or so.
+    let line_end_bytes = stats.bare + 2 * stats.crlf;
+    let escaped = stats.len + 2 * (stats.escapes + line_end_bytes);
+    let qp_len = escaped + escaped / 73 * 3;
+    let chars = stats.len.div_ceil(3) * 4;
+    let b64_len = chars + chars.div_ceil(76) * 2;
+    if text && stats.nul == 0 && qp_len <= b64_len {
+        (TransferEncoding::QuotedPrintable, false)
+    } else {
+        (TransferEncoding::Base64, false)
     }
 }
 
@@ -288,7 +323,8 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Encodes `data` with `cte` (identity encodings copy it), appended to `out`.
-/// `text` selects QP's text mode (line ends stay line ends).
+/// `text` selects QP's text mode (line ends stay line ends); without it
+/// every byte is data (`=0D`, `=0A`).
 pub fn encode_append(data: &[u8], cte: &TransferEncoding, text: bool, out: &mut Vec<u8>) {
     match cte {
         TransferEncoding::Base64 => base64_append(data, out),

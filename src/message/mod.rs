@@ -121,6 +121,10 @@ pub(crate) struct Entity {
     /// Header fields, ranges absolute in the source.
     pub(crate) fields: Vec<crate::header::Field>,
     pub(crate) parent: u32,
+    /// 1-based position among the parent's children (1 for the root and
+    /// for a carried message), recorded at parse time so that a section
+    /// number costs O(depth), not a walk over the preceding siblings.
+    pub(crate) ordinal: u32,
     /// Entities in this entity's subtree, itself included.
     pub(crate) subtree: u32,
     pub(crate) depth: u32,

@@ -63,6 +63,8 @@ struct Frame {
     saw_delimiter: bool,
     /// Where the current part began (just after its delimiter line).
     part_start: Option<usize>,
+    /// Parts opened so far: the next part's ordinal is one more.
+    parts: u32,
 }
 
 struct Delimiter {
@@ -106,15 +108,18 @@ impl<'s> Parser<'s> {
     }
 
     fn run(&mut self) {
-        let root = self.open_entity(0, NO_PARENT, 0);
+        let root = self.open_entity(0, NO_PARENT, 0, 1);
         let mut cursor = self.descend(root);
         while let Some(d) = self.find_delimiter(cursor) {
             let frame = &self.frames[d.frame];
             let multipart = frame.entity;
             let content_end = self.content_end(d.line_start, multipart);
             self.close_inside(d.frame, content_end);
-            if !d.close && self.frames[d.frame].part_start == Some(d.line_start) {
-                self.drop_empty_last_part(multipart);
+            if !d.close
+                && self.frames[d.frame].part_start == Some(d.line_start)
+                && self.drop_empty_last_part(multipart)
+            {
+                self.frames[d.frame].parts -= 1;
             }
             // Only an opening delimiter makes a multipart: RFC 2046 §5.1.1's
             // body is dash-boundary, at least one body part, then the close
@@ -137,8 +142,11 @@ impl<'s> Parser<'s> {
                 continue;
             }
             let depth = self.entities[multipart].depth + 1;
-            self.frames[d.frame].part_start = Some(d.next);
-            let child = self.open_entity(d.next, multipart as u32, depth);
+            let frame = &mut self.frames[d.frame];
+            frame.part_start = Some(d.next);
+            frame.parts += 1;
+            let ordinal = frame.parts;
+            let child = self.open_entity(d.next, multipart as u32, depth, ordinal);
             cursor = self.descend(child);
         }
         // End of input: whatever is still open ends here.
@@ -173,13 +181,15 @@ impl<'s> Parser<'s> {
     /// `--b LF --b` is a repeated delimiter (the stdlib skips it too), while
     /// `--b LF LF --b` is an empty part. The caller saw the second line start
     /// where the part opened after the first one began: that part is the
-    /// last entity, with nothing inside.
-    fn drop_empty_last_part(&mut self, multipart: usize) {
+    /// last entity, with nothing inside. Returns whether it was dropped.
+    fn drop_empty_last_part(&mut self, multipart: usize) -> bool {
         let last = self.entities.len() - 1;
         let e = &self.entities[last];
-        if last != multipart && e.parent == multipart as u32 && e.subtree == 1 {
+        let drop = last != multipart && e.parent == multipart as u32 && e.subtree == 1;
+        if drop {
             self.entities.pop();
         }
+        drop
     }
 
     /// Closes every entity opened inside frame `f`'s current part, and every
@@ -288,6 +298,7 @@ impl<'s> Parser<'s> {
                         boundary,
                         saw_delimiter: false,
                         part_start: None,
+                        parts: 0,
                     });
                     return body_start;
                 }
@@ -298,14 +309,16 @@ impl<'s> Parser<'s> {
                         return body_start;
                     }
                     let depth = e.depth + 1;
-                    idx = self.open_entity(body_start, idx as u32, depth);
+                    // The carried message is its part's only child.
+                    idx = self.open_entity(body_start, idx as u32, depth, 1);
                 }
             }
         }
     }
 
-    /// Parses the header block at `start` and pushes a new open entity.
-    fn open_entity(&mut self, start: usize, parent: u32, depth: u32) -> usize {
+    /// Parses the header block at `start` and pushes a new open entity, the
+    /// `ordinal`-th (1-based) child of `parent`.
+    fn open_entity(&mut self, start: usize, parent: u32, depth: u32, ordinal: u32) -> usize {
         let idx = self.entities.len();
         let mut defects = Vec::new();
         let (header_end, body_start) = self.header_extent(start, &mut defects);
@@ -462,6 +475,7 @@ impl<'s> Parser<'s> {
             body: body_start..body_start,
             fields,
             parent,
+            ordinal,
             subtree: 1,
             depth,
             kind,

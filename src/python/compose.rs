@@ -31,6 +31,9 @@ use crate::mbox::Variant;
 /// time (one interpreter round trip per MiB).
 const PY_WRITE_CHUNK: usize = 1 << 20;
 
+/// Most threads `convert(jobs=...)` starts.
+const MAX_JOBS: usize = 1024;
+
 /// Bytes-like content without a copy for `bytes` (the object owns the
 /// buffer), with one copy, made while attached, for other buffers.
 fn content(obj: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
@@ -76,6 +79,8 @@ fn attachment(
         }
     };
     if let Some(ct) = content_type {
+        // Refused now rather than at build(): the error points at the call.
+        compose::check_mime_type(&ct.to_ascii_lowercase())?;
         a = a.content_type(ct);
     }
     Ok(a)
@@ -92,23 +97,34 @@ fn address_lists(obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 }
 
 /// A `datetime` (naive ones are local time, as `datetime.timestamp` says)
-/// or seconds since the epoch.
+/// or seconds since the epoch, checked to be a date RFC 5322 can carry
+/// (1900 to 9999): `ComposeError` otherwise, never a panic, whatever the
+/// number (`1e300`, `2**64`, `nan`).
 fn system_time(obj: &Bound<'_, PyAny>) -> PyResult<SystemTime> {
-    let secs: f64 = if obj.hasattr("timestamp")? {
-        obj.call_method0("timestamp")?.extract()?
+    let value = if obj.hasattr("timestamp")? {
+        obj.call_method0("timestamp")?
     } else {
-        obj.extract()?
+        obj.clone()
     };
-    if !secs.is_finite() {
-        return Err(PyValueError::new_err("date must be finite"));
-    }
-    let d = Duration::from_secs_f64(secs.abs());
-    if secs >= 0.0 {
+    // An int too big for a float is out of range, not an OverflowError.
+    let secs: f64 = match value.extract() {
+        Ok(s) => s,
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(obj.py()) => {
+            let desc = "an int beyond the float range".to_string();
+            return Err(ComposeError::DateOutOfRange(desc).into());
+        }
+        Err(e) => return Err(e),
+    };
+    let out_of_range = || ComposeError::DateOutOfRange(format!("{secs} s from the epoch"));
+    let d = Duration::try_from_secs_f64(secs.abs()).map_err(|_| out_of_range())?;
+    let t = if secs >= 0.0 {
         UNIX_EPOCH.checked_add(d)
     } else {
         UNIX_EPOCH.checked_sub(d)
     }
-    .ok_or_else(|| PyValueError::new_err("date out of range"))
+    .ok_or_else(out_of_range)?;
+    compose::rfc5322_date(t)?;
+    Ok(t)
 }
 
 /// `mimeflow.MessageBuilder` (see the stub).
@@ -199,9 +215,11 @@ impl MessageBuilder {
         Ok(slf)
     }
 
-    fn message_id<'py>(slf: Bound<'py, Self>, message_id: &str) -> Bound<'py, Self> {
+    fn message_id<'py>(slf: Bound<'py, Self>, message_id: &str) -> PyResult<Bound<'py, Self>> {
+        // Checked now (the Rust builder checks again at build()).
+        compose::check_id("Message-ID", message_id)?;
         slf.get().set(|b| b.message_id(message_id));
-        slf
+        Ok(slf)
     }
 
     fn header<'py>(slf: Bound<'py, Self>, name: &str, value: &str) -> PyResult<Bound<'py, Self>> {
@@ -239,6 +257,7 @@ impl MessageBuilder {
         filename: Option<&str>,
         content_type: Option<&str>,
     ) -> PyResult<Bound<'py, Self>> {
+        compose::check_id("Content-ID", cid)?;
         let a = attachment(data, filename, content_type)?;
         slf.get().set(|b| b.inline(a, cid));
         Ok(slf)
@@ -471,6 +490,13 @@ pub(crate) fn convert<'py>(
     };
     let pool = match jobs {
         Some(0) => return Err(PyValueError::new_err("jobs must be at least 1")),
+        // Each job is an OS thread, spawned up front: jobs=2**31 would
+        // spawn until the machine gives out.
+        Some(j) if j > MAX_JOBS => {
+            return Err(PyValueError::new_err(format!(
+                "jobs must be at most {MAX_JOBS}, not {j}"
+            )))
+        }
         Some(j) => Some(
             rayon::ThreadPoolBuilder::new()
                 .num_threads(j)

@@ -168,7 +168,8 @@ impl From<crate::batch::BatchError> for PyErr {
 }
 
 /// Compose errors: `mimeflow.ComposeError` (a `ValueError`) for bad
-/// addresses and header names, `OSError` for files and output.
+/// addresses, header names, ids, MIME types and dates; `OSError` for files
+/// and output (`MemoryError` for a message too big to build in memory).
 impl From<crate::compose::ComposeError> for PyErr {
     fn from(e: crate::compose::ComposeError) -> PyErr {
         use crate::compose::ComposeError as E;

@@ -151,24 +151,7 @@ fn backend() -> String {
 /// Encodes into `dst` (at least `encoded_length_wrapped` long), splitting
 /// large inputs into whole lines over rayon's threads.
 fn encode_into(codec: &Base64, src: &[u8], wrap: Wrap, dst: &mut [MaybeUninit<u8>]) -> usize {
-    let total = codec.encoded_length_wrapped(src.len(), wrap);
-    if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-        return codec.encode_wrapped_uninit(src, wrap, dst);
-    }
-    // A unit of input that encodes to whole quanta and whole lines.
-    let unit = match wrap.cols {
-        0 => 3,
-        c => c / gcd(c, 4) * 3, // lcm(c, 4) / 4 * 3
-    };
-    let chunk_in = PAR_CHUNK.div_ceil(unit) * unit;
-    let chunk_out = codec.encoded_length_wrapped(chunk_in, wrap);
-    src.par_chunks(chunk_in)
-        .zip(dst[..total].par_chunks_mut(chunk_out))
-        .for_each(|(s, d)| {
-            let n = codec.encode_wrapped_uninit(s, wrap, d);
-            assert_eq!(n, d.len(), "chunk output size mismatch");
-        });
-    total
+    codec.par_encode_wrapped_uninit(src, wrap, dst)
 }
 
 /// Decodes `src` into `dst` (at least `estimated_decoded_length` long).
@@ -276,14 +259,6 @@ fn failure(e: DecodeError, src: &[u8], pair: Option<[u8; 2]>) -> DecodeFailure {
         f.data_chars = Some(n as u64);
     }
     f
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 /// `mimeflow._native`. Holds no interpreter state of its own and never

@@ -49,10 +49,11 @@ pub struct ComposeArgs {
     /// HTML body, UTF-8
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// Attach a file (repeatable)
+    /// Attach a file, sent byte for byte (repeatable)
     #[arg(long, value_name = "FILE")]
     attach: Vec<PathBuf>,
-    /// Inline part for the HTML, Content-ID = its file name (repeatable)
+    /// Inline part for the HTML, Content-ID = its file name, which must be
+    /// printable ASCII without blanks, `<` or `>` (repeatable)
     #[arg(long, value_name = "FILE")]
     inline: Vec<PathBuf>,
     /// Extra header "Name: value" (repeatable)
@@ -148,6 +149,10 @@ pub fn compose(args: ComposeArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
         if cid.is_empty() {
             bail!("--inline {}: not a file name", p.display());
         }
+        // The builder checks it too, at write time; checked here, the
+        // error names the option.
+        mimeflow::compose::check_id("Content-ID", &cid)
+            .with_context(|| format!("--inline {p:?}: the file name is the Content-ID"))?;
         b = b.inline(Attachment::file(p), &cid);
     }
     if args.eight_bit {
