@@ -384,8 +384,14 @@ class MessageBuilder:
         """The message (detached from the interpreter). One too big for
         memory (a huge attachment file) raises ``MemoryError``: stream it
         with ``write_to`` instead."""
-    def write_to(self, dest: Union[_Path, IO[bytes]]) -> int:
-        """Streams the message to a path (created or truncated; removed on
-        failure) or a binary file object (``write`` called with chunks of up
-        to 1 MiB), reading attachment files a block at a time: memory stays
-        bounded whatever their size. Returns the bytes written."""
+    def write_to(self, dest: Union[_Path, IO[bytes]], *, overwrite: bool = False) -> int:
+        """Streams the message to a path or a binary file object (``write``
+        called with chunks of up to 1 MiB), reading attachment files a block
+        at a time: memory stays bounded whatever their size. Returns the
+        bytes written.
+
+        A path gets a temp file beside it (created exclusively, never
+        through a symlink) that is renamed into place once complete, so a
+        failure leaves nothing behind. An existing file raises
+        ``FileExistsError`` unless ``overwrite=True``, which replaces it
+        atomically."""

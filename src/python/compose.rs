@@ -10,7 +10,6 @@
 //! Writing (`build`, `write_to`) runs detached from the interpreter: files
 //! are read, encoded and written there, a block at a time for big ones.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -323,7 +322,8 @@ impl MessageBuilder {
         Ok(PyBytes::new(py, &out))
     }
 
-    fn write_to(&self, py: Python<'_>, dest: &Bound<'_, PyAny>) -> PyResult<u64> {
+    #[pyo3(signature = (dest, *, overwrite = false))]
+    fn write_to(&self, py: Python<'_>, dest: &Bound<'_, PyAny>, overwrite: bool) -> PyResult<u64> {
         let b = self.snapshot();
         if dest.hasattr("write")? {
             let mut w = PyWriter {
@@ -347,20 +347,31 @@ impl MessageBuilder {
             .extract()
             .map_err(|_| PyTypeError::new_err("write_to() takes a path or a binary file object"))?;
         super::run(py, usize::MAX, move || {
-            let file = File::create(&path).map_err(|e| super::errors::os_error(e, Some(&path)))?;
+            // A temp file beside the target (created exclusively, through
+            // no link), renamed into place only once complete: a failure
+            // leaves nothing behind and never a truncated file of the user's.
+            let os = |e: std::io::Error| super::errors::os_error(e, Some(&path));
+            let (dir, name) = crate::safe_fs::split_dest(&path).map_err(os)?;
+            let dir = crate::safe_fs::Dir::open(&dir).map_err(os)?;
+            if !overwrite && dir.kind(&name).map_err(os)?.is_some() {
+                return Err(os(std::io::Error::from_raw_os_error(libc::EEXIST)));
+            }
+            let mut tmp = dir.temp().map_err(os)?;
+            let file = tmp.file().map_err(os)?;
             let mut out = Counting {
                 inner: BufWriter::with_capacity(1 << 16, file),
                 n: 0,
             };
-            match b.write_to(&mut out) {
-                Ok(()) => Ok(out.n),
-                Err(e) => {
-                    drop(out);
-                    // No half-written message left behind.
-                    let _ = std::fs::remove_file(&path);
-                    Err(PyErr::from(e))
-                }
+            b.write_to(&mut out).map_err(PyErr::from)?;
+            let n = out.n;
+            out.inner.flush().map_err(os)?;
+            drop(out);
+            if overwrite {
+                tmp.persist_replace(&dir, &name).map_err(os)?;
+            } else {
+                tmp.persist_noclobber(&dir, &name).map_err(|(e, _)| os(e))?;
             }
+            Ok(n)
         })
     }
 
