@@ -473,10 +473,10 @@ fn prepare(
                 .map_err(BatchError::io(work))?;
         }
         Format::Jsonl => {
-            let mut obj = match msg.as_ref().map(Message::to_json) {
-                Some(Value::Object(o)) => o,
-                _ => Map::new(),
-            };
+            // The message's own object is serialised straight from it (no
+            // Value tree: see message::MessageJson), merged with these.
+            let json = msg.as_ref().map(Message::json);
+            let mut obj = Map::new();
             obj.insert("index".into(), index.into());
             obj.insert("offset".into(), item.offset.into());
             obj.insert("length".into(), item.length.into());
@@ -520,8 +520,11 @@ fn prepare(
             if opts.text {
                 obj.insert("text".into(), msg.as_ref().and_then(body_text).into());
             }
-            serde_json::to_writer(&mut p.out, &Value::Object(obj))
-                .map_err(|e| BatchError::io(work)(e.into()))?;
+            match &json {
+                Some(json) => serde_json::to_writer(&mut p.out, &json.with_fields(&obj)),
+                None => serde_json::to_writer(&mut p.out, &Value::Object(obj)),
+            }
+            .map_err(|e| BatchError::io(work)(e.into()))?;
             p.out.push(b'\n');
         }
     }
