@@ -259,7 +259,7 @@ fn phrase(toks: &[(Tok, bool)], at: u64, defects: &mut Vec<Defect>) -> Option<St
 fn finish(
     mb: Mailbox,
     group: &Option<String>,
-    out: &mut Vec<Address>,
+    out: &mut dyn FnMut(Address),
     pos: &dyn Fn(usize) -> u64,
     defects: &mut Vec<Defect>,
 ) {
@@ -328,7 +328,7 @@ fn finish(
             }
         }
     };
-    out.push(Address {
+    out(Address {
         name,
         address,
         group: group.clone(),
@@ -337,6 +337,19 @@ fn finish(
 
 /// Parses an address list (To, Cc, From, ...).
 pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) -> Vec<Address> {
+    let mut list = Vec::new();
+    for_each_address(value, base, defects, |a| list.push(a));
+    list
+}
+
+/// [`parse_address_list`], handing each address to `emit` as it is parsed
+/// (a list of a million addresses is never held).
+pub fn for_each_address(
+    value: &[u8],
+    base: u64,
+    defects: &mut Vec<Defect>,
+    mut emit: impl FnMut(Address),
+) {
     let (v, map) = unfold_mapped(value);
     let pos = |i: usize| base + map.orig(i);
     // Tokenizer defects come first, then the parser's, as when the tokens
@@ -345,7 +358,7 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
     let mut parse_defects = Vec::new();
     let defects_out = defects;
     let defects = &mut parse_defects;
-    let mut out = Vec::new();
+    let out: &mut dyn FnMut(Address) = &mut emit;
     let mut group: Option<String> = None;
     let mut mb = Mailbox::default();
     tokenize(&v, &mut token_defects, &pos, |Item { tok, space, at }| {
@@ -361,7 +374,7 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
                 Tok::Special(b',') if spec.first() == Some(&b'@') => spec.push(b','),
                 Tok::Special(c @ (b',' | b';' | b'<')) => {
                     // Unclosed angle address: close it here.
-                    finish(std::mem::take(&mut mb), &group, &mut out, &pos, defects);
+                    finish(std::mem::take(&mut mb), &group, out, &pos, defects);
                     match c {
                         b';' => group = None,
                         b'<' => {
@@ -385,9 +398,9 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
                 mb.angle = Some(Vec::new());
             }
             Tok::Special(b'>') => defects.push(Defect::new(DefectCode::BadAddress, pos(at))),
-            Tok::Special(b',') => finish(std::mem::take(&mut mb), &group, &mut out, &pos, defects),
+            Tok::Special(b',') => finish(std::mem::take(&mut mb), &group, out, &pos, defects),
             Tok::Special(b';') => {
-                finish(std::mem::take(&mut mb), &group, &mut out, &pos, defects);
+                finish(std::mem::take(&mut mb), &group, out, &pos, defects);
                 if group.take().is_none() {
                     defects.push(Defect::new(DefectCode::BadAddress, pos(at)));
                 }
@@ -406,8 +419,7 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
             t => mb.outer.push((t, space)),
         }
     });
-    finish(mb, &group, &mut out, &pos, defects);
+    finish(mb, &group, out, &pos, defects);
     defects_out.append(&mut token_defects);
     defects_out.append(&mut parse_defects);
-    out
 }

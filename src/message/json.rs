@@ -4,9 +4,9 @@
 //! Both walk the flat entity arena in order, so they work at any depth.
 //!
 //! [`MessageJson`] is the shape itself, serialised straight to a writer:
-//! nothing proportional to the message is built but the parsed addresses
-//! (about 50 bytes each plus their text), one small record per entity and
-//! the defects. A `serde_json::Value` tree would hold a map node of about
+//! nothing proportional to the message is built but one small record per
+//! entity and the defects; addresses are parsed as they are written (once
+//! before, for their defects, which the output lists first). A `serde_json::Value` tree would hold a map node of about
 //! 600 bytes per address object, more than the output it stands for; the
 //! `Value` methods ([`Message::to_json`] and friends, for Python) are built
 //! from the same serialisation. Keys come in sorted order, as `Value`'s
@@ -30,14 +30,6 @@ fn fields<'m>(msg: &'m Message, name: &'m str) -> impl Iterator<Item = (u64, &'m
             .eq_ignore_ascii_case(name.as_bytes())
             .then(|| (f.value.start as u64, &src[f.value.clone()]))
     })
-}
-
-fn addresses(msg: &Message, name: &str, defects: &mut Vec<Defect>) -> Vec<Address> {
-    let mut list = Vec::new();
-    for (at, raw) in fields(msg, name) {
-        list.extend(header::address::parse_address_list(raw, at, defects));
-    }
-    list
 }
 
 /// A list of defects: `[{"code", "offset"}, ...]`.
@@ -64,15 +56,36 @@ impl Serialize for DefectJson<'_> {
     }
 }
 
-/// `[{"address", "name"}, ...]` (the group is not part of the shape).
-struct AddressList<'a>(&'a [Address]);
+/// The addresses of the root's fields named `name`, `[{"address", "name"},
+/// ...]` (the group is not part of the shape), parsed as they are written:
+/// a field of a million addresses is never held as a list. (Their defects
+/// were collected by [`Headers::read`], parsing them once more.)
+struct AddressField<'m> {
+    msg: &'m Message,
+    name: &'static str,
+}
 
-impl Serialize for AddressList<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for a in self.0 {
-            seq.serialize_element(&AddressJson(a))?;
+impl AddressField<'_> {
+    /// Parses the addresses for their defects only.
+    fn defects(&self, defects: &mut Vec<Defect>) {
+        for (at, raw) in fields(self.msg, self.name) {
+            header::address::for_each_address(raw, at, defects, |_| {});
         }
+    }
+}
+
+impl Serialize for AddressField<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        let mut result = Ok(());
+        for (at, raw) in fields(self.msg, self.name) {
+            header::address::for_each_address(raw, at, &mut Vec::new(), |a| {
+                if result.is_ok() {
+                    result = seq.serialize_element(&AddressJson(&a));
+                }
+            });
+        }
+        result?;
         seq.end()
     }
 }
@@ -89,23 +102,24 @@ impl Serialize for AddressJson<'_> {
 }
 
 /// The decoded top-level headers.
-struct Headers {
+struct Headers<'m> {
     subject: Option<String>,
     date: Option<String>,
     message_id: Option<String>,
-    from: Vec<Address>,
-    to: Vec<Address>,
-    cc: Vec<Address>,
+    from: AddressField<'m>,
+    to: AddressField<'m>,
+    cc: AddressField<'m>,
 }
 
-impl Headers {
-    fn read(msg: &Message, defects: &mut Vec<Defect>) -> Headers {
+impl<'m> Headers<'m> {
+    fn read(msg: &'m Message, defects: &mut Vec<Defect>) -> Headers<'m> {
         let subject = fields(msg, "subject")
             .next()
             .map(|(at, v)| header::decode_text(v, at, defects));
-        let from = addresses(msg, "from", defects);
-        let to = addresses(msg, "to", defects);
-        let cc = addresses(msg, "cc", defects);
+        let [from, to, cc] = ["from", "to", "cc"].map(|name| AddressField { msg, name });
+        from.defects(defects);
+        to.defects(defects);
+        cc.defects(defects);
         let date = fields(msg, "date").next().and_then(|(at, v)| {
             let parsed = header::date::parse_date(&header::unfold(v));
             if parsed.is_none() {
@@ -129,15 +143,15 @@ impl Headers {
     }
 }
 
-impl Serialize for Headers {
+impl Serialize for Headers<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(6))?;
-        m.serialize_entry("cc", &AddressList(&self.cc))?;
+        m.serialize_entry("cc", &self.cc)?;
         m.serialize_entry("date", &self.date)?;
-        m.serialize_entry("from", &AddressList(&self.from))?;
+        m.serialize_entry("from", &self.from)?;
         m.serialize_entry("message_id", &self.message_id)?;
         m.serialize_entry("subject", &self.subject)?;
-        m.serialize_entry("to", &AddressList(&self.to))?;
+        m.serialize_entry("to", &self.to)?;
         m.end()
     }
 }
@@ -198,7 +212,7 @@ impl Serialize for Part<'_> {
 /// and `parts` (every entity in depth-first pre-order, the root included).
 /// Made by [`Message::json`]; [`Message::to_json`] is its `Value`.
 pub struct MessageJson<'m> {
-    headers: Headers,
+    headers: Headers<'m>,
     parts: Vec<Part<'m>>,
 }
 
