@@ -13,8 +13,9 @@ other anonymous memory. File-backed pages (the mapped archive, spooled
 messages) are page cache, not heap, so VmHWM, which counts them, is printed
 beside it but not judged.
 
-Pass: peak RssAnon at most 256 MiB times the jobs, time(4n)/time(n) <= 5,
-and RssAnon(4n) about RssAnon(n) (within 64 MiB, or 1.5x).
+Pass: peak RssAnon at most 256 MiB times the jobs, time(4n)/time(n) <= 5
+(wall and CPU time both), and RssAnon(4n) about RssAnon(n) (within 64 MiB,
+or 1.5x).
 
 Cases (sizes at --scale 1):
 
@@ -24,7 +25,7 @@ Cases (sizes at --scale 1):
   attachments  4 messages, each with a base64 attachment of 74, 148, 296 MB:
                convert --to mbox --attachments DIR
   addresses    one To: header of 3.5, 7, 14 MB of addresses: parse --json
-  jsonl-j2     mbox of messages with long address lists (29, 58, 115 MB):
+  jsonl-j2     mbox of messages each with a 14 MB address list (29, 58, 115 MB):
                convert --to jsonl -j2
   mixed-j2     scripts/gen_archive.py mixed 29, 58, 115 MB: convert --to jsonl -j2
 """
@@ -152,7 +153,7 @@ def gen_addresses(path, nbytes):
         out.write(b"Subject: many\r\n\r\nhello\r\n")
 
 
-def gen_address_mbox(path, nbytes, per_message=3_500_000):
+def gen_address_mbox(path, nbytes, per_message=14_000_000):
     with open(path, "wb") as out:
         i, size = 0, 0
         while size < nbytes:
@@ -172,12 +173,17 @@ def gen_mixed(path, nbytes):
 
 
 def run(cmd, stdout=None):
-    """Runs `cmd`; returns (seconds, peak RssAnon, peak VmHWM) in bytes."""
+    """Runs `cmd`; returns (wall seconds, CPU seconds, peak RssAnon, peak
+    VmHWM), the last two in bytes."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
     status = "/proc/%d/status" % p.pid
     peak_anon = hwm = 0
-    while p.poll() is None:
+    while True:
+        pid, code, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            p.returncode = os.waitstatus_to_exitcode(code)
+            break
         try:
             with open(status) as f:
                 for line in f:
@@ -192,7 +198,7 @@ def run(cmd, stdout=None):
     err = p.stderr.read().decode(errors="replace")
     if p.returncode != 0:
         raise SystemExit("%s failed (%d): %s" % (" ".join(cmd), p.returncode, err))
-    return secs, peak_anon, hwm
+    return secs, usage.ru_utime + usage.ru_stime, peak_anon, hwm
 
 
 CASES = {
@@ -257,21 +263,27 @@ def main():
                 src = os.path.join(tmp, "input" + suffix)
                 gen(src, n)
                 with open(os.path.join(tmp, "stdout"), "wb") as out:
-                    secs, anon, hwm = run(cmd(args.bin, src, tmp), stdout=out)
-                rows.append((n, os.path.getsize(src), secs, anon, hwm))
-                print("  %-12s n=%6.0f MB  input %7.1f MB  %7.2f s  RssAnon %7.1f MiB  VmHWM %7.1f MiB"
-                      % (name, n / 1e6, rows[-1][1] / 1e6, secs, anon / MIB, hwm / MIB), flush=True)
+                    secs, cpu_secs, anon, hwm = run(cmd(args.bin, src, tmp), stdout=out)
+                rows.append((n, os.path.getsize(src), secs, cpu_secs, anon, hwm))
+                print("  %-12s n=%6.1f MB  input %7.1f MB  wall %6.2f s  CPU %6.2f s  RssAnon %7.1f MiB"
+                      "  VmHWM %7.1f MiB"
+                      % (name, n / 1e6, rows[-1][1] / 1e6, secs, cpu_secs, anon / MIB, hwm / MIB),
+                      flush=True)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-        (_, _, t1, a1, _), (_, _, t4, a4, _) = rows[0], rows[-1]
+        (_, _, t1, c1, a1, _), (_, _, t4, c4, a4, _) = rows[0], rows[-1]
         bound = 256 * MIB * jobs
-        ok_heap = max(a for _, _, _, a, _ in rows) <= bound
-        ok_time = t4 / max(t1, 1e-3) <= 5
+        ok_heap = max(r[4] for r in rows) <= bound
+        # Wall time on a shared machine swings with its neighbours (and the
+        # disk, for spooled messages); CPU time is judged too.
+        ok_time = t4 / max(t1, 1e-3) <= 5 and c4 / max(c1, 1e-3) <= 5
         ok_flat = a4 <= max(a1 * 1.5, a1 + 64 * MIB)
         verdict = "PASS" if ok_heap and ok_time and ok_flat else "FAIL"
         failed |= verdict == "FAIL"
-        print("%s %s: peak RssAnon <= %d MiB: %s; time(4n)/time(n) = %.2f; RssAnon(4n)/RssAnon(n) = %.2f"
-              % (verdict, name, bound // MIB, ok_heap, t4 / max(t1, 1e-3), a4 / max(a1, 1)), flush=True)
+        print("%s %s: peak RssAnon <= %d MiB: %s; wall(4n)/wall(n) = %.2f, CPU(4n)/CPU(n) = %.2f;"
+              " RssAnon(4n)/RssAnon(n) = %.2f"
+              % (verdict, name, bound // MIB, ok_heap, t4 / max(t1, 1e-3), c4 / max(c1, 1e-3),
+                 a4 / max(a1, 1)), flush=True)
     sys.exit(1 if failed else 0)
 
 
