@@ -14,7 +14,8 @@ messages) are page cache, not heap, so VmHWM, which counts them, is printed
 beside it but not judged.
 
 Pass: peak RssAnon at most 256 MiB times the jobs, time(4n)/time(n) <= 5
-(wall and CPU time both), and RssAnon(4n) about RssAnon(n) (within 64 MiB,
+(wall time and user CPU time both; system time is printed, not judged: it
+follows the page cache), and RssAnon(4n) about RssAnon(n) (within 64 MiB,
 or 1.5x).
 
 Cases (sizes at --scale 1):
@@ -173,8 +174,8 @@ def gen_mixed(path, nbytes):
 
 
 def run(cmd, stdout=None):
-    """Runs `cmd`; returns (wall seconds, CPU seconds, peak RssAnon, peak
-    VmHWM), the last two in bytes."""
+    """Runs `cmd`; returns (wall seconds, user CPU seconds, system CPU
+    seconds, peak RssAnon, peak VmHWM), the last two in bytes."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
     status = "/proc/%d/status" % p.pid
@@ -198,7 +199,7 @@ def run(cmd, stdout=None):
     err = p.stderr.read().decode(errors="replace")
     if p.returncode != 0:
         raise SystemExit("%s failed (%d): %s" % (" ".join(cmd), p.returncode, err))
-    return secs, usage.ru_utime + usage.ru_stime, peak_anon, hwm
+    return secs, usage.ru_utime, usage.ru_stime, peak_anon, hwm
 
 
 CASES = {
@@ -263,24 +264,25 @@ def main():
                 src = os.path.join(tmp, "input" + suffix)
                 gen(src, n)
                 with open(os.path.join(tmp, "stdout"), "wb") as out:
-                    secs, cpu_secs, anon, hwm = run(cmd(args.bin, src, tmp), stdout=out)
-                rows.append((n, os.path.getsize(src), secs, cpu_secs, anon, hwm))
-                print("  %-12s n=%6.1f MB  input %7.1f MB  wall %6.2f s  CPU %6.2f s  RssAnon %7.1f MiB"
-                      "  VmHWM %7.1f MiB"
-                      % (name, n / 1e6, rows[-1][1] / 1e6, secs, cpu_secs, anon / MIB, hwm / MIB),
+                    secs, user, system, anon, hwm = run(cmd(args.bin, src, tmp), stdout=out)
+                rows.append((n, os.path.getsize(src), secs, user, anon, hwm))
+                print("  %-12s n=%6.1f MB  input %7.1f MB  wall %6.2f s  user %6.2f s  sys %6.2f s"
+                      "  RssAnon %7.1f MiB  VmHWM %7.1f MiB"
+                      % (name, n / 1e6, rows[-1][1] / 1e6, secs, user, system, anon / MIB, hwm / MIB),
                       flush=True)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         (_, _, t1, c1, a1, _), (_, _, t4, c4, a4, _) = rows[0], rows[-1]
         bound = 256 * MIB * jobs
         ok_heap = max(r[4] for r in rows) <= bound
-        # Wall time on a shared machine swings with its neighbours (and the
-        # disk, for spooled messages); CPU time is judged too.
+        # Wall time on a shared machine swings with its neighbours, and
+        # system time with the page cache (a spooled 2.7 GB temp file);
+        # user CPU time, the program's own work, is judged beside wall time.
         ok_time = t4 / max(t1, 1e-3) <= 5 and c4 / max(c1, 1e-3) <= 5
         ok_flat = a4 <= max(a1 * 1.5, a1 + 64 * MIB)
         verdict = "PASS" if ok_heap and ok_time and ok_flat else "FAIL"
         failed |= verdict == "FAIL"
-        print("%s %s: peak RssAnon <= %d MiB: %s; wall(4n)/wall(n) = %.2f, CPU(4n)/CPU(n) = %.2f;"
+        print("%s %s: peak RssAnon <= %d MiB: %s; wall(4n)/wall(n) = %.2f, user(4n)/user(n) = %.2f;"
               " RssAnon(4n)/RssAnon(n) = %.2f"
               % (verdict, name, bound // MIB, ok_heap, t4 / max(t1, 1e-3), c4 / max(c1, 1e-3),
                  a4 / max(a1, 1)), flush=True)

@@ -103,10 +103,10 @@ pub(super) fn body(e: &EntityRef<'_>) -> (Vec<u8>, Vec<Defect>) {
 }
 
 /// Writes the decoded body of `e` to `sink`, `block` input bytes a step;
-/// returns its length and the defects found decoding it. The bytes written are those of
-/// [`body`], whatever `block` is: every decoder here keeps its state
-/// across steps. The sink is restarted only for Base64 that falls back to
-/// the raw text (see `base64_to`).
+/// returns its length and the defects found decoding it. The bytes are
+/// those of [`body`] whatever `block` is: every decoder here keeps its
+/// state across steps. The sink is restarted only for Base64 that falls
+/// back to the raw text (see `base64_to`).
 pub(super) fn to_sink(
     e: &EntityRef<'_>,
     sink: &mut (impl DecodeSink + ?Sized),
