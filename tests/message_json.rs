@@ -80,3 +80,22 @@ fn json_view_writes_the_value_text() {
     }
     assert!(n >= 64, "{n} messages");
 }
+
+#[test]
+fn header_defects_keep_their_order() {
+    // Subject, then date, then the address lists: the order `parse --json`
+    // has always listed them in, whatever order the fields stand in.
+    let msg = Message::parse(
+        &b"From: a@b.example>\r\nTo: c@d.example>\r\nDate: not a date\r\nSubject: =?x?Q?bad?=\r\n\r\nhi\r\n"[..],
+    );
+    let json = msg.to_json();
+    let codes: Vec<&str> = json["defects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    let first = |c: &str| codes.iter().position(|x| *x == c).unwrap();
+    assert!(first("bad_date") < first("bad_address"), "{codes:?}");
+    assert_eq!(json["defects"], json["parts"][0]["defects"]);
+}

@@ -116,10 +116,6 @@ impl<'m> Headers<'m> {
         let subject = fields(msg, "subject")
             .next()
             .map(|(at, v)| header::decode_text(v, at, defects));
-        let [from, to, cc] = ["from", "to", "cc"].map(|name| AddressField { msg, name });
-        from.defects(defects);
-        to.defects(defects);
-        cc.defects(defects);
         let date = fields(msg, "date").next().and_then(|(at, v)| {
             let parsed = header::date::parse_date(&header::unfold(v));
             if parsed.is_none() {
@@ -132,6 +128,12 @@ impl<'m> Headers<'m> {
                 .trim()
                 .to_string()
         });
+        // Defects in the order they have always come: subject, date, then
+        // the address lists.
+        let [from, to, cc] = ["from", "to", "cc"].map(|name| AddressField { msg, name });
+        from.defects(defects);
+        to.defects(defects);
+        cc.defects(defects);
         Headers {
             subject,
             date,
