@@ -53,6 +53,8 @@ pub mod multipart;
 #[cfg(feature = "bench-peers")]
 pub mod peers;
 pub mod qp;
+#[cfg(unix)]
+pub mod safe_fs;
 pub mod uu;
 
 #[cfg(feature = "python")]

@@ -160,3 +160,42 @@ fn parallel_matches_sequential() {
         }
     }
 }
+
+/// Widths whose lines are longer than the encoder's block (and widths
+/// whose `cols * 4` overflows) stream too: same bytes as the one-shot
+/// encoder however the input is cut, lines carried across blocks.
+#[test]
+fn encoder_writer_any_width() {
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+    let widths = [
+        0,
+        76,
+        262_144,
+        262_145,
+        300_001,
+        1_000_000_001,
+        (1usize << 62) + 1,
+        usize::MAX / 4 + 1,
+        usize::MAX,
+    ];
+    let cuts: [&[usize]; 3] = [&[], &[1, 196_607, 2, 5000], &[393_216, 3, 3, 196_609]];
+    for cols in widths {
+        for line_ending in [LineEnding::Lf, LineEnding::Crlf] {
+            let wrap = Wrap::new(cols, line_ending);
+            for n in [0, 1, 196_608, 196_609, 524_291, data.len()] {
+                let want = STANDARD.encode_wrapped_to_vec(&data[..n], wrap);
+                for c in cuts {
+                    let mut enc = EncoderWriter::new(Vec::new(), STANDARD, wrap);
+                    for piece in chunked(&data[..n], c) {
+                        enc.write_all(&piece).unwrap();
+                    }
+                    let got = enc.finish().unwrap();
+                    assert!(
+                        got == want,
+                        "cols {cols}, {line_ending:?}, {n} bytes, cuts {c:?}"
+                    );
+                }
+            }
+        }
+    }
+}

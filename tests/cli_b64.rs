@@ -452,16 +452,18 @@ fn out_to_fifo_or_symlink_writes_through() {
         .file_type()
         .is_symlink());
     assert_eq!(fs::read(&real).unwrap(), b"hi");
-    // A dangling link: written through, creating the file it names.
+    // A dangling link: refused (no file is created through a link, see
+    // files.rs), the link left as it is.
     let target = s.path("made.txt");
     let dangling = s.path("dangling.txt");
     std::os::unix::fs::symlink(&target, &dangling).unwrap();
-    assert!(ok(
+    let err = fails(
         &["b64", "decode", "-o", dangling.to_str().unwrap()],
-        b"aGk="
-    )
-    .is_empty());
-    assert_eq!(fs::read(&target).unwrap(), b"hi");
+        b"aGk=",
+        1,
+    );
+    assert!(one_line(&err).contains("dangling symbolic link"), "{err}");
+    assert!(!target.exists());
     assert!(fs::symlink_metadata(&dangling)
         .unwrap()
         .file_type()
@@ -641,7 +643,12 @@ fn sigint_removes_temp_file() {
     stdin.write_all(&random_bytes(1 << 20, 23)).unwrap();
     // Wait until the temp file exists (the handler is installed before).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !s.entries().iter().any(|e| e.contains(".mimeflow-tmp-")) {
+    // safe_fs temp names: `.mimeflow-PID-SEQ-RANDOM.tmp`.
+    while !s
+        .entries()
+        .iter()
+        .any(|e| e.starts_with(".mimeflow-") && e.ends_with(".tmp"))
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "no temp file appeared"
@@ -657,4 +664,141 @@ fn sigint_removes_temp_file() {
     drop(stdin);
     assert_eq!(out.status.code(), Some(130));
     assert!(s.entries().is_empty(), "left behind: {:?}", s.entries());
+}
+
+/// Every width GNU accepts, the ones that overflow `cols * 4` and `u64`
+/// included, gives GNU's bytes: input sizes around the stream's 192 KiB
+/// block and around the lines of the widest widths that still come out
+/// whole from one block (262,144 columns) and the first that do not.
+#[test]
+fn encode_matches_gnu_base64_at_any_width() {
+    assert!(
+        gnu_available(),
+        "{GNU_BASE64} is needed for this comparison"
+    );
+    let widths = [
+        "0",
+        "1",
+        "3",
+        "4",
+        "75",
+        "76",
+        "77",
+        "87382",
+        "262144",
+        "262145",
+        "1000000001",
+        "2147483647",
+        "4294967296",
+        "4294967297",
+        "4611686018427387905",
+        "9223372036854775807",
+        // Over i64::MAX: GNU reads these as "no wrapping" (no final newline).
+        "9223372036854775808",
+        "18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999999",
+        // GNU's spellings: leading space and sign.
+        " 76",
+        "+76",
+        "-0",
+    ];
+    let sizes = [
+        0, 1, 2, 3, 4, 196_607, 196_608, 196_609, 196_610, 393_217, 600_001,
+    ];
+    for (i, &n) in sizes.iter().enumerate() {
+        let data = random_bytes(n, 77 + i as u64);
+        for w in widths {
+            let gnu = run_cmd(Command::new(GNU_BASE64).arg(format!("--wrap={w}")), &data);
+            assert!(gnu.status.success(), "GNU base64 -w {w:?} failed");
+            let got = ok(&["b64", "encode", &format!("--wrap={w}")], &data);
+            assert!(
+                got == gnu.stdout,
+                "size {n}, -w {w:?}: {} bytes, {} lines; GNU: {} bytes, {} lines",
+                got.len(),
+                got.iter().filter(|&&b| b == b'\n').count(),
+                gnu.stdout.len(),
+                gnu.stdout.iter().filter(|&&b| b == b'\n').count(),
+            );
+            let got = ok(&["b64", "encode", &format!("--wrap={w}"), "--crlf"], &data);
+            assert!(got == lf_to_crlf(&gnu.stdout), "size {n}, -w {w:?} --crlf");
+        }
+    }
+    // What GNU refuses is refused (usage errors here).
+    for w in ["-1", "12x", "", "0x10", "-99999999999999999999999"] {
+        let err = fails(&["b64", "encode", &format!("--wrap={w}")], b"x", 2);
+        assert!(err.contains("invalid wrap size"), "-w {w:?}: {err}");
+    }
+}
+
+/// A width far beyond the input streams in constant memory: the peak RSS
+/// of encoding 64 MiB piped with `-w 1000000001` stays far below the input
+/// (a whole line of input used to be buffered: 2.47 GB for 1 GiB).
+#[cfg(target_os = "linux")]
+#[test]
+fn huge_width_streams_in_constant_memory() {
+    const INPUT: usize = 64 << 20;
+    let mut child = mimeflow()
+        .args(["b64", "encode", "-w", "1000000001"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || {
+        let block = random_bytes(1 << 20, 5);
+        for _ in 0..INPUT >> 20 {
+            pipe.write_all(&block).expect("feed");
+        }
+    });
+    let mut stdout = child.stdout.take().expect("stdout");
+    let counter = std::thread::spawn(move || {
+        let (mut total, mut newlines, mut buf) = (0u64, 0u64, vec![0u8; 1 << 16]);
+        loop {
+            let n = stdout.read(&mut buf).expect("read stdout");
+            if n == 0 {
+                return (total, newlines);
+            }
+            total += n as u64;
+            newlines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    });
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let (status, max_rss_kib) = wait_with_max_rss(child);
+    feeder.join().expect("feeder");
+    let (total, newlines) = counter.join().expect("counter");
+    assert!(status == 0, "exit status {status}: {stderr}");
+    assert_eq!((total, newlines), ((INPUT / 3 * 4 + 4 + 1) as u64, 1));
+    assert!(
+        max_rss_kib < 32 * 1024,
+        "peak RSS {max_rss_kib} KiB for {} MiB of input",
+        INPUT >> 20
+    );
+}
+
+/// Reaps `child` with `wait4`, which reports its own peak RSS (KiB), unlike
+/// `getrusage(RUSAGE_CHILDREN)`, which mixes in other tests' children.
+#[cfg(target_os = "linux")]
+fn wait_with_max_rss(child: std::process::Child) -> (i32, i64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own unreaped child (nothing else waits for it),
+    // and both out-pointers are valid for writes.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    (code, usage.ru_maxrss)
 }

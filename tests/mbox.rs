@@ -505,3 +505,57 @@ fn stream_spools_large_messages() {
     // Unnamed files: nothing left in the spool folder.
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
 }
+
+/// `plan_splits` costs one search per cut it makes, whatever `n`: a plan
+/// for `n` up to `usize::MAX` comes back at once with a range per message
+/// (it used to loop `n` times: for ever at 2**63), the same plan as for `n`
+/// equal to the data's length.
+#[test]
+fn plan_splits_any_n_is_bounded() {
+    let data = leak(gen_archive(7, 300, LineEnding::Lf, true));
+    let serial = all(data, &opts(Some(Variant::Mboxrd)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let plans: Vec<_> = [
+            data.len(),
+            data.len() + 1,
+            1 << 40,
+            (1 << 63) + 1,
+            usize::MAX,
+        ]
+        .into_iter()
+        .map(|n| (n, plan_splits(data, n, Variant::Mboxrd).unwrap()))
+        .collect();
+        tx.send(plans).unwrap();
+    });
+    let plans = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("plan_splits with a huge n did not return within 20 s");
+    for (n, plan) in plans {
+        assert_eq!(plan.len(), serial.len(), "n={n}: one range per message");
+        for (range, e) in plan.iter().zip(&serial) {
+            assert_eq!(range.start, e.offset, "n={n}");
+            assert_eq!(range.end, e.offset + e.length, "n={n}");
+        }
+    }
+    // Tiny data and n = 0 or huge.
+    let one = b"From a Thu Jan  1 00:00:00 1970\n\nx\n";
+    for n in [0, 1, usize::MAX] {
+        let plan = plan_splits(one, n, Variant::Mboxrd).unwrap();
+        assert_eq!(plan.len(), 1, "n={n}");
+        assert_eq!(plan[0], 0..one.len() as u64, "n={n}");
+    }
+}
+
+/// `read_spooled` gives the input's bytes, on the heap up to the threshold
+/// and from a spool file past it, exactly at the edges too.
+#[test]
+fn read_spooled_edges() {
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    for threshold in [0, 1, 999, 1000, 1001, 10_000, 1 << 20] {
+        for n in [0, 1, 999, 1000, 1001, 10_000] {
+            let got = mimeflow::mbox::read_spooled(&data[..n], threshold).unwrap();
+            assert!(got[..] == data[..n], "threshold {threshold}, {n} bytes");
+        }
+    }
+}

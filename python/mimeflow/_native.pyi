@@ -222,24 +222,37 @@ def open(
     unquote_mboxo: bool = False,
     with_info: bool = False,
     max_message: Optional[int] = None,
+    copy: bool = False,
 ) -> MboxReader:
-    """Opens an mbox archive (plain: memory-mapped; gzip, zstd, xz:
-    streamed) and returns the iterator over its messages, parsed in
-    parallel one batch ahead of the caller, off the interpreter. ``variant``
-    (default: sniffed) is ``mboxo``, ``mboxrd``, ``mboxcl`` or ``mboxcl2``;
-    ``unquote_mboxo`` undoes ``>From`` quoting of mboxo/mboxcl too;
-    ``max_message`` bounds a streamed message (bigger ones are skipped and
-    listed in ``skipped``; by default there is no bound and messages over
-    64 MiB are spooled to an unnamed temporary file and memory-mapped). Raises ``MboxError`` (``kind="not_mbox"``) for
-    data that is not an mbox, ``OSError`` for I/O errors."""
+    """Opens an mbox archive (plain: memory-mapped; gzip, zstd, xz, pipes
+    and devices: streamed) and returns the iterator over its messages,
+    parsed in parallel one batch ahead of the caller, off the interpreter.
+    ``variant`` (default: sniffed) is ``mboxo``, ``mboxrd``, ``mboxcl`` or
+    ``mboxcl2``; ``unquote_mboxo`` undoes ``>From`` quoting of mboxo/mboxcl
+    too; ``max_message`` bounds a streamed message (bigger ones are skipped
+    and listed in ``skipped``; by default there is no bound and messages
+    over 64 MiB are spooled to an unnamed temporary file and
+    memory-mapped). Raises ``MboxError`` (``kind="not_mbox"``) for data
+    that is not an mbox, ``OSError`` for I/O errors.
+
+    A plain archive is mapped and its messages are zero-copy views of the
+    map: if another program truncates the file (a mail client compacting
+    the mailbox) while the reader or any of its messages is alive, the next
+    access past the new end kills the interpreter with SIGBUS, which no
+    ``try`` can catch. ``copy=True`` never maps the file: it is read with
+    ``read(2)`` and every message is a copy, so a truncation only ends the
+    iteration early (the last message may be cut short), at the price of a
+    serial split and a copy (see the README for the cost)."""
 
 def plan_splits(
     path: _Path, n: int, *, variant: Optional[str] = None
 ) -> Tuple[List[Tuple[int, int]], str]:
     """Cuts a plain archive into at most ``n`` byte ranges ``(start, end)``
     at From_ lines (covering the file, in order), and returns them with the
-    variant to pass to ``process_range``. Compressed and mboxcl2 archives
-    are refused: ``MboxError`` with ``kind="refused"``."""
+    variant to pass to ``process_range``. Any ``n`` is fine: the work is one
+    short search per range made (at most one per message). Compressed and
+    mboxcl2 archives, and what is not a regular file (a pipe, a device), are
+    refused: ``MboxError`` with ``kind="refused"``."""
 
 def process_range(
     path: _Path,
@@ -248,10 +261,17 @@ def process_range(
     variant: str,
     *,
     unquote_mboxo: bool = False,
+    copy: bool = False,
 ) -> List[Tuple[EntryInfo, Message]]:
     """The entries whose From_ line starts in ``[start, end)`` (the last
     may extend past ``end``), parsed in parallel; ``EntryInfo.index`` counts
-    from 0 in the range."""
+    from 0 in the range.
+
+    The archive is mapped for the call, and the messages are zero-copy
+    views of the map: truncating the file while they are alive kills the
+    interpreter with SIGBUS. With ``copy=True`` they are parsed from copies
+    and the map is gone when the call returns, so they survive it; only a
+    truncation during the call itself can still raise SIGBUS."""
 
 def convert(
     src: _Path,

@@ -18,9 +18,17 @@ quoting always (it is exact), mboxo's only with ``unquote_mboxo=True``.
 For work spread over processes, :func:`plan_splits` cuts a plain archive
 into byte ranges and :func:`process_range` reads one of them; the ranges of
 one plan, put together in order, give exactly the entries of the whole
-archive. Compressed and mboxcl2 archives cannot be cut: :class:`MboxError`
-(``kind == "refused"``). Data that is not an mbox raises :class:`MboxError`
-(``kind == "not_mbox"``); I/O errors are :class:`OSError`.
+archive. Compressed and mboxcl2 archives, pipes and devices cannot be cut:
+:class:`MboxError` (``kind == "refused"``). Data that is not an mbox raises
+:class:`MboxError` (``kind == "not_mbox"``); I/O errors are :class:`OSError`.
+
+A plain archive is memory-mapped and messages are views of the map. If
+another program truncates the file while the reader or a message is alive
+(a mail client compacting the mailbox), the next access past the new end
+kills the interpreter with SIGBUS; no exception can catch it. Pass
+``copy=True`` to ``open`` (the file is read with ``read(2)``, never mapped)
+or to ``process_range`` (messages are copies) when the archive may change
+under you.
 """
 
 from mimeflow._errors import MboxError

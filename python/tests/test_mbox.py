@@ -10,6 +10,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -134,6 +135,115 @@ def test_ranges_give_the_whole_archive(tmp_path, n, which):
         got.extend(_key(i, m) for i, m in part)
     assert got == whole
 
+
+
+def test_plan_splits_any_n_returns_at_once(tmp_path):
+    """A huge ``n`` costs no more than one range per message (it used to
+    loop ``n`` times: 2**63 never returned and ignored Ctrl-C). Run in a
+    child so that a regression fails on the timeout instead of hanging."""
+    path = _big_archive(tmp_path)
+    code = (
+        "import sys\n"
+        "from mimeflow import mbox\n"
+        "for n in (2**63, 2**64 - 1, 10**15):\n"
+        "    ranges, variant = mbox.plan_splits(sys.argv[1], n)\n"
+        "    print(len(ranges), ranges[0][0], ranges[-1][1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    messages = len(list(mbox.open(path)))
+    size = path.stat().st_size
+    assert done.stdout.split("\n")[:-1] == [f"{messages} 0 {size}"] * 3
+    with pytest.raises(OverflowError):
+        mbox.plan_splits(path, 2**64)
+
+
+def test_fifo_and_devices(tmp_path):
+    """What cannot be mapped is streamed: a FIFO gives the file's messages
+    (it used to fail with "Illegal seek"), /dev/zero is not an mbox (it
+    used to be an empty archive); neither can be cut into ranges."""
+    import threading
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+
+    def feed():
+        with fifo.open("wb") as w:
+            w.write(SAMPLE.read_bytes())
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        got = [_key(i, m) for i, m in mbox.open(fifo, with_info=True)]
+    finally:
+        t.join()
+    assert got == [_key(i, m) for i, m in mbox.open(SAMPLE, with_info=True)]
+    with pytest.raises(mimeflow.MboxError) as e:
+        mbox.open("/dev/zero")
+    assert e.value.kind == "not_mbox"
+    for path in (fifo, pathlib.Path("/dev/zero")):
+        with pytest.raises(mimeflow.MboxError) as e:
+            mbox.plan_splits(path, 4)
+        assert e.value.kind == "refused" and "not a regular file" in str(e.value)
+        with pytest.raises(mimeflow.MboxError) as e:
+            mbox.process_range(path, 0, 100, "mboxrd")
+        assert e.value.kind == "refused"
+
+
+_TRUNCATE_SCRIPT = """
+import os, sys
+from mimeflow import mbox
+path, mode = sys.argv[1], sys.argv[2]
+copy = mode == "copy"
+if sys.argv[3] == "open":
+    it = mbox.open(path, copy=copy)
+    held = [next(it) for _ in range(50)]
+else:
+    ranges, variant = mbox.plan_splits(path, 1)
+    held = [m for _, m in mbox.process_range(path, 0, ranges[0][1], variant, copy=copy)]
+os.truncate(path, 0)
+size = sum(len(m.to_bytes()) + len(m.root.payload()) for m in held)
+subjects = [m.get("Subject") for m in held]
+rest = len(list(it)) if sys.argv[3] == "open" else 0
+print(len(held), size > 0, subjects[-1], rest >= 0)
+"""
+
+
+@pytest.mark.parametrize("api", ["open", "process_range"])
+def test_truncated_archive_copy_mode_survives(tmp_path, api):
+    """A mail client compacting the archive while messages are alive: with
+    ``copy=True`` the messages (and, for ``open``, the rest of the
+    iteration) never touch a map of the file, so the interpreter survives.
+    Without it the same script dies of SIGBUS, which is what ``copy`` is
+    for. Run in children, without core dumps."""
+    import resource
+    import signal
+
+    def run(mode):
+        # Several read-ahead batches long, so that `open` meets the
+        # truncation while reading too.
+        path = tmp_path / f"{api}-{mode}.mbox"
+        shutil.copy(_big_archive(tmp_path, n=40_000), path)
+        return subprocess.run(
+            [sys.executable, "-c", _TRUNCATE_SCRIPT, str(path), mode, api],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),
+        )
+
+    done = run("copy")
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    n, nonempty, subject, ok = done.stdout.split()
+    assert int(n) == 50 if api == "open" else int(n) > 50
+    assert nonempty == "True" and subject.startswith("m") and ok == "True"
+    mapped = run("map")
+    assert mapped.returncode == -signal.SIGBUS, (mapped.returncode, mapped.stderr)
 
 def test_compressed_archive(tmp_path):
     gz = tmp_path / "sample.mbox.gz"

@@ -19,6 +19,15 @@ const DECODE_BLOCK: usize = 256 * 1024;
 
 /// An `io::Write` that Base64-encodes into an inner writer.
 ///
+/// Memory is constant whatever the line width. A width whose lines come
+/// out whole from one block (192 KiB of input, rounded to whole lines:
+/// every width up to a quarter of a million columns, 76 included)
+/// goes through the fused wrapped encoder a block at a time, each block
+/// ending at a line end. A wider line (up to `usize::MAX` columns) spans
+/// blocks: each block is encoded unwrapped and laid out against a column
+/// counter carried from block to block, so a line never has to be held
+/// whole (`-w 1000000001` on a pipe once held 750 MB of input per line).
+///
 /// Call [`EncoderWriter::finish`] to write the final quantum and line ending
 /// and get the inner writer back; dropping the encoder finishes it too,
 /// ignoring errors.
@@ -26,7 +35,10 @@ pub struct EncoderWriter<W: Write> {
     inner: Option<W>,
     codec: Base64,
     wrap: Wrap,
-    /// Input bytes that a whole unit (whole lines) needs.
+    /// How blocks are laid out in lines.
+    layout: Layout,
+    /// Input bytes per block: whole lines ([`Layout::WholeLines`]) or
+    /// whole quanta ([`Layout::Columns`]).
     unit: usize,
     pending: Vec<u8>,
     out: Vec<u8>,
@@ -35,18 +47,44 @@ pub struct EncoderWriter<W: Write> {
     failed: bool,
 }
 
+/// How [`EncoderWriter`] lays a block out in lines.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// Every block but the last is a whole number of lines (or `cols` is
+    /// 0): the fused wrapped encoder does it all.
+    WholeLines,
+    /// Lines longer than a block: `col` characters of the current line
+    /// are already written.
+    Columns { col: usize },
+}
+
+/// Input bytes that fill whole lines of `cols` characters exactly (a whole
+/// number of quanta too), if that is at most `most`.
+fn whole_lines_unit(cols: usize, most: usize) -> Option<usize> {
+    if cols == 0 {
+        return Some(3);
+    }
+    // 4 / gcd(cols, 4) lines hold a multiple of 4 characters.
+    let lines = 4 / gcd(cols, 4);
+    let chars = cols.checked_mul(lines)?;
+    Some(chars / 4 * 3).filter(|&n| n <= most)
+}
+
 impl<W: Write> EncoderWriter<W> {
-    /// Encodes with `codec`, wrapping as `wrap` says.
+    /// Encodes with `codec`, wrapping as `wrap` says (any width).
     pub fn new(inner: W, codec: Base64, wrap: Wrap) -> Self {
-        let line_unit = match wrap.cols {
-            0 => 3,
-            c => c * 4 / gcd(c, 4) / 4 * 3,
+        let (layout, unit) = match whole_lines_unit(wrap.cols, ENCODE_BLOCK) {
+            Some(line_unit) => (
+                Layout::WholeLines,
+                ENCODE_BLOCK.div_ceil(line_unit) * line_unit,
+            ),
+            None => (Layout::Columns { col: 0 }, ENCODE_BLOCK),
         };
-        let unit = ENCODE_BLOCK.div_ceil(line_unit) * line_unit;
         EncoderWriter {
             inner: Some(inner),
             codec,
             wrap,
+            layout,
             unit,
             pending: Vec::with_capacity(unit),
             out: Vec::new(),
@@ -54,15 +92,26 @@ impl<W: Write> EncoderWriter<W> {
         }
     }
 
+    /// Encodes `block` (a whole unit, or the last bytes at the end) and
+    /// writes it out.
     fn encode_block(&mut self, block: &[u8]) -> io::Result<()> {
-        self.out.clear();
-        self.codec
-            .encode_wrapped_append(block, self.wrap, &mut self.out);
-        let result = self
-            .inner
-            .as_mut()
-            .expect("writer used after finish")
-            .write_all(&self.out);
+        let result = match &mut self.layout {
+            Layout::WholeLines => {
+                self.out.clear();
+                self.codec
+                    .encode_wrapped_append(block, self.wrap, &mut self.out);
+                self.inner
+                    .as_mut()
+                    .expect("writer used after finish")
+                    .write_all(&self.out)
+            }
+            Layout::Columns { col } => {
+                self.out.clear();
+                self.codec.encode_append(block, &mut self.out);
+                let inner = self.inner.as_mut().expect("writer used after finish");
+                write_columns(inner, &self.out, self.wrap, col)
+            }
+        };
         self.failed |= result.is_err();
         result
     }
@@ -79,8 +128,41 @@ impl<W: Write> EncoderWriter<W> {
         }
         let pending = std::mem::take(&mut self.pending);
         self.encode_block(&pending)?;
+        if let Layout::Columns { col } = self.layout {
+            // A line cut short by the end of the input still ends, as
+            // every line does.
+            if col > 0 {
+                let inner = self.inner.as_mut().expect("present");
+                let result = inner.write_all(self.wrap.line_ending.as_bytes());
+                self.failed |= result.is_err();
+                result?;
+                self.layout = Layout::Columns { col: 0 };
+            }
+        }
         self.inner.as_mut().expect("present").flush()
     }
+}
+
+/// Writes `chars` in lines of `wrap.cols` (> 0) characters, `col` of the
+/// current line being written already, ending each full line.
+fn write_columns(
+    inner: &mut impl Write,
+    mut chars: &[u8],
+    wrap: Wrap,
+    col: &mut usize,
+) -> io::Result<()> {
+    while !chars.is_empty() {
+        // `col < cols` always holds, so neither side can overflow.
+        let take = (wrap.cols - *col).min(chars.len());
+        inner.write_all(&chars[..take])?;
+        chars = &chars[take..];
+        *col += take;
+        if *col == wrap.cols {
+            inner.write_all(wrap.line_ending.as_bytes())?;
+            *col = 0;
+        }
+    }
+    Ok(())
 }
 
 impl<W: Write> Write for EncoderWriter<W> {
@@ -108,7 +190,7 @@ impl<W: Write> Write for EncoderWriter<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        // Only whole lines can be written before the end; flush what is out.
+        // Only whole blocks are written before the end; flush what is out.
         self.inner.as_mut().map_or(Ok(()), |w| w.flush())
     }
 }

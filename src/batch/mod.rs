@@ -27,6 +27,8 @@
 //! as written, so a window redone after a kill yields no duplicates.
 #![cfg(feature = "parallel")]
 
+mod attachments;
+mod fingerprint;
 mod flags;
 mod html;
 mod output;
@@ -280,7 +282,12 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
         for line in &window.reports {
             (hooks.report)(line);
         }
-        run.commit(window, hooks)?;
+        run.commit(window, src, hooks)?;
+        test_pause(
+            "MIMEFLOW_TEST_PAUSE_AFTER_WINDOW",
+            run.committed_windows(),
+            hooks.cancel,
+        );
         (hooks.progress)(Progress {
             bytes: run.bytes_in(),
             total_bytes: src.total_bytes(),
@@ -288,6 +295,34 @@ fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Resu
         });
     }
     Ok(())
+}
+
+/// Test hooks: with `MIMEFLOW_TEST_PAUSE_AFTER_WINDOW=N` in the
+/// environment, the run prints `mimeflow: paused at window N` to stderr
+/// once its Nth window is committed (state saved) and sleeps for a minute;
+/// with `MIMEFLOW_TEST_PAUSE_BEFORE_SAVE=N` it does so in the middle of
+/// committing its Nth window, after the outputs were written and before the
+/// state records them (where a kill leaves the most behind). A test kills
+/// or interrupts it there (the pause ends early when the cancel flag is
+/// set) and exercises `--resume` deterministically. Not for users; each
+/// variable is read once.
+pub(crate) fn test_pause(var: &'static str, window: u64, cancel: &AtomicBool) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static AT: Mutex<Option<HashMap<&'static str, Option<u64>>>> = Mutex::new(None);
+    let at = *AT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get_or_insert_with(HashMap::new)
+        .entry(var)
+        .or_insert_with(|| std::env::var(var).ok().and_then(|v| v.parse().ok()));
+    if at == Some(window) {
+        eprintln!("mimeflow: paused at window {window}");
+        let until = Instant::now() + std::time::Duration::from_secs(60);
+        while Instant::now() < until && !cancel.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 /// Lowercase hex.

@@ -3,60 +3,99 @@
 //! `--force` or `--resume`, an existing file never, and nothing ever
 //! deleted or overwritten outside our own `DEST.partial` (files are linked
 //! into an existing folder, not renamed over).
+//!
+//! Every file and folder is made through [`crate::safe_fs`], relative to
+//! the destination's parent folder opened once: a trailing slash on DEST,
+//! a planted link at any name we create (`DEST.partial`, the state file,
+//! Maildir's `tmp/`, `new/` and `cur/`, a message or attachment file) or a
+//! folder swapped during the run cannot send a write elsewhere.
 
-use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use rayon::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::attachments::{self, Attachment, Index};
+use super::fingerprint::{self, Chain};
 use super::flags::{maildir_flags, MailFlags};
 use super::source::{Cursor, Item, Source, Window};
-use super::state::{self, State};
+use super::state::State;
 use super::{hex, BatchError, ConvertOptions, Format, Hooks, Summary};
-use crate::extract::{name_for, safe_file_name};
+use crate::extract::name_for_section;
 use crate::header;
 use crate::mbox::{self, LineEnding};
-use crate::message::{Kind, Message};
+use crate::message::{Kind, Message, Sha256Sink};
+use crate::safe_fs::{self, Dir};
 
 /// A conversion in progress.
 pub(crate) struct Run {
     opts: ConvertOptions,
+    /// DEST as given, for messages.
     dest: PathBuf,
-    state_path: PathBuf,
+    /// The folder that holds DEST, `DEST.partial` and the state file.
+    parent: Dir,
+    /// DEST's name in `parent`.
+    dest_name: OsString,
+    /// `DEST.partial`'s name in `parent`.
+    partial_name: OsString,
+    /// The state file's name in `parent`.
+    state_name: OsString,
     state: State,
+    /// The running chain of a stream source's messages ([`Chain`]).
+    chain: Option<Chain>,
+    /// A resumed stream's skipped messages matched the saved chain (or
+    /// nothing needed checking).
+    chain_checked: bool,
+    /// Where the output is built, for messages.
+    work_shown: PathBuf,
+    /// Folder outputs: the folders messages go to.
+    folders: Option<Folders>,
     /// This run created the work file or folder (so may remove it on bad input).
     fresh: bool,
     /// Messages committed by the run this one resumes.
     resumed_from: u64,
+    /// Windows committed by this process.
+    windows: u64,
     sink: Option<BufWriter<File>>,
-    attach: Option<Attachments>,
+    attach: Option<Index>,
 }
 
-struct Attachments {
-    dir: PathBuf,
-    index_path: PathBuf,
-    index: BufWriter<File>,
-    /// sha256 prefix -> file name, for content dedup (also across resumes).
-    known: HashMap<String, String>,
+/// The open folders of a Maildir or `.eml` output.
+struct Folders {
+    /// Where temp files are made (Maildir `tmp/`, else the folder itself).
+    tmp: Dir,
+    /// `.eml` files, or Maildir `new/`.
+    new: Dir,
+    /// Maildir `cur/` (the folder itself for `.eml`).
+    cur: Dir,
 }
 
-/// Bytes of the content hash that start an attachment's file name.
-const HASH_PREFIX: usize = 16;
-
-fn is_empty_dir(p: &Path) -> io::Result<bool> {
-    Ok(fs::read_dir(p)?.next().is_none())
-}
-
-fn partial_path(dest: &Path) -> PathBuf {
-    let mut s = dest.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
+/// `NAME` + `suffix` (with a leading dot when `hidden`), cut so that it
+/// stays a valid name however long NAME is: a long NAME keeps its first
+/// 150 bytes and gains a hash of the whole, so two long names stay apart.
+fn sibling_name(name: &std::ffi::OsStr, suffix: &str, hidden: bool) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let bytes = name.as_bytes();
+    let dot = usize::from(hidden);
+    let mut out = Vec::with_capacity(bytes.len() + suffix.len() + 1);
+    if hidden {
+        out.push(b'.');
+    }
+    if dot + bytes.len() + suffix.len() <= crate::extract::MAX_NAME_BYTES {
+        out.extend_from_slice(bytes);
+    } else {
+        out.extend_from_slice(&bytes[..150]);
+        out.push(b'-');
+        out.extend_from_slice(&hex(&Sha256::digest(bytes)).as_bytes()[..16]);
+    }
+    out.extend_from_slice(suffix.as_bytes());
+    OsString::from_vec(out)
 }
 
 fn dest_error(path: &Path, why: impl Into<String>) -> BatchError {
@@ -68,121 +107,190 @@ fn dest_error(path: &Path, why: impl Into<String>) -> BatchError {
 
 impl Run {
     pub fn open(dest: &Path, opts: &ConvertOptions, src: &Source) -> Result<Run, BatchError> {
-        let state_path = state::path_for(dest);
-        let (source, source_size) = src.identity();
+        if opts.format.is_single_file() && dest.as_os_str().as_encoded_bytes().ends_with(b"/") {
+            return Err(dest_error(
+                dest,
+                "ends in '/', but mbox and jsonl outputs are files",
+            ));
+        }
+        let (parent_path, dest_name) = safe_fs::split_dest(dest).map_err(BatchError::io(dest))?;
+        let parent = Dir::create_all(&parent_path).map_err(BatchError::io(&parent_path))?;
+        let partial_name = sibling_name(&dest_name, ".partial", false);
+        let state_name = sibling_name(&dest_name, ".mimeflow-state", true);
+        let dest_shown = parent.display_path(&dest_name);
+        let partial_shown = parent.display_path(&partial_name);
+        let state_shown = parent.display_path(&state_name);
+        let (source, _) = src.identity();
+        let fp = fingerprint::of(src)?;
         let format = opts.format;
         let saved = if opts.resume {
-            State::load(&state_path)?
+            State::load(&parent, &state_name)?
         } else {
             None
         };
         let mut fresh = false;
-        let state = match saved {
+        let mut state = match saved {
             Some(st) => {
-                if st.format != format.name() || st.source_size != source_size {
+                if st.format != format.name() {
                     return Err(BatchError::Resume(format!(
-                        "{} belongs to a run of {} to {} ({} bytes), not this one",
-                        state_path.display(),
+                        "{} belongs to a run of {} to {}, not to {}",
+                        state_shown.display(),
                         st.source,
                         st.format,
-                        st.source_size
+                        format.name()
                     )));
                 }
+                let mut now = fp.clone();
+                if let Some(b) = fingerprint::before(src, st.offset) {
+                    now["before_sha256"] = b.into();
+                }
+                fingerprint::check(&st.fingerprint, &now, &source)?;
                 st
             }
             None => {
-                if !opts.resume && state_path.exists() {
+                if !opts.resume
+                    && parent
+                        .kind(&state_name)
+                        .map_err(BatchError::io(&state_shown))?
+                        .is_some()
+                {
                     return Err(dest_error(
                         dest,
                         format!(
                             "an interrupted run left {}: rerun with --resume to continue it",
-                            state_path.display()
+                            state_shown.display()
                         ),
                     ));
                 }
-                let work = if format.is_single_file() {
-                    if dest.exists() {
+                let existing = parent.kind(&dest_name).map_err(BatchError::io(dest))?;
+                let partial = if format.is_single_file() {
+                    if existing.is_some() {
                         return Err(dest_error(
                             dest,
                             "exists; mbox and jsonl outputs are never overwritten",
                         ));
                     }
-                    let partial = partial_path(dest);
-                    OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .open(&partial)
-                        .map_err(partial_taken(&partial))?;
-                    fresh = true;
-                    partial
-                } else if dest.exists() {
-                    if !dest.is_dir() {
-                        return Err(dest_error(dest, "exists and is not a folder"));
-                    }
-                    if !is_empty_dir(dest).map_err(BatchError::io(dest))?
-                        && !opts.force
-                        && !opts.resume
-                    {
+                    parent
+                        .create_new(&partial_name)
+                        .map_err(partial_taken(&partial_shown))?;
+                    true
+                } else if existing.is_some() {
+                    // DEST is the user's path: a link to a folder is theirs
+                    // to give; nothing below it is followed.
+                    let d = Dir::open(&dest_shown).map_err(|e| match e.raw_os_error() {
+                        Some(libc::ENOTDIR) => dest_error(dest, "exists and is not a folder"),
+                        _ => BatchError::io(dest)(e),
+                    })?;
+                    if !d.is_empty().map_err(BatchError::io(dest))? && !opts.force && !opts.resume {
                         return Err(dest_error(
                             dest,
                             "is not empty: use --force to add to it (nothing is deleted) or --resume to continue",
                         ));
                     }
-                    dest.to_path_buf()
+                    false
                 } else {
-                    let partial = partial_path(dest);
-                    if let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) {
-                        fs::create_dir_all(parent).map_err(BatchError::io(parent))?;
-                    }
-                    fs::create_dir(&partial).map_err(partial_taken(&partial))?;
-                    fresh = true;
-                    partial
+                    parent
+                        .create_dir(&partial_name)
+                        .map_err(partial_taken(&partial_shown))?;
+                    true
                 };
+                fresh = partial;
                 State {
                     format: format.name().into(),
-                    source,
-                    source_size,
-                    work,
+                    source: source.clone(),
+                    fingerprint: fp.clone(),
+                    partial,
                     ..State::default()
                 }
             }
         };
-        if format == Format::Maildir {
-            for sub in ["tmp", "new", "cur"] {
-                let p = state.work.join(sub);
-                fs::create_dir_all(&p).map_err(BatchError::io(&p))?;
+        let work_name = if state.partial {
+            &partial_name
+        } else {
+            &dest_name
+        };
+        let work_shown = parent.display_path(work_name);
+        let folders = if format.is_single_file() {
+            None
+        } else {
+            let root = if state.partial {
+                parent.open_dir(&partial_name)
+            } else {
+                Dir::open(&dest_shown)
             }
-        }
+            .map_err(BatchError::io(&work_shown))?;
+            Some(if format == Format::Maildir {
+                let sub = |name: &str| {
+                    root.ensure_dir(name)
+                        .map_err(BatchError::io(&root.display_path(name)))
+                };
+                let tmp = sub("tmp")?;
+                if opts.resume {
+                    tmp.sweep_temps(&[]).map_err(BatchError::io(tmp.path()))?;
+                }
+                Folders {
+                    tmp,
+                    new: sub("new")?,
+                    cur: sub("cur")?,
+                }
+            } else {
+                if opts.resume {
+                    root.sweep_temps(&[]).map_err(BatchError::io(root.path()))?;
+                }
+                Folders {
+                    tmp: root.clone(),
+                    new: root.clone(),
+                    cur: root,
+                }
+            })
+        };
         let sink = if format.is_single_file() {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .open(&state.work)
-                .map_err(BatchError::io(&state.work))?;
+            let mut f = parent
+                .open_file_rw(&partial_name)
+                .map_err(BatchError::io(&work_shown))?;
             // A killed run may have appended part of a window: cut it off.
             f.set_len(state.out_bytes)
-                .map_err(BatchError::io(&state.work))?;
+                .map_err(BatchError::io(&work_shown))?;
             f.seek(SeekFrom::End(0))
-                .map_err(BatchError::io(&state.work))?;
+                .map_err(BatchError::io(&work_shown))?;
             Some(BufWriter::with_capacity(1 << 20, f))
         } else {
             None
         };
         let attach = match &opts.attachments {
-            Some(dir) => Some(Attachments::open(dir, opts, state.attach_bytes)?),
+            Some(dir) => Some(Index::open(dir, opts.force, opts.resume, &mut state)?),
             None => None,
         };
+        let chain = fingerprint::needs_chain(&state.fingerprint).then(|| {
+            Chain::from_hex(
+                state
+                    .fingerprint
+                    .get("chain_sha256")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            )
+        });
         let resumed_from = state.messages;
+        let chain_checked = chain.is_none() || resumed_from == 0;
         let run = Run {
             opts: opts.clone(),
             dest: dest.into(),
-            state_path,
+            parent,
+            dest_name,
+            partial_name,
+            state_name,
             state,
+            chain,
+            chain_checked,
+            work_shown,
+            folders,
             fresh,
             resumed_from,
+            windows: 0,
             sink,
             attach,
         };
-        run.state.save(&run.state_path)?;
+        run.state.save(&run.parent, &run.state_name)?;
         Ok(run)
     }
 
@@ -197,43 +305,63 @@ impl Run {
         self.state.messages
     }
 
+    /// Windows committed by this process.
+    pub fn committed_windows(&self) -> u64 {
+        self.windows
+    }
+
     pub fn bytes_in(&self) -> u64 {
         self.state.bytes_in
     }
 
     /// Prepares a window in parallel, then commits it in order.
-    pub fn commit(&mut self, window: Window<'_>, hooks: &Hooks<'_>) -> Result<(), BatchError> {
+    pub fn commit(
+        &mut self,
+        window: Window<'_>,
+        src: &Source,
+        hooks: &Hooks<'_>,
+    ) -> Result<(), BatchError> {
+        if let (Some(chain), Some(skipped)) = (&self.chain, &window.skipped_chain) {
+            if chain.to_hex() != skipped.to_hex() {
+                return Err(BatchError::Resume(format!(
+                    "{} is not the stream the interrupted run read: its first {} messages differ",
+                    self.state.source, self.resumed_from
+                )));
+            }
+            self.chain_checked = true;
+        }
         let base = self.state.messages;
-        let work = &self.state.work;
         let opts = &self.opts;
         // DEST.partial (created by this run or the one it resumes) holds
         // nothing but our own files, named by archive index and content
         // hash, and nobody reads it before the final rename: files are
         // written in place there. A folder given with --force is linked
         // into without clobbering.
-        let place = if self.state.work != self.dest {
+        let place = if self.state.partial {
             Place::InPlace
         } else {
             Place::LinkNoClobber
+        };
+        let ctx = Context {
+            opts,
+            folders: self.folders.as_ref(),
+            place,
+            shared: window.shared.as_ref(),
+            attach: self.attach.as_ref(),
+            chain: self.chain.is_some(),
         };
         let prepared: Vec<Prepared> = window
             .items
             .par_iter()
             .enumerate()
-            .map(|(i, item)| {
-                prepare(
-                    item,
-                    base + i as u64,
-                    opts,
-                    work,
-                    place,
-                    window.shared.as_ref(),
-                )
-            })
+            .map(|(i, item)| prepare(item, base + i as u64, &ctx))
             .collect::<Result<_, _>>()?;
         for p in prepared {
             if let Some(line) = &p.report {
                 (hooks.report)(line);
+            }
+            if let (Some(chain), Some(sha)) = (&mut self.chain, &p.chain) {
+                chain.push_digest(sha);
             }
             self.state.defective += u64::from(p.defective);
             self.state.unparseable += u64::from(p.unparseable);
@@ -244,54 +372,80 @@ impl Run {
             self.state.written += 1;
             if let Some(sink) = &mut self.sink {
                 sink.write_all(&p.out)
-                    .map_err(BatchError::io(&self.state.work))?;
+                    .map_err(BatchError::io(&self.work_shown))?;
             }
             if let Some(att) = &mut self.attach {
-                att.add(&p, &mut self.state)?;
+                att.add(
+                    p.index,
+                    p.offset,
+                    p.message_id.as_deref(),
+                    p.attachments,
+                    &mut self.state,
+                )?;
             }
         }
         if let Some(sink) = &mut self.sink {
-            sink.flush().map_err(BatchError::io(&self.state.work))?;
+            sink.flush().map_err(BatchError::io(&self.work_shown))?;
             self.state.out_bytes = sink
                 .get_ref()
                 .stream_position()
-                .map_err(BatchError::io(&self.state.work))?;
+                .map_err(BatchError::io(&self.work_shown))?;
         }
         if let Some(att) = &mut self.attach {
-            att.index.flush().map_err(BatchError::io(&att.index_path))?;
-            self.state.attach_bytes = att
-                .index
-                .get_ref()
-                .stream_position()
-                .map_err(BatchError::io(&att.index_path))?;
+            att.flush(&mut self.state)?;
         }
         self.state.offset = window.end.offset;
         self.state.messages = window.end.messages;
         self.state.bytes_in += window.bytes;
-        self.state.save(&self.state_path)
+        if let Some(b) = fingerprint::before(src, self.state.offset) {
+            self.state.fingerprint["before_sha256"] = b.into();
+        }
+        if let Some(chain) = &self.chain {
+            self.state.fingerprint["chain_sha256"] = chain.to_hex().into();
+        }
+        super::test_pause(
+            "MIMEFLOW_TEST_PAUSE_BEFORE_SAVE",
+            self.windows + 1,
+            hooks.cancel,
+        );
+        self.state.save(&self.parent, &self.state_name)?;
+        self.windows += 1;
+        Ok(())
     }
 
     /// Moves the output into place and removes the state file.
     pub fn finish(mut self) -> Result<Summary, BatchError> {
-        if let Some(mut sink) = self.sink.take() {
-            sink.flush().map_err(BatchError::io(&self.state.work))?;
+        if !self.chain_checked {
+            return Err(BatchError::Resume(format!(
+                "{} ended before the {} messages the interrupted run committed",
+                self.state.source, self.resumed_from
+            )));
         }
-        if self.state.work != self.dest {
-            if self.dest.exists() {
-                return Err(dest_error(
-                    &self.dest,
-                    format!(
-                        "appeared during the run; the output is in {}",
-                        self.state.work.display()
-                    ),
-                ));
+        if let Some(mut sink) = self.sink.take() {
+            sink.flush().map_err(BatchError::io(&self.work_shown))?;
+        }
+        if self.state.partial {
+            match self
+                .parent
+                .rename_noreplace(&self.partial_name, &self.parent, &self.dest_name)
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(dest_error(
+                        &self.dest,
+                        format!(
+                            "appeared during the run; the output is in {}",
+                            self.work_shown.display()
+                        ),
+                    ));
+                }
+                Err(e) => return Err(BatchError::io(&self.dest)(e)),
             }
-            fs::rename(&self.state.work, &self.dest).map_err(BatchError::io(&self.dest))?;
         }
         if let Some(att) = self.attach.take() {
             att.finish()?;
         }
-        let _ = fs::remove_file(&self.state_path);
+        let _ = self.parent.remove_file(&self.state_name);
         let st = &self.state;
         Ok(Summary {
             messages_in: st.messages,
@@ -311,20 +465,31 @@ impl Run {
     /// fresh output of a bad source is removed (it was all ours).
     pub fn abandon(mut self, err: &BatchError) {
         drop(self.sink.take());
+        drop(self.folders.take());
         let bad_input = matches!(err, BatchError::Mbox(_) | BatchError::BadSource { .. });
         if bad_input && self.fresh {
-            let w = &self.state.work;
-            let _ = if w.is_dir() {
-                fs::remove_dir_all(w)
+            let _ = if self.opts.format.is_single_file() {
+                self.parent.remove_file(&self.partial_name)
             } else {
-                fs::remove_file(w)
+                self.parent.remove_dir_all(&self.partial_name)
             };
-            let _ = fs::remove_file(&self.state_path);
+            let _ = self.parent.remove_file(&self.state_name);
             if let Some(att) = self.attach.take() {
-                let _ = fs::remove_file(&att.index_path);
+                att.discard();
             }
         }
     }
+}
+
+/// What every worker of a window shares.
+struct Context<'a> {
+    opts: &'a ConvertOptions,
+    folders: Option<&'a Folders>,
+    place: Place,
+    shared: Option<&'a Bytes>,
+    attach: Option<&'a Index>,
+    /// The source is a stream fingerprinted by its content.
+    chain: bool,
 }
 
 /// One message, ready to commit.
@@ -339,15 +504,8 @@ struct Prepared {
     /// mbox or jsonl bytes.
     out: Vec<u8>,
     attachments: Vec<Attachment>,
-}
-
-struct Attachment {
-    sha: String,
-    name: String,
-    section: String,
-    filename: Option<String>,
-    content_type: String,
-    data: Vec<u8>,
+    /// A stream source's fingerprint link for this message ([`Chain`]).
+    chain: Option<[u8; 32]>,
 }
 
 /// The header block of a message and its blank line (what flags, dates and
@@ -382,14 +540,11 @@ fn parse(raw: &[u8], full: bool, shared: Option<&Bytes>) -> Option<Message> {
     std::panic::catch_unwind(move || Message::parse(copy)).ok()
 }
 
-fn prepare(
-    item: &Item<'_>,
-    index: u64,
-    opts: &ConvertOptions,
-    work: &Path,
-    place: Place,
-    shared: Option<&Bytes>,
-) -> Result<Prepared, BatchError> {
+fn prepare(item: &Item<'_>, index: u64, ctx: &Context<'_>) -> Result<Prepared, BatchError> {
+    let opts = ctx.opts;
+    let chain = ctx
+        .chain
+        .then(|| Chain::link(item.offset, item.envelope.as_deref(), &item.message));
     if let Some(why) = &item.refused {
         return Ok(Prepared {
             index,
@@ -401,13 +556,14 @@ fn prepare(
             report: Some(format!("message {index}: {why}")),
             out: Vec::new(),
             attachments: Vec::new(),
+            chain,
         });
     }
     let raw: &[u8] = &item.message;
     let full = opts.format == Format::Jsonl || opts.attachments.is_some();
     // Streamed and file items own their bytes (a spooled one is a map):
     // sliced, not copied, like the mapped archive.
-    let msg = parse(raw, full, item.message.owner().or(shared));
+    let msg = parse(raw, full, item.message.owner().or(ctx.shared));
     let root = msg.as_ref().map(Message::root);
     let unparseable = root.as_ref().is_none_or(|r| r.headers().next().is_none());
     let flags = match (&item.maildir, &root) {
@@ -437,6 +593,7 @@ fn prepare(
         }),
         out: Vec::new(),
         attachments: Vec::new(),
+        chain,
     };
     if p.skipped {
         return Ok(p);
@@ -448,31 +605,39 @@ fn prepare(
         .map(|d| d.timestamp);
     // Only Maildir names and jsonl records use the message's hash.
     let sha = || Sha256::digest(raw);
-    match opts.format {
-        Format::Maildir => {
+    match (opts.format, ctx.folders) {
+        (Format::Maildir, Some(f)) => {
             let mut name = format!("{index:08}.{}.mimeflow", &hex(&sha())[..12]);
-            let sub = if flags.old {
+            let dir = if flags.old {
                 name.push_str(":2,");
                 name.push_str(&flags.letters());
-                "cur"
+                &f.cur
             } else {
-                "new"
+                &f.new
             };
-            publish(&work.join("tmp"), &work.join(sub), &name, raw, mtime, place)?;
+            publish(&f.tmp, dir, &name, raw, mtime, ctx.place)?;
         }
-        Format::Eml => {
-            publish(work, work, &format!("{index:08}.eml"), raw, mtime, place)?;
+        (Format::Eml, Some(f)) => {
+            publish(
+                &f.tmp,
+                &f.new,
+                &format!("{index:08}.eml"),
+                raw,
+                mtime,
+                ctx.place,
+            )?;
         }
-        Format::Mbox => {
+        (Format::Maildir | Format::Eml, None) => unreachable!("folder outputs have folders"),
+        (Format::Mbox, _) => {
             let eol = if first_line_is_crlf(raw) {
                 LineEnding::Crlf
             } else {
                 LineEnding::Lf
             };
             mbox::write_mboxrd(&mut p.out, item.envelope.as_deref(), raw, eol)
-                .map_err(BatchError::io(work))?;
+                .map_err(|e| BatchError::io(Path::new("mbox output"))(e))?;
         }
-        Format::Jsonl => {
+        (Format::Jsonl, _) => {
             // The message's own object is serialised straight from it (no
             // Value tree: see message::MessageJson), merged with these.
             let json = msg.as_ref().map(Message::json);
@@ -524,23 +689,39 @@ fn prepare(
                 Some(json) => serde_json::to_writer(&mut p.out, &json.with_fields(&obj)),
                 None => serde_json::to_writer(&mut p.out, &Value::Object(obj)),
             }
-            .map_err(|e| BatchError::io(work)(e.into()))?;
+            .map_err(|e| BatchError::io(Path::new("jsonl output"))(e.into()))?;
             p.out.push(b'\n');
         }
     }
-    if opts.attachments.is_some() {
-        if let Some(m) = &msg {
-            for part in m.attachments() {
-                let data = part.decoded();
-                p.attachments.push(Attachment {
-                    sha: hex(&Sha256::digest(&data)),
-                    name: name_for(&part),
-                    section: part.section(),
-                    filename: part.filename(),
-                    content_type: part.mime_type(),
-                    data,
-                });
-            }
+    if let (Some(att), Some(m)) = (ctx.attach, &msg) {
+        // One pass for every section (a section per part would walk the
+        // siblings before each).
+        let sections = m.sections();
+        for part in m.attachments() {
+            let section = &sections[part.index()];
+            // Decoded straight into a temp file, hashed on the way: a window
+            // holds descriptors, not attachment bytes, whatever their size.
+            let mut tmp = attachments::temp(att.dir())?;
+            let shown = att.dir().display_path(tmp.name());
+            let file = tmp.file().map_err(BatchError::io(&shown))?;
+            let mut sink = Sha256Sink::with_inner(file);
+            part.decode_to(&mut sink).map_err(BatchError::io(&shown))?;
+            let (sha, size, _) = sink.finish();
+            // One message may have 100,000 attachments: keep names, not
+            // descriptors.
+            tmp.close_fd();
+            let sha = hex(&sha);
+            // Content this run has already filed needs no second copy.
+            let file = (!att.has(&sha)).then_some(tmp);
+            p.attachments.push(Attachment {
+                sha,
+                name: name_for_section(&part, section),
+                section: section.clone(),
+                filename: part.filename(),
+                content_type: part.mime_type(),
+                size,
+                file,
+            });
         }
     }
     Ok(p)
@@ -588,114 +769,101 @@ fn body_text(msg: &Message) -> Option<String> {
         .map(|h| super::html_to_text(&h.text()))
 }
 
-/// How a finished temp file goes into place.
+/// How a finished message file goes into place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
-    /// Written under its final name (created or truncated): only in our own
-    /// DEST.partial, which no one reads before it is renamed to DEST. A
-    /// killed run may leave a short file there; the resumed run redoes
-    /// that window and rewrites the file under the same name (it depends
-    /// on the archive index and the message's bytes only).
+    /// Created under its final name: only in our own DEST.partial, which
+    /// no one reads before it is renamed to DEST. A killed run may leave a
+    /// short file there; the resumed run redoes that window, removes the
+    /// file and creates it anew under the same name (it depends on the
+    /// archive index and the message's bytes only).
     InPlace,
-    /// `link(2)` then `unlink(2)` of the temp file: never replaces a file
+    /// A temp file, then linked into place without ever replacing a file
     /// (a folder written with --force or --resume).
     LinkNoClobber,
 }
 
-/// This process's id, for temp file names (asked once, not per file).
-fn pid() -> u32 {
-    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *PID.get_or_init(std::process::id)
-}
-
-/// Writes `data` into a temp file in `tmp_dir`, then puts it into `dir` as
-/// `name` (see [`Place`]). With [`Place::LinkNoClobber`] nothing is ever
-/// replaced: an existing file with the same bytes counts as this one (a
-/// redone window after a kill); another file, or anything that is not a
-/// plain file (a planted symlink), moves us to `name-1`, `name-2`, ...
-/// Returns the final file name.
+/// Writes `data` as `name` in `dir` (see [`Place`]), temp files in
+/// `tmp_dir`. With [`Place::LinkNoClobber`] nothing is ever replaced: an
+/// existing file with the same bytes counts as this one (a redone window
+/// after a kill); another file, or anything that is not a plain file (a
+/// planted symlink), moves us to `name-1`, `name-2`, ... Returns the final
+/// file name.
 ///
-/// Syscalls per file: open, write, futimens (when there is a date), close
-/// -- plus link + unlink for [`Place::LinkNoClobber`]. No fsync: a conversion is
-/// redone or resumed after a crash, and one fsync per message would cost
-/// more than everything else together.
+/// Syscalls per file: openat, write, futimens (when there is a date), close
+/// -- plus renameat2 for [`Place::LinkNoClobber`]. No fsync: a conversion
+/// is redone or resumed after a crash, and one fsync per message would
+/// cost more than everything else together.
 fn publish(
-    tmp_dir: &Path,
-    dir: &Path,
+    tmp_dir: &Dir,
+    dir: &Dir,
     name: &str,
     data: &[u8],
     mtime: Option<i64>,
     place: Place,
 ) -> Result<String, BatchError> {
-    let in_place = place == Place::InPlace;
-    let tmp = if in_place {
-        dir.join(name)
-    } else {
-        tmp_dir.join(format!(".{name}.{}.tmp", pid()))
-    };
-    let mut o = OpenOptions::new();
-    if in_place {
-        o.write(true).create(true).truncate(true);
-    } else {
-        o.write(true).create_new(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_NOFOLLOW).mode(0o644);
-    }
-    let mut f = o.open(&tmp).map_err(BatchError::io(&tmp))?;
-    let written = f.write_all(data).and_then(|()| match mtime {
+    let set_time = |f: &File| match mtime {
         Some(t) if t >= 0 => f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(t as u64)),
-        _ => Ok(()),
-    });
-    drop(f);
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(BatchError::io(&tmp)(e));
-    }
-    if in_place {
+        Some(t) => {
+            match SystemTime::UNIX_EPOCH.checked_sub(Duration::from_secs(t.unsigned_abs())) {
+                Some(when) => f.set_modified(when),
+                None => Ok(()),
+            }
+        }
+        None => Ok(()),
+    };
+    if place == Place::InPlace {
+        let shown = dir.display_path(name);
+        let mut f = match dir.create_new(name) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                // Left by the interrupted run's unfinished window.
+                dir.remove_file(name).map_err(BatchError::io(&shown))?;
+                dir.create_new(name)
+            }
+            r => r,
+        }
+        .map_err(BatchError::io(&shown))?;
+        if let Err(e) = f.write_all(data).and_then(|()| set_time(&f)) {
+            drop(f);
+            let _ = dir.remove_file(name);
+            return Err(BatchError::io(&shown)(e));
+        }
         return Ok(name.to_string());
     }
-    let result = link_unique(&tmp, dir, name, data);
-    let _ = fs::remove_file(&tmp);
-    result
-}
-
-fn link_unique(tmp: &Path, dir: &Path, name: &str, data: &[u8]) -> Result<String, BatchError> {
+    let mut tmp = tmp_dir.temp().map_err(BatchError::io(tmp_dir.path()))?;
+    let tmp_shown = tmp_dir.display_path(tmp.name());
+    tmp.write_all(data)
+        .and_then(|()| tmp.file().and_then(|f| set_time(f)))
+        .map_err(BatchError::io(&tmp_shown))?;
     for n in 0u32.. {
         let candidate = if n == 0 {
             name.to_string()
         } else {
             numbered(name, n)
         };
-        let path = dir.join(&candidate);
-        match fs::hard_link(tmp, &path) {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if same_file_content(&path, data) {
+        match tmp.persist_noclobber(dir, &candidate) {
+            Ok(_) => return Ok(candidate),
+            Err((e, back)) if e.kind() == io::ErrorKind::AlreadyExists => {
+                tmp = back;
+                if same_file_content(dir, &candidate, data) {
                     return Ok(candidate);
                 }
             }
-            // File systems without hard links: a checked rename (a race with
-            // another writer here could replace its file; we are alone).
-            Err(_) if fs::symlink_metadata(&path).is_err() => {
-                fs::rename(tmp, &path).map_err(BatchError::io(&path))?;
-                return Ok(candidate);
-            }
-            Err(e) => return Err(BatchError::io(&path)(e)),
+            Err((e, _)) => return Err(BatchError::io(&dir.display_path(&candidate))(e)),
         }
     }
     unreachable!("u32 names run out only after 4 billion files")
 }
 
-fn same_file_content(path: &Path, data: &[u8]) -> bool {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() && m.len() == data.len() as u64 => {
-            fs::read(path).is_ok_and(|d| d == data)
-        }
-        _ => false,
+fn same_file_content(dir: &Dir, name: &str, data: &[u8]) -> bool {
+    use std::io::Read;
+    if !matches!(dir.file_len(name), Ok(Some(n)) if n == data.len() as u64) {
+        return false;
     }
+    let mut buf = Vec::with_capacity(data.len());
+    dir.open_file(name)
+        .and_then(|mut f| f.read_to_end(&mut buf))
+        .is_ok_and(|_| buf == data)
 }
 
 /// `name-N`, before a Maildir info suffix or a short extension.
@@ -709,120 +877,6 @@ fn numbered(name: &str, n: u32) -> String {
             format!("{}-{n}{}{info}", &base[..i], &base[i..])
         }
         _ => format!("{base}-{n}{info}"),
-    }
-}
-
-impl Attachments {
-    fn open(
-        dir: &Path,
-        opts: &ConvertOptions,
-        attach_bytes: u64,
-    ) -> Result<Attachments, BatchError> {
-        fs::create_dir_all(dir).map_err(BatchError::io(dir))?;
-        let index_path = dir.join(".attachments.jsonl.partial");
-        let mut known = HashMap::new();
-        let mut other = false;
-        for e in fs::read_dir(dir).map_err(BatchError::io(dir))? {
-            let e = e.map_err(BatchError::io(dir))?;
-            let name = e.file_name().to_string_lossy().into_owned();
-            if e.path() == index_path {
-                continue;
-            }
-            other = true;
-            let is_file = e.file_type().is_ok_and(|t| t.is_file());
-            let prefix = name
-                .get(..HASH_PREFIX)
-                .filter(|p| p.bytes().all(|b| b.is_ascii_hexdigit()));
-            if let (true, Some(p), Some(b'-')) = (is_file, prefix, name.as_bytes().get(HASH_PREFIX))
-            {
-                known.entry(p.to_string()).or_insert(name.clone());
-            }
-        }
-        if other && !opts.force && !opts.resume {
-            return Err(dest_error(
-                dir,
-                "is not empty: use --force to add to it or --resume to continue",
-            ));
-        }
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&index_path)
-            .map_err(BatchError::io(&index_path))?;
-        let keep = if opts.resume { attach_bytes } else { 0 };
-        f.set_len(keep).map_err(BatchError::io(&index_path))?;
-        f.seek(SeekFrom::End(0))
-            .map_err(BatchError::io(&index_path))?;
-        Ok(Attachments {
-            dir: dir.into(),
-            index_path,
-            index: BufWriter::new(f),
-            known,
-        })
-    }
-
-    fn add(&mut self, p: &Prepared, state: &mut State) -> Result<(), BatchError> {
-        for a in &p.attachments {
-            let key = &a.sha[..HASH_PREFIX];
-            let duplicate = self.known.contains_key(key);
-            let file = match self.known.get(key) {
-                Some(f) => f.clone(),
-                None => {
-                    let name = safe_file_name(&format!("{key}-{}", a.name), &format!("{key}.bin"));
-                    let written = publish(
-                        &self.dir,
-                        &self.dir,
-                        &name,
-                        &a.data,
-                        None,
-                        Place::LinkNoClobber,
-                    )?;
-                    self.known.insert(key.to_string(), written.clone());
-                    written
-                }
-            };
-            if duplicate {
-                state.attachments_duplicate += 1;
-            } else {
-                state.attachments_written += 1;
-            }
-            let line = json!({
-                "message_index": p.index,
-                "message_offset": p.offset,
-                "message_id": p.message_id,
-                "section": a.section,
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.data.len(),
-                "sha256": a.sha,
-                "path": file,
-                "duplicate": duplicate,
-            });
-            writeln!(self.index, "{line}").map_err(BatchError::io(&self.index_path))?;
-        }
-        Ok(())
-    }
-
-    /// Links the index into place as `attachments.jsonl` (or `-N`).
-    fn finish(mut self) -> Result<(), BatchError> {
-        self.index
-            .flush()
-            .map_err(BatchError::io(&self.index_path))?;
-        for n in 0u32.. {
-            let name = if n == 0 {
-                "attachments.jsonl".to_string()
-            } else {
-                format!("attachments-{n}.jsonl")
-            };
-            let path = self.dir.join(name);
-            match fs::hard_link(&self.index_path, &path) {
-                Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(BatchError::io(&path)(e)),
-            }
-        }
-        fs::remove_file(&self.index_path).map_err(BatchError::io(&self.index_path))
     }
 }
 

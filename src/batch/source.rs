@@ -15,7 +15,7 @@
 
 use std::borrow::Cow;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::ops::{Deref, Range};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -24,6 +24,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use rayon::prelude::*;
 
+use super::fingerprint::Chain;
 use super::BatchError;
 use crate::mbox::{self, Archive, MboxError, OwnedEntry, ReadOptions, Sniffed, Variant};
 
@@ -114,6 +115,10 @@ pub(crate) struct Window<'a> {
     /// The mapped archive that borrowed items point into, if any: parsing
     /// slices it instead of copying each message.
     pub shared: Option<Bytes>,
+    /// A resumed stream: the [`Chain`] of the messages skipped because the
+    /// interrupted run committed them, on the window where skipping ended
+    /// (the run compares it with the one it saved).
+    pub skipped_chain: Option<Chain>,
 }
 
 /// A producer of windows.
@@ -322,17 +327,32 @@ fn not_mbox(path: &Path, first: &[u8]) -> BatchError {
     }
 }
 
-/// Checks that a streamed archive starts with a From_ line.
+/// Bytes of a streamed archive looked at for its first line.
+const PEEK: usize = 64 * 1024;
+
+/// Checks that a streamed archive starts with a From_ line. Reads until
+/// the first line is complete (or [`PEEK`] bytes, or the end): one read
+/// may return any few bytes (a pipe, or the magic bytes that opening put
+/// back), so a single `fill_buf` would judge a fragment.
 fn peek_mbox(
-    reader: Box<dyn Read + Send>,
+    mut reader: Box<dyn Read + Send>,
     path: &Path,
 ) -> Result<Box<dyn Read + Send>, BatchError> {
-    let mut buf = BufReader::with_capacity(64 * 1024, reader);
-    let head = buf.fill_buf().map_err(BatchError::io(path))?;
-    if !head.is_empty() && !mbox::is_from_line(first_line(head)) {
-        return Err(not_mbox(path, first_line(head)));
+    let mut head = vec![0; PEEK];
+    let mut got = 0;
+    while got < PEEK && memchr::memchr2(b'\n', b'\r', &head[..got]).is_none() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(BatchError::io(path)(e)),
+        }
     }
-    Ok(Box::new(buf))
+    head.truncate(got);
+    if !head.is_empty() && !mbox::is_from_line(first_line(&head)) {
+        return Err(not_mbox(path, first_line(&head)));
+    }
+    Ok(Box::new(std::io::Cursor::new(head).chain(reader)))
 }
 
 fn list_folder(path: &Path) -> Result<Source, BatchError> {
@@ -447,6 +467,7 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
             bytes,
             reports,
             shared: Some(self.shared.clone()),
+            skipped_chain: None,
         }))
     }
 }
@@ -494,6 +515,7 @@ impl<'a> Feed<'a> for SerialFeed<'a> {
             bytes,
             reports: Vec::new(),
             shared: Some(self.shared.clone()),
+            skipped_chain: None,
         }))
     }
 }
@@ -516,6 +538,8 @@ fn weight(e: &OwnedEntry) -> u64 {
 struct StreamFeed {
     rx: Receiver<Result<Batch, MboxError>>,
     skip: u64,
+    /// The chain of the skipped messages, while skipping.
+    skipped: Option<Chain>,
     cursor: Cursor,
 }
 
@@ -562,6 +586,7 @@ impl StreamFeed {
         StreamFeed {
             rx,
             skip: start.messages,
+            skipped: (start.messages > 0).then(Chain::default),
             cursor: Cursor {
                 offset: 0,
                 messages: start.messages,
@@ -576,6 +601,7 @@ impl<'a> Feed<'a> for StreamFeed {
         let mut bytes = 0;
         let mut budget = 0;
         let mut seen = 0;
+        let mut skipped_chain = None;
         for _ in 0..jobs * UNITS_PER_JOB {
             let Ok(batch) = self.rx.recv() else { break };
             for e in batch? {
@@ -608,6 +634,16 @@ impl<'a> Feed<'a> for StreamFeed {
                 if self.skip > 0 {
                     // Committed by the run being resumed.
                     self.skip -= 1;
+                    if let Some(chain) = &mut self.skipped {
+                        chain.push_digest(&Chain::link(
+                            item.offset,
+                            item.envelope.as_deref(),
+                            &item.message,
+                        ));
+                        if self.skip == 0 {
+                            skipped_chain = self.skipped.take();
+                        }
+                    }
                     continue;
                 }
                 items.push(item);
@@ -626,6 +662,7 @@ impl<'a> Feed<'a> for StreamFeed {
             bytes,
             reports: Vec::new(),
             shared: None,
+            skipped_chain,
         }))
     }
 }
@@ -666,6 +703,7 @@ impl<'a> Feed<'a> for FileFeed<'a> {
             bytes,
             reports: Vec::new(),
             shared: None,
+            skipped_chain: None,
         }))
     }
 }

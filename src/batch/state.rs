@@ -1,28 +1,38 @@
 //! The resume state of a run: one small JSON file beside the destination
-//! (`.DEST.mimeflow-state`), replaced atomically (temp file + rename) after
-//! every committed window and removed when the run completes.
+//! (`.DEST.mimeflow-state`), replaced atomically (a [`safe_fs`] temp file
+//! renamed over it) after every committed window and removed when the run
+//! completes.
 //!
-//! It records where the output is being built, how far the source was read
-//! (offset of the next message, messages consumed), the counters, and how
-//! long `DEST.partial` and the attachment index were at that point: a run
-//! killed in the middle of a window may have appended more, which resuming
-//! cuts off.
+//! It records whether the output is being built in `DEST.partial` or in
+//! DEST itself (`--force`), what the source was (see
+//! [`super::fingerprint`]), how far it was read (offset of the next
+//! message, messages consumed), the counters, and how long `DEST.partial`
+//! and the attachment index were at that point: a run killed in the middle
+//! of a window may have appended more, which resuming cuts off.
+//!
+//! The file is read and written only relative to the destination's parent
+//! folder, never through a link ([`safe_fs::Dir`]).
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
 
 use serde_json::{json, Value};
 
 use super::BatchError;
+use crate::safe_fs::Dir;
+
+/// Version of the state file's format; another version is refused.
+const VERSION: u64 = 2;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct State {
     pub format: String,
+    /// What the source was, shown in messages.
     pub source: String,
-    pub source_size: u64,
-    /// Where the output is built (DEST.partial, or DEST with --force).
-    pub work: PathBuf,
+    /// The source's fingerprint (see [`super::fingerprint`]).
+    pub fingerprint: Value,
+    /// The output is built in `DEST.partial` (else in DEST itself).
+    pub partial: bool,
     pub offset: u64,
     pub messages: u64,
     pub written: u64,
@@ -32,42 +42,43 @@ pub(crate) struct State {
     pub bytes_in: u64,
     /// Length of DEST.partial (single-file outputs).
     pub out_bytes: u64,
-    /// Length of the attachment index's partial file.
+    /// Temp name of the attachment index in the attachments folder.
+    pub attach_index: String,
+    /// Length of the attachment index.
     pub attach_bytes: u64,
     pub attachments_written: u64,
     pub attachments_duplicate: u64,
 }
 
-/// `.NAME.mimeflow-state` beside `dest`.
-pub(crate) fn path_for(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    dir.join(format!(".{name}.mimeflow-state"))
-}
-
 impl State {
-    pub fn load(path: &Path) -> Result<Option<State>, BatchError> {
-        let text = match fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(BatchError::io(path)(e)),
+    /// The state saved as `name` in `dir`, if there is one.
+    pub fn load(dir: &Dir, name: &OsStr) -> Result<Option<State>, BatchError> {
+        let shown = dir.display_path(name);
+        let mut text = String::new();
+        match dir.open_file(name) {
+            Ok(mut f) => f
+                .read_to_string(&mut text)
+                .map_err(BatchError::io(&shown))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(BatchError::io(&shown)(e)),
         };
         let v: Value = serde_json::from_str(&text).map_err(|e| {
-            BatchError::Resume(format!("{}: unreadable state ({e})", path.display()))
+            BatchError::Resume(format!("{}: unreadable state ({e})", shown.display()))
         })?;
         let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        if n("version") != VERSION {
+            return Err(BatchError::Resume(format!(
+                "{} was written by another version of mimeflow (state version {}, this one reads {VERSION}); remove it and the partial output to start over",
+                shown.display(),
+                n("version")
+            )));
+        }
         Ok(Some(State {
             format: s("format"),
             source: s("source"),
-            source_size: n("source_size"),
-            work: PathBuf::from(s("work")),
+            fingerprint: v.get("fingerprint").cloned().unwrap_or(Value::Null),
+            partial: v.get("partial").and_then(Value::as_bool).unwrap_or(true),
             offset: n("offset"),
             messages: n("messages"),
             written: n("written"),
@@ -76,19 +87,21 @@ impl State {
             unparseable: n("unparseable"),
             bytes_in: n("bytes_in"),
             out_bytes: n("out_bytes"),
+            attach_index: s("attach_index"),
             attach_bytes: n("attach_bytes"),
             attachments_written: n("attachments_written"),
             attachments_duplicate: n("attachments_duplicate"),
         }))
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), BatchError> {
+    /// Saves the state as `name` in `dir`: a temp file renamed over it.
+    pub fn save(&self, dir: &Dir, name: &OsStr) -> Result<(), BatchError> {
         let v = json!({
-            "version": 1,
+            "version": VERSION,
             "format": self.format,
             "source": self.source,
-            "source_size": self.source_size,
-            "work": self.work.to_string_lossy(),
+            "fingerprint": self.fingerprint,
+            "partial": self.partial,
             "offset": self.offset,
             "messages": self.messages,
             "written": self.written,
@@ -97,17 +110,17 @@ impl State {
             "unparseable": self.unparseable,
             "bytes_in": self.bytes_in,
             "out_bytes": self.out_bytes,
+            "attach_index": self.attach_index,
             "attach_bytes": self.attach_bytes,
             "attachments_written": self.attachments_written,
             "attachments_duplicate": self.attachments_duplicate,
         });
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp-{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        let mut f = fs::File::create(&tmp).map_err(BatchError::io(&tmp))?;
-        f.write_all(format!("{v}\n").as_bytes())
-            .map_err(BatchError::io(&tmp))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(BatchError::io(path))
+        let shown = dir.display_path(name);
+        let mut tmp = dir.temp().map_err(BatchError::io(dir.path()))?;
+        tmp.write_all(format!("{v}\n").as_bytes())
+            .map_err(BatchError::io(&shown))?;
+        tmp.persist_replace(dir, name)
+            .map_err(BatchError::io(&shown))?;
+        Ok(())
     }
 }

@@ -1,11 +1,12 @@
-//! Opening an archive from a path: memory-mapped when plain, a decoding
-//! stream when compressed (gzip, zstd or xz, told by their magic bytes).
+//! Opening an archive from a path: memory-mapped when a plain regular file,
+//! a (decoding) stream when compressed (gzip, zstd or xz, told by their
+//! magic bytes) or not a regular file (pipes, devices).
 //! This is the one module of the mbox layer with `unsafe` (the mapping,
 //! [`map_readonly`], which the streaming reader's spool files reuse).
 #![allow(unsafe_code)]
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use memmap2::Mmap;
@@ -17,7 +18,8 @@ pub enum Archive {
     /// A plain file, memory-mapped: split it with `plan_splits`/`read_range`
     /// or `read`.
     Mapped(Mmap),
-    /// A compressed file (or an empty one): read it with `stream`.
+    /// A compressed file, or anything that cannot be mapped (a pipe, a
+    /// device, an empty file): read it with `stream`.
     Stream(Box<dyn Read + Send>),
 }
 
@@ -35,42 +37,83 @@ const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const XZ: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 
 /// Opens `path`: gzip, zstd and xz files (by magic bytes, whatever their
-/// name) become decoding streams, other files are memory-mapped. Whether
-/// the content is an mbox is for the caller to check ([`sniff`](super::sniff),
-/// `Reader::check`, or the stream's first item).
+/// name) become decoding streams, other regular files are memory-mapped.
+/// What is not a regular file with a size (a FIFO, `<(...)`, a device such
+/// as `/dev/zero`, or a file that reports size 0, as procfs files do)
+/// cannot be mapped and is read as a stream, compressed or not: the bytes
+/// read to recognise it are put back in front, since a pipe cannot seek.
+/// Whether the content is an mbox is for the caller to check
+/// ([`sniff`](super::sniff), `Reader::check`, or the stream's first item).
 pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
+    let (file, head) = open_file(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() > 0 && compression(&head).is_none() {
+        // The map does not care where the read position is.
+        return Ok(Archive::Mapped(map_readonly(&file)?));
+    }
+    Ok(Archive::Stream(stream_of(file, head)?))
+}
+
+/// [`open_path`] without the map: every archive comes back as a stream
+/// (decoded when compressed) read with `read(2)`. For readers that must
+/// survive another program truncating the file under them (a mail client
+/// compacting it): a mapped page past the new end of the file raises
+/// SIGBUS in whoever touches it, while a read just ends early. The price
+/// is a copy of every message and a serial split.
+pub fn open_path_streamed(path: &Path) -> Result<Box<dyn Read + Send>, MboxError> {
+    let (file, head) = open_file(path)?;
+    stream_of(file, head)
+}
+
+/// Opens `path` and reads its first bytes (enough for the magic numbers).
+fn open_file(path: &Path) -> Result<(File, Vec<u8>), MboxError> {
     let mut file = File::open(path)?;
-    let mut magic = [0u8; 6];
+    let mut head = vec![0u8; 6];
     let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..]) {
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(k) => got += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
         }
     }
-    file.seek(SeekFrom::Start(0))?;
-    let magic = &magic[..got];
-    if magic.starts_with(GZIP) {
-        return Ok(Archive::Stream(Box::new(
-            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
-        )));
-    }
-    if magic.starts_with(ZSTD) {
-        return Ok(Archive::Stream(Box::new(zstd::stream::read::Decoder::new(
-            file,
-        )?)));
-    }
-    if magic.starts_with(XZ) {
-        let dec = liblzma::read::XzDecoder::new_multi_decoder(BufReader::new(file));
-        return Ok(Archive::Stream(Box::new(dec)));
-    }
-    if file.metadata()?.len() == 0 {
-        return Ok(Archive::Stream(Box::new(io::empty())));
-    }
-    let map = map_readonly(&file)?;
-    Ok(Archive::Mapped(map))
+    head.truncate(got);
+    Ok((file, head))
+}
+
+#[derive(Clone, Copy)]
+enum Compression {
+    Gzip,
+    Zstd,
+    Xz,
+}
+
+/// The compression the first bytes of a file announce.
+fn compression(head: &[u8]) -> Option<Compression> {
+    [
+        (GZIP, Compression::Gzip),
+        (ZSTD, Compression::Zstd),
+        (XZ, Compression::Xz),
+    ]
+    .into_iter()
+    .find_map(|(magic, c)| head.starts_with(magic).then_some(c))
+}
+
+/// `file` as a stream whose first bytes, `head`, were read already: they
+/// are put back in front rather than sought back to, since a pipe cannot
+/// seek. Decoded when `head` announces a compression.
+fn stream_of(file: File, head: Vec<u8>) -> Result<Box<dyn Read + Send>, MboxError> {
+    let c = compression(&head);
+    let raw = io::Cursor::new(head).chain(file);
+    Ok(match c {
+        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(raw))),
+        Some(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::new(raw)?),
+        Some(Compression::Xz) => Box::new(liblzma::read::XzDecoder::new_multi_decoder(
+            BufReader::new(raw),
+        )),
+        None => Box::new(raw),
+    })
 }
 
 /// Maps `file` read-only: the one `unsafe` of the mbox layer, shared by
@@ -80,11 +123,14 @@ pub(super) fn map_readonly(file: &File) -> io::Result<Mmap> {
     // SAFETY: the map is read-only and private to this process, and
     // mimeflow never writes to a mapped range. Archives (`open_path`): a
     // process truncating or rewriting the file while mapped is outside what
-    // we can guard against (every mmap-based reader shares this caveat;
-    // SIGBUS on truncation): archives are expected to be left alone while
-    // they are converted. Spool files (`stream.rs`): unnamed temporary files
-    // that no other process can open; the reader appends to one only after
-    // dropping its previous map, and hands the last map on without keeping
-    // the file.
+    // the type system can guard against (every mmap-based reader shares
+    // this caveat): a truncation makes a later access past the new end
+    // raise SIGBUS, which kills the process rather than reading freed
+    // memory; rewritten bytes are read as they now are. The CLI reports
+    // that SIGBUS as one line (`src/bin/mimeflow/sigbus.rs`); Python
+    // callers that must survive it read with `open_path_streamed` instead.
+    // Spool files (`stream.rs`): unnamed temporary files that no other
+    // process can open; the reader appends to one only after dropping its
+    // previous map, and hands the last map on without keeping the file.
     unsafe { Mmap::map(file) }
 }

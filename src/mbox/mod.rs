@@ -25,6 +25,12 @@
 //! its spool threshold, in an unnamed temporary file that is then
 //! memory-mapped ([`Stream::spool_threshold`]).
 //!
+//! A mapped archive must not shrink while it is read, nor while entries
+//! borrowed from it live: a page past the new end of the file raises SIGBUS
+//! in the thread that touches it, which kills the process (a mail client
+//! compacting the mailbox is enough). [`open_path_streamed`] reads any
+//! archive with `read(2)` instead, for callers that must survive that.
+//!
 //! ```
 //! use mimeflow::mbox::{read, write_mboxrd, LineEnding, ReadOptions};
 //!
@@ -53,13 +59,13 @@ mod stream;
 mod write;
 
 pub use from_line::is_from_line;
-pub use mmap::{open_path, Archive};
+pub use mmap::{open_path, open_path_streamed, Archive};
 pub use sniff::{sniff, Sniffed};
 pub use split::plan_splits;
 // For the batch pipeline and the Python reader, both behind features.
 #[cfg(any(feature = "parallel", feature = "python"))]
 pub(crate) use stream::SPOOLED_WEIGHT;
-pub use stream::{stream, Stream, DEFAULT_SPOOL_THRESHOLD};
+pub use stream::{read_spooled, stream, Stream, DEFAULT_SPOOL_THRESHOLD};
 pub use write::write_mboxrd;
 
 use scan::{Ctx, Found, ScanState, Step};

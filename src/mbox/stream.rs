@@ -125,6 +125,28 @@ pub fn stream<R: Read>(input: R, opts: &ReadOptions) -> Stream<R> {
     }
 }
 
+/// Reads `input` to its end into one contiguous buffer in bounded memory:
+/// on the heap while it is at most `threshold` bytes, else in an unnamed
+/// temporary file (in `TMPDIR`), memory-mapped, that goes with the last
+/// clone of the `Bytes`. For a single message from a pipe or a device,
+/// whose size is not known before it ends: `/dev/zero` takes disk, not
+/// memory, until the disk is full and the read fails.
+pub fn read_spooled(mut input: impl Read, threshold: usize) -> io::Result<Bytes> {
+    // Reserved at once, as `Stream::fill` does: address space, touched
+    // only as it fills, where doubling would hold twice the threshold.
+    let most = threshold.saturating_add(1);
+    let mut buf = Vec::with_capacity(most.min(MAX_RESERVE));
+    (&mut input).take(most as u64).read_to_end(&mut buf)?;
+    if buf.len() <= threshold {
+        return Ok(Bytes::from(buf));
+    }
+    let mut file = tempfile::tempfile()?;
+    file.write_all(&buf)?;
+    drop(buf);
+    io::copy(&mut input, &mut file)?;
+    Ok(Bytes::from_owner(map_readonly(&file)?))
+}
+
 impl<R: Read> Stream<R> {
     /// Sets a hard cap on the size of a record (From_ line to separator):
     /// a larger one is reported ([`MboxError::TooLarge`]) and skipped.

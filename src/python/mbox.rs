@@ -116,14 +116,23 @@ struct Raw {
 }
 
 impl Raw {
-    fn of(data: &Bytes, e: mbox::Entry<'_>) -> Raw {
+    /// The entry `e` of `data`: ranges of the map, or with `copy` copies
+    /// that keep no reference to it.
+    fn of(data: &Bytes, e: mbox::Entry<'_>, copy: bool) -> Raw {
+        let share = |s: &[u8]| {
+            if copy {
+                Bytes::copy_from_slice(s)
+            } else {
+                data.slice_ref(s)
+            }
+        };
         Raw {
             offset: e.offset,
             length: e.length,
-            envelope: data.slice_ref(e.envelope),
+            envelope: share(e.envelope),
             message: match e.message {
                 // Nothing to unquote: a range of the map, no copy.
-                Cow::Borrowed(s) => data.slice_ref(s),
+                Cow::Borrowed(s) => share(s),
                 Cow::Owned(v) => Bytes::from(v),
             },
         }
@@ -139,14 +148,20 @@ impl Raw {
     }
 }
 
-/// The entries of `ranges` of `data`, parsed in parallel, in archive order.
-fn parse_ranges(data: &Bytes, ranges: &[Range<u64>], opts: &ReadOptions) -> Vec<Parsed> {
+/// The entries of `ranges` of `data`, parsed in parallel, in archive order;
+/// with `copy`, from copies of their bytes (see [`Raw::of`]).
+fn parse_ranges(
+    data: &Bytes,
+    ranges: &[Range<u64>],
+    opts: &ReadOptions,
+    copy: bool,
+) -> Vec<Parsed> {
     // Two steps, so a range full of big messages does not keep one thread
     // busy while the others idle: cut every range (one task each), then
     // parse every message (one task each).
     let raw: Vec<Raw> = ranges
         .par_iter()
-        .flat_map_iter(|r| mbox::read_range(data, r.clone(), opts).map(|e| Raw::of(data, e)))
+        .flat_map_iter(|r| mbox::read_range(data, r.clone(), opts).map(|e| Raw::of(data, e, copy)))
         .collect();
     raw.into_par_iter().map(Raw::parse).collect()
 }
@@ -243,7 +258,7 @@ impl Work {
                 let (data, ranges, opts) = (data.clone(), ranges.clone(), opts.clone());
                 rayon::spawn(move || {
                     let batch = Batch {
-                        items: parse_ranges(&data, &ranges[start..end], &opts),
+                        items: parse_ranges(&data, &ranges[start..end], &opts, false),
                         done: end == ranges.len(),
                         ..Batch::default()
                     };
@@ -388,9 +403,12 @@ fn parse_variant(name: Option<&str>) -> PyResult<Option<Variant>> {
 }
 
 /// `mimeflow.mbox.open(path, *, variant=None, unquote_mboxo=False,
-/// with_info=False, max_message=None)`: see the stub.
+/// with_info=False, max_message=None, copy=False)`: see the stub. With
+/// `copy` the archive is never mapped: it is streamed with `read(2)` (see
+/// [`mbox::open_path_streamed`]), so a truncation by another program
+/// cannot raise SIGBUS in the interpreter.
 #[pyfunction]
-#[pyo3(signature = (path, *, variant = None, unquote_mboxo = false, with_info = false, max_message = None))]
+#[pyo3(signature = (path, *, variant = None, unquote_mboxo = false, with_info = false, max_message = None, copy = false))]
 pub(crate) fn open(
     py: Python<'_>,
     path: PathBuf,
@@ -398,13 +416,19 @@ pub(crate) fn open(
     unquote_mboxo: bool,
     with_info: bool,
     max_message: Option<usize>,
+    copy: bool,
 ) -> PyResult<MboxReader> {
     let opts = ReadOptions {
         variant: parse_variant(variant)?,
         unquote_mboxo,
     };
     let open = move || -> Result<State, PyErr> {
-        let archive = mbox::open_path(&path).map_err(|e| with_path(e, &path))?;
+        let archive = if copy {
+            mbox::open_path_streamed(&path).map(Archive::Stream)
+        } else {
+            mbox::open_path(&path)
+        }
+        .map_err(|e| with_path(e, &path))?;
         let stream_of = |input: Box<dyn Read + Send>, opts: &ReadOptions| {
             let s = mbox::stream(input, opts).max_message(max_message);
             Work::Stream(Arc::new(Mutex::new(s)))
@@ -479,9 +503,20 @@ fn with_path(e: MboxError, path: &Path) -> PyErr {
 
 /// The bytes of a plain archive, mapped; compressed ones are refused
 /// (their byte offsets are those of the decompressed data, which cannot be
-/// reached without reading everything before them).
+/// reached without reading everything before them), and so is what is not
+/// a regular file (a pipe or a device has no byte ranges to come back to).
 fn map_plain(path: &Path) -> PyResult<Bytes> {
     let meta = std::fs::metadata(path).map_err(|e| super::errors::os_error(e, Some(path)))?;
+    if !meta.is_file() {
+        return Err(MboxError::Refused {
+            reason: format!(
+                "{} is not a regular file (a pipe or a device) and cannot be cut into byte \
+                 ranges: iterate it with mimeflow.mbox.open()",
+                path.display()
+            ),
+        }
+        .into());
+    }
     if meta.len() == 0 {
         return Ok(Bytes::new());
     }
@@ -520,9 +555,11 @@ pub(crate) fn plan_splits(
 }
 
 /// `mimeflow.mbox.process_range(path, start, end, variant, *,
-/// unquote_mboxo=False)`: see the stub.
+/// unquote_mboxo=False, copy=False)`: see the stub. With `copy` the
+/// messages are parsed from copies, so none of them keeps the map (which
+/// is dropped before returning).
 #[pyfunction]
-#[pyo3(signature = (path, start, end, variant, *, unquote_mboxo = false))]
+#[pyo3(signature = (path, start, end, variant, *, unquote_mboxo = false, copy = false))]
 pub(crate) fn process_range<'py>(
     py: Python<'py>,
     path: PathBuf,
@@ -530,6 +567,7 @@ pub(crate) fn process_range<'py>(
     end: u64,
     variant: &str,
     unquote_mboxo: bool,
+    copy: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let variant = parse_variant(Some(variant))?.expect("a name was given");
     let parsed = super::run(py, usize::MAX, move || {
@@ -551,12 +589,20 @@ pub(crate) fn process_range<'py>(
             &data,
             std::slice::from_ref(&(start..end)),
             &opts,
+            copy,
         ))
     })?;
+    // A range may hold a whole archive's messages: Ctrl-C is honoured
+    // while they are wrapped too.
     let items = parsed
         .into_iter()
         .enumerate()
-        .map(|(i, p)| p.into_python(py, i as u64, true))
+        .map(|(i, p)| {
+            if i % 4096 == 4095 {
+                py.check_signals()?;
+            }
+            p.into_python(py, i as u64, true)
+        })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
 }

@@ -48,6 +48,33 @@ pub struct CodecArgs {
     no_pad: bool,
 }
 
+/// `-w COLS` as GNU `base64` reads it (`xstrtoimax`): optional leading
+/// white space and sign, decimal digits only. A width over `i64::MAX` means
+/// no wrapping at all, as there (GNU treats the overflow as 0); `-0` is 0;
+/// any other negative width is refused. Where `usize` is narrower than 64
+/// bits a width it cannot hold saturates: no line can reach it anyway.
+fn parse_cols(arg: &str) -> Result<usize, String> {
+    let invalid = || format!("invalid wrap size {arg:?}");
+    let s = arg.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let zero = digits.bytes().all(|b| b == b'0');
+    if negative && !zero {
+        return Err(invalid());
+    }
+    match digits.parse::<u64>() {
+        Ok(n) if n <= i64::MAX as u64 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        // Over i64::MAX (u64 overflow included): GNU's "no wrapping".
+        _ => Ok(0),
+    }
+}
+
 impl CodecArgs {
     fn codec(&self) -> Base64 {
         let alphabet = if self.url {
@@ -65,8 +92,9 @@ pub struct EncodeArgs {
     io: IoArgs,
     #[command(flatten)]
     codec: CodecArgs,
-    /// Wrap lines after COLS characters; 0 disables wrapping
-    #[arg(short, long, value_name = "COLS", default_value_t = 76)]
+    /// Wrap lines after COLS characters; 0 disables wrapping (so does a
+    /// width over 2^63-1, as with GNU base64)
+    #[arg(short, long, value_name = "COLS", default_value = "76", value_parser = parse_cols)]
     wrap: usize,
     /// End lines with CRLF (as MIME and SMTP want) instead of LF
     #[arg(long)]

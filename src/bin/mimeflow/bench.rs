@@ -6,7 +6,7 @@
 //! stderr and draws the `--chart` SVG with plotters.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
@@ -127,7 +127,13 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> anyhow::Result<()> {
         rows,
     };
     if let Some(path) = &args.chart {
-        draw_chart(&report, path).with_context(|| format!("{}", path.display()))?;
+        // Drawn into memory, then written like any -o file (atomically,
+        // through no planted link): plotters' own file writer would
+        // truncate whatever the path points at.
+        let svg = draw_chart(&report).with_context(|| format!("{}", path.display()))?;
+        let mut out = crate::files::Output::create(Some(path))?;
+        out.write_all(svg.as_bytes())?;
+        out.finish()?;
     }
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&report.to_json())?;
@@ -266,7 +272,13 @@ const PALETTE: [(u8, u8, u8); 20] = [
 
 /// A grouped bar chart: one panel per operation, the sizes along x, one bar
 /// per contender (its median, with a p10-p90 whisker), GB/s up the y axis.
-fn draw_chart(report: &Report, path: &Path) -> anyhow::Result<()> {
+fn draw_chart(report: &Report) -> anyhow::Result<String> {
+    let mut svg = String::new();
+    draw_chart_into(report, &mut svg)?;
+    Ok(svg)
+}
+
+fn draw_chart_into(report: &Report, svg: &mut String) -> anyhow::Result<()> {
     use plotters::prelude::*;
 
     let mut ops: Vec<&str> = Vec::new();
@@ -293,7 +305,7 @@ fn draw_chart(report: &Report, path: &Path) -> anyhow::Result<()> {
     let rows_n = ops.len().div_ceil(cols);
     let (panel_w, panel_h) = (820u32, 440u32);
     let size = (panel_w * cols as u32, panel_h * rows_n as u32 + 60);
-    let root = SVGBackend::new(path, size).into_drawing_area();
+    let root = SVGBackend::with_string(svg, size).into_drawing_area();
     root.fill(&WHITE)?;
     let title = format!(
         "mimeflow bench: {} ({} thread{})",

@@ -113,6 +113,7 @@ pub fn convert(args: ConvertArgs, g: &GlobalArgs) -> anyhow::Result<()> {
             .spool_threshold
             .unwrap_or(mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD),
     };
+    watch_source(&args.source, &args.dest);
     run(&args.source, &args.dest, &opts, g)
 }
 
@@ -127,10 +128,24 @@ pub fn split(args: SplitArgs, g: &GlobalArgs) -> anyhow::Result<()> {
             .unwrap_or(mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD),
         ..ConvertOptions::new(Format::Eml)
     };
+    watch_source(&args.source, &args.dest);
     run(&args.source, &args.dest, &opts, g)
 }
 
+/// One line instead of a silent SIGBUS kill if the archive shrinks while
+/// mapped; the output stays unpublished and resumable (see `sigbus.rs`).
+fn watch_source(source: &std::path::Path, dest: &std::path::Path) {
+    crate::sigbus::watch(
+        source,
+        &format!(
+            "stopped before finishing {}: rerun it, or continue it with --resume, once the archive is whole",
+            dest.display()
+        ),
+    );
+}
+
 pub fn count(args: CountArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
+    crate::sigbus::watch(&args.source, "nothing was counted");
     let c = batch::count(&args.source, args.variant)?;
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -1,9 +1,9 @@
 //! Where commands read and write: stdin or a file in, stdout or a file out.
 //!
 //! A file given with `-o` is never half-written: output goes to a hidden
-//! temp file in the same folder (`.NAME.mimeflow-tmp-PID`, so the final
-//! `rename` stays on one file system and is atomic) that replaces the target
-//! only once everything was written. On an error the temp file is removed
+//! temp file in the same folder (a [`safe_fs`] temp name, created
+//! exclusively, so the final `rename` stays on one file system and is
+//! atomic) that replaces the target only once everything was written. On an error the temp file is removed
 //! when the [`AtomicFile`] drops; on Ctrl-C a handler removes it before the
 //! process exits with status 130, since the default SIGINT kill runs no
 //! destructors. The file is not `fsync`ed before the rename: readers never
@@ -14,7 +14,8 @@
 //! or socket (`-o /dev/null`, `-o /dev/stdout`, a named pipe) is written in
 //! place: renaming over it would swap the device for a plain file, which as
 //! root silently breaks `/dev/null` for the whole machine. A symbolic link
-//! is followed, so the file it points to is replaced and the link kept.
+//! the user names is followed, so the file it points to is replaced and the
+//! link kept; a dangling one is refused (no file is created through a link).
 //!
 //! [`Input`] and [`Output`] put the file's name on their I/O errors
 //! ("reading x.b64: ..."), since the library's stream functions cannot say
@@ -22,6 +23,8 @@
 //! `main` recognises a broken pipe.
 
 use std::ffi::OsString;
+
+use mimeflow::safe_fs::{self, Dir, TempFile};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
@@ -124,8 +127,10 @@ fn target_of(path: &Path) -> anyhow::Result<Target> {
                 Ok(_) => Ok(Target::InPlace),
                 Err(e) => Err(e).with_context(|| shown.to_string()),
             },
-            // A dangling link: creating through it makes the file it names.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Target::InPlace),
+            // A dangling link: we create no file through a link.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                bail!("{shown}: is a dangling symbolic link; refusing to create a file through it")
+            }
             Err(e) => Err(e).with_context(|| shown.to_string()),
         };
     }
@@ -237,12 +242,17 @@ fn raw_stdout() -> anyhow::Result<RawStdout> {
 }
 
 /// A temp file that becomes `dest` on [`AtomicFile::commit`] and is removed
-/// otherwise.
+/// otherwise: a [`safe_fs`] temp file in the target's folder, renamed over
+/// the target's name in that same open folder.
 struct AtomicFile {
     file: BufWriter<File>,
-    tmp: PathBuf,
+    /// Owns the temp name until the commit (removed when dropped).
+    tmp: Option<TempFile>,
+    /// The temp file's path, for the Ctrl-C cleanup.
+    tmp_path: PathBuf,
+    dir: Dir,
+    file_name: OsString,
     dest: PathBuf,
-    committed: bool,
 }
 
 impl AtomicFile {
@@ -254,35 +264,33 @@ impl AtomicFile {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| shown.to_string()),
         };
-        let Some(file_name) = dest.file_name() else {
-            bail!("{shown}: not a file name");
-        };
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let (file, tmp) = create_temp(dir, file_name).with_context(|| {
+        let (dir, file_name) = safe_fs::split_dest(dest).with_context(|| shown.to_string())?;
+        let dir = Dir::open(&dir).with_context(|| format!("{shown}: opening its folder"))?;
+        let mut tmp = dir.temp().with_context(|| {
             format!(
                 "{shown}: cannot create a temporary file in {}",
-                dir.display()
+                dir.path().display()
             )
         })?;
-        register_cleanup(&tmp);
-        let atomic = AtomicFile {
-            file: BufWriter::with_capacity(OUT_BUFFER, file),
-            tmp,
-            dest: dest.to_path_buf(),
-            committed: false,
-        };
+        let tmp_path = dir.display_path(tmp.name());
+        register_cleanup(&tmp_path);
+        let file = tmp
+            .file()
+            .and_then(|f| f.try_clone())
+            .context("duplicating a descriptor")?;
         // Replacing a file keeps its mode (an executable stays executable).
         if let Some(meta) = existing {
-            atomic
-                .file
-                .get_ref()
-                .set_permissions(meta.permissions())
-                .with_context(|| format!("{}: setting permissions", atomic.tmp.display()))?;
+            file.set_permissions(meta.permissions())
+                .with_context(|| format!("{}: setting permissions", tmp_path.display()))?;
         }
-        Ok(atomic)
+        Ok(AtomicFile {
+            file: BufWriter::with_capacity(OUT_BUFFER, file),
+            tmp: Some(tmp),
+            tmp_path,
+            dir,
+            file_name,
+            dest: dest.to_path_buf(),
+        })
     }
 
     fn commit(mut self) -> anyhow::Result<()> {
@@ -290,41 +298,19 @@ impl AtomicFile {
         self.file
             .flush()
             .with_context(|| format!("writing {shown}"))?;
-        fs::rename(&self.tmp, &self.dest).with_context(|| format!("{shown}: cannot replace"))?;
-        self.committed = true;
+        let tmp = self.tmp.take().expect("committed once");
+        tmp.persist_replace(&self.dir, &self.file_name)
+            .with_context(|| format!("{shown}: cannot replace"))?;
         Ok(())
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.tmp);
-        }
-        unregister_cleanup(&self.tmp);
+        // An uncommitted temp file is removed by its own drop.
+        self.tmp = None;
+        unregister_cleanup(&self.tmp_path);
     }
-}
-
-/// Creates `.NAME.mimeflow-tmp-PID` in `dir`, or with a `.N` suffix if a
-/// stale one (a killed run whose PID came round again) is in the way.
-fn create_temp(dir: &Path, file_name: &std::ffi::OsStr) -> io::Result<(File, PathBuf)> {
-    let pid = std::process::id();
-    let mut last_err = None;
-    for attempt in 0..64u32 {
-        let mut name = OsString::from(".");
-        name.push(file_name);
-        name.push(format!(".mimeflow-tmp-{pid}"));
-        if attempt > 0 {
-            name.push(format!(".{attempt}"));
-        }
-        let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => return Ok((file, path)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last_err.expect("at least one attempt"))
 }
 
 /// Temp files to remove if SIGINT arrives.

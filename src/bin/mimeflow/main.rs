@@ -6,10 +6,13 @@
 //! atomically, and naming the side (input or output) an I/O error came from.
 //!
 //! Errors travel as `anyhow::Error` and are reported here, once, as a single
-//! line. Exit status: 0 done, 1 bad input or I/O error, 2 usage error
-//! (clap's own), 130 interrupted. A closed stdout pipe
+//! line. Exit status: 0 done, 1 bad input or I/O error (an archive
+//! truncated under a run included: [`sigbus`]), 2 usage error (clap's
+//! own), 130 interrupted. A closed stdout pipe
 //! (`mimeflow b64 encode big | head -c1`) is not an error: the reader has
 //! what it wanted, so we stop quietly with status 0, as ripgrep does.
+
+#![deny(unsafe_code)]
 
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
@@ -24,6 +27,7 @@ mod compose;
 mod convert;
 mod files;
 mod mime;
+mod sigbus;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

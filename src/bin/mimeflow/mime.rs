@@ -1,10 +1,11 @@
 //! `mimeflow show | parse | cat | extract`: reading one message.
 //!
-//! Each reads the whole message (a file or standard input) into one buffer
-//! that the parsed tree points into; parsing never fails, so only I/O
+//! Each reads the whole message (a file, a pipe or standard input) into one
+//! buffer that the parsed tree points into (spooled to a temp file past
+//! 64 MiB); parsing never fails, so only I/O
 //! errors, a missing section and unwritable destinations are failures.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
@@ -73,11 +74,14 @@ pub struct ExtractArgs {
     json: bool,
 }
 
+/// The message in `path` (a file, a pipe, a device) or on stdin. Its size
+/// is unknown until it ends, so past the spool threshold it goes to an
+/// unnamed temp file instead of the heap: `show /dev/zero` fills the disk
+/// and fails there, not the memory.
 fn read_message(path: Option<&Path>) -> anyhow::Result<Message> {
-    let mut input = Input::open(path)?;
-    let mut buf = Vec::new();
-    input.read_to_end(&mut buf)?;
-    Ok(Message::parse(buf))
+    let input = Input::open(path)?;
+    let data = mimeflow::mbox::read_spooled(input, mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD)?;
+    Ok(Message::parse(data))
 }
 
 pub fn show(args: ShowArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
@@ -127,7 +131,7 @@ pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
 
 pub fn extract(args: ExtractArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let msg = read_message(Some(&args.file))?;
-    std::fs::create_dir_all(&args.dest)
+    mimeflow::safe_fs::Dir::create_all(&args.dest)
         .with_context(|| format!("creating {}", args.dest.display()))?;
     let written = mimeflow::extract::extract_attachments(&msg, &args.dest)
         .with_context(|| format!("writing into {}", args.dest.display()))?;

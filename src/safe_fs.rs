@@ -1,0 +1,805 @@
+//! Creating files where an attacker may have been first.
+//!
+//! Every file and folder mimeflow creates goes through this module. Mail is
+//! often converted in folders other people can write to (a shared spool, a
+//! Downloads folder, an archive someone handed over), so the output path
+//! itself is hostile ground: a symlink planted at a temp name would redirect
+//! a write to any file the user can write, and a folder swapped for a link
+//! in the middle of a run would move the rest of the output elsewhere.
+//!
+//! The rules, each enforced here once:
+//!
+//! * **Relative to an open folder.** A [`Dir`] holds a descriptor opened
+//!   with `O_DIRECTORY`, and every operation is an `*at` call on it
+//!   (`openat`, `mkdirat`, `linkat`, `renameat2`, `unlinkat`). Renaming or
+//!   replacing the folder's *path* after it was opened does not move our
+//!   writes: they keep going to the folder we checked.
+//! * **Below the folder, no link is followed.** Sub-folders are opened with
+//!   `O_NOFOLLOW` (a planted `new -> /etc` fails with "is a symbolic link")
+//!   and files are created with `O_CREAT|O_EXCL|O_NOFOLLOW`: a name that
+//!   exists in any form, a dangling link included, is never opened for
+//!   writing. The folder the user named may itself be a link (it is their
+//!   path); nothing under it may.
+//! * **Temp then rename, with short random names.** [`Dir::temp`] makes
+//!   `.mimeflow-PID-SEQ-RANDOM.tmp`: at most 60 bytes whatever the final
+//!   name (a 250-byte attachment name still gets a temp file), hard to
+//!   guess, and created exclusively, so a planted file or link with that
+//!   name only makes us pick another. [`TempFile::persist_noclobber`] links
+//!   it into place without replacing anything; [`TempFile::persist_replace`]
+//!   renames over a name, for files that are ours to replace (a resume
+//!   state, an `-o` target). A temp file not persisted is removed on drop.
+//! * **One vocabulary of errors.** Failures are `io::Error`s of the usual
+//!   kinds (`AlreadyExists` for a taken name), and a link where a folder or
+//!   file was expected is reported as such rather than as the kernel's
+//!   `ELOOP`.
+//!
+//! Unix only: the `*at` calls come from the `rustix` crate, which wraps
+//! them in safe functions.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, CWD};
+use rustix::io::Errno;
+
+/// Mode of the files we create (before the umask), as `open(2)` callers do.
+const FILE_MODE: u32 = 0o644;
+/// Mode of the folders we create (before the umask).
+const DIR_MODE: u32 = 0o755;
+/// Prefix and suffix of every temp file name.
+const TEMP_PREFIX: &str = ".mimeflow-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// An open folder that files are created in (see the module docs).
+///
+/// Cloning is cheap: clones share the descriptor.
+#[derive(Clone, Debug)]
+pub struct Dir {
+    inner: Arc<DirInner>,
+}
+
+#[derive(Debug)]
+struct DirInner {
+    fd: OwnedFd,
+    /// The path it was opened as, for messages only: never reopened.
+    path: PathBuf,
+}
+
+/// What a name in a folder is, without following a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A folder.
+    Dir,
+    /// A symbolic link (whatever it points at).
+    Symlink,
+    /// A device, FIFO or socket.
+    Other,
+}
+
+/// One entry of [`Dir::entries`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Its name in the folder.
+    pub name: OsString,
+    /// What it is (links not followed).
+    pub kind: Kind,
+}
+
+fn errno(e: Errno) -> io::Error {
+    e.into()
+}
+
+fn is_link_error(e: Errno) -> bool {
+    // O_NOFOLLOW on a link gives ELOOP; O_DIRECTORY|O_NOFOLLOW on a link
+    // gives ENOTDIR on some kernels.
+    e == Errno::LOOP || e == Errno::NOTDIR
+}
+
+fn kind_of(st: &rustix::fs::Stat) -> Kind {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => Kind::File,
+        FileType::Directory => Kind::Dir,
+        FileType::Symlink => Kind::Symlink,
+        _ => Kind::Other,
+    }
+}
+
+/// Checks that `name` is one plain component: no `/`, not empty, not `.`
+/// or `..`. Names come from mail (attachments) or from our own formats;
+/// this is the last line of defence, not the sanitiser.
+fn check_name(name: &OsStr) -> io::Result<()> {
+    let b = name.as_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') || b.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{:?}: not a plain file name", name),
+        ));
+    }
+    Ok(())
+}
+
+/// Splits a user-given path into the folder that holds it and its last
+/// component: `out/` and `out` both name `out` in `.`; `a/b/..` is refused
+/// (there is no last name to create).
+pub fn split_dest(path: &Path) -> io::Result<(PathBuf, OsString)> {
+    let invalid = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{}: does not end in a file or folder name", path.display()),
+        )
+    };
+    let mut comps = path.components();
+    let last = match comps.next_back() {
+        Some(Component::Normal(n)) => n.to_owned(),
+        _ => return Err(invalid()),
+    };
+    let parent = comps.as_path();
+    let parent = if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent.to_path_buf()
+    };
+    Ok((parent, last))
+}
+
+impl Dir {
+    /// Opens the existing folder `path`. `path` is the user's: a link in it,
+    /// the last component included, is followed.
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(errno)?;
+        Ok(Dir::from_fd(fd, path.to_path_buf()))
+    }
+
+    /// Opens `path`, creating it and any missing parents first (`mkdir -p`).
+    pub fn create_all(path: &Path) -> io::Result<Dir> {
+        match Dir::open(path) {
+            Ok(d) => return Ok(d),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        std::fs::create_dir_all(path)?;
+        Dir::open(path)
+    }
+
+    fn from_fd(fd: OwnedFd, path: PathBuf) -> Dir {
+        Dir {
+            inner: Arc::new(DirInner { fd, path }),
+        }
+    }
+
+    /// The path the folder was opened as (for messages).
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// `path()/name`, for messages.
+    pub fn display_path(&self, name: impl AsRef<OsStr>) -> PathBuf {
+        self.inner.path.join(name.as_ref())
+    }
+
+    fn fd(&self) -> impl AsFd + '_ {
+        &self.inner.fd
+    }
+
+    /// The error for a link found where we refuse to follow one.
+    fn link_refused(&self, name: &OsStr) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}: is a symbolic link; refusing to write through it",
+                self.display_path(name).display()
+            ),
+        )
+    }
+
+    /// Opens the existing sub-folder `name`; a link there is refused.
+    pub fn open_dir(&self, name: impl AsRef<OsStr>) -> io::Result<Dir> {
+        let name = name.as_ref();
+        check_name(name)?;
+        match rustix::fs::openat(
+            self.fd(),
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Ok(Dir::from_fd(fd, self.display_path(name))),
+            Err(e) if is_link_error(e) && self.kind(name)? == Some(Kind::Symlink) => {
+                Err(self.link_refused(name))
+            }
+            Err(e) => Err(errno(e)),
+        }
+    }
+
+    /// Creates the sub-folder `name`, which must not exist, and opens it.
+    pub fn create_dir(&self, name: impl AsRef<OsStr>) -> io::Result<Dir> {
+        let name = name.as_ref();
+        check_name(name)?;
+        rustix::fs::mkdirat(self.fd(), name, Mode::from_raw_mode(DIR_MODE)).map_err(errno)?;
+        self.open_dir(name)
+    }
+
+    /// Opens the sub-folder `name`, creating it if it is missing; a link
+    /// there is refused.
+    pub fn ensure_dir(&self, name: impl AsRef<OsStr>) -> io::Result<Dir> {
+        let name = name.as_ref();
+        check_name(name)?;
+        match rustix::fs::mkdirat(self.fd(), name, Mode::from_raw_mode(DIR_MODE)) {
+            Ok(()) | Err(Errno::EXIST) => self.open_dir(name),
+            Err(e) => Err(errno(e)),
+        }
+    }
+
+    /// Creates the file `name` exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`):
+    /// `AlreadyExists` if anything, a link included, has that name.
+    pub fn create_new(&self, name: impl AsRef<OsStr>) -> io::Result<File> {
+        self.create_exclusive(name.as_ref(), OFlags::WRONLY)
+    }
+
+    fn create_exclusive(&self, name: &OsStr, access: OFlags) -> io::Result<File> {
+        check_name(name)?;
+        let fd = rustix::fs::openat(
+            self.fd(),
+            name,
+            access | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(FILE_MODE),
+        )
+        .map_err(errno)?;
+        Ok(File::from(fd))
+    }
+
+    /// Opens the existing regular file `name` for reading and writing (a
+    /// run being resumed reopens its own partial output); a link or a
+    /// non-regular file is refused.
+    pub fn open_file_rw(&self, name: impl AsRef<OsStr>) -> io::Result<File> {
+        self.open_regular(name.as_ref(), OFlags::RDWR)
+    }
+
+    /// Opens the existing regular file `name` for reading; a link or a
+    /// non-regular file is refused.
+    pub fn open_file(&self, name: impl AsRef<OsStr>) -> io::Result<File> {
+        self.open_regular(name.as_ref(), OFlags::RDONLY)
+    }
+
+    fn open_regular(&self, name: &OsStr, mode: OFlags) -> io::Result<File> {
+        check_name(name)?;
+        let fd = match rustix::fs::openat(
+            self.fd(),
+            name,
+            // NONBLOCK: opening a FIFO planted under the name must not hang.
+            mode | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(e) if e == Errno::LOOP => return Err(self.link_refused(name)),
+            Err(e) => return Err(errno(e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(errno)?;
+        if kind_of(&st) != Kind::File {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a regular file", self.display_path(name).display()),
+            ));
+        }
+        // Back to blocking I/O for a regular file (NONBLOCK has no effect on
+        // them, but leave no surprise for later users of the descriptor).
+        rustix::fs::fcntl_setfl(
+            &fd,
+            rustix::fs::fcntl_getfl(&fd).map_err(errno)? - OFlags::NONBLOCK,
+        )
+        .map_err(errno)?;
+        Ok(File::from(fd))
+    }
+
+    /// What `name` is, without following a link; `None` when it is absent.
+    pub fn kind(&self, name: impl AsRef<OsStr>) -> io::Result<Option<Kind>> {
+        let name = name.as_ref();
+        check_name(name)?;
+        match rustix::fs::statat(self.fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(kind_of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(errno(e)),
+        }
+    }
+
+    /// The size of the regular file `name` (links not followed), or `None`
+    /// when it is absent or something else.
+    pub fn file_len(&self, name: impl AsRef<OsStr>) -> io::Result<Option<u64>> {
+        let name = name.as_ref();
+        check_name(name)?;
+        match rustix::fs::statat(self.fd(), name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if kind_of(&st) == Kind::File => Ok(Some(st.st_size as u64)),
+            Ok(_) | Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(errno(e)),
+        }
+    }
+
+    /// The folder's entries (without `.` and `..`), in no order.
+    pub fn entries(&self) -> io::Result<Vec<Entry>> {
+        let mut dir = rustix::fs::Dir::read_from(self.fd()).map_err(errno)?;
+        let mut out = Vec::new();
+        while let Some(e) = dir.read() {
+            let e = e.map_err(errno)?;
+            let name = e.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = OsStr::from_bytes(name).to_owned();
+            let kind = match e.file_type() {
+                FileType::RegularFile => Kind::File,
+                FileType::Directory => Kind::Dir,
+                FileType::Symlink => Kind::Symlink,
+                FileType::Unknown => self.kind(&name)?.unwrap_or(Kind::Other),
+                _ => Kind::Other,
+            };
+            out.push(Entry { name, kind });
+        }
+        Ok(out)
+    }
+
+    /// Whether the folder has no entries.
+    pub fn is_empty(&self) -> io::Result<bool> {
+        let mut dir = rustix::fs::Dir::read_from(self.fd()).map_err(errno)?;
+        while let Some(e) = dir.read() {
+            let e = e.map_err(errno)?;
+            let name = e.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes the file (or link) `name`; a folder is refused.
+    pub fn remove_file(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
+        let name = name.as_ref();
+        check_name(name)?;
+        rustix::fs::unlinkat(self.fd(), name, AtFlags::empty()).map_err(errno)
+    }
+
+    /// Hard-links `from` (in this folder) as `to` in `to_dir`; never
+    /// replaces anything (`AlreadyExists`). Links are not followed.
+    pub fn link_noclobber(
+        &self,
+        from: impl AsRef<OsStr>,
+        to_dir: &Dir,
+        to: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        check_name(from)?;
+        check_name(to)?;
+        rustix::fs::linkat(self.fd(), from, to_dir.fd(), to, AtFlags::empty()).map_err(errno)
+    }
+
+    /// Renames `from` (in this folder) to `to` in `to_dir`, failing with
+    /// `AlreadyExists` when `to` exists (`renameat2(RENAME_NOREPLACE)`; on
+    /// file systems without it, a hard link for files and a checked rename
+    /// for folders).
+    pub fn rename_noreplace(
+        &self,
+        from: impl AsRef<OsStr>,
+        to_dir: &Dir,
+        to: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        check_name(from)?;
+        check_name(to)?;
+        match rustix::fs::renameat_with(self.fd(), from, to_dir.fd(), to, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(()),
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {
+                if self.kind(from)? == Some(Kind::Dir) {
+                    if to_dir.kind(to)?.is_some() {
+                        return Err(io::ErrorKind::AlreadyExists.into());
+                    }
+                    rustix::fs::renameat(self.fd(), from, to_dir.fd(), to).map_err(errno)
+                } else {
+                    self.link_noclobber(from, to_dir, to)?;
+                    self.remove_file(from)
+                }
+            }
+            Err(e) => Err(errno(e)),
+        }
+    }
+
+    /// Renames `from` (in this folder) over `to` in `to_dir`: only for
+    /// names that are ours to replace.
+    pub fn rename_replace(
+        &self,
+        from: impl AsRef<OsStr>,
+        to_dir: &Dir,
+        to: impl AsRef<OsStr>,
+    ) -> io::Result<()> {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        check_name(from)?;
+        check_name(to)?;
+        rustix::fs::renameat(self.fd(), from, to_dir.fd(), to).map_err(errno)
+    }
+
+    /// Removes the folder `name` and everything in it, links not followed
+    /// (std's `remove_dir_all` walks with `openat`/`unlinkat` and
+    /// `O_NOFOLLOW`). Only for folders we made.
+    pub fn remove_dir_all(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
+        let name = name.as_ref();
+        check_name(name)?;
+        if self.kind(name)? != Some(Kind::Dir) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a folder", self.display_path(name).display()),
+            ));
+        }
+        // std takes a path; the folder's own descriptor pins nothing here,
+        // but the walk below it follows no link.
+        std::fs::remove_dir_all(self.fd_path().join(name))
+    }
+
+    /// A path that reaches this folder through its descriptor
+    /// (`/proc/self/fd/N` where `/proc` is mounted, else the path it was
+    /// opened as).
+    fn fd_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        let proc = PathBuf::from(format!("/proc/self/fd/{}", self.inner.fd.as_raw_fd()));
+        if rustix::fs::statat(CWD, &proc, AtFlags::empty()).is_ok() {
+            proc
+        } else {
+            self.inner.path.clone()
+        }
+    }
+
+    /// Creates a temp file in this folder (see the module docs), removed
+    /// when dropped unless persisted.
+    pub fn temp(&self) -> io::Result<TempFile> {
+        loop {
+            let name = temp_name();
+            // Read-write: a temp file may be compared with a file it would
+            // replace before it is persisted.
+            match self.create_exclusive(OsStr::new(&name), OFlags::RDWR) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        dir: self.clone(),
+                        name: Some(name),
+                        file: Some(file),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reopens the temp file `name` left by an earlier run of ours (a
+    /// resumed run's index), for reading and writing.
+    pub fn reopen_temp(&self, name: &str) -> io::Result<TempFile> {
+        if !is_temp_name(OsStr::new(name)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name:?}: not one of our temp files"),
+            ));
+        }
+        let file = self.open_file_rw(name)?;
+        Ok(TempFile {
+            dir: self.clone(),
+            name: Some(name.into()),
+            file: Some(file),
+        })
+    }
+
+    /// Removes the temp files that earlier runs of ours left here (killed
+    /// before they could clean up), except `keep`. Only names of the exact
+    /// form [`Dir::temp`] makes are touched, and only regular files.
+    pub fn sweep_temps(&self, keep: &[&str]) -> io::Result<usize> {
+        let mut removed = 0;
+        for e in self.entries()? {
+            if e.kind == Kind::File
+                && is_temp_name(&e.name)
+                && !keep.iter().any(|k| OsStr::new(k) == e.name)
+                && self.remove_file(&e.name).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// `.mimeflow-PID-SEQ-RANDOM.tmp`: at most 10 + 10 + 1 + 20 + 1 + 16 + 4
+/// = 62 bytes.
+fn temp_name() -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    // RandomState is seeded from the OS; a fresh one per name, mixed with
+    // the sequence number, is unpredictable enough for a name that is
+    // created exclusively anyway (a guess only costs us a retry).
+    let mut h = std::hash::RandomState::new().build_hasher();
+    h.write_u64(seq);
+    format!(
+        "{TEMP_PREFIX}{}-{seq}-{:016x}{TEMP_SUFFIX}",
+        std::process::id(),
+        h.finish()
+    )
+}
+
+/// Whether `name` has the exact form [`temp_name`] makes.
+pub fn is_temp_name(name: &OsStr) -> bool {
+    let Some(mid) = name
+        .to_str()
+        .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+        .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = mid.split('-').collect();
+    matches!(parts.as_slice(), [pid, seq, rand]
+        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+            && !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit())
+            && rand.len() == 16 && rand.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A file being written under a temp name (see [`Dir::temp`]); removed
+/// when dropped unless persisted or kept.
+#[derive(Debug)]
+pub struct TempFile {
+    dir: Dir,
+    /// `None` once persisted or kept.
+    name: Option<String>,
+    /// `None` only while being handed out.
+    file: Option<File>,
+}
+
+impl TempFile {
+    /// The open file (reopened by its name in its folder after
+    /// [`TempFile::close_fd`]).
+    pub fn file(&mut self) -> io::Result<&mut File> {
+        if self.file.is_none() {
+            let name = self
+                .name
+                .as_deref()
+                .expect("a temp file has a name until persisted");
+            self.file = Some(self.dir.open_file_rw(name)?);
+        }
+        Ok(self.file.as_mut().expect("just opened"))
+    }
+
+    /// Closes the descriptor but keeps the file under its temp name: for
+    /// callers that hold many finished temp files at once (one message
+    /// with 100,000 attachments must not hold 100,000 descriptors).
+    pub fn close_fd(&mut self) {
+        self.file = None;
+    }
+
+    /// Its temp name in its folder.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+
+    /// The folder it is in.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    /// Gives the file the name `to` in `to_dir` without replacing anything:
+    /// on `AlreadyExists` the temp file is handed back, still temp, with
+    /// the error.
+    pub fn persist_noclobber(
+        mut self,
+        to_dir: &Dir,
+        to: impl AsRef<OsStr>,
+    ) -> Result<(), (io::Error, TempFile)> {
+        let name = self
+            .name
+            .take()
+            .expect("a temp file has a name until persisted");
+        match self.dir.rename_noreplace(&name, to_dir, to) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.name = Some(name);
+                Err((e, self))
+            }
+        }
+    }
+
+    /// Renames the file over `to` in `to_dir` (a name that is ours to
+    /// replace).
+    pub fn persist_replace(mut self, to_dir: &Dir, to: impl AsRef<OsStr>) -> io::Result<()> {
+        let name = self
+            .name
+            .take()
+            .expect("a temp file has a name until persisted");
+        match self.dir.rename_replace(&name, to_dir, to) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.name = Some(name); // removed on drop
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps the file under its temp name (a resumable run's index, whose
+    /// name the run's state records); returns it open, and the name.
+    pub fn keep(mut self) -> io::Result<(File, String)> {
+        self.file()?;
+        let file = self.file.take().expect("just opened");
+        let name = self.name.take().expect("a temp file has a name until kept");
+        Ok((file, name))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(name) = self.name.take() {
+            let _ = self.dir.remove_file(name);
+        }
+    }
+}
+
+impl std::io::Write for TempFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file()?.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file()?.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file()?.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::fs::symlink;
+
+    fn scratch(name: &str) -> PathBuf {
+        let p =
+            std::env::temp_dir().join(format!("mimeflow-safe-fs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    #[test]
+    fn create_new_never_follows_or_truncates() {
+        let root = scratch("create");
+        let victim = root.join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let out = root.join("out");
+        std::fs::create_dir(&out).unwrap();
+        symlink(&victim, out.join("planted")).unwrap();
+        symlink(root.join("nowhere"), out.join("dangling")).unwrap();
+        let d = Dir::open(&out).unwrap();
+        for name in ["planted", "dangling"] {
+            let e = d.create_new(name).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{name}");
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!root.join("nowhere").exists());
+        let e = d.open_file_rw("planted").unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn sub_folders_that_are_links_are_refused() {
+        let root = scratch("subdir");
+        let elsewhere = root.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let out = root.join("out");
+        std::fs::create_dir(&out).unwrap();
+        symlink(&elsewhere, out.join("new")).unwrap();
+        let d = Dir::open(&out).unwrap();
+        for r in [d.ensure_dir("new"), d.open_dir("new")] {
+            let e = r.unwrap_err();
+            assert!(e.to_string().contains("symbolic link"), "{e}");
+        }
+        assert!(d.ensure_dir("cur").is_ok());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn names_with_separators_are_refused() {
+        let root = scratch("names");
+        let d = Dir::open(&root).unwrap();
+        for bad in ["", ".", "..", "a/b", "../x", "a\0b"] {
+            assert!(d.create_new(bad).is_err(), "{bad:?}");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn temp_files_have_short_names_and_go_away_unless_persisted() {
+        let root = scratch("temp");
+        let d = Dir::open(&root).unwrap();
+        let long = "x".repeat(255);
+        let mut t = d.temp().unwrap();
+        assert!(
+            t.name().len() <= 62 && is_temp_name(OsStr::new(t.name())),
+            "{}",
+            t.name()
+        );
+        t.write_all(b"data").unwrap();
+        t.persist_noclobber(&d, &long).unwrap();
+        assert_eq!(std::fs::read(root.join(&long)).unwrap(), b"data");
+        // A taken name hands the temp file back; dropping it removes it.
+        let t = d.temp().unwrap();
+        let (e, t) = t.persist_noclobber(&d, &long).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        let name = t.name().to_string();
+        drop(t);
+        assert_eq!(d.kind(&name).unwrap(), None);
+        // persist_replace replaces.
+        let mut t = d.temp().unwrap();
+        t.write_all(b"new").unwrap();
+        t.persist_replace(&d, &long).unwrap();
+        let mut s = String::new();
+        d.open_file(&long).unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "new");
+        let names: Vec<_> = d.entries().unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, [OsString::from(&long)]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_folder_moved_mid_run_keeps_our_writes() {
+        let root = scratch("moved");
+        let out = root.join("out");
+        std::fs::create_dir(&out).unwrap();
+        let d = Dir::open(&out).unwrap();
+        // Swap the path for a link to somewhere else.
+        std::fs::rename(&out, root.join("moved")).unwrap();
+        std::fs::create_dir(root.join("elsewhere")).unwrap();
+        symlink(root.join("elsewhere"), &out).unwrap();
+        d.create_new("f").unwrap().write_all(b"x").unwrap();
+        assert!(root.join("moved/f").exists());
+        assert!(!root.join("elsewhere/f").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn sweep_removes_only_our_temp_names() {
+        let root = scratch("sweep");
+        let d = Dir::open(&root).unwrap();
+        let a = d.temp().unwrap();
+        let (_, a) = a.keep().unwrap();
+        let (_, b) = d.temp().unwrap().keep().unwrap();
+        std::fs::write(root.join(".mimeflow-notours.tmp"), b"").unwrap();
+        std::fs::write(root.join("user.txt"), b"").unwrap();
+        assert_eq!(d.sweep_temps(&[&a]).unwrap(), 1);
+        assert_eq!(d.kind(&b).unwrap(), None);
+        assert_eq!(d.kind(&a).unwrap(), Some(Kind::File));
+        assert_eq!(d.kind(".mimeflow-notours.tmp").unwrap(), Some(Kind::File));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn split_dest_ignores_trailing_slashes() {
+        assert_eq!(
+            split_dest(Path::new("out/")).unwrap(),
+            (PathBuf::from("."), "out".into())
+        );
+        assert_eq!(
+            split_dest(Path::new("a/b//")).unwrap(),
+            (PathBuf::from("a"), "b".into())
+        );
+        assert_eq!(
+            split_dest(Path::new("/x")).unwrap(),
+            (PathBuf::from("/"), "x".into())
+        );
+        assert!(split_dest(Path::new("a/..")).is_err());
+        assert!(split_dest(Path::new("/")).is_err());
+    }
+}
