@@ -24,7 +24,9 @@ Cases (sizes at --scale 1):
                2 GiB decoded, in a .gz mbox: convert --to jsonl
   gz-text      the same with a 7bit text/plain body instead
   attachments  4 messages, each with a base64 attachment of 74, 148, 296 MB:
-               convert --to mbox --attachments DIR
+               convert --to jsonl --attachments DIR
+  attachments-mbox  the same, --to mbox (each message's mboxrd copy waits
+               in memory for the window's commit)
   addresses    one To: header of 3.5, 7, 14 MB of addresses: parse --json
   jsonl-j2     mbox of messages each with a 14 MB address list (29, 58, 115 MB):
                convert --to jsonl -j2
@@ -217,6 +219,13 @@ CASES = {
         ".mbox.gz",
     ),
     "attachments": (
+        [74_000_000, 148_000_000, 296_000_000], 1,
+        gen_attachments,
+        lambda b, s, t: [b, "convert", "-q", "-j1", s, "--to", "jsonl", os.path.join(t, "out.jsonl"),
+                         "--attachments", os.path.join(t, "att")],
+        ".mbox",
+    ),
+    "attachments-mbox": (
         [74_000_000, 148_000_000, 296_000_000], 1,
         gen_attachments,
         lambda b, s, t: [b, "convert", "-q", "-j1", s, "--to", "mbox", os.path.join(t, "out.mbox"),
