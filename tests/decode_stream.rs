@@ -244,6 +244,14 @@ fn base64_raw_text_fallback_restarts_the_sink() {
     let mut back = Vec::new();
     f.read_to_end(&mut back).unwrap();
     assert_eq!(back, want);
+    // So is a buffered one.
+    let mut w = io::BufWriter::with_capacity(100, tempfile::tempfile().unwrap());
+    msg.root().decode_in_blocks(&mut w, 64).unwrap();
+    let mut f = w.into_inner().unwrap();
+    f.rewind().unwrap();
+    let mut back = Vec::new();
+    f.read_to_end(&mut back).unwrap();
+    assert_eq!(back, want);
 }
 
 #[test]

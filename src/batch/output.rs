@@ -638,10 +638,10 @@ fn prepare(item: &Item<'_>, index: u64, ctx: &Context<'_>) -> Result<Prepared, B
                 .map_err(|e| BatchError::io(Path::new("mbox output"))(e))?;
         }
         (Format::Jsonl, _) => {
-            let mut obj = match msg.as_ref().map(Message::to_json) {
-                Some(Value::Object(o)) => o,
-                _ => Map::new(),
-            };
+            // The message's own object is serialised straight from it (no
+            // Value tree: see message::MessageJson), merged with these.
+            let json = msg.as_ref().map(Message::json);
+            let mut obj = Map::new();
             obj.insert("index".into(), index.into());
             obj.insert("offset".into(), item.offset.into());
             obj.insert("length".into(), item.length.into());
@@ -685,8 +685,11 @@ fn prepare(item: &Item<'_>, index: u64, ctx: &Context<'_>) -> Result<Prepared, B
             if opts.text {
                 obj.insert("text".into(), msg.as_ref().and_then(body_text).into());
             }
-            serde_json::to_writer(&mut p.out, &Value::Object(obj))
-                .map_err(|e| BatchError::io(Path::new("jsonl output"))(e.into()))?;
+            match &json {
+                Some(json) => serde_json::to_writer(&mut p.out, &json.with_fields(&obj)),
+                None => serde_json::to_writer(&mut p.out, &Value::Object(obj)),
+            }
+            .map_err(|e| BatchError::io(Path::new("jsonl output"))(e.into()))?;
             p.out.push(b'\n');
         }
     }

@@ -420,7 +420,18 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
         if self.next >= self.ranges.len() {
             return Ok(None);
         }
-        let take = (jobs * RANGES_PER_JOB).min(self.ranges.len() - self.next);
+        // Every item's output is held until the window's in-order commit,
+        // so a window is bounded in bytes too: a range never cuts a message,
+        // and 8 ranges per worker of 14 MB messages each held 400 MB of jsonl.
+        let budget = RANGE_BYTES * (jobs * RANGES_PER_JOB) as u64;
+        let (mut take, mut bytes) = (0, 0);
+        for r in &self.ranges[self.next..] {
+            if take == jobs * RANGES_PER_JOB || bytes >= budget {
+                break;
+            }
+            take += 1;
+            bytes += r.end - r.start;
+        }
         let units = &self.ranges[self.next..self.next + take];
         self.next += take;
         let (data, base, variant) = (self.data, self.base, self.variant);
@@ -749,4 +760,43 @@ pub fn count(path: &Path, variant: Option<Variant>) -> Result<CountSummary, Batc
         kind: src.kind(),
         reason: src.variant_reason(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn mapped_windows_are_bounded_in_bytes() {
+        // Six messages of 12 MiB, each its own range: eight ranges per
+        // worker would put all 72 MiB (and their outputs) in one window.
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let body = "x".repeat(1022) + "\r\n";
+        for i in 0..6 {
+            write!(
+                f,
+                "From a@b Mon Jan  1 00:00:00 2024\r\nSubject: {i}\r\n\r\n"
+            )
+            .unwrap();
+            for _ in 0..12 * 1024 {
+                f.write_all(body.as_bytes()).unwrap();
+            }
+            f.write_all(b"\r\n").unwrap();
+        }
+        f.flush().unwrap();
+        let source = Source::open(f.path(), None, usize::MAX).unwrap();
+        let mut feed = source.feed(Cursor::default()).unwrap();
+        let (mut windows, mut messages) = (0, 0);
+        while let Some(w) = feed.next_window(1).unwrap() {
+            assert!(
+                w.bytes <= RANGE_BYTES * RANGES_PER_JOB as u64 + (13 << 20),
+                "{}",
+                w.bytes
+            );
+            windows += 1;
+            messages += w.items.len();
+        }
+        assert_eq!((windows, messages), (2, 6));
+    }
 }

@@ -44,8 +44,14 @@ struct Item {
     at: usize,
 }
 
-fn tokenize(s: &[u8], defects: &mut Vec<Defect>, pos: &dyn Fn(usize) -> u64) -> Vec<Item> {
-    let mut out = Vec::new();
+/// Cuts `s` into tokens, handing each to `emit` as it is found: a long
+/// list is never held as tokens (about 60 bytes each, a dozen per address).
+fn tokenize(
+    s: &[u8],
+    defects: &mut Vec<Defect>,
+    pos: &dyn Fn(usize) -> u64,
+    mut emit: impl FnMut(Item),
+) {
     let mut i = 0;
     let mut space = false;
     // One memoised finder for the whole value keeps the word checks linear.
@@ -89,7 +95,7 @@ fn tokenize(s: &[u8], defects: &mut Vec<Defect>, pos: &dyn Fn(usize) -> u64) -> 
                 if depth > 0 {
                     defects.push(Defect::new(DefectCode::BadAddress, pos(at)));
                 }
-                out.push(Item {
+                emit(Item {
                     tok: Tok::Comment(text),
                     space,
                     at,
@@ -119,7 +125,7 @@ fn tokenize(s: &[u8], defects: &mut Vec<Defect>, pos: &dyn Fn(usize) -> u64) -> 
                 if !closed {
                     defects.push(Defect::new(DefectCode::BadAddress, pos(at)));
                 }
-                out.push(Item {
+                emit(Item {
                     tok: Tok::Quoted(text),
                     space,
                     at,
@@ -127,7 +133,7 @@ fn tokenize(s: &[u8], defects: &mut Vec<Defect>, pos: &dyn Fn(usize) -> u64) -> 
             }
             b'[' => {
                 let end = memchr::memchr(b']', &s[i..]).map_or(s.len(), |k| i + k + 1);
-                out.push(Item {
+                emit(Item {
                     tok: Tok::Atom(s[i..end].to_vec()),
                     space,
                     at,
@@ -135,7 +141,7 @@ fn tokenize(s: &[u8], defects: &mut Vec<Defect>, pos: &dyn Fn(usize) -> u64) -> 
                 i = end;
             }
             b'<' | b'>' | b',' | b':' | b';' | b'@' | b'.' => {
-                out.push(Item {
+                emit(Item {
                     tok: Tok::Special(b),
                     space,
                     at,
@@ -173,7 +179,7 @@ fn tokenize(s: &[u8], defects: &mut Vec<Defect>, pos: &dyn Fn(usize) -> u64) -> 
                         }
                     }
                 }
-                out.push(Item {
+                emit(Item {
                     tok: Tok::Atom(s[start..i].to_vec()),
                     space,
                     at,
@@ -182,7 +188,6 @@ fn tokenize(s: &[u8], defects: &mut Vec<Defect>, pos: &dyn Fn(usize) -> u64) -> 
         }
         space = false;
     }
-    out
 }
 
 /// Does an addr-spec local part need quoting to be written back?
@@ -254,7 +259,7 @@ fn phrase(toks: &[(Tok, bool)], at: u64, defects: &mut Vec<Defect>) -> Option<St
 fn finish(
     mb: Mailbox,
     group: &Option<String>,
-    out: &mut Vec<Address>,
+    out: &mut dyn FnMut(Address),
     pos: &dyn Fn(usize) -> u64,
     defects: &mut Vec<Defect>,
 ) {
@@ -323,7 +328,7 @@ fn finish(
             }
         }
     };
-    out.push(Address {
+    out(Address {
         name,
         address,
         group: group.clone(),
@@ -332,13 +337,31 @@ fn finish(
 
 /// Parses an address list (To, Cc, From, ...).
 pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) -> Vec<Address> {
+    let mut list = Vec::new();
+    for_each_address(value, base, defects, |a| list.push(a));
+    list
+}
+
+/// [`parse_address_list`], handing each address to `emit` as it is parsed
+/// (a list of a million addresses is never held).
+pub fn for_each_address(
+    value: &[u8],
+    base: u64,
+    defects: &mut Vec<Defect>,
+    mut emit: impl FnMut(Address),
+) {
     let (v, map) = unfold_mapped(value);
     let pos = |i: usize| base + map.orig(i);
-    let items = tokenize(&v, defects, &pos);
-    let mut out = Vec::new();
+    // Tokenizer defects come first, then the parser's, as when the tokens
+    // were all cut before parsing.
+    let mut token_defects = Vec::new();
+    let mut parse_defects = Vec::new();
+    let defects_out = defects;
+    let defects = &mut parse_defects;
+    let out: &mut dyn FnMut(Address) = &mut emit;
     let mut group: Option<String> = None;
     let mut mb = Mailbox::default();
-    for Item { tok, space, at } in items {
+    tokenize(&v, &mut token_defects, &pos, |Item { tok, space, at }| {
         if mb.is_empty() && !mb.in_angle {
             mb.at = at;
         }
@@ -351,7 +374,7 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
                 Tok::Special(b',') if spec.first() == Some(&b'@') => spec.push(b','),
                 Tok::Special(c @ (b',' | b';' | b'<')) => {
                     // Unclosed angle address: close it here.
-                    finish(std::mem::take(&mut mb), &group, &mut out, &pos, defects);
+                    finish(std::mem::take(&mut mb), &group, out, &pos, defects);
                     match c {
                         b';' => group = None,
                         b'<' => {
@@ -364,7 +387,7 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
                 }
                 t => push_spec(spec, &t),
             }
-            continue;
+            return;
         }
         match tok {
             Tok::Special(b'<') => {
@@ -375,9 +398,9 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
                 mb.angle = Some(Vec::new());
             }
             Tok::Special(b'>') => defects.push(Defect::new(DefectCode::BadAddress, pos(at))),
-            Tok::Special(b',') => finish(std::mem::take(&mut mb), &group, &mut out, &pos, defects),
+            Tok::Special(b',') => finish(std::mem::take(&mut mb), &group, out, &pos, defects),
             Tok::Special(b';') => {
-                finish(std::mem::take(&mut mb), &group, &mut out, &pos, defects);
+                finish(std::mem::take(&mut mb), &group, out, &pos, defects);
                 if group.take().is_none() {
                     defects.push(Defect::new(DefectCode::BadAddress, pos(at)));
                 }
@@ -395,7 +418,8 @@ pub fn parse_address_list(value: &[u8], base: u64, defects: &mut Vec<Defect>) ->
             }
             t => mb.outer.push((t, space)),
         }
-    }
-    finish(mb, &group, &mut out, &pos, defects);
-    out
+    });
+    finish(mb, &group, out, &pos, defects);
+    defects_out.append(&mut token_defects);
+    defects_out.append(&mut parse_defects);
 }

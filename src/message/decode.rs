@@ -87,16 +87,26 @@ pub(super) const BLOCK: usize = 256 * 1024;
 
 /// The decoded body of `e` and the defects found decoding it.
 pub(super) fn body(e: &EntityRef<'_>) -> (Vec<u8>, Vec<Defect>) {
-    let mut out = Vec::new();
+    // Room for the usual outcome up front, as the one-shot codecs had: a
+    // Vec grown by doubling would copy a large body several times and
+    // peak at up to twice its size. (uuencode can exceed this; it grows.)
+    let raw = e.body_bytes().len();
+    let likely = match e.transfer_encoding() {
+        TransferEncoding::Base64 if e.kind() == super::Kind::Leaf => {
+            STANDARD.estimated_decoded_length(raw)
+        }
+        _ => raw,
+    };
+    let mut out = Vec::with_capacity(likely.min(e.message().limits().max_decoded_bytes));
     let (_, defects) = to_sink(e, &mut out, BLOCK).expect("writing to a Vec cannot fail");
     (out, defects)
 }
 
 /// Writes the decoded body of `e` to `sink`, `block` input bytes a step;
-/// returns its length and the defects found decoding it. The bytes written are those of
-/// [`body`], whatever `block` is: every decoder here keeps its state
-/// across steps. The sink is restarted only for Base64 that falls back to
-/// the raw text (see `base64_to`).
+/// returns its length and the defects found decoding it. The bytes are
+/// those of [`body`] whatever `block` is: every decoder here keeps its
+/// state across steps. The sink is restarted only for Base64 that falls
+/// back to the raw text (see `base64_to`).
 pub(super) fn to_sink(
     e: &EntityRef<'_>,
     sink: &mut (impl DecodeSink + ?Sized),

@@ -24,7 +24,7 @@ use bytes::Bytes;
 pub use crate::defect::{Defect, DefectCode};
 pub use crate::header::params::{ContentDisposition, ContentType, Params};
 pub use decode::TransferEncoding;
-pub use json::write_tree;
+pub use json::{write_tree, MessageJson};
 pub use sink::{DecodeSink, Sha256Sink};
 
 /// Resource limits, each with a documented cut-off.

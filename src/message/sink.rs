@@ -37,6 +37,15 @@ impl DecodeSink for File {
     }
 }
 
+/// A buffered sink: what is buffered is flushed, then the inner sink
+/// restarts (the flushed bytes are discarded with the rest).
+impl<W: DecodeSink> DecodeSink for io::BufWriter<W> {
+    fn restart(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.get_mut().restart()
+    }
+}
+
 /// Discards everything, for callers that want only the defects.
 impl DecodeSink for io::Sink {
     fn restart(&mut self) -> io::Result<()> {

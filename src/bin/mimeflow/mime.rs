@@ -94,7 +94,8 @@ pub fn show(args: ShowArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
 pub fn parse(args: ParseArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
     let _ = args.json;
     let msg = read_message(args.file.as_deref())?;
-    let json = msg.to_json();
+    // Serialised straight from the message, not through a Value tree.
+    let json = msg.json();
     let mut out = Output::create(args.out.as_deref())?;
     if args.pretty {
         serde_json::to_writer_pretty(&mut out, &json)?;
