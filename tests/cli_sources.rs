@@ -4,34 +4,18 @@
 //! archive truncated while it is being read.
 #![cfg(all(feature = "cli", target_os = "linux"))]
 
+#[path = "support/cli.rs"]
+mod cli;
+#[allow(unused_imports)]
+use cli::*;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mbox/sample.mbox");
-const SAMPLE_MESSAGES: usize = 28;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mimeflow"))
-}
-
-/// A fresh scratch folder under target/.
-fn scratch(name: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "sources-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A named pipe at `path`.
 fn mkfifo(path: &Path) {
@@ -120,25 +104,6 @@ fn one_error_line(out: &Output) -> String {
     );
     assert!(err.starts_with("mimeflow: "), "{err:?}");
     err
-}
-
-/// Every file under `dir`, relative name and bytes, sorted.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                out.push((rel, fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -354,24 +319,6 @@ fn endless_message_stays_bounded() {
         assert!(!dest.exists(), "{label}: killed run published its output");
     }
     fs::remove_dir_all(&dir).unwrap();
-}
-
-/// A plain mbox of about `mb` MB: many mid-sized text messages.
-fn big_archive(path: &Path, mb: usize) {
-    let mut out = std::io::BufWriter::new(fs::File::create(path).unwrap());
-    let line = "The quick brown fox jumps over the lazy dog, again and again.\n".repeat(60);
-    let mut n = 0;
-    let mut written = 0;
-    while written < mb * 1_000_000 {
-        let msg = format!(
-            "From a{n}@example.org Thu Jan  1 00:00:00 1970\nFrom: a{n}@example.org\n\
-             Subject: message {n}\nMessage-ID: <{n}@example.org>\n\n{line}\n"
-        );
-        out.write_all(msg.as_bytes()).unwrap();
-        written += msg.len();
-        n += 1;
-    }
-    out.flush().unwrap();
 }
 
 /// An archive truncated while a conversion maps it (a mail client

@@ -3,101 +3,13 @@
 //! --force, refusals, hostile attachment names and bad input.
 #![cfg(feature = "cli")]
 
-use std::collections::BTreeMap;
+#[path = "support/cli.rs"]
+mod cli;
+#[allow(unused_imports)]
+use cli::*;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
-
-use mimeflow::mbox::{read, ReadOptions};
-
-const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mbox/sample.mbox");
-const SAMPLE_MESSAGES: usize = 28;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mimeflow"))
-}
-
-/// A fresh scratch folder under target/.
-fn scratch(name: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "convert-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut c = bin();
-    for a in args {
-        c.arg(a);
-    }
-    c.output().unwrap()
-}
-
-fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The messages of an mbox file, as the mbox library reads them.
-fn messages(path: &Path) -> Vec<Vec<u8>> {
-    let data = fs::read(path).unwrap();
-    read(&data, &ReadOptions::default())
-        .map(|e| e.message.into_owned())
-        .collect()
-}
-
-/// Every file under `dir` (relative path -> bytes).
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
-}
-
-/// A larger archive: the sample's messages repeated with unique ids.
-fn big_archive(path: &Path, copies: usize) {
-    let data = fs::read(SAMPLE).unwrap();
-    let entries: Vec<_> = read(&data, &ReadOptions::default()).collect();
-    let mut out = Vec::new();
-    for c in 0..copies {
-        for (i, e) in entries.iter().enumerate() {
-            let msg = String::from_utf8_lossy(&e.message)
-                .replace("@example.org>", &format!(".{c}.{i}@example.org>"));
-            mimeflow::mbox::write_mboxrd(
-                &mut out,
-                Some(e.envelope),
-                msg.as_bytes(),
-                mimeflow::mbox::LineEnding::Lf,
-            )
-            .unwrap();
-        }
-    }
-    fs::write(path, out).unwrap();
-}
+use std::path::Path;
 
 #[test]
 fn every_format_and_summary_line() {

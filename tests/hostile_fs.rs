@@ -9,60 +9,18 @@
 //! files, Parquet parts, Dask shards, key caches) adds its cases here.
 #![cfg(all(feature = "cli", unix))]
 
+#[path = "support/cli.rs"]
+mod cli;
+#[allow(unused_imports)]
+use cli::*;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/mbox/sample.mbox");
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mimeflow"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "hostile-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The arguments, for messages.
-fn shown(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
-    args.iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    let mut c = bin();
-    for a in args {
-        c.arg(a);
-    }
-    c.stdin(Stdio::null()).output().unwrap()
-}
-
-fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{}: {:?}: {}",
-        shown(args),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Asserts a clean refusal: exit 1, one line on stderr.
 fn refused(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
@@ -71,28 +29,6 @@ fn refused(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
     assert_eq!(out.status.code(), Some(1), "{}: {err}", shown(args));
     assert_eq!(err.trim_end().lines().count(), 1, "{}: {err}", shown(args));
     err
-}
-
-/// Every file under `dir` (relative path -> bytes), links as "-> target".
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            let rel = p.strip_prefix(dir).unwrap().display().to_string();
-            let meta = fs::symlink_metadata(&p).unwrap();
-            if meta.file_type().is_symlink() {
-                let t = fs::read_link(&p).unwrap();
-                out.insert(rel, format!("-> {}", t.display()).into_bytes());
-            } else if meta.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(rel, fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// A victim file and a victim folder outside every destination.
