@@ -2,7 +2,7 @@
 """Linearity check for the many-parts paths of issue 9 (item 9): time and
 peak RSS at n, 2n and 4n parts, by hand (not in CI).
 
-    scripts/linearity.py [--bin target/release/mimeflow] [--n 25000]
+    scripts/linearity.py [--bin target/release/mimeflow] [--n 25000] [--repeat 3]
 
 Cases:
   extract-same-name   one message, n attachments all named "x.txt";
@@ -12,7 +12,8 @@ Cases:
   python-sections     one message with n parts; [p.section for p in
                       msg.walk()] and repr(p) in Python (needs the package)
 
-Pass: time(4n) / time(n) <= 5 for each case. Prints one line per size and a
+Each time is the best of --repeat runs. Pass: time(4n) / time(n) <= 5 for
+each case (a linear cost gives about 4, a quadratic one 16). Prints one line per size and a
 verdict per case; exit status 1 if a case fails.
 
 The cases create up to 4n files: on a disk file system the write-back of
@@ -101,16 +102,21 @@ def main():
     ap.add_argument("--bin", default="target/release/mimeflow")
     ap.add_argument("--n", type=int, default=25000)
     ap.add_argument("--case", action="append", choices=sorted(CASES))
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     failed = False
     for name in args.case or list(CASES):
         rows = []
         for k in (1, 2, 4):
-            tmp = tempfile.mkdtemp(prefix="mimeflow-linearity-")
-            try:
-                secs, rss = CASES[name](args.bin, k * args.n, tmp)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+            best = None
+            for _ in range(max(1, args.repeat)):
+                tmp = tempfile.mkdtemp(prefix="mimeflow-linearity-")
+                try:
+                    got = CASES[name](args.bin, k * args.n, tmp)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                best = got if best is None or got[0] < best[0] else best
+            secs, rss = best
             rows.append((k * args.n, secs, rss))
             print(f"{name:20} n={k * args.n:>8}  {secs:8.3f} s  peak RSS {rss:8.1f} MiB")
         ratio = rows[2][1] / rows[0][1]

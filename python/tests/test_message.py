@@ -442,7 +442,7 @@ def test_sections_of_100000_parts():
     # Issue 9 item 9: each section used to walk its preceding siblings
     # (35 s for this loop, the README's own example, at 100,000 parts).
     # Sections now come from ordinals recorded at parse time; the timing
-    # is checked by scripts/section_linearity.py, the numbers here.
+    # is checked by scripts/linearity.py, the numbers here.
     n = 100_000
     raw = b"Content-Type: multipart/mixed; boundary=b\n\n" + b"".join(
         b"--b\n" + (b"--b\n" if i == 2 else b"") + b"Content-Type: text/plain\n\nx%d\n" % i
