@@ -213,6 +213,42 @@ def test_builder_api(tmp_path):
     assert m.to_bytes() == raw
 
 
+def test_write_to_path_keeps_what_the_user_had(tmp_path):
+    """write_to(path) never truncates or follows: an existing name (a file
+    or a planted link) raises FileExistsError and stays as it was;
+    overwrite=True replaces the name atomically (a link itself, not its
+    target); a failing build leaves the old file whole and no temp file."""
+    import os
+
+    b = mimeflow.MessageBuilder().from_("a@example.org").subject("s").text("hi\n")
+    mine = tmp_path / "mine.eml"
+    mine.write_bytes(b"precious")
+    with pytest.raises(FileExistsError):
+        b.write_to(mine)
+    assert mine.read_bytes() == b"precious"
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"victim")
+    link = tmp_path / "link.eml"
+    os.symlink(victim, link)
+    dangling = tmp_path / "dangling.eml"
+    os.symlink(tmp_path / "nowhere", dangling)
+    for p in (link, dangling):
+        with pytest.raises(FileExistsError):
+            b.write_to(p)
+    assert victim.read_bytes() == b"victim"
+    assert not (tmp_path / "nowhere").exists()
+    n = b.write_to(link, overwrite=True)
+    assert not link.is_symlink() and link.stat().st_size == n
+    assert victim.read_bytes() == b"victim"
+    broken = mimeflow.MessageBuilder().text("x").attach(tmp_path / "missing.bin")
+    with pytest.raises(FileNotFoundError):
+        broken.write_to(mine, overwrite=True)
+    assert mine.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["mine.eml", "victim.txt", "link.eml", "dangling.eml"]
+    )
+
+
 def test_builder_errors(tmp_path):
     b = mimeflow.MessageBuilder().to("ok@example.org")
     with pytest.raises(mimeflow.ComposeError):

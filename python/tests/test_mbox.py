@@ -8,6 +8,7 @@ import mailbox
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
