@@ -206,11 +206,9 @@ fn convert_reads_standard_input() {
 
 /// The README: "SOURCE is an mbox file (plain, or .gz/.zst/.xz detected by
 /// magic bytes; `-` reads standard input)". A gzip archive on standard
-/// input is refused as "not an mbox archive": the magic bytes are only
-/// looked at for files (src/batch/source.rs). Reported to the lead; run it
-/// with `--ignored` once that is fixed, and drop the ignore.
+/// input was refused as "not an mbox archive" while the magic bytes were
+/// looked at for files only.
 #[test]
-#[ignore = "DEFECT: compressed archives on stdin are not detected (src/batch/source.rs)"]
 fn convert_reads_compressed_standard_input() {
     let d = scratch("stdin-gz");
     let plain = fs::read(SAMPLE).unwrap();

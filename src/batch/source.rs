@@ -165,7 +165,10 @@ impl Source {
         spool_threshold: usize,
     ) -> Result<Source, BatchError> {
         if path.as_os_str() == "-" {
-            let reader = peek_mbox(Box::new(std::io::stdin()), path)?;
+            // Compressed archives are recognised by their magic bytes here
+            // too (`gunzip -c` is not needed).
+            let reader = mbox::open_stream(Box::new(std::io::stdin()))?;
+            let reader = peek_mbox(reader, path)?;
             return Ok(Source::Stream {
                 path: path.into(),
                 reader: Mutex::new(Some(reader)),

@@ -65,21 +65,34 @@ pub fn open_path_streamed(path: &Path) -> Result<Box<dyn Read + Send>, MboxError
     stream_of(file, head)
 }
 
+/// A stream that is no file (standard input): decoded when its first
+/// bytes announce a compression, as [`open_path`] does for files.
+pub fn open_stream(mut reader: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, MboxError> {
+    let head = read_head(&mut reader)?;
+    stream_of(reader, head)
+}
+
 /// Opens `path` and reads its first bytes (enough for the magic numbers).
 fn open_file(path: &Path) -> Result<(File, Vec<u8>), MboxError> {
     let mut file = File::open(path)?;
+    let head = read_head(&mut file)?;
+    Ok((file, head))
+}
+
+/// The first bytes of `r`, enough for the magic numbers (fewer at its end).
+fn read_head(r: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut head = vec![0u8; 6];
     let mut got = 0;
     while got < head.len() {
-        match file.read(&mut head[got..]) {
+        match r.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(k) => got += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     head.truncate(got);
-    Ok((file, head))
+    Ok(head)
 }
 
 #[derive(Clone, Copy)]
@@ -103,7 +116,10 @@ fn compression(head: &[u8]) -> Option<Compression> {
 /// `file` as a stream whose first bytes, `head`, were read already: they
 /// are put back in front rather than sought back to, since a pipe cannot
 /// seek. Decoded when `head` announces a compression.
-fn stream_of(file: File, head: Vec<u8>) -> Result<Box<dyn Read + Send>, MboxError> {
+fn stream_of(
+    file: impl Read + Send + 'static,
+    head: Vec<u8>,
+) -> Result<Box<dyn Read + Send>, MboxError> {
     let c = compression(&head);
     let raw = io::Cursor::new(head).chain(file);
     Ok(match c {

@@ -59,7 +59,7 @@ mod stream;
 mod write;
 
 pub use from_line::is_from_line;
-pub use mmap::{open_path, open_path_streamed, Archive};
+pub use mmap::{open_path, open_path_streamed, open_stream, Archive};
 pub use sniff::{sniff, Sniffed};
 pub use split::plan_splits;
 // For the batch pipeline and the Python reader, both behind features.
