@@ -561,3 +561,17 @@ fn huge_streamed_message_keeps_memory_bounded() {
     );
     assert!(anon < 100 << 20, "peak RssAnon {anon} bytes");
 }
+
+#[test]
+fn dash_is_no_destination() {
+    let d = scratch("dash-dest");
+    for args in [
+        vec!["convert", SAMPLE, "--to", "mbox", "-"],
+        vec!["convert", SAMPLE, "--to", "jsonl", "-"],
+        vec!["split", SAMPLE, "-"],
+    ] {
+        let out = bin().current_dir(&d).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!d.join("-").exists(), "{args:?} made a file named -");
+    }
+}

@@ -34,7 +34,7 @@ pub struct ConvertArgs {
     #[arg(long = "to", value_name = "FORMAT", value_parser = ["maildir", "eml", "mbox", "jsonl"])]
     to: String,
     /// Output folder (maildir, eml) or file (mbox, jsonl)
-    #[arg(value_name = "DEST")]
+    #[arg(value_name = "DEST", value_parser = dest_path)]
     dest: PathBuf,
     #[command(flatten)]
     common: CommonArgs,
@@ -73,7 +73,7 @@ pub struct SplitArgs {
     #[arg(value_name = "ARCHIVE")]
     source: PathBuf,
     /// Folder to write NNNNNNNN.eml files into
-    #[arg(value_name = "DEST")]
+    #[arg(value_name = "DEST", value_parser = dest_path)]
     dest: PathBuf,
     #[command(flatten)]
     common: CommonArgs,
@@ -134,6 +134,18 @@ pub fn split(args: SplitArgs, g: &GlobalArgs) -> anyhow::Result<()> {
 
 /// One line instead of a silent SIGBUS kill if the archive shrinks while
 /// mapped; the output stays unpublished and resumable (see `sigbus.rs`).
+/// DEST names a file or folder: `-` (which would otherwise become a file
+/// named `-`) is a usage error, since outputs are built atomically and
+/// resumably in place, which standard output cannot be.
+fn dest_path(s: &str) -> Result<PathBuf, String> {
+    if s == "-" {
+        return Err(
+            "convert and split write a file or a folder, not standard output; name one".into(),
+        );
+    }
+    Ok(PathBuf::from(s))
+}
+
 fn watch_source(source: &std::path::Path, dest: &std::path::Path) {
     crate::sigbus::watch(
         source,
