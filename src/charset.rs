@@ -121,6 +121,18 @@ fn is_utf7(label: &str) -> bool {
 /// "us-ascii" is read as windows-1252, its superset, so 8-bit bytes in
 /// mislabelled text stay readable.
 pub fn decode<'a>(bytes: &'a [u8], label: Option<&str>) -> Decoded<'a> {
+    decode_bom(bytes, label, true)
+}
+
+/// [`decode`] for header text (RFC 2047 encoded words, RFC 2231 values): a
+/// leading U+FEFF is text there, not a byte-order mark, and is kept, as
+/// CPython's `email` keeps it (UTF-16 still reads its BOM for the byte
+/// order).
+pub fn decode_header_text<'a>(bytes: &'a [u8], label: Option<&str>) -> Decoded<'a> {
+    decode_bom(bytes, label, false)
+}
+
+fn decode_bom<'a>(bytes: &'a [u8], label: Option<&str>, remove_bom: bool) -> Decoded<'a> {
     let Some(label) = label else {
         return Decoded {
             text: fallback(bytes),
@@ -142,8 +154,10 @@ pub fn decode<'a>(bytes: &'a [u8], label: Option<&str>) -> Decoded<'a> {
             {
                 let (t, _, e) = enc.decode(bytes);
                 (t, e)
-            } else {
+            } else if remove_bom {
                 enc.decode_with_bom_removal(bytes)
+            } else {
+                enc.decode_without_bom_handling(bytes)
             };
             Decoded {
                 text,

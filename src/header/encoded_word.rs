@@ -158,7 +158,7 @@ struct Pending<'a> {
 
 fn flush(p: &mut Option<Pending<'_>>, out: &mut String, defects: &mut Vec<Defect>) {
     if let Some(p) = p.take() {
-        let d = charset::decode(&p.bytes, Some(p.label));
+        let d = charset::decode_header_text(&p.bytes, Some(p.label));
         if !d.known_charset {
             defects.push(Defect::new(DefectCode::UnknownCharset, p.at));
         } else if d.had_errors {
@@ -258,6 +258,13 @@ mod tests {
         assert_eq!(dec("=?utf-8?b?w6k=?="), "é");
         assert_eq!(dec("=?utf-8?B?w6k?="), "é");
         assert_eq!(dec("=?UTF-8?Q?=C3=A9?="), "é");
+    }
+
+    #[test]
+    fn a_leading_feff_is_text_in_a_header() {
+        // CPython: str(message['subject']) == '\ufeffa'; a BOM is a body's
+        // affair, not an encoded word's.
+        assert_eq!(dec("=?utf-8?B?77u/YQ==?="), "\u{feff}a");
     }
 
     #[test]

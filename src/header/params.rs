@@ -350,7 +350,7 @@ fn decode_2231(parts: &[&Raw], defects: &mut Vec<Defect>) -> String {
         if bytes.is_empty() {
             return;
         }
-        let d = charset::decode(bytes, label.as_deref().filter(|l| !l.is_empty()));
+        let d = charset::decode_header_text(bytes, label.as_deref().filter(|l| !l.is_empty()));
         if !d.known_charset {
             defects.push(Defect::new(DefectCode::UnknownCharset, at));
         } else if d.had_errors {
