@@ -399,23 +399,42 @@ fn ctrl_c_in_convert_exits_130_and_resumes() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_while_reading_leaves_no_output() {
-    use std::os::unix::process::ExitStatusExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let d = scratch("sigint-read");
     for cmd in [&["show"][..], &["parse", "--json"]] {
         let file = d.join(format!("{}.out", cmd[0]));
-        let mut child = bin()
-            .args(cmd)
+        let mut c = bin();
+        c.args(cmd)
             .args(["-", "-o"])
             .arg(&file)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        // A test runner started in the background (`cmd &` in a script)
+        // inherits SIGINT ignored, and so would the child: give it the
+        // default disposition, as a terminal's foreground job has.
+        // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+        #[allow(unsafe_code)]
+        unsafe {
+            c.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+        let mut child = c.spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(b"Subject: x\n\nbody\n").unwrap();
         std::thread::sleep(Duration::from_millis(300));
         interrupt(child.id());
+        // Never hang the suite: a child that survives the signal fails.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{cmd:?}: still running 20 s after SIGINT");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let out = child.wait_with_output().unwrap();
         drop(stdin);
         let shell_status = out.status.code().or(out.status.signal().map(|s| 128 + s));
