@@ -85,6 +85,7 @@ import re
 import pytest
 
 import mimeflow
+from _tree import rebuild
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TESTDATA_EML = ROOT / "testdata" / "eml"
@@ -393,7 +394,7 @@ SAMPLE = TRICKY["nested"]
 def test_parse_accepts_buffers():
     for data in (SAMPLE, bytearray(SAMPLE), memoryview(SAMPLE)):
         msg = mimeflow.parse(data)
-        assert msg.to_bytes() == SAMPLE
+        assert rebuild(msg.root) == SAMPLE
         assert [p.content_type for p in msg.walk()] == [p.content_type for p in mimeflow.parse(SAMPLE).walk()]
     with pytest.raises(TypeError):
         mimeflow.parse("text")  # type: ignore[arg-type]
@@ -404,11 +405,95 @@ def test_to_bytes_is_the_object_parsed():
     assert msg.to_bytes() is SAMPLE
 
 
+def test_tree_rebuilds_tricky_and_testdata():
+    items = sorted(TRICKY.items()) + list(_testdata_items())
+    for name, data in items:
+        assert rebuild(mimeflow.parse(data).root) == data, name
+
+
+def _spans(part, start, out):
+    """Fills ``out`` with entity index -> (start, body start, end) in the
+    source, ``part`` starting at ``start``; children are found in order in
+    their parent's body."""
+    raw, body = part.raw(), part.body()
+    body_start = start + len(raw) - len(body)
+    out[part.index] = (start, body_start, start + len(raw))
+    at = 0
+    for child in part.children:
+        at = body.index(child.raw(), at)
+        _spans(child, body_start + at, out)
+        at += len(child.raw())
+    return out
+
+
+class _Corrupt:
+    """A real ``Part`` of ``source`` seen through one deliberate fault at the
+    entity numbered ``target``, as a broken parser would report it."""
+
+    def __init__(self, part, source, spans, fault, target):
+        self._part, self._source, self._spans = part, source, spans
+        self._fault, self._target = fault, target
+
+    def __getattr__(self, name):
+        return getattr(self._part, name)
+
+    def _span(self):
+        start, body_start, end = self._spans[self._part.index]
+        if self._part.index == self._target:
+            body_start += {"body-late": 1, "body-early": -1}.get(self._fault, 0)
+            end += {"end-late": 1, "end-early": -1}.get(self._fault, 0)
+        return start, body_start, end
+
+    def raw(self):
+        start, _, end = self._span()
+        return self._source[start:end]
+
+    def body(self):
+        _, body_start, end = self._span()
+        return self._source[body_start:end]
+
+    @property
+    def children(self):
+        return [
+            _Corrupt(c, self._source, self._spans, self._fault, self._target)
+            for c in self._part.children
+            if not (self._fault == "drop" and c.index == self._target)
+        ]
+
+
+def _faults():
+    """Every (fault, entity index) that a tree of ``SAMPLE`` can show: a body
+    starting a byte late or early, an entity ending a byte late (into the
+    line end before a delimiter) or early, a part dropped. The root cannot
+    be dropped or end late (it ends with the source)."""
+    n = len(mimeflow.parse(SAMPLE).walk())
+    for fault in ("body-late", "body-early", "end-late", "end-early", "drop"):
+        for index in range(n):
+            if index == 0 and fault in ("drop", "end-late"):
+                continue
+            yield fault, index
+
+
+@pytest.mark.parametrize("fault,index", list(_faults()))
+def test_rebuild_catches_a_broken_tree(fault, index):
+    # The check itself can fail: each fault, on each entity of the nested
+    # sample, gives an assertion or a rebuilt message that is not the source.
+    msg = mimeflow.parse(SAMPLE)
+    spans = _spans(msg.root, 0, {})
+    assert rebuild(_Corrupt(msg.root, SAMPLE, spans, None, None)) == SAMPLE  # the wrapper alone is faithful
+    try:
+        got = rebuild(_Corrupt(msg.root, SAMPLE, spans, fault, index))
+    except AssertionError:
+        return
+    assert got != SAMPLE, "rebuild missed %s at entity %d (%r)" % (fault, index, msg.walk()[index].section)
+
+
 def test_bytearray_is_copied():
     buf = bytearray(TRICKY["plain"])
     msg = mimeflow.parse(buf)
     buf[:] = b"x" * len(buf)
-    assert msg.to_bytes() == TRICKY["plain"]
+    assert msg.to_bytes() == TRICKY["plain"]  # the copy, not the caller's buffer
+    assert rebuild(msg.root) == TRICKY["plain"]
     assert msg.root.payload() == b"Hello\n"
 
 
