@@ -11,10 +11,11 @@ Every message of every folder's MANIFEST.tsv: ``eml`` files whole, mailboxes
 * structure, filenames and decoded payloads agree with the stdlib ``email``
   package on every message but the ones listed in ``KNOWN_DIFFERENCES``,
   each with its reason: one new disagreement fails, and so does a listed one
-  that went away (remove it). The comparison and the deliberate differences
-  are those of ``test_message`` (documented there). Messages the stdlib
-  reports a structural defect for, and bare-CR sources (which ``compare``
-  does not compare), are counted apart, never as agreement.
+  that went away (remove it). The comparison, the deliberate differences and
+  the counting (``classify``, ``check_known``) are those of ``test_message``
+  (documented there): messages the stdlib reports a structural defect for,
+  and bare-CR sources, are not compared and are counted apart, never as
+  agreement.
 
 Skipped when the corpora folder is absent (a fresh clone has none); a
 failure under ``MIMEFLOW_REQUIRE_ORACLES=1`` (CI).
@@ -29,7 +30,7 @@ import pytest
 import mimeflow
 from _oracles import missing
 from _tree import rebuild
-from test_message import DELIBERATE, compare
+from test_message import check_known, classify
 
 CORPORA = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "corpora"
 
@@ -104,48 +105,5 @@ def test_tree_rebuilds_every_message(messages):
         assert rebuild(msg.root) == data, "%s: the rebuilt tree differs from the source" % name
 
 
-def classify(items):
-    """Sorts (name, data) items by how ``compare`` saw them: agree, disagree
-    (name -> problems), structural (stdlib structural defects: not
-    compared) and bare-cr (not compared either)."""
-    out = {"agree": [], "disagree": {}, "structural": [], "bare-cr": [], "deliberate": {}}
-    for name, data in items:
-        problems, notes, struct = compare(data)
-        if struct:
-            out["structural"].append(name)
-            continue
-        if any(case == "bare-cr" for case, _ in notes):
-            out["bare-cr"].append(name)
-            continue
-        for case, _ in notes:
-            out["deliberate"].setdefault(case, []).append(name)
-        if problems:
-            out["disagree"][name] = problems
-        else:
-            out["agree"].append(name)
-    return out
-
-
 def test_corpora_agree_with_stdlib(messages):
-    c = classify(messages)
-    print(
-        "\ncorpora: %d agree, %d disagree (%d known), %d not compared: %d stdlib structural defects, %d bare CR"
-        % (len(c["agree"]), len(c["disagree"]), len(KNOWN_DIFFERENCES), len(c["structural"]) + len(c["bare-cr"]),
-           len(c["structural"]), len(c["bare-cr"]))
-    )
-    for case, names in sorted(c["deliberate"].items()):
-        print("DELIBERATE %s [%s]: %d: %s" % (case, DELIBERATE[case], len(names), ", ".join(names[:8])))
-    new = {n: p for n, p in c["disagree"].items() if n not in KNOWN_DIFFERENCES}
-    gone = sorted(set(KNOWN_DIFFERENCES) - set(c["disagree"]))
-    assert not new, "new disagreements with the stdlib:\n" + "\n".join(
-        "%s\n    %s" % (n, "\n    ".join(p)) for n, p in sorted(new.items())
-    )
-    assert not gone, "listed in KNOWN_DIFFERENCES but agree now (remove them): %s" % gone
-    assert c["agree"], "nothing was compared"
-
-
-def test_classify_counts_exclusions_apart():
-    # A bare-CR source is not compared: it must not count as agreement.
-    bare = b"Subject: x\rContent-Type: text/plain\r\rbody\r"
-    c = classify([("bare", bare), ("ok", b"Subject: y\n\nbody\n")])
-    assert c["bare-cr"] == ["bare"] and c["agree"] == ["ok"]
+    check_known(classify(messages), KNOWN_DIFFERENCES, "corpora")
