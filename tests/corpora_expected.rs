@@ -654,3 +654,31 @@ fn enmime_reencoded_messages_agree() {
     }
     report("enmime", pairs.len(), &t, &[]);
 }
+
+/// The DELIBERATE rules explain only the difference they name: anything
+/// else still reaches KNOWN/DIFFER.
+#[test]
+fn deliberate_rules_are_narrow() {
+    assert_eq!(
+        line_case("Heinz Müller", "Heinz M\u{fffd}ller"),
+        Some("8bit-fallback")
+    );
+    assert_eq!(line_case("Heinz Muller", "Heinz M\u{fffd}ller"), None);
+    assert_eq!(line_case("Heinz Müller", "Heinz Mxller"), None);
+    assert_eq!(
+        line_case("Art V <a@b.c>", "Art V (Vandelay) <a@b.c>"),
+        Some("comment-in-display-name")
+    );
+    assert_eq!(line_case("Art V <a@b.c>", "Bob (Vandelay) <a@b.c>"), None);
+    assert_eq!(line_case("Art V <a@b.c>", "Art V (Vandelay) <x@b.c>"), None);
+    assert_eq!(
+        line_case(" <Whomever>", "Whomever <>"),
+        Some("bare-word-mailbox")
+    );
+    assert_eq!(line_case(" <Whomever>", "Someone <>"), None);
+    assert_eq!(text_case("a\nb\n", "a\nc\n"), None);
+    assert_eq!(text_case("a\n", "a\nb\n"), None);
+    let mut t = Tally::default();
+    t.check_text("m", "subject", "x", "y", "root");
+    assert_eq!(t.differ.len(), 1, "an unexplained difference is recorded");
+}
