@@ -216,10 +216,18 @@ fn rebuild(e: EntityRef<'_>, out: &mut Vec<u8>) {
     );
     assert_eq!(body.end, range.end, "entity {}: body ends it", e.index());
     out.extend_from_slice(header);
+    // Exactly the one empty line that ends the block (none when the entity
+    // is all header): a body starting a byte early or late into the line
+    // end would otherwise go through.
     let separator = &src[header_at + header.len()..body.start];
     assert!(
-        separator.iter().all(|b| matches!(b, b'\r' | b'\n')),
+        matches!(separator, b"" | b"\n" | b"\r\n"),
         "entity {}: {separator:?} between header and body",
+        e.index()
+    );
+    assert!(
+        !separator.is_empty() || body.is_empty(),
+        "entity {}: a body with no empty line before it",
         e.index()
     );
     out.extend_from_slice(separator);
