@@ -241,7 +241,11 @@ fn run(
             let _ = writeln!(std::io::stderr().lock(), "mimeflow: {e}");
             std::process::exit(crate::EXIT_INTERRUPTED);
         }
-        Err(e) => return Err(e).with_context(|| format!("converting {}", source.display())),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            crate::sigbus::exit_if_truncated(&e);
+            return Err(e).with_context(|| format!("converting {}", source.display()));
+        }
     };
     let extra = reported.load(Ordering::Relaxed).saturating_sub(MAX_REPORTS);
     if extra > 0 && !g.quiet {

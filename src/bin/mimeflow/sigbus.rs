@@ -18,6 +18,10 @@
 //! `--resume` once the archive is whole again (a run that resumes with a
 //! changed archive is the resume check's business).
 //!
+//! A system call handed bytes of the shrunken map (an `.eml` or Maildir
+//! file written straight from the archive) gets `EFAULT` rather than a
+//! SIGBUS; [`exit_if_truncated`] reports that as the same line.
+//!
 //! The handler only speaks for faults of kind `BUS_ADRERR` (an access to a
 //! page with nothing behind it: a mapping past the end of its file). The
 //! only file mappings a run holds are the archive and its own unnamed spool
@@ -50,6 +54,29 @@ pub fn watch(archive: &Path, consequence: &str) {
     LINE_LEN.store(len, Ordering::SeqCst);
     LINE.store(ptr, Ordering::SeqCst);
     install();
+}
+
+/// The same report for the other face of a truncation: a system call that
+/// was handed bytes of the shrunken map (a message written to its file
+/// straight from the archive) fails with `EFAULT` instead of raising
+/// SIGBUS. When `err` carries that errno and [`watch`] is on, prints the
+/// line and exits with status 1 (the output left as the module docs say).
+pub fn exit_if_truncated(err: &anyhow::Error) {
+    let efault = err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            == Some(libc::EFAULT)
+    });
+    let ptr = LINE.load(Ordering::SeqCst);
+    if !efault || ptr.is_null() {
+        return;
+    }
+    let len = LINE_LEN.load(Ordering::SeqCst);
+    // SAFETY: `ptr` and `len` describe a leaked, never freed boxed slice
+    // (see `watch`).
+    let line = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line);
+    std::process::exit(1);
 }
 
 #[cfg(unix)]
