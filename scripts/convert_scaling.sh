@@ -5,7 +5,7 @@
 #   scripts/convert_scaling.sh ARCHIVE [RUNS] [JOBS]
 #
 # Formats: jsonl into /tmp, maildir into /dev/shm (tmpfs, so the disk is out
-# of it). Needs a release build (cargo build --release) and GNU time.
+# of it). Needs a release build (cargo build --release --features cli) and GNU time.
 set -euo pipefail
 src=${1:?usage: convert_scaling.sh ARCHIVE [RUNS] [JOBS]}
 runs=${2:-7}

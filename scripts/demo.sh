@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-demo-out}"
 
-cargo build --release --quiet
+cargo build --release --quiet --features cli
 bin=target/release/mimeflow
 "$bin" --version
 mkdir -p "$out/base64"

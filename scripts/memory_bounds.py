@@ -3,7 +3,7 @@
 
 Run by hand, not in CI (the largest inputs are gigabytes):
 
-    cargo build --release --bin mimeflow
+    cargo build --release --features cli --bin mimeflow
     scripts/memory_bounds.py [--bin target/release/mimeflow] [--scale 1.0] [CASE ...]
 
 Each case generates its input in a temporary folder (removed afterwards,

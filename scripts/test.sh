@@ -38,10 +38,22 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (all targets, -D warnings)"
-cargo clippy --all-targets --features bench-peers -- -D warnings
+cargo clippy --all-targets --features cli -- -D warnings
+cargo clippy --all-targets -- -D warnings
+
+step "the library as a dependency builds no CLI, chart or peer-codec crates"
+# `cargo tree` of the default features (what `mimeflow = ...` in a user's
+# Cargo.toml builds): none of the CLI's crates may appear.
+lib_tree=$(cargo tree --edges normal --prefix none --format '{p}')
+for crate in clap plotters indicatif simdutf mimalloc ctrlc anyhow; do
+    if grep -q "^$crate v" <<<"$lib_tree"; then
+        echo "default features pull in $crate: keep it behind the cli feature" >&2
+        exit 1
+    fi
+done
 
 step "cargo test (every backend this CPU has runs the same table)"
-cargo test --features bench-peers
+cargo test --features cli
 
 step "cargo test without default features (the library alone: no rayon, no CLI)"
 cargo test --no-default-features --lib --test base64_backends --test base64_stream \

@@ -25,7 +25,8 @@
 //!
 //! ## Cargo features
 //! - `parallel` (default): rayon-backed `par_*` entry points for large buffers.
-//! - `cli` (default): what the `mimeflow` binary needs.
+//! - `cli` (off by default): what the `mimeflow` binary needs (clap, the
+//!   progress bar, the chart, the peer codecs). A library user builds none of it.
 //! - `python`: the PyO3 extension module `mimeflow._native` (maturin turns it on).
 //! - `bench-peers`: other codecs measured by the benches and `mimeflow bench`.
 //!

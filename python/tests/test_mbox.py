@@ -344,7 +344,7 @@ def _same_tree(a, b):
 def test_convert_matches_cli(tmp_path, fmt):
     cli = _cli()
     if cli is None:
-        _oracles.missing("mimeflow CLI not built (cargo build; or set MIMEFLOW_BIN)")
+        _oracles.missing("mimeflow CLI not built (cargo build --features cli; or set MIMEFLOW_BIN)")
     ours, theirs = tmp_path / ("py." + fmt), tmp_path / ("cli." + fmt)
     stats = mimeflow.convert(SAMPLE, ours, to=fmt, jobs=2)
     subprocess.run([cli, "-q", "convert", str(SAMPLE), "--to", fmt, str(theirs)], check=True)

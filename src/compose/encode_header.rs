@@ -521,4 +521,49 @@ mod tests {
         assert!(s.contains("filename*0*=utf-8''"));
         assert!(s.contains("filename*1*="));
     }
+
+    #[test]
+    fn header_encoding_rules() {
+        // Many multi-byte characters: each encoded-word decodes alone (no
+        // character split across words) and lines stay within 78.
+        let s = unstructured("Subject", &"日本語のテキスト".repeat(20));
+        for l in s.split("\r\n") {
+            assert!(l.len() <= 78, "{l}");
+        }
+        let mut defects = Vec::new();
+        for w in s
+            .split(|c: char| c.is_whitespace())
+            .filter(|w| w.starts_with("=?"))
+        {
+            let text = crate::header::decode_text(w.as_bytes(), 0, &mut defects);
+            assert!(!text.contains('\u{fffd}'), "{w} decodes alone");
+        }
+        assert!(defects.is_empty());
+        // Q when shorter.
+        assert!(unstructured("Subject", "Wörterbuch au lait").contains("?Q?"));
+        // Display names: atoms, quoted-string for specials, encoded-words.
+        let a = address_list(
+            "To",
+            [
+                (Some("Smith, John"), "j@x.org"),
+                (Some("Ann"), "a@x.org"),
+                (Some("Zoë"), "z@x.org"),
+            ],
+        );
+        assert_eq!(
+            a,
+            "To: \"Smith, John\" <j@x.org>, Ann <a@x.org>, =?utf-8?Q?Zo=C3=AB?= <z@x.org>\r\n"
+        );
+        // An unbreakable ASCII token longer than 998 becomes encoded-words.
+        let s = unstructured("X-Long", &"a".repeat(2000));
+        assert!(s.split("\r\n").all(|l| l.len() <= 78));
+        // RFC 2231 with continuations for long non-ASCII parameter values.
+        let p = with_params(
+            "Content-Disposition",
+            "attachment",
+            &[("filename", &"ö".repeat(60))],
+        );
+        assert!(p.contains("filename*0*=utf-8''%C3%B6"), "{p}");
+        assert!(p.split("\r\n").all(|l| l.len() <= 78));
+    }
 }

@@ -40,11 +40,11 @@
 //! # Ok(()) }
 //! ```
 
-pub mod boundary;
-pub mod encode_header;
+pub(crate) mod boundary;
+pub(crate) mod encode_header;
 pub mod normalize;
 pub mod smtp;
-pub mod transfer;
+pub(crate) mod transfer;
 
 use std::fs::File;
 use std::io::{self, Write};
