@@ -8,26 +8,54 @@
 //! epilogue. The line end *before* a delimiter belongs to the delimiter, so a
 //! part's range stops short of it.
 //!
-//! Two entry points agree on every input:
-//! - [`split`]: one-shot, over a whole body in memory;
+//! Three readers cut bodies this way, and all three call the one grammar
+//! below (see "One grammar for every reader"):
 //! - [`Scanner`]: push-based, fed chunks of any size (a delimiter may straddle
 //!   chunks), reporting [`Event`]s with absolute offsets while holding only
-//!   the few bytes that could still begin a delimiter — never the body.
+//!   the few bytes that could still begin a delimiter — never the body;
+//! - [`split`]: one-shot, over a whole body in memory: the scanner fed one
+//!   chunk;
+//! - the message parser (`message::parse`), which watches every open
+//!   multipart at once: it looks each candidate line up in its table of open
+//!   boundaries ([`delimiter_keys`]) and confirms it with the same grammar.
 //!
-//! Both search for `"\n--" boundary` with one [`memchr::memmem::Finder`] built
-//! once, so every hit already sits at a line start and the line-start test
-//! costs nothing; the body start counts as a line start (the scanner pretends
-//! a `'\n'` precedes the first byte). After a hit, the rest of the line is
-//! checked byte by byte against the grammar `("--")? [ \t]* "\r"? ("\n" | end)`,
-//! which stops at the first byte that cannot belong to a delimiter, so a near
-//! miss such as `"--boundaryX"` costs one byte.
+//! ## One grammar for every reader
+//! - *Where lines start* ([`find_line`]): a [`memchr::memmem::Finder`] for
+//!   `"\n--" boundary` (the parser: `"\n--"`), so every hit already sits at a
+//!   line start and the line-start test costs nothing; the body start counts
+//!   as a line start.
+//! - *What ends a delimiter line* ([`delimiter_tail`]): after `"--" boundary`,
+//!   `("--")? [ \t]* "\r"? ("\n" | end)`, checked byte by byte (a state
+//!   machine, so the streaming scanner can stop and resume anywhere); it stops
+//!   at the first byte that cannot belong to a delimiter, so a near miss such
+//!   as `"--boundaryX"` costs one byte.
+//! - *Where content ends* ([`content_end`]): one line end (LF or CRLF) before
+//!   the delimiter line, never before the segment's start.
+//! - *Repeated delimiters* ([`repeats_delimiter`]): an opening delimiter
+//!   line that starts exactly where the part opened by the previous
+//!   delimiter would begin (`--b LF --b`) repeats it and opens no part. RFC
+//!   2046 §5.1.1 writes a body part as `delimiter transport-padding CRLF
+//!   body-part`, and the CRLF *before* the next delimiter belongs to that
+//!   delimiter: between two adjacent delimiter lines there is only one line
+//!   end, which cannot be both the end of the first delimiter line and the
+//!   start of the second, so no body-part lies between them. `--b LF LF --b`
+//!   has two line ends: one empty part. A close delimiter in that place
+//!   (`--b LF --b--`) still ends an empty part: the grammar requires at
+//!   least one body-part before the close delimiter. CPython's `email` reads
+//!   all three the same way, so agreement with it on the shared corpora
+//!   stays as it was.
+//! - *Which boundary* ([`boundary_key`]): the boundary parameter without
+//!   trailing blanks (RFC 2046's `bcharsnospace`: a boundary cannot end in a
+//!   blank, so trailing blanks read as transport padding). A boundary holding
+//!   CR or LF (not a legal `bchars` string) never matches, since no single
+//!   line can contain it.
 //!
 //! Lenient choices (STYLE §4): any number of padding blanks is accepted; a
-//! lone CR before the end of the body is taken as the line end; a boundary
-//! containing CR or LF (not a legal `bchars` string) never matches, since no
-//! single line can contain it; the empty boundary is allowed (delimiters are
-//! lines `"--"` / `"----"`). Nesting is the caller's job: scanning an outer
-//! body with the outer boundary treats inner parts as opaque bytes.
+//! lone CR before the end of the body is taken as the line end; the empty
+//! boundary is allowed here (delimiters are lines `"--"` / `"----"`; the
+//! parser reads a multipart without a boundary parameter as a leaf). Nesting
+//! is the caller's job: scanning an outer body with the outer boundary treats
+//! inner parts as opaque bytes.
 
 use core::ops::Range;
 
@@ -47,14 +75,8 @@ use memchr::memmem::Finder;
 /// assert_eq!(match_delimiter(b"abcd", b"abc"), None);
 /// ```
 pub fn match_delimiter(line: &[u8], boundary: &[u8]) -> Option<bool> {
-    let rest = line.strip_prefix(boundary)?;
-    let (close, pad) = match rest.strip_prefix(b"--") {
-        Some(pad) => (true, pad),
-        None => (false, rest),
-    };
-    pad.iter()
-        .all(|&b| b == b' ' || b == b'\t')
-        .then_some(close)
+    let rest = line.strip_prefix(boundary_key(boundary)?)?;
+    delimiter_tail(rest, 0).map(|(close, _)| close)
 }
 
 /// The result of [`split`]: byte ranges into the body.
@@ -73,25 +95,64 @@ pub struct Split {
     pub closed: bool,
 }
 
-/// Builds the search needle `"\n--" boundary`, or `None` when the boundary
-/// contains CR or LF and so can never match a line.
-fn needle(boundary: &[u8]) -> Option<Vec<u8>> {
+// ---------------------------------------------------------------------------
+// One grammar for every reader (see the module docs).
+// ---------------------------------------------------------------------------
+
+/// The bytes a boundary parameter is matched by: without trailing blanks
+/// (`bcharsnospace`), or `None` when it holds CR or LF and so can never match
+/// a line.
+pub(crate) fn boundary_key(boundary: &[u8]) -> Option<&[u8]> {
     if boundary.iter().any(|&b| b == b'\r' || b == b'\n') {
         return None;
     }
-    let mut n = Vec::with_capacity(boundary.len() + 3);
+    let end = boundary
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    Some(&boundary[..end])
+}
+
+/// The search needle `"\n--" key` for one boundary key.
+pub(crate) fn needle(key: &[u8]) -> Vec<u8> {
+    let mut n = Vec::with_capacity(key.len() + 3);
     n.extend_from_slice(b"\n--");
-    n.extend_from_slice(boundary);
-    Some(n)
+    n.extend_from_slice(key);
+    n
+}
+
+/// The first line start at or after `from` where a line begins with what
+/// `finder` looks for after its leading `'\n'` (`"--" boundary`, or just
+/// `"--"`). `hay_starts_line`: whether `hay[0]` is at a line start (the
+/// start of a body is; the start of a later chunk of a stream is not known
+/// to be).
+#[inline]
+pub(crate) fn find_line(
+    finder: &Finder<'_>,
+    hay: &[u8],
+    from: usize,
+    hay_starts_line: bool,
+) -> Option<usize> {
+    let at_line_start = if from == 0 {
+        hay_starts_line
+    } else {
+        hay.get(from - 1) == Some(&b'\n')
+    };
+    if at_line_start && hay.get(from..)?.starts_with(&finder.needle()[1..]) {
+        return Some(from);
+    }
+    // Hits whose '\n' lies at `from` or later: a '\n' at `from - 1` was
+    // the line-start case above.
+    finder.find(hay.get(from..)?).map(|h| from + h + 1)
 }
 
 /// Where the content before a delimiter line starting at `line` ends, given
-/// that the current segment began at `start`: one line end (LF or CRLF)
-/// before `line`, but never before `start` (a delimiter right after another
-/// delimiter's line leaves an empty part). `cr_before_lf` tells whether the
-/// byte at `line - 2` is CR.
+/// that the current segment began at `start` (the preamble's start, or just
+/// after the previous delimiter line): one line end (LF or CRLF) before
+/// `line`, but never before `start`. `cr_before_lf` tells whether the byte at
+/// `line - 2` is CR.
 #[inline]
-fn content_end(line: u64, start: u64, cr_before_lf: impl FnOnce() -> bool) -> u64 {
+pub(crate) fn content_end(line: u64, start: u64, cr_before_lf: impl FnOnce() -> bool) -> u64 {
     let mut end = line;
     if end > start {
         end -= 1;
@@ -100,6 +161,33 @@ fn content_end(line: u64, start: u64, cr_before_lf: impl FnOnce() -> bool) -> u6
         }
     }
     end
+}
+
+/// Whether a delimiter line starting at `line` repeats the previous
+/// delimiter: an opening delimiter (`close` false) that starts right where
+/// the part the previous delimiter opened would begin (`part_start`). That
+/// part holds not even a line end and does not exist; a close delimiter
+/// there ends it empty (RFC 2046 §5.1.1; see the module docs).
+#[inline]
+pub(crate) fn repeats_delimiter(line: u64, close: bool, part_start: Option<u64>) -> bool {
+    !close && part_start == Some(line)
+}
+
+/// The keys under which a line can be looked up in a table of boundary keys,
+/// for a reader that watches many boundaries at once. `rest` is the line
+/// after its `"--"`, to its end (a line end may be included). Returns the
+/// line as an opening delimiter's key and, when it ends in `"--"`, as a close
+/// delimiter's key. A hit must still be confirmed with [`delimiter_tail`]
+/// (the keys ignore what the grammar forbids, such as a CR inside).
+pub(crate) fn delimiter_keys(rest: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let rest = rest.strip_suffix(b"\n").unwrap_or(rest);
+    let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
+    let end = rest
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    let token = &rest[..end];
+    (token, token.strip_suffix(b"--"))
 }
 
 /// States of the byte-wise check of what follows `"--" boundary`.
@@ -153,7 +241,7 @@ fn at_end(state: Tail) -> Option<bool> {
 
 /// Checks `body[at..]` (just after `"--" boundary`) for the rest of a
 /// delimiter line; returns `(close, start of the next line)`.
-fn delimiter_tail(body: &[u8], at: usize) -> Option<(bool, usize)> {
+pub(crate) fn delimiter_tail(body: &[u8], at: usize) -> Option<(bool, usize)> {
     let mut state = Tail::Start;
     for (i, &b) in body.get(at..)?.iter().enumerate() {
         match step(state, b) {
@@ -165,12 +253,12 @@ fn delimiter_tail(body: &[u8], at: usize) -> Option<(bool, usize)> {
     at_end(state).map(|close| (close, body.len()))
 }
 
-/// One-shot split of a multipart body by one boundary (one
-/// [`memchr::memmem::Finder`] for `"\n--" boundary`, plus a check at the body
-/// start). Delimiters only count at line starts (the body start counts as
-/// one). Part ranges exclude the CRLF/LF that precedes the next delimiter (it
-/// belongs to the delimiter, RFC 2046) and start after the delimiter line's
-/// line end. When the boundary is never found, `parts` is empty and the
+/// One-shot split of a multipart body by one boundary: the [`Scanner`] fed
+/// the whole body as one chunk. Delimiters only count at line starts (the
+/// body start counts as one). Part ranges exclude the CRLF/LF that precedes
+/// the next delimiter (it belongs to the delimiter, RFC 2046) and start after
+/// the delimiter line's line end; a repeated delimiter line (`--b LF --b`)
+/// opens no part. When the boundary is never found, `parts` is empty and the
 /// preamble is the whole body.
 ///
 /// ```
@@ -183,40 +271,22 @@ fn delimiter_tail(body: &[u8], at: usize) -> Option<(bool, usize)> {
 /// assert_eq!(&body[s.epilogue.unwrap()], b"epi");
 /// ```
 pub fn split(body: &[u8], boundary: &[u8]) -> Split {
+    let mut scanner = Scanner::new(boundary);
+    let mut events = Vec::new();
+    scanner.push(body, &mut events);
+    let closed = scanner.finish(&mut events);
     let mut out = Split {
-        preamble: 0..body.len(),
+        preamble: 0..scanner.preamble_end().unwrap_or(body.len() as u64) as usize,
+        closed,
         ..Split::default()
     };
-    let Some(needle) = needle(boundary) else {
-        return out;
-    };
-    let finder = Finder::new(&needle);
-    // Line starts of candidate delimiters: the body start, then every hit + 1.
-    // Hits never overlap a delimiter line (the boundary holds no LF), and the
-    // LF ending one delimiter line is left for the next hit.
-    let first = body.starts_with(&needle[1..]).then_some(0);
-    let hits = finder.find_iter(body).map(|h| h + 1);
-    // Start of the current segment; `None` while in the preamble.
-    let mut part: Option<usize> = None;
-    for line in first.into_iter().chain(hits) {
-        let Some((close, next)) = delimiter_tail(body, line + needle.len() - 1) else {
-            continue;
-        };
-        let start = part.unwrap_or(0);
-        let end = content_end(line as u64, start as u64, || body[line - 2] == b'\r') as usize;
-        match part {
-            Some(start) => out.parts.push(start..end),
-            None => out.preamble = 0..end,
+    let mut start = 0;
+    for event in events {
+        match event {
+            Event::PartStart { offset } => start = offset as usize,
+            Event::PartEnd { offset } => out.parts.push(start..offset as usize),
+            Event::Close { offset } => out.epilogue = Some(offset as usize..body.len()),
         }
-        if close {
-            out.closed = true;
-            out.epilogue = Some(next..body.len());
-            return out;
-        }
-        part = Some(next);
-    }
-    if let Some(start) = part {
-        out.parts.push(start..body.len());
     }
     out
 }
@@ -249,9 +319,10 @@ enum State {
     /// Looking for the next `"\n--" boundary`, starting at `from` (virtual
     /// position, see [`Scanner`]).
     Search { from: u64 },
-    /// `"--" boundary` matched at a line start; checking the rest of the line.
-    /// `end` is where the current segment ends if this is a delimiter.
-    Tail { tail: Tail, end: u64 },
+    /// `"--" boundary` matched at the line starting at absolute `line`;
+    /// checking the rest of the line. `end` is where the current segment ends
+    /// if this is a delimiter.
+    Tail { tail: Tail, end: u64, line: u64 },
     /// After the close delimiter (or after `finish`): ignore everything.
     Done,
 }
@@ -268,6 +339,11 @@ enum State {
 /// bytes to the front of a buffer and filling after them, it keeps only the
 /// carried tail, checks the seam (a needle starting in the tail and ending in
 /// the new chunk) in place, then searches the chunk itself without copying.
+///
+/// A part exists only once the line it starts with is known not to repeat
+/// the delimiter ([`repeats_delimiter`]), so [`Event::PartStart`] may arrive
+/// up to `len("\n--" boundary)` bytes (or the rest of a delimiter line) after
+/// its offset was pushed; its offset is exact.
 ///
 /// ```
 /// use mimeflow::multipart::{Event, Scanner};
@@ -300,23 +376,35 @@ pub struct Scanner {
     state: State,
     /// Absolute start of the open part, if any.
     part: Option<u64>,
+    /// Whether [`Event::PartStart`] went out for `part`.
+    announced: bool,
+    /// Absolute end of the preamble, once the first delimiter is found.
+    preamble_end: Option<u64>,
     closed: bool,
 }
 
 impl Scanner {
     /// A scanner for `boundary` (without the leading `"--"`).
     pub fn new(boundary: &[u8]) -> Scanner {
-        let needle = needle(boundary);
+        let key = boundary_key(boundary);
         Scanner {
-            needle_len: boundary.len() + 3,
-            finder: needle.map(|n| Finder::new(&n).into_owned()),
+            needle_len: key.map_or(boundary.len(), <[u8]>::len) + 3,
+            finder: key.map(|k| Finder::new(&needle(k)).into_owned()),
             tail: vec![b'\n'],
             tail_at: 0,
             pos: 1,
             state: State::Search { from: 0 },
             part: None,
+            announced: false,
+            preamble_end: None,
             closed: false,
         }
+    }
+
+    /// Where the preamble ends (before the first delimiter line and the line
+    /// end that precedes it); `None` until a delimiter is found.
+    pub fn preamble_end(&self) -> Option<u64> {
+        self.preamble_end
     }
 
     /// The byte at virtual position `at`, which must lie in the carried tail
@@ -330,10 +418,26 @@ impl Scanner {
         }
     }
 
-    /// A delimiter line was confirmed; `next` is the absolute offset after it.
-    fn delimiter(&mut self, close: bool, end: u64, next: u64, events: &mut Vec<Event>) {
-        if self.part.take().is_some() {
+    /// Reports the open part's start if it has not gone out yet.
+    fn announce(&mut self, events: &mut Vec<Event>) {
+        if let (Some(offset), false) = (self.part, self.announced) {
+            self.announced = true;
+            events.push(Event::PartStart { offset });
+        }
+    }
+
+    /// A delimiter line starting at `line` was confirmed; `next` is the
+    /// absolute offset after it.
+    fn delimiter(&mut self, close: bool, line: u64, end: u64, next: u64, events: &mut Vec<Event>) {
+        if repeats_delimiter(line, close, self.part) {
+            // The part the previous delimiter opened holds nothing: no part.
+            self.part = None;
+        } else if self.part.is_some() {
+            self.announce(events);
+            self.part = None;
             events.push(Event::PartEnd { offset: end });
+        } else if self.preamble_end.is_none() {
+            self.preamble_end = Some(end);
         }
         if close {
             self.closed = true;
@@ -341,18 +445,23 @@ impl Scanner {
             events.push(Event::Close { offset: next });
         } else {
             self.part = Some(next);
-            events.push(Event::PartStart { offset: next });
+            self.announced = false;
         }
     }
 
     /// A needle hit: its `'\n'` is at virtual `at` (so the line starts at
-    /// absolute `at`); computes where the current segment would end.
-    fn hit(&mut self, at: u64, chunk: &[u8], base: u64) {
+    /// absolute `at`); computes where the current segment would end. A hit
+    /// past the open part's first line settles that the part exists.
+    fn hit(&mut self, at: u64, chunk: &[u8], base: u64, events: &mut Vec<Event>) {
+        if self.part.is_some_and(|p| at > p) {
+            self.announce(events);
+        }
         let start = self.part.unwrap_or(0);
         let end = content_end(at, start, || self.byte_at(at - 1, chunk, base) == b'\r');
         self.state = State::Tail {
             tail: Tail::Start,
             end,
+            line: at,
         };
     }
 
@@ -384,7 +493,11 @@ impl Scanner {
         loop {
             match self.state {
                 State::Done => break,
-                State::Tail { mut tail, end } => {
+                State::Tail {
+                    mut tail,
+                    end,
+                    line,
+                } => {
                     let mut resolved = false;
                     while i < chunk.len() {
                         match step(tail, chunk[i]) {
@@ -393,7 +506,7 @@ impl Scanner {
                                 let at = base + i as u64;
                                 // The LF at virtual `at` may begin the next hit.
                                 self.state = State::Search { from: at };
-                                self.delimiter(close, end, at, events);
+                                self.delimiter(close, line, end, at, events);
                                 resolved = true;
                                 break;
                             }
@@ -401,6 +514,8 @@ impl Scanner {
                                 self.state = State::Search {
                                     from: base + i as u64,
                                 };
+                                // Not a delimiter: a part opening here is real.
+                                self.announce(events);
                                 resolved = true;
                                 break;
                             }
@@ -408,14 +523,14 @@ impl Scanner {
                         i += 1;
                     }
                     if !resolved {
-                        self.state = State::Tail { tail, end };
+                        self.state = State::Tail { tail, end, line };
                         break;
                     }
                 }
                 State::Search { from } => {
                     if from < base {
                         if let Some(at) = self.seam_hit(&finder, from, chunk) {
-                            self.hit(at, chunk, base);
+                            self.hit(at, chunk, base, events);
                             i = (at + self.needle_len as u64).saturating_sub(base) as usize;
                             continue;
                         }
@@ -423,12 +538,14 @@ impl Scanner {
                         // `from` stays put: a partial match in the tail may
                         // still complete in a later chunk.
                     }
-                    let from_i = from.saturating_sub(base) as usize;
-                    match finder.find(&chunk[from_i.min(chunk.len())..]) {
-                        Some(h) => {
-                            let at = base + (from_i + h) as u64;
-                            self.hit(at, chunk, base);
-                            i = from_i + h + self.needle_len;
+                    let from_i = (from.saturating_sub(base) as usize).min(chunk.len());
+                    // Virtual positions: a hit's '\n' is at `line - 1` in
+                    // `chunk`, so `find_line`'s line starts are one past it.
+                    match find_line(&finder, chunk, from_i, false) {
+                        Some(line) => {
+                            let at = base + line as u64 - 1;
+                            self.hit(at, chunk, base, events);
+                            i = line - 1 + self.needle_len;
                         }
                         None => break,
                     }
@@ -438,6 +555,13 @@ impl Scanner {
         self.finder = Some(finder);
         self.pos += chunk.len() as u64;
         self.carry(chunk);
+        // Every byte a delimiter at the open part's first line would need has
+        // been searched, and none was found there: the part exists.
+        if let (Some(p), State::Search { .. }) = (self.part, self.state) {
+            if self.pos >= p + self.needle_len as u64 {
+                self.announce(events);
+            }
+        }
     }
 
     /// Keeps the last `needle_len` bytes of the stream in `tail`.
@@ -459,12 +583,14 @@ impl Scanner {
     /// a close delimiter was found. Later calls to `push`/`finish` add nothing.
     pub fn finish(&mut self, events: &mut Vec<Event>) -> bool {
         let len = self.pos - 1;
-        if let State::Tail { tail, end } = self.state {
+        if let State::Tail { tail, end, line } = self.state {
             if let Some(close) = at_end(tail) {
-                self.delimiter(close, end, len, events);
+                self.delimiter(close, line, end, len, events);
             }
         }
-        if self.part.take().is_some() {
+        if self.part.is_some() && !self.closed {
+            self.announce(events);
+            self.part = None;
             events.push(Event::PartEnd { offset: len });
         }
         self.state = State::Done;

@@ -179,6 +179,9 @@ fn offset_in(whole: &[u8], part: &[u8]) -> usize {
 /// Whether `line` is a delimiter line of `boundary`: "--boundary", then
 /// "--" for the close delimiter, then only transport padding (RFC 2046 §5.1.1).
 fn is_delimiter_line(line: &[u8], boundary: &[u8], close: bool) -> bool {
+    // A boundary cannot end in a blank (bcharsnospace): trailing blanks of
+    // the parameter are transport padding on the line.
+    let boundary = boundary.trim_ascii_end();
     let Some(rest) = line
         .strip_prefix(b"--")
         .and_then(|l| l.strip_prefix(boundary))
@@ -294,12 +297,24 @@ fn rebuild(e: EntityRef<'_>, out: &mut Vec<u8>) {
             // After the last part: the close delimiter, then the epilogue;
             // or nothing more when the close delimiter is missing.
             let tail = &src[at..body.end];
-            let closed = [&b"\n"[..], b"\r\n"].iter().any(|eol| {
-                tail.strip_prefix(*eol).is_some_and(|t| {
-                    let line = t.split_inclusive(|&b| b == b'\n').next().unwrap_or(t);
-                    is_delimiter_line(line, boundary, true)
-                })
-            });
+            // A close delimiter right after a delimiter line ends an empty
+            // part: the one line end between them ended the first line.
+            let last_empty_at_close = e
+                .children()
+                .last()
+                .is_some_and(|c| c.range().is_empty() && c.range().start == at)
+                && is_delimiter_line(
+                    tail.split_inclusive(|&b| b == b'\n').next().unwrap_or(tail),
+                    boundary,
+                    true,
+                );
+            let closed = last_empty_at_close
+                || [&b"\n"[..], b"\r\n"].iter().any(|eol| {
+                    tail.strip_prefix(*eol).is_some_and(|t| {
+                        let line = t.split_inclusive(|&b| b == b'\n').next().unwrap_or(t);
+                        is_delimiter_line(line, boundary, true)
+                    })
+                });
             let missing = e.defects().iter().any(|d| {
                 d.code == DefectCode::MissingCloseDelimiter || d.code == DefectCode::PartsLimit
             });

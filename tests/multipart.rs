@@ -18,6 +18,9 @@ fn naive(body: &[u8], boundary: &[u8]) -> Split {
     if boundary.contains(&b'\r') || boundary.contains(&b'\n') {
         return out;
     }
+    // A boundary cannot end in a blank (bcharsnospace): trailing blanks of
+    // the parameter read as transport padding.
+    let boundary = boundary.trim_ascii_end();
     let mut part: Option<usize> = None;
     let mut start = 0;
     let mut prev_eol = 0; // length of the previous line's line end
@@ -46,6 +49,9 @@ fn naive(body: &[u8], boundary: &[u8]) -> Split {
             let seg = part.unwrap_or(0);
             let end = (start - prev_eol).max(seg);
             match part {
+                // An opening delimiter right after a delimiter line repeats
+                // it: the part it would have ended never existed.
+                Some(s) if s == start && !close => {}
                 Some(s) => out.parts.push(s..end),
                 None => out.preamble = 0..end,
             }
@@ -323,10 +329,28 @@ fn delimiter_at_very_end_without_line_end() {
 }
 
 #[test]
-fn adjacent_delimiters_give_empty_parts() {
+fn a_repeated_delimiter_opens_no_part() {
+    // `--b LF --b`: one line end between two delimiter lines, so no part
+    // between them; `--b LF LF --b`: one empty part (RFC 2046 §5.1.1).
     both("--b\n--b\n\n--b\n\n\n--b--\n", "b", |body, s| {
         let nl = if body.contains('\r') { "\r\n" } else { "\n" };
-        assert_eq!(texts(body, &s.parts), ["", "", nl]);
+        assert_eq!(texts(body, &s.parts), ["", nl]);
+    });
+    // Repeated many times: still no part until a line that is not one.
+    both("--b\n--b\n--b\n--b\nx\n--b--\n", "b", |body, s| {
+        assert_eq!(texts(body, &s.parts), ["x"]);
+    });
+}
+
+#[test]
+fn a_close_delimiter_right_after_a_delimiter_ends_an_empty_part() {
+    // The grammar needs one body part before the close delimiter.
+    both("--b\n--b--\n", "b", |body, s| {
+        assert_eq!(texts(body, &s.parts), [""]);
+        assert!(s.closed);
+    });
+    both("--b\nx\n--b\n--b--\n", "b", |body, s| {
+        assert_eq!(texts(body, &s.parts), ["x", ""]);
     });
 }
 

@@ -8,7 +8,8 @@
 //! open root; descend into it
 //! loop:
 //!     find the next line "--X" where X is the boundary of an open multipart
-//!         (one memmem Finder for "\n--", then a table lookup of the line)
+//!         (one memmem Finder for "\n--", then a lookup of the line in the
+//!         table of open boundaries, confirmed by the delimiter grammar)
 //!     close every entity opened inside that multipart's current part
 //!     delimiter: open the next part (bounded header scan), descend into it
 //!     close delimiter: the multipart's epilogue runs until an outer delimiter
@@ -21,6 +22,12 @@
 //! per level: quadratic at depth. Header blocks are scanned line by line and
 //! also stop at delimiters, so a part without a blank line cannot swallow
 //! its siblings.
+//!
+//! The delimiter-line grammar, the line-start search, the end-of-content
+//! rule and the repeated-delimiter rule are `crate::multipart`'s, the same
+//! ones [`crate::multipart::Scanner`] and [`crate::multipart::split`] run on;
+//! what this parser adds is the table that watches every open boundary at
+//! once (a lookup per `--` line, whatever the depth).
 
 use std::collections::HashMap;
 
@@ -33,6 +40,7 @@ use super::{
     NO_PARENT,
 };
 use crate::header::{self, params};
+use crate::multipart;
 
 pub(super) fn parse(source: Bytes, options: &ParseOptions) -> Result<Message, ParseError> {
     let entities = {
@@ -59,6 +67,8 @@ struct Frame {
     /// `open.len()` right after the multipart was opened: open[depth..] are
     /// the entities inside its current part.
     open_len: usize,
+    /// The boundary's key (`multipart::boundary_key`); empty and not in the
+    /// table when the boundary can never match.
     boundary: Vec<u8>,
     saw_delimiter: bool,
     /// Where the current part began (just after its delimiter line).
@@ -83,15 +93,12 @@ struct Parser<'s> {
     /// The chain of open entities, root first.
     open: Vec<usize>,
     frames: Vec<Frame>,
-    /// Boundary -> positions in `frames` using it (innermost last); only
-    /// consulted when many frames are open.
+    /// Boundary key (`multipart::boundary_key`) -> positions in `frames`
+    /// using it (innermost last).
     by_boundary: HashMap<Vec<u8>, Vec<usize>>,
     line_finder: memmem::Finder<'static>,
     parts_limit_reported: bool,
 }
-
-/// With at most this many open multiparts, lines are compared directly.
-const DIRECT_COMPARE: usize = 8;
 
 impl<'s> Parser<'s> {
     fn new(src: &'s [u8], limits: Limits) -> Self {
@@ -113,13 +120,20 @@ impl<'s> Parser<'s> {
         while let Some(d) = self.find_delimiter(cursor) {
             let frame = &self.frames[d.frame];
             let multipart = frame.entity;
-            let content_end = self.content_end(d.line_start, multipart);
+            let part_start = frame.part_start;
+            let floor = part_start.unwrap_or(self.entities[multipart].body.start);
+            let content_end = multipart::content_end(d.line_start as u64, floor as u64, || {
+                self.src[d.line_start - 2] == b'\r'
+            }) as usize;
             self.close_inside(d.frame, content_end);
-            if !d.close
-                && self.frames[d.frame].part_start == Some(d.line_start)
-                && self.drop_empty_last_part(multipart)
-            {
+            if multipart::repeats_delimiter(
+                d.line_start as u64,
+                d.close,
+                part_start.map(|p| p as u64),
+            ) {
+                self.drop_repeated_part(multipart);
                 self.frames[d.frame].parts -= 1;
+                self.frames[d.frame].part_start = None;
             }
             // Only an opening delimiter makes a multipart: RFC 2046 §5.1.1's
             // body is dash-boundary, at least one body part, then the close
@@ -162,34 +176,17 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Where the content before a delimiter line ends: the line end before
-    /// it belongs to the delimiter (RFC 2046 §5.1.1).
-    fn content_end(&self, line_start: usize, multipart: usize) -> usize {
-        let floor = self.entities[multipart].body.start;
-        let mut end = line_start;
-        if end > floor && self.src[end - 1] == b'\n' {
-            end -= 1;
-            if end > floor && self.src[end - 1] == b'\r' {
-                end -= 1;
-            }
-        }
-        end
-    }
-
-    /// Two delimiter lines in a row hold no body part: RFC 2046's grammar
-    /// needs a line end after one delimiter and another before the next, so
-    /// `--b LF --b` is a repeated delimiter (the stdlib skips it too), while
-    /// `--b LF LF --b` is an empty part. The caller saw the second line start
-    /// where the part opened after the first one began: that part is the
-    /// last entity, with nothing inside. Returns whether it was dropped.
-    fn drop_empty_last_part(&mut self, multipart: usize) -> bool {
-        let last = self.entities.len() - 1;
-        let e = &self.entities[last];
-        let drop = last != multipart && e.parent == multipart as u32 && e.subtree == 1;
-        if drop {
-            self.entities.pop();
-        }
-        drop
+    /// Drops the part a repeated delimiter line held open
+    /// (`multipart::repeats_delimiter`): the last child of `multipart`, with
+    /// nothing inside but, in a digest, the message it implies (the repeated
+    /// line started where its header block would).
+    fn drop_repeated_part(&mut self, multipart: usize) {
+        let part = self
+            .entities
+            .iter()
+            .rposition(|e| e.parent == multipart as u32)
+            .expect("the repeated part");
+        self.entities.truncate(part);
     }
 
     /// Closes every entity opened inside frame `f`'s current part, and every
@@ -218,7 +215,7 @@ impl<'s> Parser<'s> {
         if !frame.saw_delimiter {
             self.no_delimiter(frame.entity);
         }
-        self.unindex(&frame.boundary);
+        self.unindex(&frame.boundary, self.frames.len());
     }
 
     fn pop_frame_missing_close(&mut self, entity: usize, end: usize) {
@@ -228,7 +225,7 @@ impl<'s> Parser<'s> {
         } else {
             self.no_delimiter(entity);
         }
-        self.unindex(&frame.boundary);
+        self.unindex(&frame.boundary, self.frames.len());
     }
 
     /// A multipart whose boundary never appeared reads as a leaf, as other
@@ -239,9 +236,12 @@ impl<'s> Parser<'s> {
         self.entities[entity].kind = Kind::Leaf;
     }
 
-    fn unindex(&mut self, boundary: &[u8]) {
+    /// Takes the frame at `pos` (just popped) out of the table.
+    fn unindex(&mut self, boundary: &[u8], pos: usize) {
         if let Some(v) = self.by_boundary.get_mut(boundary) {
-            v.pop();
+            if v.last() == Some(&pos) {
+                v.pop();
+            }
             if v.is_empty() {
                 self.by_boundary.remove(boundary);
             }
@@ -281,17 +281,15 @@ impl<'s> Parser<'s> {
             match e.kind {
                 Kind::Leaf => return body_start,
                 Kind::Multipart => {
-                    let boundary = e
-                        .content_type
-                        .boundary()
-                        .unwrap_or_default()
-                        .as_bytes()
-                        .to_vec();
+                    let param = e.content_type.boundary().unwrap_or_default().as_bytes();
+                    // A boundary holding CR or LF can never match a line: its
+                    // frame is open but not in the table.
+                    let key = multipart::boundary_key(param).map(<[u8]>::to_vec);
                     let pos = self.frames.len();
-                    self.by_boundary
-                        .entry(boundary.clone())
-                        .or_default()
-                        .push(pos);
+                    if let Some(key) = &key {
+                        self.by_boundary.entry(key.clone()).or_default().push(pos);
+                    }
+                    let boundary = key.unwrap_or_default();
                     self.frames.push(Frame {
                         entity: idx,
                         open_len: self.open.len(),
@@ -503,7 +501,7 @@ impl<'s> Parser<'s> {
             }
             if line.starts_with(b"--")
                 && !self.frames.is_empty()
-                && self.match_line(trim_eol(&line[2..])).is_some()
+                && self.match_line(pos).0.is_some()
             {
                 defects.push(Defect::new(
                     DefectCode::MissingHeaderBodySeparator,
@@ -522,7 +520,9 @@ impl<'s> Parser<'s> {
         (src.len(), src.len())
     }
 
-    /// The next delimiter line of any open multipart at or after `from`.
+    /// The next delimiter line of any open multipart at or after `from`:
+    /// each line that starts with `--` ([`multipart::find_line`]) is looked
+    /// up in the table of open boundaries.
     fn find_delimiter(&self, from: usize) -> Option<Delimiter> {
         if self.frames.is_empty() {
             return None;
@@ -530,51 +530,47 @@ impl<'s> Parser<'s> {
         let src = self.src;
         let mut pos = from;
         loop {
-            let at_line_start = pos == 0 || src[pos - 1] == b'\n';
-            let cand = if at_line_start && src[pos..].starts_with(b"--") {
-                pos
-            } else {
-                let search_from = pos.saturating_sub(1).max(from.saturating_sub(1));
-                search_from + self.line_finder.find(&src[search_from..])? + 1
-            };
-            let line_end = memchr::memchr(b'\n', &src[cand..]).map_or(src.len(), |i| cand + i + 1);
-            if let Some((frame, close)) = self.match_line(trim_eol(&src[cand + 2..line_end])) {
+            let line = multipart::find_line(&self.line_finder, src, pos, true)?;
+            let (frame, close, next) = self.match_line(line);
+            if let Some(frame) = frame {
                 return Some(Delimiter {
-                    line_start: cand,
-                    next: line_end,
+                    line_start: line,
+                    next,
                     frame,
                     close,
                 });
             }
-            if line_end >= src.len() {
+            if next >= src.len() {
                 return None;
             }
-            pos = line_end;
+            pos = next;
         }
     }
 
-    /// Which open multipart (innermost first) `line` (after its "--", without
-    /// its line end) delimits, and whether it is a close delimiter.
-    fn match_line(&self, line: &[u8]) -> Option<(usize, bool)> {
-        if self.frames.len() <= DIRECT_COMPARE {
-            return self.frames.iter().enumerate().rev().find_map(|(i, f)| {
-                crate::multipart::match_delimiter(line, &f.boundary).map(|close| (i, close))
-            });
-        }
-        let token = trim_padding(line);
-        let open = self
-            .by_boundary
-            .get(token)
-            .and_then(|v| v.last())
-            .map(|&i| (i, false));
-        let close = token
-            .strip_suffix(b"--")
-            .and_then(|t| self.by_boundary.get(t))
-            .and_then(|v| v.last())
-            .map(|&i| (i, true));
+    /// Which open multipart (innermost first) the line starting with `--` at
+    /// `line` delimits, and whether it is a close delimiter; with the start
+    /// of the next line (the end of the source when the line has no end).
+    fn match_line(&self, line: usize) -> (Option<usize>, bool, usize) {
+        let src = self.src;
+        let rest = &src[line + 2..];
+        let eol = memchr::memchr(b'\n', rest).map_or(src.len(), |i| line + 2 + i + 1);
+        let (open_key, close_key) = multipart::delimiter_keys(&src[line + 2..eol]);
+        // A key found in the table is confirmed by the grammar (the keys
+        // ignore what it forbids, such as a CR inside the padding).
+        let confirm = |key: &[u8], close: bool| {
+            let frame = *self.by_boundary.get(key)?.last()?;
+            match multipart::delimiter_tail(&src[..eol], line + 2 + key.len()) {
+                Some((c, next)) if c == close => Some((frame, next)),
+                _ => None,
+            }
+        };
+        let open = confirm(open_key, false);
+        let close = close_key.and_then(|k| confirm(k, true));
         match (open, close) {
-            (Some(a), Some(b)) => Some(if a.0 >= b.0 { a } else { b }),
-            (a, b) => a.or(b),
+            (Some(a), Some(b)) if b.0 > a.0 => (Some(b.0), true, b.1),
+            (Some(a), _) => (Some(a.0), false, a.1),
+            (None, Some(b)) => (Some(b.0), true, b.1),
+            (None, None) => (None, false, eol),
         }
     }
 }
@@ -601,20 +597,6 @@ fn default_type(in_digest: bool) -> ContentType {
         subtype: subtype.to_string(),
         params,
     }
-}
-
-fn trim_eol(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Drops transport padding (blanks) after a boundary.
-fn trim_padding(line: &[u8]) -> &[u8] {
-    let end = line
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(0, |i| i + 1);
-    &line[..end]
 }
 
 /// Length of the longest prefix of `block` that ends at a line end.
