@@ -18,6 +18,11 @@ fn naive(body: &[u8], boundary: &[u8]) -> Split {
     if boundary.contains(&b'\r') || boundary.contains(&b'\n') {
         return out;
     }
+    // bcharsnospace: a parameter's trailing blanks are transport padding.
+    let boundary = &boundary[..boundary
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1)];
     let (mut part, mut start, mut prev_eol) = (None::<usize>, 0, 0);
     loop {
         let (mut end, next, lf) = match body[start..].iter().position(|&b| b == b'\n') {
@@ -42,6 +47,8 @@ fn naive(body: &[u8], boundary: &[u8]) -> Split {
         if let Some(close) = close {
             let e = (start - prev_eol).max(part.unwrap_or(0));
             match part {
+                // An opening delimiter right after a delimiter line repeats it.
+                Some(s) if s == start && !close => {}
                 Some(s) => out.parts.push(s..e),
                 None => out.preamble = 0..e,
             }

@@ -71,7 +71,7 @@ def multipart_seed(msg):
 
 
 def main():
-    for t in ("message", "header", "multipart", "mbox_split", "qp", "base64_garbage",
+    for t in ("message", "header", "multipart", "parse_vs_scanner", "mbox_split", "qp", "base64_garbage",
               "base64_roundtrip", "base64_simd_vs_scalar", "base64_stream_chunks"):
         shutil.rmtree(OUT / t, ignore_errors=True)
     messages = [p.read_bytes() for p in eml_files()]
@@ -86,6 +86,7 @@ def main():
         mp = multipart_seed(msg)
         if mp:
             write("multipart", mp)
+            write("parse_vs_scanner", mp)
         if re.search(rb"quoted-printable", msg, re.I):
             write("qp", msg[msg.find(b"\n\n") + 2:] if b"\n\n" in msg else msg)
     for mbox in mailboxes:
