@@ -77,6 +77,23 @@ struct Frame {
     parts: u32,
 }
 
+/// A header block read by [`Parser::read_header`].
+struct Header {
+    fields: Vec<header::Field>,
+    /// End of the header block.
+    end: usize,
+    /// Start of the body.
+    body_start: usize,
+}
+
+/// What an entity's fields say ([`Parser::describe`]).
+struct Description {
+    content_type: ContentType,
+    explicit_type: bool,
+    disposition: Option<super::ContentDisposition>,
+    encoding: TransferEncoding,
+}
+
 struct Delimiter {
     /// Start of the "--boundary" line.
     line_start: usize,
@@ -315,11 +332,43 @@ impl<'s> Parser<'s> {
     }
 
     /// Parses the header block at `start` and pushes a new open entity, the
-    /// `ordinal`-th (1-based) child of `parent`.
+    /// `ordinal`-th (1-based) child of `parent`: read the header block,
+    /// describe the entity from its fields, decide what kind it is.
     fn open_entity(&mut self, start: usize, parent: u32, depth: u32, ordinal: u32) -> usize {
         let idx = self.entities.len();
         let mut defects = Vec::new();
-        let (header_end, body_start) = self.header_extent(start, &mut defects);
+        let header = self.read_header(start, parent, &mut defects);
+        let parent_type = (parent != NO_PARENT).then(|| &self.entities[parent as usize]);
+        let in_digest = parent_type.is_some_and(|p| {
+            p.content_type.type_ == "multipart" && p.content_type.subtype == "digest"
+        });
+        let is_message = parent_type.is_none_or(|p| p.kind == Kind::Message);
+        let d = self.describe(&header.fields, in_digest, is_message, &mut defects);
+        let kind = self.kind_of(&d, depth, start, &mut defects);
+        self.entities.push(Entity {
+            range: start..header.body_start,
+            header: start..header.end,
+            body: header.body_start..header.body_start,
+            fields: header.fields,
+            parent,
+            ordinal,
+            subtree: 1,
+            depth,
+            kind,
+            content_type: d.content_type,
+            explicit_type: d.explicit_type,
+            disposition: d.disposition,
+            encoding: d.encoding,
+            defects,
+        });
+        self.open.push(idx);
+        idx
+    }
+
+    /// The header block at `start`: where it ends (within the header size
+    /// limit) and its fields, with absolute ranges; defects of its lines.
+    fn read_header(&self, start: usize, parent: u32, defects: &mut Vec<Defect>) -> Header {
+        let (header_end, body_start) = self.header_extent(start, defects);
         let mut block_len = header_end - start;
         if block_len > self.limits.max_header_bytes {
             defects.push(Defect::new(
@@ -329,12 +378,8 @@ impl<'s> Parser<'s> {
             block_len = line_floor(&self.src[start..start + self.limits.max_header_bytes]);
         }
         let block = &self.src[start..start + block_len];
-        let mut fields = header::parse_block(
-            block,
-            start as u64,
-            self.limits.max_header_fields,
-            &mut defects,
-        );
+        let mut fields =
+            header::parse_block(block, start as u64, self.limits.max_header_fields, defects);
         if parent != NO_PARENT && carries_utf8_headers(&self.entities[parent as usize].content_type)
         {
             // RFC 6532 §3: a message/global carries UTF-8 header fields;
@@ -348,8 +393,7 @@ impl<'s> Parser<'s> {
             f.value = f.value.start + start..f.value.end + start;
             f.line = f.line.start + start..f.line.end + start;
         }
-
-        // Fields longer than the line limit are only read up to it (below).
+        // Fields longer than the line limit are only read up to it.
         let max_line = self.limits.max_line_length;
         for f in &fields {
             let at = f.line.start as u64;
@@ -361,29 +405,38 @@ impl<'s> Parser<'s> {
                 defects.push(Defect::new(DefectCode::HeaderLineTooLong, at));
             }
         }
+        Header {
+            fields,
+            end: header_end,
+            body_start,
+        }
+    }
 
-        let in_digest = parent != NO_PARENT && {
-            let p = &self.entities[parent as usize].content_type;
-            p.type_ == "multipart" && p.subtype == "digest"
-        };
+    /// What the fields say: Content-Type (or the default of the context),
+    /// Content-Disposition, Content-Transfer-Encoding; a message's Date in a
+    /// zone that cannot be read is a defect.
+    fn describe(
+        &self,
+        fields: &[header::Field],
+        in_digest: bool,
+        is_message: bool,
+        defects: &mut Vec<Defect>,
+    ) -> Description {
+        let max_line = self.limits.max_line_length;
         let field = |name: &str| {
             fields
                 .iter()
                 .find(|f| self.src[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
                 .map(|f| f.value.clone())
         };
+        // The value as read: up to the line limit.
         let value = |r: std::ops::Range<usize>| {
             let end = r.end.min(r.start.saturating_add(max_line));
-            &self.src[r.start..end]
+            header::unfold(&self.src[r.start..end])
         };
-        let ct_field = field("content-type");
         let mut content_type = None;
-        if let Some(r) = ct_field.clone() {
-            content_type = params::parse_content_type(
-                &header::unfold(value(r.clone())),
-                r.start as u64,
-                &mut defects,
-            );
+        if let Some(r) = field("content-type") {
+            content_type = params::parse_content_type(&value(r.clone()), r.start as u64, defects);
             if content_type.is_none() {
                 defects.push(Defect::new(DefectCode::BadContentType, r.start as u64));
             }
@@ -391,11 +444,7 @@ impl<'s> Parser<'s> {
         let explicit_type = content_type.is_some();
         let content_type = content_type.unwrap_or_else(|| default_type(in_digest));
         let disposition = field("content-disposition").and_then(|r| {
-            let d = params::parse_content_disposition(
-                &header::unfold(value(r.clone())),
-                r.start as u64,
-                &mut defects,
-            );
+            let d = params::parse_content_disposition(&value(r.clone()), r.start as u64, defects);
             if d.is_none() {
                 defects.push(Defect::new(
                     DefectCode::BadContentDisposition,
@@ -407,10 +456,8 @@ impl<'s> Parser<'s> {
         // A message's Date in a zone that cannot be read is a defect (the
         // value reads as -0000, an unknown offset: RFC 5322 §4.3); a Date
         // that does not parse at all is `bad_date`, found where it is read.
-        let is_message =
-            parent == NO_PARENT || self.entities[parent as usize].kind == Kind::Message;
         if let Some(r) = field("date").filter(|_| is_message) {
-            if header::date::parse_date_zone(&header::unfold(value(r.clone())))
+            if header::date::parse_date_zone(&value(r.clone()))
                 .is_some_and(|(_, zone)| zone == header::date::Zone::Unknown)
             {
                 defects.push(Defect::new(DefectCode::UnknownTimeZone, r.start as u64));
@@ -418,7 +465,7 @@ impl<'s> Parser<'s> {
         }
         let encoding = match field("content-transfer-encoding") {
             Some(r) => {
-                let enc = TransferEncoding::parse(&header::unfold(value(r.clone())));
+                let enc = TransferEncoding::parse(&value(r.clone()));
                 if matches!(enc, TransferEncoding::Other(_)) {
                     defects.push(Defect::new(
                         DefectCode::UnknownTransferEncoding,
@@ -429,26 +476,37 @@ impl<'s> Parser<'s> {
             }
             None => TransferEncoding::SevenBit,
         };
+        Description {
+            content_type,
+            explicit_type,
+            disposition,
+            encoding,
+        }
+    }
 
-        let mut kind = if content_type.type_ == "multipart" {
-            if content_type.boundary().is_some_and(|b| !b.is_empty()) {
+    /// Multipart, carried message or leaf: a multipart needs a boundary, a
+    /// carried message must not be encoded, and composites past the depth
+    /// limit read as leaves.
+    fn kind_of(
+        &self,
+        d: &Description,
+        depth: u32,
+        start: usize,
+        defects: &mut Vec<Defect>,
+    ) -> Kind {
+        let at = start as u64;
+        let ct = &d.content_type;
+        let mut kind = if ct.type_ == "multipart" {
+            if ct.boundary().is_some_and(|b| !b.is_empty()) {
                 Kind::Multipart
             } else {
-                defects.push(Defect::new(
-                    DefectCode::MissingBoundaryParameter,
-                    start as u64,
-                ));
+                defects.push(Defect::new(DefectCode::MissingBoundaryParameter, at));
                 Kind::Leaf
             }
-        } else if content_type.type_ == "message"
-            && matches!(content_type.subtype.as_str(), "rfc822" | "global")
-        {
-            if encoding.is_encoded() {
+        } else if ct.type_ == "message" && matches!(ct.subtype.as_str(), "rfc822" | "global") {
+            if d.encoding.is_encoded() {
                 // A carried message in base64/QP: decode to read it, not in place.
-                defects.push(Defect::new(
-                    DefectCode::EncodedCompositeEntity,
-                    start as u64,
-                ));
+                defects.push(Defect::new(DefectCode::EncodedCompositeEntity, at));
                 Kind::Leaf
             } else {
                 Kind::Message
@@ -456,35 +514,14 @@ impl<'s> Parser<'s> {
         } else {
             Kind::Leaf
         };
-        if kind == Kind::Multipart && encoding.is_encoded() {
-            defects.push(Defect::new(
-                DefectCode::EncodedCompositeEntity,
-                start as u64,
-            ));
+        if kind == Kind::Multipart && d.encoding.is_encoded() {
+            defects.push(Defect::new(DefectCode::EncodedCompositeEntity, at));
         }
         if kind != Kind::Leaf && depth as usize >= self.limits.max_depth {
-            defects.push(Defect::new(DefectCode::DepthLimit, start as u64));
+            defects.push(Defect::new(DefectCode::DepthLimit, at));
             kind = Kind::Leaf;
         }
-
-        self.entities.push(Entity {
-            range: start..body_start,
-            header: start..header_end,
-            body: body_start..body_start,
-            fields,
-            parent,
-            ordinal,
-            subtree: 1,
-            depth,
-            kind,
-            content_type,
-            explicit_type,
-            disposition,
-            encoding,
-            defects,
-        });
-        self.open.push(idx);
-        idx
+        kind
     }
 
     /// Finds the end of the header block at `start`: the first empty line,
