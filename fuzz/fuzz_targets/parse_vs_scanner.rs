@@ -73,9 +73,13 @@ fuzz_target!(|input: &[u8]| {
     src.extend_from_slice(&body);
     let msg = Message::parse(src);
     let root = msg.root();
-    // Single level only: a part that is itself a multipart may reuse the
-    // boundary and then rightly takes the delimiters (innermost wins).
-    if root.children().any(|c| c.kind() != Kind::Leaf) {
+    // Single level only: a part that is itself a composite may reuse the
+    // boundary and then rightly takes the delimiters (innermost wins), even
+    // when it ends up read as a leaf (a multipart that saw only its close
+    // delimiter).
+    if root.children().any(|c| {
+        c.kind() != Kind::Leaf || matches!(c.content_type().type_.as_str(), "multipart" | "message")
+    }) {
         return;
     }
     let parsed: Vec<_> = root
