@@ -59,7 +59,9 @@ def rebuild(part):
     if part.kind == "message":
         assert len(children) == 1 and children[0].raw() == body, part.section
         return head + rebuild(children[0])
-    boundary = dict(part.params)["boundary"].encode("utf-8", "surrogateescape")
+    # A boundary cannot end in a blank (bcharsnospace): trailing blanks of
+    # the parameter are transport padding on the delimiter lines.
+    boundary = dict(part.params)["boundary"].encode("utf-8", "surrogateescape").rstrip(b" \t")
 
     def skip_delimiters(pos):
         """The end of the delimiter lines starting at ``pos`` (at least one)."""
@@ -89,10 +91,6 @@ def rebuild(part):
             pos = at + eol
         found = skip_delimiters(pos)
         craw = child.raw()
-        if not craw and not body.startswith((b"\n", b"\r\n"), found):
-            # An empty part opened on the next delimiter line itself sits
-            # before the line end that belongs to that delimiter.
-            found -= 2 if body[found - 2 : found] == b"\r\n" else 1
         assert body.startswith(craw, found), "part %r: part %r does not follow its delimiter" % (
             part.section,
             child.section,
@@ -102,6 +100,10 @@ def rebuild(part):
     tail = body[at:]
     after = tail[1 if tail.startswith(b"\n") else 2:] if tail.startswith((b"\n", b"\r\n")) else None
     closed = after is not None and _delimiter_line(after.splitlines(keepends=True)[0] if after else b"", boundary, True)
+    # A close delimiter right after a delimiter line ends an empty part: the
+    # one line end between them ended the first line, so none precedes it.
+    if children and not children[-1].raw() and tail:
+        closed = closed or _delimiter_line(tail.splitlines(keepends=True)[0], boundary, True)
     unclosed = any(code in ("missing_close_delimiter", "parts_limit") for code, _ in part.defects)
     assert closed or unclosed, "part %r: %r holds no close delimiter" % (part.section, tail[:80])
     out.append(tail)
