@@ -184,7 +184,7 @@ fn bench(c: &mut Criterion) {
                     let mut out = Vec::with_capacity(ours.len());
                     b.iter(|| {
                         out.clear();
-                        qp::encode_scalar(black_box(input), opts, &mut out);
+                        qp::encode_on(qp::Backend::Scalar, black_box(input), opts, &mut out);
                         assert_eq!(out.len(), ours.len());
                     })
                 },

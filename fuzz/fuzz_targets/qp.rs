@@ -39,8 +39,12 @@ fuzz_target!(|input: &[u8]| {
             ..binary_opts(crlf, line_length)
         };
         let mut scalar = Vec::new();
-        qp::encode_scalar(data, o, &mut scalar);
-        assert_eq!(qp::encode_to_vec(data, o), scalar);
+        qp::encode_on(qp::Backend::Scalar, data, o, &mut scalar);
+        for b in qp::Backend::available() {
+            let mut fast = Vec::new();
+            qp::encode_on(b, data, o, &mut fast);
+            assert_eq!(fast, scalar, "backend {b}");
+        }
     }
 
     let bare_cr = data

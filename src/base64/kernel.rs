@@ -30,15 +30,44 @@ pub(crate) enum Skip {
 /// backend `Engine::new` accepted), so holding an `Engine` is the proof the
 /// `unsafe` kernel calls below rely on.
 ///
-/// The flag says the call writes one piece of an output larger than the
-/// caches (a chunk of a parallel encode): the encoders then use streaming
-/// stores as they would for one call writing all of it.
+/// `vbmi2` records, once at construction, that the CPU also has AVX-512
+/// VBMI2 (the AVX-512 decoder's whitespace compaction), so no call probes
+/// for it; [`Engine::without_vbmi2`] clears it so that tests run the
+/// fallback on machines that have the instructions. `stream` says the call
+/// writes one piece of an output larger than the caches (a chunk of a
+/// parallel encode): the encoders then use streaming stores as they would
+/// for one call writing all of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Engine(Backend, bool);
+pub(crate) struct Engine {
+    backend: Backend,
+    vbmi2: bool,
+    stream: bool,
+}
 
 impl Engine {
     pub(crate) fn new(backend: Backend) -> Option<Engine> {
-        backend.is_available().then_some(Engine(backend, false))
+        backend.is_available().then(|| Engine::checked(backend))
+    }
+
+    /// `backend` is available: record the optional features it uses.
+    fn checked(backend: Backend) -> Engine {
+        #[cfg(target_arch = "x86_64")]
+        let vbmi2 = backend == Backend::Avx512Vbmi && super::x86_64::avx512vbmi::has_vbmi2();
+        #[cfg(not(target_arch = "x86_64"))]
+        let vbmi2 = false;
+        Engine {
+            backend,
+            vbmi2,
+            stream: false,
+        }
+    }
+
+    /// This engine without AVX-512 VBMI2, as on a CPU that lacks it.
+    pub(crate) fn without_vbmi2(self) -> Engine {
+        Engine {
+            vbmi2: false,
+            ..self
+        }
     }
 
     /// The engine of the process default backend
@@ -47,11 +76,16 @@ impl Engine {
     /// of two `OnceLock` look-ups and a search of the detected list.
     #[inline]
     pub(crate) fn process_default() -> Engine {
-        // Index into `Backend::ALL`, stored only after `Engine::new` accepted
-        // that backend; `u8::MAX` until then.
-        static DEFAULT: AtomicU8 = AtomicU8::new(u8::MAX);
-        match Backend::ALL.get(DEFAULT.load(Ordering::Relaxed) as usize) {
-            Some(&backend) => Engine(backend, false),
+        // Index into `Backend::ALL` plus 1, with bit 7 for VBMI2, stored
+        // only after `Engine::new` accepted that backend; 0 until then.
+        static DEFAULT: AtomicU8 = AtomicU8::new(0);
+        let cached = DEFAULT.load(Ordering::Relaxed);
+        match Backend::ALL.get(((cached & 0x7F) as usize).wrapping_sub(1)) {
+            Some(&backend) => Engine {
+                backend,
+                vbmi2: cached & 0x80 != 0,
+                stream: false,
+            },
             None => Self::resolve_default(&DEFAULT),
         }
     }
@@ -62,14 +96,17 @@ impl Engine {
             Engine::new(Backend::default_for_process()).expect("the default backend is available");
         let index = Backend::ALL
             .iter()
-            .position(|&b| b == engine.0)
+            .position(|&b| b == engine.backend)
             .expect("every backend is in Backend::ALL");
-        cache.store(index as u8, Ordering::Relaxed);
+        cache.store(
+            index as u8 + 1 | (engine.vbmi2 as u8) << 7,
+            Ordering::Relaxed,
+        );
         engine
     }
 
     pub(crate) fn backend(self) -> Backend {
-        self.0
+        self.backend
     }
 
     /// This engine, for pieces of an output of `total` bytes: large totals
@@ -80,12 +117,15 @@ impl Engine {
         let large = total >= super::x86_64::avx512vbmi::NT_THRESHOLD;
         #[cfg(not(target_arch = "x86_64"))]
         let large = false;
-        Engine(self.0, large)
+        Engine {
+            stream: large,
+            ..self
+        }
     }
 
     /// Whether `decode_lines` does anything on this backend for `cols`.
     pub(crate) fn has_line_kernel(self) -> bool {
-        self.0 != Backend::Scalar
+        self.backend != Backend::Scalar
     }
 
     /// Encodes a prefix of whole 3-byte groups; returns the bytes read.
@@ -93,8 +133,10 @@ impl Engine {
     #[inline]
     #[allow(unsafe_code)]
     pub(crate) fn encode(self, a: Alphabet, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
-        debug_assert!(dst.len() >= src.len() / 3 * 4);
-        let read = match self.0 {
+        // A real check, not a debug one: the kernels' SAFETY rests on it, and
+        // one compare per call costs nothing measurable (module docs).
+        assert!(dst.len() >= src.len() / 3 * 4, "kernel output too short");
+        let read = match self.backend {
             Backend::Scalar => scalar::encode(a, src, dst),
             Backend::Base64Simd => portable::encode(a, src, dst),
             #[cfg(target_arch = "x86_64")]
@@ -103,7 +145,7 @@ impl Engine {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode(a, src, dst, self.1)
+                super::x86_64::avx512vbmi::encode(a, src, dst, self.stream)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -125,9 +167,15 @@ impl Engine {
         crlf: bool,
     ) -> usize {
         debug_assert!(cols.is_multiple_of(4) && cols >= 4);
-        let read = match self.0 {
+        // The kernels write every whole line of `src` (their `# Safety`).
+        let eol = 1 + crlf as usize;
+        assert!(
+            (src.len() / (cols / 4 * 3)).saturating_mul(cols + eol) <= dst.len(),
+            "kernel output too short"
+        );
+        let read = match self.backend {
             Backend::Scalar | Backend::Base64Simd => {
-                portable_or_scalar_lines(self.0, a, src, dst, cols, crlf)
+                portable_or_scalar_lines(self.backend, a, src, dst, cols, crlf)
             }
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
@@ -135,7 +183,7 @@ impl Engine {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode_lines(a, src, dst, cols, crlf, self.1)
+                super::x86_64::avx512vbmi::encode_lines(a, src, dst, cols, crlf, self.stream)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -155,16 +203,19 @@ impl Engine {
         src: &[u8],
         dst: &mut [MaybeUninit<u8>],
     ) -> (usize, usize) {
-        debug_assert!(dst.len() >= src.len() / 4 * 3);
-        match self.0 {
+        assert!(dst.len() >= src.len() / 4 * 3, "kernel output too short");
+        match self.backend {
             Backend::Scalar => scalar::decode(a, skip, src, dst),
             Backend::Base64Simd => portable::decode(a, skip, src, dst),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
             Backend::Avx2 => unsafe { super::x86_64::avx2::decode(a, skip, src, dst) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
-            Backend::Avx512Vbmi => unsafe { super::x86_64::avx512vbmi::decode(a, skip, src, dst) },
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it, and
+            // its `vbmi2` flag is set only where detection found VBMI2 too.
+            Backend::Avx512Vbmi => unsafe {
+                super::x86_64::avx512vbmi::decode(a, skip, src, dst, self.vbmi2)
+            },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
         }
@@ -182,8 +233,8 @@ impl Engine {
         cols: usize,
         crlf: bool,
     ) -> (usize, usize) {
-        debug_assert!(dst.len() >= src.len() / 4 * 3);
-        match self.0 {
+        assert!(dst.len() >= src.len() / 4 * 3, "kernel output too short");
+        match self.backend {
             Backend::Scalar => (0, 0),
             Backend::Base64Simd => portable::decode_lines(a, src, dst, cols, crlf),
             #[cfg(target_arch = "x86_64")]

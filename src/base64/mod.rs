@@ -156,6 +156,19 @@ impl Base64 {
         })
     }
 
+    /// The same codec as it runs on a CPU without AVX-512 VBMI2: the
+    /// AVX-512 decoder then stops its vector loop at the first block that
+    /// holds a skipped byte (MIME whitespace, lenient garbage) instead of
+    /// compacting it away. Results are the same; tests use this to run the
+    /// fallback on machines that have the instructions. No effect on other
+    /// backends.
+    pub fn without_vbmi2(self) -> Base64 {
+        Base64 {
+            engine: Some(self.engine().without_vbmi2()),
+            ..self
+        }
+    }
+
     /// The backend this codec runs.
     pub fn backend(&self) -> Backend {
         self.engine().backend()

@@ -10,7 +10,7 @@
 //! The encoder cuts text at hard line ends (`memchr` for LF). Where the CPU
 //! has AVX-512 VBMI2, a line's body goes 16 bytes a step through the vector
 //! kernel in `avx512.rs` (one compress per step, whatever the escapes);
-//! [`encode_scalar`] is the reference it is tested against. Otherwise it
+//! the scalar [`Backend`] is the reference it is tested against. Otherwise it
 //! encodes each line 8 bytes at a time. A SWAR test ([`not_literal_mask`]) tells
 //! whether a word can be copied as is (one 8-byte store); if not, each
 //! byte's encoded form comes from a 256-entry table of packed literal/`=XX`
@@ -45,11 +45,76 @@ type Simd = avx512::Avx512;
 #[derive(Clone, Copy)]
 enum Simd {}
 
-fn simd_kernel() -> Option<Simd> {
-    #[cfg(target_arch = "x86_64")]
-    return avx512::Avx512::get();
-    #[cfg(not(target_arch = "x86_64"))]
-    None
+/// The kernels the quoted-printable encoder can run, chosen per call
+/// ([`encode_on`]) as Base64's are per codec value, so tests drive each one
+/// whatever the process default. Decoding has one (scalar SWAR) path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Eight bytes a step (SWAR); also the reference in tests.
+    Scalar,
+    /// The AVX-512 VBMI/VBMI2 line-body kernel (`vpermb` + `vpcompressb`).
+    Avx512Vbmi,
+}
+
+impl Backend {
+    /// Every backend, slowest first.
+    pub const ALL: [Backend; 2] = [Backend::Scalar, Backend::Avx512Vbmi];
+
+    /// The name used by `MIMEFLOW_SIMD` and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Scalar => "scalar",
+            Backend::Avx512Vbmi => "avx512vbmi",
+        }
+    }
+
+    /// Whether this CPU can run the backend (detected once, then cached).
+    pub fn is_available(self) -> bool {
+        self.kernel().is_ok()
+    }
+
+    /// The backends this CPU can run, slowest first.
+    pub fn available() -> Vec<Backend> {
+        Backend::ALL
+            .into_iter()
+            .filter(|b| b.is_available())
+            .collect()
+    }
+
+    /// The process default: the vector kernel where the CPU has it and the
+    /// Base64 process default ([`crate::base64::Backend::default_for_process`],
+    /// set by `MIMEFLOW_SIMD`) is AVX-512 too, so `MIMEFLOW_SIMD=scalar`
+    /// turns both off; else scalar.
+    pub fn default_for_process() -> Backend {
+        static DEFAULT: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+        *DEFAULT.get_or_init(|| {
+            let simd =
+                crate::base64::Backend::default_for_process() == crate::base64::Backend::Avx512Vbmi;
+            if simd && Backend::Avx512Vbmi.is_available() {
+                Backend::Avx512Vbmi
+            } else {
+                Backend::Scalar
+            }
+        })
+    }
+
+    /// The kernel token of this backend: `Ok(None)` for scalar, `Err` where
+    /// the CPU lacks the backend.
+    fn kernel(self) -> Result<Option<Simd>, ()> {
+        match self {
+            Backend::Scalar => Ok(None),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512Vbmi => avx512::Avx512::get().map(Some).ok_or(()),
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Avx512Vbmi => Err(()),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
@@ -416,14 +481,18 @@ fn enc_len(t: u32) -> usize {
 /// assert_eq!(text, b"na=C3=AFve =3D true=20\r\n");
 /// ```
 pub fn encode(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
-    encode_with(src, opts, out, simd_kernel());
+    encode_on(Backend::default_for_process(), src, opts, out);
 }
 
-/// [`encode`] without the vector kernel: the reference the tests and fuzz
-/// targets compare it with.
-#[doc(hidden)]
-pub fn encode_scalar(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
-    encode_with(src, opts, out, None);
+/// [`encode`] on `backend`; every backend gives the same bytes.
+///
+/// # Panics
+/// When this CPU lacks `backend` ([`Backend::is_available`]).
+pub fn encode_on(backend: Backend, src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
+    let simd = backend
+        .kernel()
+        .unwrap_or_else(|()| panic!("this CPU cannot run the {backend} QP backend"));
+    encode_with(src, opts, out, simd);
 }
 
 fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<Simd>) {
