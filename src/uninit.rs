@@ -34,15 +34,3 @@ pub(crate) fn written(buf: &[MaybeUninit<u8>], n: usize) -> &[u8] {
     // SAFETY: the caller's kernel initialised buf[..n].
     unsafe { &*(&buf[..n] as *const [MaybeUninit<u8>] as *const [u8]) }
 }
-
-/// Sets the length of `vec` after its spare capacity was filled.
-///
-/// The caller must have initialised `vec`'s spare capacity up to `len`
-/// (checked parts of this crate only: the parallel codec).
-#[cfg(feature = "parallel")]
-pub(crate) fn assume_init_len(vec: &mut Vec<u8>, len: usize) {
-    assert!(len <= vec.capacity());
-    // SAFETY: the parallel codec initialised every byte below `len` (each
-    // chunk asserts it filled its whole slice) before calling this.
-    unsafe { vec.set_len(len) };
-}

@@ -114,6 +114,16 @@ impl Wrap {
     }
 }
 
+/// Greatest common divisor, the crate's one copy: how many lines of a
+/// width hold whole 4-character quanta (`4 / gcd(cols, 4)`).
+pub(crate) const fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 impl Default for Wrap {
     fn default() -> Self {
         Wrap::MIME

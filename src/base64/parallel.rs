@@ -25,7 +25,8 @@ use core::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::decode::Shape;
-use super::{encode, Base64, DecodeMode, DecodeState, Rules, Wrap};
+use super::kernel::Skip;
+use super::{encode, gcd, Base64, DecodeMode, DecodeState, Rules, Wrap};
 use crate::error::DecodeError;
 use crate::uninit;
 
@@ -103,32 +104,70 @@ impl Base64 {
 
     /// [`Base64::decode_to_vec`] on all of rayon's threads.
     pub fn par_decode_to_vec(&self, src: &[u8], mode: DecodeMode) -> Result<Vec<u8>, DecodeError> {
-        let rules = self.rules(mode);
+        let mut out = Vec::new();
+        self.par_decode_append(src, mode, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Base64::decode_append`] on all of rayon's threads: `out` grows by
+    /// at most [`Base64::estimated_decoded_length`] and each chunk decodes
+    /// straight into its own slot. On error, `out` is left as it was.
+    pub fn par_decode_append(
+        &self,
+        src: &[u8],
+        mode: DecodeMode,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, DecodeError> {
+        let n = self.estimated_decoded_length(src.len());
+        uninit::append_with(out, n, |spare| {
+            self.par_decode_uninit(self.rules(mode), src, spare)
+        })
+    }
+
+    /// Decodes `src` under `rules` into `dst` (at least
+    /// [`Base64::estimated_decoded_length`] long) on all of rayon's threads;
+    /// returns the bytes written, every one of them initialised. The one
+    /// parallel decoder: `par_decode_append` and the Python module both
+    /// call it.
+    ///
+    /// Strict input splits into whole quanta, MIME and lenient input into
+    /// whole regular lines; anything else, and any chunk that turns out not
+    /// to be regular, decodes on the calling thread, so results and error
+    /// offsets are exactly those of the one-thread path.
+    pub(crate) fn par_decode_uninit(
+        &self,
+        rules: Rules,
+        src: &[u8],
+        dst: &mut [MaybeUninit<u8>],
+    ) -> Result<usize, DecodeError> {
         if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-            return self.decode_to_vec(src, mode);
+            return self.decode_uninit(rules, src, dst);
         }
         let shape = match rules.skip() {
-            super::kernel::Skip::None => Shape::Irregular,
+            Skip::None => Shape::Irregular,
             skip => DecodeState::detect_shape(self.engine(), skip, src),
         };
         // Chunks of whole quanta (no whitespace allowed) or whole regular lines.
         let (chunk_in, chunk_out) = match (rules.skip(), shape) {
-            (super::kernel::Skip::None, _) => (CHUNK, CHUNK / 4 * 3),
+            (Skip::None, _) => (CHUNK, CHUNK / 4 * 3),
             (_, Shape::Lines { cols, crlf }) => {
                 let line = cols + 1 + crlf as usize;
                 let lines = CHUNK.div_ceil(line);
                 (lines * line, lines * cols / 4 * 3)
             }
-            _ => return self.decode_to_vec(src, mode),
+            _ => return self.decode_uninit(rules, src, dst),
         };
-        match par_decode(self, rules, shape, src, chunk_in, chunk_out) {
-            Some(v) => Ok(v),
-            None => self.decode_to_vec(src, mode),
+        match par_decode(self, rules, shape, src, chunk_in, chunk_out, dst) {
+            Some(n) => Ok(n),
+            // Something irregular: the one-thread decoder gives the exact
+            // result or error offset.
+            None => self.decode_uninit(rules, src, dst),
         }
     }
 }
 
-/// Decodes chunk by chunk; `None` when some middle chunk was not regular.
+/// Decodes chunk by chunk into `dst`; `None` when some middle chunk was not
+/// regular, the last one failed, or `dst` is too short for the split.
 fn par_decode(
     codec: &Base64,
     rules: Rules,
@@ -136,15 +175,12 @@ fn par_decode(
     src: &[u8],
     chunk_in: usize,
     chunk_out: usize,
-) -> Option<Vec<u8>> {
+    dst: &mut [MaybeUninit<u8>],
+) -> Option<usize> {
     let chunks = src.len().div_ceil(chunk_in);
-    let last_in = src.len() - (chunks - 1) * chunk_in;
-    let cap = (chunks - 1) * chunk_out + DecodeState::max_output(last_in) + 3;
-    let mut out: Vec<u8> = Vec::with_capacity(cap);
-    let spare: &mut [MaybeUninit<u8>] = &mut out.spare_capacity_mut()[..cap];
-    let (middle, last) = spare.split_at_mut((chunks - 1) * chunk_out);
-    let middle_src = &src[..(chunks - 1) * chunk_in];
-    let last_src = &src[(chunks - 1) * chunk_in..];
+    let (middle_src, last_src) = src.split_at((chunks - 1) * chunk_in);
+    let need = (chunks - 1) * chunk_out + DecodeState::max_output(last_src.len());
+    let (middle, last) = dst.get_mut(..need)?.split_at_mut((chunks - 1) * chunk_out);
     let (ok, last_written) = rayon::join(
         || {
             middle_src
@@ -178,24 +214,8 @@ fn par_decode(
             Some(w + w2)
         },
     );
-    let last_written = last_written?;
-    if !ok {
-        return None;
-    }
-    Some(finish_vec(out, (chunks - 1) * chunk_out + last_written))
-}
-
-fn finish_vec(mut out: Vec<u8>, len: usize) -> Vec<u8> {
-    uninit::assume_init_len(&mut out, len);
-    out
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
+    // Every middle slot was filled (each chunk wrote exactly `chunk_out`).
+    Some((chunks - 1) * chunk_out + last_written.filter(|_| ok)?)
 }
 
 #[cfg(test)]

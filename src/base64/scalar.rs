@@ -17,9 +17,10 @@ pub(crate) const SPACE: u8 = 0xFE;
 /// Decode-table marker: `=`.
 pub(crate) const PAD: u8 = 0xFD;
 
-const STANDARD_CHARS: &[u8; 64] =
+/// The alphabets, the crate's one copy (the AVX-512 tables are built from them).
+pub(crate) const STANDARD_CHARS: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE_CHARS: &[u8; 64] =
+pub(crate) const URL_SAFE_CHARS: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 const fn decode_table(chars: &[u8; 64]) -> [u8; 256] {

@@ -8,7 +8,7 @@
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 
-use super::{Base64, DecodeMode, DecodeState, Wrap};
+use super::{gcd, Base64, DecodeMode, DecodeState, Wrap};
 use crate::error::{DecodeError, Error};
 use crate::uninit;
 
@@ -363,14 +363,6 @@ fn pump(
         if filled < block {
             return Ok(total);
         }
-    }
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
     }
 }
 

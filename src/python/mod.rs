@@ -25,18 +25,14 @@ use pyo3::exceptions::PyValueError;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rayon::prelude::*;
 
-use crate::base64::{Base64, LineEnding, Rules, Wrap, PARALLEL_THRESHOLD, STANDARD, URL_SAFE};
+use crate::base64::{LineEnding, Rules, Wrap, PARALLEL_THRESHOLD, STANDARD, URL_SAFE};
 use crate::error::DecodeError;
 use errors::DecodeFailure;
 
 /// Inputs at least this long run detached. Detaching and re-attaching costs
 /// a few hundred nanoseconds, about what encoding 4 KiB takes.
 const DETACH_THRESHOLD: usize = 4096;
-
-/// Input bytes per task of the multi-threaded paths (whole quanta).
-const PAR_CHUNK: usize = 256 * 1024;
 
 /// Input bytes translated per step when decoding with `altchars`: small
 /// enough to stay in L2 between the translation and the decoder.
@@ -98,7 +94,7 @@ fn b64encode<'py>(
     let mut out = buffer::OutBytes::new(py, cap)?;
     let dst = out.spare();
     run(py, src.len(), || {
-        let n = encode_into(&codec, src, wrap, dst);
+        let n = codec.par_encode_wrapped_uninit(src, wrap, dst);
         if wrapcol == 0 && newline && n > 0 {
             for (d, &b) in dst[n..].iter_mut().zip(eol) {
                 d.write(b);
@@ -134,7 +130,7 @@ fn b64decode<'py>(
     let dst = out.spare();
     let n = run(py, src.len(), || {
         let result = match pair {
-            None => decode_into(rules, src, dst),
+            None => STANDARD.par_decode_uninit(rules, src, dst),
             Some(pair) => decode_translated(rules, src, pair, dst),
         };
         result.map_err(|e| failure(e, src, pair))
@@ -142,74 +138,11 @@ fn b64decode<'py>(
     out.finish(py, n)
 }
 
-/// The default backend's name (for benchmarks and bug reports).
+/// The default backend's name, as the CLI and `MIMEFLOW_SIMD` spell it
+/// (`avx512vbmi`, `avx2`, `base64-simd`, `scalar`).
 #[pyfunction]
-fn backend() -> String {
-    format!("{:?}", STANDARD.backend())
-}
-
-/// Encodes into `dst` (at least `encoded_length_wrapped` long), splitting
-/// large inputs into whole lines over rayon's threads.
-fn encode_into(codec: &Base64, src: &[u8], wrap: Wrap, dst: &mut [MaybeUninit<u8>]) -> usize {
-    codec.par_encode_wrapped_uninit(src, wrap, dst)
-}
-
-/// Decodes `src` into `dst` (at least `estimated_decoded_length` long).
-fn decode_into(
-    rules: Rules,
-    src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
-) -> Result<usize, DecodeError> {
-    if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-        return STANDARD.decode_uninit(rules, src, dst);
-    }
-    match rules {
-        Rules::Binascii {
-            strict: true,
-            require_padding: true,
-        } => {
-            match par_decode_quanta(rules, src, dst) {
-                Some(n) => Ok(n),
-                // Something irregular: the one-thread decoder gives the exact
-                // result or error offset.
-                None => STANDARD.decode_uninit(rules, src, dst),
-            }
-        }
-        // Lenient input (MIME lines) decodes on this thread straight into
-        // the output: `par_decode_to_vec` plus the copy out of its `Vec`
-        // measured 1.5-3x slower (benches/python_base64.py, 16 MiB, 2 cores).
-        _ => STANDARD.decode_uninit(rules, src, dst),
-    }
-}
-
-/// Strict input is nothing but whole quanta until the padding, so chunks of
-/// `PAR_CHUNK` bytes decode to exactly `PAR_CHUNK / 4 * 3` bytes each, in
-/// place in `dst`. `None` when some chunk is not plain data (padding, an
-/// error): the caller then decodes on one thread.
-fn par_decode_quanta(rules: Rules, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> Option<usize> {
-    const OUT: usize = PAR_CHUNK / 4 * 3;
-    let chunks = src.len().div_ceil(PAR_CHUNK);
-    let (mid_src, last_src) = src.split_at((chunks - 1) * PAR_CHUNK);
-    let (mid_dst, last_dst) = dst.split_at_mut((chunks - 1) * OUT);
-    let (ok, last) = rayon::join(
-        || {
-            mid_src
-                .par_chunks(PAR_CHUNK)
-                .zip(mid_dst.par_chunks_mut(OUT))
-                .all(|(s, d)| {
-                    let mut st = STANDARD.decode_state(rules);
-                    matches!(st.feed(s, d), Ok(n) if n == OUT && st.is_clean())
-                })
-        },
-        || {
-            // Follows clean chunks, so a fresh state is the right one (all
-            // but for error offsets, and errors go to the one-thread path).
-            let mut st = STANDARD.decode_state(rules);
-            let w = st.feed(last_src, last_dst).ok()?;
-            Some(w + st.finish(&mut last_dst[w..]).ok()?)
-        },
-    );
-    Some(mid_dst.len() + last.filter(|_| ok)?)
+fn backend() -> &'static str {
+    STANDARD.backend().name()
 }
 
 /// `binascii.a2b_base64(src.translate(maketrans(pair, b'+/')))`, translating

@@ -27,14 +27,12 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
+use crate::base64::scalar::{STANDARD_CHARS as STD_CHARS, URL_SAFE_CHARS as URL_CHARS};
 use crate::base64::{kernel::Skip, Alphabet};
 
 // ---------------------------------------------------------------------------------------------
 // Constant tables
 // ---------------------------------------------------------------------------------------------
-
-const STD_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Decode-table marker for a byte that may be dropped (whitespace in MIME mode).
 const SKIP_MARK: u8 = 0x40;
