@@ -8,11 +8,11 @@
 //! what it reports must be exact. The precise contracts are on the functions
 //! of `scalar.rs` and of each x86_64 backend.
 
-use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::dispatch::Backend;
 use super::{portable, scalar, Alphabet};
+use crate::uninit::Out;
 
 /// Which bytes a decode kernel may drop instead of stopping at them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl Engine {
             .position(|&b| b == engine.backend)
             .expect("every backend is in Backend::ALL");
         cache.store(
-            index as u8 + 1 | (engine.vbmi2 as u8) << 7,
+            (index as u8 + 1) | ((engine.vbmi2 as u8) << 7),
             Ordering::Relaxed,
         );
         engine
@@ -132,20 +132,23 @@ impl Engine {
     /// `dst` must hold `src.len() / 3 * 4` bytes.
     #[inline]
     #[allow(unsafe_code)]
-    pub(crate) fn encode(self, a: Alphabet, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
+    pub(crate) fn encode(self, a: Alphabet, src: &[u8], mut dst: Out<'_>) -> usize {
         // A real check, not a debug one: the kernels' SAFETY rests on it, and
         // one compare per call costs nothing measurable (module docs).
         assert!(dst.len() >= src.len() / 3 * 4, "kernel output too short");
         let read = match self.backend {
             Backend::Scalar => scalar::encode(a, src, dst),
-            Backend::Base64Simd => portable::encode(a, src, dst),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => portable::encode(a, src, unsafe { dst.as_uninit() }),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::encode(a, src, dst) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe { super::x86_64::avx2::encode(a, src, dst.as_uninit()) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it; the
+            // kernels write only initialised bytes (encoded or decoded data).
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode(a, src, dst, self.stream)
+                super::x86_64::avx512vbmi::encode(a, src, dst.as_uninit(), self.stream)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -162,7 +165,7 @@ impl Engine {
         self,
         a: Alphabet,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
         cols: usize,
         crlf: bool,
     ) -> usize {
@@ -174,16 +177,29 @@ impl Engine {
             "kernel output too short"
         );
         let read = match self.backend {
-            Backend::Scalar | Backend::Base64Simd => {
-                portable_or_scalar_lines(self.backend, a, src, dst, cols, crlf)
+            Backend::Scalar => scalar::encode_lines(a, src, dst, cols, crlf),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => {
+                portable::encode_lines(a, src, unsafe { dst.as_uninit() }, cols, crlf)
             }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::encode_lines(a, src, dst, cols, crlf) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe {
+                super::x86_64::avx2::encode_lines(a, src, dst.as_uninit(), cols, crlf)
+            },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it; the
+            // kernels write only initialised bytes (encoded or decoded data).
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode_lines(a, src, dst, cols, crlf, self.stream)
+                super::x86_64::avx512vbmi::encode_lines(
+                    a,
+                    src,
+                    dst.as_uninit(),
+                    cols,
+                    crlf,
+                    self.stream,
+                )
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -201,20 +217,22 @@ impl Engine {
         a: Alphabet,
         skip: Skip,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
     ) -> (usize, usize) {
         assert!(dst.len() >= src.len() / 4 * 3, "kernel output too short");
         match self.backend {
             Backend::Scalar => scalar::decode(a, skip, src, dst),
-            Backend::Base64Simd => portable::decode(a, skip, src, dst),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => portable::decode(a, skip, src, unsafe { dst.as_uninit() }),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::decode(a, skip, src, dst) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe { super::x86_64::avx2::decode(a, skip, src, dst.as_uninit()) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it, and
             // its `vbmi2` flag is set only where detection found VBMI2 too.
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::decode(a, skip, src, dst, self.vbmi2)
+                super::x86_64::avx512vbmi::decode(a, skip, src, dst.as_uninit(), self.vbmi2)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -229,39 +247,31 @@ impl Engine {
         self,
         a: Alphabet,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
         cols: usize,
         crlf: bool,
     ) -> (usize, usize) {
         assert!(dst.len() >= src.len() / 4 * 3, "kernel output too short");
         match self.backend {
             Backend::Scalar => (0, 0),
-            Backend::Base64Simd => portable::decode_lines(a, src, dst, cols, crlf),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => {
+                portable::decode_lines(a, src, unsafe { dst.as_uninit() }, cols, crlf)
+            }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::decode_lines(a, src, dst, cols, crlf) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe {
+                super::x86_64::avx2::decode_lines(a, src, dst.as_uninit(), cols, crlf)
+            },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it; the
+            // kernels write only initialised bytes (encoded or decoded data).
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::decode_lines(a, src, dst, cols, crlf)
+                super::x86_64::avx512vbmi::decode_lines(a, src, dst.as_uninit(), cols, crlf)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
         }
-    }
-}
-
-fn portable_or_scalar_lines(
-    backend: Backend,
-    a: Alphabet,
-    src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
-    cols: usize,
-    crlf: bool,
-) -> usize {
-    if backend == Backend::Base64Simd {
-        portable::encode_lines(a, src, dst, cols, crlf)
-    } else {
-        scalar::encode_lines(a, src, dst, cols, crlf)
     }
 }

@@ -19,6 +19,7 @@
 //! (4 MiB: 210 vs 175 us), split encode lost up to 1 MiB and won at 4 MiB
 //! (97 vs 131 us). Hence 8 MiB for both; it wants re-measuring on a
 //! many-core machine.
+#![allow(unsafe_code)]
 
 use core::mem::MaybeUninit;
 
@@ -28,7 +29,7 @@ use super::decode::Shape;
 use super::kernel::Skip;
 use super::{encode, gcd, Base64, DecodeMode, DecodeState, Rules, Wrap};
 use crate::error::DecodeError;
-use crate::uninit;
+use crate::uninit::{self, Out};
 
 /// Inputs smaller than this are processed on the calling thread.
 pub const PARALLEL_THRESHOLD: usize = 8 << 20;
@@ -49,9 +50,9 @@ impl Base64 {
     /// is encoded straight into its own slot.
     pub fn par_encode_wrapped_append(&self, src: &[u8], wrap: Wrap, out: &mut Vec<u8>) {
         let total = self.encoded_length_wrapped(src.len(), wrap);
-        let _ = uninit::append_with::<()>(out, total, |spare| {
-            Ok(self.par_encode_wrapped_uninit(src, wrap, spare))
-        });
+        let fill = |spare: Out<'_>| Ok::<_, ()>(self.par_encode_wrapped_into(src, wrap, spare));
+        // SAFETY: `par_encode_wrapped_into` writes the bytes it reports.
+        let _ = unsafe { uninit::append_with(out, total, fill) };
     }
 
     /// Encodes `src` wrapped by `wrap` into `dst` (at least
@@ -61,14 +62,9 @@ impl Base64 {
     /// Any width is accepted: one whose unit of whole lines (`lcm(cols, 4)`
     /// characters) overflows, or holds the whole input, is encoded on the
     /// calling thread (there is nothing to split).
-    pub(crate) fn par_encode_wrapped_uninit(
-        &self,
-        src: &[u8],
-        wrap: Wrap,
-        dst: &mut [MaybeUninit<u8>],
-    ) -> usize {
+    pub(crate) fn par_encode_wrapped_into(&self, src: &[u8], wrap: Wrap, dst: Out<'_>) -> usize {
         if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-            return self.encode_wrapped_uninit(src, wrap, dst);
+            return self.encode_wrapped_into(src, wrap, dst);
         }
         // A unit of input whose encoding is whole lines: lcm(cols, 4) / 4 * 3
         // bytes, checked, since the width is the caller's (2**62 + 1 would
@@ -78,7 +74,7 @@ impl Base64 {
             c => (c / gcd(c, 4)).checked_mul(3),
         };
         let Some(unit) = unit.filter(|&u| u < src.len()) else {
-            return self.encode_wrapped_uninit(src, wrap, dst);
+            return self.encode_wrapped_into(src, wrap, dst);
         };
         let total = self.encoded_length_wrapped(src.len(), wrap);
         // No overflow: unit < src.len(), so this is below CHUNK + src.len().
@@ -87,12 +83,16 @@ impl Base64 {
         // Each chunk is small, but together they overflow the caches: the
         // kernel streams them to memory as it would one large output.
         let engine = self.engine().for_output_of(total);
+        // SAFETY: every chunk is written only through an `Out`.
+        let dst = unsafe { dst.into_uninit() };
         src.par_chunks(chunk_in)
             .zip(dst[..total].par_chunks_mut(chunk_out))
             .for_each(|(s, d)| {
-                let n = encode::encode_wrapped(engine, self.alphabet, self.padding, s, wrap, d);
+                let n = d.len();
+                let d = Out::from_uninit(d);
+                let w = encode::encode_wrapped(engine, self.alphabet, self.padding, s, wrap, d);
                 // Every byte of the slot must be written: callers rely on it.
-                assert_eq!(n, d.len(), "chunk output size mismatch");
+                assert_eq!(w, n, "chunk output size mismatch");
             });
         total
     }
@@ -119,9 +119,9 @@ impl Base64 {
         out: &mut Vec<u8>,
     ) -> Result<usize, DecodeError> {
         let n = self.estimated_decoded_length(src.len());
-        uninit::append_with(out, n, |spare| {
-            self.par_decode_uninit(self.rules(mode), src, spare)
-        })
+        let fill = |spare: Out<'_>| self.par_decode_into(self.rules(mode), src, spare);
+        // SAFETY: `par_decode_into` writes the bytes it reports.
+        unsafe { uninit::append_with(out, n, fill) }
     }
 
     /// Decodes `src` under `rules` into `dst` (at least
@@ -134,14 +134,14 @@ impl Base64 {
     /// whole regular lines; anything else, and any chunk that turns out not
     /// to be regular, decodes on the calling thread, so results and error
     /// offsets are exactly those of the one-thread path.
-    pub(crate) fn par_decode_uninit(
+    pub(crate) fn par_decode_into(
         &self,
         rules: Rules,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
     ) -> Result<usize, DecodeError> {
         if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-            return self.decode_uninit(rules, src, dst);
+            return self.decode_into(rules, src, dst);
         }
         let shape = match rules.skip() {
             Skip::None => Shape::Irregular,
@@ -155,13 +155,13 @@ impl Base64 {
                 let lines = CHUNK.div_ceil(line);
                 (lines * line, lines * cols / 4 * 3)
             }
-            _ => return self.decode_uninit(rules, src, dst),
+            _ => return self.decode_into(rules, src, dst),
         };
-        match par_decode(self, rules, shape, src, chunk_in, chunk_out, dst) {
+        match par_decode(self, rules, shape, src, chunk_in, chunk_out, dst.reborrow()) {
             Some(n) => Ok(n),
             // Something irregular: the one-thread decoder gives the exact
             // result or error offset.
-            None => self.decode_uninit(rules, src, dst),
+            None => self.decode_into(rules, src, dst),
         }
     }
 }
@@ -175,12 +175,17 @@ fn par_decode(
     src: &[u8],
     chunk_in: usize,
     chunk_out: usize,
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
 ) -> Option<usize> {
     let chunks = src.len().div_ceil(chunk_in);
     let (middle_src, last_src) = src.split_at((chunks - 1) * chunk_in);
     let need = (chunks - 1) * chunk_out + DecodeState::max_output(last_src.len());
-    let (middle, last) = dst.get_mut(..need)?.split_at_mut((chunks - 1) * chunk_out);
+    if dst.len() < need {
+        return None;
+    }
+    let (middle, mut last) = dst.slice(0..need).split_at((chunks - 1) * chunk_out);
+    // SAFETY: every middle chunk is written only through an `Out`.
+    let middle = unsafe { middle.into_uninit() };
     let (ok, last_written) = rayon::join(
         || {
             middle_src
@@ -190,27 +195,27 @@ fn par_decode(
                 .all(|(i, (s, d))| {
                     let mut st = codec.decode_state(rules).at((i * chunk_in) as u64, shape);
                     let need = DecodeState::max_output(s.len());
-                    let mut clean = |dst: &mut [MaybeUninit<u8>]| {
-                        matches!(st.feed(s, dst), Ok(n) if n == chunk_out && st.is_clean())
-                    };
                     if d.len() >= need {
-                        return clean(d);
+                        let n = st.feed(s, Out::from_uninit(d));
+                        return matches!(n, Ok(n) if n == chunk_out && st.is_clean());
                     }
                     // `feed` wants room for its worst case; a regular chunk fills `d` exactly.
                     let mut tmp = vec![MaybeUninit::uninit(); need];
-                    let ok = clean(&mut tmp);
-                    if ok {
-                        d.copy_from_slice(&tmp[..d.len()]);
+                    match st.feed_buf(s, &mut tmp) {
+                        Ok(out) if out.len() == chunk_out && st.is_clean() => {
+                            Out::from_uninit(d).copy_from(0, out);
+                            true
+                        }
+                        _ => false,
                     }
-                    ok
                 })
         },
         || {
             let mut st = codec
                 .decode_state(rules)
                 .at(((chunks - 1) * chunk_in) as u64, shape);
-            let w = st.feed(last_src, last).ok()?;
-            let w2 = st.finish(&mut last[w..]).ok()?;
+            let w = st.feed(last_src, last.reborrow()).ok()?;
+            let w2 = st.finish(last.tail(w)).ok()?;
             Some(w + w2)
         },
     );

@@ -10,7 +10,6 @@ use std::mem::MaybeUninit;
 
 use super::{gcd, Base64, DecodeMode, DecodeState, Wrap};
 use crate::error::{DecodeError, Error};
-use crate::uninit;
 
 /// Input bytes buffered before a block is encoded (rounded to whole lines).
 const ENCODE_BLOCK: usize = 192 * 1024;
@@ -227,16 +226,16 @@ impl<W: Write> DecoderWriter<W> {
     /// Checks the end of the input, writes the last bytes and returns the
     /// inner writer.
     pub fn finish(mut self) -> Result<W, Error> {
-        let n = self.state.finish(&mut self.out)?;
-        self.inner.write_all(uninit::written(&self.out, n))?;
+        let last = self.state.finish_buf(&mut self.out)?;
+        self.inner.write_all(last)?;
         self.inner.flush()?;
         Ok(self.inner)
     }
 
     fn feed(&mut self, buf: &[u8]) -> Result<(), Error> {
         for block in buf.chunks(DECODE_BLOCK) {
-            let n = self.state.feed(block, &mut self.out)?;
-            self.inner.write_all(uninit::written(&self.out, n))?;
+            let decoded = self.state.feed_buf(block, &mut self.out)?;
+            self.inner.write_all(decoded)?;
         }
         Ok(())
     }
@@ -289,15 +288,15 @@ pub fn decode_stream(
     let mut out = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
     let mut total = 0u64;
     pump(reader, DECODE_BLOCK, |block| {
-        let n = state.feed(block, &mut out)?;
-        writer.write_all(uninit::written(&out, n))?;
-        total += n as u64;
+        let decoded = state.feed_buf(block, &mut out)?;
+        writer.write_all(decoded)?;
+        total += decoded.len() as u64;
         Ok(())
     })?;
-    let n = state.finish(&mut out)?;
-    writer.write_all(uninit::written(&out, n))?;
+    let last = state.finish_buf(&mut out)?;
+    writer.write_all(last)?;
     writer.flush()?;
-    Ok(total + n as u64)
+    Ok(total + last.len() as u64)
 }
 
 /// Encodes an in-memory (e.g. memory-mapped) input to `writer` block by
@@ -327,14 +326,14 @@ pub fn decode_slice(
     let mut out = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
     let mut total = 0u64;
     for block in src.chunks(DECODE_BLOCK) {
-        let n = state.feed(block, &mut out)?;
-        writer.write_all(uninit::written(&out, n))?;
-        total += n as u64;
+        let decoded = state.feed_buf(block, &mut out)?;
+        writer.write_all(decoded)?;
+        total += decoded.len() as u64;
     }
-    let n = state.finish(&mut out)?;
-    writer.write_all(uninit::written(&out, n))?;
+    let last = state.finish_buf(&mut out)?;
+    writer.write_all(last)?;
     writer.flush()?;
-    Ok(total + n as u64)
+    Ok(total + last.len() as u64)
 }
 
 /// Reads full blocks (short reads are topped up) and hands each to `f`.

@@ -19,8 +19,6 @@ mod errors;
 mod mbox;
 mod message;
 
-use core::mem::MaybeUninit;
-
 use pyo3::exceptions::PyValueError;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
@@ -28,6 +26,7 @@ use pyo3::types::PyBytes;
 
 use crate::base64::{LineEnding, Rules, Wrap, PARALLEL_THRESHOLD, STANDARD, URL_SAFE};
 use crate::error::DecodeError;
+use crate::uninit::Out;
 use errors::DecodeFailure;
 
 /// Inputs at least this long run detached. Detaching and re-attaching costs
@@ -92,13 +91,11 @@ fn b64encode<'py>(
         (_, false) => (body, body.saturating_sub(eol.len())),
     };
     let mut out = buffer::OutBytes::new(py, cap)?;
-    let dst = out.spare();
+    let mut dst = out.spare();
     run(py, src.len(), || {
-        let n = codec.par_encode_wrapped_uninit(src, wrap, dst);
+        let n = codec.par_encode_wrapped_into(src, wrap, dst.reborrow());
         if wrapcol == 0 && newline && n > 0 {
-            for (d, &b) in dst[n..].iter_mut().zip(eol) {
-                d.write(b);
-            }
+            dst.copy_from(n, eol);
         }
         Ok::<_, PyErr>(())
     })?;
@@ -130,7 +127,7 @@ fn b64decode<'py>(
     let dst = out.spare();
     let n = run(py, src.len(), || {
         let result = match pair {
-            None => STANDARD.par_decode_uninit(rules, src, dst),
+            None => STANDARD.par_decode_into(rules, src, dst),
             Some(pair) => decode_translated(rules, src, pair, dst),
         };
         result.map_err(|e| failure(e, src, pair))
@@ -151,7 +148,7 @@ fn decode_translated(
     rules: Rules,
     src: &[u8],
     pair: [u8; 2],
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
 ) -> Result<usize, DecodeError> {
     let mut state = STANDARD.decode_state(rules);
     let mut scratch = vec![0u8; TRANSLATE_STEP.min(src.len())];
@@ -161,9 +158,9 @@ fn decode_translated(
         for (d, &c) in t.iter_mut().zip(chunk) {
             *d = translate(c, pair);
         }
-        w += state.feed(t, &mut dst[w..])?;
+        w += state.feed(t, dst.tail(w))?;
     }
-    Ok(w + state.finish(&mut dst[w..])?)
+    Ok(w + state.finish(dst.tail(w))?)
 }
 
 /// `bytes.maketrans(pair, b'+/')`: the second character wins a tie.
