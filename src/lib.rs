@@ -63,4 +63,4 @@ mod python;
 
 mod uninit;
 
-pub use error::{DecodeError, DecodeErrorKind, Error};
+pub use error::{DecodeError, DecodeErrorKind};

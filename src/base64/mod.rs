@@ -28,6 +28,7 @@ pub mod stream;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
+pub use crate::error::StreamError;
 pub use dispatch::{cpu_features, Backend};
 #[cfg(feature = "parallel")]
 pub use parallel::PARALLEL_THRESHOLD;

@@ -35,6 +35,10 @@ use std::io::{self, Write};
 
 use memchr::memchr;
 
+use crate::base64::LineEnding;
+#[cfg(doc)]
+use crate::base64::Wrap;
+
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
@@ -46,7 +50,7 @@ type Simd = avx512::Avx512;
 enum Simd {}
 
 /// The kernels the quoted-printable encoder can run, chosen per call
-/// ([`encode_on`]) as Base64's are per codec value, so tests drive each one
+/// ([`encode_append_on`]) as Base64's are per codec value, so tests drive each one
 /// whatever the process default. Decoding has one (scalar SWAR) path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -191,11 +195,11 @@ fn zero_bytes(w: u64) -> u64 {
 ///
 /// ```
 /// let mut out = Vec::new();
-/// let bad = mimeflow::qp::decode(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out);
+/// let bad = mimeflow::qp::decode_append(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out);
 /// assert_eq!(out, "café au lait =ZZ\r\n".as_bytes());
 /// assert_eq!(bad, vec![21]);
 /// ```
-pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
+pub fn decode_append(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
     let mut bad = Vec::new();
     let n = src.len();
     out.reserve(n);
@@ -316,31 +320,31 @@ pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
     bad
 }
 
-/// Input bytes per piece of [`decode_to`]: the output it holds at once is
+/// Input bytes per piece of [`decode_to_writer`]: the output it holds at once is
 /// at most this (decoding never grows the data).
 const PIECE: usize = 64 * 1024;
 
-/// Decodes `src` as [`decode`] does, writing the output to `w` piece by
+/// Decodes `src` as [`decode_append`] does, writing the output to `w` piece by
 /// piece, so memory stays bounded whatever the size of the body. Offsets of
 /// bad escapes (relative to `src`) are appended to `bad`. Returns the bytes
 /// written.
 ///
-/// Pieces end where [`decode`] keeps no state across the cut (see
+/// Pieces end where [`decode_append`] keeps no state across the cut (see
 /// [`is_cut`]), so the output is byte for byte that of one call. A line
 /// with no such point (a run of blanks, CRs or `=` with no line end) is
 /// decoded as one piece.
 ///
 /// ```
 /// let (mut out, mut bad) = (Vec::new(), Vec::new());
-/// let n = mimeflow::qp::decode_to(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out, &mut bad).unwrap();
+/// let n = mimeflow::qp::decode_to_writer(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out, &mut bad).unwrap();
 /// assert_eq!(out, "café au lait =ZZ\r\n".as_bytes());
 /// assert_eq!((n, bad), (out.len() as u64, vec![21]));
 /// ```
-pub fn decode_to(src: &[u8], w: &mut impl Write, bad: &mut Vec<usize>) -> io::Result<u64> {
+pub fn decode_to_writer(src: &[u8], w: &mut impl Write, bad: &mut Vec<usize>) -> io::Result<u64> {
     decode_pieces(src, w, bad, PIECE)
 }
 
-/// [`decode_to`] with pieces of about `piece` input bytes (tests vary it).
+/// [`decode_to_writer`] with pieces of about `piece` input bytes (tests vary it).
 #[doc(hidden)]
 pub fn decode_pieces(
     src: &[u8],
@@ -355,7 +359,7 @@ pub fn decode_pieces(
         let end = next_cut(src, start, piece);
         out.clear();
         bad.extend(
-            decode(&src[start..end], &mut out)
+            decode_append(&src[start..end], &mut out)
                 .into_iter()
                 .map(|b| start + b),
         );
@@ -380,7 +384,7 @@ fn next_cut(src: &[u8], start: usize, piece: usize) -> usize {
         .unwrap_or(src.len())
 }
 
-/// Whether [`decode`] of `src[..c]` then of `src[c..]` equals the decode of
+/// Whether [`decode_append`] of `src[..c]` then of `src[c..]` equals the decode of
 /// `src`: nothing pending at `c`. That holds after a line end; after a
 /// complete `=XX` escape (an `=` is never inside another item, so it starts
 /// one; a decoded escape is never trimmed); and after a literal byte that
@@ -404,26 +408,27 @@ fn is_cut(src: &[u8], c: usize) -> bool {
 }
 
 /// Decodes a quoted-printable body into a new vector (bad escapes are kept
-/// literally and not reported; use [`decode`] for their offsets).
+/// literally and not reported; use [`decode_append`] for their offsets).
 pub fn decode_to_vec(src: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(src.len());
-    decode(src, &mut out);
+    decode_append(src, &mut out);
     out
 }
 
-/// How [`encode`] writes quoted-printable.
+/// How [`encode_append`] writes quoted-printable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodeOptions {
     /// `true`: every byte is data, CR and LF are encoded as `=0D` `=0A`.
     /// `false` (text): CRLF and bare LF are line ends, written as hard breaks
     /// in the output line ending; a bare CR is encoded as `=0D`.
     pub binary: bool,
-    /// Output line ending: CRLF (`true`) or LF.
-    pub crlf: bool,
+    /// Output line ending (the type Base64's [`Wrap`] uses).
+    pub line_ending: LineEnding,
     /// Longest output line, counting a trailing soft-break `=` but not the
-    /// line end (RFC 2045: 76). Values below 4 are treated as 4, the least
-    /// that fits an escape and a soft break.
-    pub line_length: usize,
+    /// line end (RFC 2045: 76); the name Base64's [`Wrap`] uses. Values
+    /// below 4 are treated as 4, the least that fits an escape and a soft
+    /// break.
+    pub cols: usize,
 }
 
 impl Default for EncodeOptions {
@@ -431,8 +436,8 @@ impl Default for EncodeOptions {
     fn default() -> Self {
         EncodeOptions {
             binary: false,
-            crlf: true,
-            line_length: 76,
+            line_ending: LineEnding::Crlf,
+            cols: 76,
         }
     }
 }
@@ -472,7 +477,7 @@ fn enc_len(t: u32) -> usize {
 /// `=`, control characters and 8-bit bytes are written `=XX` (uppercase);
 /// a space or tab just before a hard line end or the end of the input is
 /// encoded too; lines are cut with soft breaks so that none exceeds
-/// `opts.line_length`, never inside an escape. In text mode a final line
+/// `opts.cols`, never inside an escape. In text mode a final line
 /// without a line end stays without one.
 ///
 /// ```
@@ -480,15 +485,15 @@ fn enc_len(t: u32) -> usize {
 /// let text = encode_to_vec("naïve = true \n".as_bytes(), EncodeOptions::default());
 /// assert_eq!(text, b"na=C3=AFve =3D true=20\r\n");
 /// ```
-pub fn encode(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
-    encode_on(Backend::default_for_process(), src, opts, out);
+pub fn encode_append(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
+    encode_append_on(Backend::default_for_process(), src, opts, out);
 }
 
-/// [`encode`] on `backend`; every backend gives the same bytes.
+/// [`encode_append`] on `backend`; every backend gives the same bytes.
 ///
 /// # Panics
 /// When this CPU lacks `backend` ([`Backend::is_available`]).
-pub fn encode_on(backend: Backend, src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
+pub fn encode_append_on(backend: Backend, src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
     let simd = backend
         .kernel()
         .unwrap_or_else(|()| panic!("this CPU cannot run the {backend} QP backend"));
@@ -496,7 +501,8 @@ pub fn encode_on(backend: Backend, src: &[u8], opts: EncodeOptions, out: &mut Ve
 }
 
 fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<Simd>) {
-    let width = opts.line_length.max(4);
+    let width = opts.cols.max(4);
+    let crlf = opts.line_ending == LineEnding::Crlf;
     let n = src.len();
     // Text is mostly copied; binary mostly triples. [`Encoder::ensure`]
     // makes room for the worst case as it goes; this only saves regrowing.
@@ -512,8 +518,8 @@ fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<
         out,
         fit: width - 1,
         per_byte: 3 + 9usize.div_ceil(width - 3),
-        eol: if opts.crlf { 0x0A0D } else { 0x0A },
-        eol_len: if opts.crlf { 2 } else { 1 },
+        eol: if crlf { 0x0A0D } else { 0x0A },
+        eol_len: opts.line_ending.as_bytes().len(),
         col: 0,
         simd,
     };
@@ -544,11 +550,11 @@ fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<
 /// Encodes `src` as quoted-printable into a new vector.
 pub fn encode_to_vec(src: &[u8], opts: EncodeOptions) -> Vec<u8> {
     let mut out = Vec::new();
-    encode(src, opts, &mut out);
+    encode_append(src, opts, &mut out);
     out
 }
 
-/// Output state of [`encode`]: the write index into `out` (which is kept
+/// Output state of [`encode_append`]: the write index into `out` (which is kept
 /// longer than the output, zero-filled ahead, and truncated at the end) and
 /// the column of the current line.
 struct Encoder<'a> {
@@ -785,8 +791,8 @@ mod tests {
     fn escapes_are_uppercase_and_whole() {
         let o = EncodeOptions {
             binary: true,
-            crlf: false,
-            line_length: 10,
+            line_ending: LineEnding::Lf,
+            cols: 10,
         };
         let e = encode_to_vec(&[0xAB; 7], o);
         assert_eq!(e, b"=AB=AB=AB=\n=AB=AB=AB=\n=AB");
@@ -799,8 +805,8 @@ mod tests {
     fn tiny_width_is_clamped() {
         let o = EncodeOptions {
             binary: true,
-            crlf: true,
-            line_length: 0,
+            line_ending: LineEnding::Crlf,
+            cols: 0,
         };
         let e = encode_to_vec(b"ab\xff", o);
         assert_eq!(decode_to_vec(&e), b"ab\xff");
@@ -814,7 +820,7 @@ mod tests {
         assert_eq!(decode_to_vec(b"=0D\n"), b"\r\n");
         assert_eq!(decode_to_vec(b" =20 \n \n"), b"  \n\n");
         let mut out = Vec::new();
-        assert_eq!(decode(b"=4=\n=", &mut out), vec![0]);
+        assert_eq!(decode_append(b"=4=\n=", &mut out), vec![0]);
         assert_eq!(out, b"=4");
     }
 }
