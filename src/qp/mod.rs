@@ -459,12 +459,20 @@ const ENC: [u32; 256] = {
     t
 };
 
+/// `=XX` for `b` (uppercase hex, RFC 2045 §6.7): the crate's one hex
+/// escape, also used by RFC 2047 Q-encoding (`compose::encode_header`).
+pub(crate) const fn escape(b: u8) -> [u8; 3] {
+    [
+        b'=',
+        HEX_UPPER[(b >> 4) as usize],
+        HEX_UPPER[(b & 15) as usize],
+    ]
+}
+
 /// `=XX` for `b`, packed as in [`ENC`].
 const fn escape_word(b: u8) -> u32 {
-    b'=' as u32
-        | (HEX_UPPER[(b >> 4) as usize] as u32) << 8
-        | (HEX_UPPER[(b & 15) as usize] as u32) << 16
-        | 3 << 24
+    let [e, hi, lo] = escape(b);
+    e as u32 | (hi as u32) << 8 | (lo as u32) << 16 | 3 << 24
 }
 
 #[inline(always)]
