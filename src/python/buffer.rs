@@ -155,9 +155,14 @@ impl OutBytes {
         }
     }
 
-    /// The `bytes` object made of the first `len` bytes, which the caller
-    /// must have written through [`Self::spare`].
-    pub(crate) fn finish(self, py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyBytes>> {
+    /// The `bytes` object made of the first `len` bytes.
+    ///
+    /// # Safety
+    /// The first `len` bytes must have been written through [`Self::spare`].
+    ///
+    /// # Panics
+    /// When `len` exceeds the room asked for.
+    pub(crate) unsafe fn finish(self, py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyBytes>> {
         assert!(len <= self.cap, "wrote past the output buffer");
         let writer = self.writer;
         core::mem::forget(self);

@@ -60,6 +60,7 @@ where
 /// gives empty output either way.
 #[pyfunction]
 #[pyo3(signature = (data, /, wrapcol = 0, crlf = false, newline = false, urlsafe = false))]
+#[allow(unsafe_code)]
 fn b64encode<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -99,13 +100,17 @@ fn b64encode<'py>(
         }
         Ok::<_, PyErr>(())
     })?;
-    out.finish(py, keep)
+    // SAFETY: the encoder wrote all `body` bytes it reported (its contract)
+    // and the line ending after them where `keep` counts it; `keep` is at
+    // most that.
+    unsafe { out.finish(py, keep) }
 }
 
 /// `binascii.a2b_base64(data, strict_mode=strict)` after the stdlib's
 /// `altchars` translation; `data` as `base64.b64decode` takes it.
 #[pyfunction]
 #[pyo3(signature = (data, /, strict = false, altchars = None))]
+#[allow(unsafe_code)]
 fn b64decode<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -132,7 +137,8 @@ fn b64decode<'py>(
         };
         result.map_err(|e| failure(e, src, pair))
     })?;
-    out.finish(py, n)
+    // SAFETY: the decoder wrote the `n` bytes it reports (its contract).
+    unsafe { out.finish(py, n) }
 }
 
 /// The default backend's name, as the CLI and `MIMEFLOW_SIMD` spell it

@@ -109,14 +109,15 @@ unsafe fn encode_body(
     soft: u32,
     soft_len: usize,
 ) -> (usize, usize) {
-    // SAFETY: the caller upholds the contract above (The CPU must have the features [`is_available`] checks).
+    // SAFETY: the caller upholds this function's contract: the CPU has the features
+    // `is_available()` checks; every access below is bounds-checked or noted.
     unsafe {
         assert!(fit >= MIN_FIT && col <= fit && soft_len <= 3);
         // Each input byte gives at most 3 bytes; a soft break (<= 3 bytes)
         // comes first once and then after every MIN_FIT - 2 or more output
         // bytes: at most 3 + 3.2 a byte, under the 4 a byte + 3 kept here.
         assert!(out.len() >= o + 4 * body.len() + 67);
-        let hex = _mm_loadu_si128(b"0123456789ABCDEF".as_ptr().cast());
+        let hex = _mm_loadu_si128(super::HEX_UPPER.as_ptr().cast());
         let triplets = _mm512_loadu_si512(TRIPLETS.as_ptr().cast());
         let low_nibble = _mm_set1_epi8(0x0F);
         let space = _mm_set1_epi8(0x20);

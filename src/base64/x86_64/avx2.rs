@@ -61,7 +61,7 @@ struct EncConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn enc_consts<const URL: bool>() -> EncConsts {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
     unsafe {
         #[rustfmt::skip]
         let shuf_fast = _mm256_setr_epi8(
@@ -108,7 +108,7 @@ unsafe fn enc_consts<const URL: bool>() -> EncConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn enc_translate(k: &EncConsts, shuffled: __m256i) -> __m256i {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
     unsafe {
         // Muła's multiply trick: two masked 16-bit multiplies move the four 6-bit fields of every
         // 24-bit group into the low bits of four consecutive bytes.
@@ -136,7 +136,8 @@ unsafe fn enc_translate(k: &EncConsts, shuffled: __m256i) -> __m256i {
 /// AVX2 must be available; `p >= 4` and `p + 28 <= src.len()` must hold for the slice behind `s`.
 #[inline(always)]
 unsafe fn enc_block_fast(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available; `p >= 4` and `p + 28 <= src.len()` must hold for the slice behind `s`).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `p >= 4` and `p
+    // + 28 <= src.len()` must hold for the slice behind `s`.
     unsafe {
         let v = _mm256_loadu_si256(s.add(p - 4).cast());
         enc_translate(k, _mm256_shuffle_epi8(v, k.shuf_fast))
@@ -149,7 +150,8 @@ unsafe fn enc_block_fast(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
 /// AVX2 must be available; `p + 24 <= src.len()` must hold for the slice behind `s`.
 #[inline(always)]
 unsafe fn enc_block_safe(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available; `p + 24 <= src.len()` must hold for the slice behind `s`).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `p + 24 <=
+    // src.len()` must hold for the slice behind `s`.
     unsafe {
         let lo = _mm_loadu_si128(s.add(p).cast());
         let hi = _mm_loadu_si128(s.add(p + 8).cast());
@@ -164,7 +166,8 @@ unsafe fn enc_block_safe(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
 /// AVX2 must be available; `d + o .. d + o + 32` must be writable.
 #[inline(always)]
 unsafe fn store32(d: *mut u8, o: usize, v: __m256i) {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available; `d + o .. d + o + 32` must be writable).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `d + o .. d + o
+    // + 32` must be writable.
     unsafe {
         _mm256_storeu_si256(d.add(o).cast(), v);
     }
@@ -283,7 +286,8 @@ pub(crate) unsafe fn encode_lines(
 /// `o + eol_len` bytes must be writable at `d`.
 #[inline(always)]
 unsafe fn put_eol(d: *mut u8, o: usize, crlf: bool) {
-    // SAFETY: the caller upholds the contract above (`o + eol_len` bytes must be writable at `d`).
+    // SAFETY: the caller upholds this function's contract: `o + eol_len` bytes must be writable at
+    // `d`.
     unsafe {
         if crlf {
             d.add(o)
@@ -410,7 +414,7 @@ struct DecConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn dec_consts<const URL: bool>() -> DecConsts {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
     unsafe {
         // Validation (Muła / Lemire): every high nibble h is given a class bit lut_hi[h]; lut_lo[l]
         // holds the classes for which low nibble l does NOT form an alphabet char. A byte is valid
@@ -484,7 +488,7 @@ unsafe fn dec_consts<const URL: bool>() -> DecConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn dec_classify(k: &DecConsts, x: __m256i) -> (__m256i, __m256i) {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
     unsafe {
         let hi = _mm256_and_si256(_mm256_srli_epi32(x, 4), k.m0f);
         let lo = _mm256_and_si256(x, k.m0f);
@@ -503,7 +507,7 @@ unsafe fn dec_classify(k: &DecConsts, x: __m256i) -> (__m256i, __m256i) {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn dec_pack<const URL: bool>(k: &DecConsts, x: __m256i, hi: __m256i) -> __m256i {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
     unsafe {
         let values = if URL {
             let roll = _mm256_shuffle_epi8(k.roll, hi);
@@ -528,7 +532,8 @@ unsafe fn dec_pack<const URL: bool>(k: &DecConsts, x: __m256i, hi: __m256i) -> _
 /// AVX2 must be available; `o + 24 <= dlen` and `dlen` bytes are writable at `d`.
 #[inline(always)]
 unsafe fn store24(d: *mut u8, o: usize, dlen: usize, v: __m256i) {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available; `o + 24 <= dlen` and `dlen` bytes are writable at `d`).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `o + 24 <= dlen`
+    // and `dlen` bytes are writable at `d`.
     unsafe {
         if o + 32 <= dlen {
             _mm256_storeu_si256(d.add(o).cast(), v);
@@ -545,7 +550,8 @@ unsafe fn store24(d: *mut u8, o: usize, dlen: usize, v: __m256i) {
 /// AVX2 must be available; `s + p .. s + p + 32` must be readable.
 #[inline(always)]
 unsafe fn load32(s: *const u8, p: usize) -> __m256i {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available; `s + p .. s + p + 32` must be readable).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `s + p .. s + p
+    // + 32` must be readable.
     unsafe { _mm256_loadu_si256(s.add(p).cast()) }
 }
 
@@ -555,7 +561,7 @@ unsafe fn load32(s: *const u8, p: usize) -> __m256i {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn is_zero(v: __m256i) -> bool {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
     unsafe { _mm256_testz_si256(v, v) != 0 }
 }
 
@@ -780,7 +786,8 @@ unsafe fn decode_tail<const URL: bool, const SKIP: u8>(
 /// AVX2 must be available; 32 bytes must be readable at `s + p`.
 #[inline(always)]
 unsafe fn keep_mask(k: &DecConsts, s: *const u8, p: usize) -> u32 {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available; 32 bytes must be readable at `s + p`).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; 32 bytes must be
+    // readable at `s + p`.
     unsafe {
         let (_, e) = dec_classify(k, load32(s, p));
         _mm256_movemask_epi8(_mm256_cmpeq_epi8(e, _mm256_setzero_si256())) as u32
@@ -800,7 +807,8 @@ unsafe fn decode_chunk<const URL: bool>(
     o: usize,
     dlen: usize,
 ) {
-    // SAFETY: the caller upholds the contract above (AVX2 must be available; 32 bytes readable at `b + off`; `o + 24 <= dlen`).
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; 32 bytes
+    // readable at `b + off`; `o + 24 <= dlen`.
     unsafe {
         let y = load32(b, off);
         let hy = _mm256_and_si256(_mm256_srli_epi32(y, 4), k.m0f);
@@ -824,7 +832,9 @@ unsafe fn decode_compact<const URL: bool, const SKIP: u8>(
     mut i: usize,
     mut o: usize,
 ) -> (usize, usize, bool) {
-    // SAFETY: the caller upholds the contract above (AVX2 and POPCNT must be available; `dst.len() >= src.len() / 4 * 3`; `o` must be the bytes decoded from the alphabet chars of `src[..i]`, with no chars pending).
+    // SAFETY: the caller upholds this function's contract: AVX2 and POPCNT must be available;
+    // `dst.len() >= src.len() / 4 * 3`; `o` must be the bytes decoded from the alphabet chars of
+    // `src[..i]`, with no chars pending.
     unsafe {
         let len = src.len();
         let dlen = dst.len();
