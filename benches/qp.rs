@@ -171,7 +171,7 @@ fn bench(c: &mut Criterion) {
                 let mut out = Vec::with_capacity(ours.len());
                 b.iter(|| {
                     out.clear();
-                    qp::encode(black_box(input), opts, &mut out);
+                    qp::encode_append(black_box(input), opts, &mut out);
                     assert_eq!(out.len(), ours.len());
                 })
             });
@@ -184,7 +184,7 @@ fn bench(c: &mut Criterion) {
                     let mut out = Vec::with_capacity(ours.len());
                     b.iter(|| {
                         out.clear();
-                        qp::encode_scalar(black_box(input), opts, &mut out);
+                        qp::encode_append_on(qp::Backend::Scalar, black_box(input), opts, &mut out);
                         assert_eq!(out.len(), ours.len());
                     })
                 },
@@ -209,7 +209,7 @@ fn bench(c: &mut Criterion) {
                 let mut out = Vec::with_capacity(raw.len());
                 b.iter(|| {
                     out.clear();
-                    assert!(qp::decode(black_box(input), &mut out).is_empty());
+                    assert!(qp::decode_append(black_box(input), &mut out).is_empty());
                     assert_eq!(out.len(), raw.len());
                 })
             });

@@ -81,10 +81,11 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Errors of the I/O-level APIs (streams, files, the CLI).
+/// Errors of the Base64 streams ([`crate::base64::stream`]): bad input or
+/// failed I/O.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum StreamError {
     /// Invalid Base64 input.
     #[error(transparent)]
     Decode(#[from] DecodeError),
@@ -93,11 +94,11 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
-impl From<Error> for io::Error {
-    fn from(e: Error) -> Self {
+impl From<StreamError> for io::Error {
+    fn from(e: StreamError) -> Self {
         match e {
-            Error::Io(e) => e,
-            Error::Decode(d) => io::Error::new(io::ErrorKind::InvalidData, d),
+            StreamError::Io(e) => e,
+            StreamError::Decode(d) => io::Error::new(io::ErrorKind::InvalidData, d),
         }
     }
 }

@@ -35,6 +35,7 @@
 //! *default* backend. A backend can always be chosen per codec value with
 //! [`base64::Base64::with_backend`], so tests never race on a global switch.
 #![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -63,4 +64,4 @@ mod python;
 
 mod uninit;
 
-pub use error::{DecodeError, DecodeErrorKind, Error};
+pub use error::{DecodeError, DecodeErrorKind};

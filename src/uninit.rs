@@ -1,48 +1,147 @@
-//! Writing into uninitialised memory: the codec kernels fill
-//! `&mut [MaybeUninit<u8>]`, so output vectors never pay for zeroing.
+//! Writing into uninitialised memory: the codec writes through [`Out`], so
+//! output vectors never pay for zeroing and a caller's initialised buffer is
+//! never exposed as `&mut [MaybeUninit<u8>]` to safe code.
+//!
+//! [`Out`] is a write-only view (base64-simd's `Out` is the model): bytes
+//! can be written, never read back, and never made uninitialised. It can be
+//! built from initialised bytes (`&mut [u8]`) or from uninitialised space
+//! (a `Vec`'s spare capacity), and the same drivers serve both. Only an
+//! `unsafe` call ([`Out::as_uninit`]) turns it into the `&mut
+//! [MaybeUninit<u8>]` the kernels fill, under the duty to write initialised
+//! bytes only. Reading back what was written is [`written`], `unsafe` too:
+//! the caller vouches that the prefix was written.
 #![allow(unsafe_code)]
 
 use core::mem::MaybeUninit;
+use core::ops::Range;
 
-/// Views an initialised byte slice as write-only uninitialised space.
-pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
-    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`; the kernels only ever
-    // write initialised bytes through this view, so `buf` stays initialised.
-    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+/// Write-only output space.
+#[derive(Debug)]
+pub(crate) struct Out<'a>(&'a mut [MaybeUninit<u8>]);
+
+impl<'a> Out<'a> {
+    /// A view of initialised bytes: `Out` writes only initialised bytes, so
+    /// `buf` stays initialised.
+    #[inline]
+    pub(crate) fn from_init(buf: &'a mut [u8]) -> Out<'a> {
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the view is
+        // private to `Out`, whose safe methods write only initialised bytes;
+        // `as_uninit`'s callers promise the same.
+        Out(unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) })
+    }
+
+    /// A view of uninitialised space.
+    #[inline]
+    pub(crate) fn from_uninit(buf: &'a mut [MaybeUninit<u8>]) -> Out<'a> {
+        Out(buf)
+    }
+
+    /// The bytes of room.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Writes `b` at `i`.
+    ///
+    /// # Panics
+    /// When `i` is out of range.
+    #[inline(always)]
+    pub(crate) fn write(&mut self, i: usize, b: u8) {
+        self.0[i].write(b);
+    }
+
+    /// Copies `src` to `at..at + src.len()`.
+    ///
+    /// # Panics
+    /// When the range does not fit.
+    #[inline]
+    pub(crate) fn copy_from(&mut self, at: usize, src: &[u8]) {
+        for (d, &s) in self.0[at..at + src.len()].iter_mut().zip(src) {
+            d.write(s);
+        }
+    }
+
+    /// The view of `range`, for a shorter time.
+    #[inline]
+    pub(crate) fn slice(&mut self, range: Range<usize>) -> Out<'_> {
+        Out(&mut self.0[range])
+    }
+
+    /// The view from `from` to the end, for a shorter time.
+    #[inline]
+    pub(crate) fn tail(&mut self, from: usize) -> Out<'_> {
+        Out(&mut self.0[from..])
+    }
+
+    /// The same view, for a shorter time.
+    #[inline]
+    pub(crate) fn reborrow(&mut self) -> Out<'_> {
+        Out(self.0)
+    }
+
+    /// The view cut in two at `mid`.
+    #[cfg(feature = "parallel")]
+    #[inline]
+    pub(crate) fn split_at(self, mid: usize) -> (Out<'a>, Out<'a>) {
+        let (a, b) = self.0.split_at_mut(mid);
+        (Out(a), Out(b))
+    }
+
+    /// The view as the uninitialised slice the kernels fill.
+    ///
+    /// # Safety
+    /// Write only initialised bytes through the slice (never
+    /// `MaybeUninit::uninit()`): the view may cover initialised memory the
+    /// caller will read.
+    #[inline(always)]
+    pub(crate) unsafe fn as_uninit(&mut self) -> &mut [MaybeUninit<u8>] {
+        self.0
+    }
+
+    /// The whole view as the uninitialised slice, for as long as the view
+    /// lives (to split it over threads).
+    ///
+    /// # Safety
+    /// As for [`Out::as_uninit`].
+    #[cfg(feature = "parallel")]
+    #[inline]
+    pub(crate) unsafe fn into_uninit(self) -> &'a mut [MaybeUninit<u8>] {
+        self.0
+    }
 }
 
 /// Appends at most `max` bytes to `vec`, produced by `fill`, which returns how
-/// many bytes of the spare capacity it initialised (a prefix).
-pub(crate) fn append_with<E>(
+/// many bytes of the view it wrote (a prefix).
+///
+/// # Safety
+/// `fill` must write every byte of the prefix it reports (the crate's
+/// drivers do: each one's contract).
+pub(crate) unsafe fn append_with<E>(
     vec: &mut Vec<u8>,
     max: usize,
-    fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> Result<usize, E>,
+    fill: impl FnOnce(Out<'_>) -> Result<usize, E>,
 ) -> Result<usize, E> {
     vec.reserve(max);
     let len = vec.len();
     let spare = &mut vec.spare_capacity_mut()[..max];
-    let n = fill(spare)?;
+    let n = fill(Out::from_uninit(spare))?;
     assert!(n <= max, "kernel reported more output than it had room for");
-    // SAFETY: `fill` initialised `spare[..n]` (its contract), and n <= max <= spare capacity.
+    // SAFETY: `fill` wrote `spare[..n]` (the drivers' contract: what they
+    // report is written), and n <= max <= spare capacity.
     unsafe { vec.set_len(len + n) };
     Ok(n)
 }
 
 /// Reads back the first `n` bytes written through an uninitialised view.
-pub(crate) fn written(buf: &[MaybeUninit<u8>], n: usize) -> &[u8] {
-    assert!(n <= buf.len());
-    // SAFETY: the caller's kernel initialised buf[..n].
-    unsafe { &*(&buf[..n] as *const [MaybeUninit<u8>] as *const [u8]) }
-}
-
-/// Sets the length of `vec` after its spare capacity was filled.
 ///
-/// The caller must have initialised `vec`'s spare capacity up to `len`
-/// (checked parts of this crate only: the parallel codec).
-#[cfg(feature = "parallel")]
-pub(crate) fn assume_init_len(vec: &mut Vec<u8>, len: usize) {
-    assert!(len <= vec.capacity());
-    // SAFETY: the parallel codec initialised every byte below `len` (each
-    // chunk asserts it filled its whole slice) before calling this.
-    unsafe { vec.set_len(len) };
+/// # Safety
+/// `buf[..n]` must have been written.
+///
+/// # Panics
+/// When `n > buf.len()`.
+pub(crate) unsafe fn written(buf: &[MaybeUninit<u8>], n: usize) -> &[u8] {
+    assert!(n <= buf.len());
+    // SAFETY: the caller vouches that buf[..n] was written.
+    unsafe { &*(&buf[..n] as *const [MaybeUninit<u8>] as *const [u8]) }
 }

@@ -41,24 +41,24 @@ pub struct UuBlock {
 /// name may be missing. `None` when there is no `begin` line at a line start.
 ///
 /// ```
-/// let block = mimeflow::uu::decode(b"begin 644 cat.txt\n#0V%T\n`\nend\n").unwrap();
+/// let block = mimeflow::uu::decode_to_vec(b"begin 644 cat.txt\n#0V%T\n`\nend\n").unwrap();
 /// assert_eq!((block.data.as_slice(), block.name.as_deref(), block.mode), (&b"Cat"[..], Some("cat.txt"), Some(0o644)));
 /// assert!(block.ok);
 /// ```
-pub fn decode(src: &[u8]) -> Option<UuBlock> {
+pub fn decode_to_vec(src: &[u8]) -> Option<UuBlock> {
     let mut data = Vec::new();
-    let block = decode_to(src, &mut data).expect("writing to a Vec cannot fail");
+    let block = decode_to_writer(src, &mut data).expect("writing to a Vec cannot fail");
     block.map(|b| UuBlock { data, ..b })
 }
 
-/// [`decode`], streaming: the data goes to `w` as it is decoded, at most
+/// [`decode_to_vec`], streaming: the data goes to `w` as it is decoded, at most
 /// [`FLUSH`] bytes held at a time, and the block comes back with empty
 /// `data`. `Ok(None)` when there is no `begin` line at a line start.
-pub fn decode_to(src: &[u8], w: &mut impl Write) -> io::Result<Option<UuBlock>> {
+pub fn decode_to_writer(src: &[u8], w: &mut impl Write) -> io::Result<Option<UuBlock>> {
     decode_flushing(src, w, FLUSH)
 }
 
-/// [`decode_to`] flushing every `flush` bytes (tests vary it).
+/// [`decode_to_writer`] flushing every `flush` bytes (tests vary it).
 #[doc(hidden)]
 pub fn decode_flushing(
     src: &[u8],
@@ -83,7 +83,7 @@ pub fn decode_flushing(
 
 /// Finds the uuencoded blocks inside a text/plain body: each starts at a
 /// `begin NNN name` line (at a line start, octal mode, a name), and is
-/// decoded as by [`decode`]. Blocks never overlap; text between them is
+/// decoded as by [`decode_to_vec`]. Blocks never overlap; text between them is
 /// skipped.
 pub fn find_blocks(text: &[u8]) -> Vec<UuBlock> {
     let finder = Finder::new(b"begin ");
@@ -164,7 +164,7 @@ fn trim_start(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Decoded bytes [`decode_to`] holds before writing them out.
+/// Decoded bytes [`decode_to_writer`] holds before writing them out.
 const FLUSH: usize = 64 * 1024;
 
 /// Decodes the data lines after a `begin` line (`begin_at`, `pos`: where
@@ -288,20 +288,20 @@ mod tests {
     #[test]
     fn lenient_lines() {
         // Python's b2a_uu(b"\0\0\0") is "#    "; a relay strips the spaces.
-        let b = decode(b"begin 600 z\r\n#\r\n`\r\nend\r\n").unwrap();
+        let b = decode_to_vec(b"begin 600 z\r\n#\r\n`\r\nend\r\n").unwrap();
         assert_eq!(b.data, [0, 0, 0]);
         assert!(!b.ok);
         // A checksum character after the groups is tolerated.
-        let b = decode(b"begin 600 c\n#0V%TX\n`\nend\n").unwrap();
+        let b = decode_to_vec(b"begin 600 c\n#0V%TX\n`\nend\n").unwrap();
         assert_eq!((b.data.as_slice(), b.ok), (&b"Cat"[..], true));
         // Missing end: stops at text.
-        let b = decode(b"begin 600 c\n#0V%T\nhello\n").unwrap();
+        let b = decode_to_vec(b"begin 600 c\n#0V%T\nhello\n").unwrap();
         assert_eq!(
             (b.data.as_slice(), b.ok, b.range.clone()),
             (&b"Cat"[..], false, 0..18)
         );
         // Empty input after begin.
-        let b = decode(b"begin").unwrap();
+        let b = decode_to_vec(b"begin").unwrap();
         assert_eq!((b.data.len(), b.ok, b.range.clone()), (0, false, 0..5));
     }
 }

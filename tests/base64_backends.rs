@@ -78,12 +78,18 @@ impl Rng {
     }
 }
 
+/// Every available backend, and the AVX-512 one also without VBMI2 (its
+/// fallback decode), in every alphabet and padding.
 fn codecs() -> Vec<Base64> {
     let mut v = Vec::new();
     for b in Backend::available() {
         for a in [Alphabet::Standard, Alphabet::UrlSafe] {
             for pad in [true, false] {
-                v.push(Base64::new(a, pad).with_backend(b).unwrap());
+                let c = Base64::new(a, pad).with_backend(b).unwrap();
+                v.push(c);
+                if b == Backend::Avx512Vbmi {
+                    v.push(c.without_vbmi2());
+                }
             }
         }
     }
@@ -115,6 +121,13 @@ fn every_backend_is_listed_and_scalar_is_there() {
         assert!(
             avail.contains(&Backend::Avx2),
             "AVX2 backend must be available here"
+        );
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512vbmi") && std::is_x86_feature_detected!("avx512bw") {
+        assert!(
+            avail.contains(&Backend::Avx512Vbmi),
+            "AVX-512 VBMI backend must be available here"
         );
     }
 }

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use mimeflow::base64::stream::{decode_stream, encode_stream, DecoderWriter, EncoderWriter};
+use mimeflow::base64::StreamError as Error;
 use mimeflow::base64::{Backend, DecodeMode, LineEnding, Wrap, STANDARD, URL_SAFE_NO_PAD};
-use mimeflow::Error;
 use proptest::prelude::*;
 
 fn chunked(data: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {

@@ -108,7 +108,7 @@ fn one_shot(e: &EntityRef<'_>) -> Vec<u8> {
                     .unwrap_or(joined)
             }),
         TransferEncoding::QuotedPrintable => mimeflow::qp::decode_to_vec(raw),
-        TransferEncoding::Uuencode => match mimeflow::uu::decode(raw) {
+        TransferEncoding::Uuencode => match mimeflow::uu::decode_to_vec(raw) {
             Some(block) => block.data,
             None => raw.to_vec(),
         },

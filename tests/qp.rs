@@ -3,16 +3,21 @@
 //! formats of Python's `binascii` (expected values below were produced with
 //! CPython 3's `binascii.b2a_qp`, `a2b_qp` and `b2a_uu`).
 
+use mimeflow::base64::LineEnding;
 use mimeflow::qp::{self, EncodeOptions};
 use mimeflow::uu;
 use proptest::prelude::*;
 use quoted_printable::ParseMode;
 
-fn opts(binary: bool, crlf: bool, line_length: usize) -> EncodeOptions {
+fn opts(binary: bool, crlf: bool, cols: usize) -> EncodeOptions {
     EncodeOptions {
         binary,
-        crlf,
-        line_length,
+        line_ending: if crlf {
+            LineEnding::Crlf
+        } else {
+            LineEnding::Lf
+        },
+        cols,
     }
 }
 
@@ -96,7 +101,7 @@ proptest! {
         let enc = qp::encode_to_vec(&x, opts(true, crlf, w));
         check_lines(&enc, w, crlf);
         let mut out = Vec::new();
-        prop_assert!(qp::decode(&enc, &mut out).is_empty());
+        prop_assert!(qp::decode_append(&enc, &mut out).is_empty());
         prop_assert_eq!(out, x);
     }
 
@@ -127,11 +132,13 @@ proptest! {
     ) {
         let o = opts(binary, crlf, w);
         // Appending keeps what was in `out`.
-        let mut fast = pre.clone();
-        let mut slow = pre;
-        qp::encode(&x, o, &mut fast);
-        qp::encode_scalar(&x, o, &mut slow);
-        prop_assert_eq!(fast, slow);
+        let mut slow = pre.clone();
+        qp::encode_append_on(qp::Backend::Scalar, &x, o, &mut slow);
+        for b in qp::Backend::available() {
+            let mut fast = pre.clone();
+            qp::encode_append_on(b, &x, o, &mut fast);
+            prop_assert_eq!(&fast, &slow, "backend {}", b);
+        }
     }
 
     #[test]
@@ -139,14 +146,14 @@ proptest! {
         let enc = qp::encode_to_vec(&x, opts(false, crlf, w));
         check_lines(&enc, w, crlf);
         let mut out = Vec::new();
-        prop_assert!(qp::decode(&enc, &mut out).is_empty());
+        prop_assert!(qp::decode_append(&enc, &mut out).is_empty());
         prop_assert_eq!(out, normalise(&x, crlf));
     }
 
     #[test]
     fn decode_never_panics_and_stays_bounded(x in prop::collection::vec(prop_oneof![Just(b'='), Just(b' '), Just(b'\r'), Just(b'\n'), Just(b'a'), Just(b'f'), any::<u8>()], 0..300)) {
         let mut out = Vec::new();
-        let bad = qp::decode(&x, &mut out);
+        let bad = qp::decode_append(&x, &mut out);
         prop_assert!(out.len() <= x.len());
         prop_assert!(bad.iter().all(|&o| x[o] == b'='));
     }
@@ -170,7 +177,7 @@ proptest! {
     #[test]
     fn uu_round_trip(x in prop::collection::vec(any::<u8>(), 0..400), backtick: bool, crlf: bool) {
         let enc = uu_encode(&x, "f.bin", backtick, crlf);
-        let block = uu::decode(&enc).unwrap();
+        let block = uu::decode_to_vec(&enc).unwrap();
         prop_assert!(block.ok);
         prop_assert_eq!(block.range, 0..enc.len());
         prop_assert_eq!(block.data, x);
@@ -180,7 +187,7 @@ proptest! {
     fn uu_never_panics(x in prop::collection::vec(prop_oneof![Just(b'\n'), Just(b'`'), Just(b'M'), 0x20u8..0x61, any::<u8>()], 0..300)) {
         let mut src = b"begin 644 x\n".to_vec();
         src.extend_from_slice(&x);
-        let block = uu::decode(&src).unwrap();
+        let block = uu::decode_to_vec(&src).unwrap();
         prop_assert!(block.data.len() <= 45 * src.len());
         prop_assert!(block.range.end <= src.len());
         for b in uu::find_blocks(&src) {
@@ -236,12 +243,12 @@ fn bad_escapes_are_kept_and_reported() {
     ];
     for (src, want, offsets) in cases {
         let mut out = Vec::new();
-        assert_eq!(qp::decode(src, &mut out), offsets, "{src:?}");
+        assert_eq!(qp::decode_append(src, &mut out), offsets, "{src:?}");
         assert_eq!(out, want, "{src:?}");
     }
     // Appending keeps the existing output; offsets stay relative to src.
     let mut out = b"xy ".to_vec();
-    assert_eq!(qp::decode(b" =Q ", &mut out), vec![1]);
+    assert_eq!(qp::decode_append(b" =Q ", &mut out), vec![1]);
     assert_eq!(out, b"xy  =Q");
 }
 
@@ -415,7 +422,7 @@ fn uu_blocks_in_text() {
     assert_eq!(blocks[1].data, vec![0xAB; 100]);
     assert_eq!(&text[blocks[1].range.clone()], &b[..]);
     // decode() takes the first block; its begin line may lack the mode.
-    let block = uu::decode(b"text\nbegin x\n#0V%T\n \nend").unwrap();
+    let block = uu::decode_to_vec(b"text\nbegin x\n#0V%T\n \nend").unwrap();
     assert_eq!(
         (
             block.data.as_slice(),
@@ -425,26 +432,63 @@ fn uu_blocks_in_text() {
         ),
         (&b"Cat"[..], None, Some("x"), true)
     );
-    assert!(uu::decode(b"no block\nbeginning\n").is_none());
+    assert!(uu::decode_to_vec(b"no block\nbeginning\n").is_none());
 }
 
 #[test]
 fn uu_lenient() {
     // Missing zero-length line and missing end.
-    let b = uu::decode(b"begin 644 x\n#0V%T\nend\n").unwrap();
+    let b = uu::decode_to_vec(b"begin 644 x\n#0V%T\nend\n").unwrap();
     assert_eq!((b.data.as_slice(), b.ok), (&b"Cat"[..], false));
-    let b = uu::decode(b"begin 644 x\n#0V%T\n`\n").unwrap();
+    let b = uu::decode_to_vec(b"begin 644 x\n#0V%T\n`\n").unwrap();
     assert_eq!(
         (b.data.as_slice(), b.ok, b.range.end),
         (&b"Cat"[..], false, 20)
     );
     // Length char says 3, content has 8 chars: the length wins, extras ignored.
-    let b = uu::decode(b"begin 644 x\n#0V%T0V%T\n`\nend\n").unwrap();
+    let b = uu::decode_to_vec(b"begin 644 x\n#0V%T0V%T\n`\nend\n").unwrap();
     assert_eq!((b.data.as_slice(), b.ok), (&b"Cat"[..], false));
     // Trailing spaces stripped by a relay: zero-filled.
-    let b = uu::decode(b"begin 644 x\n\"`   \n\"\n \nend\n").unwrap();
+    let b = uu::decode_to_vec(b"begin 644 x\n\"`   \n\"\n \nend\n").unwrap();
     assert_eq!(b.data, [0, 0, 0, 0]);
     // Blank lines between the zero-length line and end are fine.
-    let b = uu::decode(b"begin 644 x\r\n#0V%T\r\n`\r\n\r\nend\r\n").unwrap();
+    let b = uu::decode_to_vec(b"begin 644 x\r\n#0V%T\r\n`\r\n\r\nend\r\n").unwrap();
     assert!(b.ok);
+}
+
+/// The vector kernel exists where the CPU has its instructions, so
+/// `vector_encoder_matches_scalar` compares it with scalar there (it used to
+/// compare nothing unless the Base64 default was AVX-512 too).
+#[test]
+fn every_kernel_runs_where_the_cpu_has_it() {
+    assert!(qp::Backend::Scalar.is_available());
+    #[cfg(target_arch = "x86_64")]
+    {
+        let has = [
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512vbmi",
+            "avx512vbmi2",
+        ]
+        .iter()
+        .all(|f| match *f {
+            "avx512f" => std::is_x86_feature_detected!("avx512f"),
+            "avx512bw" => std::is_x86_feature_detected!("avx512bw"),
+            "avx512vl" => std::is_x86_feature_detected!("avx512vl"),
+            "avx512vbmi" => std::is_x86_feature_detected!("avx512vbmi"),
+            _ => std::is_x86_feature_detected!("avx512vbmi2"),
+        });
+        assert_eq!(qp::Backend::Avx512Vbmi.is_available(), has);
+    }
+    // Escapes at the soft-break column, through every kernel.
+    let data: Vec<u8> = (0..4000u32).map(|i| (i * 37 % 256) as u8).collect();
+    let o = opts(true, true, 76);
+    let mut want = Vec::new();
+    qp::encode_append_on(qp::Backend::Scalar, &data, o, &mut want);
+    for b in qp::Backend::available() {
+        let mut got = Vec::new();
+        qp::encode_append_on(b, &data, o, &mut got);
+        assert_eq!(got, want, "backend {b}");
+    }
 }

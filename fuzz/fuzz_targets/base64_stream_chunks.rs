@@ -55,7 +55,7 @@ fuzz_target!(|input: &[u8]| {
         let streamed = match failed {
             Some(e) => Err(e),
             None => dec.finish().map_err(|e| match e {
-                mimeflow::Error::Decode(d) => d,
+                mimeflow::base64::StreamError::Decode(d) => d,
                 e => panic!("{e}"),
             }),
         };

@@ -5,19 +5,20 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mimeflow::base64::LineEnding;
 use mimeflow::qp::{self, EncodeOptions};
 
-fn binary_opts(crlf: bool, line_length: usize) -> EncodeOptions {
+fn binary_opts(crlf: bool, cols: usize) -> EncodeOptions {
     EncodeOptions {
         binary: true,
-        crlf,
-        line_length,
+        line_ending: if crlf { LineEnding::Crlf } else { LineEnding::Lf },
+        cols,
     }
 }
 
 fuzz_target!(|input: &[u8]| {
     let mut out = Vec::new();
-    let bad = qp::decode(input, &mut out);
+    let bad = qp::decode_append(input, &mut out);
     assert!(out.len() <= input.len());
     assert!(bad.iter().all(|&o| input[o] == b'='));
     let _ = mimeflow::uu::find_blocks(input);
@@ -27,11 +28,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let crlf = knobs & 0x80 != 0;
     let line_length = [76, 4, 49, 10, 75, 50, 1000, 0][(knobs & 7) as usize];
-    let binary = EncodeOptions {
-        binary: true,
-        crlf,
-        line_length,
-    };
+    let binary = binary_opts(crlf, line_length);
     assert_eq!(qp::decode_to_vec(&qp::encode_to_vec(data, binary)), data);
     for binary in [true, false] {
         let o = EncodeOptions {
@@ -39,8 +36,12 @@ fuzz_target!(|input: &[u8]| {
             ..binary_opts(crlf, line_length)
         };
         let mut scalar = Vec::new();
-        qp::encode_scalar(data, o, &mut scalar);
-        assert_eq!(qp::encode_to_vec(data, o), scalar);
+        qp::encode_append_on(qp::Backend::Scalar, data, o, &mut scalar);
+        for b in qp::Backend::available() {
+            let mut fast = Vec::new();
+            qp::encode_append_on(b, data, o, &mut fast);
+            assert_eq!(fast, scalar, "backend {b}");
+        }
     }
 
     let bare_cr = data

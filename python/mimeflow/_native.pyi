@@ -51,7 +51,8 @@ def b64decode(
     ``altchars`` (2 bytes) to ``+/``. Raises ``mimeflow.DecodeError``."""
 
 def backend() -> str:
-    """Name of the codec backend in use."""
+    """Name of the default codec backend, as ``MIMEFLOW_SIMD`` and the CLI
+    spell it: ``"scalar"``, ``"base64-simd"``, ``"avx2"`` or ``"avx512vbmi"``."""
 
 _Defect = Tuple[str, int]
 """A defect: its stable code (``"missing_close_delimiter"``, ...) and the

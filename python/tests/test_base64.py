@@ -483,3 +483,8 @@ def test_all_exports():
     for name in mimeflow.__all__:
         assert hasattr(mimeflow, name)
     assert isinstance(_native.backend(), str)
+
+
+def test_backend_uses_the_cli_names():
+    # The names MIMEFLOW_SIMD and `mimeflow bench` use, not Rust's Debug form.
+    assert _native.backend() in {"scalar", "base64-simd", "avx2", "avx512vbmi"}

@@ -12,12 +12,12 @@
 //! `Binascii` rules reproduce CPython's `binascii.a2b_base64` exactly, so the
 //! Python functions keep the stdlib's semantics, corners included.
 
-use core::mem::MaybeUninit;
-
 use super::kernel::{Engine, Skip};
 use super::scalar::{PAD, SPACE};
 use super::Alphabet;
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::uninit::Out;
+use core::mem::MaybeUninit;
 
 /// How padding and bytes outside the alphabet are treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,11 +145,7 @@ impl DecodeState {
 
     /// Decodes `src` (the next bytes of the input) into `dst`, which must hold
     /// [`Self::max_output`]`(src.len())` bytes. Returns the bytes written.
-    pub(crate) fn feed(
-        &mut self,
-        src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
-    ) -> Result<usize, DecodeError> {
+    pub(crate) fn feed(&mut self, src: &[u8], mut dst: Out<'_>) -> Result<usize, DecodeError> {
         assert!(dst.len() >= Self::max_output(src.len()));
         let skip = self.rules.skip();
         if self.shape == Shape::Unknown {
@@ -175,7 +171,7 @@ impl DecodeState {
                         let (r, n) = self.engine.decode_lines(
                             self.alphabet,
                             &src[i..],
-                            &mut dst[w..],
+                            dst.tail(w),
                             cols,
                             crlf,
                         );
@@ -185,17 +181,13 @@ impl DecodeState {
                 }
                 let (mut r, mut n) =
                     self.engine
-                        .decode(self.alphabet, skip, &src[i..], &mut dst[w..]);
+                        .decode(self.alphabet, skip, &src[i..], dst.tail(w));
                 if self.engine.backend() != super::Backend::Scalar && i + r < src.len() {
                     // Vector kernels stop up to a block before the end; the
                     // whole quanta left there go four at a time, not through
                     // the byte-by-byte state machine (it dominated at 1 KiB).
-                    let (r2, n2) = super::scalar::decode(
-                        self.alphabet,
-                        skip,
-                        &src[i + r..],
-                        &mut dst[w + n..],
-                    );
+                    let (r2, n2) =
+                        super::scalar::decode(self.alphabet, skip, &src[i + r..], dst.tail(w + n));
                     r += r2;
                     n += n2;
                 }
@@ -213,20 +205,43 @@ impl DecodeState {
             // to a point where they can take over again (bounded).
             let end = (i + window).min(src.len());
             while i < end {
-                self.step(src[i], dst, &mut w)?;
+                self.step(src[i], &mut dst, &mut w)?;
                 i += 1;
             }
             let limit = (i + 4 * window).min(src.len());
             while i < limit && !self.resumable() {
-                self.step(src[i], dst, &mut w)?;
+                self.step(src[i], &mut dst, &mut w)?;
                 i += 1;
             }
         }
         Ok(w)
     }
 
+    /// [`Self::feed`] into a scratch buffer, returning what it wrote.
+    #[allow(unsafe_code)]
+    pub(crate) fn feed_buf<'b>(
+        &mut self,
+        src: &[u8],
+        buf: &'b mut [MaybeUninit<u8>],
+    ) -> Result<&'b [u8], DecodeError> {
+        let n = self.feed(src, Out::from_uninit(buf))?;
+        // SAFETY: `feed` wrote the `n` bytes it reports.
+        Ok(unsafe { crate::uninit::written(buf, n) })
+    }
+
+    /// [`Self::finish`] into a scratch buffer, returning what it wrote.
+    #[allow(unsafe_code)]
+    pub(crate) fn finish_buf<'b>(
+        &mut self,
+        buf: &'b mut [MaybeUninit<u8>],
+    ) -> Result<&'b [u8], DecodeError> {
+        let n = self.finish(Out::from_uninit(buf))?;
+        // SAFETY: `finish` wrote the `n` bytes it reports.
+        Ok(unsafe { crate::uninit::written(buf, n) })
+    }
+
     /// Ends the input: checks the final quantum and writes its 0 to 2 bytes.
-    pub(crate) fn finish(&mut self, dst: &mut [MaybeUninit<u8>]) -> Result<usize, DecodeError> {
+    pub(crate) fn finish(&mut self, mut dst: Out<'_>) -> Result<usize, DecodeError> {
         let at = self.offset;
         match self.phase {
             Phase::Done => return Ok(0),
@@ -257,7 +272,7 @@ impl DecodeState {
                     }
                 }
                 let mut w = 0;
-                self.emit_partial(dst, &mut w);
+                self.emit_partial(&mut dst, &mut w);
                 self.phase = Phase::Done;
                 Ok(w)
             }
@@ -281,12 +296,7 @@ impl DecodeState {
     }
 
     #[inline]
-    fn step(
-        &mut self,
-        c: u8,
-        dst: &mut [MaybeUninit<u8>],
-        w: &mut usize,
-    ) -> Result<(), DecodeError> {
+    fn step(&mut self, c: u8, dst: &mut Out<'_>, w: &mut usize) -> Result<(), DecodeError> {
         let at = self.offset;
         self.offset += 1;
         let v = self.table[c as usize];
@@ -323,7 +333,7 @@ impl DecodeState {
         &mut self,
         v: u8,
         at: u64,
-        dst: &mut [MaybeUninit<u8>],
+        dst: &mut Out<'_>,
         w: &mut usize,
     ) -> Result<(), DecodeError> {
         match self.rules {
@@ -347,9 +357,9 @@ impl DecodeState {
         self.quad_pos += 1;
         if self.quad_pos == 4 {
             let b = self.acc.to_be_bytes();
-            dst[*w].write(b[1]);
-            dst[*w + 1].write(b[2]);
-            dst[*w + 2].write(b[3]);
+            dst.write(*w, b[1]);
+            dst.write(*w + 1, b[2]);
+            dst.write(*w + 2, b[3]);
             *w += 3;
             self.acc = 0;
             self.quad_pos = 0;
@@ -357,12 +367,7 @@ impl DecodeState {
         Ok(())
     }
 
-    fn pad(
-        &mut self,
-        at: u64,
-        dst: &mut [MaybeUninit<u8>],
-        w: &mut usize,
-    ) -> Result<(), DecodeError> {
+    fn pad(&mut self, at: u64, dst: &mut Out<'_>, w: &mut usize) -> Result<(), DecodeError> {
         let unexpected = DecodeError::new(DecodeErrorKind::UnexpectedPadding, at);
         match self.rules {
             Rules::Binascii { strict, .. } => {
@@ -412,15 +417,15 @@ impl DecodeState {
     }
 
     /// Writes the bytes of a 2- or 3-character final quantum.
-    fn emit_partial(&mut self, dst: &mut [MaybeUninit<u8>], w: &mut usize) {
+    fn emit_partial(&mut self, dst: &mut Out<'_>, w: &mut usize) {
         match self.quad_pos {
             2 => {
-                dst[*w].write((self.acc >> 4) as u8);
+                dst.write(*w, (self.acc >> 4) as u8);
                 *w += 1;
             }
             3 => {
-                dst[*w].write((self.acc >> 10) as u8);
-                dst[*w + 1].write((self.acc >> 2) as u8);
+                dst.write(*w, (self.acc >> 10) as u8);
+                dst.write(*w + 1, (self.acc >> 2) as u8);
                 *w += 2;
             }
             _ => {}

@@ -8,6 +8,8 @@
 
 use core::mem::MaybeUninit;
 
+use crate::uninit::Out;
+
 use super::kernel::Engine;
 use super::{scalar, Alphabet, LineEnding, Wrap};
 
@@ -17,12 +19,12 @@ pub(crate) fn encode(
     alphabet: Alphabet,
     pad: bool,
     src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
 ) -> usize {
-    let mut read = engine.encode(alphabet, src, dst);
-    read += scalar::encode(alphabet, &src[read..], &mut dst[read / 3 * 4..]);
+    let mut read = engine.encode(alphabet, src, dst.reborrow());
+    read += scalar::encode(alphabet, &src[read..], dst.tail(read / 3 * 4));
     let w = read / 3 * 4;
-    w + scalar::encode_tail(alphabet, &src[read..], pad, &mut dst[w..])
+    w + scalar::encode_tail(alphabet, &src[read..], pad, dst.tail(w))
 }
 
 /// Encodes `src` in lines of `wrap.cols` characters, each ended by the line
@@ -34,7 +36,7 @@ pub(crate) fn encode_wrapped(
     pad: bool,
     src: &[u8],
     wrap: Wrap,
-    dst: &mut [MaybeUninit<u8>],
+    dst: Out<'_>,
 ) -> usize {
     if wrap.cols == 0 {
         return encode(engine, alphabet, pad, src, dst);
@@ -65,22 +67,22 @@ fn encode_whole_lines(
     src: &[u8],
     cols: usize,
     line_ending: LineEnding,
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
 ) -> usize {
     let crlf = line_ending == LineEnding::Crlf;
     let eol = line_ending.as_bytes();
     let line_in = cols / 4 * 3;
     let line_out = cols + eol.len();
-    let mut read = engine.encode_lines(alphabet, src, dst, cols, crlf);
+    let mut read = engine.encode_lines(alphabet, src, dst.reborrow(), cols, crlf);
     if src.len() - read >= line_in {
         let done = read / line_in * line_out;
-        read += scalar::encode_lines(alphabet, &src[read..], &mut dst[done..], cols, crlf);
+        read += scalar::encode_lines(alphabet, &src[read..], dst.tail(done), cols, crlf);
     }
     let mut w = read / line_in * line_out;
     if read < src.len() {
-        w += encode(engine, alphabet, pad, &src[read..], &mut dst[w..]);
+        w += encode(engine, alphabet, pad, &src[read..], dst.tail(w));
         for &b in eol {
-            dst[w].write(b);
+            dst.write(w, b);
             w += 1;
         }
     }
@@ -88,6 +90,7 @@ fn encode_whole_lines(
 }
 
 /// Any line width: encode a block into a stack buffer, then lay it out in lines.
+#[allow(unsafe_code)]
 fn encode_wrapped_staged(
     engine: Engine,
     alphabet: Alphabet,
@@ -95,25 +98,24 @@ fn encode_wrapped_staged(
     src: &[u8],
     cols: usize,
     eol: &[u8],
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
 ) -> usize {
     const BLOCK: usize = 3 * 1024;
     let mut stage = [MaybeUninit::<u8>::uninit(); BLOCK / 3 * 4];
     let (mut w, mut col) = (0, 0);
     for block in src.chunks(BLOCK) {
-        let n = encode(engine, alphabet, pad, block, &mut stage);
-        let mut chars = crate::uninit::written(&stage, n);
+        let n = encode(engine, alphabet, pad, block, Out::from_uninit(&mut stage));
+        // SAFETY: `encode` wrote the `n` bytes it reports (its contract).
+        let mut chars = unsafe { crate::uninit::written(&stage, n) };
         while !chars.is_empty() {
             let take = (cols - col).min(chars.len());
-            for (d, &c) in dst[w..w + take].iter_mut().zip(&chars[..take]) {
-                d.write(c);
-            }
+            dst.copy_from(w, &chars[..take]);
             w += take;
             col += take;
             chars = &chars[take..];
             if col == cols {
                 for &b in eol {
-                    dst[w].write(b);
+                    dst.write(w, b);
                     w += 1;
                 }
                 col = 0;
@@ -122,7 +124,7 @@ fn encode_wrapped_staged(
     }
     if col > 0 {
         for &b in eol {
-            dst[w].write(b);
+            dst.write(w, b);
             w += 1;
         }
     }

@@ -8,11 +8,11 @@
 //! what it reports must be exact. The precise contracts are on the functions
 //! of `scalar.rs` and of each x86_64 backend.
 
-use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::dispatch::Backend;
 use super::{portable, scalar, Alphabet};
+use crate::uninit::Out;
 
 /// Which bytes a decode kernel may drop instead of stopping at them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,15 +30,44 @@ pub(crate) enum Skip {
 /// backend `Engine::new` accepted), so holding an `Engine` is the proof the
 /// `unsafe` kernel calls below rely on.
 ///
-/// The flag says the call writes one piece of an output larger than the
-/// caches (a chunk of a parallel encode): the encoders then use streaming
-/// stores as they would for one call writing all of it.
+/// `vbmi2` records, once at construction, that the CPU also has AVX-512
+/// VBMI2 (the AVX-512 decoder's whitespace compaction), so no call probes
+/// for it; [`Engine::without_vbmi2`] clears it so that tests run the
+/// fallback on machines that have the instructions. `stream` says the call
+/// writes one piece of an output larger than the caches (a chunk of a
+/// parallel encode): the encoders then use streaming stores as they would
+/// for one call writing all of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Engine(Backend, bool);
+pub(crate) struct Engine {
+    backend: Backend,
+    vbmi2: bool,
+    stream: bool,
+}
 
 impl Engine {
     pub(crate) fn new(backend: Backend) -> Option<Engine> {
-        backend.is_available().then_some(Engine(backend, false))
+        backend.is_available().then(|| Engine::checked(backend))
+    }
+
+    /// `backend` is available: record the optional features it uses.
+    fn checked(backend: Backend) -> Engine {
+        #[cfg(target_arch = "x86_64")]
+        let vbmi2 = backend == Backend::Avx512Vbmi && super::x86_64::avx512vbmi::has_vbmi2();
+        #[cfg(not(target_arch = "x86_64"))]
+        let vbmi2 = false;
+        Engine {
+            backend,
+            vbmi2,
+            stream: false,
+        }
+    }
+
+    /// This engine without AVX-512 VBMI2, as on a CPU that lacks it.
+    pub(crate) fn without_vbmi2(self) -> Engine {
+        Engine {
+            vbmi2: false,
+            ..self
+        }
     }
 
     /// The engine of the process default backend
@@ -47,11 +76,16 @@ impl Engine {
     /// of two `OnceLock` look-ups and a search of the detected list.
     #[inline]
     pub(crate) fn process_default() -> Engine {
-        // Index into `Backend::ALL`, stored only after `Engine::new` accepted
-        // that backend; `u8::MAX` until then.
-        static DEFAULT: AtomicU8 = AtomicU8::new(u8::MAX);
-        match Backend::ALL.get(DEFAULT.load(Ordering::Relaxed) as usize) {
-            Some(&backend) => Engine(backend, false),
+        // Index into `Backend::ALL` plus 1, with bit 7 for VBMI2, stored
+        // only after `Engine::new` accepted that backend; 0 until then.
+        static DEFAULT: AtomicU8 = AtomicU8::new(0);
+        let cached = DEFAULT.load(Ordering::Relaxed);
+        match Backend::ALL.get(((cached & 0x7F) as usize).wrapping_sub(1)) {
+            Some(&backend) => Engine {
+                backend,
+                vbmi2: cached & 0x80 != 0,
+                stream: false,
+            },
             None => Self::resolve_default(&DEFAULT),
         }
     }
@@ -62,14 +96,17 @@ impl Engine {
             Engine::new(Backend::default_for_process()).expect("the default backend is available");
         let index = Backend::ALL
             .iter()
-            .position(|&b| b == engine.0)
+            .position(|&b| b == engine.backend)
             .expect("every backend is in Backend::ALL");
-        cache.store(index as u8, Ordering::Relaxed);
+        cache.store(
+            (index as u8 + 1) | ((engine.vbmi2 as u8) << 7),
+            Ordering::Relaxed,
+        );
         engine
     }
 
     pub(crate) fn backend(self) -> Backend {
-        self.0
+        self.backend
     }
 
     /// This engine, for pieces of an output of `total` bytes: large totals
@@ -80,30 +117,38 @@ impl Engine {
         let large = total >= super::x86_64::avx512vbmi::NT_THRESHOLD;
         #[cfg(not(target_arch = "x86_64"))]
         let large = false;
-        Engine(self.0, large)
+        Engine {
+            stream: large,
+            ..self
+        }
     }
 
     /// Whether `decode_lines` does anything on this backend for `cols`.
     pub(crate) fn has_line_kernel(self) -> bool {
-        self.0 != Backend::Scalar
+        self.backend != Backend::Scalar
     }
 
     /// Encodes a prefix of whole 3-byte groups; returns the bytes read.
     /// `dst` must hold `src.len() / 3 * 4` bytes.
     #[inline]
     #[allow(unsafe_code)]
-    pub(crate) fn encode(self, a: Alphabet, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
-        debug_assert!(dst.len() >= src.len() / 3 * 4);
-        let read = match self.0 {
+    pub(crate) fn encode(self, a: Alphabet, src: &[u8], mut dst: Out<'_>) -> usize {
+        // A real check, not a debug one: the kernels' SAFETY rests on it, and
+        // one compare per call costs nothing measurable (module docs).
+        assert!(dst.len() >= src.len() / 3 * 4, "kernel output too short");
+        let read = match self.backend {
             Backend::Scalar => scalar::encode(a, src, dst),
-            Backend::Base64Simd => portable::encode(a, src, dst),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => portable::encode(a, src, unsafe { dst.as_uninit() }),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::encode(a, src, dst) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe { super::x86_64::avx2::encode(a, src, dst.as_uninit()) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it; the
+            // kernels write only initialised bytes (encoded or decoded data).
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode(a, src, dst, self.1)
+                super::x86_64::avx512vbmi::encode(a, src, dst.as_uninit(), self.stream)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -120,22 +165,41 @@ impl Engine {
         self,
         a: Alphabet,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
         cols: usize,
         crlf: bool,
     ) -> usize {
         debug_assert!(cols.is_multiple_of(4) && cols >= 4);
-        let read = match self.0 {
-            Backend::Scalar | Backend::Base64Simd => {
-                portable_or_scalar_lines(self.0, a, src, dst, cols, crlf)
+        // The kernels write every whole line of `src` (their `# Safety`).
+        let eol = 1 + crlf as usize;
+        assert!(
+            (src.len() / (cols / 4 * 3)).saturating_mul(cols + eol) <= dst.len(),
+            "kernel output too short"
+        );
+        let read = match self.backend {
+            Backend::Scalar => scalar::encode_lines(a, src, dst, cols, crlf),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => {
+                portable::encode_lines(a, src, unsafe { dst.as_uninit() }, cols, crlf)
             }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::encode_lines(a, src, dst, cols, crlf) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe {
+                super::x86_64::avx2::encode_lines(a, src, dst.as_uninit(), cols, crlf)
+            },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it; the
+            // kernels write only initialised bytes (encoded or decoded data).
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode_lines(a, src, dst, cols, crlf, self.1)
+                super::x86_64::avx512vbmi::encode_lines(
+                    a,
+                    src,
+                    dst.as_uninit(),
+                    cols,
+                    crlf,
+                    self.stream,
+                )
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -153,18 +217,23 @@ impl Engine {
         a: Alphabet,
         skip: Skip,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
     ) -> (usize, usize) {
-        debug_assert!(dst.len() >= src.len() / 4 * 3);
-        match self.0 {
+        assert!(dst.len() >= src.len() / 4 * 3, "kernel output too short");
+        match self.backend {
             Backend::Scalar => scalar::decode(a, skip, src, dst),
-            Backend::Base64Simd => portable::decode(a, skip, src, dst),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => portable::decode(a, skip, src, unsafe { dst.as_uninit() }),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::decode(a, skip, src, dst) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe { super::x86_64::avx2::decode(a, skip, src, dst.as_uninit()) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
-            Backend::Avx512Vbmi => unsafe { super::x86_64::avx512vbmi::decode(a, skip, src, dst) },
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it, and
+            // its `vbmi2` flag is set only where detection found VBMI2 too.
+            Backend::Avx512Vbmi => unsafe {
+                super::x86_64::avx512vbmi::decode(a, skip, src, dst.as_uninit(), self.vbmi2)
+            },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
         }
@@ -178,39 +247,31 @@ impl Engine {
         self,
         a: Alphabet,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
         cols: usize,
         crlf: bool,
     ) -> (usize, usize) {
-        debug_assert!(dst.len() >= src.len() / 4 * 3);
-        match self.0 {
+        assert!(dst.len() >= src.len() / 4 * 3, "kernel output too short");
+        match self.backend {
             Backend::Scalar => (0, 0),
-            Backend::Base64Simd => portable::decode_lines(a, src, dst, cols, crlf),
+            // SAFETY: base64-simd writes only initialised bytes through its `Out`.
+            Backend::Base64Simd => {
+                portable::decode_lines(a, src, unsafe { dst.as_uninit() }, cols, crlf)
+            }
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2.
-            Backend::Avx2 => unsafe { super::x86_64::avx2::decode_lines(a, src, dst, cols, crlf) },
+            // SAFETY: an Engine holding Avx2 exists only where detection found AVX2; the
+            // kernels write only initialised bytes (encoded or decoded data).
+            Backend::Avx2 => unsafe {
+                super::x86_64::avx2::decode_lines(a, src, dst.as_uninit(), cols, crlf)
+            },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it; the
+            // kernels write only initialised bytes (encoded or decoded data).
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::decode_lines(a, src, dst, cols, crlf)
+                super::x86_64::avx512vbmi::decode_lines(a, src, dst.as_uninit(), cols, crlf)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
         }
-    }
-}
-
-fn portable_or_scalar_lines(
-    backend: Backend,
-    a: Alphabet,
-    src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
-    cols: usize,
-    crlf: bool,
-) -> usize {
-    if backend == Backend::Base64Simd {
-        portable::encode_lines(a, src, dst, cols, crlf)
-    } else {
-        scalar::encode_lines(a, src, dst, cols, crlf)
     }
 }

@@ -28,8 +28,7 @@ pub mod stream;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
-use core::mem::MaybeUninit;
-
+pub use crate::error::StreamError;
 pub use dispatch::{cpu_features, Backend};
 #[cfg(feature = "parallel")]
 pub use parallel::PARALLEL_THRESHOLD;
@@ -38,7 +37,7 @@ pub(crate) use decode::{DecodeState, Rules};
 use kernel::Engine;
 
 use crate::error::DecodeError;
-use crate::uninit;
+use crate::uninit::{self, Out};
 
 /// The 64-character alphabet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -114,6 +113,16 @@ impl Wrap {
     }
 }
 
+/// Greatest common divisor, the crate's one copy: how many lines of a
+/// width hold whole 4-character quanta (`4 / gcd(cols, 4)`).
+pub(crate) const fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 impl Default for Wrap {
     fn default() -> Self {
         Wrap::MIME
@@ -154,6 +163,19 @@ impl Base64 {
             engine: Some(Engine::new(backend)?),
             ..self
         })
+    }
+
+    /// The same codec as it runs on a CPU without AVX-512 VBMI2: the
+    /// AVX-512 decoder then stops its vector loop at the first block that
+    /// holds a skipped byte (MIME whitespace, lenient garbage) instead of
+    /// compacting it away. Results are the same; tests use this to run the
+    /// fallback on machines that have the instructions. No effect on other
+    /// backends.
+    pub fn without_vbmi2(self) -> Base64 {
+        Base64 {
+            engine: Some(self.engine().without_vbmi2()),
+            ..self
+        }
     }
 
     /// The backend this codec runs.
@@ -242,7 +264,7 @@ impl Base64 {
             self.alphabet,
             self.padding,
             src,
-            uninit::as_uninit(dst),
+            Out::from_init(dst),
         )
     }
 
@@ -254,17 +276,20 @@ impl Base64 {
     }
 
     /// Encodes, appending to `out`.
+    #[allow(unsafe_code)]
     pub fn encode_append(&self, src: &[u8], out: &mut Vec<u8>) {
         let n = self.encoded_length(src.len());
-        let _ = uninit::append_with::<()>(out, n, |dst| {
-            Ok(encode::encode(
+        let fill = |dst: Out<'_>| {
+            Ok::<_, ()>(encode::encode(
                 self.engine(),
                 self.alphabet,
                 self.padding,
                 src,
                 dst,
             ))
-        });
+        };
+        // SAFETY: `encode::encode` writes the bytes it reports.
+        let _ = unsafe { uninit::append_with(out, n, fill) };
     }
 
     /// Encodes in lines (one fused pass) into `dst`, which must hold
@@ -275,7 +300,7 @@ impl Base64 {
     pub fn encode_wrapped(&self, src: &[u8], wrap: Wrap, dst: &mut [u8]) -> usize {
         let n = self.encoded_length_wrapped(src.len(), wrap);
         assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
-        self.encode_wrapped_uninit(src, wrap, uninit::as_uninit(dst))
+        self.encode_wrapped_into(src, wrap, Out::from_init(dst))
     }
 
     /// Encodes in lines into a new `Vec`.
@@ -286,18 +311,17 @@ impl Base64 {
     }
 
     /// Encodes in lines, appending to `out`.
+    #[allow(unsafe_code)]
     pub fn encode_wrapped_append(&self, src: &[u8], wrap: Wrap, out: &mut Vec<u8>) {
         let n = self.encoded_length_wrapped(src.len(), wrap);
-        let _ =
-            uninit::append_with::<()>(out, n, |dst| Ok(self.encode_wrapped_uninit(src, wrap, dst)));
+        let fill = |dst: Out<'_>| Ok::<_, ()>(self.encode_wrapped_into(src, wrap, dst));
+        // SAFETY: `encode_wrapped_into` writes the bytes it reports.
+        let _ = unsafe { uninit::append_with(out, n, fill) };
     }
 
-    pub(crate) fn encode_wrapped_uninit(
-        &self,
-        src: &[u8],
-        wrap: Wrap,
-        dst: &mut [MaybeUninit<u8>],
-    ) -> usize {
+    /// Encodes in lines into `dst` (at least `encoded_length_wrapped`
+    /// long); returns the bytes written, every one of them.
+    pub(crate) fn encode_wrapped_into(&self, src: &[u8], wrap: Wrap, dst: Out<'_>) -> usize {
         encode::encode_wrapped(self.engine(), self.alphabet, self.padding, src, wrap, dst)
     }
 
@@ -314,7 +338,7 @@ impl Base64 {
         mode: DecodeMode,
     ) -> Result<usize, DecodeError> {
         if dst.len() >= self.estimated_decoded_length(src.len()) {
-            return self.decode_uninit(self.rules(mode), src, uninit::as_uninit(dst));
+            return self.decode_into(self.rules(mode), src, Out::from_init(dst));
         }
         let v = self.decode_to_vec(src, mode)?;
         assert!(
@@ -344,6 +368,7 @@ impl Base64 {
         self.decode_append_rules(self.rules(mode), src, out)
     }
 
+    #[allow(unsafe_code)]
     pub(crate) fn decode_append_rules(
         &self,
         rules: Rules,
@@ -351,19 +376,22 @@ impl Base64 {
         out: &mut Vec<u8>,
     ) -> Result<usize, DecodeError> {
         let n = self.estimated_decoded_length(src.len());
-        uninit::append_with(out, n, |dst| self.decode_uninit(rules, src, dst))
+        let fill = |dst: Out<'_>| self.decode_into(rules, src, dst);
+        // SAFETY: `decode_into` writes the bytes it reports.
+        unsafe { uninit::append_with(out, n, fill) }
     }
 
     /// One-shot decode; `dst` holds at least `estimated_decoded_length`.
-    pub(crate) fn decode_uninit(
+    /// Returns the bytes written, every one of them.
+    pub(crate) fn decode_into(
         &self,
         rules: Rules,
         src: &[u8],
-        dst: &mut [MaybeUninit<u8>],
+        mut dst: Out<'_>,
     ) -> Result<usize, DecodeError> {
         let mut state = DecodeState::new(self.engine(), self.alphabet, rules);
-        let w = state.feed(src, dst)?;
-        Ok(w + state.finish(&mut dst[w..])?)
+        let w = state.feed(src, dst.reborrow())?;
+        Ok(w + state.finish(dst.tail(w))?)
     }
 
     pub(crate) fn decode_state(&self, rules: Rules) -> DecodeState {

@@ -19,15 +19,17 @@
 //! (4 MiB: 210 vs 175 us), split encode lost up to 1 MiB and won at 4 MiB
 //! (97 vs 131 us). Hence 8 MiB for both; it wants re-measuring on a
 //! many-core machine.
+#![allow(unsafe_code)]
 
 use core::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
 use super::decode::Shape;
-use super::{encode, Base64, DecodeMode, DecodeState, Rules, Wrap};
+use super::kernel::Skip;
+use super::{encode, gcd, Base64, DecodeMode, DecodeState, Rules, Wrap};
 use crate::error::DecodeError;
-use crate::uninit;
+use crate::uninit::{self, Out};
 
 /// Inputs smaller than this are processed on the calling thread.
 pub const PARALLEL_THRESHOLD: usize = 8 << 20;
@@ -48,9 +50,9 @@ impl Base64 {
     /// is encoded straight into its own slot.
     pub fn par_encode_wrapped_append(&self, src: &[u8], wrap: Wrap, out: &mut Vec<u8>) {
         let total = self.encoded_length_wrapped(src.len(), wrap);
-        let _ = uninit::append_with::<()>(out, total, |spare| {
-            Ok(self.par_encode_wrapped_uninit(src, wrap, spare))
-        });
+        let fill = |spare: Out<'_>| Ok::<_, ()>(self.par_encode_wrapped_into(src, wrap, spare));
+        // SAFETY: `par_encode_wrapped_into` writes the bytes it reports.
+        let _ = unsafe { uninit::append_with(out, total, fill) };
     }
 
     /// Encodes `src` wrapped by `wrap` into `dst` (at least
@@ -60,14 +62,9 @@ impl Base64 {
     /// Any width is accepted: one whose unit of whole lines (`lcm(cols, 4)`
     /// characters) overflows, or holds the whole input, is encoded on the
     /// calling thread (there is nothing to split).
-    pub(crate) fn par_encode_wrapped_uninit(
-        &self,
-        src: &[u8],
-        wrap: Wrap,
-        dst: &mut [MaybeUninit<u8>],
-    ) -> usize {
+    pub(crate) fn par_encode_wrapped_into(&self, src: &[u8], wrap: Wrap, dst: Out<'_>) -> usize {
         if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-            return self.encode_wrapped_uninit(src, wrap, dst);
+            return self.encode_wrapped_into(src, wrap, dst);
         }
         // A unit of input whose encoding is whole lines: lcm(cols, 4) / 4 * 3
         // bytes, checked, since the width is the caller's (2**62 + 1 would
@@ -77,7 +74,7 @@ impl Base64 {
             c => (c / gcd(c, 4)).checked_mul(3),
         };
         let Some(unit) = unit.filter(|&u| u < src.len()) else {
-            return self.encode_wrapped_uninit(src, wrap, dst);
+            return self.encode_wrapped_into(src, wrap, dst);
         };
         let total = self.encoded_length_wrapped(src.len(), wrap);
         // No overflow: unit < src.len(), so this is below CHUNK + src.len().
@@ -86,12 +83,16 @@ impl Base64 {
         // Each chunk is small, but together they overflow the caches: the
         // kernel streams them to memory as it would one large output.
         let engine = self.engine().for_output_of(total);
+        // SAFETY: every chunk is written only through an `Out`.
+        let dst = unsafe { dst.into_uninit() };
         src.par_chunks(chunk_in)
             .zip(dst[..total].par_chunks_mut(chunk_out))
             .for_each(|(s, d)| {
-                let n = encode::encode_wrapped(engine, self.alphabet, self.padding, s, wrap, d);
+                let n = d.len();
+                let d = Out::from_uninit(d);
+                let w = encode::encode_wrapped(engine, self.alphabet, self.padding, s, wrap, d);
                 // Every byte of the slot must be written: callers rely on it.
-                assert_eq!(n, d.len(), "chunk output size mismatch");
+                assert_eq!(w, n, "chunk output size mismatch");
             });
         total
     }
@@ -103,32 +104,70 @@ impl Base64 {
 
     /// [`Base64::decode_to_vec`] on all of rayon's threads.
     pub fn par_decode_to_vec(&self, src: &[u8], mode: DecodeMode) -> Result<Vec<u8>, DecodeError> {
-        let rules = self.rules(mode);
+        let mut out = Vec::new();
+        self.par_decode_append(src, mode, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Base64::decode_append`] on all of rayon's threads: `out` grows by
+    /// at most [`Base64::estimated_decoded_length`] and each chunk decodes
+    /// straight into its own slot. On error, `out` is left as it was.
+    pub fn par_decode_append(
+        &self,
+        src: &[u8],
+        mode: DecodeMode,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, DecodeError> {
+        let n = self.estimated_decoded_length(src.len());
+        let fill = |spare: Out<'_>| self.par_decode_into(self.rules(mode), src, spare);
+        // SAFETY: `par_decode_into` writes the bytes it reports.
+        unsafe { uninit::append_with(out, n, fill) }
+    }
+
+    /// Decodes `src` under `rules` into `dst` (at least
+    /// [`Base64::estimated_decoded_length`] long) on all of rayon's threads;
+    /// returns the bytes written, every one of them initialised. The one
+    /// parallel decoder: `par_decode_append` and the Python module both
+    /// call it.
+    ///
+    /// Strict input splits into whole quanta, MIME and lenient input into
+    /// whole regular lines; anything else, and any chunk that turns out not
+    /// to be regular, decodes on the calling thread, so results and error
+    /// offsets are exactly those of the one-thread path.
+    pub(crate) fn par_decode_into(
+        &self,
+        rules: Rules,
+        src: &[u8],
+        mut dst: Out<'_>,
+    ) -> Result<usize, DecodeError> {
         if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-            return self.decode_to_vec(src, mode);
+            return self.decode_into(rules, src, dst);
         }
         let shape = match rules.skip() {
-            super::kernel::Skip::None => Shape::Irregular,
+            Skip::None => Shape::Irregular,
             skip => DecodeState::detect_shape(self.engine(), skip, src),
         };
         // Chunks of whole quanta (no whitespace allowed) or whole regular lines.
         let (chunk_in, chunk_out) = match (rules.skip(), shape) {
-            (super::kernel::Skip::None, _) => (CHUNK, CHUNK / 4 * 3),
+            (Skip::None, _) => (CHUNK, CHUNK / 4 * 3),
             (_, Shape::Lines { cols, crlf }) => {
                 let line = cols + 1 + crlf as usize;
                 let lines = CHUNK.div_ceil(line);
                 (lines * line, lines * cols / 4 * 3)
             }
-            _ => return self.decode_to_vec(src, mode),
+            _ => return self.decode_into(rules, src, dst),
         };
-        match par_decode(self, rules, shape, src, chunk_in, chunk_out) {
-            Some(v) => Ok(v),
-            None => self.decode_to_vec(src, mode),
+        match par_decode(self, rules, shape, src, chunk_in, chunk_out, dst.reborrow()) {
+            Some(n) => Ok(n),
+            // Something irregular: the one-thread decoder gives the exact
+            // result or error offset.
+            None => self.decode_into(rules, src, dst),
         }
     }
 }
 
-/// Decodes chunk by chunk; `None` when some middle chunk was not regular.
+/// Decodes chunk by chunk into `dst`; `None` when some middle chunk was not
+/// regular, the last one failed, or `dst` is too short for the split.
 fn par_decode(
     codec: &Base64,
     rules: Rules,
@@ -136,15 +175,17 @@ fn par_decode(
     src: &[u8],
     chunk_in: usize,
     chunk_out: usize,
-) -> Option<Vec<u8>> {
+    mut dst: Out<'_>,
+) -> Option<usize> {
     let chunks = src.len().div_ceil(chunk_in);
-    let last_in = src.len() - (chunks - 1) * chunk_in;
-    let cap = (chunks - 1) * chunk_out + DecodeState::max_output(last_in) + 3;
-    let mut out: Vec<u8> = Vec::with_capacity(cap);
-    let spare: &mut [MaybeUninit<u8>] = &mut out.spare_capacity_mut()[..cap];
-    let (middle, last) = spare.split_at_mut((chunks - 1) * chunk_out);
-    let middle_src = &src[..(chunks - 1) * chunk_in];
-    let last_src = &src[(chunks - 1) * chunk_in..];
+    let (middle_src, last_src) = src.split_at((chunks - 1) * chunk_in);
+    let need = (chunks - 1) * chunk_out + DecodeState::max_output(last_src.len());
+    if dst.len() < need {
+        return None;
+    }
+    let (middle, mut last) = dst.slice(0..need).split_at((chunks - 1) * chunk_out);
+    // SAFETY: every middle chunk is written only through an `Out`.
+    let middle = unsafe { middle.into_uninit() };
     let (ok, last_written) = rayon::join(
         || {
             middle_src
@@ -154,48 +195,32 @@ fn par_decode(
                 .all(|(i, (s, d))| {
                     let mut st = codec.decode_state(rules).at((i * chunk_in) as u64, shape);
                     let need = DecodeState::max_output(s.len());
-                    let mut clean = |dst: &mut [MaybeUninit<u8>]| {
-                        matches!(st.feed(s, dst), Ok(n) if n == chunk_out && st.is_clean())
-                    };
                     if d.len() >= need {
-                        return clean(d);
+                        let n = st.feed(s, Out::from_uninit(d));
+                        return matches!(n, Ok(n) if n == chunk_out && st.is_clean());
                     }
                     // `feed` wants room for its worst case; a regular chunk fills `d` exactly.
                     let mut tmp = vec![MaybeUninit::uninit(); need];
-                    let ok = clean(&mut tmp);
-                    if ok {
-                        d.copy_from_slice(&tmp[..d.len()]);
+                    match st.feed_buf(s, &mut tmp) {
+                        Ok(out) if out.len() == chunk_out && st.is_clean() => {
+                            Out::from_uninit(d).copy_from(0, out);
+                            true
+                        }
+                        _ => false,
                     }
-                    ok
                 })
         },
         || {
             let mut st = codec
                 .decode_state(rules)
                 .at(((chunks - 1) * chunk_in) as u64, shape);
-            let w = st.feed(last_src, last).ok()?;
-            let w2 = st.finish(&mut last[w..]).ok()?;
+            let w = st.feed(last_src, last.reborrow()).ok()?;
+            let w2 = st.finish(last.tail(w)).ok()?;
             Some(w + w2)
         },
     );
-    let last_written = last_written?;
-    if !ok {
-        return None;
-    }
-    Some(finish_vec(out, (chunks - 1) * chunk_out + last_written))
-}
-
-fn finish_vec(mut out: Vec<u8>, len: usize) -> Vec<u8> {
-    uninit::assume_init_len(&mut out, len);
-    out
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
+    // Every middle slot was filled (each chunk wrote exactly `chunk_out`).
+    Some((chunks - 1) * chunk_out + last_written.filter(|_| ok)?)
 }
 
 #[cfg(test)]

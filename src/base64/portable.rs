@@ -63,12 +63,12 @@ pub(crate) fn decode(
     // Leave the last quantum (it may carry padding) to the state machine.
     let n = (clean / 4 * 4).saturating_sub(4);
     if n == 0 {
-        return scalar::decode(a, skip, src, dst);
+        return scalar::decode(a, skip, src, crate::uninit::Out::from_uninit(dst));
     }
     match codec(a).decode(&src[..n], Out::from_uninit_slice(&mut dst[..n / 4 * 3])) {
         Ok(out) => (n, out.len()),
         // Something unusual inside: the scalar kernel finds how far is clean.
-        Err(_) => scalar::decode(a, skip, src, dst),
+        Err(_) => scalar::decode(a, skip, src, crate::uninit::Out::from_uninit(dst)),
     }
 }
 

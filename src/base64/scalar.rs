@@ -4,11 +4,11 @@
 //! They follow the same contracts as the SIMD kernels (see `kernel.rs`): each
 //! processes an "easy" prefix and returns how far it got, leaving padding,
 //! errors and partial quanta to the decoder state machine in `decode.rs`.
-
-use core::mem::MaybeUninit;
+//! They write through [`Out`] and need no `unsafe`.
 
 use super::kernel::Skip;
 use super::Alphabet;
+use crate::uninit::Out;
 
 /// Decode-table marker: a byte outside the alphabet.
 pub(crate) const INVALID: u8 = 0xFF;
@@ -17,9 +17,10 @@ pub(crate) const SPACE: u8 = 0xFE;
 /// Decode-table marker: `=`.
 pub(crate) const PAD: u8 = 0xFD;
 
-const STANDARD_CHARS: &[u8; 64] =
+/// The alphabets, the crate's one copy (the AVX-512 tables are built from them).
+pub(crate) const STANDARD_CHARS: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_SAFE_CHARS: &[u8; 64] =
+pub(crate) const URL_SAFE_CHARS: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 const fn decode_table(chars: &[u8; 64]) -> [u8; 256] {
@@ -59,35 +60,30 @@ impl Alphabet {
 }
 
 #[inline(always)]
-fn encode_group(chars: &[u8; 64], b: [u8; 3], out: &mut [MaybeUninit<u8>]) {
+fn encode_group(chars: &[u8; 64], b: [u8; 3]) -> [u8; 4] {
     let n = u32::from_be_bytes([0, b[0], b[1], b[2]]);
-    out[0].write(chars[(n >> 18) as usize & 63]);
-    out[1].write(chars[(n >> 12) as usize & 63]);
-    out[2].write(chars[(n >> 6) as usize & 63]);
-    out[3].write(chars[n as usize & 63]);
+    [
+        chars[(n >> 18) as usize & 63],
+        chars[(n >> 12) as usize & 63],
+        chars[(n >> 6) as usize & 63],
+        chars[n as usize & 63],
+    ]
 }
 
 /// Encodes every whole 3-byte group of `src`; returns the bytes read.
-pub(crate) fn encode(alphabet: Alphabet, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> usize {
+pub(crate) fn encode(alphabet: Alphabet, src: &[u8], mut dst: Out<'_>) -> usize {
     let chars = alphabet.chars();
     let groups = src.len() / 3;
-    for (g, out) in src
-        .chunks_exact(3)
-        .zip(dst[..groups * 4].chunks_exact_mut(4))
-    {
-        encode_group(chars, [g[0], g[1], g[2]], out);
+    assert!(dst.len() >= groups * 4);
+    for (i, g) in src.chunks_exact(3).enumerate() {
+        dst.copy_from(i * 4, &encode_group(chars, [g[0], g[1], g[2]]));
     }
     groups * 3
 }
 
 /// Encodes a final group of 1 or 2 bytes, padded with `=` when `pad`.
 /// Returns the characters written (2, 3 or 4).
-pub(crate) fn encode_tail(
-    alphabet: Alphabet,
-    src: &[u8],
-    pad: bool,
-    dst: &mut [MaybeUninit<u8>],
-) -> usize {
+pub(crate) fn encode_tail(alphabet: Alphabet, src: &[u8], pad: bool, mut dst: Out<'_>) -> usize {
     let chars = alphabet.chars();
     let (b1, b2) = match *src {
         [] => return 0,
@@ -96,16 +92,16 @@ pub(crate) fn encode_tail(
         _ => unreachable!("encode_tail takes at most two bytes"),
     };
     let n = u32::from_be_bytes([0, b1, b2.unwrap_or(0), 0]);
-    dst[0].write(chars[(n >> 18) as usize & 63]);
-    dst[1].write(chars[(n >> 12) as usize & 63]);
+    dst.write(0, chars[(n >> 18) as usize & 63]);
+    dst.write(1, chars[(n >> 12) as usize & 63]);
     let mut w = 2;
     if b2.is_some() {
-        dst[2].write(chars[(n >> 6) as usize & 63]);
+        dst.write(2, chars[(n >> 6) as usize & 63]);
         w = 3;
     }
     if pad {
         while w < 4 {
-            dst[w].write(b'=');
+            dst.write(w, b'=');
             w += 1;
         }
     }
@@ -117,22 +113,20 @@ pub(crate) fn encode_tail(
 pub(crate) fn encode_lines(
     alphabet: Alphabet,
     src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
     cols: usize,
     crlf: bool,
 ) -> usize {
     let line_in = cols / 4 * 3;
     let line_out = cols + 1 + crlf as usize;
     let lines = src.len() / line_in;
-    for (line, out) in src
-        .chunks_exact(line_in)
-        .zip(dst[..lines * line_out].chunks_exact_mut(line_out))
-    {
-        encode(alphabet, line, &mut out[..cols]);
+    for (i, line) in src.chunks_exact(line_in).enumerate() {
+        let mut out = dst.slice(i * line_out..(i + 1) * line_out);
+        encode(alphabet, line, out.slice(0..cols));
         if crlf {
-            out[cols].write(b'\r');
+            out.write(cols, b'\r');
         }
-        out[line_out - 1].write(b'\n');
+        out.write(line_out - 1, b'\n');
     }
     lines * line_in
 }
@@ -142,7 +136,7 @@ pub(crate) fn decode(
     alphabet: Alphabet,
     skip: Skip,
     src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
 ) -> (usize, usize) {
     let table = alphabet.decode_table();
     if skip == Skip::None {
@@ -162,9 +156,9 @@ pub(crate) fn decode(
                     break;
                 }
                 let b = acc.to_be_bytes();
-                dst[written].write(b[1]);
-                dst[written + 1].write(b[2]);
-                dst[written + 2].write(b[3]);
+                dst.write(written, b[1]);
+                dst.write(written + 1, b[2]);
+                dst.write(written + 2, b[3]);
                 written += 3;
                 read = i + 1;
                 n = 0;
@@ -181,7 +175,7 @@ pub(crate) fn decode(
 }
 
 /// Decodes whole quanta of pure alphabet characters, eight characters at a time.
-fn decode_quads(table: &[u8; 256], src: &[u8], dst: &mut [MaybeUninit<u8>]) -> (usize, usize) {
+fn decode_quads(table: &[u8; 256], src: &[u8], mut dst: Out<'_>) -> (usize, usize) {
     let (mut read, mut written) = (0, 0);
     for quad in src.chunks_exact(4) {
         let v = [
@@ -195,9 +189,9 @@ fn decode_quads(table: &[u8; 256], src: &[u8], dst: &mut [MaybeUninit<u8>]) -> (
         }
         let n = (v[0] as u32) << 18 | (v[1] as u32) << 12 | (v[2] as u32) << 6 | v[3] as u32;
         let b = n.to_be_bytes();
-        dst[written].write(b[1]);
-        dst[written + 1].write(b[2]);
-        dst[written + 2].write(b[3]);
+        dst.write(written, b[1]);
+        dst.write(written + 1, b[2]);
+        dst.write(written + 2, b[3]);
         written += 3;
         read += 4;
     }

@@ -8,9 +8,8 @@
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 
-use super::{Base64, DecodeMode, DecodeState, Wrap};
-use crate::error::{DecodeError, Error};
-use crate::uninit;
+use super::{gcd, Base64, DecodeMode, DecodeState, Wrap};
+use crate::error::{DecodeError, StreamError};
 
 /// Input bytes buffered before a block is encoded (rounded to whole lines).
 const ENCODE_BLOCK: usize = 192 * 1024;
@@ -226,17 +225,17 @@ impl<W: Write> DecoderWriter<W> {
 
     /// Checks the end of the input, writes the last bytes and returns the
     /// inner writer.
-    pub fn finish(mut self) -> Result<W, Error> {
-        let n = self.state.finish(&mut self.out)?;
-        self.inner.write_all(uninit::written(&self.out, n))?;
+    pub fn finish(mut self) -> Result<W, StreamError> {
+        let last = self.state.finish_buf(&mut self.out)?;
+        self.inner.write_all(last)?;
         self.inner.flush()?;
         Ok(self.inner)
     }
 
-    fn feed(&mut self, buf: &[u8]) -> Result<(), Error> {
+    fn feed(&mut self, buf: &[u8]) -> Result<(), StreamError> {
         for block in buf.chunks(DECODE_BLOCK) {
-            let n = self.state.feed(block, &mut self.out)?;
-            self.inner.write_all(uninit::written(&self.out, n))?;
+            let decoded = self.state.feed_buf(block, &mut self.out)?;
+            self.inner.write_all(decoded)?;
         }
         Ok(())
     }
@@ -263,7 +262,7 @@ pub fn encode_stream(
 ) -> io::Result<u64> {
     let mut enc = EncoderWriter::new(writer, codec, wrap);
     match pump(reader, ENCODE_BLOCK, |b| {
-        enc.write_all(b).map_err(Error::Io)
+        enc.write_all(b).map_err(StreamError::Io)
     }) {
         Ok(n) => {
             enc.finish()?;
@@ -284,65 +283,28 @@ pub fn decode_stream(
     writer: &mut impl Write,
     codec: Base64,
     mode: DecodeMode,
-) -> Result<u64, Error> {
+) -> Result<u64, StreamError> {
     let mut state = codec.decode_state(codec.rules(mode));
     let mut out = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
     let mut total = 0u64;
     pump(reader, DECODE_BLOCK, |block| {
-        let n = state.feed(block, &mut out)?;
-        writer.write_all(uninit::written(&out, n))?;
-        total += n as u64;
+        let decoded = state.feed_buf(block, &mut out)?;
+        writer.write_all(decoded)?;
+        total += decoded.len() as u64;
         Ok(())
     })?;
-    let n = state.finish(&mut out)?;
-    writer.write_all(uninit::written(&out, n))?;
+    let last = state.finish_buf(&mut out)?;
+    writer.write_all(last)?;
     writer.flush()?;
-    Ok(total + n as u64)
-}
-
-/// Encodes an in-memory (e.g. memory-mapped) input to `writer` block by
-/// block, without copying it first; returns the input bytes.
-pub fn encode_slice(
-    src: &[u8],
-    writer: &mut impl Write,
-    codec: Base64,
-    wrap: Wrap,
-) -> io::Result<u64> {
-    let mut enc = EncoderWriter::new(writer, codec, wrap);
-    enc.write_all(src)?;
-    enc.finish()?;
-    Ok(src.len() as u64)
-}
-
-/// Decodes an in-memory (e.g. memory-mapped) input to `writer` block by
-/// block, without copying it first; returns the bytes written. Errors carry
-/// the input offset.
-pub fn decode_slice(
-    src: &[u8],
-    writer: &mut impl Write,
-    codec: Base64,
-    mode: DecodeMode,
-) -> Result<u64, Error> {
-    let mut state = codec.decode_state(codec.rules(mode));
-    let mut out = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
-    let mut total = 0u64;
-    for block in src.chunks(DECODE_BLOCK) {
-        let n = state.feed(block, &mut out)?;
-        writer.write_all(uninit::written(&out, n))?;
-        total += n as u64;
-    }
-    let n = state.finish(&mut out)?;
-    writer.write_all(uninit::written(&out, n))?;
-    writer.flush()?;
-    Ok(total + n as u64)
+    Ok(total + last.len() as u64)
 }
 
 /// Reads full blocks (short reads are topped up) and hands each to `f`.
 fn pump(
     reader: &mut impl Read,
     block: usize,
-    mut f: impl FnMut(&[u8]) -> Result<(), Error>,
-) -> Result<u64, Error> {
+    mut f: impl FnMut(&[u8]) -> Result<(), StreamError>,
+) -> Result<u64, StreamError> {
     let mut buf = vec![0u8; block];
     let mut total = 0u64;
     loop {
@@ -363,14 +325,6 @@ fn pump(
         if filled < block {
             return Ok(total);
         }
-    }
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
     }
 }
 

@@ -301,7 +301,7 @@ fn qp_contenders(op: Op) -> Vec<Contender> {
             v.push(Contender::new("mimeflow", |i, o| {
                 SCRATCH.with_borrow_mut(|buf| {
                     buf.clear();
-                    crate::qp::encode(i, crate::qp::EncodeOptions::default(), buf);
+                    crate::qp::encode_append(i, crate::qp::EncodeOptions::default(), buf);
                     copy_out(buf, o)
                 })
             }));
@@ -313,7 +313,7 @@ fn qp_contenders(op: Op) -> Vec<Contender> {
             v.push(Contender::new("mimeflow", |i, o| {
                 SCRATCH.with_borrow_mut(|buf| {
                     buf.clear();
-                    crate::qp::decode(i, buf);
+                    crate::qp::decode_append(i, buf);
                     copy_out(buf, o)
                 })
             }));

@@ -57,16 +57,13 @@ fn q_len(c: &str) -> usize {
 }
 
 fn push_q(out: &mut String, c: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in c.bytes() {
         if q_literal(b) {
             out.push(b as char);
         } else if b == b' ' {
             out.push('_');
         } else {
-            out.push('=');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+            out.extend(crate::qp::escape(b).map(char::from));
         }
     }
 }

@@ -333,7 +333,7 @@ pub fn encode_append(data: &[u8], cte: &TransferEncoding, text: bool, out: &mut 
                 binary: !text,
                 ..qp::EncodeOptions::default()
             };
-            qp::encode(data, opts, out);
+            qp::encode_append(data, opts, out);
         }
         _ => out.extend_from_slice(data),
     }

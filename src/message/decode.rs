@@ -18,7 +18,7 @@ use super::sink::{Capped, DecodeSink};
 use super::{Defect, DefectCode, EntityRef};
 use crate::base64::{DecodeMode, DecodeState, STANDARD};
 use crate::error::DecodeError;
-use crate::{qp, uninit, uu};
+use crate::{qp, uu};
 
 /// A Content-Transfer-Encoding.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -209,8 +209,8 @@ fn base64_to(
         out.write_all(b)
     };
     let failed = match feed(&mut mime, raw, block, &mut buf, &mut emit)? {
-        Ok(()) => match mime.finish(&mut buf) {
-            Ok(n) => return emit(uninit::written(&buf, n)),
+        Ok(()) => match mime.finish_buf(&mut buf) {
+            Ok(last) => return emit(last),
             Err(err) => err,
         },
         Err(err) => err,
@@ -225,11 +225,11 @@ fn base64_to(
     };
     let mut salvaged = feed(&mut lenient, raw, block, &mut buf, &mut emit)?.is_ok();
     if salvaged {
-        salvaged = match lenient.finish(&mut buf) {
-            Ok(n) => emit(uninit::written(&buf, n)).map(|()| true)?,
+        salvaged = match lenient.finish_buf(&mut buf) {
+            Ok(last) => emit(last).map(|()| true)?,
             Err(_) => match feed(&mut lenient, b"==", block, &mut buf, &mut emit)? {
-                Ok(()) => match lenient.finish(&mut buf) {
-                    Ok(n) => emit(uninit::written(&buf, n)).map(|()| true)?,
+                Ok(()) => match lenient.finish_buf(&mut buf) {
+                    Ok(last) => emit(last).map(|()| true)?,
                     Err(_) => false,
                 },
                 Err(_) => false,
@@ -258,8 +258,8 @@ fn feed(
     emit: &mut impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<Result<(), DecodeError>> {
     for piece in src.chunks(block) {
-        match state.feed(piece, buf) {
-            Ok(n) => emit(uninit::written(buf, n))?,
+        match state.feed_buf(piece, buf) {
+            Ok(decoded) => emit(decoded)?,
             Err(err) => return Ok(Err(err)),
         }
     }

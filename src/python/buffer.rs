@@ -21,6 +21,8 @@ use core::mem::MaybeUninit;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
+
+use crate::uninit::Out;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
@@ -142,20 +144,25 @@ impl OutBytes {
         Ok(OutBytes { writer, cap })
     }
 
-    /// The `cap` bytes of storage, uninitialised.
-    pub(crate) fn spare(&mut self) -> &mut [MaybeUninit<u8>] {
+    /// The `cap` bytes of storage, uninitialised, as a write-only view.
+    pub(crate) fn spare(&mut self) -> Out<'_> {
         // SAFETY: the writer holds at least `cap` bytes at its data pointer
         // (`PyBytesWriter_Create(cap)`), owned by it and by nothing else
         // until `finish`; the `&mut self` borrow keeps this slice unique.
         unsafe {
             let data = ffi::compat::PyBytesWriter_GetData(self.writer).cast::<MaybeUninit<u8>>();
-            core::slice::from_raw_parts_mut(data, self.cap)
+            Out::from_uninit(core::slice::from_raw_parts_mut(data, self.cap))
         }
     }
 
-    /// The `bytes` object made of the first `len` bytes, which the caller
-    /// must have written through [`Self::spare`].
-    pub(crate) fn finish(self, py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyBytes>> {
+    /// The `bytes` object made of the first `len` bytes.
+    ///
+    /// # Safety
+    /// The first `len` bytes must have been written through [`Self::spare`].
+    ///
+    /// # Panics
+    /// When `len` exceeds the room asked for.
+    pub(crate) unsafe fn finish(self, py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyBytes>> {
         assert!(len <= self.cap, "wrote past the output buffer");
         let writer = self.writer;
         core::mem::forget(self);

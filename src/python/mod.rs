@@ -19,24 +19,19 @@ mod errors;
 mod mbox;
 mod message;
 
-use core::mem::MaybeUninit;
-
 use pyo3::exceptions::PyValueError;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rayon::prelude::*;
 
-use crate::base64::{Base64, LineEnding, Rules, Wrap, PARALLEL_THRESHOLD, STANDARD, URL_SAFE};
+use crate::base64::{LineEnding, Rules, Wrap, PARALLEL_THRESHOLD, STANDARD, URL_SAFE};
 use crate::error::DecodeError;
+use crate::uninit::Out;
 use errors::DecodeFailure;
 
 /// Inputs at least this long run detached. Detaching and re-attaching costs
 /// a few hundred nanoseconds, about what encoding 4 KiB takes.
 const DETACH_THRESHOLD: usize = 4096;
-
-/// Input bytes per task of the multi-threaded paths (whole quanta).
-const PAR_CHUNK: usize = 256 * 1024;
 
 /// Input bytes translated per step when decoding with `altchars`: small
 /// enough to stay in L2 between the translation and the decoder.
@@ -65,6 +60,7 @@ where
 /// gives empty output either way.
 #[pyfunction]
 #[pyo3(signature = (data, /, wrapcol = 0, crlf = false, newline = false, urlsafe = false))]
+#[allow(unsafe_code)]
 fn b64encode<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -96,23 +92,25 @@ fn b64encode<'py>(
         (_, false) => (body, body.saturating_sub(eol.len())),
     };
     let mut out = buffer::OutBytes::new(py, cap)?;
-    let dst = out.spare();
+    let mut dst = out.spare();
     run(py, src.len(), || {
-        let n = encode_into(&codec, src, wrap, dst);
+        let n = codec.par_encode_wrapped_into(src, wrap, dst.reborrow());
         if wrapcol == 0 && newline && n > 0 {
-            for (d, &b) in dst[n..].iter_mut().zip(eol) {
-                d.write(b);
-            }
+            dst.copy_from(n, eol);
         }
         Ok::<_, PyErr>(())
     })?;
-    out.finish(py, keep)
+    // SAFETY: the encoder wrote all `body` bytes it reported (its contract)
+    // and the line ending after them where `keep` counts it; `keep` is at
+    // most that.
+    unsafe { out.finish(py, keep) }
 }
 
 /// `binascii.a2b_base64(data, strict_mode=strict)` after the stdlib's
 /// `altchars` translation; `data` as `base64.b64decode` takes it.
 #[pyfunction]
 #[pyo3(signature = (data, /, strict = false, altchars = None))]
+#[allow(unsafe_code)]
 fn b64decode<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
@@ -134,82 +132,20 @@ fn b64decode<'py>(
     let dst = out.spare();
     let n = run(py, src.len(), || {
         let result = match pair {
-            None => decode_into(rules, src, dst),
+            None => STANDARD.par_decode_into(rules, src, dst),
             Some(pair) => decode_translated(rules, src, pair, dst),
         };
         result.map_err(|e| failure(e, src, pair))
     })?;
-    out.finish(py, n)
+    // SAFETY: the decoder wrote the `n` bytes it reports (its contract).
+    unsafe { out.finish(py, n) }
 }
 
-/// The default backend's name (for benchmarks and bug reports).
+/// The default backend's name, as the CLI and `MIMEFLOW_SIMD` spell it
+/// (`avx512vbmi`, `avx2`, `base64-simd`, `scalar`).
 #[pyfunction]
-fn backend() -> String {
-    format!("{:?}", STANDARD.backend())
-}
-
-/// Encodes into `dst` (at least `encoded_length_wrapped` long), splitting
-/// large inputs into whole lines over rayon's threads.
-fn encode_into(codec: &Base64, src: &[u8], wrap: Wrap, dst: &mut [MaybeUninit<u8>]) -> usize {
-    codec.par_encode_wrapped_uninit(src, wrap, dst)
-}
-
-/// Decodes `src` into `dst` (at least `estimated_decoded_length` long).
-fn decode_into(
-    rules: Rules,
-    src: &[u8],
-    dst: &mut [MaybeUninit<u8>],
-) -> Result<usize, DecodeError> {
-    if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
-        return STANDARD.decode_uninit(rules, src, dst);
-    }
-    match rules {
-        Rules::Binascii {
-            strict: true,
-            require_padding: true,
-        } => {
-            match par_decode_quanta(rules, src, dst) {
-                Some(n) => Ok(n),
-                // Something irregular: the one-thread decoder gives the exact
-                // result or error offset.
-                None => STANDARD.decode_uninit(rules, src, dst),
-            }
-        }
-        // Lenient input (MIME lines) decodes on this thread straight into
-        // the output: `par_decode_to_vec` plus the copy out of its `Vec`
-        // measured 1.5-3x slower (benches/python_base64.py, 16 MiB, 2 cores).
-        _ => STANDARD.decode_uninit(rules, src, dst),
-    }
-}
-
-/// Strict input is nothing but whole quanta until the padding, so chunks of
-/// `PAR_CHUNK` bytes decode to exactly `PAR_CHUNK / 4 * 3` bytes each, in
-/// place in `dst`. `None` when some chunk is not plain data (padding, an
-/// error): the caller then decodes on one thread.
-fn par_decode_quanta(rules: Rules, src: &[u8], dst: &mut [MaybeUninit<u8>]) -> Option<usize> {
-    const OUT: usize = PAR_CHUNK / 4 * 3;
-    let chunks = src.len().div_ceil(PAR_CHUNK);
-    let (mid_src, last_src) = src.split_at((chunks - 1) * PAR_CHUNK);
-    let (mid_dst, last_dst) = dst.split_at_mut((chunks - 1) * OUT);
-    let (ok, last) = rayon::join(
-        || {
-            mid_src
-                .par_chunks(PAR_CHUNK)
-                .zip(mid_dst.par_chunks_mut(OUT))
-                .all(|(s, d)| {
-                    let mut st = STANDARD.decode_state(rules);
-                    matches!(st.feed(s, d), Ok(n) if n == OUT && st.is_clean())
-                })
-        },
-        || {
-            // Follows clean chunks, so a fresh state is the right one (all
-            // but for error offsets, and errors go to the one-thread path).
-            let mut st = STANDARD.decode_state(rules);
-            let w = st.feed(last_src, last_dst).ok()?;
-            Some(w + st.finish(&mut last_dst[w..]).ok()?)
-        },
-    );
-    Some(mid_dst.len() + last.filter(|_| ok)?)
+fn backend() -> &'static str {
+    STANDARD.backend().name()
 }
 
 /// `binascii.a2b_base64(src.translate(maketrans(pair, b'+/')))`, translating
@@ -218,7 +154,7 @@ fn decode_translated(
     rules: Rules,
     src: &[u8],
     pair: [u8; 2],
-    dst: &mut [MaybeUninit<u8>],
+    mut dst: Out<'_>,
 ) -> Result<usize, DecodeError> {
     let mut state = STANDARD.decode_state(rules);
     let mut scratch = vec![0u8; TRANSLATE_STEP.min(src.len())];
@@ -228,9 +164,9 @@ fn decode_translated(
         for (d, &c) in t.iter_mut().zip(chunk) {
             *d = translate(c, pair);
         }
-        w += state.feed(t, &mut dst[w..])?;
+        w += state.feed(t, dst.tail(w))?;
     }
-    Ok(w + state.finish(&mut dst[w..])?)
+    Ok(w + state.finish(dst.tail(w))?)
 }
 
 /// `bytes.maketrans(pair, b'+/')`: the second character wins a tie.

@@ -13,23 +13,17 @@
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
-use crate::base64::Backend;
-
 /// Proof that the CPU has what [`encode_body`] needs; only [`Avx512::get`]
 /// makes one.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Avx512(());
 
 impl Avx512 {
-    /// The kernel, where the CPU has it and the process default SIMD
-    /// backend (`MIMEFLOW_SIMD`) is AVX-512: `MIMEFLOW_SIMD=scalar` turns
-    /// it off with the Base64 kernels. Detected once.
+    /// The kernel, where the CPU has it (detected once). Whether it runs
+    /// by default is [`super::Backend::default_for_process`]'s choice.
     pub(super) fn get() -> Option<Avx512> {
         static ON: OnceLock<bool> = OnceLock::new();
-        let on = *ON.get_or_init(|| {
-            Backend::default_for_process() == Backend::Avx512Vbmi && is_available()
-        });
-        on.then_some(Avx512(()))
+        ON.get_or_init(is_available).then_some(Avx512(()))
     }
 
     /// [`encode_body`], behind the proof that it may run.
@@ -115,64 +109,68 @@ unsafe fn encode_body(
     soft: u32,
     soft_len: usize,
 ) -> (usize, usize) {
-    assert!(fit >= MIN_FIT && col <= fit && soft_len <= 3);
-    // Each input byte gives at most 3 bytes; a soft break (<= 3 bytes)
-    // comes first once and then after every MIN_FIT - 2 or more output
-    // bytes: at most 3 + 3.2 a byte, under the 4 a byte + 3 kept here.
-    assert!(out.len() >= o + 4 * body.len() + 67);
-    let hex = _mm_loadu_si128(b"0123456789ABCDEF".as_ptr().cast());
-    let triplets = _mm512_loadu_si512(TRIPLETS.as_ptr().cast());
-    let low_nibble = _mm_set1_epi8(0x0F);
-    let space = _mm_set1_epi8(0x20);
-    let tab = _mm_set1_epi8(b'\t' as i8);
-    let del = _mm_set1_epi8(0x7F);
-    let equals = _mm_set1_epi8(b'=' as i8);
-    let mut i = 0;
-    while i < body.len() {
-        let take = (body.len() - i).min(16);
-        let valid = (1u32 << take).wrapping_sub(1) as u16;
-        // SAFETY: lanes past `take` are masked off, so only body[i..i+take]
-        // is read.
-        let v = _mm_maskz_loadu_epi8(valid, body.as_ptr().add(i).cast());
-        let control = _mm_cmplt_epu8_mask(v, space) & !_mm_cmpeq_epi8_mask(v, tab);
-        let escape =
-            (control | _mm_cmpge_epu8_mask(v, del) | _mm_cmpeq_epi8_mask(v, equals)) & valid;
-        let first = _mm_mask_blend_epi8(escape, v, equals);
-        let high = _mm_shuffle_epi8(hex, _mm_and_si128(_mm_srli_epi16::<4>(v), low_nibble));
-        let low = _mm_shuffle_epi8(hex, _mm_and_si128(v, low_nibble));
-        let lanes = _mm512_inserti32x4::<2>(
-            _mm512_inserti32x4::<1>(_mm512_castsi128_si512(first), high),
-            low,
-        );
-        let spread = _mm512_permutexvar_epi8(triplets, lanes);
-        let starts = STARTS & ((1u64 << (3 * take)) - 1);
-        let digits = _pdep_u64(u64::from(escape), STARTS << 1);
-        let keep = starts | digits | digits << 1;
-        let encoded = _mm512_maskz_compress_epi8(keep, spread);
-        let len = keep.count_ones() as usize;
-        let dst = out.as_mut_ptr().add(o);
-        // SAFETY: o + 64 <= out.len(): since the call began `o` grew by at
-        // most 3 + 4 per input byte consumed (see the assert above).
-        _mm512_storeu_si512(dst.cast(), encoded);
-        if col + len <= fit {
-            o += len;
-            col += len;
-        } else {
-            // Cut at the last input byte start (or the end) at or before
-            // column `fit`; `room < len <= 48`, so the shifts stay in range.
-            let room = fit - col;
-            let byte_starts = _pext_u64(starts, keep) | 1u64 << len;
-            let c = 63 - (byte_starts & ((2u64 << room) - 1)).leading_zeros() as usize;
-            // SAFETY: c + 4 <= 64 and the tail store writes lanes below
-            // len <= 48 at dst + soft_len <= dst + 3: both inside the 64
-            // bytes checked above.
-            dst.add(c).cast::<u32>().write_unaligned(soft);
-            let tail = (!0u64 << c) & ((1u64 << len) - 1);
-            _mm512_mask_storeu_epi8(dst.add(soft_len).cast(), tail, encoded);
-            o += len + soft_len;
-            col = len - c;
+    // SAFETY: the caller upholds this function's contract: the CPU has the features
+    // `is_available()` checks; every access below is bounds-checked or noted.
+    unsafe {
+        assert!(fit >= MIN_FIT && col <= fit && soft_len <= 3);
+        // Each input byte gives at most 3 bytes; a soft break (<= 3 bytes)
+        // comes first once and then after every MIN_FIT - 2 or more output
+        // bytes: at most 3 + 3.2 a byte, under the 4 a byte + 3 kept here.
+        assert!(out.len() >= o + 4 * body.len() + 67);
+        let hex = _mm_loadu_si128(super::HEX_UPPER.as_ptr().cast());
+        let triplets = _mm512_loadu_si512(TRIPLETS.as_ptr().cast());
+        let low_nibble = _mm_set1_epi8(0x0F);
+        let space = _mm_set1_epi8(0x20);
+        let tab = _mm_set1_epi8(b'\t' as i8);
+        let del = _mm_set1_epi8(0x7F);
+        let equals = _mm_set1_epi8(b'=' as i8);
+        let mut i = 0;
+        while i < body.len() {
+            let take = (body.len() - i).min(16);
+            let valid = (1u32 << take).wrapping_sub(1) as u16;
+            // SAFETY: lanes past `take` are masked off, so only body[i..i+take]
+            // is read.
+            let v = _mm_maskz_loadu_epi8(valid, body.as_ptr().add(i).cast());
+            let control = _mm_cmplt_epu8_mask(v, space) & !_mm_cmpeq_epi8_mask(v, tab);
+            let escape =
+                (control | _mm_cmpge_epu8_mask(v, del) | _mm_cmpeq_epi8_mask(v, equals)) & valid;
+            let first = _mm_mask_blend_epi8(escape, v, equals);
+            let high = _mm_shuffle_epi8(hex, _mm_and_si128(_mm_srli_epi16::<4>(v), low_nibble));
+            let low = _mm_shuffle_epi8(hex, _mm_and_si128(v, low_nibble));
+            let lanes = _mm512_inserti32x4::<2>(
+                _mm512_inserti32x4::<1>(_mm512_castsi128_si512(first), high),
+                low,
+            );
+            let spread = _mm512_permutexvar_epi8(triplets, lanes);
+            let starts = STARTS & ((1u64 << (3 * take)) - 1);
+            let digits = _pdep_u64(u64::from(escape), STARTS << 1);
+            let keep = starts | digits | digits << 1;
+            let encoded = _mm512_maskz_compress_epi8(keep, spread);
+            let len = keep.count_ones() as usize;
+            let dst = out.as_mut_ptr().add(o);
+            // SAFETY: o + 64 <= out.len(): since the call began `o` grew by at
+            // most 3 + 4 per input byte consumed (see the assert above).
+            _mm512_storeu_si512(dst.cast(), encoded);
+            if col + len <= fit {
+                o += len;
+                col += len;
+            } else {
+                // Cut at the last input byte start (or the end) at or before
+                // column `fit`; `room < len <= 48`, so the shifts stay in range.
+                let room = fit - col;
+                let byte_starts = _pext_u64(starts, keep) | 1u64 << len;
+                let c = 63 - (byte_starts & ((2u64 << room) - 1)).leading_zeros() as usize;
+                // SAFETY: c + 4 <= 64 and the tail store writes lanes below
+                // len <= 48 at dst + soft_len <= dst + 3: both inside the 64
+                // bytes checked above.
+                dst.add(c).cast::<u32>().write_unaligned(soft);
+                let tail = (!0u64 << c) & ((1u64 << len) - 1);
+                _mm512_mask_storeu_epi8(dst.add(soft_len).cast(), tail, encoded);
+                o += len + soft_len;
+                col = len - c;
+            }
+            i += take;
         }
-        i += take;
+        (o, col)
     }
-    (o, col)
 }

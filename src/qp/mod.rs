@@ -10,7 +10,7 @@
 //! The encoder cuts text at hard line ends (`memchr` for LF). Where the CPU
 //! has AVX-512 VBMI2, a line's body goes 16 bytes a step through the vector
 //! kernel in `avx512.rs` (one compress per step, whatever the escapes);
-//! [`encode_scalar`] is the reference it is tested against. Otherwise it
+//! the scalar [`Backend`] is the reference it is tested against. Otherwise it
 //! encodes each line 8 bytes at a time. A SWAR test ([`not_literal_mask`]) tells
 //! whether a word can be copied as is (one 8-byte store); if not, each
 //! byte's encoded form comes from a 256-entry table of packed literal/`=XX`
@@ -35,6 +35,10 @@ use std::io::{self, Write};
 
 use memchr::memchr;
 
+use crate::base64::LineEnding;
+#[cfg(doc)]
+use crate::base64::Wrap;
+
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
@@ -45,11 +49,76 @@ type Simd = avx512::Avx512;
 #[derive(Clone, Copy)]
 enum Simd {}
 
-fn simd_kernel() -> Option<Simd> {
-    #[cfg(target_arch = "x86_64")]
-    return avx512::Avx512::get();
-    #[cfg(not(target_arch = "x86_64"))]
-    None
+/// The kernels the quoted-printable encoder can run, chosen per call
+/// ([`encode_append_on`]) as Base64's are per codec value, so tests drive each one
+/// whatever the process default. Decoding has one (scalar SWAR) path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Eight bytes a step (SWAR); also the reference in tests.
+    Scalar,
+    /// The AVX-512 VBMI/VBMI2 line-body kernel (`vpermb` + `vpcompressb`).
+    Avx512Vbmi,
+}
+
+impl Backend {
+    /// Every backend, slowest first.
+    pub const ALL: [Backend; 2] = [Backend::Scalar, Backend::Avx512Vbmi];
+
+    /// The name used by `MIMEFLOW_SIMD` and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Scalar => "scalar",
+            Backend::Avx512Vbmi => "avx512vbmi",
+        }
+    }
+
+    /// Whether this CPU can run the backend (detected once, then cached).
+    pub fn is_available(self) -> bool {
+        self.kernel().is_ok()
+    }
+
+    /// The backends this CPU can run, slowest first.
+    pub fn available() -> Vec<Backend> {
+        Backend::ALL
+            .into_iter()
+            .filter(|b| b.is_available())
+            .collect()
+    }
+
+    /// The process default: the vector kernel where the CPU has it and the
+    /// Base64 process default ([`crate::base64::Backend::default_for_process`],
+    /// set by `MIMEFLOW_SIMD`) is AVX-512 too, so `MIMEFLOW_SIMD=scalar`
+    /// turns both off; else scalar.
+    pub fn default_for_process() -> Backend {
+        static DEFAULT: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+        *DEFAULT.get_or_init(|| {
+            let simd =
+                crate::base64::Backend::default_for_process() == crate::base64::Backend::Avx512Vbmi;
+            if simd && Backend::Avx512Vbmi.is_available() {
+                Backend::Avx512Vbmi
+            } else {
+                Backend::Scalar
+            }
+        })
+    }
+
+    /// The kernel token of this backend: `Ok(None)` for scalar, `Err` where
+    /// the CPU lacks the backend.
+    fn kernel(self) -> Result<Option<Simd>, ()> {
+        match self {
+            Backend::Scalar => Ok(None),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512Vbmi => avx512::Avx512::get().map(Some).ok_or(()),
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Avx512Vbmi => Err(()),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
@@ -126,11 +195,11 @@ fn zero_bytes(w: u64) -> u64 {
 ///
 /// ```
 /// let mut out = Vec::new();
-/// let bad = mimeflow::qp::decode(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out);
+/// let bad = mimeflow::qp::decode_append(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out);
 /// assert_eq!(out, "café au lait =ZZ\r\n".as_bytes());
 /// assert_eq!(bad, vec![21]);
 /// ```
-pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
+pub fn decode_append(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
     let mut bad = Vec::new();
     let n = src.len();
     out.reserve(n);
@@ -251,31 +320,31 @@ pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Vec<usize> {
     bad
 }
 
-/// Input bytes per piece of [`decode_to`]: the output it holds at once is
+/// Input bytes per piece of [`decode_to_writer`]: the output it holds at once is
 /// at most this (decoding never grows the data).
 const PIECE: usize = 64 * 1024;
 
-/// Decodes `src` as [`decode`] does, writing the output to `w` piece by
+/// Decodes `src` as [`decode_append`] does, writing the output to `w` piece by
 /// piece, so memory stays bounded whatever the size of the body. Offsets of
 /// bad escapes (relative to `src`) are appended to `bad`. Returns the bytes
 /// written.
 ///
-/// Pieces end where [`decode`] keeps no state across the cut (see
+/// Pieces end where [`decode_append`] keeps no state across the cut (see
 /// [`is_cut`]), so the output is byte for byte that of one call. A line
 /// with no such point (a run of blanks, CRs or `=` with no line end) is
 /// decoded as one piece.
 ///
 /// ```
 /// let (mut out, mut bad) = (Vec::new(), Vec::new());
-/// let n = mimeflow::qp::decode_to(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out, &mut bad).unwrap();
+/// let n = mimeflow::qp::decode_to_writer(b"caf=C3=a9 =\r\nau lait =ZZ  \r\n", &mut out, &mut bad).unwrap();
 /// assert_eq!(out, "café au lait =ZZ\r\n".as_bytes());
 /// assert_eq!((n, bad), (out.len() as u64, vec![21]));
 /// ```
-pub fn decode_to(src: &[u8], w: &mut impl Write, bad: &mut Vec<usize>) -> io::Result<u64> {
+pub fn decode_to_writer(src: &[u8], w: &mut impl Write, bad: &mut Vec<usize>) -> io::Result<u64> {
     decode_pieces(src, w, bad, PIECE)
 }
 
-/// [`decode_to`] with pieces of about `piece` input bytes (tests vary it).
+/// [`decode_to_writer`] with pieces of about `piece` input bytes (tests vary it).
 #[doc(hidden)]
 pub fn decode_pieces(
     src: &[u8],
@@ -290,7 +359,7 @@ pub fn decode_pieces(
         let end = next_cut(src, start, piece);
         out.clear();
         bad.extend(
-            decode(&src[start..end], &mut out)
+            decode_append(&src[start..end], &mut out)
                 .into_iter()
                 .map(|b| start + b),
         );
@@ -315,7 +384,7 @@ fn next_cut(src: &[u8], start: usize, piece: usize) -> usize {
         .unwrap_or(src.len())
 }
 
-/// Whether [`decode`] of `src[..c]` then of `src[c..]` equals the decode of
+/// Whether [`decode_append`] of `src[..c]` then of `src[c..]` equals the decode of
 /// `src`: nothing pending at `c`. That holds after a line end; after a
 /// complete `=XX` escape (an `=` is never inside another item, so it starts
 /// one; a decoded escape is never trimmed); and after a literal byte that
@@ -339,26 +408,27 @@ fn is_cut(src: &[u8], c: usize) -> bool {
 }
 
 /// Decodes a quoted-printable body into a new vector (bad escapes are kept
-/// literally and not reported; use [`decode`] for their offsets).
+/// literally and not reported; use [`decode_append`] for their offsets).
 pub fn decode_to_vec(src: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(src.len());
-    decode(src, &mut out);
+    decode_append(src, &mut out);
     out
 }
 
-/// How [`encode`] writes quoted-printable.
+/// How [`encode_append`] writes quoted-printable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodeOptions {
     /// `true`: every byte is data, CR and LF are encoded as `=0D` `=0A`.
     /// `false` (text): CRLF and bare LF are line ends, written as hard breaks
     /// in the output line ending; a bare CR is encoded as `=0D`.
     pub binary: bool,
-    /// Output line ending: CRLF (`true`) or LF.
-    pub crlf: bool,
+    /// Output line ending (the type Base64's [`Wrap`] uses).
+    pub line_ending: LineEnding,
     /// Longest output line, counting a trailing soft-break `=` but not the
-    /// line end (RFC 2045: 76). Values below 4 are treated as 4, the least
-    /// that fits an escape and a soft break.
-    pub line_length: usize,
+    /// line end (RFC 2045: 76); the name Base64's [`Wrap`] uses. Values
+    /// below 4 are treated as 4, the least that fits an escape and a soft
+    /// break.
+    pub cols: usize,
 }
 
 impl Default for EncodeOptions {
@@ -366,8 +436,8 @@ impl Default for EncodeOptions {
     fn default() -> Self {
         EncodeOptions {
             binary: false,
-            crlf: true,
-            line_length: 76,
+            line_ending: LineEnding::Crlf,
+            cols: 76,
         }
     }
 }
@@ -389,12 +459,20 @@ const ENC: [u32; 256] = {
     t
 };
 
+/// `=XX` for `b` (uppercase hex, RFC 2045 §6.7): the crate's one hex
+/// escape, also used by RFC 2047 Q-encoding (`compose::encode_header`).
+pub(crate) const fn escape(b: u8) -> [u8; 3] {
+    [
+        b'=',
+        HEX_UPPER[(b >> 4) as usize],
+        HEX_UPPER[(b & 15) as usize],
+    ]
+}
+
 /// `=XX` for `b`, packed as in [`ENC`].
 const fn escape_word(b: u8) -> u32 {
-    b'=' as u32
-        | (HEX_UPPER[(b >> 4) as usize] as u32) << 8
-        | (HEX_UPPER[(b & 15) as usize] as u32) << 16
-        | 3 << 24
+    let [e, hi, lo] = escape(b);
+    e as u32 | (hi as u32) << 8 | (lo as u32) << 16 | 3 << 24
 }
 
 #[inline(always)]
@@ -407,7 +485,7 @@ fn enc_len(t: u32) -> usize {
 /// `=`, control characters and 8-bit bytes are written `=XX` (uppercase);
 /// a space or tab just before a hard line end or the end of the input is
 /// encoded too; lines are cut with soft breaks so that none exceeds
-/// `opts.line_length`, never inside an escape. In text mode a final line
+/// `opts.cols`, never inside an escape. In text mode a final line
 /// without a line end stays without one.
 ///
 /// ```
@@ -415,19 +493,24 @@ fn enc_len(t: u32) -> usize {
 /// let text = encode_to_vec("naïve = true \n".as_bytes(), EncodeOptions::default());
 /// assert_eq!(text, b"na=C3=AFve =3D true=20\r\n");
 /// ```
-pub fn encode(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
-    encode_with(src, opts, out, simd_kernel());
+pub fn encode_append(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
+    encode_append_on(Backend::default_for_process(), src, opts, out);
 }
 
-/// [`encode`] without the vector kernel: the reference the tests and fuzz
-/// targets compare it with.
-#[doc(hidden)]
-pub fn encode_scalar(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
-    encode_with(src, opts, out, None);
+/// [`encode_append`] on `backend`; every backend gives the same bytes.
+///
+/// # Panics
+/// When this CPU lacks `backend` ([`Backend::is_available`]).
+pub fn encode_append_on(backend: Backend, src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>) {
+    let simd = backend
+        .kernel()
+        .unwrap_or_else(|()| panic!("this CPU cannot run the {backend} QP backend"));
+    encode_with(src, opts, out, simd);
 }
 
 fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<Simd>) {
-    let width = opts.line_length.max(4);
+    let width = opts.cols.max(4);
+    let crlf = opts.line_ending == LineEnding::Crlf;
     let n = src.len();
     // Text is mostly copied; binary mostly triples. [`Encoder::ensure`]
     // makes room for the worst case as it goes; this only saves regrowing.
@@ -443,8 +526,8 @@ fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<
         out,
         fit: width - 1,
         per_byte: 3 + 9usize.div_ceil(width - 3),
-        eol: if opts.crlf { 0x0A0D } else { 0x0A },
-        eol_len: if opts.crlf { 2 } else { 1 },
+        eol: if crlf { 0x0A0D } else { 0x0A },
+        eol_len: opts.line_ending.as_bytes().len(),
         col: 0,
         simd,
     };
@@ -475,11 +558,11 @@ fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<
 /// Encodes `src` as quoted-printable into a new vector.
 pub fn encode_to_vec(src: &[u8], opts: EncodeOptions) -> Vec<u8> {
     let mut out = Vec::new();
-    encode(src, opts, &mut out);
+    encode_append(src, opts, &mut out);
     out
 }
 
-/// Output state of [`encode`]: the write index into `out` (which is kept
+/// Output state of [`encode_append`]: the write index into `out` (which is kept
 /// longer than the output, zero-filled ahead, and truncated at the end) and
 /// the column of the current line.
 struct Encoder<'a> {
@@ -716,8 +799,8 @@ mod tests {
     fn escapes_are_uppercase_and_whole() {
         let o = EncodeOptions {
             binary: true,
-            crlf: false,
-            line_length: 10,
+            line_ending: LineEnding::Lf,
+            cols: 10,
         };
         let e = encode_to_vec(&[0xAB; 7], o);
         assert_eq!(e, b"=AB=AB=AB=\n=AB=AB=AB=\n=AB");
@@ -730,8 +813,8 @@ mod tests {
     fn tiny_width_is_clamped() {
         let o = EncodeOptions {
             binary: true,
-            crlf: true,
-            line_length: 0,
+            line_ending: LineEnding::Crlf,
+            cols: 0,
         };
         let e = encode_to_vec(b"ab\xff", o);
         assert_eq!(decode_to_vec(&e), b"ab\xff");
@@ -745,7 +828,7 @@ mod tests {
         assert_eq!(decode_to_vec(b"=0D\n"), b"\r\n");
         assert_eq!(decode_to_vec(b" =20 \n \n"), b"  \n\n");
         let mut out = Vec::new();
-        assert_eq!(decode(b"=4=\n=", &mut out), vec![0]);
+        assert_eq!(decode_append(b"=4=\n=", &mut out), vec![0]);
         assert_eq!(out, b"=4");
     }
 }

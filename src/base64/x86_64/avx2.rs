@@ -61,41 +61,44 @@ struct EncConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn enc_consts<const URL: bool>() -> EncConsts {
-    #[rustfmt::skip]
-    let shuf_fast = _mm256_setr_epi8(
-        5, 4, 6, 5, 8, 7, 9, 8, 11, 10, 12, 11, 14, 13, 15, 14,
-        1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
-    );
-    #[rustfmt::skip]
-    let shuf_safe = _mm256_setr_epi8(
-        1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
-        5, 4, 6, 5, 8, 7, 9, 8, 11, 10, 12, 11, 14, 13, 15, 14,
-    );
-    // Class 0: 'A'..'Z' (+65), 1: 'a'..'z' (+71), 2..=11: digits (-4), 12: value 62, 13: value 63.
-    let (v62, v63) = if URL {
-        (b'-' as i8 - 62, b'_' as i8 - 63)
-    } else {
-        (b'+' as i8 - 62, b'/' as i8 - 63)
-    };
-    #[rustfmt::skip]
-    let offsets = _mm256_setr_epi8(
-        65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, v62, v63, 0, 0,
-        65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, v62, v63, 0, 0,
-    );
-    EncConsts {
-        shuf_fast,
-        shuf_safe,
-        mask_hi: _mm256_set1_epi32(0x0fc0_fc00),
-        mask_hi2: _mm256_set1_epi32(0x003f_003f),
-        // LLVM sees that these multipliers are powers of two and "simplifies" the multiplies
-        // into a long zero-extend/variable-shift/pack sequence that is far slower; hiding the
-        // constants from the optimizer (once per call, outside the loops) keeps the multiplies.
-        mul_hi: core::hint::black_box(_mm256_set1_epi32(0x0200_0020)),
-        mask_lo: _mm256_set1_epi32(0x003f_03f0),
-        mul_lo: core::hint::black_box(_mm256_set1_epi32(0x0100_0010)),
-        c51: _mm256_set1_epi8(51),
-        c25: _mm256_set1_epi8(25),
-        offsets,
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
+    unsafe {
+        #[rustfmt::skip]
+        let shuf_fast = _mm256_setr_epi8(
+            5, 4, 6, 5, 8, 7, 9, 8, 11, 10, 12, 11, 14, 13, 15, 14,
+            1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
+        );
+        #[rustfmt::skip]
+        let shuf_safe = _mm256_setr_epi8(
+            1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
+            5, 4, 6, 5, 8, 7, 9, 8, 11, 10, 12, 11, 14, 13, 15, 14,
+        );
+        // Class 0: 'A'..'Z' (+65), 1: 'a'..'z' (+71), 2..=11: digits (-4), 12: value 62, 13: value 63.
+        let (v62, v63) = if URL {
+            (b'-' as i8 - 62, b'_' as i8 - 63)
+        } else {
+            (b'+' as i8 - 62, b'/' as i8 - 63)
+        };
+        #[rustfmt::skip]
+        let offsets = _mm256_setr_epi8(
+            65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, v62, v63, 0, 0,
+            65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, v62, v63, 0, 0,
+        );
+        EncConsts {
+            shuf_fast,
+            shuf_safe,
+            mask_hi: _mm256_set1_epi32(0x0fc0_fc00),
+            mask_hi2: _mm256_set1_epi32(0x003f_003f),
+            // LLVM sees that these multipliers are powers of two and "simplifies" the multiplies
+            // into a long zero-extend/variable-shift/pack sequence that is far slower; hiding the
+            // constants from the optimizer (once per call, outside the loops) keeps the multiplies.
+            mul_hi: core::hint::black_box(_mm256_set1_epi32(0x0200_0020)),
+            mask_lo: _mm256_set1_epi32(0x003f_03f0),
+            mul_lo: core::hint::black_box(_mm256_set1_epi32(0x0100_0010)),
+            c51: _mm256_set1_epi8(51),
+            c25: _mm256_set1_epi8(25),
+            offsets,
+        }
     }
 }
 
@@ -105,23 +108,26 @@ unsafe fn enc_consts<const URL: bool>() -> EncConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn enc_translate(k: &EncConsts, shuffled: __m256i) -> __m256i {
-    // Muła's multiply trick: two masked 16-bit multiplies move the four 6-bit fields of every
-    // 24-bit group into the low bits of four consecutive bytes.
-    // The right shifts (word0 >> 10, word1 >> 6) use vpmulhrsw rather than Muła's vpmulhuw:
-    // Rust's `_mm256_mulhi_epu16` is expressed as a generic widening multiply that LLVM fails
-    // to match back to one vpmulhuw here (it emits zero-extend + two multiplies + pack +
-    // permute). With the low bits masked off, (a * 2^(15-k) + 2^14) >> 15 is exactly a >> k
-    // (arithmetic), and the second mask drops the sign bits that word0 (bit 15 set) brings in.
-    let t0 = _mm256_and_si256(shuffled, k.mask_hi);
-    let t1 = _mm256_and_si256(_mm256_mulhrs_epi16(t0, k.mul_hi), k.mask_hi2);
-    let t2 = _mm256_and_si256(shuffled, k.mask_lo);
-    let t3 = _mm256_mullo_epi16(t2, k.mul_lo);
-    let idx = _mm256_or_si256(t1, t3);
-    // Reduce 0..=63 to a class 0..=13, then add the class's ASCII offset.
-    let reduced = _mm256_subs_epu8(idx, k.c51);
-    let is_lower = _mm256_cmpgt_epi8(idx, k.c25);
-    let reduced = _mm256_sub_epi8(reduced, is_lower);
-    _mm256_add_epi8(idx, _mm256_shuffle_epi8(k.offsets, reduced))
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
+    unsafe {
+        // Muła's multiply trick: two masked 16-bit multiplies move the four 6-bit fields of every
+        // 24-bit group into the low bits of four consecutive bytes.
+        // The right shifts (word0 >> 10, word1 >> 6) use vpmulhrsw rather than Muła's vpmulhuw:
+        // Rust's `_mm256_mulhi_epu16` is expressed as a generic widening multiply that LLVM fails
+        // to match back to one vpmulhuw here (it emits zero-extend + two multiplies + pack +
+        // permute). With the low bits masked off, (a * 2^(15-k) + 2^14) >> 15 is exactly a >> k
+        // (arithmetic), and the second mask drops the sign bits that word0 (bit 15 set) brings in.
+        let t0 = _mm256_and_si256(shuffled, k.mask_hi);
+        let t1 = _mm256_and_si256(_mm256_mulhrs_epi16(t0, k.mul_hi), k.mask_hi2);
+        let t2 = _mm256_and_si256(shuffled, k.mask_lo);
+        let t3 = _mm256_mullo_epi16(t2, k.mul_lo);
+        let idx = _mm256_or_si256(t1, t3);
+        // Reduce 0..=63 to a class 0..=13, then add the class's ASCII offset.
+        let reduced = _mm256_subs_epu8(idx, k.c51);
+        let is_lower = _mm256_cmpgt_epi8(idx, k.c25);
+        let reduced = _mm256_sub_epi8(reduced, is_lower);
+        _mm256_add_epi8(idx, _mm256_shuffle_epi8(k.offsets, reduced))
+    }
 }
 
 /// Encodes `src[p..p+24]` reading `src[p-4..p+28]` (one load).
@@ -130,8 +136,12 @@ unsafe fn enc_translate(k: &EncConsts, shuffled: __m256i) -> __m256i {
 /// AVX2 must be available; `p >= 4` and `p + 28 <= src.len()` must hold for the slice behind `s`.
 #[inline(always)]
 unsafe fn enc_block_fast(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
-    let v = _mm256_loadu_si256(s.add(p - 4).cast());
-    enc_translate(k, _mm256_shuffle_epi8(v, k.shuf_fast))
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `p >= 4` and `p
+    // + 28 <= src.len()` must hold for the slice behind `s`.
+    unsafe {
+        let v = _mm256_loadu_si256(s.add(p - 4).cast());
+        enc_translate(k, _mm256_shuffle_epi8(v, k.shuf_fast))
+    }
 }
 
 /// Encodes `src[p..p+24]` reading exactly `src[p..p+24]` (two overlapping 16-byte loads).
@@ -140,10 +150,14 @@ unsafe fn enc_block_fast(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
 /// AVX2 must be available; `p + 24 <= src.len()` must hold for the slice behind `s`.
 #[inline(always)]
 unsafe fn enc_block_safe(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
-    let lo = _mm_loadu_si128(s.add(p).cast());
-    let hi = _mm_loadu_si128(s.add(p + 8).cast());
-    let v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    enc_translate(k, _mm256_shuffle_epi8(v, k.shuf_safe))
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `p + 24 <=
+    // src.len()` must hold for the slice behind `s`.
+    unsafe {
+        let lo = _mm_loadu_si128(s.add(p).cast());
+        let hi = _mm_loadu_si128(s.add(p + 8).cast());
+        let v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+        enc_translate(k, _mm256_shuffle_epi8(v, k.shuf_safe))
+    }
 }
 
 /// Stores 32 bytes at `d + o`.
@@ -152,7 +166,11 @@ unsafe fn enc_block_safe(k: &EncConsts, s: *const u8, p: usize) -> __m256i {
 /// AVX2 must be available; `d + o .. d + o + 32` must be writable.
 #[inline(always)]
 unsafe fn store32(d: *mut u8, o: usize, v: __m256i) {
-    _mm256_storeu_si256(d.add(o).cast(), v);
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `d + o .. d + o
+    // + 32` must be writable.
+    unsafe {
+        _mm256_storeu_si256(d.add(o).cast(), v);
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -192,7 +210,8 @@ unsafe fn encode_impl<const URL: bool>(src: &[u8], dst: &mut [MaybeUninit<u8>]) 
         return 0;
     }
     debug_assert!(dst.len() >= len / 3 * 4);
-    let k = enc_consts::<URL>();
+    // SAFETY: AVX2 is available (this function's contract); the constants are immediates.
+    let k = unsafe { enc_consts::<URL>() };
     let s = src.as_ptr();
     let d = dst.as_mut_ptr().cast::<u8>();
     // SAFETY: (whole body) every block at p reads within src (fast blocks need 4 <= p and
@@ -267,12 +286,16 @@ pub(crate) unsafe fn encode_lines(
 /// `o + eol_len` bytes must be writable at `d`.
 #[inline(always)]
 unsafe fn put_eol(d: *mut u8, o: usize, crlf: bool) {
-    if crlf {
-        d.add(o)
-            .cast::<u16>()
-            .write_unaligned(u16::from_le_bytes(*b"\r\n"));
-    } else {
-        d.add(o).write(b'\n');
+    // SAFETY: the caller upholds this function's contract: `o + eol_len` bytes must be writable at
+    // `d`.
+    unsafe {
+        if crlf {
+            d.add(o)
+                .cast::<u16>()
+                .write_unaligned(u16::from_le_bytes(*b"\r\n"));
+        } else {
+            d.add(o).write(b'\n');
+        }
     }
 }
 
@@ -307,7 +330,8 @@ unsafe fn encode_lines_impl<const URL: bool>(
     }
     let out_total = lines * line_out;
     debug_assert!(dst.len() >= out_total);
-    let k = enc_consts::<URL>();
+    // SAFETY: AVX2 is available (this function's contract); the constants are immediates.
+    let k = unsafe { enc_consts::<URL>() };
     let s = src.as_ptr();
     let d = dst.as_mut_ptr().cast::<u8>();
     let mut i = 0usize;
@@ -390,67 +414,70 @@ struct DecConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn dec_consts<const URL: bool>() -> DecConsts {
-    // Validation (Muła / Lemire): every high nibble h is given a class bit lut_hi[h]; lut_lo[l]
-    // holds the classes for which low nibble l does NOT form an alphabet char. A byte is valid
-    // iff lut_lo[l] & lut_hi[h] == 0. Bit 0x10 marks high nibbles with no alphabet char at all
-    // (0, 1, 8..15) and is set in every lut_lo entry.
-    //   standard: 0x01 h=2 ('+' l=B, '/' l=F), 0x02 h=3 (digits l<=9), 0x04 h=4,6 (l>=1),
-    //             0x08 h=5,7 (l<=A).
-    //   URL-safe: 0x01 h=2 ('-' l=D), 0x02 h=3, 0x04 h=4,6, 0x08 h=5 (l<=A or '_' l=F),
-    //             0x20 h=7 (l<=A).
-    #[rustfmt::skip]
-    let (lut_lo, lut_hi, roll) = if URL {
-        (
-            _mm256_setr_epi8(
-                0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x3B, 0x3B, 0x3A, 0x3B, 0x33,
-                0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x3B, 0x3B, 0x3A, 0x3B, 0x33,
-            ),
-            _mm256_setr_epi8(
-                0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x20, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
-                0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x20, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
-            ),
-            // h=2: '-' -> 62 (+17); h=3: digits (+4); h=4,5: upper (-65); h=6,7: lower (-71).
-            _mm256_setr_epi8(
-                0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
-                0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
-            ),
-        )
-    } else {
-        (
-            _mm256_setr_epi8(
-                0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A,
-                0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A,
-            ),
-            _mm256_setr_epi8(
-                0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
-                0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
-            ),
-            // index 1: '/' (h=2 minus 1) -> 63 (+16); h=2: '+' -> 62 (+19); h=3: +4;
-            // h=4,5: -65; h=6,7: -71.
-            _mm256_setr_epi8(
-                0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
-                0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
-            ),
-        )
-    };
-    #[rustfmt::skip]
-    // The last four entries of each lane are don't-care; they are not -1 (zero) on purpose, so
-    // the optimizer has no known-zero bytes to "preserve" with an extra blend after vpermd.
-    let pack_shuf = _mm256_setr_epi8(
-        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, 3, 7, 11, 15,
-        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, 3, 7, 11, 15,
-    );
-    DecConsts {
-        m0f: _mm256_set1_epi8(0x0f),
-        lut_lo,
-        lut_hi,
-        roll,
-        special: _mm256_set1_epi8(if URL { b'_' as i8 } else { b'/' as i8 }),
-        special_off: _mm256_set1_epi8(63 - b'_' as i8),
-        pack_madd1: _mm256_set1_epi32(0x0140_0140),
-        pack_madd2: _mm256_set1_epi32(0x0001_1000),
-        pack_shuf,
-        pack_perm: _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7),
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
+    unsafe {
+        // Validation (Muła / Lemire): every high nibble h is given a class bit lut_hi[h]; lut_lo[l]
+        // holds the classes for which low nibble l does NOT form an alphabet char. A byte is valid
+        // iff lut_lo[l] & lut_hi[h] == 0. Bit 0x10 marks high nibbles with no alphabet char at all
+        // (0, 1, 8..15) and is set in every lut_lo entry.
+        //   standard: 0x01 h=2 ('+' l=B, '/' l=F), 0x02 h=3 (digits l<=9), 0x04 h=4,6 (l>=1),
+        //             0x08 h=5,7 (l<=A).
+        //   URL-safe: 0x01 h=2 ('-' l=D), 0x02 h=3, 0x04 h=4,6, 0x08 h=5 (l<=A or '_' l=F),
+        //             0x20 h=7 (l<=A).
+        #[rustfmt::skip]
+        let (lut_lo, lut_hi, roll) = if URL {
+            (
+                _mm256_setr_epi8(
+                    0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x3B, 0x3B, 0x3A, 0x3B, 0x33,
+                    0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x3B, 0x3B, 0x3A, 0x3B, 0x33,
+                ),
+                _mm256_setr_epi8(
+                    0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x20, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+                    0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x20, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+                ),
+                // h=2: '-' -> 62 (+17); h=3: digits (+4); h=4,5: upper (-65); h=6,7: lower (-71).
+                _mm256_setr_epi8(
+                    0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+                ),
+            )
+        } else {
+            (
+                _mm256_setr_epi8(
+                    0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A,
+                    0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A, 0x1B, 0x1B, 0x1B, 0x1A,
+                ),
+                _mm256_setr_epi8(
+                    0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+                    0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+                ),
+                // index 1: '/' (h=2 minus 1) -> 63 (+16); h=2: '+' -> 62 (+19); h=3: +4;
+                // h=4,5: -65; h=6,7: -71.
+                _mm256_setr_epi8(
+                    0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+                ),
+            )
+        };
+        #[rustfmt::skip]
+        // The last four entries of each lane are don't-care; they are not -1 (zero) on purpose, so
+        // the optimizer has no known-zero bytes to "preserve" with an extra blend after vpermd.
+        let pack_shuf = _mm256_setr_epi8(
+            2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, 3, 7, 11, 15,
+            2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, 3, 7, 11, 15,
+        );
+        DecConsts {
+            m0f: _mm256_set1_epi8(0x0f),
+            lut_lo,
+            lut_hi,
+            roll,
+            special: _mm256_set1_epi8(if URL { b'_' as i8 } else { b'/' as i8 }),
+            special_off: _mm256_set1_epi8(63 - b'_' as i8),
+            pack_madd1: _mm256_set1_epi32(0x0140_0140),
+            pack_madd2: _mm256_set1_epi32(0x0001_1000),
+            pack_shuf,
+            pack_perm: _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7),
+        }
     }
 }
 
@@ -461,13 +488,16 @@ unsafe fn dec_consts<const URL: bool>() -> DecConsts {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn dec_classify(k: &DecConsts, x: __m256i) -> (__m256i, __m256i) {
-    let hi = _mm256_and_si256(_mm256_srli_epi32(x, 4), k.m0f);
-    let lo = _mm256_and_si256(x, k.m0f);
-    let err = _mm256_and_si256(
-        _mm256_shuffle_epi8(k.lut_lo, lo),
-        _mm256_shuffle_epi8(k.lut_hi, hi),
-    );
-    (hi, err)
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
+    unsafe {
+        let hi = _mm256_and_si256(_mm256_srli_epi32(x, 4), k.m0f);
+        let lo = _mm256_and_si256(x, k.m0f);
+        let err = _mm256_and_si256(
+            _mm256_shuffle_epi8(k.lut_lo, lo),
+            _mm256_shuffle_epi8(k.lut_hi, hi),
+        );
+        (hi, err)
+    }
 }
 
 /// Translates 32 valid chars to 6-bit values and packs them into 24 bytes (low 24 bytes of the
@@ -477,20 +507,23 @@ unsafe fn dec_classify(k: &DecConsts, x: __m256i) -> (__m256i, __m256i) {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn dec_pack<const URL: bool>(k: &DecConsts, x: __m256i, hi: __m256i) -> __m256i {
-    let values = if URL {
-        let roll = _mm256_shuffle_epi8(k.roll, hi);
-        let roll = _mm256_blendv_epi8(roll, k.special_off, _mm256_cmpeq_epi8(x, k.special));
-        _mm256_add_epi8(x, roll)
-    } else {
-        let idx = _mm256_add_epi8(hi, _mm256_cmpeq_epi8(x, k.special));
-        _mm256_add_epi8(x, _mm256_shuffle_epi8(k.roll, idx))
-    };
-    // Four 6-bit values a,b,c,d per 32-bit lane -> (a<<18 | b<<12 | c<<6 | d), then gather the
-    // three meaningful bytes of each lane in big-endian order and close the gap between lanes.
-    let t = _mm256_maddubs_epi16(values, k.pack_madd1);
-    let t = _mm256_madd_epi16(t, k.pack_madd2);
-    let t = _mm256_shuffle_epi8(t, k.pack_shuf);
-    _mm256_permutevar8x32_epi32(t, k.pack_perm)
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
+    unsafe {
+        let values = if URL {
+            let roll = _mm256_shuffle_epi8(k.roll, hi);
+            let roll = _mm256_blendv_epi8(roll, k.special_off, _mm256_cmpeq_epi8(x, k.special));
+            _mm256_add_epi8(x, roll)
+        } else {
+            let idx = _mm256_add_epi8(hi, _mm256_cmpeq_epi8(x, k.special));
+            _mm256_add_epi8(x, _mm256_shuffle_epi8(k.roll, idx))
+        };
+        // Four 6-bit values a,b,c,d per 32-bit lane -> (a<<18 | b<<12 | c<<6 | d), then gather the
+        // three meaningful bytes of each lane in big-endian order and close the gap between lanes.
+        let t = _mm256_maddubs_epi16(values, k.pack_madd1);
+        let t = _mm256_madd_epi16(t, k.pack_madd2);
+        let t = _mm256_shuffle_epi8(t, k.pack_shuf);
+        _mm256_permutevar8x32_epi32(t, k.pack_perm)
+    }
 }
 
 /// Stores the low 24 bytes of `v` at `d + o`, with one 32-byte store when `o + 32 <= dlen`.
@@ -499,11 +532,15 @@ unsafe fn dec_pack<const URL: bool>(k: &DecConsts, x: __m256i, hi: __m256i) -> _
 /// AVX2 must be available; `o + 24 <= dlen` and `dlen` bytes are writable at `d`.
 #[inline(always)]
 unsafe fn store24(d: *mut u8, o: usize, dlen: usize, v: __m256i) {
-    if o + 32 <= dlen {
-        _mm256_storeu_si256(d.add(o).cast(), v);
-    } else {
-        _mm_storeu_si128(d.add(o).cast(), _mm256_castsi256_si128(v));
-        _mm_storel_epi64(d.add(o + 16).cast(), _mm256_extracti128_si256(v, 1));
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `o + 24 <= dlen`
+    // and `dlen` bytes are writable at `d`.
+    unsafe {
+        if o + 32 <= dlen {
+            _mm256_storeu_si256(d.add(o).cast(), v);
+        } else {
+            _mm_storeu_si128(d.add(o).cast(), _mm256_castsi256_si128(v));
+            _mm_storel_epi64(d.add(o + 16).cast(), _mm256_extracti128_si256(v, 1));
+        }
     }
 }
 
@@ -513,7 +550,9 @@ unsafe fn store24(d: *mut u8, o: usize, dlen: usize, v: __m256i) {
 /// AVX2 must be available; `s + p .. s + p + 32` must be readable.
 #[inline(always)]
 unsafe fn load32(s: *const u8, p: usize) -> __m256i {
-    _mm256_loadu_si256(s.add(p).cast())
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; `s + p .. s + p
+    // + 32` must be readable.
+    unsafe { _mm256_loadu_si256(s.add(p).cast()) }
 }
 
 /// True when every bit of `v` is zero.
@@ -522,7 +561,8 @@ unsafe fn load32(s: *const u8, p: usize) -> __m256i {
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn is_zero(v: __m256i) -> bool {
-    _mm256_testz_si256(v, v) != 0
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available.
+    unsafe { _mm256_testz_si256(v, v) != 0 }
 }
 
 /// For every 8-bit keep mask: the positions of its set bits, in order, zero-filled.
@@ -640,7 +680,8 @@ unsafe fn decode_impl<const URL: bool, const SKIP: u8>(
     let len = src.len();
     let dlen = dst.len();
     debug_assert!(dlen >= len / 4 * 3);
-    let k = dec_consts::<URL>();
+    // SAFETY: AVX2 is available (this function's contract); the constants are immediates.
+    let k = unsafe { dec_consts::<URL>() };
     let s = src.as_ptr();
     let d = dst.as_mut_ptr().cast::<u8>();
     let mut i = 0usize;
@@ -745,8 +786,12 @@ unsafe fn decode_tail<const URL: bool, const SKIP: u8>(
 /// AVX2 must be available; 32 bytes must be readable at `s + p`.
 #[inline(always)]
 unsafe fn keep_mask(k: &DecConsts, s: *const u8, p: usize) -> u32 {
-    let (_, e) = dec_classify(k, load32(s, p));
-    _mm256_movemask_epi8(_mm256_cmpeq_epi8(e, _mm256_setzero_si256())) as u32
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; 32 bytes must be
+    // readable at `s + p`.
+    unsafe {
+        let (_, e) = dec_classify(k, load32(s, p));
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(e, _mm256_setzero_si256())) as u32
+    }
 }
 
 /// Decodes the 32 chars at `b + off` into `d + o` (24 bytes, wider store where dst allows).
@@ -762,9 +807,13 @@ unsafe fn decode_chunk<const URL: bool>(
     o: usize,
     dlen: usize,
 ) {
-    let y = load32(b, off);
-    let hy = _mm256_and_si256(_mm256_srli_epi32(y, 4), k.m0f);
-    store24(d, o, dlen, dec_pack::<URL>(k, y, hy));
+    // SAFETY: the caller upholds this function's contract: AVX2 must be available; 32 bytes
+    // readable at `b + off`; `o + 24 <= dlen`.
+    unsafe {
+        let y = load32(b, off);
+        let hy = _mm256_and_si256(_mm256_srli_epi32(y, 4), k.m0f);
+        store24(d, o, dlen, dec_pack::<URL>(k, y, hy));
+    }
 }
 
 /// The skip-mode part of [`decode`]: starts at block `i` (output `o`, nothing pending) and
@@ -783,122 +832,128 @@ unsafe fn decode_compact<const URL: bool, const SKIP: u8>(
     mut i: usize,
     mut o: usize,
 ) -> (usize, usize, bool) {
-    let len = src.len();
-    let dlen = dst.len();
-    let s = src.as_ptr();
-    let d = dst.as_mut_ptr().cast::<u8>();
-    // Whitespace test: tbl[x & 15] == x exactly for x in {'\t', '\n', '\r', ' '} (entries that
-    // must never match hold 0xFF, which is not ASCII, and vpshufb yields 0 for bytes >= 0x80,
-    // which differs from those bytes).
-    #[rustfmt::skip]
-    let ws_tbl = _mm256_setr_epi8(
-        0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1,
-        0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1,
-    );
-    let eq_char = _mm256_set1_epi8(b'=' as i8);
-    let zero = _mm256_setzero_si256();
-    let start = i;
-    let o_start = o;
-    // Staging buffer: n < 128 chars between blocks; a block appends at most 32 (the last
-    // 8-byte compaction store ends before n + 32), so n + 32 <= 160 <= buf.len().
-    let mut buf = [0u8; 160];
-    let b = buf.as_mut_ptr();
-    let mut n = 0usize;
-    // Output room: every decoded chunk consists of alphabet chars of src[..i + 32], so
-    // o + 24 * chunks <= (alphabet chars) / 4 * 3 <= len / 4 * 3 <= dlen.
-    while i + 32 <= len {
-        let x = load32(s, i);
-        let (_, e) = dec_classify(k, x);
-        let keep = _mm256_movemask_epi8(_mm256_cmpeq_epi8(e, zero)) as u32;
-        if keep == u32::MAX {
-            if n.is_multiple_of(4) {
-                // Flush everything, including a final partial chunk of n % 32 chars: its 24-byte
-                // store fits because this clean block still lies ahead in src (see above).
-                let mut off = 0;
-                while off < n {
-                    decode_chunk::<URL>(k, b, off, d, o, dlen);
-                    let take = if n - off >= 32 { 32 } else { n - off };
-                    o += take / 4 * 3;
-                    off += 32;
+    // SAFETY: the caller upholds this function's contract: AVX2 and POPCNT must be available;
+    // `dst.len() >= src.len() / 4 * 3`; `o` must be the bytes decoded from the alphabet chars of
+    // `src[..i]`, with no chars pending.
+    unsafe {
+        let len = src.len();
+        let dlen = dst.len();
+        let s = src.as_ptr();
+        let d = dst.as_mut_ptr().cast::<u8>();
+        // Whitespace test: tbl[x & 15] == x exactly for x in {'\t', '\n', '\r', ' '} (entries that
+        // must never match hold 0xFF, which is not ASCII, and vpshufb yields 0 for bytes >= 0x80,
+        // which differs from those bytes).
+        #[rustfmt::skip]
+        let ws_tbl = _mm256_setr_epi8(
+            0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1,
+            0x20, -1, -1, -1, -1, -1, -1, -1, -1, 0x09, 0x0A, -1, -1, 0x0D, -1, -1,
+        );
+        let eq_char = _mm256_set1_epi8(b'=' as i8);
+        let zero = _mm256_setzero_si256();
+        let start = i;
+        let o_start = o;
+        // Staging buffer: n < 128 chars between blocks; a block appends at most 32 (the last
+        // 8-byte compaction store ends before n + 32), so n + 32 <= 160 <= buf.len().
+        let mut buf = [0u8; 160];
+        let b = buf.as_mut_ptr();
+        let mut n = 0usize;
+        // Output room: every decoded chunk consists of alphabet chars of src[..i + 32], so
+        // o + 24 * chunks <= (alphabet chars) / 4 * 3 <= len / 4 * 3 <= dlen.
+        while i + 32 <= len {
+            let x = load32(s, i);
+            let (_, e) = dec_classify(k, x);
+            let keep = _mm256_movemask_epi8(_mm256_cmpeq_epi8(e, zero)) as u32;
+            if keep == u32::MAX {
+                if n.is_multiple_of(4) {
+                    // Flush everything, including a final partial chunk of n % 32 chars: its 24-byte
+                    // store fits because this clean block still lies ahead in src (see above).
+                    let mut off = 0;
+                    while off < n {
+                        decode_chunk::<URL>(k, b, off, d, o, dlen);
+                        let take = if n - off >= 32 { 32 } else { n - off };
+                        o += take / 4 * 3;
+                        off += 32;
+                    }
+                    return (i, o, true);
                 }
-                return (i, o, true);
-            }
-            _mm256_storeu_si256(b.add(n).cast(), x);
-        } else {
-            let skippable = if SKIP == 1 {
-                _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_tbl, x), x)) as u32
+                _mm256_storeu_si256(b.add(n).cast(), x);
             } else {
-                !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, eq_char)) as u32)
-            };
-            if keep | skippable != u32::MAX {
-                break;
+                let skippable = if SKIP == 1 {
+                    _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_tbl, x), x))
+                        as u32
+                } else {
+                    !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, eq_char)) as u32)
+                };
+                if keep | skippable != u32::MAX {
+                    break;
+                }
+                // Compact each 8-byte group with one in-lane shuffle; odd groups address the
+                // upper half of their lane, hence +8 on their indices.
+                let k0 = (keep & 0xff) as usize;
+                let k1 = ((keep >> 8) & 0xff) as usize;
+                let k2 = ((keep >> 16) & 0xff) as usize;
+                let k3 = (keep >> 24) as usize;
+                let ctl = _mm256_setr_epi64x(
+                    COMPACT64[k0] as i64,
+                    (COMPACT64[k1] + 0x0808_0808_0808_0808) as i64,
+                    COMPACT64[k2] as i64,
+                    (COMPACT64[k3] + 0x0808_0808_0808_0808) as i64,
+                );
+                let c = _mm256_shuffle_epi8(x, ctl);
+                let lo = _mm256_castsi256_si128(c);
+                let hi = _mm256_extracti128_si256(c, 1);
+                let mut p = n;
+                _mm_storel_epi64(b.add(p).cast(), lo);
+                p += (k0 as u32).count_ones() as usize;
+                _mm_storeh_pd(b.add(p).cast(), _mm_castsi128_pd(lo));
+                p += (k1 as u32).count_ones() as usize;
+                _mm_storel_epi64(b.add(p).cast(), hi);
+                p += (k2 as u32).count_ones() as usize;
+                _mm_storeh_pd(b.add(p).cast(), _mm_castsi128_pd(hi));
             }
-            // Compact each 8-byte group with one in-lane shuffle; odd groups address the
-            // upper half of their lane, hence +8 on their indices.
-            let k0 = (keep & 0xff) as usize;
-            let k1 = ((keep >> 8) & 0xff) as usize;
-            let k2 = ((keep >> 16) & 0xff) as usize;
-            let k3 = (keep >> 24) as usize;
-            let ctl = _mm256_setr_epi64x(
-                COMPACT64[k0] as i64,
-                (COMPACT64[k1] + 0x0808_0808_0808_0808) as i64,
-                COMPACT64[k2] as i64,
-                (COMPACT64[k3] + 0x0808_0808_0808_0808) as i64,
-            );
-            let c = _mm256_shuffle_epi8(x, ctl);
-            let lo = _mm256_castsi256_si128(c);
-            let hi = _mm256_extracti128_si256(c, 1);
-            let mut p = n;
-            _mm_storel_epi64(b.add(p).cast(), lo);
-            p += (k0 as u32).count_ones() as usize;
-            _mm_storeh_pd(b.add(p).cast(), _mm_castsi128_pd(lo));
-            p += (k1 as u32).count_ones() as usize;
-            _mm_storel_epi64(b.add(p).cast(), hi);
-            p += (k2 as u32).count_ones() as usize;
-            _mm_storeh_pd(b.add(p).cast(), _mm_castsi128_pd(hi));
+            n += keep.count_ones() as usize;
+            i += 32;
+            if n >= 128 {
+                // Decode in batches of four chunks, so the loads from the staging buffer are far
+                // behind the stores that fill it.
+                decode_chunk::<URL>(k, b, 0, d, o, dlen);
+                decode_chunk::<URL>(k, b, 32, d, o + 24, dlen);
+                decode_chunk::<URL>(k, b, 64, d, o + 48, dlen);
+                decode_chunk::<URL>(k, b, 96, d, o + 72, dlen);
+                o += 96;
+                n -= 128;
+                _mm256_storeu_si256(b.cast(), load32(b, 128));
+            }
         }
-        n += keep.count_ones() as usize;
-        i += 32;
-        if n >= 128 {
-            // Decode in batches of four chunks, so the loads from the staging buffer are far
-            // behind the stores that fill it.
-            decode_chunk::<URL>(k, b, 0, d, o, dlen);
-            decode_chunk::<URL>(k, b, 32, d, o + 24, dlen);
-            decode_chunk::<URL>(k, b, 64, d, o + 48, dlen);
-            decode_chunk::<URL>(k, b, 96, d, o + 72, dlen);
-            o += 96;
-            n -= 128;
-            _mm256_storeu_si256(b.cast(), load32(b, 128));
+        // Stop: decode the whole chunks still staged; fewer than 32 chars stay pending.
+        let mut off = 0;
+        while n - off >= 32 {
+            decode_chunk::<URL>(k, b, off, d, o, dlen);
+            o += 24;
+            off += 32;
         }
-    }
-    // Stop: decode the whole chunks still staged; fewer than 32 chars stay pending.
-    let mut off = 0;
-    while n - off >= 32 {
-        decode_chunk::<URL>(k, b, off, d, o, dlen);
-        o += 24;
-        off += 32;
-    }
-    let mut rem = (n - off) as u32;
-    if rem == 0 {
-        return (i, o, false);
-    }
-    // Rewind `read` to the first pending char: walk back over the blocks of this compaction
-    // run (everything since `start` was staged, nothing was pending at `start`), re-deriving
-    // each block's keep mask, until the block holding it.
-    let mut j = i;
-    while j > start {
-        j -= 32;
-        let keep = keep_mask(k, s, j);
-        let c = keep.count_ones();
-        if c >= rem {
-            return (j + select_bit(keep, c - rem), o, false);
+        let mut rem = (n - off) as u32;
+        if rem == 0 {
+            return (i, o, false);
         }
-        rem -= c;
+        // Rewind `read` to the first pending char: walk back over the blocks of this compaction
+        // run (everything since `start` was staged, nothing was pending at `start`), re-deriving
+        // each block's keep mask, until the block holding it.
+        let mut j = i;
+        while j > start {
+            j -= 32;
+            let keep = keep_mask(k, s, j);
+            let c = keep.count_ones();
+            if c >= rem {
+                return (j + select_bit(keep, c - rem), o, false);
+            }
+            rem -= c;
+        }
+        // Not reached (the pending chars all come from blocks in [start, i)); if it were, this
+        // would still be a consistent answer: nothing of the compaction run counts.
+        debug_assert!(false, "pending chars not found");
+        (start, o_start, false)
     }
-    // Not reached (the pending chars all come from blocks in [start, i)); if it were, this
-    // would still be a consistent answer: nothing of the compaction run counts.
-    debug_assert!(false, "pending chars not found");
-    (start, o_start, false)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -960,7 +1015,8 @@ unsafe fn decode_lines_impl<const URL: bool>(
     let line_out = cols / 4 * 3;
     let full = cols / 32;
     let has_tail = !cols.is_multiple_of(32);
-    let k = dec_consts::<URL>();
+    // SAFETY: AVX2 is available (this function's contract); the constants are immediates.
+    let k = unsafe { dec_consts::<URL>() };
     let s = src.as_ptr();
     let d = dst.as_mut_ptr().cast::<u8>();
     let mut i = 0usize;

@@ -27,14 +27,12 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
+use crate::base64::scalar::{STANDARD_CHARS as STD_CHARS, URL_SAFE_CHARS as URL_CHARS};
 use crate::base64::{kernel::Skip, Alphabet};
 
 // ---------------------------------------------------------------------------------------------
 // Constant tables
 // ---------------------------------------------------------------------------------------------
-
-const STD_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Decode-table marker for a byte that may be dropped (whitespace in MIME mode).
 const SKIP_MARK: u8 = 0x40;
@@ -125,6 +123,12 @@ pub(crate) fn is_available() -> bool {
     std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512bw")
         && std::is_x86_feature_detected!("avx512vbmi")
+}
+
+/// True when the CPU also has AVX-512 VBMI2 (`vpcompressb`), which the skipping decode uses.
+/// Probed once per [`Engine`](crate::base64::kernel::Engine), never per call.
+pub(crate) fn has_vbmi2() -> bool {
+    is_available() && std::is_x86_feature_detected!("avx512vbmi2")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -832,26 +836,28 @@ unsafe fn encode_lines_impl(
 /// the driver: `src[..read]` holds only alphabet or skippable bytes, a multiple of 4 alphabet
 /// characters, whose decoded `written` bytes are in `dst[..written]`.
 ///
-/// Without AVX-512 VBMI2 the skipping modes decode only up to the first block that holds a
-/// skippable byte.
+/// Without AVX-512 VBMI2 (`vbmi2` false) the skipping modes decode only up to the first block
+/// that holds a skippable byte.
 ///
 /// # Safety
-/// `is_available()` must be true and `dst.len() >= src.len() / 4 * 3`.
+/// `is_available()` must be true, `has_vbmi2()` too where `vbmi2` is, and
+/// `dst.len() >= src.len() / 4 * 3`.
 pub(crate) unsafe fn decode(
     alphabet: Alphabet,
     skip: Skip,
     src: &[u8],
     dst: &mut [MaybeUninit<u8>],
+    vbmi2: bool,
 ) -> (usize, usize) {
     debug_assert!(dst.len() >= src.len() / 4 * 3);
     let std = alphabet == Alphabet::Standard;
     let dlen = dst.len();
     let dp: *mut u8 = dst.as_mut_ptr().cast();
-    // SAFETY: CPU features by the caller (VBMI2 checked right here), output size by the caller.
+    // SAFETY: CPU features (VBMI2 where `vbmi2`) and output size by the caller.
     unsafe {
         match skip {
             Skip::None => decode_plain(if std { &DEC_STD } else { &DEC_URL }, src, dp, dlen),
-            _ if !std::is_x86_feature_detected!("avx512vbmi2") => {
+            _ if !vbmi2 => {
                 // Without vpcompressb, decode the clean prefix: the plain kernel stops at the
                 // first block holding a skippable byte (the table marks it as a stop).
                 decode_plain(if std { &DEC_STD } else { &DEC_URL }, src, dp, dlen)

@@ -154,7 +154,7 @@ fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
     let mut output = Output::create(args.io.out.as_deref())?;
     match decode_stream(&mut input, &mut output, args.codec.codec(), args.mode()) {
         Ok(_) => output.finish(),
-        Err(mimeflow::Error::Decode(e)) => {
+        Err(mimeflow::base64::StreamError::Decode(e)) => {
             let what = match input.file_name() {
                 Some(name) => format!("{name}: invalid base64 input"),
                 None => "invalid base64 input".to_string(),

@@ -156,8 +156,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// `BrokenPipe`, possibly under context or inside the library's error.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        let io = match cause.downcast_ref::<mimeflow::Error>() {
-            Some(mimeflow::Error::Io(e)) => Some(e),
+        let io = match cause.downcast_ref::<mimeflow::base64::StreamError>() {
+            Some(mimeflow::base64::StreamError::Io(e)) => Some(e),
             _ => cause.downcast_ref::<io::Error>(),
         };
         io.is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
