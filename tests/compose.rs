@@ -355,6 +355,27 @@ fn normalize_is_7bit_and_faithful() {
     );
 }
 
+#[test]
+fn normalize_keeps_line_ends_in_binary_data() {
+    // A non-text body of 7-bit bytes with bare LFs: the LFs are data, so
+    // normalize may not turn them into CRLF (found by the Python suite's
+    // hypothesis test: an octet-stream body of one "\n").
+    for body in [&b"\n"[..], b"a\nb", b"\r", b"x\r\ny\nz"] {
+        let mut src = b"Content-Type: application/octet-stream\n\
+            Content-Transfer-Encoding: binary\n\n"
+            .to_vec();
+        src.extend_from_slice(body);
+        let out = normalize(&src);
+        assert!(out.is_ascii());
+        check_lines(&out, false);
+        let back = Message::parse(out.clone()).root().decoded();
+        assert_eq!(back, body, "{:?}", String::from_utf8_lossy(&out));
+    }
+    // Text is read in its canonical form: bare LFs become CRLF.
+    let out = normalize(b"Content-Type: text/plain\n\na\nb\n");
+    assert!(out.ends_with(b"\r\n\r\na\r\nb\r\n"));
+}
+
 fn memmem(h: &[u8], n: &[u8]) -> bool {
     h.windows(n.len()).any(|w| w == n)
 }

@@ -154,7 +154,11 @@ fn write_leaf(e: &EntityRef<'_>, header: &[u8], boundaries: &[&str], out: &mut V
                 | TransferEncoding::Uuencode
         );
     let raw_stats = Stats::scan(raw);
-    if known && raw_stats.canonical().is_7bit() {
+    let text = e.content_type().type_ == "text";
+    // Bare line ends may become CRLF only in text (its canonical form, RFC
+    // 2046 §4.1.1); in other content they are data, and a 7-bit body that
+    // holds one is encoded below rather than rewritten.
+    if known && raw_stats.canonical().is_7bit() && (raw_stats.bare == 0 || text) {
         let new_cte = matches!(cte, TransferEncoding::EightBit | TransferEncoding::Binary)
             .then_some(TransferEncoding::SevenBit);
         write_header(e, header, new_cte.as_ref(), out);
@@ -167,7 +171,6 @@ fn write_leaf(e: &EntityRef<'_>, header: &[u8], boundaries: &[&str], out: &mut V
         blank.close(out);
         return;
     }
-    let text = e.content_type().type_ == "text";
     // The content: the raw body when there is no encoding to undo (cut at
     // the decoded-size limit, as `decoded` would), else the decoded body.
     let (content, stats): (Cow<'_, [u8]>, Stats) = if !known {
