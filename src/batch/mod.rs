@@ -32,6 +32,7 @@ mod fingerprint;
 mod flags;
 mod html;
 mod output;
+pub(crate) mod readahead;
 mod source;
 mod state;
 
