@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use super::message::Message;
-use crate::batch::readahead::{parse_ranges, Parsed, Prefetch};
+use crate::batch::prefetch::{parse_ranges, Parsed, Prefetch};
 use crate::mbox::{self, Archive, MboxError, ReadOptions, Variant};
 
 /// Where one archive entry came from (the `info` of `open(with_info=True)`
