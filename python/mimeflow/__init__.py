@@ -27,8 +27,25 @@ composes messages, 7-bit clean and CRLF, streaming big attachment files
 with ``write_to``; :func:`normalize` makes an existing message 7-bit clean.
 """
 
+# Annotations are strings (PEP 563), never evaluated at run time: they cost
+# nothing per call, and the names below exist only for type checkers.
+from __future__ import annotations
+
 import binascii as _binascii
 import sys as _sys
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:
+    import os
+    from datetime import datetime
+    from typing import Any, Iterable, Mapping, Optional, Tuple, Union
+
+    from typing_extensions import Buffer
+
+    # What compose() takes for an attachment, an inline part or a carried
+    # message (see its docstring); the stub of MessageBuilder checks each.
+    _Content = Union[Buffer, str, "os.PathLike[str]"]
+    _Addresses = Union[str, Iterable[str]]
 
 from mimeflow import _native, mbox
 from mimeflow._errors import (
@@ -76,7 +93,7 @@ _decode = _native.b64decode
 _EXCESS_PADDING_IS_ERROR = _sys.version_info >= (3, 13)
 
 
-def _bytes_from_decode_data(s):
+def _bytes_from_decode_data(s: Union[Buffer, str]) -> Union[bytes, bytearray]:
     # base64._bytes_from_decode_data, for the slow paths.
     if isinstance(s, str):
         try:
@@ -93,7 +110,7 @@ def _bytes_from_decode_data(s):
         ) from None
 
 
-def _input_type_check(s):
+def _input_type_check(s: Buffer) -> memoryview:
     # base64._input_type_check, for encodebytes and decodebytes.
     try:
         m = memoryview(s)
@@ -109,7 +126,9 @@ def _input_type_check(s):
     return m
 
 
-def b64encode(s, altchars=None, *, wrapcol=0, crlf=False):
+def b64encode(
+    s: Buffer, altchars: Optional[Buffer] = None, *, wrapcol: int = 0, crlf: bool = False
+) -> bytes:
     """Encode the bytes-like object s using Base64 and return a bytes object.
 
     Optional altchars should be a byte string of length 2 which specifies an
@@ -122,11 +141,15 @@ def b64encode(s, altchars=None, *, wrapcol=0, crlf=False):
     if altchars.__class__ is bytes and altchars == b"-_":
         return _encode(s, wrapcol, crlf, False, True)
     encoded = _encode(s, wrapcol, crlf)
-    assert len(altchars) == 2, repr(altchars)
+    # The stdlib's own check, and len() of a non-bytes buffer raises as
+    # it does there (Buffer promises no __len__, hence the ignore).
+    assert len(altchars) == 2, repr(altchars)  # type: ignore[arg-type]
     return encoded.translate(bytes.maketrans(b"+/", altchars))
 
 
-def b64decode(s, altchars=None, validate=False):
+def b64decode(
+    s: Union[Buffer, str], altchars: Union[Buffer, str, None] = None, validate: bool = False
+) -> bytes:
     """Decode the Base64 encoded bytes-like object or ASCII string s.
 
     Optional altchars must be a bytes-like object or ASCII string of length 2
@@ -159,7 +182,7 @@ def b64decode(s, altchars=None, validate=False):
     return _decode(s, False, altchars)
 
 
-def _decode_strict(s, altchars):
+def _decode_strict(s: Union[Buffer, str], altchars: Optional[bytes]) -> bytes:
     try:
         return _decode(s, True, altchars)
     except DecodeError as e:
@@ -174,24 +197,24 @@ def _decode_strict(s, altchars):
         raise DecodeError(*e.args) from None
 
 
-def standard_b64encode(s):
+def standard_b64encode(s: Buffer) -> bytes:
     """Encode bytes-like object s using the standard Base64 alphabet."""
     return _encode(s)
 
 
-def standard_b64decode(s):
+def standard_b64decode(s: Union[Buffer, str]) -> bytes:
     """Decode bytes encoded with the standard Base64 alphabet; characters
     outside it are discarded prior to the padding check."""
     return _decode(s)
 
 
-def urlsafe_b64encode(s):
+def urlsafe_b64encode(s: Buffer) -> bytes:
     """Encode bytes using the URL- and filesystem-safe Base64 alphabet
     ('-' instead of '+' and '_' instead of '/')."""
     return _encode(s, 0, False, False, True)
 
 
-def urlsafe_b64decode(s):
+def urlsafe_b64decode(s: Union[Buffer, str]) -> bytes:
     """Decode bytes using the URL- and filesystem-safe Base64 alphabet.
 
     '+' and '/' decode too; other characters outside the alphabet are
@@ -200,7 +223,7 @@ def urlsafe_b64decode(s):
     return _decode(s, False, b"-_")
 
 
-def encodebytes(s, *, wrapcol=76, crlf=False):
+def encodebytes(s: Buffer, *, wrapcol: int = 76, crlf: bool = False) -> bytes:
     """Encode a bytes-like object into lines of Base64 (76 characters by
     default), each line, the last included, ended by b'\\n' (b'\\r\\n' when
     crlf is true). Empty input gives b''."""
@@ -209,7 +232,7 @@ def encodebytes(s, *, wrapcol=76, crlf=False):
     return _encode(s, wrapcol, crlf, True)
 
 
-def decodebytes(s):
+def decodebytes(s: Buffer) -> bytes:
     """Decode a bytes-like object of Base64 lines (MIME body text)."""
     if s.__class__ is not bytes:
         m = _input_type_check(s)
@@ -222,23 +245,23 @@ def decodebytes(s):
 
 def compose(
     *,
-    from_=None,
-    to=None,
-    cc=None,
-    bcc=None,
-    reply_to=None,
-    subject=None,
-    date=None,
-    message_id=None,
-    headers=None,
-    text=None,
-    html=None,
-    attachments=(),
-    inline=None,
-    messages=(),
-    transport=None,
-    write_bcc=False,
-):
+    from_: Optional[_Addresses] = None,
+    to: Optional[_Addresses] = None,
+    cc: Optional[_Addresses] = None,
+    bcc: Optional[_Addresses] = None,
+    reply_to: Optional[_Addresses] = None,
+    subject: Optional[str] = None,
+    date: Union[datetime, float, None] = None,
+    message_id: Optional[str] = None,
+    headers: Union[Mapping[str, str], Iterable[Tuple[str, str]], None] = None,
+    text: Optional[str] = None,
+    html: Optional[str] = None,
+    attachments: Iterable[Union[_Content, Tuple[Any, ...]]] = (),
+    inline: Optional[Mapping[str, Union[_Content, Tuple[Any, ...]]]] = None,
+    messages: Iterable[Any] = (),
+    transport: Optional[str] = None,
+    write_bcc: bool = False,
+) -> bytes:
     """Compose a message from keyword arguments and return its bytes.
 
     A thin layer over :class:`MessageBuilder`: address arguments take a

@@ -32,6 +32,9 @@ mod fingerprint;
 mod flags;
 mod html;
 mod output;
+#[cfg(feature = "python")]
+pub(crate) mod prefetch;
+pub(crate) mod readahead;
 mod source;
 mod state;
 

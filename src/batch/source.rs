@@ -1,7 +1,7 @@
 //! Where messages come from, cut into windows of parallel work.
 //!
 //! * A mapped mbox is planned into byte ranges of about [`RANGE_BYTES`]
-//!   (the plan depends on the file, not the thread count); each worker of a
+//!   by the read-ahead engine ([`readahead`]); each worker of a
 //!   window scans its own range with [`mbox::read_range`]. Mboxcl2 must be
 //!   walked by Content-Length, so it is read serially on the calling thread
 //!   (cheap: it jumps) and only the preparing is parallel.
@@ -25,14 +25,10 @@ use bytes::Bytes;
 use rayon::prelude::*;
 
 use super::fingerprint::Chain;
+use super::readahead::{self, weight, RANGE_BYTES, UNITS_PER_JOB};
 use super::BatchError;
 use crate::mbox::{self, Archive, MboxError, OwnedEntry, ReadOptions, Sniffed, Variant};
 
-/// Target size of one range of a mapped archive, and of one streamed batch.
-const RANGE_BYTES: u64 = 4 << 20;
-/// Batches (or file chunks) per worker in one window, and streamed
-/// batches in flight per worker.
-const UNITS_PER_JOB: usize = 2;
 /// Ranges of a mapped archive per worker in one window. Windows end in a
 /// barrier (the in-order commit), where a worker left with one large
 /// message idles the others: 8 ranges per worker keep that tail small
@@ -272,8 +268,7 @@ impl Source {
                         shared: shared.clone(),
                     }));
                 }
-                let n = (rest.len() as u64).div_ceil(RANGE_BYTES).max(1) as usize;
-                let ranges = mbox::plan_splits(rest, n, variant)?;
+                let ranges = readahead::plan_ranges(rest, variant)?;
                 Ok(Box::new(RangeFeed {
                     data: rest,
                     base,
@@ -526,18 +521,6 @@ impl<'a> Feed<'a> for SerialFeed<'a> {
 /// One streamed batch: entries, and messages refused as too large.
 type Batch = Vec<Result<OwnedEntry, (u64, String)>>;
 
-/// What a streamed entry counts for in the read-ahead budget: its length,
-/// or for a spooled one (a map of a temporary file: page cache and disk,
-/// not heap) a small fixed weight, so that one large message neither ends a
-/// window early nor is counted as memory it does not take.
-fn weight(e: &OwnedEntry) -> u64 {
-    if e.spooled {
-        mbox::SPOOLED_WEIGHT
-    } else {
-        e.length
-    }
-}
-
 struct StreamFeed {
     rx: Receiver<Result<Batch, MboxError>>,
     skip: u64,
@@ -556,34 +539,25 @@ impl StreamFeed {
         // Two batches per core in flight at most: bounded memory.
         let (tx, rx) = sync_channel(rayon::current_num_threads() * UNITS_PER_JOB);
         std::thread::spawn(move || {
-            let mut batch: Batch = Vec::new();
-            let mut bytes = 0;
-            for entry in
-                mbox::stream(reader, &read_options(variant)).spool_threshold(spool_threshold)
-            {
-                match entry {
-                    Ok(e) => {
-                        bytes += weight(&e);
-                        batch.push(Ok(e));
-                    }
-                    Err(MboxError::TooLarge { offset, limit }) => batch.push(Err((
-                        offset,
-                        format!("message at offset {offset} is larger than the streaming limit of {limit} bytes; skipped"),
-                    ))),
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
+            let mut stream =
+                mbox::stream(reader, &read_options(variant)).spool_threshold(spool_threshold);
+            loop {
+                let chunk = readahead::next_chunk(&mut stream, RANGE_BYTES, BATCH_ENTRIES);
+                if let Some(e) = chunk.error {
+                    let _ = tx.send(Err(e));
+                    return;
                 }
-                if bytes >= RANGE_BYTES || batch.len() >= BATCH_ENTRIES {
-                    bytes = 0;
-                    if tx.send(Ok(std::mem::take(&mut batch))).is_err() {
-                        return;
-                    }
+                let batch: Batch = chunk
+                    .entries
+                    .into_iter()
+                    .map(|e| e.map_err(refused))
+                    .collect();
+                if !batch.is_empty() && tx.send(Ok(batch)).is_err() {
+                    return;
                 }
-            }
-            if !batch.is_empty() {
-                let _ = tx.send(Ok(batch));
+                if chunk.done {
+                    return;
+                }
             }
         });
         StreamFeed {
@@ -595,6 +569,17 @@ impl StreamFeed {
                 messages: start.messages,
             },
         }
+    }
+}
+
+/// A message skipped as too large, as its item reports it.
+fn refused(e: MboxError) -> (u64, String) {
+    match e {
+        MboxError::TooLarge { offset, limit } => (
+            offset,
+            format!("message at offset {offset} is larger than the streaming limit of {limit} bytes; skipped"),
+        ),
+        e => unreachable!("a chunk keeps only TooLarge in place: {e}"),
     }
 }
 
@@ -734,8 +719,7 @@ pub fn count(path: &Path, variant: Option<Variant>) -> Result<CountSummary, Batc
             let n = if sniffed.variant == Variant::Mboxcl2 {
                 mbox::read(data, &read_options(Some(sniffed.variant))).count() as u64
             } else {
-                let parts = (data.len() as u64).div_ceil(RANGE_BYTES).max(1) as usize;
-                let ranges = mbox::plan_splits(data, parts, sniffed.variant)?;
+                let ranges = readahead::plan_ranges(data, sniffed.variant)?;
                 ranges
                     .into_par_iter()
                     .map(|r| {

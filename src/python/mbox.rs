@@ -2,46 +2,30 @@
 //! callers that spread one archive over several processes.
 //!
 //! [`open`] returns an [`MboxReader`], an iterator that hands out parsed
-//! [`Message`] objects from a queue. The work happens in Rust, detached from
-//! the interpreter, a *batch* at a time: a few byte ranges of the mapped
-//! archive (cut by [`mbox::plan_splits`], so no serial pass over the file),
-//! or a few MiB of entries of the streaming reader for compressed archives
-//! (and for mboxcl2, which cannot be cut). A batch is split into entries
-//! and its messages parsed in parallel on rayon's pool; while Python
-//! consumes one batch, the next is already being prepared (one batch of
-//! read-ahead), so the interpreter thread mostly just wraps ready messages.
-//! Memory is bounded by two batches: messages of a mapped archive are byte
-//! ranges of the map (kept alive by the messages themselves), streamed ones
-//! are owned.
+//! [`Message`] objects from a queue. The scheduling is the library's
+//! read-ahead engine ([`Prefetch`]): batches of byte ranges of the mapped
+//! archive, or of streamed entries (compressed archives and mboxcl2),
+//! parsed in parallel on rayon's pool with one batch read ahead, detached
+//! from the interpreter. This file maps types: paths and options in,
+//! `Message` and `EntryInfo` objects and Python exceptions out.
 //!
 //! [`plan_splits`] and [`process_range`] expose the same cuts: the ranges
 //! of one plan, read one by one (in any process), give exactly the entries
 //! of the whole archive.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::Read;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Mutex, TryLockError};
 
 use bytes::{Buf, Bytes};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use rayon::prelude::*;
 
 use super::message::Message;
+use crate::batch::prefetch::{parse_ranges, Parsed, Prefetch};
 use crate::mbox::{self, Archive, MboxError, ReadOptions, Variant};
-use crate::message::Message as RsMessage;
-
-/// Bytes per range of a mapped archive: big enough that cutting costs
-/// nothing next to reading, small enough to spread a batch over threads.
-const RANGE_BYTES: u64 = 1 << 20;
-
-/// Ranges (or streamed MiB) per batch, per rayon thread.
-const BATCH_PER_THREAD: usize = 2;
 
 /// Where one archive entry came from (the `info` of `open(with_info=True)`
 /// and of `process_range`).
@@ -79,215 +63,28 @@ impl EntryInfo {
     }
 }
 
-/// An entry parsed off the interpreter.
-struct Parsed {
-    offset: u64,
-    length: u64,
-    envelope: Bytes,
-    msg: RsMessage,
-}
-
-impl Parsed {
-    fn into_python(self, py: Python<'_>, index: u64, with_info: bool) -> PyResult<Py<PyAny>> {
-        let msg = Bound::new(py, Message::from_parsed(self.msg))?.into_any();
-        if !with_info {
-            return Ok(msg.unbind());
-        }
-        let info = Bound::new(
-            py,
-            EntryInfo {
-                index,
-                offset: self.offset,
-                length: self.length,
-                envelope: self.envelope,
-            },
-        )?
-        .into_any();
-        Ok(PyTuple::new(py, [info, msg])?.into_any().unbind())
+/// A parsed entry as Python sees it: the `Message`, or with `with_info`
+/// an `(EntryInfo, Message)` pair.
+fn into_python(p: Parsed, py: Python<'_>, index: u64, with_info: bool) -> PyResult<Py<PyAny>> {
+    let msg = Bound::new(py, Message::from_parsed(p.msg))?.into_any();
+    if !with_info {
+        return Ok(msg.unbind());
     }
-}
-
-/// An entry of a mapped archive, its bytes as ranges of the map.
-struct Raw {
-    offset: u64,
-    length: u64,
-    envelope: Bytes,
-    message: Bytes,
-}
-
-impl Raw {
-    /// The entry `e` of `data`: ranges of the map, or with `copy` copies
-    /// that keep no reference to it.
-    fn of(data: &Bytes, e: mbox::Entry<'_>, copy: bool) -> Raw {
-        let share = |s: &[u8]| {
-            if copy {
-                Bytes::copy_from_slice(s)
-            } else {
-                data.slice_ref(s)
-            }
-        };
-        Raw {
-            offset: e.offset,
-            length: e.length,
-            envelope: share(e.envelope),
-            message: match e.message {
-                // Nothing to unquote: a range of the map, no copy.
-                Cow::Borrowed(s) => share(s),
-                Cow::Owned(v) => Bytes::from(v),
-            },
-        }
-    }
-
-    fn parse(self) -> Parsed {
-        Parsed {
-            offset: self.offset,
-            length: self.length,
-            envelope: self.envelope,
-            msg: RsMessage::parse(self.message),
-        }
-    }
-}
-
-/// The entries of `ranges` of `data`, parsed in parallel, in archive order;
-/// with `copy`, from copies of their bytes (see [`Raw::of`]).
-fn parse_ranges(
-    data: &Bytes,
-    ranges: &[Range<u64>],
-    opts: &ReadOptions,
-    copy: bool,
-) -> Vec<Parsed> {
-    // Two steps, so a range full of big messages does not keep one thread
-    // busy while the others idle: cut every range (one task each), then
-    // parse every message (one task each).
-    let raw: Vec<Raw> = ranges
-        .par_iter()
-        .flat_map_iter(|r| mbox::read_range(data, r.clone(), opts).map(|e| Raw::of(data, e, copy)))
-        .collect();
-    raw.into_par_iter().map(Raw::parse).collect()
-}
-
-/// One unit of read-ahead.
-#[derive(Default)]
-struct Batch {
-    items: Vec<Parsed>,
-    /// Messages over the streaming limit: skipped, offset and reason.
-    skipped: Vec<(u64, String)>,
-    /// The error that ended the archive (after `items`).
-    error: Option<MboxError>,
-    /// Whether the archive is done after this batch.
-    done: bool,
-    /// The variant read (known after the first streamed batch).
-    variant: Option<Variant>,
-}
-
-type BoxStream = mbox::Stream<Box<dyn Read + Send>>;
-
-/// Reads about `budget` bytes of entries from `s`, then parses them in
-/// parallel.
-fn stream_batch(s: &mut BoxStream, budget: usize) -> Batch {
-    let mut batch = Batch::default();
-    let mut raw = Vec::new();
-    let mut bytes = 0;
-    loop {
-        match s.next() {
-            None => {
-                batch.done = true;
-                break;
-            }
-            Some(Ok(e)) => {
-                // A spooled message is a map, not heap: a small weight.
-                bytes += if e.spooled {
-                    mbox::SPOOLED_WEIGHT
-                } else {
-                    e.length
-                } as usize;
-                raw.push(e);
-                if bytes >= budget {
-                    break;
-                }
-            }
-            Some(Err(e @ MboxError::TooLarge { offset, .. })) => {
-                batch.skipped.push((offset, e.to_string()));
-            }
-            Some(Err(e)) => {
-                batch.error = Some(e);
-                batch.done = true;
-                break;
-            }
-        }
-    }
-    batch.variant = Some(s.variant());
-    batch.items = raw
-        .into_par_iter()
-        .map(|e| Parsed {
-            offset: e.offset,
-            length: e.length,
-            envelope: Bytes::from(e.envelope),
-            msg: RsMessage::parse(e.message),
-        })
-        .collect();
-    batch
-}
-
-/// Where batches come from.
-enum Work {
-    Mapped {
-        data: Bytes,
-        ranges: Arc<[Range<u64>]>,
-        next: usize,
-        opts: ReadOptions,
-    },
-    Stream(Arc<Mutex<BoxStream>>),
-}
-
-impl Work {
-    /// Starts preparing the next batch on rayon's pool.
-    fn launch(&mut self) -> Receiver<Batch> {
-        let (tx, rx) = sync_channel(1);
-        let per_batch = rayon::current_num_threads().max(1) * BATCH_PER_THREAD;
-        match self {
-            Work::Mapped {
-                data,
-                ranges,
-                next,
-                opts,
-            } => {
-                let start = *next;
-                let end = (start + per_batch).min(ranges.len());
-                *next = end;
-                let (data, ranges, opts) = (data.clone(), ranges.clone(), opts.clone());
-                rayon::spawn(move || {
-                    let batch = Batch {
-                        items: parse_ranges(&data, &ranges[start..end], &opts, false),
-                        done: end == ranges.len(),
-                        ..Batch::default()
-                    };
-                    // The reader may be gone already: nothing to tell then.
-                    let _ = tx.send(batch);
-                });
-            }
-            Work::Stream(s) => {
-                let s = s.clone();
-                let budget = per_batch * RANGE_BYTES as usize;
-                rayon::spawn(move || {
-                    let batch = match s.lock() {
-                        Ok(mut s) => stream_batch(&mut s, budget),
-                        Err(_) => Batch {
-                            done: true,
-                            ..Batch::default()
-                        },
-                    };
-                    let _ = tx.send(batch);
-                });
-            }
-        }
-        rx
-    }
+    let info = Bound::new(
+        py,
+        EntryInfo {
+            index,
+            offset: p.offset,
+            length: p.length,
+            envelope: p.envelope,
+        },
+    )?
+    .into_any();
+    Ok(PyTuple::new(py, [info, msg])?.into_any().unbind())
 }
 
 struct State {
-    work: Work,
-    inflight: Option<Receiver<Batch>>,
+    work: Prefetch,
     ready: VecDeque<Parsed>,
     error: Option<MboxError>,
     finished: bool,
@@ -297,18 +94,13 @@ struct State {
 }
 
 impl State {
-    /// Waits (detached) for the batch in flight, starts the next one and
-    /// queues the messages.
+    /// Waits (detached) for the batch in flight, which starts the next
+    /// one, and queues the messages.
     fn refill(&mut self, py: Python<'_>) -> PyResult<()> {
-        let rx = match self.inflight.take() {
-            Some(rx) => rx,
-            None => self.work.launch(),
-        };
-        let batch = py.detach(move || rx.recv());
-        let batch = batch.map_err(|_| PyRuntimeError::new_err("mbox reader worker panicked"))?;
-        if !batch.done {
-            self.inflight = Some(self.work.launch());
-        }
+        let work = &mut self.work;
+        let batch = py
+            .detach(move || work.next_batch())
+            .ok_or_else(|| PyRuntimeError::new_err("mbox reader worker panicked"))?;
         self.finished = batch.done;
         self.error = batch.error;
         self.skipped.extend(batch.skipped);
@@ -354,7 +146,7 @@ impl MboxReader {
             if let Some(p) = st.ready.pop_front() {
                 let index = st.index;
                 st.index += 1;
-                return p.into_python(py, index, self.with_info).map(Some);
+                return into_python(p, py, index, self.with_info).map(Some);
             }
             if let Some(e) = st.error.take() {
                 return Err(e.into());
@@ -430,8 +222,7 @@ pub(crate) fn open(
         }
         .map_err(|e| with_path(e, &path))?;
         let stream_of = |input: Box<dyn Read + Send>, opts: &ReadOptions| {
-            let s = mbox::stream(input, opts).max_message(max_message);
-            Work::Stream(Arc::new(Mutex::new(s)))
+            Prefetch::stream(mbox::stream(input, opts).max_message(max_message))
         };
         let (work, variant) = match archive {
             Archive::Mapped(map) => {
@@ -449,15 +240,7 @@ pub(crate) fn open(
                     let input: Box<dyn Read + Send> = Box::new(data.reader());
                     (stream_of(input, &opts), variant)
                 } else {
-                    let n = (data.len() as u64).div_ceil(RANGE_BYTES).max(1) as usize;
-                    let ranges = mbox::plan_splits(&data, n, variant)?;
-                    let work = Work::Mapped {
-                        data,
-                        ranges: ranges.into(),
-                        next: 0,
-                        opts,
-                    };
-                    (work, variant)
+                    (Prefetch::mapped(data, opts)?, variant)
                 }
             }
             Archive::Stream(input) => (
@@ -467,7 +250,6 @@ pub(crate) fn open(
         };
         Ok(State {
             work,
-            inflight: None,
             ready: VecDeque::new(),
             error: None,
             finished: false,
@@ -477,7 +259,7 @@ pub(crate) fn open(
         })
     };
     let mut state = super::run(py, usize::MAX, open)?;
-    if matches!(state.work, Work::Stream(_)) {
+    if state.work.is_stream() {
         // The first batch now, so that a stream that is not an mbox fails
         // here, as a mapped one does, and `variant` is the sniffed one.
         state.refill(py)?;
@@ -601,7 +383,7 @@ pub(crate) fn process_range<'py>(
             if i % 4096 == 4095 {
                 py.check_signals()?;
             }
-            p.into_python(py, i as u64, true)
+            into_python(p, py, i as u64, true)
         })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)
