@@ -28,6 +28,14 @@
 //!   it into place without replacing anything; [`TempFile::persist_replace`]
 //!   renames over a name, for files that are ours to replace (a resume
 //!   state, an `-o` target). A temp file not persisted is removed on drop.
+//!   [`AtomicFile`] is the one temp-then-rename scheme built on them (the
+//!   CLI's `-o` file, Python's `write_to`, the resume state), committed
+//!   with [`Commit::Replace`] or [`Commit::NoClobber`].
+//! * **One numbering rule.** A taken name becomes `name-1`, `name-2`, ...
+//!   before its short extension ([`numbered`]), for extracted attachments,
+//!   converted messages, the attachment store and its index alike
+//!   ([`Dir::create_numbered`], [`TempFile::persist_numbered`],
+//!   [`first_free`]).
 //! * **One vocabulary of errors.** Failures are `io::Error`s of the usual
 //!   kinds (`AlreadyExists` for a taken name), and a link where a folder or
 //!   file was expected is reported as such rather than as the kernel's

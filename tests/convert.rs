@@ -273,7 +273,13 @@ fn refusals_name_the_flag_in_the_cli_and_none_in_the_library() {
         report: &|_| {},
     };
     let lib = |dest: &Path, format| {
-        batch::convert(Path::new(SAMPLE), dest, &ConvertOptions::new(format), &hooks).unwrap_err()
+        batch::convert(
+            Path::new(SAMPLE),
+            dest,
+            &ConvertOptions::new(format),
+            &hooks,
+        )
+        .unwrap_err()
     };
     let e = lib(&mbox, Format::Mbox);
     assert!(
