@@ -746,6 +746,46 @@ impl Dir {
     }
 }
 
+impl Dir {
+    /// Whether the regular file `name` here holds the same bytes as
+    /// `ours` (read from its start; its position is left anywhere): the
+    /// test of [`TempFile::persist_numbered`]'s callers for "this file is
+    /// already in place". A link or anything but a regular file is never
+    /// the same.
+    pub fn same_content(&self, name: &str, ours: &mut File) -> io::Result<bool> {
+        use std::io::{Read, Seek, SeekFrom};
+        fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() {
+                match r.read(&mut buf[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            Ok(n)
+        }
+        let len = ours.seek(SeekFrom::End(0))?;
+        if self.file_len(name)? != Some(len) {
+            return Ok(false);
+        }
+        let Ok(mut theirs) = self.open_file(name) else {
+            return Ok(false);
+        };
+        ours.seek(SeekFrom::Start(0))?;
+        let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+        loop {
+            let n = read_full(ours, &mut a)?;
+            let m = read_full(&mut theirs, &mut b[..n.max(1)])?;
+            if n != m || a[..n] != b[..m] {
+                return Ok(false);
+            }
+            if n == 0 {
+                return Ok(true);
+            }
+        }
+    }
+}
+
 impl TempFile {
     /// Links the file into `to_dir` under the first free name of `name`,
     /// `name-1`, ... ([`numbered`]), never replacing anything. A taken name

@@ -184,7 +184,7 @@ impl Index {
                     let reuse = match self.existing.get(&key) {
                         Some(name) => tmp
                             .file()
-                            .and_then(|f| same_content(&self.dir, name, f))
+                            .and_then(|f| self.dir.same_content(name, f))
                             .map_err(BatchError::io(&self.dir.display_path(name)))?
                             .then(|| name.clone()),
                         None => None,
@@ -226,7 +226,7 @@ impl Index {
     fn publish(&self, tmp: TempFile, key: &str, name: &str) -> Result<String, BatchError> {
         let base = safe_file_name(&format!("{key}-{name}"), &format!("{key}.bin"));
         let same =
-            |dir: &Dir, taken: &str, tmp: &mut TempFile| same_content(dir, taken, tmp.file()?);
+            |dir: &Dir, taken: &str, tmp: &mut TempFile| dir.same_content(taken, tmp.file()?);
         tmp.persist_numbered(&self.dir, &base, same)
             .map_err(BatchError::io(&self.dir.display_path(&base)))
     }
@@ -286,39 +286,4 @@ fn committed_index(file: &mut File, len: u64) -> io::Result<HashMap<String, Stri
         }
     }
     Ok(known)
-}
-
-/// Whether the regular file `name` in `dir` holds the same bytes as `ours`.
-fn same_content(dir: &Dir, name: &str, ours: &mut File) -> io::Result<bool> {
-    let len = ours.seek(SeekFrom::End(0))?;
-    if dir.file_len(name)? != Some(len) {
-        return Ok(false);
-    }
-    let mut theirs = match dir.open_file(name) {
-        Ok(f) => f,
-        Err(_) => return Ok(false),
-    };
-    ours.seek(SeekFrom::Start(0))?;
-    let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = read_full(ours, &mut a)?;
-        let m = read_full(&mut theirs, &mut b[..n.max(1)])?;
-        if n != m || a[..n] != b[..m] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }

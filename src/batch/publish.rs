@@ -2,7 +2,7 @@
 //! place, with the modification time of its Date.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
 use super::BatchError;
@@ -79,7 +79,7 @@ fn link_noclobber(
     tmp.write_all(data)
         .and_then(|()| tmp.file().and_then(|f| set_time(f, mtime)))
         .map_err(BatchError::io(&tmp_shown))?;
-    let same = |dir: &Dir, taken: &str, _: &mut TempFile| Ok(same_file_content(dir, taken, data));
+    let same = |dir: &Dir, taken: &str, tmp: &mut TempFile| dir.same_content(taken, tmp.file()?);
     tmp.persist_numbered(dir, name, same)
         .map_err(BatchError::io(&dir.display_path(name)))
 }
@@ -96,14 +96,4 @@ fn set_time(f: &File, mtime: Option<i64>) -> io::Result<()> {
         }
         None => Ok(()),
     }
-}
-
-fn same_file_content(dir: &Dir, name: &str, data: &[u8]) -> bool {
-    if !matches!(dir.file_len(name), Ok(Some(n)) if n == data.len() as u64) {
-        return false;
-    }
-    let mut buf = Vec::with_capacity(data.len());
-    dir.open_file(name)
-        .and_then(|mut f| f.read_to_end(&mut buf))
-        .is_ok_and(|_| buf == data)
 }
