@@ -7,18 +7,17 @@
 //! relative to the destination folder opened once ([`crate::safe_fs`]), so
 //! nothing is ever overwritten, no planted symlink is followed, and nothing
 //! lands outside the folder. A taken name gets a numbered suffix
-//! (`report-1.pdf`); a counter per name keeps 8,000 parts of one name
-//! linear, not quadratic.
+//! (`report-1.pdf`, [`crate::safe_fs::numbered`]); a counter per name keeps
+//! 8,000 parts of one name linear, not quadratic.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::message::{EntityRef, Message};
 use crate::safe_fs::Dir;
 
-/// Longest file name most file systems take, in bytes.
-pub const MAX_NAME_BYTES: usize = 255;
+pub use crate::safe_fs::MAX_NAME_BYTES;
 
 const RESERVED: &[&str] = &[
     "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
@@ -150,49 +149,8 @@ impl UniqueNames {
     /// returns the name used.
     fn write(&mut self, dir: &Dir, name: &str, data: &[u8]) -> io::Result<String> {
         let next = self.next.entry(name.to_string()).or_insert(0);
-        loop {
-            let n = *next;
-            *next = n.checked_add(1).ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{name}: no free name left"),
-                )
-            })?;
-            let candidate = if n == 0 {
-                name.to_string()
-            } else {
-                numbered(name, n)
-            };
-            match dir.create_new(&candidate) {
-                Ok(mut f) => {
-                    if let Err(e) = f.write_all(data).and_then(|()| f.flush()) {
-                        drop(f);
-                        let _ = dir.remove_file(&candidate);
-                        return Err(e);
-                    }
-                    return Ok(candidate);
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        dir.create_numbered(name, next, data)
     }
-}
-
-/// `name` with `-n` before its (short) extension, cut so the whole stays
-/// within [`MAX_NAME_BYTES`] without ever cutting the number off (which
-/// would give back a taken name forever).
-pub(crate) fn numbered(name: &str, n: u32) -> String {
-    let (stem, ext) = match name.rfind('.') {
-        Some(i) if i > 0 && name.len() - i <= 16 => (&name[..i], &name[i..]),
-        _ => (name, ""),
-    };
-    let suffix = format!("-{n}");
-    let mut cut = stem.len().min(MAX_NAME_BYTES - suffix.len() - ext.len());
-    while !stem.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}{suffix}{ext}", &stem[..cut])
 }
 
 #[cfg(test)]
@@ -221,18 +179,5 @@ mod tests {
         let s = safe_file_name(&long, f);
         assert!(s.len() <= 255 && s.ends_with(".pdf"), "{s}");
         assert!(std::str::from_utf8(s.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn numbered_names_stay_distinct_and_short() {
-        let long = format!("{}.pdf", "a".repeat(251));
-        assert_eq!(long.len(), 255);
-        let n1 = numbered(&long, 1);
-        assert!(n1.len() <= 255 && n1.ends_with("-1.pdf"), "{n1}");
-        let long_ext = format!("a.{}", "b".repeat(253));
-        let n2 = numbered(&long_ext, 12);
-        assert!(n2.len() <= 255 && n2.ends_with("-12"), "{n2}");
-        assert_eq!(numbered("report.pdf", 3), "report-3.pdf");
-        assert_eq!(numbered("README", 2), "README-2");
     }
 }

@@ -28,6 +28,14 @@
 //!   it into place without replacing anything; [`TempFile::persist_replace`]
 //!   renames over a name, for files that are ours to replace (a resume
 //!   state, an `-o` target). A temp file not persisted is removed on drop.
+//!   [`AtomicFile`] is the one temp-then-rename scheme built on them (the
+//!   CLI's `-o` file, Python's `write_to`, the resume state), committed
+//!   with [`Commit::Replace`] or [`Commit::NoClobber`].
+//! * **One numbering rule.** A taken name becomes `name-1`, `name-2`, ...
+//!   before its short extension ([`numbered`]), for extracted attachments,
+//!   converted messages, the attachment store and its index alike
+//!   ([`Dir::create_numbered`], [`TempFile::persist_numbered`],
+//!   [`first_free`]).
 //! * **One vocabulary of errors.** Failures are `io::Error`s of the usual
 //!   kinds (`AlreadyExists` for a taken name), and a link where a folder or
 //!   file was expected is reported as such rather than as the kernel's
@@ -39,7 +47,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::io;
+use std::io::{self, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -658,6 +666,250 @@ impl std::io::Write for TempFile {
     }
 }
 
+/// Longest file name most file systems take, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// The `n`th name to try for `name` when it is taken: `name` itself for 0,
+/// else `name` with `-n` before its extension (the text after the last
+/// `.`, when that is at most 16 bytes and not the whole name):
+/// `report.pdf`, `report-1.pdf`, `report-2.pdf`; `README-1`;
+/// `00000007.eml` -> `00000007-1.eml`; a Maildir name
+/// `00000007.0123456789ab.mimeflow:2,S` -> `00000007.0123456789ab-1.mimeflow:2,S`
+/// (its unique part, before the `:`, stays unique). The stem is cut so the
+/// whole stays within [`MAX_NAME_BYTES`] without ever cutting the number
+/// off (which would give back a taken name forever).
+///
+/// This is the one numbering rule of the crate: extracted attachments,
+/// converted messages, the attachment store and its index all use it.
+pub fn numbered(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_string();
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 && name.len() - i <= 16 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let suffix = format!("-{n}");
+    let mut cut = stem
+        .len()
+        .min(MAX_NAME_BYTES.saturating_sub(suffix.len() + ext.len()));
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}{ext}", &stem[..cut])
+}
+
+/// Tries [`numbered`]`(name, n)` for `n = *next, *next + 1, ...` until
+/// `attempt` takes one: `Ok(Some(t))` ends the search with that name,
+/// `Ok(None)` means the name is taken (try the next), an error ends it.
+/// `*next` is left at the number after the one taken, so a caller that
+/// creates many files of one name keeps a counter per name and pays n
+/// attempts for n files, not n²/2.
+pub fn first_free<T>(
+    name: &str,
+    next: &mut u32,
+    mut attempt: impl FnMut(&str) -> io::Result<Option<T>>,
+) -> io::Result<(String, T)> {
+    loop {
+        let n = *next;
+        *next = n.checked_add(1).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{name}: no free name left"),
+            )
+        })?;
+        let candidate = numbered(name, n);
+        if let Some(t) = attempt(&candidate)? {
+            return Ok((candidate, t));
+        }
+    }
+}
+
+impl Dir {
+    /// Creates the first free name of `name`, `name-1`, ... ([`numbered`],
+    /// starting at number `*next`) exclusively, and writes `data` to it;
+    /// returns the name used. A file that cannot be written whole is removed.
+    pub fn create_numbered(&self, name: &str, next: &mut u32, data: &[u8]) -> io::Result<String> {
+        let (name, ()) = first_free(name, next, |candidate| match self.create_new(candidate) {
+            Ok(mut f) => match f.write_all(data) {
+                Ok(()) => Ok(Some(())),
+                Err(e) => {
+                    drop(f);
+                    let _ = self.remove_file(candidate);
+                    Err(e)
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(e),
+        })?;
+        Ok(name)
+    }
+}
+
+impl Dir {
+    /// Whether the regular file `name` here holds the same bytes as
+    /// `ours` (read from its start; its position is left anywhere): the
+    /// test of [`TempFile::persist_numbered`]'s callers for "this file is
+    /// already in place". A link or anything but a regular file is never
+    /// the same.
+    pub fn same_content(&self, name: &str, ours: &mut File) -> io::Result<bool> {
+        use std::io::{Read, Seek, SeekFrom};
+        fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+            let mut n = 0;
+            while n < buf.len() {
+                match r.read(&mut buf[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            Ok(n)
+        }
+        let len = ours.seek(SeekFrom::End(0))?;
+        if self.file_len(name)? != Some(len) {
+            return Ok(false);
+        }
+        let Ok(mut theirs) = self.open_file(name) else {
+            return Ok(false);
+        };
+        ours.seek(SeekFrom::Start(0))?;
+        let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+        loop {
+            let n = read_full(ours, &mut a)?;
+            let m = read_full(&mut theirs, &mut b[..n.max(1)])?;
+            if n != m || a[..n] != b[..m] {
+                return Ok(false);
+            }
+            if n == 0 {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+impl TempFile {
+    /// Links the file into `to_dir` under the first free name of `name`,
+    /// `name-1`, ... ([`numbered`]), never replacing anything. A taken name
+    /// for which `same(dir, taken, temp)` says it already holds these bytes
+    /// (a file left by an interrupted run) counts as this file: the temp
+    /// file goes and that name is returned.
+    pub fn persist_numbered(
+        self,
+        to_dir: &Dir,
+        name: &str,
+        mut same: impl FnMut(&Dir, &str, &mut TempFile) -> io::Result<bool>,
+    ) -> io::Result<String> {
+        let mut tmp = Some(self);
+        let (name, ()) = first_free(name, &mut 0, |candidate| {
+            let t = tmp.take().expect("handed back on every miss");
+            match t.persist_noclobber(to_dir, candidate) {
+                Ok(()) => Ok(Some(())),
+                Err((e, mut back)) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if same(to_dir, candidate, &mut back)? {
+                        return Ok(Some(()));
+                    }
+                    tmp = Some(back);
+                    Ok(None)
+                }
+                Err((e, _)) => Err(e),
+            }
+        })?;
+        Ok(name)
+    }
+}
+
+/// How an [`AtomicFile`] takes its name when committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Renamed over the name (a file that is ours to replace: a resume
+    /// state, an `-o` target, `write_to(overwrite=True)`).
+    Replace,
+    /// Linked to the name without replacing anything: `AlreadyExists` when
+    /// it is taken (the temp file is then removed).
+    NoClobber,
+}
+
+/// A file that appears whole or not at all: written under a [`Dir::temp`]
+/// name in the target's folder, then given its name by
+/// [`AtomicFile::commit`] (see [`Commit`]); removed when dropped
+/// uncommitted. This is the crate's one temp-then-rename scheme.
+///
+/// No `fsync` before the rename: readers never see a partial file, but
+/// after a power cut the new content may be lost (as with
+/// `tempfile::NamedTempFile::persist`); big outputs would stall on it.
+///
+/// Why not `tempfile::NamedTempFile`: it works on paths, so the final
+/// rename would go through the target folder's path again (and through any
+/// link swapped in for it), not through the folder we opened and checked.
+#[derive(Debug)]
+pub struct AtomicFile {
+    tmp: TempFile,
+    dir: Dir,
+    name: OsString,
+    mode: Commit,
+}
+
+impl AtomicFile {
+    /// A temp file in `dir` that becomes `dir/name` on commit.
+    pub fn create(dir: &Dir, name: impl AsRef<OsStr>, mode: Commit) -> io::Result<AtomicFile> {
+        let name = name.as_ref();
+        check_name(name)?;
+        Ok(AtomicFile {
+            tmp: dir.temp()?,
+            dir: dir.clone(),
+            name: name.to_owned(),
+            mode,
+        })
+    }
+
+    /// A temp file beside the user's path `path` (its folder opened as the
+    /// user gave it, see [`Dir::open`]) that becomes `path` on commit.
+    pub fn create_at(path: &Path, mode: Commit) -> io::Result<AtomicFile> {
+        let (dir, name) = split_dest(path)?;
+        AtomicFile::create(&Dir::open(&dir)?, name, mode)
+    }
+
+    /// The open temp file.
+    pub fn file(&mut self) -> io::Result<&mut File> {
+        self.tmp.file()
+    }
+
+    /// The folder the file is committed in.
+    pub fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    /// Where the temp file is, for messages and for a signal handler that
+    /// must remove it.
+    pub fn temp_path(&self) -> PathBuf {
+        self.dir.display_path(self.tmp.name())
+    }
+
+    /// Gives the file its name (see [`Commit`]).
+    pub fn commit(self) -> io::Result<()> {
+        match self.mode {
+            Commit::Replace => self.tmp.persist_replace(&self.dir, &self.name),
+            Commit::NoClobber => self
+                .tmp
+                .persist_noclobber(&self.dir, &self.name)
+                .map_err(|(e, _)| e),
+        }
+    }
+}
+
+impl std::io::Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tmp.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.tmp.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tmp.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -782,6 +1034,109 @@ mod tests {
         assert_eq!(d.kind(&b).unwrap(), None);
         assert_eq!(d.kind(&a).unwrap(), Some(Kind::File));
         assert_eq!(d.kind(".mimeflow-notours.tmp").unwrap(), Some(Kind::File));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn one_numbering_rule() {
+        assert_eq!(numbered("report.pdf", 0), "report.pdf");
+        assert_eq!(numbered("report.pdf", 3), "report-3.pdf");
+        assert_eq!(numbered("README", 2), "README-2");
+        assert_eq!(numbered(".hidden", 1), ".hidden-1");
+        assert_eq!(numbered("00000007.eml", 1), "00000007-1.eml");
+        assert_eq!(
+            numbered("00000007.0123456789ab.mimeflow:2,S", 1),
+            "00000007.0123456789ab-1.mimeflow:2,S"
+        );
+        assert_eq!(numbered("attachments.jsonl", 2), "attachments-2.jsonl");
+        let long = format!("{}.pdf", "a".repeat(251));
+        let n1 = numbered(&long, 1);
+        assert!(n1.len() <= 255 && n1.ends_with("-1.pdf"), "{n1}");
+        let long_ext = format!("a.{}", "b".repeat(253));
+        let n2 = numbered(&long_ext, 12);
+        assert!(n2.len() <= 255 && n2.ends_with("-12"), "{n2}");
+        let wide = format!("{}.txt", "é".repeat(126));
+        let n3 = numbered(&wide, 7);
+        assert!(n3.len() <= 255 && n3.ends_with("-7.txt"), "{n3}");
+    }
+
+    #[test]
+    fn create_numbered_skips_every_taken_name_and_keeps_counting() {
+        let root = scratch("numbered");
+        let d = Dir::open(&root).unwrap();
+        std::fs::write(root.join("a.txt"), b"theirs").unwrap();
+        symlink(root.join("nowhere"), root.join("a-1.txt")).unwrap();
+        let mut next = 0;
+        assert_eq!(
+            d.create_numbered("a.txt", &mut next, b"1").unwrap(),
+            "a-2.txt"
+        );
+        assert_eq!(next, 3);
+        assert_eq!(
+            d.create_numbered("a.txt", &mut next, b"2").unwrap(),
+            "a-3.txt"
+        );
+        assert_eq!(std::fs::read(root.join("a.txt")).unwrap(), b"theirs");
+        assert!(!root.join("nowhere").exists());
+        assert_eq!(std::fs::read(root.join("a-3.txt")).unwrap(), b"2");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn persist_numbered_reuses_a_name_with_the_same_bytes() {
+        let root = scratch("persist-numbered");
+        let d = Dir::open(&root).unwrap();
+        std::fs::write(root.join("m.eml"), b"other").unwrap();
+        std::fs::write(root.join("m-1.eml"), b"mine").unwrap();
+        let same = |dir: &Dir, name: &str, _: &mut TempFile| {
+            let mut s = Vec::new();
+            dir.open_file(name)?.read_to_end(&mut s)?;
+            Ok(s == b"mine")
+        };
+        let mut t = d.temp().unwrap();
+        t.write_all(b"mine").unwrap();
+        assert_eq!(t.persist_numbered(&d, "m.eml", same).unwrap(), "m-1.eml");
+        let mut t = d.temp().unwrap();
+        t.write_all(b"new").unwrap();
+        let never = |_: &Dir, _: &str, _: &mut TempFile| Ok(false);
+        assert_eq!(t.persist_numbered(&d, "m.eml", never).unwrap(), "m-2.eml");
+        let mut names: Vec<_> = d.entries().unwrap().into_iter().map(|e| e.name).collect();
+        names.sort();
+        assert_eq!(names, ["m-1.eml", "m-2.eml", "m.eml"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn atomic_file_commits_replace_or_noclobber() {
+        let root = scratch("atomic");
+        let d = Dir::open(&root).unwrap();
+        std::fs::write(root.join("t"), b"old").unwrap();
+        // Uncommitted: nothing appears, the target is untouched.
+        let mut a = AtomicFile::create(&d, "t", Commit::Replace).unwrap();
+        a.write_all(b"half").unwrap();
+        let tmp = a.temp_path();
+        assert!(tmp.exists());
+        drop(a);
+        assert!(!tmp.exists());
+        assert_eq!(std::fs::read(root.join("t")).unwrap(), b"old");
+        // NoClobber refuses a taken name and leaves no temp file.
+        let mut a = AtomicFile::create_at(&root.join("t"), Commit::NoClobber).unwrap();
+        a.write_all(b"new").unwrap();
+        let e = a.commit().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(root.join("t")).unwrap(), b"old");
+        // NoClobber to a free name, Replace over a taken one.
+        let mut a = AtomicFile::create(&d, "u", Commit::NoClobber).unwrap();
+        a.write_all(b"fresh").unwrap();
+        a.commit().unwrap();
+        let mut a = AtomicFile::create(&d, "t", Commit::Replace).unwrap();
+        a.write_all(b"new").unwrap();
+        a.commit().unwrap();
+        assert_eq!(std::fs::read(root.join("t")).unwrap(), b"new");
+        assert_eq!(std::fs::read(root.join("u")).unwrap(), b"fresh");
+        let mut names: Vec<_> = d.entries().unwrap().into_iter().map(|e| e.name).collect();
+        names.sort();
+        assert_eq!(names, ["t", "u"]);
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -222,6 +222,82 @@ fn non_empty_destination_is_refused_and_force_never_deletes() {
 }
 
 #[test]
+fn refusals_name_the_flag_in_the_cli_and_none_in_the_library() {
+    let d = scratch("refusals");
+    let stderr = |args: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    // A non-empty output folder.
+    let eml = d.join("eml");
+    fs::create_dir(&eml).unwrap();
+    fs::write(eml.join("keep.txt"), b"mine").unwrap();
+    assert_eq!(
+        stderr(&[&"convert", &SAMPLE, &"--to", &"eml", &eml]),
+        format!(
+            "mimeflow: converting {SAMPLE}: {}: is not empty: use --force to add to it (nothing is deleted) or --resume to continue\n",
+            eml.display()
+        )
+    );
+    // A non-empty attachments folder.
+    let att = d.join("att");
+    fs::create_dir(&att).unwrap();
+    fs::write(att.join("keep.txt"), b"mine").unwrap();
+    let jsonl = d.join("x.jsonl");
+    assert_eq!(
+        stderr(&[&"convert", &SAMPLE, &"--to", &"jsonl", &"--attachments", &att, &jsonl]),
+        format!(
+            "mimeflow: converting {SAMPLE}: {}: is not empty: use --force to add to it or --resume to continue\n",
+            att.display()
+        )
+    );
+    // The state file of an interrupted run.
+    let mbox = d.join("y.mbox");
+    let state = d.join(".y.mbox.mimeflow-state");
+    fs::write(&state, b"{}").unwrap();
+    assert_eq!(
+        stderr(&[&"convert", &SAMPLE, &"--to", &"mbox", &mbox]),
+        format!(
+            "mimeflow: converting {SAMPLE}: {}: an interrupted run left {}: rerun with --resume to continue it\n",
+            mbox.display(),
+            state.display()
+        )
+    );
+    // The library says the same without naming any front end's switch.
+    use mimeflow::batch::{self, BatchError, ConvertOptions, Folder, Format, Hooks};
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let hooks = Hooks {
+        cancel: &cancel,
+        progress: &|_| {},
+        report: &|_| {},
+    };
+    let lib = |dest: &Path, format| {
+        batch::convert(
+            Path::new(SAMPLE),
+            dest,
+            &ConvertOptions::new(format),
+            &hooks,
+        )
+        .unwrap_err()
+    };
+    let e = lib(&mbox, Format::Mbox);
+    assert!(
+        matches!(&e, BatchError::Unfinished { dest, state: s } if *dest == mbox && *s == state),
+        "{e:?}"
+    );
+    let e2 = lib(&eml, Format::Eml);
+    assert!(
+        matches!(&e2, BatchError::NotEmpty { path, folder: Folder::Output } if *path == eml),
+        "{e2:?}"
+    );
+    for e in [e, e2] {
+        assert!(!e.to_string().contains("--"), "{e}");
+    }
+    fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn hostile_attachment_names_stay_inside_the_folder() {
     let d = scratch("attach");
     let att = d.join("att");

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use super::state::State;
 use super::BatchError;
 use crate::extract::safe_file_name;
-use crate::safe_fs::{Dir, Kind, TempFile};
+use crate::safe_fs::{self, Dir, Kind, TempFile};
 
 /// Bytes of the content hash that start an attachment's file name.
 pub(crate) const HASH_PREFIX: usize = 16;
@@ -114,9 +114,9 @@ impl Index {
             }
         }
         if other && !force && !resume {
-            return Err(BatchError::Destination {
+            return Err(BatchError::NotEmpty {
                 path: dir.into(),
-                why: "is not empty: use --force to add to it or --resume to continue".into(),
+                folder: super::Folder::Attachments,
             });
         }
         let (mut file, index_name) = if reopen {
@@ -184,7 +184,7 @@ impl Index {
                     let reuse = match self.existing.get(&key) {
                         Some(name) => tmp
                             .file()
-                            .and_then(|f| same_content(&self.dir, name, f))
+                            .and_then(|f| self.dir.same_content(name, f))
                             .map_err(BatchError::io(&self.dir.display_path(name)))?
                             .then(|| name.clone()),
                         None => None,
@@ -220,33 +220,15 @@ impl Index {
         Ok(())
     }
 
-    /// Links a temp file into place as `KEY-NAME`, `KEY-NAME-1`, ...;
-    /// a taken name with the same bytes is used as it is.
-    fn publish(&self, mut tmp: TempFile, key: &str, name: &str) -> Result<String, BatchError> {
+    /// Links a temp file into place as `KEY-NAME`, `KEY-NAME-1`, ...
+    /// ([`crate::safe_fs::numbered`]); a taken name with the same bytes is
+    /// used as it is.
+    fn publish(&self, tmp: TempFile, key: &str, name: &str) -> Result<String, BatchError> {
         let base = safe_file_name(&format!("{key}-{name}"), &format!("{key}.bin"));
-        for n in 0u32.. {
-            let candidate = if n == 0 {
-                base.clone()
-            } else {
-                crate::extract::numbered(&base, n)
-            };
-            let shown = self.dir.display_path(&candidate);
-            match tmp.persist_noclobber(&self.dir, &candidate) {
-                Ok(_) => return Ok(candidate),
-                Err((e, back)) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    tmp = back;
-                    if tmp
-                        .file()
-                        .and_then(|f| same_content(&self.dir, &candidate, f))
-                        .map_err(BatchError::io(&shown))?
-                    {
-                        return Ok(candidate);
-                    }
-                }
-                Err((e, _)) => return Err(BatchError::io(&shown)(e)),
-            }
-        }
-        unreachable!("u32 names run out only after 4 billion files")
+        let same =
+            |dir: &Dir, taken: &str, tmp: &mut TempFile| dir.same_content(taken, tmp.file()?);
+        tmp.persist_numbered(&self.dir, &base, same)
+            .map_err(BatchError::io(&self.dir.display_path(&base)))
     }
 
     /// Flushes the index and records its length in `state`.
@@ -265,18 +247,13 @@ impl Index {
     pub fn finish(mut self) -> Result<(), BatchError> {
         let shown = self.dir.display_path(&self.index_name);
         self.index.flush().map_err(BatchError::io(&shown))?;
-        for n in 0u32.. {
-            let name = if n == 0 {
-                "attachments.jsonl".to_string()
-            } else {
-                format!("attachments-{n}.jsonl")
-            };
-            match self.dir.link_noclobber(&self.index_name, &self.dir, &name) {
-                Ok(()) => break,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(BatchError::io(&self.dir.display_path(&name))(e)),
-            }
-        }
+        let taken = |name: &str| match self.dir.link_noclobber(&self.index_name, &self.dir, name) {
+            Ok(()) => Ok(Some(())),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(e),
+        };
+        safe_fs::first_free("attachments.jsonl", &mut 0, taken)
+            .map_err(BatchError::io(&self.dir.display_path("attachments.jsonl")))?;
         self.dir
             .remove_file(&self.index_name)
             .map_err(BatchError::io(&shown))
@@ -309,39 +286,4 @@ fn committed_index(file: &mut File, len: u64) -> io::Result<HashMap<String, Stri
         }
     }
     Ok(known)
-}
-
-/// Whether the regular file `name` in `dir` holds the same bytes as `ours`.
-fn same_content(dir: &Dir, name: &str, ours: &mut File) -> io::Result<bool> {
-    let len = ours.seek(SeekFrom::End(0))?;
-    if dir.file_len(name)? != Some(len) {
-        return Ok(false);
-    }
-    let mut theirs = match dir.open_file(name) {
-        Ok(f) => f,
-        Err(_) => return Ok(false),
-    };
-    ours.seek(SeekFrom::Start(0))?;
-    let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = read_full(ours, &mut a)?;
-        let m = read_full(&mut theirs, &mut b[..n.max(1)])?;
-        if n != m || a[..n] != b[..m] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }

@@ -30,11 +30,14 @@
 mod attachments;
 mod fingerprint;
 mod flags;
+mod format;
 mod html;
-mod output;
 #[cfg(feature = "python")]
 pub(crate) mod prefetch;
+mod prepare;
+mod publish;
 pub(crate) mod readahead;
+mod run;
 mod source;
 mod state;
 
@@ -47,6 +50,7 @@ pub use html::html_to_text;
 pub use source::{count, CountSummary};
 
 use crate::mbox::{MboxError, Variant, DEFAULT_SPOOL_THRESHOLD};
+pub(crate) use crate::message::hex;
 
 /// Output formats of [`convert`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,11 +211,33 @@ pub enum BatchError {
         /// Why it cannot be used.
         why: String,
     },
+    /// An interrupted run left its state file beside the destination:
+    /// continue it with [`ConvertOptions::resume`], or remove the state
+    /// file. The text names no switch of any front end; the CLI and Python
+    /// say how to resume in their own words.
+    #[error("{}: an interrupted run left {}; resume it to continue", dest.display(), state.display())]
+    Unfinished {
+        /// The destination.
+        dest: PathBuf,
+        /// The state file the interrupted run left.
+        state: PathBuf,
+    },
+    /// A folder the run would add to is not empty: that takes
+    /// [`ConvertOptions::force`] (nothing is deleted) or
+    /// [`ConvertOptions::resume`].
+    #[error("{}: is not empty; adding to it takes force (nothing is deleted) or resume", path.display())]
+    NotEmpty {
+        /// The folder.
+        path: PathBuf,
+        /// Which folder it is.
+        folder: Folder,
+    },
     /// The state of an interrupted run does not fit this run.
     #[error("cannot resume: {0}")]
     Resume(String),
-    /// The cancel flag was set; what was committed can be resumed.
-    #[error("interrupted after {committed} messages; rerun with --resume to continue")]
+    /// The cancel flag was set; what was committed can be resumed
+    /// ([`ConvertOptions::resume`]).
+    #[error("interrupted after {committed} messages; the run can be resumed")]
     Interrupted {
         /// Messages committed before stopping.
         committed: u64,
@@ -228,6 +254,15 @@ pub enum BatchError {
         /// Messages skipped.
         skipped: u64,
     },
+}
+
+/// Which folder of a run [`BatchError::NotEmpty`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Folder {
+    /// The output folder (Maildir or `.eml`).
+    Output,
+    /// The attachments folder ([`ConvertOptions::attachments`]).
+    Attachments,
 }
 
 impl BatchError {
@@ -248,7 +283,7 @@ pub fn convert(
 ) -> Result<Summary, BatchError> {
     let started = Instant::now();
     let src = source::Source::open(source, opts.variant, opts.spool_threshold)?;
-    let mut run = output::Run::open(dest, opts, &src)?;
+    let mut run = run::Run::open(dest, opts, &src)?;
     let outcome = drive(&src, &mut run, hooks);
     let mut summary = match outcome {
         Ok(()) => run.finish()?,
@@ -270,7 +305,7 @@ pub fn convert(
     Ok(summary)
 }
 
-fn drive(src: &source::Source, run: &mut output::Run, hooks: &Hooks<'_>) -> Result<(), BatchError> {
+fn drive(src: &source::Source, run: &mut run::Run, hooks: &Hooks<'_>) -> Result<(), BatchError> {
     let jobs = rayon::current_num_threads().max(1);
     let mut feed = src.feed(run.cursor())?;
     loop {
@@ -326,15 +361,4 @@ pub(crate) fn test_pause(var: &'static str, window: u64, cancel: &AtomicBool) {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
-}
-
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }

@@ -1,6 +1,6 @@
 //! The resume state of a run: one small JSON file beside the destination
-//! (`.DEST.mimeflow-state`), replaced atomically (a [`safe_fs`] temp file
-//! renamed over it) after every committed window and removed when the run
+//! (`.DEST.mimeflow-state`), replaced atomically (a [`safe_fs::AtomicFile`]
+//! committed with [`Commit::Replace`]) after every committed window and removed when the run
 //! completes.
 //!
 //! It records whether the output is being built in `DEST.partial` or in
@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use serde_json::{json, Value};
 
 use super::BatchError;
-use crate::safe_fs::Dir;
+use crate::safe_fs::{AtomicFile, Commit, Dir};
 
 /// Version of the state file's format; another version is refused.
 const VERSION: u64 = 2;
@@ -116,11 +116,10 @@ impl State {
             "attachments_duplicate": self.attachments_duplicate,
         });
         let shown = dir.display_path(name);
-        let mut tmp = dir.temp().map_err(BatchError::io(dir.path()))?;
-        tmp.write_all(format!("{v}\n").as_bytes())
-            .map_err(BatchError::io(&shown))?;
-        tmp.persist_replace(dir, name)
-            .map_err(BatchError::io(&shown))?;
-        Ok(())
+        let mut file =
+            AtomicFile::create(dir, name, Commit::Replace).map_err(BatchError::io(dir.path()))?;
+        file.write_all(format!("{v}\n").as_bytes())
+            .and_then(|()| file.commit())
+            .map_err(BatchError::io(&shown))
     }
 }

@@ -231,21 +231,23 @@ fn write_leaf(e: &EntityRef<'_>, header: &[u8], boundaries: &[&str], out: &mut V
     }
 }
 
-/// Fields of a header block: each with its continuation lines and line ends.
+/// Fields of a header block, each with its continuation lines and line
+/// ends, as [`crate::header::parse_block`] cuts them, and between them the
+/// lines it skips (no colon, a leading continuation, an mbox From_ line)
+/// as one piece each: [`write_header`] keeps those, made safe.
 fn fields(block: &[u8]) -> Vec<&[u8]> {
+    let mut defects = Vec::new();
     let mut out: Vec<&[u8]> = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < block.len() {
-        let end = memchr::memchr(b'\n', &block[i..]).map_or(block.len(), |p| i + p + 1);
-        if i > start && !matches!(block[i], b' ' | b'\t') {
-            out.push(&block[start..i]);
-            start = i;
+    let mut at = 0;
+    for f in crate::header::parse_block(block, 0, usize::MAX, &mut defects) {
+        if f.line.start > at {
+            out.push(&block[at..f.line.start]);
         }
-        i = end;
+        out.push(&block[f.line.clone()]);
+        at = f.line.end;
     }
-    if start < block.len() {
-        out.push(&block[start..]);
+    if at < block.len() {
+        out.push(&block[at..]);
     }
     out
 }

@@ -11,6 +11,7 @@
 //! prose such as `From here on we ...`.
 
 use super::LineEnding;
+use crate::header::date::{civil_from_days, days_from_civil};
 
 /// Longest From_ line we look at (RFC 5322's 998 plus the line end): a
 /// longer line is never an envelope. Bounding it keeps the streaming
@@ -173,7 +174,7 @@ fn parse_rfc2822_date(v: &[u8]) -> Option<i64> {
     if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + s - zone)
+    Some(days_from_civil(year, month as u32, day as u32) * 86400 + h * 3600 + m * 60 + s - zone)
 }
 
 fn num(t: &[u8]) -> Option<i64> {
@@ -183,32 +184,11 @@ fn num(t: &[u8]) -> Option<i64> {
     Some(t.iter().fold(0, |a, &d| a * 10 + i64::from(d - b'0')))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `Www Mmm dd hh:mm:ss yyyy` (C asctime, day padded with a space).
 pub(crate) fn asctime(secs: i64) -> String {
     let days = secs.div_euclid(86400);
     let tod = secs.rem_euclid(86400);
-    // civil_from_days (inverse of the above).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = civil_from_days(days);
     let wd = (days + 4).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
     format!(
         "{} {} {:>2} {:02}:{:02}:{:02} {}",

@@ -456,171 +456,180 @@ impl<R: Read> Stream<R> {
     fn ctx(&self) -> (u8, bool, bool) {
         (self.nl, self.base == 0, self.eof)
     }
+
+    /// [`State::Start`]: reads enough to sniff the line ending and the
+    /// variant, then finds the first From_ line.
+    fn start_step(&mut self) -> Option<Result<OwnedEntry, MboxError>> {
+        while !self.eof && self.buf.len() < SNIFF_SAMPLE {
+            if let Err(e) = self.fill() {
+                return self.fail(e.into());
+            }
+        }
+        self.line_ending = detect_eol(&self.buf);
+        self.nl = newline_byte(self.line_ending);
+        if self.opts.variant.is_none() {
+            let complete = self.eof && self.buf.len() <= SNIFF_SAMPLE;
+            let n = self.buf.len().min(SNIFF_SAMPLE);
+            let s = sniff_sample(&self.buf[..n], complete, self.line_ending);
+            self.variant = s.variant;
+            self.sniffed = Some(s);
+        }
+        loop {
+            match first_record(&self.buf, self.eof) {
+                First::Record(p) => {
+                    self.state = State::At(p);
+                    return None;
+                }
+                First::Empty => return self.fail_none(),
+                First::NotMbox(reason) => return self.fail(MboxError::NotMbox { reason }),
+                First::NeedMore if self.buf.len() > self.spool_threshold.max(SNIFF_SAMPLE) => {
+                    return self.fail(MboxError::NotMbox {
+                        reason: format!("no From_ line in the first {} bytes", self.buf.len()),
+                    })
+                }
+                First::NeedMore => {
+                    if let Err(e) = self.fill() {
+                        return self.fail(e.into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`State::At`]: the record starting at `p` in the buffer, once its
+    /// end is in the buffer; else more input, or spool mode for a message
+    /// past the spool threshold.
+    fn record_step(&mut self, p: usize) -> Option<Result<OwnedEntry, MboxError>> {
+        let (nl, archive_start, eof) = self.ctx();
+        let ctx = Ctx {
+            finder: &self.finder,
+            nl,
+            archive_start,
+            eof,
+        };
+        let step = scan::next_record(
+            &self.buf,
+            p,
+            &mut self.st,
+            self.variant,
+            &ctx,
+            &mut self.scratch,
+        );
+        self.flush_scratch();
+        match step {
+            Step::Record(r) if self.max_message.is_some_and(|m| r.end - p > m) => {
+                self.st = ScanState::default();
+                self.state = if r.end < self.buf.len() {
+                    State::At(r.end)
+                } else {
+                    State::Done
+                };
+                let offset = self.base + p as u64;
+                return Some(Err(MboxError::TooLarge {
+                    offset,
+                    limit: self.max_message.unwrap_or(0) as u64,
+                }));
+            }
+            Step::Record(r) => {
+                let message = scan::message_of(
+                    &self.buf,
+                    &r,
+                    self.variant,
+                    self.opts.unquote_mboxo,
+                    nl,
+                    &self.finder,
+                )
+                .into_owned();
+                let entry = OwnedEntry {
+                    offset: self.base + p as u64,
+                    length: (r.end - p) as u64,
+                    envelope: scan::envelope(&self.buf, p, r.content, nl).to_vec(),
+                    message: Bytes::from(message),
+                    spooled: false,
+                };
+                self.st = ScanState::default();
+                self.state = if r.end < self.buf.len() {
+                    State::At(r.end)
+                } else {
+                    State::Done
+                };
+                return Some(Ok(entry));
+            }
+            Step::NeedMore => {
+                self.consume(p);
+                self.state = State::At(0);
+                if let Some(limit) = self.max_message.filter(|&m| self.buf.len() > m) {
+                    let offset = self.base;
+                    // Keep scanning from where the search got to.
+                    self.st.pos = self.st.pos.max(8);
+                    self.st.quoted = false;
+                    self.state = State::Skip;
+                    return Some(Err(MboxError::TooLarge {
+                        offset,
+                        limit: limit as u64,
+                    }));
+                }
+                if self.buf.len() >= self.spool_threshold {
+                    if let Err(e) = self.start_spool() {
+                        return self.fail(e.into());
+                    }
+                    return None;
+                }
+                if let Err(e) = self.fill() {
+                    return self.fail(e.into());
+                }
+            }
+        }
+        None
+    }
+
+    /// [`State::Skip`]: after a message over the size limit, finds the
+    /// next From_ line without keeping what comes before it.
+    fn skip_step(&mut self) -> Option<Result<OwnedEntry, MboxError>> {
+        let (nl, archive_start, eof) = self.ctx();
+        let ctx = Ctx {
+            finder: &self.finder,
+            nl,
+            archive_start,
+            eof,
+        };
+        let pos = self.st.pos;
+        match scan::next_boundary(&self.buf, pos, &mut self.st, &ctx, None) {
+            Scan::Boundary(q) => {
+                self.st = ScanState::default();
+                self.state = State::At(q);
+            }
+            Scan::End => return self.fail_none(),
+            Scan::NeedMore => {
+                // Keep a few bytes before the search point: the
+                // blank-line test looks back up to three.
+                let keep_from = self.st.pos.saturating_sub(8);
+                self.consume(keep_from);
+                if let Err(e) = self.fill() {
+                    return self.fail(e.into());
+                }
+            }
+        }
+        None
+    }
 }
 
 impl<R: Read> Iterator for Stream<R> {
     type Item = Result<OwnedEntry, MboxError>;
 
+    /// One step of the state machine per turn: each step returns an item,
+    /// or `None` to go on (from the state it left; [`State::Done`] ends).
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            match self.state {
+            let item = match self.state {
                 State::Done => return None,
-                State::Start => {
-                    while !self.eof && self.buf.len() < SNIFF_SAMPLE {
-                        if let Err(e) = self.fill() {
-                            return self.fail(e.into());
-                        }
-                    }
-                    self.line_ending = detect_eol(&self.buf);
-                    self.nl = newline_byte(self.line_ending);
-                    if self.opts.variant.is_none() {
-                        let complete = self.eof && self.buf.len() <= SNIFF_SAMPLE;
-                        let n = self.buf.len().min(SNIFF_SAMPLE);
-                        let s = sniff_sample(&self.buf[..n], complete, self.line_ending);
-                        self.variant = s.variant;
-                        self.sniffed = Some(s);
-                    }
-                    loop {
-                        match first_record(&self.buf, self.eof) {
-                            First::Record(p) => {
-                                self.state = State::At(p);
-                                break;
-                            }
-                            First::Empty => return self.fail_none(),
-                            First::NotMbox(reason) => {
-                                return self.fail(MboxError::NotMbox { reason })
-                            }
-                            First::NeedMore
-                                if self.buf.len() > self.spool_threshold.max(SNIFF_SAMPLE) =>
-                            {
-                                return self.fail(MboxError::NotMbox {
-                                    reason: format!(
-                                        "no From_ line in the first {} bytes",
-                                        self.buf.len()
-                                    ),
-                                })
-                            }
-                            First::NeedMore => {
-                                if let Err(e) = self.fill() {
-                                    return self.fail(e.into());
-                                }
-                            }
-                        }
-                    }
-                }
-                State::At(p) => {
-                    let (nl, archive_start, eof) = self.ctx();
-                    let ctx = Ctx {
-                        finder: &self.finder,
-                        nl,
-                        archive_start,
-                        eof,
-                    };
-                    let step = scan::next_record(
-                        &self.buf,
-                        p,
-                        &mut self.st,
-                        self.variant,
-                        &ctx,
-                        &mut self.scratch,
-                    );
-                    self.flush_scratch();
-                    match step {
-                        Step::Record(r) if self.max_message.is_some_and(|m| r.end - p > m) => {
-                            self.st = ScanState::default();
-                            self.state = if r.end < self.buf.len() {
-                                State::At(r.end)
-                            } else {
-                                State::Done
-                            };
-                            let offset = self.base + p as u64;
-                            return Some(Err(MboxError::TooLarge {
-                                offset,
-                                limit: self.max_message.unwrap_or(0) as u64,
-                            }));
-                        }
-                        Step::Record(r) => {
-                            let message = scan::message_of(
-                                &self.buf,
-                                &r,
-                                self.variant,
-                                self.opts.unquote_mboxo,
-                                nl,
-                                &self.finder,
-                            )
-                            .into_owned();
-                            let entry = OwnedEntry {
-                                offset: self.base + p as u64,
-                                length: (r.end - p) as u64,
-                                envelope: scan::envelope(&self.buf, p, r.content, nl).to_vec(),
-                                message: Bytes::from(message),
-                                spooled: false,
-                            };
-                            self.st = ScanState::default();
-                            self.state = if r.end < self.buf.len() {
-                                State::At(r.end)
-                            } else {
-                                State::Done
-                            };
-                            return Some(Ok(entry));
-                        }
-                        Step::NeedMore => {
-                            self.consume(p);
-                            self.state = State::At(0);
-                            if let Some(limit) = self.max_message.filter(|&m| self.buf.len() > m) {
-                                let offset = self.base;
-                                // Keep scanning from where the search got to.
-                                self.st.pos = self.st.pos.max(8);
-                                self.st.quoted = false;
-                                self.state = State::Skip;
-                                return Some(Err(MboxError::TooLarge {
-                                    offset,
-                                    limit: limit as u64,
-                                }));
-                            }
-                            if self.buf.len() >= self.spool_threshold {
-                                if let Err(e) = self.start_spool() {
-                                    return self.fail(e.into());
-                                }
-                                continue;
-                            }
-                            if let Err(e) = self.fill() {
-                                return self.fail(e.into());
-                            }
-                        }
-                    }
-                }
-                State::Spool => {
-                    if let Some(item) = self.spool_step() {
-                        return Some(item);
-                    }
-                }
-                State::Skip => {
-                    let (nl, archive_start, eof) = self.ctx();
-                    let ctx = Ctx {
-                        finder: &self.finder,
-                        nl,
-                        archive_start,
-                        eof,
-                    };
-                    let pos = self.st.pos;
-                    match scan::next_boundary(&self.buf, pos, &mut self.st, &ctx, None) {
-                        Scan::Boundary(q) => {
-                            self.st = ScanState::default();
-                            self.state = State::At(q);
-                        }
-                        Scan::End => return self.fail_none(),
-                        Scan::NeedMore => {
-                            // Keep a few bytes before the search point: the
-                            // blank-line test looks back up to three.
-                            let keep_from = self.st.pos.saturating_sub(8);
-                            self.consume(keep_from);
-                            if let Err(e) = self.fill() {
-                                return self.fail(e.into());
-                            }
-                        }
-                    }
-                }
+                State::Start => self.start_step(),
+                State::At(p) => self.record_step(p),
+                State::Spool => self.spool_step(),
+                State::Skip => self.skip_step(),
+            };
+            if item.is_some() {
+                return item;
             }
         }
     }

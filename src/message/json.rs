@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
-use super::{section, Defect, EntityRef, Kind, Message, Sha256Sink};
+use super::{hex, section, Defect, EntityRef, Kind, Message, Sha256Sink};
 use crate::header;
 use crate::header::address::Address;
 
@@ -337,10 +337,6 @@ impl Message {
     pub fn to_json(&self) -> Value {
         to_value(&self.json())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the readable tree of `mimeflow show`: one line per entity,

@@ -25,6 +25,7 @@ pub use crate::defect::{Defect, DefectCode};
 pub use crate::header::params::{ContentDisposition, ContentType, Params};
 pub use decode::TransferEncoding;
 pub use json::{write_tree, MessageJson};
+pub(crate) use sink::hex;
 pub use sink::{DecodeSink, Sha256Sink};
 
 /// Resource limits, each with a documented cut-off.

@@ -14,6 +14,19 @@ use std::io::{self, Seek, Write};
 
 use sha2::{Digest, Sha256};
 
+/// Lowercase hex of a digest: how the crate shows every sha256 (`parse
+/// --json`, the jsonl index, Maildir names, the attachment store, resume
+/// fingerprints). The one hex encoder of the crate.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
 /// An `io::Write` that [`EntityRef::decode_to`](super::EntityRef::decode_to)
 /// can restart: [`DecodeSink::restart`] discards everything written so far.
 pub trait DecodeSink: Write {

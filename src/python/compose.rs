@@ -356,21 +356,21 @@ impl MessageBuilder {
             if !overwrite && dir.kind(&name).map_err(os)?.is_some() {
                 return Err(os(std::io::Error::from_raw_os_error(libc::EEXIST)));
             }
-            let mut tmp = dir.temp().map_err(os)?;
-            let file = tmp.file().map_err(os)?;
+            let mode = if overwrite {
+                crate::safe_fs::Commit::Replace
+            } else {
+                crate::safe_fs::Commit::NoClobber
+            };
+            let mut tmp = crate::safe_fs::AtomicFile::create(&dir, &name, mode).map_err(os)?;
             let mut out = Counting {
-                inner: BufWriter::with_capacity(1 << 16, file),
+                inner: BufWriter::with_capacity(1 << 16, tmp.file().map_err(os)?),
                 n: 0,
             };
             b.write_to(&mut out).map_err(PyErr::from)?;
             let n = out.n;
             out.inner.flush().map_err(os)?;
             drop(out);
-            if overwrite {
-                tmp.persist_replace(&dir, &name).map_err(os)?;
-            } else {
-                tmp.persist_noclobber(&dir, &name).map_err(|(e, _)| os(e))?;
-            }
+            tmp.commit().map_err(os)?;
             Ok(n)
         })
     }

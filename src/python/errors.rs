@@ -161,7 +161,27 @@ impl From<crate::batch::BatchError> for PyErr {
         match e {
             E::Io { path, source } => os_error(source, Some(&path)),
             E::Mbox(m) => m.into(),
-            E::Interrupted { .. } => pyo3::exceptions::PyKeyboardInterrupt::new_err(e.to_string()),
+            // The library's text names no switch; these name convert()'s.
+            E::Interrupted { committed } => pyo3::exceptions::PyKeyboardInterrupt::new_err(format!(
+                "interrupted after {committed} messages; call convert() again with resume=True to continue"
+            )),
+            E::Unfinished { dest, state } => raise(
+                &CONVERT_ERROR,
+                "ConvertError",
+                format!(
+                    "{}: an interrupted run left {}: call convert() with resume=True to continue it",
+                    dest.display(),
+                    state.display()
+                ),
+            ),
+            E::NotEmpty { path, .. } => raise(
+                &CONVERT_ERROR,
+                "ConvertError",
+                format!(
+                    "{}: is not empty: pass force=True to add to it (nothing is deleted) or resume=True to continue",
+                    path.display()
+                ),
+            ),
             other => raise(&CONVERT_ERROR, "ConvertError", other.to_string()),
         }
     }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mimeflow::batch::{self, BatchError, ConvertOptions, Format, Hooks, Progress};
+use mimeflow::batch::{self, BatchError, ConvertOptions, Folder, Format, Hooks, Progress};
 use mimeflow::mbox::Variant;
 
 use crate::GlobalArgs;
@@ -237,12 +237,15 @@ fn run(
     }
     let s = match result {
         Ok(s) => s,
-        Err(e @ BatchError::Interrupted { .. }) => {
-            let _ = writeln!(std::io::stderr().lock(), "mimeflow: {e}");
+        Err(BatchError::Interrupted { committed }) => {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "mimeflow: interrupted after {committed} messages; rerun with --resume to continue"
+            );
             std::process::exit(crate::EXIT_INTERRUPTED);
         }
         Err(e) => {
-            let e = anyhow::Error::from(e);
+            let e = phrase(e);
             crate::sigbus::exit_if_truncated(&e);
             return Err(e).with_context(|| format!("converting {}", source.display()));
         }
@@ -292,4 +295,25 @@ fn run(
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// The library's errors name no flag of ours; where the way out is a flag,
+/// the CLI says which.
+fn phrase(e: BatchError) -> anyhow::Error {
+    match e {
+        BatchError::Unfinished { dest, state } => anyhow::anyhow!(
+            "{}: an interrupted run left {}: rerun with --resume to continue it",
+            dest.display(),
+            state.display()
+        ),
+        BatchError::NotEmpty { path, folder } => anyhow::anyhow!(
+            "{}: is not empty: use --force to add to it{} or --resume to continue",
+            path.display(),
+            match folder {
+                Folder::Output => " (nothing is deleted)",
+                Folder::Attachments => "",
+            }
+        ),
+        e => e.into(),
+    }
 }

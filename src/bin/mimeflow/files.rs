@@ -1,10 +1,10 @@
 //! Where commands read and write: stdin or a file in, stdout or a file out.
 //!
 //! A file given with `-o` is never half-written: output goes to a hidden
-//! temp file in the same folder (a [`safe_fs`] temp name, created
+//! temp file in the same folder (a [`safe_fs::AtomicFile`], created
 //! exclusively, so the final `rename` stays on one file system and is
-//! atomic) that replaces the target only once everything was written. On an error the temp file is removed
-//! when the [`AtomicFile`] drops; on Ctrl-C a handler removes it before the
+//! atomic) that replaces the target only once everything was written. On
+//! an error the temp file is removed when the [`Pending`] file drops; on Ctrl-C a handler removes it before the
 //! process exits with status 130, since the default SIGINT kill runs no
 //! destructors. The file is not `fsync`ed before the rename: readers never
 //! see a partial file, but after a power cut the new content may be lost
@@ -22,9 +22,7 @@
 //! which side failed. The error keeps its `io::ErrorKind`, which is how
 //! `main` recognises a broken pipe.
 
-use std::ffi::OsString;
-
-use mimeflow::safe_fs::{self, Dir, TempFile};
+use mimeflow::safe_fs::{self, AtomicFile, Commit, Dir};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
@@ -99,7 +97,7 @@ pub struct Output {
 
 enum Sink {
     Stdout(BufWriter<RawStdout>),
-    File(AtomicFile),
+    File(Pending),
     /// A device, FIFO or socket, opened and written where it is.
     Special(BufWriter<File>),
 }
@@ -154,7 +152,7 @@ impl Output {
             }),
             Some(path) => {
                 let sink = match target_of(path)? {
-                    Target::Replace(real) => Sink::File(AtomicFile::create(&real)?),
+                    Target::Replace(real) => Sink::File(Pending::create(&real)?),
                     Target::InPlace => {
                         // No truncate: meaningless for devices and FIFOs; a
                         // dangling link's new target starts empty anyway.
@@ -241,22 +239,20 @@ fn raw_stdout() -> anyhow::Result<RawStdout> {
     Ok(io::stdout())
 }
 
-/// A temp file that becomes `dest` on [`AtomicFile::commit`] and is removed
-/// otherwise: a [`safe_fs`] temp file in the target's folder, renamed over
-/// the target's name in that same open folder.
-struct AtomicFile {
+/// The `-o` file being written: a [`safe_fs::AtomicFile`] in the target's
+/// folder that replaces the target on [`Pending::commit`] and is removed
+/// otherwise, plus the Ctrl-C cleanup of its temp name.
+struct Pending {
     file: BufWriter<File>,
     /// Owns the temp name until the commit (removed when dropped).
-    tmp: Option<TempFile>,
+    atomic: Option<safe_fs::AtomicFile>,
     /// The temp file's path, for the Ctrl-C cleanup.
     tmp_path: PathBuf,
-    dir: Dir,
-    file_name: OsString,
     dest: PathBuf,
 }
 
-impl AtomicFile {
-    fn create(dest: &Path) -> anyhow::Result<AtomicFile> {
+impl Pending {
+    fn create(dest: &Path) -> anyhow::Result<Pending> {
         let shown = dest.display();
         let existing = match fs::metadata(dest) {
             Ok(meta) if meta.is_dir() => bail!("{shown}: is a directory"),
@@ -266,15 +262,16 @@ impl AtomicFile {
         };
         let (dir, file_name) = safe_fs::split_dest(dest).with_context(|| shown.to_string())?;
         let dir = Dir::open(&dir).with_context(|| format!("{shown}: opening its folder"))?;
-        let mut tmp = dir.temp().with_context(|| {
-            format!(
-                "{shown}: cannot create a temporary file in {}",
-                dir.path().display()
-            )
-        })?;
-        let tmp_path = dir.display_path(tmp.name());
+        let mut atomic =
+            AtomicFile::create(&dir, &file_name, Commit::Replace).with_context(|| {
+                format!(
+                    "{shown}: cannot create a temporary file in {}",
+                    dir.path().display()
+                )
+            })?;
+        let tmp_path = atomic.temp_path();
         register_cleanup(&tmp_path);
-        let file = tmp
+        let file = atomic
             .file()
             .and_then(|f| f.try_clone())
             .context("duplicating a descriptor")?;
@@ -283,12 +280,10 @@ impl AtomicFile {
             file.set_permissions(meta.permissions())
                 .with_context(|| format!("{}: setting permissions", tmp_path.display()))?;
         }
-        Ok(AtomicFile {
+        Ok(Pending {
             file: BufWriter::with_capacity(OUT_BUFFER, file),
-            tmp: Some(tmp),
+            atomic: Some(atomic),
             tmp_path,
-            dir,
-            file_name,
             dest: dest.to_path_buf(),
         })
     }
@@ -298,17 +293,18 @@ impl AtomicFile {
         self.file
             .flush()
             .with_context(|| format!("writing {shown}"))?;
-        let tmp = self.tmp.take().expect("committed once");
-        tmp.persist_replace(&self.dir, &self.file_name)
+        let atomic = self.atomic.take().expect("committed once");
+        atomic
+            .commit()
             .with_context(|| format!("{shown}: cannot replace"))?;
         Ok(())
     }
 }
 
-impl Drop for AtomicFile {
+impl Drop for Pending {
     fn drop(&mut self) {
         // An uncommitted temp file is removed by its own drop.
-        self.tmp = None;
+        self.atomic = None;
         unregister_cleanup(&self.tmp_path);
     }
 }

@@ -1,0 +1,278 @@
+//! Preparing one message of a window, on a worker thread: parse what the
+//! format needs, read its flags, serialise it ([`super::format`]) or
+//! publish its file ([`super::publish`]), and decode its attachments into
+//! temp files for the store ([`super::attachments`]). Nothing here depends
+//! on the order of messages; [`super::run::Run::commit`] puts the results
+//! in order.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::attachments::{self, Attachment, Index};
+use super::fingerprint::Chain;
+use super::flags::{maildir_flags, MailFlags};
+use super::format::{jsonl, mbox};
+use super::publish::{publish, Place};
+use super::run::Folders;
+use super::source::Item;
+use super::{hex, BatchError, ConvertOptions, Format};
+use crate::extract::name_for_section;
+use crate::header;
+use crate::message::{Message, Sha256Sink};
+
+/// What every worker of a window shares.
+pub(crate) struct Context<'a> {
+    pub opts: &'a ConvertOptions,
+    pub folders: Option<&'a Folders>,
+    pub place: Place,
+    pub shared: Option<&'a Bytes>,
+    pub attach: Option<&'a Index>,
+    /// The source is a stream fingerprinted by its content.
+    pub chain: bool,
+}
+
+/// One message, ready to commit.
+pub(crate) struct Prepared {
+    pub index: u64,
+    pub offset: u64,
+    pub message_id: Option<String>,
+    pub skipped: bool,
+    pub defective: bool,
+    pub unparseable: bool,
+    pub report: Option<String>,
+    /// mbox or jsonl bytes.
+    pub out: Vec<u8>,
+    /// mbox output of a large message: written from the item during the
+    /// commit instead of held in `out` (see [`mbox::AT_COMMIT`]).
+    pub mbox_at_commit: bool,
+    pub attachments: Vec<Attachment>,
+    /// A stream source's fingerprint link for this message ([`Chain`]).
+    pub chain: Option<[u8; 32]>,
+}
+
+/// The parsed message (or `None` when the parser gave up) and what the
+/// outputs read from it.
+pub(crate) struct Parsed {
+    pub msg: Option<Message>,
+    pub flags: MailFlags,
+    /// No header field could be read.
+    pub unparseable: bool,
+}
+
+/// Prepares message `index` of the archive (see the module docs).
+pub(crate) fn prepare(
+    item: &Item<'_>,
+    index: u64,
+    ctx: &Context<'_>,
+) -> Result<Prepared, BatchError> {
+    let chain = ctx
+        .chain
+        .then(|| Chain::link(item.offset, item.envelope.as_deref(), &item.message));
+    if let Some(why) = &item.refused {
+        return Ok(Prepared {
+            skipped: true,
+            report: Some(format!("message {index}: {why}")),
+            ..Prepared::empty(index, item.offset, chain)
+        });
+    }
+    let full = ctx.opts.format == Format::Jsonl || ctx.opts.attachments.is_some();
+    let parsed = read(item, full, ctx.shared);
+    let mut p = Prepared::of(item, index, chain, &parsed, full, ctx.opts);
+    if p.skipped {
+        return Ok(p);
+    }
+    serialise(item, index, &parsed, ctx, &mut p)?;
+    if let (Some(att), Some(m)) = (ctx.attach, &parsed.msg) {
+        p.attachments = store_attachments(att, m)?;
+    }
+    Ok(p)
+}
+
+impl Prepared {
+    fn empty(index: u64, offset: u64, chain: Option<[u8; 32]>) -> Prepared {
+        Prepared {
+            index,
+            offset,
+            message_id: None,
+            skipped: false,
+            defective: false,
+            unparseable: false,
+            report: None,
+            out: Vec::new(),
+            mbox_at_commit: false,
+            attachments: Vec::new(),
+            chain,
+        }
+    }
+
+    /// The counts, report and id of a parsed message; nothing written yet.
+    fn of(
+        item: &Item<'_>,
+        index: u64,
+        chain: Option<[u8; 32]>,
+        parsed: &Parsed,
+        full: bool,
+        opts: &ConvertOptions,
+    ) -> Prepared {
+        let root = parsed.msg.as_ref().map(Message::root);
+        let unparseable = parsed.unparseable;
+        Prepared {
+            message_id: root
+                .as_ref()
+                .and_then(|r| r.header("message-id"))
+                .map(jsonl::lossy_unfolded),
+            skipped: opts.skip_deleted && parsed.flags.deleted,
+            defective: full
+                && parsed
+                    .msg
+                    .as_ref()
+                    .is_some_and(|m| m.defects().next().is_some()),
+            unparseable,
+            report: unparseable.then(|| {
+                let at = match &item.origin {
+                    Some(p) => p.display().to_string(),
+                    None => format!("offset {}", item.offset),
+                };
+                format!("message {index} ({at}): no header fields could be read; written as it is")
+            }),
+            ..Prepared::empty(index, item.offset, chain)
+        }
+    }
+}
+
+/// Parses the item (only its header block unless `full`) and reads its
+/// flags: a Maildir source's from its file name, others' from the header.
+fn read(item: &Item<'_>, full: bool, shared: Option<&Bytes>) -> Parsed {
+    // Streamed and file items own their bytes (a spooled one is a map):
+    // sliced, not copied, like the mapped archive.
+    let msg = parse(&item.message, full, item.message.owner().or(shared));
+    let root = msg.as_ref().map(Message::root);
+    let unparseable = root.as_ref().is_none_or(|r| r.headers().next().is_none());
+    let flags = match (&item.maildir, &root) {
+        (Some((cur, info)), _) => MailFlags {
+            old: *cur,
+            ..MailFlags::from_info(info)
+        },
+        (None, Some(r)) => maildir_flags(r),
+        (None, None) => MailFlags::default(),
+    };
+    Parsed {
+        msg,
+        flags,
+        unparseable,
+    }
+}
+
+/// Parses `raw`, or only its header block unless `full` (what flags, dates
+/// and names need), so that Maildir/eml/mbox runs do not parse bodies.
+fn parse(raw: &[u8], full: bool, shared: Option<&Bytes>) -> Option<Message> {
+    let bytes = if full {
+        raw
+    } else {
+        &raw[..header::split_header(raw).header_len]
+    };
+    let copy = match shared {
+        // A message borrowed from the mapped archive: a zero-copy slice.
+        Some(s)
+            if s.as_ptr_range().start <= bytes.as_ptr()
+                && bytes.as_ptr_range().end <= s.as_ptr_range().end =>
+        {
+            s.slice_ref(bytes)
+        }
+        _ => Bytes::copy_from_slice(bytes),
+    };
+    // The parser is lenient and fuzzed; should it still panic on some
+    // input, the message is written as it is and reported, not lost.
+    std::panic::catch_unwind(move || Message::parse(copy)).ok()
+}
+
+/// Writes the message in the run's format: a file of a folder output, or
+/// the bytes of a single-file output in `p.out`.
+fn serialise(
+    item: &Item<'_>,
+    index: u64,
+    parsed: &Parsed,
+    ctx: &Context<'_>,
+    p: &mut Prepared,
+) -> Result<(), BatchError> {
+    let raw: &[u8] = &item.message;
+    // Only Maildir names and jsonl records use the message's hash.
+    let sha = || Sha256::digest(raw);
+    match (ctx.opts.format, ctx.folders) {
+        (Format::Maildir, Some(f)) => {
+            let mut name = format!("{index:08}.{}.mimeflow", &hex(&sha())[..12]);
+            let dir = if parsed.flags.old {
+                name.push_str(":2,");
+                name.push_str(&parsed.flags.letters());
+                &f.cur
+            } else {
+                &f.new
+            };
+            publish(&f.tmp, dir, &name, raw, mtime(parsed), ctx.place)?;
+        }
+        (Format::Eml, Some(f)) => {
+            let name = format!("{index:08}.eml");
+            publish(&f.tmp, &f.new, &name, raw, mtime(parsed), ctx.place)?;
+        }
+        (Format::Maildir | Format::Eml, None) => unreachable!("folder outputs have folders"),
+        (Format::Mbox, _) if raw.len() >= mbox::AT_COMMIT => p.mbox_at_commit = true,
+        (Format::Mbox, _) => {
+            mbox::write_mbox(&mut p.out, item)
+                .map_err(|e| BatchError::io(Path::new("mbox output"))(e))?;
+        }
+        (Format::Jsonl, _) => {
+            jsonl::write_record(&mut p.out, item, index, &hex(&sha()), parsed, ctx.opts.text)
+                .map_err(|e| BatchError::io(Path::new("jsonl output"))(e.into()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The message's Date as Unix seconds, for the modification time of its
+/// file.
+fn mtime(parsed: &Parsed) -> Option<i64> {
+    parsed
+        .msg
+        .as_ref()?
+        .root()
+        .header("date")
+        .and_then(|d| header::date::parse_date(&header::unfold(d)))
+        .map(|d| d.timestamp)
+}
+
+/// Decodes every attachment of `m` straight into a temp file of the
+/// store, hashed on the way: a window holds descriptors, not attachment
+/// bytes, whatever their size.
+fn store_attachments(att: &Index, m: &Message) -> Result<Vec<Attachment>, BatchError> {
+    // One pass for every section (a section per part would walk the
+    // siblings before each).
+    let sections = m.sections();
+    let mut out = Vec::new();
+    for part in m.attachments() {
+        let section = &sections[part.index()];
+        let mut tmp = attachments::temp(att.dir())?;
+        let shown = att.dir().display_path(tmp.name());
+        let file = tmp.file().map_err(BatchError::io(&shown))?;
+        let mut sink = Sha256Sink::with_inner(file);
+        part.decode_to(&mut sink).map_err(BatchError::io(&shown))?;
+        let (sha, size, _) = sink.finish();
+        // One message may have 100,000 attachments: keep names, not
+        // descriptors.
+        tmp.close_fd();
+        let sha = hex(&sha);
+        // Content this run has already filed needs no second copy.
+        let file = (!att.has(&sha)).then_some(tmp);
+        out.push(Attachment {
+            sha,
+            name: name_for_section(&part, section),
+            section: section.clone(),
+            filename: part.filename(),
+            content_type: part.mime_type(),
+            size,
+            file,
+        });
+    }
+    Ok(out)
+}
