@@ -93,7 +93,7 @@ use crate::{qp, uninit, uu};
 pub const HOLD_LINE: usize = 64 << 10;
 /// Largest body kept whole where streaming cannot decide early (see the
 /// module notes).
-pub const KEEP_RAW: usize = 16 << 20;
+pub const KEEP_RAW: usize = 4 << 20;
 /// Bytes read from the input at a time.
 const READ: usize = 256 << 10;
 

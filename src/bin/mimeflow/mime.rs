@@ -114,11 +114,15 @@ fn is_stdin(path: &Path) -> bool {
 }
 
 pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
+    let section = if args.section == "-" {
+        ""
+    } else {
+        args.section.as_str()
+    };
     if is_stdin(&args.file) {
         let input = Input::open(Some(&args.file))?;
         let mut out = Output::create(args.out.as_deref())?;
-        let found =
-            mimeflow::message::stream::write_section(input, &args.section, args.raw, &mut out)?;
+        let found = mimeflow::message::stream::write_section(input, section, args.raw, &mut out)?;
         if !found {
             bail!(
                 "{}: no part numbered {:?}",
@@ -129,11 +133,6 @@ pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
         return out.finish();
     }
     let msg = read_message(Some(&args.file))?;
-    let section = if args.section == "-" {
-        ""
-    } else {
-        args.section.as_str()
-    };
     let Some(part) = msg.section(section) else {
         bail!(
             "{}: no part numbered {:?}",
