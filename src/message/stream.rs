@@ -579,6 +579,13 @@ impl<'v> Walker<'v> {
         if h.full {
             return;
         }
+        // Grown by hand, so the block's buffer never exceeds the limit (plus
+        // the blank line `parse_block` adds) by doubling past it.
+        let need = (h.block.len() + text.len()).min(max) + 4;
+        if need > h.block.capacity() {
+            let target = (h.block.capacity() * 2).clamp(need, max.saturating_add(4).max(need));
+            h.block.reserve_exact(target - h.block.len());
+        }
         if h.block.len() + text.len() > max {
             let room = max - h.block.len();
             h.block.extend_from_slice(&text[..room]);
@@ -630,7 +637,7 @@ impl<'v> Walker<'v> {
             }
         }
         self.entities += 1;
-        let head = read_header(&h.block, digest, self.limits.max_depth, h.depth);
+        let head = read_header(h.block, digest, self.limits.max_depth, h.depth);
         let info_kind = head.kind;
         let info = part_info(&self.open, h.parent, info_kind, h.ordinal, &head);
         let comps = info.components.clone();
@@ -897,7 +904,7 @@ struct Head {
 }
 
 /// Reads a header block the parser's way (see the module notes).
-fn read_header(block: &[u8], in_digest: bool, max_depth: usize, depth: u32) -> Head {
+fn read_header(block: Vec<u8>, in_digest: bool, max_depth: usize, depth: u32) -> Head {
     let msg = parse_block(block, in_digest, max_depth, depth);
     let e = if in_digest {
         msg.get(1).unwrap_or_else(|| msg.root())
@@ -949,17 +956,22 @@ fn part_info(
 /// A boundary no header line can hold by chance.
 const WRAP: &str = "=_mimeflow-stream-wrap-8c1f4e2a";
 
-fn parse_block(block: &[u8], in_digest: bool, max_depth: usize, depth: u32) -> Message {
-    let mut src = Vec::with_capacity(block.len() + 128);
+/// `block` is taken, not copied: a header block may be
+/// `max_header_bytes` long (16 MiB by default), and the walk's memory is
+/// what it holds at once.
+fn parse_block(block: Vec<u8>, in_digest: bool, max_depth: usize, depth: u32) -> Message {
     let mut limits = Limits::default();
-    if in_digest {
-        src.extend_from_slice(
+    let ended = block.is_empty() || block.ends_with(b"\n");
+    let mut src = if in_digest {
+        let mut src =
             format!("Content-Type: multipart/digest; boundary=\"{WRAP}\"\r\n\r\n--{WRAP}\r\n")
-                .as_bytes(),
-        );
-    }
-    src.extend_from_slice(block);
-    if !block.is_empty() && !block.ends_with(b"\n") {
+                .into_bytes();
+        src.extend_from_slice(&block);
+        src
+    } else {
+        block
+    };
+    if !ended {
         src.extend_from_slice(b"\r\n");
     }
     src.extend_from_slice(b"\r\n");
