@@ -64,12 +64,18 @@
 //! A few answers of the parser are only known at the end of an entity
 //! whose bytes are gone by then. The walk reports them as errors, never
 //! as different output, and holds nothing unbounded for them:
-//! - a multipart whose boundary never appears reads as a leaf; if as a
-//!   leaf it would have been wanted (an attachment, or the section asked
-//!   for), the walk fails with [`StreamError::MultipartWithoutBoundary`];
+//! - a multipart whose boundary never appears reads as a leaf (another
+//!   section number for the root, its transfer encoding undone). While a
+//!   multipart has seen no delimiter, and as a leaf it would be wanted,
+//!   its body is kept up to [`KEEP_RAW`] bytes; it is dropped at the first
+//!   delimiter, or read as the leaf's when the multipart ends without one.
+//!   Past `KEEP_RAW` the walk fails ([`StreamError::BodyTooLarge`]);
+//!   a body already handed on that now reads otherwise is taken back
+//!   ([`Visitor::withdraw`]) or the walk fails;
 //! - Base64 so broken that even the repairs fail is written as its raw
 //!   text; that text is kept up to [`KEEP_RAW`] bytes, past which the walk
-//!   fails, and a sink that cannot start over fails too;
+//!   fails, and a sink that cannot start over fails too (`write_section`
+//!   holds its first `KEEP_RAW` bytes of output back so it can);
 //! - a uuencoded body is decoded whole (its `begin` line may be anywhere):
 //!   bodies up to [`KEEP_RAW`] bytes;
 //! - a quoted-printable run with no place to cut (blanks with no line end)
