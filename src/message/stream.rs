@@ -43,7 +43,7 @@
 //!   the input;
 //! - per open level, its scanner and boundary; per open entity, its
 //!   section number and, for a body being decoded, the decoder's state
-//!   (one block of [`BLOCK`](super::decode::BLOCK) bytes).
+//!   (one 256 KiB block, `decode.rs`'s `BLOCK`).
 //!
 //! # Same answers as the parser
 //!

@@ -302,7 +302,7 @@ pub fn decode_pieces(
 }
 
 /// Decodes the longest prefix of `src` that ends where [`decode`] keeps no
-/// state (see [`is_cut`]), appending to `out`; returns the prefix's length
+/// state (see `is_cut`), appending to `out`; returns the prefix's length
 /// (0 when `src` has no such point). Streaming decoders call it on what has
 /// arrived and keep the rest for the next call: the output is that of one
 /// [`decode`] of the whole input, whatever the arrival. Bad escapes are not
