@@ -15,7 +15,7 @@
 //!
 //! # One scanner per open multipart
 //!
-//! Every byte is pushed into one [`Scanner`](crate::multipart::Scanner) per
+//! Every byte is pushed into one [`Scanner`] per
 //! open multipart level (the levels are capped by [`Limits::max_depth`], so
 //! this is at most `max_depth` scanners of a few bytes each). Each scanner
 //! reports the delimiter lines of its own boundary; the walker takes the
