@@ -11,10 +11,12 @@
 //! 8,000 parts of one name linear, not quadratic.
 
 use std::collections::HashMap;
-use std::io;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::message::{EntityRef, Message};
+use crate::message::stream::{self, PartInfo, Take, Visitor};
+use crate::message::{DecodeSink, EntityRef, Limits, Message};
 use crate::safe_fs::Dir;
 
 pub use crate::safe_fs::MAX_NAME_BYTES;
@@ -113,13 +115,77 @@ pub fn extract_attachments(msg: &Message, dest: &Path) -> io::Result<Vec<Extract
     Ok(out)
 }
 
+/// [`extract_attachments`] of the message read from `input` as a stream
+/// (see [`crate::message::stream`]): the same files, names and sizes, in
+/// memory bounded by the limits, whatever the message's size. A file left
+/// half-written by an error is removed.
+pub fn extract_attachments_from(input: impl Read, dest: &Path) -> io::Result<Vec<Extracted>> {
+    let mut v = ExtractVisitor {
+        dir: Dir::open(dest)?,
+        dest,
+        names: UniqueNames::default(),
+        out: Vec::new(),
+        current: None,
+    };
+    match stream::walk(input, Limits::default(), &mut v) {
+        Ok(()) => Ok(v.out),
+        Err(e) => {
+            if let Some((name, _)) = v.current.take() {
+                let _ = v.dir.remove_file(&name);
+            }
+            Err(e)
+        }
+    }
+}
+
+struct ExtractVisitor<'p> {
+    dir: Dir,
+    dest: &'p Path,
+    names: UniqueNames,
+    out: Vec<Extracted>,
+    /// The file being written (name, section).
+    current: Option<(String, String)>,
+}
+
+impl Visitor<'static> for ExtractVisitor<'_> {
+    fn wants(&self, part: &PartInfo) -> bool {
+        part.kind == crate::message::Kind::Leaf && part.attachment
+    }
+
+    fn open(&mut self, part: &PartInfo) -> io::Result<Take<'static>> {
+        let name = name_from(part.filename.as_deref(), &part.section);
+        let (name, file) = self.names.create(&self.dir, &name)?;
+        self.current = Some((name, part.section.clone()));
+        Ok(Take::Decoded(Box::new(BufWriter::new(file))))
+    }
+
+    fn close(
+        &mut self,
+        _part: &PartInfo,
+        mut sink: Box<dyn DecodeSink>,
+        size: u64,
+    ) -> io::Result<()> {
+        sink.flush()?;
+        drop(sink);
+        let (name, section) = self.current.take().expect("a file is open");
+        self.out.push(Extracted {
+            section,
+            path: self.dest.join(name),
+            size: usize::try_from(size).unwrap_or(usize::MAX),
+        });
+        Ok(())
+    }
+}
+
 /// The safe name of an attachment, with a fallback made from its section
 /// (computed once per message with [`Message::sections`]).
 pub fn name_for_section(part: &EntityRef<'_>, section: &str) -> String {
-    safe_file_name(
-        &part.filename().unwrap_or_default(),
-        &fallback_name(section),
-    )
+    name_from(part.filename().as_deref(), section)
+}
+
+/// The safe name for an attachment named `filename` at `section`.
+fn name_from(filename: Option<&str>, section: &str) -> String {
+    safe_file_name(filename.unwrap_or_default(), &fallback_name(section))
 }
 
 fn fallback_name(section: &str) -> String {
@@ -150,6 +216,17 @@ impl UniqueNames {
     fn write(&mut self, dir: &Dir, name: &str, data: &[u8]) -> io::Result<String> {
         let next = self.next.entry(name.to_string()).or_insert(0);
         dir.create_numbered(name, next, data)
+    }
+
+    /// Creates `name` (or the first free `name-N`) in `dir`, empty;
+    /// returns the name used and the file (the streaming path writes it).
+    fn create(&mut self, dir: &Dir, name: &str) -> io::Result<(String, File)> {
+        let next = self.next.entry(name.to_string()).or_insert(0);
+        crate::safe_fs::first_free(name, next, |candidate| match dir.create_new(candidate) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(e),
+        })
     }
 }
 

@@ -113,3 +113,143 @@ fn parse_json_of_a_long_address_list_stays_small() {
     assert_eq!(json["headers"]["to"][5]["address"], "u5@e.io");
     assert!(peak < 48 * MIB, "peak RssAnon {} MiB", peak / MIB);
 }
+
+/// Runs the CLI with `gen` writing its standard input (a pipe, never a
+/// file); returns its peak resident set (VmHWM: heap, stack and mapped
+/// pages together) and its stdout.
+fn peak_hwm_on_stdin(
+    args: &[&str],
+    gen: impl FnOnce(&mut dyn Write) + Send + 'static,
+) -> (u64, Vec<u8>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mimeflow"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut w = BufWriter::with_capacity(1 << 20, &mut stdin);
+        gen(&mut w);
+        w.flush().unwrap();
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).unwrap();
+        v
+    });
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = fs::read_to_string(&status) {
+            let kib = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+            peak = peak.max(kib.unwrap_or(0) * 1024);
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    writer.join().unwrap();
+    let stdout = reader.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(peak > 0, "no VmHWM sample");
+    eprintln!(
+        "{args:?} on stdin: peak VmHWM {:.1} MiB",
+        peak as f64 / MIB as f64
+    );
+    (peak, stdout)
+}
+
+/// One Base64 line of [`big_message`]'s attachments.
+const LINE: &[u8] = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
+
+/// Decoded size of each of the two attachments of `big_message(_, mib)`.
+fn attachment_size(mib: usize) -> usize {
+    let block = LINE.len() << 12;
+    (mib << 20) / 2 / block * (1 << 12) * (LINE.len() - 2) / 4 * 3
+}
+
+/// A multipart message of about `mib` MiB on `w`: one Base64 attachment
+/// that big, a multipart/alternative around a second one, 4,000 small
+/// attachments, and hostile tails (a header with no end is tested apart).
+fn big_message(w: &mut dyn Write, mib: usize) {
+    let block = LINE.repeat(1 << 12);
+    w.write_all(
+        b"From: a@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\n\
+          Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\npreamble\r\n\
+          --outer\r\nContent-Type: application/octet-stream\r\n\
+          Content-Disposition: attachment; filename=\"big.bin\"\r\n\
+          Content-Transfer-Encoding: base64\r\n\r\n",
+    )
+    .unwrap();
+    for _ in 0..(mib << 20) / 2 / block.len() {
+        w.write_all(&block).unwrap();
+    }
+    w.write_all(
+        b"\r\n--outer\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n\
+          --inner\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+          --inner\r\nContent-Type: application/pdf; name=\"x.pdf\"\r\n\
+          Content-Transfer-Encoding: base64\r\n\r\n",
+    )
+    .unwrap();
+    for _ in 0..(mib << 20) / 2 / block.len() {
+        w.write_all(&block).unwrap();
+    }
+    w.write_all(b"\r\n--inner--\r\n").unwrap();
+    for i in 0..4000 {
+        write!(
+            w,
+            "--outer\r\nContent-Type: text/plain; name=\"p{i}.txt\"\r\n\r\nsmall part {i}\r\n"
+        )
+        .unwrap();
+    }
+    // A line with no newline, 8 MiB long, ends the message.
+    w.write_all(b"--outer\r\nContent-Type: text/plain; name=\"tail.txt\"\r\n\r\n")
+        .unwrap();
+    let long = vec![b'x'; 1 << 20];
+    for _ in 0..8 {
+        w.write_all(&long).unwrap();
+    }
+}
+
+#[test]
+fn extract_from_stdin_streams_whatever_the_part_sizes() {
+    // 256 MiB piped in: holding the message (or one attachment) would
+    // take 128 MiB or more; the walk holds a few MiB.
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out");
+    let (peak, stdout) = peak_hwm_on_stdin(&["extract", "-", dest.to_str().unwrap()], |w| {
+        big_message(w, 256)
+    });
+    let listing = String::from_utf8(stdout).unwrap();
+    assert_eq!(
+        listing.lines().count(),
+        2 + 4000 + 1,
+        "{}",
+        &listing[..listing.len().min(500)]
+    );
+    let len = |name: &str| fs::metadata(dest.join(name)).unwrap().len() as usize;
+    assert_eq!(len("big.bin"), attachment_size(256));
+    assert_eq!(len("x.pdf"), attachment_size(256));
+    assert_eq!(len("p3999.txt"), "small part 3999".len());
+    assert_eq!(len("tail.txt"), 8 << 20);
+    assert!(peak < 64 * MIB, "peak VmHWM {} MiB", peak / MIB);
+}
+
+#[test]
+fn cat_from_stdin_streams_a_large_part() {
+    let (peak, stdout) = peak_hwm_on_stdin(&["cat", "-", "2.2"], |w| big_message(w, 256));
+    assert_eq!(stdout.len(), attachment_size(256));
+    assert!(peak < 64 * MIB, "peak VmHWM {} MiB", peak / MIB);
+}

@@ -16,6 +16,7 @@ mod json;
 mod parse;
 mod section;
 mod sink;
+pub mod stream;
 
 use std::ops::Range;
 

@@ -30,27 +30,24 @@ pub(super) fn of(msg: &Message, idx: usize) -> String {
 /// Extends `section` (the parent's) to entity `i`'s.
 fn step(msg: &Message, parent: Option<usize>, i: usize, section: &mut String) {
     let e = msg.entity(i);
-    let push = |s: &mut String, n: u32| {
-        if !s.is_empty() {
-            s.push('.');
+    let parent_kind = parent.map(|p| msg.entity(p).kind);
+    if let Some(n) = child_component(parent_kind, e.kind, e.ordinal) {
+        if !section.is_empty() {
+            section.push('.');
         }
-        s.push_str(&n.to_string());
-    };
+        section.push_str(&n.to_string());
+    }
+}
+
+/// The component an entity of `kind`, the `ordinal`-th child of a parent of
+/// `parent` kind (`None`: the root), adds to its parent's section, if any:
+/// a part of a multipart adds its ordinal; the root and a carried message
+/// are numbered as if they stood alone, so they add `1` unless they are
+/// multiparts (whose parts are numbered from their own section on).
+pub(super) fn child_component(parent: Option<Kind>, kind: Kind, ordinal: u32) -> Option<u32> {
     match parent {
-        None => {
-            if e.kind != Kind::Multipart {
-                section.push('1');
-            }
-        }
-        Some(p) => match msg.entity(p).kind {
-            Kind::Multipart => push(section, e.ordinal),
-            // The carried message, numbered as if it stood alone.
-            _ => {
-                if e.kind != Kind::Multipart {
-                    push(section, 1);
-                }
-            }
-        },
+        Some(Kind::Multipart) => Some(ordinal),
+        _ => (kind != Kind::Multipart).then_some(1),
     }
 }
 
@@ -90,19 +87,13 @@ fn each(msg: &Message, mut f: impl FnMut(&[u32]) -> String) -> Vec<String> {
         children.truncate(depth);
         if depth == 0 {
             comps.clear();
-            if e.kind != Kind::Multipart {
-                comps.push(1);
-            }
+            comps.extend(child_component(None, e.kind, 1));
         } else {
             comps.truncate(comps_at[depth - 1]);
             let c = &mut children[depth - 1];
             *c += 1;
-            match msg.entity(e.parent as usize).kind {
-                Kind::Multipart => comps.push(*c),
-                // The carried message, numbered as if it stood alone.
-                _ if e.kind != Kind::Multipart => comps.push(1),
-                _ => {}
-            }
+            let parent = msg.entity(e.parent as usize).kind;
+            comps.extend(child_component(Some(parent), e.kind, *c));
         }
         comps_at.push(comps.len());
         children.push(0);
@@ -111,7 +102,7 @@ fn each(msg: &Message, mut f: impl FnMut(&[u32]) -> String) -> Vec<String> {
     out
 }
 
-fn render(comps: &[u32], max: usize) -> String {
+pub(super) fn render(comps: &[u32], max: usize) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
     let put = |s: &mut String, n: &u32| {

@@ -370,6 +370,20 @@ pub fn decode_pieces(
     Ok(total)
 }
 
+/// Decodes the longest prefix of `src` that ends where [`decode`] keeps no
+/// state (see `is_cut`), appending to `out`; returns the prefix's length
+/// (0 when `src` has no such point). Streaming decoders call it on what has
+/// arrived and keep the rest for the next call: the output is that of one
+/// [`decode`] of the whole input, whatever the arrival. Bad escapes are not
+/// reported.
+pub fn decode_prefix(src: &[u8], out: &mut Vec<u8>) -> usize {
+    let Some(cut) = (1..=src.len()).rev().find(|&c| is_cut(src, c)) else {
+        return 0;
+    };
+    decode(&src[..cut], out);
+    cut
+}
+
 /// The end of the piece that starts at `start`: the last cut within
 /// `piece` bytes, else the first one after, else the end of `src`.
 fn next_cut(src: &[u8], start: usize, piece: usize) -> usize {

@@ -2,7 +2,9 @@
 //!
 //! Each reads the whole message (a file, a pipe or standard input) into one
 //! buffer that the parsed tree points into (spooled to a temp file past
-//! 64 MiB); parsing never fails, so only I/O
+//! 64 MiB), except `cat -` and `extract -`, which read standard input as a
+//! stream ([`mimeflow::message::stream`]) in bounded memory, with the same
+//! output; parsing never fails, so only I/O
 //! errors, a missing section and unwritable destinations are failures.
 
 use std::io::Write;
@@ -106,13 +108,31 @@ pub fn parse(args: ParseArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
     out.finish()
 }
 
+/// Whether `path` is `-` (standard input, which `cat` and `extract` stream).
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
 pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
-    let msg = read_message(Some(&args.file))?;
     let section = if args.section == "-" {
         ""
     } else {
         args.section.as_str()
     };
+    if is_stdin(&args.file) {
+        let input = Input::open(Some(&args.file))?;
+        let mut out = Output::create(args.out.as_deref())?;
+        let found = mimeflow::message::stream::write_section(input, section, args.raw, &mut out)?;
+        if !found {
+            bail!(
+                "{}: no part numbered {:?}",
+                args.file.display(),
+                args.section
+            );
+        }
+        return out.finish();
+    }
+    let msg = read_message(Some(&args.file))?;
     let Some(part) = msg.section(section) else {
         bail!(
             "{}: no part numbered {:?}",
@@ -130,11 +150,19 @@ pub fn cat(args: CatArgs, _g: &GlobalArgs) -> anyhow::Result<()> {
 }
 
 pub fn extract(args: ExtractArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let msg = read_message(Some(&args.file))?;
-    mimeflow::safe_fs::Dir::create_all(&args.dest)
-        .with_context(|| format!("creating {}", args.dest.display()))?;
-    let written = mimeflow::extract::extract_attachments(&msg, &args.dest)
-        .with_context(|| format!("writing into {}", args.dest.display()))?;
+    let written = if is_stdin(&args.file) {
+        let input = Input::open(Some(&args.file))?;
+        mimeflow::safe_fs::Dir::create_all(&args.dest)
+            .with_context(|| format!("creating {}", args.dest.display()))?;
+        mimeflow::extract::extract_attachments_from(input, &args.dest)
+            .with_context(|| format!("writing into {}", args.dest.display()))?
+    } else {
+        let msg = read_message(Some(&args.file))?;
+        mimeflow::safe_fs::Dir::create_all(&args.dest)
+            .with_context(|| format!("creating {}", args.dest.display()))?;
+        mimeflow::extract::extract_attachments(&msg, &args.dest)
+            .with_context(|| format!("writing into {}", args.dest.display()))?
+    };
     if !g.quiet {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
