@@ -93,7 +93,7 @@ use super::section;
 use super::{DecodeSink, Kind, Limits, Message, ParseOptions};
 use crate::base64::{DecodeMode, DecodeState, STANDARD};
 use crate::multipart::{Event, Scanner};
-use crate::{qp, uninit, uu};
+use crate::{qp, uu};
 
 /// Longest unfinished line held back because it may still be a delimiter.
 pub const HOLD_LINE: usize = 64 << 10;
@@ -1127,7 +1127,7 @@ impl<'v> Body<'v> {
             Decoder::Base64(b) => b.finish(sink, size, section)?,
             Decoder::Qp { pending } => {
                 let mut out = Vec::with_capacity(pending.len() + 32);
-                qp::decode(pending, &mut out);
+                qp::decode_append(pending, &mut out);
                 Self::emit(sink, size, &out)?;
             }
             Decoder::Uu { raw } => {
@@ -1159,6 +1159,26 @@ impl<W: Write + ?Sized> Write for Counted<'_, W> {
     }
 }
 
+/// Writes what the lenient pass made (`decoded`) past the bytes MIME mode
+/// wrote (`written`), once MIME mode has failed; `lenient_out` counts what
+/// the lenient pass made so far.
+fn lenient_emit(
+    lenient_out: &mut u64,
+    written: u64,
+    mime_ok: bool,
+    decoded: &[u8],
+    sink: &mut dyn DecodeSink,
+    size: &mut u64,
+) -> io::Result<()> {
+    let from = *lenient_out;
+    *lenient_out += decoded.len() as u64;
+    if mime_ok {
+        return Ok(());
+    }
+    let skip = written.saturating_sub(from).min(decoded.len() as u64) as usize;
+    Body::emit(sink, size, &decoded[skip..])
+}
+
 impl B64 {
     /// One piece through MIME mode and, alongside, the lenient mode that
     /// takes over if MIME mode fails (`decode.rs`, `base64_to`).
@@ -1171,38 +1191,28 @@ impl B64 {
             }
         }
         if self.mime_ok {
-            match self.mime.feed(piece, &mut self.out) {
-                Ok(n) => {
-                    self.written += n as u64;
-                    Body::emit(sink, size, uninit::written(&self.out, n))?;
+            match self.mime.feed_buf(piece, &mut self.out) {
+                Ok(decoded) => {
+                    self.written += decoded.len() as u64;
+                    Body::emit(sink, size, decoded)?;
                 }
                 Err(_) => self.mime_ok = false,
             }
         }
         if self.lenient_ok {
-            match self.lenient.feed(piece, &mut self.out) {
-                Ok(n) => self.lenient_emit(n, sink, size)?,
+            match self.lenient.feed_buf(piece, &mut self.out) {
+                Ok(d) => lenient_emit(
+                    &mut self.lenient_out,
+                    self.written,
+                    self.mime_ok,
+                    d,
+                    sink,
+                    size,
+                )?,
                 Err(_) => self.lenient_ok = false,
             }
         }
         Ok(())
-    }
-
-    /// Writes what the lenient pass made past the bytes MIME mode wrote,
-    /// once MIME mode has failed.
-    fn lenient_emit(
-        &mut self,
-        n: usize,
-        sink: &mut dyn DecodeSink,
-        size: &mut u64,
-    ) -> io::Result<()> {
-        let from = self.lenient_out;
-        self.lenient_out += n as u64;
-        if self.mime_ok {
-            return Ok(());
-        }
-        let skip = self.written.saturating_sub(from).min(n as u64) as usize;
-        Body::emit(sink, size, &uninit::written(&self.out, n)[skip..])
     }
 
     fn finish(
@@ -1212,8 +1222,8 @@ impl B64 {
         section: &str,
     ) -> io::Result<()> {
         if self.mime_ok {
-            match self.mime.finish(&mut self.out) {
-                Ok(n) => return Body::emit(sink, size, uninit::written(&self.out, n)),
+            match self.mime.finish_buf(&mut self.out) {
+                Ok(last) => return Body::emit(sink, size, last),
                 Err(_) => self.mime_ok = false,
             }
         }
@@ -1221,13 +1231,18 @@ impl B64 {
         // Bytes it made before the failure count as skipped already.
         let mut salvaged = self.lenient_ok;
         if salvaged {
-            salvaged = match self.lenient.finish(&mut self.out) {
-                Ok(n) => self.lenient_emit(n, sink, size).map(|()| true)?,
-                Err(_) => match self.lenient.feed(b"==", &mut self.out) {
-                    Ok(n) => {
-                        self.lenient_emit(n, sink, size)?;
-                        match self.lenient.finish(&mut self.out) {
-                            Ok(n) => self.lenient_emit(n, sink, size).map(|()| true)?,
+            let (lenient_out, written, mime_ok) =
+                (&mut self.lenient_out, self.written, self.mime_ok);
+            salvaged = match self.lenient.finish_buf(&mut self.out) {
+                Ok(d) => {
+                    lenient_emit(lenient_out, written, mime_ok, d, sink, size).map(|()| true)?
+                }
+                Err(_) => match self.lenient.feed_buf(b"==", &mut self.out) {
+                    Ok(d) => {
+                        lenient_emit(lenient_out, written, mime_ok, d, sink, size)?;
+                        match self.lenient.finish_buf(&mut self.out) {
+                            Ok(d) => lenient_emit(lenient_out, written, mime_ok, d, sink, size)
+                                .map(|()| true)?,
                             Err(_) => false,
                         }
                     }

@@ -370,17 +370,17 @@ pub fn decode_pieces(
     Ok(total)
 }
 
-/// Decodes the longest prefix of `src` that ends where [`decode`] keeps no
+/// Decodes the longest prefix of `src` that ends where [`decode_append`] keeps no
 /// state (see `is_cut`), appending to `out`; returns the prefix's length
 /// (0 when `src` has no such point). Streaming decoders call it on what has
 /// arrived and keep the rest for the next call: the output is that of one
-/// [`decode`] of the whole input, whatever the arrival. Bad escapes are not
+/// [`decode_append`] of the whole input, whatever the arrival. Bad escapes are not
 /// reported.
 pub fn decode_prefix(src: &[u8], out: &mut Vec<u8>) -> usize {
     let Some(cut) = (1..=src.len()).rev().find(|&c| is_cut(src, c)) else {
         return 0;
     };
-    decode(&src[..cut], out);
+    decode_append(&src[..cut], out);
     cut
 }
 
