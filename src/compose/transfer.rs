@@ -284,7 +284,7 @@ pub fn base64_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
         let mut out = Vec::new();
         let mut total = 0u64;
         loop {
-            let n = read_full(r, &mut block)?;
+            let n = crate::io_util::read_full(r, &mut block)?;
             if n == 0 {
                 break;
             }
@@ -305,21 +305,6 @@ pub fn base64_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
         enc.finish()?;
         Ok(n)
     }
-}
-
-/// Reads until `buf` is full or the input ends.
-#[cfg(feature = "parallel")]
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Encodes `data` with `cte` (identity encodings copy it), appended to `out`.
