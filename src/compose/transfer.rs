@@ -330,25 +330,16 @@ mod tests {
 
     #[test]
     fn picks() {
-        let s = Stats::scan(b"hello\r\nworld\r\n");
-        assert_eq!(
-            choose(&s, true, Transport::SevenBit),
-            TransferEncoding::SevenBit
-        );
-        let s = Stats::scan("Viele Grüße aus Köln, bis bald!\r\n".as_bytes());
-        assert_eq!(
-            choose(&s, true, Transport::SevenBit),
-            TransferEncoding::QuotedPrintable
-        );
-        assert_eq!(
-            choose(&s, true, Transport::EightBit),
-            TransferEncoding::EightBit
-        );
-        let s = Stats::scan("日本語のテキスト".as_bytes());
-        assert_eq!(
-            choose(&s, true, Transport::SevenBit),
-            TransferEncoding::Base64
-        );
+        use {TransferEncoding as E, Transport as T};
+        let german = "Viele Grüße aus Köln, bis bald!\r\n".as_bytes();
+        for (data, transport, want) in [
+            (&b"hello\r\nworld\r\n"[..], T::SevenBit, E::SevenBit),
+            (german, T::SevenBit, E::QuotedPrintable),
+            (german, T::EightBit, E::EightBit),
+            ("日本語のテキスト".as_bytes(), T::SevenBit, E::Base64),
+        ] {
+            assert_eq!(choose(&Stats::scan(data), true, transport), want);
+        }
         let s = Stats::scan(b"a\nb");
         assert_eq!(s.bare, 1);
         assert_eq!(to_crlf(b"a\nb\rc\r\n"), b"a\r\nb\r\nc\r\n");
