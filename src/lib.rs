@@ -62,6 +62,7 @@ pub mod uu;
 #[cfg(feature = "python")]
 mod python;
 
+mod io_util;
 mod uninit;
 
 pub use error::{DecodeError, DecodeErrorKind};

@@ -753,17 +753,8 @@ impl Dir {
     /// already in place". A link or anything but a regular file is never
     /// the same.
     pub fn same_content(&self, name: &str, ours: &mut File) -> io::Result<bool> {
-        use std::io::{Read, Seek, SeekFrom};
-        fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-            let mut n = 0;
-            while n < buf.len() {
-                match r.read(&mut buf[n..])? {
-                    0 => break,
-                    k => n += k,
-                }
-            }
-            Ok(n)
-        }
+        use crate::io_util::read_full;
+        use std::io::{Seek, SeekFrom};
         let len = ours.seek(SeekFrom::End(0))?;
         if self.file_len(name)? != Some(len) {
             return Ok(false);

@@ -65,20 +65,37 @@ pub fn decode_flushing(
     w: &mut impl Write,
     flush: usize,
 ) -> io::Result<Option<UuBlock>> {
-    let finder = Finder::new(b"begin");
     let mut from = 0;
-    while let Some(k) = finder.find(&src[from..]) {
-        let start = from + k;
-        from = start + 1;
+    match next_begin(src, &mut from, &Finder::new(b"begin"), false) {
+        Some((start, next, mode, name)) => {
+            decode_block(src, start, next, mode, name, w, flush).map(Some)
+        }
+        None => Ok(None),
+    }
+}
+
+/// The next `begin` line that parses ([`parse_begin`], `strict` as there)
+/// and stands at a line start, searching `src` from `*from` with `finder`:
+/// where it starts, where the line after it starts, its mode and name.
+/// `*from` moves past every place looked at.
+fn next_begin(
+    src: &[u8],
+    from: &mut usize,
+    finder: &Finder<'_>,
+    strict: bool,
+) -> Option<(usize, usize, Option<u32>, Option<String>)> {
+    while let Some(k) = finder.find(&src[*from..]) {
+        let start = *from + k;
+        *from = start + 1;
         if start != 0 && src[start - 1] != b'\n' {
             continue;
         }
         let (line, next) = line_at(src, start);
-        if let Some((mode, name)) = parse_begin(trim_end(line), false) {
-            return decode_block(src, start, next, mode, name, w, flush).map(Some);
+        if let Some((mode, name)) = parse_begin(trim_end(line), strict) {
+            return Some((start, next, mode, name));
         }
     }
-    Ok(None)
+    None
 }
 
 /// Finds the uuencoded blocks inside a text/plain body: each starts at a
@@ -89,20 +106,12 @@ pub fn find_blocks(text: &[u8]) -> Vec<UuBlock> {
     let finder = Finder::new(b"begin ");
     let mut blocks = Vec::new();
     let mut from = 0;
-    while let Some(k) = finder.find(&text[from..]) {
-        let start = from + k;
-        from = start + 1;
-        if start != 0 && text[start - 1] != b'\n' {
-            continue;
-        }
-        let (line, next) = line_at(text, start);
-        if let Some((mode, name)) = parse_begin(trim_end(line), true) {
-            let mut data = Vec::new();
-            let block = decode_block(text, start, next, mode, name, &mut data, FLUSH)
-                .expect("writing to a Vec cannot fail");
-            from = block.range.end.max(from);
-            blocks.push(UuBlock { data, ..block });
-        }
+    while let Some((start, next, mode, name)) = next_begin(text, &mut from, &finder, true) {
+        let mut data = Vec::new();
+        let block = decode_block(text, start, next, mode, name, &mut data, FLUSH)
+            .expect("writing to a Vec cannot fail");
+        from = block.range.end.max(from);
+        blocks.push(UuBlock { data, ..block });
     }
     blocks
 }

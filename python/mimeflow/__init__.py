@@ -47,7 +47,7 @@ if _TYPE_CHECKING:
     _Content = Union[Buffer, str, "os.PathLike[str]"]
     _Addresses = Union[str, Iterable[str]]
 
-from mimeflow import _native, mbox
+from mimeflow import _errors, _native, mbox
 from mimeflow._errors import (
     ComposeError,
     ConvertError,
@@ -70,18 +70,14 @@ __all__ = [
     "parse",
     "Message",
     "Part",
-    "MimeflowError",
-    "DecodeError",
-    "ParseError",
-    "MboxError",
-    "ConvertError",
-    "ComposeError",
     "mbox",
     "convert",
     "MessageBuilder",
     "compose",
     "normalize",
 ]
+# The exceptions: the one list of them is _errors.__all__.
+__all__ += _errors.__all__
 
 _encode = _native.b64encode
 _decode = _native.b64decode

@@ -117,6 +117,21 @@ pub(crate) struct Window<'a> {
     pub skipped_chain: Option<Chain>,
 }
 
+impl<'a> Window<'a> {
+    /// A window of items that own their bytes (no shared map), with no
+    /// lines to report.
+    fn owned(items: Vec<Item<'a>>, end: Cursor, bytes: u64, skipped_chain: Option<Chain>) -> Self {
+        Window {
+            items,
+            end,
+            bytes,
+            reports: Vec::new(),
+            shared: None,
+            skipped_chain,
+        }
+    }
+}
+
 /// A producer of windows.
 pub(crate) trait Feed<'a> {
     fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError>;
@@ -644,14 +659,12 @@ impl<'a> Feed<'a> for StreamFeed {
             return Ok(None);
         }
         self.cursor.messages += items.len() as u64;
-        Ok(Some(Window {
+        Ok(Some(Window::owned(
             items,
-            end: self.cursor,
+            self.cursor,
             bytes,
-            reports: Vec::new(),
-            shared: None,
             skipped_chain,
-        }))
+        )))
     }
 }
 
@@ -685,14 +698,7 @@ impl<'a> Feed<'a> for FileFeed<'a> {
             .collect::<Result<Vec<_>, BatchError>>()?;
         let bytes = items.iter().map(|i| i.length).sum();
         self.cursor.messages += items.len() as u64;
-        Ok(Some(Window {
-            items,
-            end: self.cursor,
-            bytes,
-            reports: Vec::new(),
-            shared: None,
-            skipped_chain: None,
-        }))
+        Ok(Some(Window::owned(items, self.cursor, bytes, None)))
     }
 }
 

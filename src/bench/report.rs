@@ -123,20 +123,8 @@ impl Report {
     pub fn to_table(&self) -> String {
         let mut out = self.header();
         out.push_str("GB/s of input bytes: median (p10-p90)\n");
-        let width = self
-            .rows
-            .iter()
-            .map(|r| r.contender.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max("contender".len());
-        let size_w = self
-            .rows
-            .iter()
-            .map(|r| r.label.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(4);
+        let width = widest(self.rows.iter().map(|r| &r.contender), "contender".len());
+        let size_w = widest(self.rows.iter().map(|r| &r.label), 4);
         let mut i = 0;
         while i < self.rows.len() {
             let (op, size) = (self.rows[i].op, self.rows[i].size);
@@ -198,6 +186,11 @@ impl Report {
 /// Whether a contender is one of ours (`mimeflow` or `mimeflow/<backend>`).
 pub fn is_mimeflow(name: &str) -> bool {
     name == "mimeflow" || name.starts_with("mimeflow/")
+}
+
+/// A column's width: its widest cell in characters, at least `min`.
+fn widest<'a>(cells: impl Iterator<Item = &'a String>, min: usize) -> usize {
+    cells.map(|c| c.chars().count()).max().unwrap_or(0).max(min)
 }
 
 fn ratio(x: f64, base: Option<f64>) -> String {

@@ -284,7 +284,7 @@ pub fn base64_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
         let mut out = Vec::new();
         let mut total = 0u64;
         loop {
-            let n = read_full(r, &mut block)?;
+            let n = crate::io_util::read_full(r, &mut block)?;
             if n == 0 {
                 break;
             }
@@ -305,21 +305,6 @@ pub fn base64_stream(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<u64> {
         enc.finish()?;
         Ok(n)
     }
-}
-
-/// Reads until `buf` is full or the input ends.
-#[cfg(feature = "parallel")]
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Encodes `data` with `cte` (identity encodings copy it), appended to `out`.
@@ -345,25 +330,16 @@ mod tests {
 
     #[test]
     fn picks() {
-        let s = Stats::scan(b"hello\r\nworld\r\n");
-        assert_eq!(
-            choose(&s, true, Transport::SevenBit),
-            TransferEncoding::SevenBit
-        );
-        let s = Stats::scan("Viele Grüße aus Köln, bis bald!\r\n".as_bytes());
-        assert_eq!(
-            choose(&s, true, Transport::SevenBit),
-            TransferEncoding::QuotedPrintable
-        );
-        assert_eq!(
-            choose(&s, true, Transport::EightBit),
-            TransferEncoding::EightBit
-        );
-        let s = Stats::scan("日本語のテキスト".as_bytes());
-        assert_eq!(
-            choose(&s, true, Transport::SevenBit),
-            TransferEncoding::Base64
-        );
+        use {TransferEncoding as E, Transport as T};
+        let german = "Viele Grüße aus Köln, bis bald!\r\n".as_bytes();
+        for (data, transport, want) in [
+            (&b"hello\r\nworld\r\n"[..], T::SevenBit, E::SevenBit),
+            (german, T::SevenBit, E::QuotedPrintable),
+            (german, T::EightBit, E::EightBit),
+            ("日本語のテキスト".as_bytes(), T::SevenBit, E::Base64),
+        ] {
+            assert_eq!(choose(&Stats::scan(data), true, transport), want);
+        }
         let s = Stats::scan(b"a\nb");
         assert_eq!(s.bare, 1);
         assert_eq!(to_crlf(b"a\nb\rc\r\n"), b"a\r\nb\r\nc\r\n");

@@ -82,15 +82,7 @@ fn open_file(path: &Path) -> Result<(File, Vec<u8>), MboxError> {
 /// The first bytes of `r`, enough for the magic numbers (fewer at its end).
 fn read_head(r: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut head = vec![0u8; 6];
-    let mut got = 0;
-    while got < head.len() {
-        match r.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let got = crate::io_util::read_full(r, &mut head)?;
     head.truncate(got);
     Ok(head)
 }

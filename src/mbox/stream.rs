@@ -38,6 +38,20 @@ use super::scan::{self, Ctx, Found, Scan, ScanState, Step};
 use super::sniff::{first_record, sniff_sample, First, Sniffed, SNIFF_SAMPLE};
 use super::{LineEnding, MboxError, OwnedEntry, ReadOptions, SuspiciousKind, Variant};
 
+/// The scan context of a [`Stream`]'s buffer. A macro rather than a method
+/// so that it borrows only the finder: the scan state and the scratch list
+/// stay free to borrow mutably beside it.
+macro_rules! scan_ctx {
+    ($s:expr) => {
+        Ctx {
+            finder: &$s.finder,
+            nl: $s.nl,
+            archive_start: $s.base == 0,
+            eof: $s.eof,
+        }
+    };
+}
+
 /// Default for [`Stream::spool_threshold`]: 64 MiB.
 pub const DEFAULT_SPOOL_THRESHOLD: usize = 64 << 20;
 /// Read size, and the fixed buffer spooled bytes pass through.
@@ -352,12 +366,7 @@ impl<R: Read> Stream<R> {
     fn refuse_spooled(&mut self, map: &[u8]) -> MboxError {
         let offset = self.base;
         let limit = self.max_message.unwrap_or(0) as u64;
-        let ctx = Ctx {
-            finder: &self.finder,
-            nl: self.nl,
-            archive_start: self.base == 0,
-            eof: self.eof,
-        };
+        let ctx = scan_ctx!(self);
         // Search from where the record search got to (mboxcl2 may not have
         // searched yet: then only the last step, so that the copy back into
         // the buffer stays small).
@@ -403,12 +412,7 @@ impl<R: Read> Stream<R> {
             Ok(m) => m,
             Err(e) => return self.fail(e.into()),
         };
-        let ctx = Ctx {
-            finder: &self.finder,
-            nl: self.nl,
-            archive_start: self.base == 0,
-            eof: self.eof,
-        };
+        let ctx = scan_ctx!(self);
         let step = scan::next_record(&map, 0, &mut self.st, self.variant, &ctx, &mut self.scratch);
         self.flush_scratch();
         let max = self.max_message;
@@ -421,12 +425,7 @@ impl<R: Read> Stream<R> {
                 // The record is complete: the next one starts at r.end.
                 let offset = self.base;
                 self.end_spool(&map, r.end);
-                self.st = ScanState::default();
-                self.state = if self.buf.is_empty() {
-                    State::Done
-                } else {
-                    State::At(0)
-                };
+                self.next_at(0);
                 Some(Err(MboxError::TooLarge {
                     offset,
                     limit: self.max_message.unwrap_or(0) as u64,
@@ -434,12 +433,7 @@ impl<R: Read> Stream<R> {
             }
             Step::Record(r) => {
                 let entry = self.spooled_entry(map, &r);
-                self.st = ScanState::default();
-                self.state = if self.buf.is_empty() {
-                    State::Done
-                } else {
-                    State::At(0)
-                };
+                self.next_at(0);
                 match entry {
                     Ok(e) => Some(Ok(e)),
                     Err(e) => self.fail(e.into()),
@@ -453,8 +447,16 @@ impl<R: Read> Stream<R> {
         Some(Err(e))
     }
 
-    fn ctx(&self) -> (u8, bool, bool) {
-        (self.nl, self.base == 0, self.eof)
+    /// Goes on at buffer index `end` with a fresh scan state: the next
+    /// record starts there, or the stream is done when nothing is left in
+    /// the buffer past `end`.
+    fn next_at(&mut self, end: usize) {
+        self.st = ScanState::default();
+        self.state = if end < self.buf.len() {
+            State::At(end)
+        } else {
+            State::Done
+        };
     }
 
     /// [`State::Start`]: reads enough to sniff the line ending and the
@@ -500,13 +502,7 @@ impl<R: Read> Stream<R> {
     /// end is in the buffer; else more input, or spool mode for a message
     /// past the spool threshold.
     fn record_step(&mut self, p: usize) -> Option<Result<OwnedEntry, MboxError>> {
-        let (nl, archive_start, eof) = self.ctx();
-        let ctx = Ctx {
-            finder: &self.finder,
-            nl,
-            archive_start,
-            eof,
-        };
+        let ctx = scan_ctx!(self);
         let step = scan::next_record(
             &self.buf,
             p,
@@ -518,12 +514,7 @@ impl<R: Read> Stream<R> {
         self.flush_scratch();
         match step {
             Step::Record(r) if self.max_message.is_some_and(|m| r.end - p > m) => {
-                self.st = ScanState::default();
-                self.state = if r.end < self.buf.len() {
-                    State::At(r.end)
-                } else {
-                    State::Done
-                };
+                self.next_at(r.end);
                 let offset = self.base + p as u64;
                 return Some(Err(MboxError::TooLarge {
                     offset,
@@ -536,23 +527,18 @@ impl<R: Read> Stream<R> {
                     &r,
                     self.variant,
                     self.opts.unquote_mboxo,
-                    nl,
+                    self.nl,
                     &self.finder,
                 )
                 .into_owned();
                 let entry = OwnedEntry {
                     offset: self.base + p as u64,
                     length: (r.end - p) as u64,
-                    envelope: scan::envelope(&self.buf, p, r.content, nl).to_vec(),
+                    envelope: scan::envelope(&self.buf, p, r.content, self.nl).to_vec(),
                     message: Bytes::from(message),
                     spooled: false,
                 };
-                self.st = ScanState::default();
-                self.state = if r.end < self.buf.len() {
-                    State::At(r.end)
-                } else {
-                    State::Done
-                };
+                self.next_at(r.end);
                 return Some(Ok(entry));
             }
             Step::NeedMore => {
@@ -586,13 +572,7 @@ impl<R: Read> Stream<R> {
     /// [`State::Skip`]: after a message over the size limit, finds the
     /// next From_ line without keeping what comes before it.
     fn skip_step(&mut self) -> Option<Result<OwnedEntry, MboxError>> {
-        let (nl, archive_start, eof) = self.ctx();
-        let ctx = Ctx {
-            finder: &self.finder,
-            nl,
-            archive_start,
-            eof,
-        };
+        let ctx = scan_ctx!(self);
         let pos = self.st.pos;
         match scan::next_boundary(&self.buf, pos, &mut self.st, &ctx, None) {
             Scan::Boundary(q) => {

@@ -66,6 +66,22 @@ pub struct CommonArgs {
     variant: Option<Variant>,
 }
 
+impl CommonArgs {
+    /// The options for writing `format` that these flags set; the rest as
+    /// [`ConvertOptions::new`] has them.
+    fn options(self, format: Format) -> ConvertOptions {
+        ConvertOptions {
+            resume: self.resume,
+            force: self.force,
+            variant: self.variant,
+            spool_threshold: self
+                .spool_threshold
+                .unwrap_or(mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD),
+            ..ConvertOptions::new(format)
+        }
+    }
+}
+
 /// `mimeflow split`.
 #[derive(Args, Debug)]
 pub struct SplitArgs {
@@ -101,33 +117,17 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
 pub fn convert(args: ConvertArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let format = Format::from_name(&args.to).expect("clap checked the name");
     let opts = ConvertOptions {
-        format,
         skip_deleted: args.skip_deleted,
         text: args.text,
         attachments: args.attachments,
-        resume: args.common.resume,
-        force: args.common.force,
-        variant: args.common.variant,
-        spool_threshold: args
-            .common
-            .spool_threshold
-            .unwrap_or(mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD),
+        ..args.common.options(format)
     };
     watch_source(&args.source, &args.dest);
     run(&args.source, &args.dest, &opts, g)
 }
 
 pub fn split(args: SplitArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let opts = ConvertOptions {
-        resume: args.common.resume,
-        force: args.common.force,
-        variant: args.common.variant,
-        spool_threshold: args
-            .common
-            .spool_threshold
-            .unwrap_or(mimeflow::mbox::DEFAULT_SPOOL_THRESHOLD),
-        ..ConvertOptions::new(Format::Eml)
-    };
+    let opts = args.common.options(Format::Eml);
     watch_source(&args.source, &args.dest);
     run(&args.source, &args.dest, &opts, g)
 }
