@@ -58,9 +58,9 @@ pub fn decode_to_writer(src: &[u8], w: &mut impl Write) -> io::Result<Option<UuB
     decode_flushing(src, w, FLUSH)
 }
 
-/// [`decode_to_writer`] flushing every `flush` bytes (tests vary it).
-#[doc(hidden)]
-pub fn decode_flushing(
+/// [`decode_to_writer`] flushing every `flush` bytes (the message decoder
+/// passes its step size).
+pub(crate) fn decode_flushing(
     src: &[u8],
     w: &mut impl Write,
     flush: usize,

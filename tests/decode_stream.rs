@@ -135,13 +135,13 @@ fn check_message(msg: &Message, what: &str, blocks: &[usize]) {
                 data: Vec::new(),
                 max: block % 13 + 1,
             };
-            let (n, defects) = e.decode_in_blocks(&mut t, block).unwrap();
+            let (n, defects) = e.decode_to_in_steps(&mut t, block).unwrap();
             assert!(t.data == want, "{ctx}: steps of {block}");
             assert_eq!(n, want.len() as u64, "{ctx}: steps of {block}");
             assert_eq!(defects, want_defects, "{ctx}: steps of {block}");
         }
         let mut h = Sha256Sink::new();
-        e.decode_in_blocks(&mut h, 3).unwrap();
+        e.decode_to_in_steps(&mut h, 3).unwrap();
         let (sha, len, _) = h.finish();
         assert_eq!(
             (sha, len),
@@ -238,7 +238,7 @@ fn base64_raw_text_fallback_restarts_the_sink() {
     check_message(&msg, "raw fallback", &BLOCKS);
     // A file sink is truncated and rewritten.
     let mut f = tempfile::tempfile().unwrap();
-    let (n, _) = msg.root().decode_in_blocks(&mut f, 64).unwrap();
+    let (n, _) = msg.root().decode_to_in_steps(&mut f, 64).unwrap();
     assert_eq!(n, want.len() as u64);
     f.rewind().unwrap();
     let mut back = Vec::new();
@@ -246,7 +246,7 @@ fn base64_raw_text_fallback_restarts_the_sink() {
     assert_eq!(back, want);
     // So is a buffered one.
     let mut w = io::BufWriter::with_capacity(100, tempfile::tempfile().unwrap());
-    msg.root().decode_in_blocks(&mut w, 64).unwrap();
+    msg.root().decode_to_in_steps(&mut w, 64).unwrap();
     let mut f = w.into_inner().unwrap();
     f.rewind().unwrap();
     let mut back = Vec::new();

@@ -449,18 +449,19 @@ impl<'a> EntityRef<'a> {
         &self,
         sink: &mut (impl DecodeSink + ?Sized),
     ) -> std::io::Result<(u64, Vec<Defect>)> {
-        self.decode_in_blocks(sink, decode::BLOCK)
+        self.decode_to_in_steps(sink, decode::BLOCK)
     }
 
-    /// [`EntityRef::decode_to`] reading `block` input bytes a step (tests
-    /// check that the output does not depend on it).
-    #[doc(hidden)]
-    pub fn decode_in_blocks(
+    /// [`EntityRef::decode_to`] reading about `step` input bytes at a time
+    /// (default: a few hundred KiB). A smaller step holds less in memory
+    /// and reaches the sink sooner; the bytes the sink gets, their count
+    /// and the defects do not depend on it.
+    pub fn decode_to_in_steps(
         &self,
         sink: &mut (impl DecodeSink + ?Sized),
-        block: usize,
+        step: usize,
     ) -> std::io::Result<(u64, Vec<Defect>)> {
-        decode::to_sink(self, sink, block)
+        decode::to_sink(self, sink, step)
     }
 
     /// The body with its transfer encoding undone.

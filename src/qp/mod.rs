@@ -344,9 +344,9 @@ pub fn decode_to_writer(src: &[u8], w: &mut impl Write, bad: &mut Vec<usize>) ->
     decode_pieces(src, w, bad, PIECE)
 }
 
-/// [`decode_to_writer`] with pieces of about `piece` input bytes (tests vary it).
-#[doc(hidden)]
-pub fn decode_pieces(
+/// [`decode_to_writer`] with pieces of about `piece` input bytes (the
+/// message decoder passes its step size).
+pub(crate) fn decode_pieces(
     src: &[u8],
     w: &mut impl Write,
     bad: &mut Vec<usize>,
