@@ -69,7 +69,7 @@
 //!   multipart has seen no delimiter, and as a leaf it would be wanted,
 //!   its body is kept up to [`KEEP_RAW`] bytes; it is dropped at the first
 //!   delimiter, or read as the leaf's when the multipart ends without one.
-//!   Past `KEEP_RAW` the walk fails ([`StreamError::BodyTooLarge`]);
+//!   Past `KEEP_RAW` the walk fails ([`WalkError::BodyTooLarge`]);
 //!   a body already handed on that now reads otherwise is taken back
 //!   ([`Visitor::withdraw`]) or the walk fails;
 //! - Base64 so broken that even the repairs fail is written as its raw
@@ -105,7 +105,7 @@ const READ: usize = 256 << 10;
 
 /// Why a walk stopped without an answer; every other input has one.
 #[derive(Debug)]
-pub enum StreamError {
+pub enum WalkError {
     /// A multipart whose boundary never appears would read as a wanted leaf.
     MultipartWithoutBoundary {
         /// Its section as a leaf.
@@ -130,24 +130,24 @@ pub enum StreamError {
     },
 }
 
-impl fmt::Display for StreamError {
+impl fmt::Display for WalkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StreamError::MultipartWithoutBoundary { section } => write!(
+            WalkError::MultipartWithoutBoundary { section } => write!(
                 f,
                 "part {section:?} is a multipart whose boundary never appears; \
                  it cannot be read as a stream"
             ),
-            StreamError::LongDelimiterLine { offset } => write!(
+            WalkError::LongDelimiterLine { offset } => write!(
                 f,
                 "delimiter line at byte {offset} is longer than {HOLD_LINE} bytes; \
                  it cannot be read as a stream"
             ),
-            StreamError::BodyTooLarge { section, what } => write!(
+            WalkError::BodyTooLarge { section, what } => write!(
                 f,
                 "part {section:?}: {what} longer than {KEEP_RAW} bytes cannot be read as a stream"
             ),
-            StreamError::CannotRestart { section } => write!(
+            WalkError::CannotRestart { section } => write!(
                 f,
                 "part {section:?}: broken Base64 reads as its raw text, \
                  which cannot replace output already written"
@@ -156,9 +156,9 @@ impl fmt::Display for StreamError {
     }
 }
 
-impl std::error::Error for StreamError {}
+impl std::error::Error for WalkError {}
 
-fn fail(e: StreamError) -> io::Error {
+fn fail(e: WalkError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
@@ -208,7 +208,7 @@ pub trait Visitor<'v> {
     /// its body back, or fail.
     fn withdraw(&mut self, part: &PartInfo, sink: Box<dyn DecodeSink + 'v>) -> io::Result<()> {
         let _ = sink;
-        Err(fail(StreamError::MultipartWithoutBoundary {
+        Err(fail(WalkError::MultipartWithoutBoundary {
             section: part.section.clone(),
         }))
     }
@@ -400,7 +400,7 @@ impl<'v> Walker<'v> {
         match memchr::memrchr(b'\n', hay) {
             Some(i) => Ok(self.buf_at + i as u64 + 1),
             None if self.buf_at == 0 => Ok(0),
-            None => Err(fail(StreamError::LongDelimiterLine { offset: stop })),
+            None => Err(fail(WalkError::LongDelimiterLine { offset: stop })),
         }
     }
 
@@ -522,15 +522,7 @@ impl<'v> Walker<'v> {
                     o.spool_next = to;
                 }
             }
-            if let Some(b) = &mut o.body {
-                let from = b.next.max(o.body_start);
-                if to > from {
-                    let a = (from - buf_at) as usize;
-                    let z = (to - buf_at) as usize;
-                    b.write(&buf[a..z], &o.info.section)?;
-                    b.next = to;
-                }
-            }
+            give_body(o, buf, buf_at, to)?;
         }
         Ok(())
     }
@@ -834,7 +826,7 @@ impl<'v> Walker<'v> {
         // Wanted as a leaf: its body so far was kept, and goes on from here.
         if let Some((leaf, kept)) = o.spool.take().filter(|(leaf, _)| v.wants(leaf)) {
             let Some(kept) = kept else {
-                return Err(fail(StreamError::BodyTooLarge {
+                return Err(fail(WalkError::BodyTooLarge {
                     section: leaf.section,
                     what: "a multipart whose boundary never appears",
                 }));
@@ -866,17 +858,7 @@ impl<'v> Walker<'v> {
 
     fn release_one(&mut self, idx: usize, to: u64) -> io::Result<()> {
         let (buf, buf_at) = (&self.buf, self.buf_at);
-        let o = &mut self.open[idx];
-        if let Some(b) = &mut o.body {
-            let from = b.next.max(o.body_start);
-            if to > from {
-                let a = (from - buf_at) as usize;
-                let z = (to - buf_at) as usize;
-                b.write(&buf[a..z], &o.info.section)?;
-                b.next = to;
-            }
-        }
-        Ok(())
+        give_body(&mut self.open[idx], buf, buf_at, to)
     }
 
     /// The input ended: whatever is open ends here.
@@ -1095,7 +1077,7 @@ impl<'v> Body<'v> {
                 let mut out = Vec::with_capacity(pending.len() + 32);
                 let done = qp::decode_prefix(pending, &mut out);
                 if done == 0 && pending.len() > HOLD_LINE + BLOCK {
-                    return Err(fail(StreamError::BodyTooLarge {
+                    return Err(fail(WalkError::BodyTooLarge {
                         section: section.into(),
                         what: "a quoted-printable run with no place to cut",
                     }));
@@ -1105,7 +1087,7 @@ impl<'v> Body<'v> {
             }
             Decoder::Uu { raw } => {
                 if raw.len() + piece.len() > KEEP_RAW {
-                    return Err(fail(StreamError::BodyTooLarge {
+                    return Err(fail(WalkError::BodyTooLarge {
                         section: section.into(),
                         what: "a uuencoded body",
                     }));
@@ -1131,7 +1113,7 @@ impl<'v> Body<'v> {
                 Self::emit(sink, size, &out)?;
             }
             Decoder::Uu { raw } => {
-                let mut counted = Counted { inner: sink, n: 0 };
+                let mut counted = crate::io_util::Counting::new(&mut *sink);
                 if uu::decode_flushing(raw, &mut counted, BLOCK)?.is_none() {
                     counted.write_all(raw)?;
                 }
@@ -1143,20 +1125,19 @@ impl<'v> Body<'v> {
     }
 }
 
-struct Counted<'a, W: ?Sized> {
-    inner: &'a mut W,
-    n: u64,
-}
-
-impl<W: Write + ?Sized> Write for Counted<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
+/// Hands the body `o` is reading its bytes of `buf` (starting at stream
+/// offset `buf_at`) up to `to`.
+fn give_body(o: &mut Open<'_>, buf: &[u8], buf_at: u64, to: u64) -> io::Result<()> {
+    if let Some(b) = &mut o.body {
+        let from = b.next.max(o.body_start);
+        if to > from {
+            let a = (from - buf_at) as usize;
+            let z = (to - buf_at) as usize;
+            b.write(&buf[a..z], &o.info.section)?;
+            b.next = to;
+        }
     }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
+    Ok(())
 }
 
 /// Writes what the lenient pass made (`decoded`) past the bytes MIME mode
@@ -1252,13 +1233,13 @@ impl B64 {
         }
         if !salvaged {
             let Some(text) = self.text.take() else {
-                return Err(fail(StreamError::BodyTooLarge {
+                return Err(fail(WalkError::BodyTooLarge {
                     section: section.into(),
                     what: "Base64 that only reads as its raw text",
                 }));
             };
             if sink.restart().is_err() {
-                return Err(fail(StreamError::CannotRestart {
+                return Err(fail(WalkError::CannotRestart {
                     section: section.into(),
                 }));
             }
@@ -1275,7 +1256,7 @@ impl B64 {
 /// the section exists; the whole input is read either way.
 ///
 /// Output is written as it is decoded, so an error (I/O, or one of
-/// [`StreamError`]) can leave part of the body written.
+/// [`WalkError`]) can leave part of the body written.
 pub fn write_section(
     input: impl Read,
     section: &str,
@@ -1345,7 +1326,7 @@ impl<'o> Visitor<'o> for SectionVisitor<'o> {
     /// section (the root's "" is "1") or decodes otherwise; start over.
     fn withdraw(&mut self, part: &PartInfo, mut sink: Box<dyn DecodeSink + 'o>) -> io::Result<()> {
         if sink.restart().is_err() {
-            return Err(fail(StreamError::MultipartWithoutBoundary {
+            return Err(fail(WalkError::MultipartWithoutBoundary {
                 section: part.section.clone(),
             }));
         }

@@ -10,6 +10,7 @@
 //! Writing (`build`, `write_to`) runs detached from the interpreter: files
 //! are read, encoded and written there, a block at a time for big ones.
 
+use crate::io_util::Counting;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -331,10 +332,7 @@ impl MessageBuilder {
                 error: None,
             };
             let result = py.detach(|| {
-                let mut out = Counting {
-                    inner: BufWriter::with_capacity(PY_WRITE_CHUNK, &mut w),
-                    n: 0,
-                };
+                let mut out = Counting::new(BufWriter::with_capacity(PY_WRITE_CHUNK, &mut w));
                 b.write_to(&mut out).map(|()| out.n)
             });
             if let Some(e) = w.error.take() {
@@ -362,10 +360,7 @@ impl MessageBuilder {
                 crate::safe_fs::Commit::NoClobber
             };
             let mut tmp = crate::safe_fs::AtomicFile::create(&dir, &name, mode).map_err(os)?;
-            let mut out = Counting {
-                inner: BufWriter::with_capacity(1 << 16, tmp.file().map_err(os)?),
-                n: 0,
-            };
+            let mut out = Counting::new(BufWriter::with_capacity(1 << 16, tmp.file().map_err(os)?));
             b.write_to(&mut out).map_err(PyErr::from)?;
             let n = out.n;
             out.inner.flush().map_err(os)?;
@@ -381,24 +376,6 @@ impl MessageBuilder {
             "<mimeflow.MessageBuilder recipients={}>",
             b.recipients().len()
         )
-    }
-}
-
-/// Counts the bytes written through it.
-struct Counting<W: Write> {
-    inner: W,
-    n: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        self.n += k as u64;
-        Ok(k)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 
