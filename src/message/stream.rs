@@ -359,6 +359,18 @@ impl<'v> Walker<'v> {
         Ok(())
     }
 
+    /// The input has ended: level `l`'s scanner finishes, and what it
+    /// reports is queued.
+    fn finish_level(&mut self, l: usize) -> io::Result<()> {
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        self.levels[l].scanner.finish(&mut events);
+        let end = self.end();
+        let r = self.queue_events(l, &events, end);
+        self.events = events;
+        r
+    }
+
     /// Pushes the bytes from `from` to the end into level `l`'s scanner.
     fn push_level(&mut self, l: usize, from: u64) -> io::Result<()> {
         let mut events = std::mem::take(&mut self.events);
@@ -705,13 +717,7 @@ impl<'v> Walker<'v> {
                 let l = self.levels.len() - 1;
                 self.push_level(l, body_start)?;
                 if self.eof {
-                    let mut events = std::mem::take(&mut self.events);
-                    events.clear();
-                    self.levels[l].scanner.finish(&mut events);
-                    let end = self.end();
-                    let r = self.queue_events(l, &events, end);
-                    self.events = events;
-                    r?;
+                    self.finish_level(l)?;
                 }
             }
             Kind::Message => {
@@ -774,13 +780,7 @@ impl<'v> Walker<'v> {
                     self.push_level(o, next)?;
                 }
                 if self.eof {
-                    let mut events = std::mem::take(&mut self.events);
-                    events.clear();
-                    self.levels[o].scanner.finish(&mut events);
-                    let end = self.end();
-                    let r = self.queue_events(o, &events, end);
-                    self.events = events;
-                    r?;
+                    self.finish_level(o)?;
                 }
             }
         }
