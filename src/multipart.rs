@@ -381,6 +381,9 @@ pub struct Scanner {
     /// Absolute end of the preamble, once the first delimiter is found.
     preamble_end: Option<u64>,
     closed: bool,
+    /// [`Scanner::every_delimiter`]: report each opening delimiter line as
+    /// it ends, repeats included.
+    every: bool,
 }
 
 impl Scanner {
@@ -398,6 +401,20 @@ impl Scanner {
             announced: false,
             preamble_end: None,
             closed: false,
+            every: false,
+        }
+    }
+
+    /// A scanner that reports [`Event::PartStart`] for every opening
+    /// delimiter line as soon as the line ends, a repeated one included
+    /// (its part is then empty): for a caller that watches several levels
+    /// at once and must see each delimiter line when it is complete. Such a
+    /// caller applies the repeated-delimiter rule itself
+    /// (`multipart::repeats_delimiter`, as the message parser does).
+    pub fn every_delimiter(boundary: &[u8]) -> Scanner {
+        Scanner {
+            every: true,
+            ..Scanner::new(boundary)
         }
     }
 
@@ -429,7 +446,7 @@ impl Scanner {
     /// A delimiter line starting at `line` was confirmed; `next` is the
     /// absolute offset after it.
     fn delimiter(&mut self, close: bool, line: u64, end: u64, next: u64, events: &mut Vec<Event>) {
-        if repeats_delimiter(line, close, self.part) {
+        if !self.every && repeats_delimiter(line, close, self.part) {
             // The part the previous delimiter opened holds nothing: no part.
             self.part = None;
         } else if self.part.is_some() {
@@ -446,6 +463,9 @@ impl Scanner {
         } else {
             self.part = Some(next);
             self.announced = false;
+            if self.every {
+                self.announce(events);
+            }
         }
     }
 

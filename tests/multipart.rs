@@ -512,3 +512,38 @@ proptest! {
         check_all(&body, &boundary, &sizes);
     }
 }
+
+#[test]
+fn every_delimiter_reports_repeats_as_they_end() {
+    // The streaming walker's scanner: each opening delimiter line gives a
+    // PartStart as soon as it ends, a repeated one too (its part is empty);
+    // the caller applies the repeated-delimiter rule.
+    let body = b"--b\n--b\nx\n--b--\n";
+    let mut sc = Scanner::every_delimiter(b"b");
+    let mut ev = Vec::new();
+    sc.push(&body[..8], &mut ev);
+    assert_eq!(
+        ev,
+        [
+            Event::PartStart { offset: 4 },
+            Event::PartEnd { offset: 4 },
+            Event::PartStart { offset: 8 },
+        ]
+    );
+    sc.push(&body[8..], &mut ev);
+    assert!(sc.finish(&mut ev));
+    assert_eq!(
+        ev[3..],
+        [Event::PartEnd { offset: 9 }, Event::Close { offset: 16 }]
+    );
+    // The plain scanner drops the repeated part.
+    let (ev, _) = scan(body, b"b", &[]);
+    assert_eq!(
+        ev,
+        [
+            Event::PartStart { offset: 8 },
+            Event::PartEnd { offset: 9 },
+            Event::Close { offset: 16 }
+        ]
+    );
+}

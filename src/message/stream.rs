@@ -634,12 +634,12 @@ impl<'v> Walker<'v> {
     ) -> io::Result<()> {
         let h = self.header.take().expect("header");
         let digest = h.level.is_some_and(|l| self.levels[l].digest);
-        // Two delimiter lines in a row open no part (see parse.rs,
-        // `drop_empty_last_part`): an empty header block ended by a plain
-        // delimiter of the same level, outside a digest (where the empty
-        // part would carry a message, and stay).
+        // Two delimiter lines in a row open no part: `multipart`'s
+        // repeated-delimiter rule, as the parser applies it (in a digest
+        // too, where the part would have carried an implied message).
         if let (Some(pl), Some((l, d))) = (h.level, delim) {
-            if pl == l && !d.close && d.line_start == h.start && !digest {
+            if pl == l && crate::multipart::repeats_delimiter(d.line_start, d.close, Some(h.start))
+            {
                 let level = &mut self.levels[l];
                 level.parts -= 1;
                 level.part_start = None;
@@ -700,7 +700,7 @@ impl<'v> Walker<'v> {
             Kind::Multipart => {
                 let boundary = boundary.unwrap_or_default();
                 let mut level = Level {
-                    scanner: Scanner::new(&boundary),
+                    scanner: Scanner::every_delimiter(&boundary),
                     base: body_start,
                     boundary,
                     entity: idx,
@@ -774,7 +774,7 @@ impl<'v> Walker<'v> {
                 let level = &mut self.levels[o];
                 level.queue.retain(|d| d.next > next);
                 level.queue.clear();
-                level.scanner = Scanner::new(&level.boundary);
+                level.scanner = Scanner::every_delimiter(&level.boundary);
                 level.base = next;
                 if next < self.end() || !self.eof {
                     self.push_level(o, next)?;
