@@ -70,6 +70,13 @@ fn into_alphabet(data: &[u8]) -> Vec<u8> {
 /// Whether `line` is "--boundary" (then "--" when `close`) and transport
 /// padding only.
 fn is_delimiter(line: &[u8], boundary: &[u8], close: bool) -> bool {
+    // A boundary cannot end in a blank (bcharsnospace): trailing blanks of
+    // the parameter are transport padding on the line.
+    let end = boundary
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    let boundary = &boundary[..end];
     let Some(mut rest) = line
         .strip_prefix(b"--")
         .and_then(|l| l.strip_prefix(boundary))
@@ -146,8 +153,19 @@ fn rebuild(e: EntityRef<'_>, out: &mut Vec<u8>) {
             }
             let tail = &src[at..body.end];
             let eol = eol_len(tail);
-            let closed = eol > 0
+            // A close delimiter right after a delimiter line ends an empty
+            // part: the one line end between them ended the first line.
+            let last_empty_at_close = children
+                .last()
+                .is_some_and(|c| c.range().is_empty() && c.range().start == at)
                 && is_delimiter(
+                    tail.split_inclusive(|&b| b == b'\n').next().unwrap_or(b""),
+                    boundary,
+                    true,
+                );
+            let closed = last_empty_at_close
+                || eol > 0
+                    && is_delimiter(
                     tail[eol..]
                         .split_inclusive(|&b| b == b'\n')
                         .next()
