@@ -76,8 +76,17 @@ __all__ = [
     "compose",
     "normalize",
 ]
-# The exceptions: the one list of them is _errors.__all__.
-__all__ += _errors.__all__
+# The exceptions, spelled out (they are _errors.__all__): type checkers
+# and mypy.stubtest read __all__ statically and cannot follow `+=` of
+# another module's list.
+__all__ += [
+    "MimeflowError",
+    "DecodeError",
+    "ParseError",
+    "MboxError",
+    "ConvertError",
+    "ComposeError",
+]
 
 _encode = _native.b64encode
 _decode = _native.b64decode
