@@ -596,7 +596,15 @@ fn resume_with_attachments_equals_a_clean_run() {
 
 #[test]
 fn extract_never_writes_through_planted_links() {
-    let root = scratch("extract");
+    // From a file, and streamed from standard input (`extract -`, its own
+    // writer in message::stream): the same planted links, the same names.
+    for stdin in [false, true] {
+        extract_with_planted_links(stdin);
+    }
+}
+
+fn extract_with_planted_links(stdin: bool) {
+    let root = scratch(if stdin { "extract-stdin" } else { "extract" });
     let v = Victims::new(&root);
     let msg = root.join("m.eml");
     fs::write(
@@ -609,7 +617,22 @@ fn extract_never_writes_through_planted_links() {
     symlink(&v.file, dest.join("a.txt")).unwrap();
     symlink(&v.dir, dest.join("b.txt")).unwrap();
     symlink(root.join("nowhere"), dest.join("a-1.txt")).unwrap();
-    ok(&[&"extract", &msg, &dest, &"-q"]);
+    if stdin {
+        let out = bin()
+            .args(["extract", "-"])
+            .arg(&dest)
+            .arg("-q")
+            .stdin(fs::File::open(&msg).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        ok(&[&"extract", &msg, &dest, &"-q"]);
+    }
     v.untouched();
     assert!(!root.join("nowhere").exists());
     let t = tree(&dest);
