@@ -55,6 +55,8 @@ pub mod multipart;
 #[cfg(feature = "bench-peers")]
 pub mod peers;
 pub mod qp;
+#[cfg(feature = "parallel")]
+pub mod rows;
 #[cfg(unix)]
 pub mod safe_fs;
 pub mod uu;
