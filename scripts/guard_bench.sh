@@ -18,6 +18,8 @@
 #
 #   scripts/guard_bench.sh OLD_REV
 #   ROUNDS=2 BACKEND=avx512vbmi THRESHOLD=0.03 SKIP_PY=1 scripts/guard_bench.sh 2c09845
+#   B64_FILTER='^decode/mimeflow/avx512vbmi/16777216$' SKIP_MSG=1 SKIP_CONVERT=1 ...
+#       (one bench again; B64_FILTER/MSG_FILTER are criterion filters)
 #
 # Report the CPU (family/model from /proc/cpuinfo) and check the machine
 # is idle first: the figures mean nothing next to another busy process.
@@ -61,8 +63,8 @@ fi
 export CRITERION_HOME="$work/criterion"
 results="$work/results.tsv"
 : >"$results"
-b64_filter="^(encode|decode)/mimeflow/$backend/(1024|65536|16777216)\$"
-msg_filter='^(list_mail|attachment)/mimeflow/'
+b64_filter=${B64_FILTER:-"^(encode|decode)/mimeflow/$backend/(1024|65536|16777216)\$"}
+msg_filter=${MSG_FILTER:-'^(list_mail|attachment)/mimeflow/'}
 
 # criterion run: TREE BENCH FILTER BASELINE-ARGS...
 crit() {
@@ -98,6 +100,7 @@ PY
 for r in $(seq "$rounds"); do
     echo "round $r/$rounds"
     for bench_filter in "base64 $b64_filter" "message $msg_filter"; do
+        [[ -n "${SKIP_MSG:-}" && $bench_filter == message* ]] && continue
         read -r bench filter <<<"$bench_filter"
         crit "$old" "$bench" "$filter" --save-baseline "old$r"
         crit "$new" "$bench" "$filter" --baseline "old$r"
@@ -106,6 +109,7 @@ for r in $(seq "$rounds"); do
         crit "$old" "$bench" "$filter" --baseline "new$r"
         collect -1
     done
+    [[ -n "${SKIP_CONVERT:-}" ]] && continue
     convert "$old/target/release/mimeflow" --save-baseline "old$r"
     convert "$new/target/release/mimeflow" --baseline "old$r"
     collect 1

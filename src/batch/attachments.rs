@@ -162,7 +162,8 @@ impl Index {
         self.known.contains_key(&sha[..HASH_PREFIX])
     }
 
-    /// Files the attachments of one message and writes their index lines.
+    /// Files the attachments of one message and writes their index lines;
+    /// returns each one's (section, path in the folder).
     pub fn add(
         &mut self,
         message_index: u64,
@@ -170,7 +171,8 @@ impl Index {
         message_id: Option<&str>,
         attachments: Vec<Attachment>,
         state: &mut State,
-    ) -> Result<(), BatchError> {
+    ) -> Result<Vec<(String, String)>, BatchError> {
+        let mut paths = Vec::with_capacity(attachments.len());
         for a in attachments {
             let key = a.sha[..HASH_PREFIX].to_string();
             let (path, duplicate) = match self.known.get(&key) {
@@ -216,8 +218,9 @@ impl Index {
             });
             writeln!(self.index, "{line}")
                 .map_err(BatchError::io(&self.dir.display_path(&self.index_name)))?;
+            paths.push((a.section, path));
         }
-        Ok(())
+        Ok(paths)
     }
 
     /// Links a temp file into place as `KEY-NAME`, `KEY-NAME-1`, ...

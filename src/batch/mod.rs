@@ -46,6 +46,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use flags::{maildir_flags, MailFlags};
+#[cfg(feature = "parquet")]
+pub use format::parquet::{PART_BYTES, ROW_GROUP_BYTES};
+#[cfg(feature = "sqlite")]
+pub use format::sqlite::{Tokenizer, APPLICATION_ID};
 pub use html::html_to_text;
 pub use source::{count, CountSummary};
 
@@ -62,8 +66,14 @@ pub enum Format {
     /// One mboxrd archive.
     Mbox,
     /// One JSON object per line: the `parse --json` object plus position,
-    /// hash and threading fields.
+    /// hash and threading fields, and the schema's fields (`docs/schema.md`).
     Jsonl,
+    /// A SQLite database with an FTS5 index (`docs/schema.md`).
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+    /// Parquet: one file (DEST ends in `.parquet`) or a folder of parts.
+    #[cfg(feature = "parquet")]
+    Parquet,
 }
 
 impl Format {
@@ -74,19 +84,54 @@ impl Format {
             Format::Eml => "eml",
             Format::Mbox => "mbox",
             Format::Jsonl => "jsonl",
+            #[cfg(feature = "sqlite")]
+            Format::Sqlite => "sqlite",
+            #[cfg(feature = "parquet")]
+            Format::Parquet => "parquet",
         }
+    }
+
+    /// Every format this build has.
+    pub fn all() -> &'static [Format] {
+        &[
+            Format::Maildir,
+            Format::Eml,
+            Format::Mbox,
+            Format::Jsonl,
+            #[cfg(feature = "sqlite")]
+            Format::Sqlite,
+            #[cfg(feature = "parquet")]
+            Format::Parquet,
+        ]
     }
 
     /// The format called `name`.
     pub fn from_name(name: &str) -> Option<Format> {
-        [Format::Maildir, Format::Eml, Format::Mbox, Format::Jsonl]
-            .into_iter()
-            .find(|f| f.name() == name)
+        Format::all().iter().copied().find(|f| f.name() == name)
     }
 
-    /// Whether the output is one file (else a folder).
-    pub fn is_single_file(self) -> bool {
-        matches!(self, Format::Mbox | Format::Jsonl)
+    /// Whether the output at `dest` is one file (else a folder): Parquet
+    /// is a file when `dest` ends in `.parquet`, a folder of parts else.
+    pub fn is_single_file(self, dest: &Path) -> bool {
+        match self {
+            Format::Mbox | Format::Jsonl => true,
+            Format::Maildir | Format::Eml => false,
+            #[cfg(feature = "sqlite")]
+            Format::Sqlite => true,
+            #[cfg(feature = "parquet")]
+            Format::Parquet => format::parquet::is_file_form(dest),
+        }
+    }
+
+    /// Whether the output holds rows of `crate::rows` (sqlite, parquet).
+    pub fn is_table(self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Format::Sqlite => true,
+            #[cfg(feature = "parquet")]
+            Format::Parquet => true,
+            _ => false,
+        }
     }
 }
 
@@ -106,6 +151,14 @@ pub struct ConvertOptions {
     pub resume: bool,
     /// Write into a non-empty output folder (never deleting anything).
     pub force: bool,
+    /// sqlite: add to an existing database only the messages whose sha256
+    /// it does not hold yet.
+    pub update: bool,
+    /// sqlite, parquet: keep the raw message bytes (a BLOB; a binary column).
+    pub raw: bool,
+    /// sqlite: the full-text tokenizer.
+    #[cfg(feature = "sqlite")]
+    pub fts_tokenizer: format::sqlite::Tokenizer,
     /// The mbox variant; `None` sniffs it.
     pub variant: Option<Variant>,
     /// Compressed or piped archives: messages larger than this many bytes
@@ -124,6 +177,10 @@ impl ConvertOptions {
             attachments: None,
             resume: false,
             force: false,
+            update: false,
+            raw: false,
+            #[cfg(feature = "sqlite")]
+            fts_tokenizer: format::sqlite::Tokenizer::Unicode61,
             variant: None,
             spool_threshold: DEFAULT_SPOOL_THRESHOLD,
         }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::attachments::{self, Attachment, Index};
 use super::fingerprint::Chain;
 use super::flags::{maildir_flags, MailFlags};
+use super::format::table::Rows;
 use super::format::{jsonl, mbox};
 use super::publish::{publish, Place};
 use super::run::Folders;
@@ -31,6 +32,8 @@ pub(crate) struct Context<'a> {
     pub attach: Option<&'a Index>,
     /// The source is a stream fingerprinted by its content.
     pub chain: bool,
+    /// The source as rows name it.
+    pub source: &'a str,
 }
 
 /// One message, ready to commit.
@@ -50,6 +53,9 @@ pub(crate) struct Prepared {
     pub attachments: Vec<Attachment>,
     /// A stream source's fingerprint link for this message ([`Chain`]).
     pub chain: Option<[u8; 32]>,
+    /// Table outputs: the message's rows. jsonl: its message row alone
+    /// (the thread index reads it).
+    pub rows: Option<Box<Rows>>,
 }
 
 /// The parsed message (or `None` when the parser gave up) and what the
@@ -77,17 +83,53 @@ pub(crate) fn prepare(
             ..Prepared::empty(index, item.offset, chain)
         });
     }
-    let full = ctx.opts.format == Format::Jsonl || ctx.opts.attachments.is_some();
+    let full = ctx.opts.format == Format::Jsonl
+        || ctx.opts.format.is_table()
+        || ctx.opts.attachments.is_some();
     let parsed = read(item, full, ctx.shared);
     let mut p = Prepared::of(item, index, chain, &parsed, full, ctx.opts);
     if p.skipped {
         return Ok(p);
+    }
+    if ctx.opts.format == Format::Jsonl || ctx.opts.format.is_table() {
+        p.rows = Some(Box::new(rows(item, index, &parsed, ctx)));
     }
     serialise(item, index, &parsed, ctx, &mut p)?;
     if let (Some(att), Some(m)) = (ctx.attach, &parsed.msg) {
         p.attachments = store_attachments(att, m)?;
     }
     Ok(p)
+}
+
+/// The rows of the message (see [`crate::rows`]): the row's source is the
+/// file it came from (folder sources) or the archive.
+fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows {
+    let source = match &item.origin {
+        Some(p) => p.to_string_lossy(),
+        None => ctx.source.into(),
+    };
+    let origin = crate::rows::Origin {
+        source: &source,
+        offset: item.offset,
+        length: item.length,
+        envelope: item.envelope.as_deref(),
+        flags: Some(parsed.flags),
+        row: Some(index),
+    };
+    let table = ctx.opts.format.is_table();
+    let (message, attachments) = crate::rows::message_row(
+        &origin,
+        &item.message,
+        parsed.msg.as_ref(),
+        crate::rows::RowOptions {
+            raw: ctx.opts.raw && table,
+            hash_attachments: table,
+        },
+    );
+    Rows {
+        message,
+        attachments,
+    }
 }
 
 impl Prepared {
@@ -104,6 +146,7 @@ impl Prepared {
             mbox_at_commit: false,
             attachments: Vec::new(),
             chain,
+            rows: None,
         }
     }
 
@@ -223,9 +266,14 @@ fn serialise(
                 .map_err(|e| BatchError::io(Path::new("mbox output"))(e))?;
         }
         (Format::Jsonl, _) => {
-            jsonl::write_record(&mut p.out, item, index, &hex(&sha()), parsed, ctx.opts.text)
+            let row = &p.rows.as_ref().expect("jsonl rows").message;
+            jsonl::write_record(&mut p.out, item, index, row, parsed, ctx.opts.text)
                 .map_err(|e| BatchError::io(Path::new("jsonl output"))(e.into()))?;
         }
+        #[cfg(feature = "sqlite")]
+        (Format::Sqlite, _) => {}
+        #[cfg(feature = "parquet")]
+        (Format::Parquet, _) => {}
     }
     Ok(())
 }

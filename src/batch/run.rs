@@ -33,11 +33,13 @@ use sha2::{Digest, Sha256};
 use super::attachments::Index;
 use super::fingerprint::{self, Chain};
 use super::format::mbox::write_mbox;
+use super::format::table::TableSink;
 use super::prepare::{prepare, Context, Prepared};
 use super::publish::Place;
 use super::source::{Cursor, Item, Source, Window};
 use super::state::State;
 use super::{hex, BatchError, ConvertOptions, Folder, Format, Hooks, Summary};
+use crate::rows::threads::ThreadIndex;
 use crate::safe_fs::{self, Dir, MAX_NAME_BYTES};
 
 /// A conversion in progress.
@@ -61,6 +63,13 @@ pub(crate) struct Run {
     /// Windows committed by this process.
     windows: u64,
     sink: Option<BufWriter<File>>,
+    /// sqlite and parquet: where the rows go.
+    table: Option<Box<dyn TableSink>>,
+    /// jsonl and parquet: the thread index, written at the end (sqlite
+    /// threads its whole database from the database itself).
+    threads: ThreadIndex,
+    /// jsonl: the threads file's (partial, final) names beside DEST.
+    threads_file: Option<(OsString, OsString)>,
     attach: Option<Index>,
 }
 
@@ -120,10 +129,10 @@ fn dest_error(path: &Path, why: impl Into<String>) -> BatchError {
 impl Names {
     /// Opens (creating) DEST's parent folder and names DEST's siblings.
     fn resolve(dest: &Path, format: Format) -> Result<Names, BatchError> {
-        if format.is_single_file() && dest.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        if format.is_single_file(dest) && dest.as_os_str().as_encoded_bytes().ends_with(b"/") {
             return Err(dest_error(
                 dest,
-                "ends in '/', but mbox and jsonl outputs are files",
+                format!("ends in '/', but {} outputs are files", format.name()),
             ));
         }
         let (parent_path, dest_name) = safe_fs::split_dest(dest).map_err(BatchError::io(dest))?;
@@ -184,7 +193,10 @@ impl Run {
         };
         let work_shown = names.shown(names.work_name(state.partial));
         let folders = open_folders(&names, &state, opts, &work_shown)?;
-        let sink = open_sink(&names, &state, opts.format, &work_shown)?;
+        let sink = open_sink(&names, &state, opts, &work_shown)?;
+        let mut threads = ThreadIndex::new();
+        let table = open_table(&names, &state, opts, fresh, &mut threads, &work_shown)?;
+        let threads_file = jsonl_threads_file(&names, &state, opts, &work_shown, &mut threads)?;
         let attach = match &opts.attachments {
             Some(dir) => Some(Index::open(dir, opts.force, opts.resume, &mut state)?),
             None => None,
@@ -211,6 +223,9 @@ impl Run {
             resumed_from,
             windows: 0,
             sink,
+            table,
+            threads,
+            threads_file,
             attach,
         };
         run.state.save(&run.names.parent, &run.names.state_name)?;
@@ -271,11 +286,24 @@ impl Run {
         let existing = parent
             .kind(&names.dest_name)
             .map_err(BatchError::io(dest))?;
-        let partial = if opts.format.is_single_file() {
+        let update = opts.update && existing.is_some();
+        #[cfg(feature = "parquet")]
+        if opts.format == super::Format::Parquet && existing.is_some() {
+            return Err(dest_error(
+                dest,
+                "exists; parquet outputs are never written over or into",
+            ));
+        }
+        let partial = if update {
+            false
+        } else if opts.format.is_single_file(dest) {
             if existing.is_some() {
                 return Err(dest_error(
                     dest,
-                    "exists; mbox and jsonl outputs are never overwritten",
+                    format!(
+                        "exists; {} outputs are never overwritten",
+                        opts.format.name()
+                    ),
                 ));
             }
             parent
@@ -322,7 +350,7 @@ fn open_folders(
     opts: &ConvertOptions,
     work_shown: &Path,
 ) -> Result<Option<Folders>, BatchError> {
-    if opts.format.is_single_file() {
+    if opts.format.is_single_file(&names.dest) || opts.format.is_table() {
         return Ok(None);
     }
     let root = if state.partial {
@@ -358,15 +386,16 @@ fn open_folders(
     }))
 }
 
-/// The open `DEST.partial` of a single-file output, cut back to the length
-/// the state records (a killed run may have appended part of a window).
+/// The open `DEST.partial` of a single-file output of bytes (mbox, jsonl),
+/// cut back to the length the state records (a killed run may have
+/// appended part of a window).
 fn open_sink(
     names: &Names,
     state: &State,
-    format: Format,
+    opts: &ConvertOptions,
     work_shown: &Path,
 ) -> Result<Option<BufWriter<File>>, BatchError> {
-    if !format.is_single_file() {
+    if !opts.format.is_single_file(&names.dest) || opts.format.is_table() {
         return Ok(None);
     }
     let mut f = names
@@ -378,6 +407,103 @@ fn open_sink(
     f.seek(SeekFrom::End(0))
         .map_err(BatchError::io(work_shown))?;
     Ok(Some(BufWriter::with_capacity(1 << 20, f)))
+}
+
+/// The sink of a table output (sqlite, parquet); `None` for the others.
+/// For Parquet parts, `threads` gains the messages of the parts a resumed
+/// run closed.
+#[allow(unused_variables)]
+fn open_table(
+    names: &Names,
+    state: &State,
+    opts: &ConvertOptions,
+    fresh: bool,
+    threads: &mut ThreadIndex,
+    work_shown: &Path,
+) -> Result<Option<Box<dyn TableSink>>, BatchError> {
+    let work = names.work_name(state.partial);
+    match opts.format {
+        #[cfg(feature = "sqlite")]
+        Format::Sqlite => {
+            use super::format::sqlite::{SqliteSink, Start};
+            let start = if !state.partial {
+                Start::Update
+            } else if opts.resume && !fresh {
+                Start::Resume {
+                    last: state.out_bytes as i64,
+                }
+            } else {
+                Start::Fresh
+            };
+            let sink = SqliteSink::open(&names.parent, work, start, opts.fts_tokenizer, opts.raw)?;
+            Ok(Some(Box::new(sink)))
+        }
+        #[cfg(feature = "parquet")]
+        Format::Parquet => {
+            use super::format::parquet::ParquetSink;
+            if opts.format.is_single_file(&names.dest) {
+                if !fresh {
+                    return Err(BatchError::Resume(format!(
+                        "{} is a one-file Parquet output, which cannot be resumed (a folder of parts can); remove it and {} to start over",
+                        work_shown.display(),
+                        names.shown(&names.state_name).display()
+                    )));
+                }
+                let sink = ParquetSink::open_file(&names.parent, work, &names.dest_name, opts.raw)?;
+                Ok(Some(Box::new(sink)))
+            } else {
+                let root = names
+                    .parent
+                    .open_dir(work)
+                    .map_err(BatchError::io(work_shown))?;
+                let sink = ParquetSink::open_parts(&root, state.out_bytes, opts.raw, threads)?;
+                Ok(Some(Box::new(sink)))
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// jsonl: the names of the threads file beside DEST (`NAME.threads.jsonl`,
+/// NAME being DEST without `.jsonl`), refused if taken; a resumed run's
+/// committed records go into `threads`.
+fn jsonl_threads_file(
+    names: &Names,
+    state: &State,
+    opts: &ConvertOptions,
+    work_shown: &Path,
+    threads: &mut ThreadIndex,
+) -> Result<Option<(OsString, OsString)>, BatchError> {
+    if opts.format != Format::Jsonl {
+        return Ok(None);
+    }
+    let dest = names.dest_name.to_string_lossy();
+    let stem = dest.strip_suffix(".jsonl").unwrap_or(&dest);
+    let fin = sibling_name(OsStr::new(stem), ".threads.jsonl", false);
+    let partial = sibling_name(&fin, ".partial", false);
+    for n in [&fin, &partial] {
+        if names
+            .parent
+            .kind(n)
+            .map_err(BatchError::io(&names.shown(n)))?
+            .is_some()
+        {
+            return Err(dest_error(
+                &names.shown(n),
+                "exists; jsonl outputs are never overwritten",
+            ));
+        }
+    }
+    if state.out_bytes > 0 {
+        super::format::jsonl::seed_threads(
+            &names.parent,
+            names.work_name(state.partial),
+            state.out_bytes,
+            work_shown,
+            threads,
+        )?;
+    }
+    Ok(Some((partial, fin)))
 }
 
 impl Run {
@@ -427,6 +553,7 @@ impl Run {
             shared: window.shared.as_ref(),
             attach: self.attach.as_ref(),
             chain: self.chain.is_some(),
+            source: &self.state.source,
         };
         let prepared: Vec<Prepared> = window
             .items
@@ -475,6 +602,14 @@ impl Run {
             self.state.skipped += 1;
             return Ok(());
         }
+        let mut rows = p.rows;
+        if let (Some(table), Some(r)) = (&mut self.table, &rows) {
+            // --update: a message the database holds already.
+            if self.opts.update && table.contains(&r.message.sha256)? {
+                self.state.skipped += 1;
+                return Ok(());
+            }
+        }
         self.state.written += 1;
         if let Some(sink) = &mut self.sink {
             if p.mbox_at_commit {
@@ -485,15 +620,47 @@ impl Run {
             }
         }
         if let Some(att) = &mut self.attach {
-            att.add(
+            let paths = att.add(
                 p.index,
                 p.offset,
                 p.message_id.as_deref(),
                 p.attachments,
                 &mut self.state,
             )?;
+            if let Some(r) = &mut rows {
+                for a in &mut r.attachments {
+                    a.path = paths
+                        .iter()
+                        .find(|(s, _)| *s == a.section)
+                        .map(|(_, p)| p.clone());
+                }
+            }
+        }
+        if let Some(r) = rows {
+            let m = &r.message;
+            if !self.sqlite() {
+                self.threads.push(
+                    &m.source,
+                    m.offset,
+                    m.message_id.as_deref(),
+                    m.in_reply_to.as_deref(),
+                    &m.references,
+                );
+            }
+            if let Some(table) = &mut self.table {
+                table.push(*r)?;
+            }
         }
         Ok(())
+    }
+
+    /// sqlite threads its database from the database itself.
+    fn sqlite(&self) -> bool {
+        #[cfg(feature = "sqlite")]
+        if self.opts.format == Format::Sqlite {
+            return true;
+        }
+        false
     }
 
     /// After a window: flushes the outputs, records how far the run got
@@ -511,6 +678,10 @@ impl Run {
                 .stream_position()
                 .map_err(BatchError::io(&self.work_shown))?;
         }
+        let durable = match &mut self.table {
+            Some(t) => t.checkpoint()?,
+            None => Some(self.state.out_bytes),
+        };
         if let Some(att) = &mut self.attach {
             att.flush(&mut self.state)?;
         }
@@ -528,8 +699,13 @@ impl Run {
             self.windows + 1,
             hooks.cancel,
         );
-        self.state
-            .save(&self.names.parent, &self.names.state_name)?;
+        // A table output that kept rows back (a Parquet part still open)
+        // leaves the saved state at its last durable point.
+        if let Some(out) = durable {
+            self.state.out_bytes = out;
+            self.state
+                .save(&self.names.parent, &self.names.state_name)?;
+        }
         self.windows += 1;
         Ok(())
     }
@@ -544,6 +720,17 @@ impl Run {
         }
         if let Some(mut sink) = self.sink.take() {
             sink.flush().map_err(BatchError::io(&self.work_shown))?;
+        }
+        if let Some(table) = self.table.take() {
+            table.finish(&mut self.threads)?;
+        }
+        if let Some((partial, fin)) = self.threads_file.take() {
+            super::format::jsonl::write_threads(
+                &self.names.parent,
+                &partial,
+                &fin,
+                &mut self.threads,
+            )?;
         }
         if self.state.partial {
             match self.names.parent.rename_noreplace(
@@ -587,10 +774,11 @@ impl Run {
     /// fresh output of a bad source is removed (it was all ours).
     pub fn abandon(mut self, err: &BatchError) {
         drop(self.sink.take());
+        drop(self.table.take());
         drop(self.folders.take());
         let bad_input = matches!(err, BatchError::Mbox(_) | BatchError::BadSource { .. });
         if bad_input && self.fresh {
-            let _ = if self.opts.format.is_single_file() {
+            let _ = if self.opts.format.is_single_file(&self.names.dest) {
                 self.names.parent.remove_file(&self.names.partial_name)
             } else {
                 self.names.parent.remove_dir_all(&self.names.partial_name)

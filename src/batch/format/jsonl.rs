@@ -1,31 +1,50 @@
 //! The jsonl output: one JSON object per message and line, the
 //! `parse --json` object of the message (serialised straight from it, no
 //! `Value` tree: see `message::MessageJson`) merged with its position in
-//! the archive, hash, flags and threading fields.
+//! the archive, hash, flags and threading fields, and the fields of the
+//! schema (`docs/schema.md`, [`crate::rows`]). Two schema fields keep
+//! their jsonl shapes, which users already read: `headers` (the object of
+//! `parse --json`) and `defects` (objects with code and offset); the
+//! schema's lists come as `header_list` and `defect_list`. Bodies
+//! (`body_text`, `body_html`, and `text` as before) come with `--text`.
+//!
+//! Threads go to a file of their own beside the output,
+//! `NAME.threads.jsonl` (one `{"source", "offset", "thread_id"}` a line),
+//! written at the end of the run: the ids are known only then.
 
-use serde_json::{Map, Value};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
 
 use super::super::prepare::Parsed;
 use super::super::source::Item;
-use crate::header;
-use crate::message::{Kind, Message};
+use crate::batch::BatchError;
+use crate::message::Message;
+use crate::rows::threads::ThreadIndex;
+use crate::rows::{MessageRow, NameAddr, SCHEMA_VERSION};
+use crate::safe_fs::Dir;
 
-/// Writes the record of message `index` (content hash `sha`, in hex) and
-/// its line end; `text` adds the decoded plain-text body.
+/// Writes the record of message `index` and its line end; `text` adds
+/// the decoded bodies.
 pub(crate) fn write_record(
     out: &mut Vec<u8>,
     item: &Item<'_>,
     index: u64,
-    sha: &str,
+    row: &MessageRow,
     parsed: &Parsed,
     text: bool,
 ) -> serde_json::Result<()> {
     let msg = parsed.msg.as_ref();
     let mut obj = Map::new();
+    obj.insert("schema_version".into(), SCHEMA_VERSION.into());
     obj.insert("index".into(), index.into());
+    obj.insert("row".into(), index.into());
+    obj.insert("source".into(), row.source.clone().into());
     obj.insert("offset".into(), item.offset.into());
     obj.insert("length".into(), item.length.into());
-    obj.insert("sha256".into(), sha.into());
+    obj.insert("sha256".into(), row.sha256.clone().into());
     obj.insert(
         "envelope".into(),
         item.envelope
@@ -33,87 +52,146 @@ pub(crate) fn write_record(
             .map(|e| String::from_utf8_lossy(e).into_owned())
             .into(),
     );
-    if let Some(o) = &item.origin {
-        obj.insert("source".into(), o.to_string_lossy().into_owned().into());
-    }
     obj.insert("flags".into(), parsed.flags.letters().into());
     obj.insert("deleted".into(), parsed.flags.deleted.into());
     obj.insert("unparseable".into(), parsed.unparseable.into());
-    if let Some(m) = msg {
-        threading_fields(m, &mut obj);
-    }
+    schema_fields(row, &mut obj);
     if text {
-        obj.insert("text".into(), msg.and_then(body_text).into());
+        obj.insert("text".into(), row.body_text.clone().into());
+        obj.insert("body_text".into(), row.body_text.clone().into());
+        obj.insert("body_html".into(), row.body_html.clone().into());
     }
     match msg.map(Message::json) {
         Some(json) => serde_json::to_writer(&mut *out, &json.with_fields(&obj)),
-        None => serde_json::to_writer(&mut *out, &Value::Object(obj)),
+        None => {
+            obj.insert("headers".into(), json!({}));
+            obj.insert("defects".into(), json!([]));
+            serde_json::to_writer(&mut *out, &Value::Object(obj))
+        }
     }?;
     out.push(b'\n');
     Ok(())
 }
 
-/// `in_reply_to`, `references` and Gmail's labels and thread id.
-fn threading_fields(m: &Message, obj: &mut Map<String, Value>) {
-    let r = m.root();
-    let ids = |name: &str| {
-        r.header(name)
-            .map(|v| msg_ids(&header::unfold(v)))
-            .unwrap_or_default()
-    };
+fn people(list: &[NameAddr]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|a| json!({"name": a.name, "address": a.address}))
+            .collect(),
+    )
+}
+
+/// The schema's fields that jsonl did not have under these names.
+fn schema_fields(r: &MessageRow, obj: &mut Map<String, Value>) {
+    obj.insert("message_id".into(), r.message_id.clone().into());
+    obj.insert("in_reply_to".into(), r.in_reply_to.clone().into());
+    obj.insert("references".into(), r.references.clone().into());
+    obj.insert("date".into(), r.date.into());
+    obj.insert("date_offset".into(), r.date_offset.into());
+    obj.insert("date_raw".into(), r.date_raw.clone().into());
+    obj.insert("received".into(), r.received.into());
+    obj.insert("subject".into(), r.subject.clone().into());
+    obj.insert("from_name".into(), r.from_name.clone().into());
+    obj.insert("from_address".into(), r.from_address.clone().into());
+    obj.insert("to".into(), people(&r.to));
+    obj.insert("cc".into(), people(&r.cc));
+    obj.insert("bcc".into(), people(&r.bcc));
+    obj.insert("reply_to".into(), people(&r.reply_to));
+    obj.insert("list_id".into(), r.list_id.clone().into());
+    // Gmail's fields appear only on Gmail mail, as before.
+    if !r.gmail_labels.is_empty() {
+        obj.insert("gmail_labels".into(), r.gmail_labels.clone().into());
+    }
+    if let Some(t) = &r.gmail_thread_id {
+        obj.insert("gmail_thread_id".into(), t.clone().into());
+    }
+    obj.insert("size".into(), r.size.into());
+    obj.insert("attachment_count".into(), r.attachment_count.into());
+    obj.insert("defect_list".into(), r.defects.clone().into());
     obj.insert(
-        "in_reply_to".into(),
-        ids("in-reply-to").into_iter().next().into(),
+        "header_list".into(),
+        Value::Array(
+            r.headers
+                .iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect(),
+        ),
     );
-    obj.insert("references".into(), ids("references").into());
-    if let Some(labels) = r.header_text("x-gmail-labels") {
-        let list: Vec<String> = labels
-            .split(',')
-            .map(|l| l.trim().trim_matches('"').to_string())
-            .filter(|l| !l.is_empty())
-            .collect();
-        obj.insert("gmail_labels".into(), list.into());
-    }
-    if let Some(t) = r.header_text("x-gm-thrid") {
-        obj.insert("gmail_thread_id".into(), t.trim().into());
-    }
+    obj.insert("dkim".into(), Value::Null);
 }
 
 /// A header value unfolded and trimmed, as text.
 pub(crate) fn lossy_unfolded(v: &[u8]) -> String {
-    String::from_utf8_lossy(&header::unfold(v))
+    String::from_utf8_lossy(&crate::header::unfold(v))
         .trim()
         .to_string()
 }
 
-/// `<id>` tokens of In-Reply-To/References (bare tokens when none is bracketed).
-fn msg_ids(v: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(v);
-    let mut ids = Vec::new();
-    let mut rest = text.as_ref();
-    while let Some(open) = rest.find('<') {
-        let Some(close) = rest[open..].find('>') else {
-            break;
-        };
-        ids.push(rest[open..open + close + 1].to_string());
-        rest = &rest[open + close + 1..];
+/// A resumed run: the first `len` bytes of the jsonl output (the records
+/// the interrupted run committed) go into `threads`.
+pub(crate) fn seed_threads(
+    dir: &Dir,
+    name: &OsStr,
+    len: u64,
+    shown: &Path,
+    threads: &mut ThreadIndex,
+) -> Result<(), BatchError> {
+    let f = dir.open_file(name).map_err(BatchError::io(shown))?;
+    let mut lines = BufReader::new(f.take(len));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if lines
+            .read_until(b'\n', &mut line)
+            .map_err(BatchError::io(shown))?
+            == 0
+        {
+            return Ok(());
+        }
+        let v: Value = serde_json::from_slice(&line).map_err(|e| {
+            BatchError::Resume(format!("{}: unreadable record ({e})", shown.display()))
+        })?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        let refs: Vec<String> = v
+            .get("references")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        threads.push(
+            s("source").unwrap_or(""),
+            v.get("offset").and_then(Value::as_u64).unwrap_or(0),
+            s("message_id"),
+            s("in_reply_to"),
+            &refs,
+        );
     }
-    if ids.is_empty() {
-        ids = text.split_whitespace().map(str::to_string).collect();
-    }
-    ids
 }
 
-/// The first inline text/plain body, else the first text/html one as text.
-fn body_text(msg: &Message) -> Option<String> {
-    let leaves = || {
-        msg.walk()
-            .filter(|e| e.kind() == Kind::Leaf && !e.is_attachment())
-    };
-    if let Some(plain) = leaves().find(|e| e.mime_type() == "text/plain") {
-        return Some(plain.text());
+/// Writes the threads file as `partial`, then renames it to `fin`.
+pub(crate) fn write_threads(
+    dir: &Dir,
+    partial: &OsStr,
+    fin: &OsStr,
+    threads: &mut ThreadIndex,
+) -> Result<(), BatchError> {
+    let shown = dir.display_path(partial);
+    let f = dir.create_new(partial).map_err(BatchError::io(&shown))?;
+    let mut w = BufWriter::with_capacity(1 << 20, f);
+    for t in threads.finish() {
+        serde_json::to_writer(
+            &mut w,
+            &json!({"source": t.source, "offset": t.offset, "thread_id": t.thread_id}),
+        )
+        .map_err(|e| BatchError::io(&shown)(e.into()))?;
+        w.write_all(b"\n").map_err(BatchError::io(&shown))?;
     }
-    leaves()
-        .find(|e| e.mime_type() == "text/html")
-        .map(|h| super::super::html_to_text(&h.text()))
+    w.flush().map_err(BatchError::io(&shown))?;
+    drop(w);
+    dir.rename_noreplace(partial, dir, fin)
+        .map_err(BatchError::io(&dir.display_path(fin)))
 }

@@ -31,9 +31,9 @@ pub struct ConvertArgs {
     #[arg(value_name = "SOURCE")]
     source: PathBuf,
     /// Output format
-    #[arg(long = "to", value_name = "FORMAT", value_parser = ["maildir", "eml", "mbox", "jsonl"])]
+    #[arg(long = "to", value_name = "FORMAT", value_parser = ["maildir", "eml", "mbox", "jsonl", "sqlite", "parquet"])]
     to: String,
-    /// Output folder (maildir, eml) or file (mbox, jsonl)
+    /// Output folder (maildir, eml, parquet parts) or file (mbox, jsonl, sqlite, NAME.parquet)
     #[arg(value_name = "DEST", value_parser = dest_path)]
     dest: PathBuf,
     #[command(flatten)]
@@ -47,6 +47,15 @@ pub struct ConvertArgs {
     /// Also write every attachment once (by content hash) into DIR, indexed in DIR/attachments.jsonl
     #[arg(long, value_name = "DIR")]
     attachments: Option<PathBuf>,
+    /// sqlite: add to an existing database only the messages it does not hold yet (by sha256)
+    #[arg(long)]
+    update: bool,
+    /// sqlite, parquet: also store each raw message (a BLOB; a binary column)
+    #[arg(long)]
+    raw: bool,
+    /// sqlite: full-text tokenizer; trigram also finds words in Chinese or Japanese text
+    #[arg(long, value_name = "NAME", value_parser = ["unicode61", "trigram"], default_value = "unicode61")]
+    fts_tokenizer: String,
 }
 
 /// Options `convert` and `split` share.
@@ -116,10 +125,20 @@ fn parse_variant(s: &str) -> Result<Variant, String> {
 
 pub fn convert(args: ConvertArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     let format = Format::from_name(&args.to).expect("clap checked the name");
+    if args.update && format != Format::Sqlite {
+        crate::usage_error("--update adds to a SQLite database only (--to sqlite)");
+    }
+    if args.raw && !format.is_table() {
+        crate::usage_error("--raw is for --to sqlite and --to parquet");
+    }
     let opts = ConvertOptions {
         skip_deleted: args.skip_deleted,
         text: args.text,
         attachments: args.attachments,
+        update: args.update,
+        raw: args.raw,
+        fts_tokenizer: mimeflow::batch::Tokenizer::from_name(&args.fts_tokenizer)
+            .expect("clap checked the name"),
         ..args.common.options(format)
     };
     watch_source(&args.source, &args.dest);
@@ -271,7 +290,7 @@ fn run(
             s.skipped,
             s.unparseable,
         );
-        if opts.format == Format::Jsonl || opts.attachments.is_some() {
+        if opts.format == Format::Jsonl || opts.format.is_table() || opts.attachments.is_some() {
             line.push_str(&format!(", {} with defects", s.defective));
         }
         if opts.attachments.is_some() {

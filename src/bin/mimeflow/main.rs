@@ -128,6 +128,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// A usage error found after parsing (flags that do not go together):
+/// printed like clap's own, exit status 2.
+pub(crate) fn usage_error(msg: impl std::fmt::Display) -> ! {
+    use clap::CommandFactory;
+    Cli::command()
+        .error(clap::error::ErrorKind::ArgumentConflict, msg)
+        .exit()
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(jobs) = cli.global.jobs {
         rayon::ThreadPoolBuilder::new()

@@ -1,0 +1,537 @@
+//! `--to sqlite`: the schema of `docs/schema.md` as SQLite tables, with an
+//! FTS5 index that Datasette finds by itself.
+//!
+//! # Tables
+//!
+//! - `messages`: one row per message, `id INTEGER PRIMARY KEY` (the rowid
+//!   the full-text index points at) then the schema's fields in order.
+//!   SQLite has no list or struct type: lists (`references`, `to`, `cc`,
+//!   `bcc`, `reply_to`, `gmail_labels`, `defects`, `headers`) are JSON
+//!   text, so `json_each` reads them in SQL and Datasette shows them as
+//!   JSON; the address lists are also normalised into `addresses`, which is
+//!   what a facet or a join wants. Dates (`date`, `received`) are integers,
+//!   UTC seconds since the epoch: the value Parquet and Arrow hold, sortable
+//!   and comparable without parsing, and one `datetime(date, 'unixepoch')`
+//!   away from text.
+//! - `addresses(message, role, position, name, address)`, `message`
+//!   referring to `messages.id`, role one of from/to/cc/bcc/reply_to.
+//! - `attachments(message, source, offset, section, filename,
+//!   content_type, size, sha256, path)`.
+//! - `threads(message, source, offset, thread_id)`, and
+//!   `messages.thread_id`, both filled at the end of the run.
+//! - `messages_fts`: FTS5, `content="messages"`, `content_rowid="id"`,
+//!   over subject, from_name, from_address, to, cc, bcc and body_text.
+//!   Built after the bulk load (one `rebuild`; `--update` adds only the new
+//!   rows).
+//!
+//! `PRAGMA user_version` holds [`SCHEMA_VERSION`] and `application_id`
+//! [`APPLICATION_ID`]; `--update` refuses any other database.
+//!
+//! # Durability and resume
+//!
+//! Journal mode WAL with `synchronous=NORMAL`: each window is one
+//! transaction, so a kill loses at most the window being written and never
+//! corrupts what was committed. A fresh database is built as
+//! `DEST.partial` (created exclusively by the run, never through a link;
+//! SQLite opens it with `SQLITE_OPEN_NOFOLLOW`, and its `-wal`/`-shm`
+//! files may not exist beforehand), checkpointed, closed and renamed. The
+//! run's state records the last committed `messages.id`; `--resume`
+//! deletes the rows after it (a window committed to the database but not
+//! yet to the state) and carries on.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OpenFlags, Transaction};
+use serde_json::json;
+
+use super::table::{Rows, TableSink};
+use crate::batch::BatchError;
+use crate::rows::threads::ThreadIndex;
+use crate::rows::{NameAddr, SCHEMA_VERSION};
+use crate::safe_fs::Dir;
+
+/// `PRAGMA application_id` of a mimeflow database ("mimf").
+pub const APPLICATION_ID: i32 = 0x6d69_6d66;
+
+/// The full-text tokenizer (`--fts-tokenizer`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tokenizer {
+    /// Words of any script separated by blanks and punctuation; cannot
+    /// segment Chinese or Japanese.
+    #[default]
+    Unicode61,
+    /// Every 3-character sequence: finds substrings in any script (queries
+    /// need at least 3 characters), at about 3x the index size.
+    Trigram,
+}
+
+impl Tokenizer {
+    /// The name on the command line (and in FTS5's `tokenize=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tokenizer::Unicode61 => "unicode61",
+            Tokenizer::Trigram => "trigram",
+        }
+    }
+
+    /// The tokenizer called `name`.
+    pub fn from_name(name: &str) -> Option<Tokenizer> {
+        [Tokenizer::Unicode61, Tokenizer::Trigram]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+}
+
+const FTS_COLUMNS: &str = "subject, from_name, from_address, \"to\", cc, bcc, body_text";
+
+const SCHEMA: &str = r#"
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    "offset" INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    "row" INTEGER,
+    message_id TEXT,
+    in_reply_to TEXT,
+    "references" TEXT NOT NULL,
+    date INTEGER,
+    date_offset INTEGER,
+    date_raw TEXT,
+    received INTEGER,
+    subject TEXT,
+    from_name TEXT,
+    from_address TEXT,
+    "to" TEXT NOT NULL,
+    cc TEXT NOT NULL,
+    bcc TEXT NOT NULL,
+    reply_to TEXT NOT NULL,
+    list_id TEXT,
+    gmail_labels TEXT NOT NULL,
+    gmail_thread_id TEXT,
+    flags TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    attachment_count INTEGER NOT NULL,
+    body_text TEXT,
+    body_html TEXT,
+    defects TEXT NOT NULL,
+    unparseable INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    dkim TEXT,
+    thread_id TEXT,
+    raw BLOB
+);
+CREATE TABLE addresses (
+    message INTEGER NOT NULL REFERENCES messages(id),
+    role TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT,
+    address TEXT NOT NULL
+);
+CREATE TABLE attachments (
+    message INTEGER NOT NULL REFERENCES messages(id),
+    source TEXT NOT NULL,
+    "offset" INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    filename TEXT,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    path TEXT
+);
+CREATE TABLE threads (
+    message INTEGER PRIMARY KEY REFERENCES messages(id),
+    source TEXT NOT NULL,
+    "offset" INTEGER NOT NULL,
+    thread_id TEXT NOT NULL
+);
+"#;
+
+/// Indexes, made after the bulk load (cheaper than keeping them up to date
+/// row by row); `IF NOT EXISTS` so `--update` and a resumed run can run it
+/// again.
+const INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);
+CREATE INDEX IF NOT EXISTS messages_date ON messages(date);
+CREATE INDEX IF NOT EXISTS messages_from_address ON messages(from_address);
+CREATE INDEX IF NOT EXISTS messages_thread_id ON messages(thread_id);
+CREATE INDEX IF NOT EXISTS messages_sha256 ON messages(sha256);
+CREATE INDEX IF NOT EXISTS messages_key ON messages(source, "offset");
+CREATE INDEX IF NOT EXISTS addresses_message ON addresses(message);
+CREATE INDEX IF NOT EXISTS addresses_address ON addresses(address);
+CREATE INDEX IF NOT EXISTS attachments_message ON attachments(message);
+CREATE INDEX IF NOT EXISTS threads_thread_id ON threads(thread_id);
+"#;
+
+/// How a [`SqliteSink`] starts.
+pub(crate) enum Start {
+    /// A database this run created empty (`DEST.partial`).
+    Fresh,
+    /// `DEST.partial` of an interrupted run: rows after message id `last`
+    /// were committed after its last saved state and are removed.
+    Resume { last: i64 },
+    /// An existing database to add new messages to (`--update`).
+    Update,
+}
+
+/// The open database of a `--to sqlite` run.
+pub(crate) struct SqliteSink {
+    conn: Connection,
+    shown: PathBuf,
+    tokenizer: Tokenizer,
+    raw: bool,
+    /// The largest message id before this run (`--update`: only later rows
+    /// go into the full-text index).
+    before: i64,
+    fresh_fts: bool,
+    /// Rows pushed since the last checkpoint, written at the checkpoint in
+    /// one transaction.
+    pending: Vec<Rows>,
+}
+
+fn sql_err(shown: &Path) -> impl Fn(rusqlite::Error) -> BatchError + '_ {
+    move |e| BatchError::Io {
+        path: shown.to_path_buf(),
+        source: std::io::Error::other(e),
+    }
+}
+
+fn people_json(list: &[NameAddr]) -> String {
+    serde_json::Value::Array(
+        list.iter()
+            .map(|a| json!({"name": a.name, "address": a.address}))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn texts_json(list: &[String]) -> String {
+    serde_json::to_string(list).expect("strings serialise")
+}
+
+impl SqliteSink {
+    /// Opens `name` in `dir` (see [`Start`]). The file exists: a fresh one
+    /// was created exclusively by the run.
+    pub fn open(
+        dir: &Dir,
+        name: &OsStr,
+        start: Start,
+        tokenizer: Tokenizer,
+        raw: bool,
+    ) -> Result<SqliteSink, BatchError> {
+        let shown = dir.display_path(name);
+        // SQLite opens by path: the folder's real path (no links left in
+        // it), the name refused if it is a link (SQLITE_OPEN_NOFOLLOW).
+        let real = std::fs::canonicalize(dir.path())
+            .map_err(BatchError::io(dir.path()))?
+            .join(name);
+        if !matches!(start, Start::Update) {
+            for suffix in ["-wal", "-shm", "-journal"] {
+                let mut side = name.to_os_string();
+                side.push(suffix);
+                if dir.kind(&side).map_err(BatchError::io(&shown))?.is_some() {
+                    return Err(BatchError::Destination {
+                        path: dir.display_path(&side),
+                        why: "exists; SQLite would read it as part of the new database".into(),
+                    });
+                }
+            }
+        }
+        let conn = Connection::open_with_flags(
+            &real,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql_err(&shown))?;
+        let e = sql_err(&shown);
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(&e)?;
+        let mut sink = SqliteSink {
+            conn,
+            shown: shown.clone(),
+            tokenizer,
+            raw,
+            before: 0,
+            fresh_fts: true,
+            pending: Vec::new(),
+        };
+        match start {
+            Start::Fresh => {
+                sink.conn
+                    .execute_batch(&format!(
+                        "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; \
+                         PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
+                    ))
+                    .map_err(&e)?;
+            }
+            Start::Resume { last } => {
+                sink.check_ours()?;
+                let tx = sink.conn.transaction().map_err(&e)?;
+                for t in ["addresses", "attachments", "threads"] {
+                    tx.execute(&format!("DELETE FROM {t} WHERE message > ?1"), [last])
+                        .map_err(&e)?;
+                }
+                tx.execute("DELETE FROM messages WHERE id > ?1", [last])
+                    .map_err(&e)?;
+                tx.commit().map_err(&e)?;
+            }
+            Start::Update => {
+                sink.check_ours()?;
+                sink.before = sink.last_id()?;
+                sink.fresh_fts = !sink.has_table("messages_fts")?;
+                // Deduplication reads sha256 for every message.
+                sink.conn
+                    .execute_batch(
+                        "CREATE INDEX IF NOT EXISTS messages_sha256 ON messages(sha256);",
+                    )
+                    .map_err(&e)?;
+            }
+        }
+        Ok(sink)
+    }
+
+    /// Refuses a database that is not a mimeflow one of this schema version.
+    fn check_ours(&self) -> Result<(), BatchError> {
+        let e = sql_err(&self.shown);
+        let app: i32 = self
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(&e)?;
+        let version: u32 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&e)?;
+        let why = if app != APPLICATION_ID {
+            "is not a database written by mimeflow convert --to sqlite".to_string()
+        } else if version != SCHEMA_VERSION {
+            format!(
+                "has schema version {version}; this mimeflow writes version {SCHEMA_VERSION} (convert into a new database)"
+            )
+        } else {
+            return Ok(());
+        };
+        Err(BatchError::Destination {
+            path: self.shown.clone(),
+            why,
+        })
+    }
+
+    fn has_table(&self, name: &str) -> Result<bool, BatchError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(sql_err(&self.shown))
+    }
+
+    fn last_id(&self) -> Result<i64, BatchError> {
+        self.conn
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql_err(&self.shown))
+    }
+
+    fn insert(tx: &Transaction<'_>, rows: &Rows, raw: bool) -> rusqlite::Result<()> {
+        let m = &rows.message;
+        let mut msg = tx.prepare_cached(
+            r#"INSERT INTO messages (source, "offset", length, sha256, "row", message_id,
+            in_reply_to, "references", date, date_offset, date_raw, received, subject,
+            from_name, from_address, "to", cc, bcc, reply_to, list_id, gmail_labels,
+            gmail_thread_id, flags, size, attachment_count, body_text, body_html, defects,
+            unparseable, headers, dkim, raw)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+            ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, NULL, ?31)"#,
+        )?;
+        let headers = serde_json::Value::Array(
+            m.headers
+                .iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect(),
+        )
+        .to_string();
+        msg.execute(params![
+            m.source,
+            m.offset as i64,
+            m.length as i64,
+            m.sha256,
+            m.row.map(|r| r as i64),
+            m.message_id,
+            m.in_reply_to,
+            texts_json(&m.references),
+            m.date,
+            m.date_offset,
+            m.date_raw,
+            m.received,
+            m.subject,
+            m.from_name,
+            m.from_address,
+            people_json(&m.to),
+            people_json(&m.cc),
+            people_json(&m.bcc),
+            people_json(&m.reply_to),
+            m.list_id,
+            texts_json(&m.gmail_labels),
+            m.gmail_thread_id,
+            m.flags,
+            m.size as i64,
+            m.attachment_count,
+            m.body_text,
+            m.body_html,
+            texts_json(&m.defects),
+            m.unparseable,
+            headers,
+            if raw { m.raw.as_deref() } else { None },
+        ])?;
+        let id = tx.last_insert_rowid();
+        let mut addr = tx.prepare_cached(
+            "INSERT INTO addresses (message, role, position, name, address) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        if let Some(a) = &m.from_address {
+            addr.execute(params![id, "from", 0, m.from_name, a])?;
+        }
+        for (role, list) in [
+            ("to", &m.to),
+            ("cc", &m.cc),
+            ("bcc", &m.bcc),
+            ("reply_to", &m.reply_to),
+        ] {
+            for (i, a) in list.iter().enumerate() {
+                addr.execute(params![id, role, i as i64, a.name, a.address])?;
+            }
+        }
+        let mut att = tx.prepare_cached(
+            r#"INSERT INTO attachments (message, source, "offset", section, filename,
+            content_type, size, sha256, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"#,
+        )?;
+        for a in &rows.attachments {
+            att.execute(params![
+                id,
+                a.source,
+                a.offset as i64,
+                a.section,
+                a.filename,
+                a.content_type,
+                a.size as i64,
+                a.sha256,
+                a.path
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Threads of the whole database (earlier `--update` runs included):
+    /// `threads` and `messages.thread_id` rewritten in one transaction.
+    fn write_threads(&mut self) -> rusqlite::Result<()> {
+        let mut index = ThreadIndex::new();
+        let mut ids = Vec::new();
+        {
+            let mut q = self.conn.prepare(
+                r#"SELECT id, source, "offset", message_id, in_reply_to, "references"
+                FROM messages ORDER BY id"#,
+            )?;
+            let mut rows = q.query([])?;
+            while let Some(r) = rows.next()? {
+                let refs: String = r.get(5)?;
+                let refs: Vec<String> = serde_json::from_str(&refs).unwrap_or_default();
+                let source: String = r.get(1)?;
+                index.push(
+                    &source,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, Option<String>>(3)?.as_deref(),
+                    r.get::<_, Option<String>>(4)?.as_deref(),
+                    &refs,
+                );
+                ids.push(r.get::<_, i64>(0)?);
+            }
+        }
+        let threads = index.finish();
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM threads", [])?;
+        {
+            let mut ins = tx.prepare(
+                r#"INSERT INTO threads (message, source, "offset", thread_id) VALUES (?1, ?2, ?3, ?4)"#,
+            )?;
+            let mut upd = tx.prepare("UPDATE messages SET thread_id = ?2 WHERE id = ?1")?;
+            for (id, t) in ids.iter().zip(&threads) {
+                ins.execute(params![id, t.source, t.offset as i64, t.thread_id])?;
+                upd.execute(params![id, t.thread_id])?;
+            }
+        }
+        tx.commit()
+    }
+
+    fn build_fts(&mut self) -> rusqlite::Result<()> {
+        if self.fresh_fts {
+            self.conn.execute_batch(&format!(
+                "CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
+                 content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
+                 INSERT INTO messages_fts(messages_fts) VALUES('rebuild');",
+                self.tokenizer.name()
+            ))
+        } else {
+            self.conn.execute(
+                &format!(
+                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
+                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
+                ),
+                [self.before],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+impl TableSink for SqliteSink {
+    fn contains(&mut self, sha256: &str) -> Result<bool, BatchError> {
+        if self.pending.iter().any(|r| r.message.sha256 == sha256) {
+            return Ok(true);
+        }
+        self.conn
+            .prepare_cached("SELECT 1 FROM messages WHERE sha256 = ?1 LIMIT 1")
+            .and_then(|mut q| q.exists([sha256]))
+            .map_err(sql_err(&self.shown))
+    }
+
+    fn push(&mut self, rows: Rows) -> Result<(), BatchError> {
+        self.pending.push(rows);
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> Result<Option<u64>, BatchError> {
+        let e = sql_err(&self.shown);
+        let tx = self.conn.transaction().map_err(&e)?;
+        for rows in self.pending.drain(..) {
+            SqliteSink::insert(&tx, &rows, self.raw).map_err(&e)?;
+        }
+        tx.commit().map_err(&e)?;
+        Ok(Some(self.last_id()? as u64))
+    }
+
+    fn finish(mut self: Box<Self>, _threads: &mut ThreadIndex) -> Result<(), BatchError> {
+        self.checkpoint()?;
+        let shown = self.shown.clone();
+        let e = sql_err(&shown);
+        self.conn.execute_batch(INDEXES).map_err(&e)?;
+        self.write_threads().map_err(&e)?;
+        self.build_fts().map_err(&e)?;
+        self.conn
+            .execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(&e)?;
+        // Back to a rollback journal so the finished file stands alone
+        // (no -wal/-shm beside it) wherever it is copied.
+        self.conn
+            .execute_batch("PRAGMA journal_mode = DELETE;")
+            .map_err(&e)?;
+        let conn = self.conn;
+        conn.close().map_err(|(_, err)| e(err))
+    }
+}

@@ -1,0 +1,36 @@
+//! The query outputs (`sqlite`, `parquet`): formats that take rows
+//! ([`crate::rows`]) rather than bytes. A worker turns each message into
+//! its [`Rows`]; the in-order commit hands them to the run's [`TableSink`].
+
+use crate::batch::BatchError;
+use crate::rows::threads::ThreadIndex;
+use crate::rows::{AttachmentRow, MessageRow};
+
+/// One message's rows.
+pub(crate) struct Rows {
+    pub message: MessageRow,
+    pub attachments: Vec<AttachmentRow>,
+}
+
+/// Where a table output's rows go, in archive order.
+pub(crate) trait TableSink {
+    /// Whether a message with this sha256 is already in the output
+    /// (`--update`); such a message is counted as skipped.
+    fn contains(&mut self, _sha256: &str) -> Result<bool, BatchError> {
+        Ok(false)
+    }
+
+    /// Adds one message's rows.
+    fn push(&mut self, rows: Rows) -> Result<(), BatchError>;
+
+    /// The end of a window. Returns the output position to record in the
+    /// run's state when everything pushed so far is durable (then the state
+    /// is saved), or `None` when the format keeps rows back (a Parquet part
+    /// still open): the saved state then stays at the last durable point.
+    fn checkpoint(&mut self) -> Result<Option<u64>, BatchError>;
+
+    /// The end of the run: threads, indexes, close. `threads` holds every
+    /// message this run (and the run it resumes) pushed, for formats that
+    /// do not read them back from their own output.
+    fn finish(self: Box<Self>, threads: &mut ThreadIndex) -> Result<(), BatchError>;
+}
