@@ -25,6 +25,24 @@ rm -rf "$out/maildir" "$out/roundtrip.mbox" "$out/roundtrip.eml.d"
 diff -r "$out/roundtrip.eml.d/original" "$out/roundtrip.eml.d/back"
 echo "mbox -> maildir -> mbox: messages identical; Maildir in $out/maildir/"
 
+# Query outputs: SQLite with full-text search, and Parquet.
+rm -rf "$out/sample.db" "$out/sample.parquet" "$out"/sample.*.parquet "$out/sample.parquet.d"
+"$bin" convert testdata/mbox/sample.mbox --to sqlite "$out/sample.db"
+"$bin" -q convert testdata/mbox/sample.mbox --to parquet "$out/sample.parquet.d"
+python3 - "$out/sample.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+hits = db.execute(
+    "SELECT m.subject, m.from_address FROM messages_fts f JOIN messages m ON m.id = f.rowid"
+    " WHERE messages_fts MATCH 'résumé OR café' ORDER BY m.date").fetchall()
+for subject, sender in hits:
+    print(f"  full-text hit: {subject!r} from {sender}")
+assert hits, "the FTS5 index found nothing"
+threads = db.execute("SELECT count(DISTINCT thread_id), count(*) FROM messages").fetchone()
+print(f"sqlite: {threads[1]} messages in {threads[0]} threads; try: datasette {sys.argv[1]}")
+PY
+echo "parquet: $(ls "$out/sample.parquet.d/messages") in $out/sample.parquet.d/"
+
 # Part 2: Base64 round trips.
 
 for f in testdata/base64/*; do

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{
     BooleanBuilder, Int32Builder, LargeBinaryBuilder, LargeStringBuilder, ListBuilder,
-    StringBuilder, StructBuilder, TimestampSecondBuilder, UInt32Builder, UInt64Builder,
+    StringBuilder, StructBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
@@ -25,7 +25,15 @@ use super::{AttachmentRow, MessageRow, NameAddr, SCHEMA_VERSION};
 pub const VERSION_KEY: &str = "mimeflow.schema_version";
 
 fn utc() -> DataType {
-    DataType::Timestamp(TimeUnit::Second, Some("UTC".into()))
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Seconds to the microseconds of the timestamp columns: Parquet has no
+/// second unit (a second timestamp would be written as a bare int64, which
+/// readers show as a number), and microseconds are what pandas, DuckDB and
+/// Spark use.
+fn micros(seconds: i64) -> i64 {
+    seconds.saturating_mul(1_000_000)
 }
 
 fn text_list() -> DataType {
@@ -179,10 +187,10 @@ pub fn message_batch(rows: &[MessageRow], raw: bool) -> Result<RecordBatch, Arro
     let mut message_id = StringBuilder::new();
     let mut in_reply_to = StringBuilder::new();
     let mut references = ListBuilder::new(StringBuilder::new());
-    let mut date = TimestampSecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut date = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut date_offset = Int32Builder::with_capacity(n);
     let mut date_raw = StringBuilder::new();
-    let mut received = TimestampSecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut subject = StringBuilder::new();
     let mut from_name = StringBuilder::new();
     let mut from_address = StringBuilder::new();
@@ -210,10 +218,10 @@ pub fn message_batch(rows: &[MessageRow], raw: bool) -> Result<RecordBatch, Arro
         message_id.append_option(r.message_id.as_deref());
         in_reply_to.append_option(r.in_reply_to.as_deref());
         push_texts(&mut references, &r.references);
-        date.append_option(r.date);
+        date.append_option(r.date.map(micros));
         date_offset.append_option(r.date_offset);
         date_raw.append_option(r.date_raw.as_deref());
-        received.append_option(r.received);
+        received.append_option(r.received.map(micros));
         subject.append_option(r.subject.as_deref());
         from_name.append_option(r.from_name.as_deref());
         from_address.append_option(r.from_address.as_deref());
