@@ -34,6 +34,8 @@ fn committed(state: &Path) -> Option<u64> {
 fn convert_and_kill(src: &Path, to: &str, dest: &Path, state: &Path) -> u64 {
     let mut child: Child = bin()
         .env(PAUSE, "1")
+        // Parquet parts small enough that the first window closes one.
+        .env("MIMEFLOW_TEST_PARQUET_PART_BYTES", "1000000")
         .args(["-q", "-j1", "convert"])
         .arg(src)
         .args(["--to", to])
@@ -88,6 +90,9 @@ fn resume_after_a_kill_has_no_duplicates() {
         (&gz, "eml"),
         (&gz, "jsonl"),
         (&gz, "mbox"),
+        (&mapped, "sqlite"),
+        (&gz, "sqlite"),
+        (&mapped, "parquet"),
     ];
     for (i, (src, to)) in cases.into_iter().enumerate() {
         let want = messages(if src == &gz { &small } else { src });
@@ -111,6 +116,14 @@ fn resume_after_a_kill_has_no_duplicates() {
         let out = ok(&[&"-j2", &"convert", src, &"--to", &to, &"--resume", &dest]);
         assert!(out.contains(&format!("resumed after {n}")), "{to}: {out}");
         assert!(!state.exists(), "{to}: state file left");
+        if to == "sqlite" || to == "parquet" {
+            assert_eq!(
+                table_rows(&dest),
+                (0..total as u64).collect::<Vec<_>>(),
+                "{to}"
+            );
+            continue;
+        }
         if to == "jsonl" {
             let lines = fs::read_to_string(&dest).unwrap();
             let ids: Vec<u64> = lines
@@ -132,6 +145,82 @@ fn resume_after_a_kill_has_no_duplicates() {
         };
         assert_eq!(back.len(), total, "{to}: messages lost or duplicated");
         assert!(back == want, "{to}: not the source's messages in order");
+    }
+}
+
+/// The `row` column of a sqlite or parquet (folder) output, in order.
+fn table_rows(dest: &Path) -> Vec<u64> {
+    if dest.is_dir() {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::UInt64Type;
+        let mut parts: Vec<_> = fs::read_dir(dest.join("messages"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        parts.sort();
+        let mut rows = Vec::new();
+        for p in parts {
+            let f = fs::File::open(p).unwrap();
+            let r =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(f, 1024).unwrap();
+            for b in r {
+                let b = b.unwrap();
+                let col = b
+                    .column_by_name("row")
+                    .unwrap()
+                    .as_primitive::<UInt64Type>();
+                rows.extend(col.iter().map(Option::unwrap));
+            }
+        }
+        rows
+    } else {
+        let db = rusqlite::Connection::open(dest).unwrap();
+        let mut q = db
+            .prepare("SELECT \"row\" FROM messages ORDER BY id")
+            .unwrap();
+        q.query_map([], |r| r.get::<_, i64>(0))
+            .unwrap()
+            .map(|r| r.unwrap() as u64)
+            .collect()
+    }
+}
+
+/// A run killed while writing its first window, before any state past the
+/// start was saved, resumes from the start (it was refused: the saved
+/// fingerprint had no bytes before the resume point to compare).
+#[test]
+fn resume_after_a_kill_in_the_first_window() {
+    let d = scratch("resume-first");
+    let src = d.join("a.mbox");
+    big_archive(&src, 40);
+    let total = messages(&src).len() as u64;
+    for to in ["jsonl", "sqlite", "parquet"] {
+        let dest = d.join(format!("out-{to}"));
+        let mut child = bin()
+            .env("MIMEFLOW_TEST_PAUSE_BEFORE_SAVE", "1")
+            .args(["-q", "-j1", "convert"])
+            .arg(&src)
+            .args(["--to", to])
+            .arg(&dest)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(line.contains("paused at window 1"), "{to}: {line}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = ok(&[&"-q", &"convert", &src, &"--to", &to, &"--resume", &dest]);
+        assert!(out.is_empty(), "{to}: {out}");
+        if to == "jsonl" {
+            assert_eq!(
+                fs::read_to_string(&dest).unwrap().lines().count() as u64,
+                total
+            );
+        } else {
+            assert_eq!(table_rows(&dest), (0..total).collect::<Vec<_>>(), "{to}");
+        }
     }
 }
 

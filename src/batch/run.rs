@@ -251,8 +251,12 @@ impl Run {
             )));
         }
         let mut now = fp;
-        if let Some(b) = fingerprint::before(src, st.offset) {
-            now["before_sha256"] = b.into();
+        // A run killed before its first window was saved recorded no
+        // bytes before its (zero) resume point.
+        if st.fingerprint.get("before_sha256").is_some() {
+            if let Some(b) = fingerprint::before(src, st.offset) {
+                now["before_sha256"] = b.into();
+            }
         }
         fingerprint::check(&st.fingerprint, &now, &src.identity().0)?;
         Ok(st)

@@ -49,6 +49,18 @@ pub const ROW_GROUP_BYTES: usize = 32 << 20;
 /// A part file of the folder form is closed past this weight.
 pub const PART_BYTES: usize = 256 << 20;
 
+/// [`PART_BYTES`], or for tests `MIMEFLOW_TEST_PARQUET_PART_BYTES` (read
+/// once): a resume test needs parts smaller than its archive.
+fn part_bytes() -> usize {
+    static AT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| {
+        std::env::var("MIMEFLOW_TEST_PARQUET_PART_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(PART_BYTES)
+    })
+}
+
 /// Whether DEST names the one-file form.
 pub fn is_file_form(dest: &std::path::Path) -> bool {
     dest.extension().is_some_and(|e| e == "parquet")
@@ -355,20 +367,20 @@ impl TableSink for ParquetSink {
     }
 
     fn checkpoint(&mut self) -> Result<Option<u64>, BatchError> {
-        if self.pending >= ROW_GROUP_BYTES {
+        let closing = match &self.form {
+            Form::File { .. } => false,
+            Form::Parts { part_weight, .. } => part_weight + self.pending >= part_bytes(),
+        };
+        if self.pending >= ROW_GROUP_BYTES || closing {
             self.flush_rows()?;
         }
         match &mut self.form {
-            Form::File { .. } => Ok(None),
             Form::Parts {
                 open,
                 part_weight,
                 done,
                 ..
-            } => {
-                if *part_weight < PART_BYTES {
-                    return Ok(None);
-                }
+            } if closing => {
                 if let Some((m, a)) = open.take() {
                     m.close()?;
                     a.close()?;
@@ -377,6 +389,7 @@ impl TableSink for ParquetSink {
                 *part_weight = 0;
                 Ok(Some(*done))
             }
+            _ => Ok(None),
         }
     }
 
@@ -400,7 +413,31 @@ impl TableSink for ParquetSink {
                 }
                 Ok(())
             }
-            Form::Parts { root, open, .. } => {
+            Form::Parts {
+                root,
+                open,
+                done,
+                messages_dir,
+                attachments_dir,
+                ..
+            } => {
+                // An archive without messages still gets a part each, so
+                // readers that glob `messages/*.parquet` find the schema.
+                let open = match open {
+                    None if done == 0 => Some((
+                        Writer::create(
+                            &messages_dir,
+                            part_name(0).as_ref(),
+                            message_schema(self.raw),
+                        )?,
+                        Writer::create(
+                            &attachments_dir,
+                            part_name(0).as_ref(),
+                            attachment_schema(),
+                        )?,
+                    )),
+                    open => open,
+                };
                 if let Some((m, a)) = open {
                     m.close()?;
                     a.close()?;

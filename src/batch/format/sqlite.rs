@@ -33,8 +33,9 @@
 //! transaction, so a kill loses at most the window being written and never
 //! corrupts what was committed. A fresh database is built as
 //! `DEST.partial` (created exclusively by the run, never through a link;
-//! SQLite opens it with `SQLITE_OPEN_NOFOLLOW`, and its `-wal`/`-shm`
-//! files may not exist beforehand), checkpointed, closed and renamed. The
+//! SQLite opens it with `SQLITE_OPEN_NOFOLLOW`, and its `-wal`/`-shm`/
+//! `-journal` files may not exist before a fresh run: SQLite would take
+//! them for part of the database), checkpointed, closed and renamed. The
 //! run's state records the last committed `messages.id`; `--resume`
 //! deletes the rows after it (a window committed to the database but not
 //! yet to the state) and carries on.
@@ -226,7 +227,7 @@ impl SqliteSink {
         let real = std::fs::canonicalize(dir.path())
             .map_err(BatchError::io(dir.path()))?
             .join(name);
-        if !matches!(start, Start::Update) {
+        if matches!(start, Start::Fresh) {
             for suffix in ["-wal", "-shm", "-journal"] {
                 let mut side = name.to_os_string();
                 side.push(suffix);
@@ -262,6 +263,15 @@ impl SqliteSink {
         };
         match start {
             Start::Fresh => {
+                sink.conn
+                    .execute_batch(&format!(
+                        "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; \
+                         PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
+                    ))
+                    .map_err(&e)?;
+            }
+            // Killed before the schema was made: start it now.
+            Start::Resume { .. } if !sink.has_table("messages")? => {
                 sink.conn
                     .execute_batch(&format!(
                         "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; \
