@@ -474,6 +474,24 @@ Content-Transfer-Encoding: base64\n\naGVsbG8=\n--b--\n";
     }
 
     #[test]
+    fn bytes_in_no_valid_charset_become_replacement_characters() {
+        // Latin-1 bytes in a raw header, and an encoded-word whose bytes
+        // are not UTF-8: decoded with U+FFFD, never dropped.
+        let src = b"Subject: caf\xe9 =?utf-8?b?/w==?= ok\nFrom: J\xf6rg <j@x>\n\nbody\n";
+        let (r, _) = row_of(src, None);
+        let subject = r.subject.unwrap();
+        assert!(
+            subject.starts_with("caf") && subject.ends_with("ok"),
+            "{subject}"
+        );
+        assert!(subject.contains('\u{fffd}'), "{subject}");
+        // A raw 8-bit display name that is not UTF-8 reads as Latin-1 (every
+        // byte valid there), as the address parser does everywhere.
+        assert_eq!(r.from_name.as_deref(), Some("Jörg"));
+        assert_eq!(r.headers.len(), 2);
+    }
+
+    #[test]
     fn no_parse_keeps_the_raw_fields() {
         let origin = Origin {
             source: "s",
