@@ -535,6 +535,11 @@ fn spooled_messages_convert_like_the_plain_file() {
             let (ta, tb) = (tree(&a), tree(&b));
             assert_eq!(ta.len(), 2 + 6 * SAMPLE_MESSAGES, "{to}");
             assert!(ta == tb, "{to}: outputs differ");
+        } else if to == "jsonl" {
+            assert!(
+                jsonl_records(&a) == jsonl_records(&b),
+                "{to}: outputs differ"
+            );
         } else {
             assert!(
                 fs::read(&a).unwrap() == fs::read(&b).unwrap(),

@@ -117,3 +117,18 @@ pub fn big_archive(path: &Path, copies: usize) {
     }
     fs::write(path, out).unwrap();
 }
+
+/// The records of a jsonl output without their `source` field (the path
+/// the run was given, which differs between runs compared).
+#[allow(dead_code)]
+pub fn jsonl_records(p: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("source");
+            v
+        })
+        .collect()
+}
