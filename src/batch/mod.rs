@@ -113,6 +113,7 @@ impl Format {
     /// Whether the output at `dest` is one file (else a folder): Parquet
     /// is a file when `dest` ends in `.parquet`, a folder of parts else.
     pub fn is_single_file(self, dest: &Path) -> bool {
+        let _ = dest; // read by Parquet only
         match self {
             Format::Mbox | Format::Jsonl => true,
             Format::Maildir | Format::Eml => false,

@@ -11,7 +11,7 @@
 //! prose such as `From here on we ...`.
 
 use super::LineEnding;
-use crate::header::date::{civil_from_days, days_from_civil};
+use crate::header::date::civil_from_days;
 
 /// Longest From_ line we look at (RFC 5322's 998 plus the line end): a
 /// longer line is never an envelope. Bounding it keeps the streaming
@@ -137,51 +137,10 @@ fn date_header(message: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Seconds since the epoch (UTC) of an RFC 5322 date such as
-/// `Mon, 1 Jan 2001 10:00:00 +0100`; lenient about the weekday and zone.
+/// Seconds since the epoch (UTC) of an RFC 5322 date: the crate's one
+/// date reader, `header::date`.
 fn parse_rfc2822_date(v: &[u8]) -> Option<i64> {
-    let mut toks = v
-        .split(|&b| b == b' ' || b == b'\t' || b == b',')
-        .filter(|t| !t.is_empty())
-        .peekable();
-    if toks.peek()?.first()?.is_ascii_alphabetic() {
-        toks.next(); // weekday
-    }
-    let day: i64 = num(toks.next()?)?;
-    let month = month_index(toks.next()?)? as i64 + 1;
-    let mut year: i64 = num(toks.next()?)?;
-    if year < 50 {
-        year += 2000;
-    } else if year < 1000 {
-        year += 1900;
-    }
-    let mut hms = toks.next()?.split(|&b| b == b':');
-    let h: i64 = num(hms.next()?)?;
-    let m: i64 = num(hms.next()?)?;
-    let s: i64 = hms.next().and_then(num).unwrap_or(0);
-    let zone = toks.next().map_or(0, |z| match z {
-        [sign @ (b'+' | b'-'), d @ ..] if d.len() == 4 => {
-            let n: i64 = num(d).unwrap_or(0);
-            let off = (n / 100) * 3600 + (n % 100) * 60;
-            if *sign == b'-' {
-                -off
-            } else {
-                off
-            }
-        }
-        _ => 0,
-    });
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month as u32, day as u32) * 86400 + h * 3600 + m * 60 + s - zone)
-}
-
-fn num(t: &[u8]) -> Option<i64> {
-    if t.is_empty() || t.len() > 9 || !t.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(t.iter().fold(0, |a, &d| a * 10 + i64::from(d - b'0')))
+    crate::header::date::parse_date(v).map(|d| d.timestamp)
 }
 
 /// `Www Mmm dd hh:mm:ss yyyy` (C asctime, day padded with a space).
