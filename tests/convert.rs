@@ -252,6 +252,24 @@ fn refusals_name_the_flag_in_the_cli_and_none_in_the_library() {
             att.display()
         )
     );
+    // The refused start left nothing behind that blocks the next run.
+    let left: Vec<_> = fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("x.jsonl"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    fs::remove_file(att.join("keep.txt")).unwrap();
+    ok(&[
+        &"-q",
+        &"convert",
+        &SAMPLE,
+        &"--to",
+        &"jsonl",
+        &"--attachments",
+        &att,
+        &jsonl,
+    ]);
     // The state file of an interrupted run.
     let mbox = d.join("y.mbox");
     let state = d.join(".y.mbox.mimeflow-state");

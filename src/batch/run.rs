@@ -187,10 +187,41 @@ impl Run {
         } else {
             None
         };
-        let (mut state, fresh) = match saved {
+        let (state, fresh) = match saved {
             Some(st) => (Run::resume_state(&names, st, opts.format, fp, src)?, false),
             None => Run::fresh_state(&names, opts, fp, src)?,
         };
+        // What this run created, removed again if the rest of the opening
+        // fails (a planted file, an attachments folder that is not empty):
+        // a failed start leaves nothing that blocks the next one.
+        let created = (fresh && state.partial).then(|| {
+            (
+                names.parent.clone(),
+                names.partial_name.clone(),
+                names.state_name.clone(),
+                opts.format.is_single_file(dest),
+            )
+        });
+        let opened = Run::assemble(names, state, fresh, opts);
+        if let (Err(_), Some((parent, partial, state_name, file))) = (&opened, created) {
+            let _ = if file {
+                parent.remove_file(&partial)
+            } else {
+                parent.remove_dir_all(&partial)
+            };
+            let _ = parent.remove_file(&state_name);
+        }
+        opened
+    }
+
+    /// [`Run::open`] once the state is known: the output's folders and
+    /// sinks, the attachment store, the first saved state.
+    fn assemble(
+        names: Names,
+        mut state: State,
+        fresh: bool,
+        opts: &ConvertOptions,
+    ) -> Result<Run, BatchError> {
         let work_shown = names.shown(names.work_name(state.partial));
         let folders = open_folders(&names, &state, opts, &work_shown)?;
         let sink = open_sink(&names, &state, opts, &work_shown)?;
