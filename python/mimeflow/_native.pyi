@@ -287,10 +287,17 @@ def convert(
     attachments: Optional[_Path] = None,
     resume: bool = False,
     force: bool = False,
+    update: bool = False,
+    raw: bool = False,
+    fts_tokenizer: str = "unicode61",
 ) -> Dict[str, Any]:
     """``mimeflow convert SRC --to TO DST``: an mbox archive (plain or
     compressed), Maildir or ``.eml`` folder into ``maildir``, ``eml``,
-    ``mbox`` (mboxrd) or ``jsonl``, atomically and resumably, detached from
+    ``mbox`` (mboxrd), ``jsonl``, ``sqlite`` (FTS5; ``update=True`` adds only
+    the messages a database lacks, ``fts_tokenizer="trigram"`` for Chinese
+    or Japanese) or ``parquet`` (a ``.parquet`` file or a folder of parts;
+    ``raw=True`` keeps each message's bytes in both), with the schema of
+    ``docs/schema.md``, atomically and resumably, detached from
     the interpreter. ``jobs`` threads, 1 to 1024 (default: rayon's pool);
     ``progress(bytes, total_bytes, messages)`` is called after every
     committed window (an exception it raises, or Ctrl-C, stops the run after

@@ -293,12 +293,15 @@ pub enum BatchError {
     /// The state of an interrupted run does not fit this run.
     #[error("cannot resume: {0}")]
     Resume(String),
-    /// The cancel flag was set; what was committed can be resumed
-    /// ([`ConvertOptions::resume`]).
-    #[error("interrupted after {committed} messages; the run can be resumed")]
+    /// The cancel flag was set. What was committed can be resumed
+    /// ([`ConvertOptions::resume`]) when `resumable`; an output that cannot
+    /// be resumed (one Parquet file) was removed.
+    #[error("interrupted after {committed} messages{}", if *resumable { "; the run can be resumed" } else { "; nothing was kept (this output cannot be resumed)" })]
     Interrupted {
         /// Messages committed before stopping.
         committed: u64,
+        /// Whether the run's output and state were kept for a resume.
+        resumable: bool,
     },
     /// messages in != written + skipped (a bug: reported, never hidden).
     #[error(
@@ -346,8 +349,14 @@ pub fn convert(
     let mut summary = match outcome {
         Ok(()) => run.finish()?,
         Err(e) => {
-            run.abandon(&e);
-            return Err(e);
+            let resumable = run.abandon(&e);
+            return Err(match e {
+                BatchError::Interrupted { committed, .. } => BatchError::Interrupted {
+                    committed,
+                    resumable,
+                },
+                e => e,
+            });
         }
     };
     summary.seconds = started.elapsed().as_secs_f64();
@@ -369,6 +378,7 @@ fn drive(src: &source::Source, run: &mut run::Run, hooks: &Hooks<'_>) -> Result<
     loop {
         if hooks.cancel.load(Ordering::Relaxed) {
             return Err(BatchError::Interrupted {
+                resumable: true,
                 committed: run.committed(),
             });
         }

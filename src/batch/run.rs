@@ -807,12 +807,13 @@ impl Run {
 
     /// After a failure: an interrupted or I/O-failed run stays resumable; a
     /// fresh output of a bad source is removed (it was all ours).
-    pub fn abandon(mut self, err: &BatchError) {
+    /// Returns whether the output and state were kept for a resume.
+    pub fn abandon(mut self, err: &BatchError) -> bool {
         drop(self.sink.take());
-        drop(self.table.take());
+        let resumable = self.table.take().is_none_or(|t| t.abandon());
         drop(self.folders.take());
         let bad_input = matches!(err, BatchError::Mbox(_) | BatchError::BadSource { .. });
-        if bad_input && self.fresh {
+        if (bad_input || !resumable) && self.fresh {
             let _ = if self.opts.format.is_single_file(&self.names.dest) {
                 self.names.parent.remove_file(&self.names.partial_name)
             } else {
@@ -822,6 +823,8 @@ impl Run {
             if let Some(att) = self.attach.take() {
                 att.discard();
             }
+            return false;
         }
+        true
     }
 }

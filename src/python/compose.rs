@@ -437,6 +437,7 @@ pub(crate) fn normalize<'py>(
 #[pyo3(signature = (
     src, dst, *, to, jobs = None, progress = None, variant = None,
     skip_deleted = false, text = false, attachments = None, resume = false, force = false,
+    update = false, raw = false, fts_tokenizer = "unicode61",
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn convert<'py>(
@@ -452,10 +453,28 @@ pub(crate) fn convert<'py>(
     attachments: Option<PathBuf>,
     resume: bool,
     force: bool,
+    update: bool,
+    raw: bool,
+    fts_tokenizer: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let format = Format::from_name(to).ok_or_else(|| {
         PyValueError::new_err(format!(
-            "unknown output format {to:?} (maildir, eml, mbox, jsonl)"
+            "unknown output format {to:?} (maildir, eml, mbox, jsonl, sqlite, parquet)"
+        ))
+    })?;
+    if update && format != Format::Sqlite {
+        return Err(PyValueError::new_err(
+            "update=True adds to a SQLite database only (to=\"sqlite\")",
+        ));
+    }
+    if raw && !format.is_table() {
+        return Err(PyValueError::new_err(
+            "raw=True is for to=\"sqlite\" and to=\"parquet\"",
+        ));
+    }
+    let fts_tokenizer = crate::batch::Tokenizer::from_name(fts_tokenizer).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown fts_tokenizer {fts_tokenizer:?} (unicode61, trigram)"
         ))
     })?;
     let variant = match variant {
@@ -467,14 +486,16 @@ pub(crate) fn convert<'py>(
         })?),
     };
     let opts = ConvertOptions {
-        format,
         skip_deleted,
         text,
         attachments,
         resume,
         force,
+        update,
+        raw,
+        fts_tokenizer,
         variant,
-        spool_threshold: crate::mbox::DEFAULT_SPOOL_THRESHOLD,
+        ..ConvertOptions::new(format)
     };
     let pool = match jobs {
         Some(0) => return Err(PyValueError::new_err("jobs must be at least 1")),

@@ -162,7 +162,7 @@ impl From<crate::batch::BatchError> for PyErr {
             E::Io { path, source } => os_error(source, Some(&path)),
             E::Mbox(m) => m.into(),
             // The library's text names no switch; these name convert()'s.
-            E::Interrupted { committed } => pyo3::exceptions::PyKeyboardInterrupt::new_err(format!(
+            E::Interrupted { committed, .. } => pyo3::exceptions::PyKeyboardInterrupt::new_err(format!(
                 "interrupted after {committed} messages; call convert() again with resume=True to continue"
             )),
             E::Unfinished { dest, state } => raise(

@@ -359,6 +359,27 @@ fn write_threads(dir: &Dir, name: &OsStr, threads: &mut ThreadIndex) -> Result<(
 }
 
 impl TableSink for ParquetSink {
+    fn abandon(self: Box<Self>) -> bool {
+        match self.form {
+            // A Parquet file is readable only once its footer is written:
+            // the one-file form cannot resume, so nothing of it is kept.
+            Form::File {
+                parent,
+                messages,
+                attachments,
+                siblings,
+                ..
+            } => {
+                drop((messages, attachments));
+                for (partial, _) in &siblings {
+                    let _ = parent.remove_file(partial);
+                }
+                false
+            }
+            Form::Parts { .. } => true,
+        }
+    }
+
     fn push(&mut self, rows: Rows) -> Result<(), BatchError> {
         self.pending += weight(&rows.message);
         self.messages.push(rows.message);

@@ -33,4 +33,11 @@ pub(crate) trait TableSink {
     /// message this run (and the run it resumes) pushed, for formats that
     /// do not read them back from their own output.
     fn finish(self: Box<Self>, threads: &mut ThreadIndex) -> Result<(), BatchError>;
+
+    /// The run failed or was interrupted. Returns whether its output can
+    /// be resumed; one that cannot has removed its own side files, and
+    /// the run removes the rest (`DEST.partial` and the state).
+    fn abandon(self: Box<Self>) -> bool {
+        true
+    }
 }

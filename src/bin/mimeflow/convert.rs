@@ -256,11 +256,21 @@ fn run(
     }
     let s = match result {
         Ok(s) => s,
-        Err(BatchError::Interrupted { committed }) => {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "mimeflow: interrupted after {committed} messages; rerun with --resume to continue"
-            );
+        Err(BatchError::Interrupted {
+            committed,
+            resumable,
+        }) => {
+            let _ = if resumable {
+                writeln!(
+                    std::io::stderr().lock(),
+                    "mimeflow: interrupted after {committed} messages; rerun with --resume to continue"
+                )
+            } else {
+                writeln!(
+                    std::io::stderr().lock(),
+                    "mimeflow: interrupted; nothing was kept (a one-file Parquet output cannot be resumed; a folder can)"
+                )
+            };
             std::process::exit(crate::EXIT_INTERRUPTED);
         }
         Err(e) => {
