@@ -384,6 +384,11 @@ impl TableSink for ParquetSink {
         self.pending += weight(&rows.message);
         self.messages.push(rows.message);
         self.attachments.extend(rows.attachments);
+        // Bounded whatever the window: a window of a wide run (-j16) holds
+        // hundreds of MiB of archive.
+        if self.pending >= ROW_GROUP_BYTES {
+            self.flush_rows()?;
+        }
         Ok(())
     }
 

@@ -189,6 +189,10 @@ pub(crate) struct SqliteSink {
     /// Rows pushed since the last checkpoint, written at the checkpoint in
     /// one transaction.
     pending: Vec<Rows>,
+    /// An `--update` run (messages are checked against the database).
+    update: bool,
+    /// `--update`: the sha256 of `pending` (duplicates within a window).
+    pending_sha: std::collections::HashSet<String>,
 }
 
 fn sql_err(shown: &Path) -> impl Fn(rusqlite::Error) -> BatchError + '_ {
@@ -260,6 +264,8 @@ impl SqliteSink {
             before: 0,
             fresh_fts: true,
             pending: Vec::new(),
+            pending_sha: Default::default(),
+            update: matches!(start, Start::Update),
         };
         match start {
             Start::Fresh => {
@@ -502,7 +508,7 @@ impl SqliteSink {
 
 impl TableSink for SqliteSink {
     fn contains(&mut self, sha256: &str) -> Result<bool, BatchError> {
-        if self.pending.iter().any(|r| r.message.sha256 == sha256) {
+        if self.pending_sha.contains(sha256) {
             return Ok(true);
         }
         self.conn
@@ -512,6 +518,9 @@ impl TableSink for SqliteSink {
     }
 
     fn push(&mut self, rows: Rows) -> Result<(), BatchError> {
+        if self.update {
+            self.pending_sha.insert(rows.message.sha256.clone());
+        }
         self.pending.push(rows);
         Ok(())
     }
@@ -523,6 +532,7 @@ impl TableSink for SqliteSink {
             SqliteSink::insert(&tx, &rows, self.raw).map_err(&e)?;
         }
         tx.commit().map_err(&e)?;
+        self.pending_sha.clear();
         Ok(Some(self.last_id()? as u64))
     }
 
