@@ -110,8 +110,19 @@ if [[ ! -x .venv/bin/python ]]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-# pytest, hypothesis, mypy: the `test` extra of pyproject.toml.
-.venv/bin/python -m pip install --quiet "maturin>=1.5,<2" pytest hypothesis mypy
+# The `test` extra of pyproject.toml (pytest, hypothesis, mypy and the
+# real clients the tests read our outputs with), read from the file so the
+# list lives in one place; then `pip check`.
+test_extra=$(.venv/bin/python - <<'PY'
+import re
+text = open("pyproject.toml").read()
+m = re.search(r'^test = \[(.*?)\]', text, re.M)
+print(" ".join(re.findall(r'"([^"]+)"', m.group(1))))
+PY
+)
+# shellcheck disable=SC2086
+.venv/bin/python -m pip install --quiet "maturin>=1.5,<2" $test_extra
+.venv/bin/python -m pip check
 clear_devnull
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop --release --quiet
 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-fast}" .venv/bin/python -m pytest python/tests -q

@@ -56,7 +56,16 @@ from mimeflow._errors import (
     MimeflowError,
     ParseError,
 )
-from mimeflow._native import Message, MessageBuilder, Part, convert, normalize, parse
+from mimeflow._native import (
+    Message,
+    MessageBuilder,
+    Part,
+    Schema,
+    convert,
+    normalize,
+    parse,
+    schema,
+)
 
 __all__ = [
     "b64encode",
@@ -72,6 +81,8 @@ __all__ = [
     "Part",
     "mbox",
     "convert",
+    "schema",
+    "Schema",
     "MessageBuilder",
     "compose",
     "normalize",

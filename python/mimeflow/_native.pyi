@@ -19,6 +19,11 @@ __all__ = [
     "process_range",
     "MboxReader",
     "EntryInfo",
+    "schema",
+    "read_arrow",
+    "range_table",
+    "Schema",
+    "ArrowStream",
     "convert",
     "normalize",
     "MessageBuilder",
@@ -273,6 +278,62 @@ def process_range(
     interpreter with SIGBUS. With ``copy=True`` they are parsed from copies
     and the map is gone when the call returns, so they survive it; only a
     truncation during the call itself can still raise SIGBUS."""
+
+@final
+class Schema:
+    """The messages schema of ``docs/schema.md`` (Arrow PyCapsule
+    interface: ``pyarrow.schema(mimeflow.schema())``)."""
+
+    def __arrow_c_schema__(self) -> object: ...
+    @property
+    def names(self) -> List[str]:
+        """The column names, in order."""
+    @property
+    def version(self) -> int:
+        """The schema version every output records."""
+
+@final
+class ArrowStream:
+    """Record batches of the messages schema, read once through the Arrow
+    PyCapsule stream interface: ``pyarrow.table(s)``,
+    ``pyarrow.RecordBatchReader.from_stream(s)``, ``polars.from_arrow(...)``
+    or DuckDB take it without a copy."""
+
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
+    def __arrow_c_schema__(self) -> object: ...
+
+def schema(*, raw: bool = False, columns: Optional[List[str]] = None) -> Schema:
+    """The messages schema (``raw=True`` adds the raw message column;
+    ``columns`` projects it). Unknown column names raise ``ValueError``."""
+
+def read_arrow(
+    path: _Path,
+    columns: Optional[List[str]] = None,
+    *,
+    raw: bool = False,
+    variant: Optional[str] = None,
+) -> ArrowStream:
+    """Every message of an mbox (plain or compressed), Maildir or ``.eml``
+    folder as a stream of record batches of :func:`schema`, parsed in
+    parallel off the interpreter, one batch ahead: an archive larger than
+    memory streams. ``row`` counts messages in archive order. Raises
+    ``OSError``, ``MboxError`` (not an mbox) or ``ConvertError``; a read
+    error after the first batch ends the stream with an error in the
+    consumer."""
+
+def range_table(
+    path: _Path,
+    start: int,
+    end: int,
+    variant: str,
+    columns: Optional[List[str]] = None,
+    *,
+    raw: bool = False,
+) -> ArrowStream:
+    """The rows of the messages whose From_ line starts in ``[start, end)``
+    of a plain archive (ranges and variant from :func:`plan_splits`), as one
+    record batch; ``source`` is ``path`` as given, ``offset`` absolute,
+    ``row`` null (a range cannot know how many messages precede it)."""
 
 def convert(
     src: _Path,

@@ -22,6 +22,12 @@ archive. Compressed and mboxcl2 archives, pipes and devices cannot be cut:
 :class:`MboxError` (``kind == "refused"``). Data that is not an mbox raises
 :class:`MboxError` (``kind == "not_mbox"``); I/O errors are :class:`OSError`.
 
+:func:`read_arrow` gives the rows of ``docs/schema.md`` for a whole
+archive (or Maildir, or ``.eml`` folder) as Arrow record batches, and
+:func:`range_table` those of one range of a plan; pyarrow, polars and
+DuckDB take them through the Arrow PyCapsule interface without a copy
+(``pyarrow.table(mimeflow.mbox.read_arrow(path))``).
+
 A plain archive is memory-mapped and messages are views of the map. If
 another program truncates the file while the reader or a message is alive
 (a mail client compacting the mailbox), the next access past the new end
@@ -32,6 +38,25 @@ under you.
 """
 
 from mimeflow._errors import MboxError
-from mimeflow._native import EntryInfo, MboxReader, open, plan_splits, process_range
+from mimeflow._native import (
+    ArrowStream,
+    EntryInfo,
+    MboxReader,
+    open,
+    plan_splits,
+    process_range,
+    range_table,
+    read_arrow,
+)
 
-__all__ = ["open", "plan_splits", "process_range", "MboxReader", "EntryInfo", "MboxError"]
+__all__ = [
+    "open",
+    "plan_splits",
+    "process_range",
+    "read_arrow",
+    "range_table",
+    "ArrowStream",
+    "MboxReader",
+    "EntryInfo",
+    "MboxError",
+]

@@ -27,6 +27,8 @@
 //! as written, so a window redone after a kill yields no duplicates.
 #![cfg(feature = "parallel")]
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 mod attachments;
 mod fingerprint;
 mod flags;

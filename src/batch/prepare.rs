@@ -104,9 +104,31 @@ pub(crate) fn prepare(
 /// The rows of the message (see [`crate::rows`]): the row's source is the
 /// file it came from (folder sources) or the archive.
 fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows {
+    let table = ctx.opts.format.is_table();
+    item_rows(
+        item,
+        Some(index),
+        parsed,
+        ctx.source,
+        crate::rows::RowOptions {
+            raw: ctx.opts.raw && table,
+            hash_attachments: table,
+        },
+    )
+}
+
+/// The rows of an item already parsed ([`parse_item`]); `source` names
+/// the archive (folder sources name each file instead).
+pub(crate) fn item_rows(
+    item: &Item<'_>,
+    row: Option<u64>,
+    parsed: &Parsed,
+    source: &str,
+    opts: crate::rows::RowOptions,
+) -> Rows {
     let source = match &item.origin {
         Some(p) => p.to_string_lossy(),
-        None => ctx.source.into(),
+        None => source.into(),
     };
     let origin = crate::rows::Origin {
         source: &source,
@@ -114,18 +136,10 @@ fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows
         length: item.length,
         envelope: item.envelope.as_deref(),
         flags: Some(parsed.flags),
-        row: Some(index),
+        row,
     };
-    let table = ctx.opts.format.is_table();
-    let (message, attachments) = crate::rows::message_row(
-        &origin,
-        &item.message,
-        parsed.msg.as_ref(),
-        crate::rows::RowOptions {
-            raw: ctx.opts.raw && table,
-            hash_attachments: table,
-        },
-    );
+    let (message, attachments) =
+        crate::rows::message_row(&origin, &item.message, parsed.msg.as_ref(), opts);
     Rows {
         message,
         attachments,
@@ -183,6 +197,11 @@ impl Prepared {
             ..Prepared::empty(index, item.offset, chain)
         }
     }
+}
+
+/// Parses the whole item and reads its flags (what rows need).
+pub(crate) fn parse_item(item: &Item<'_>, shared: Option<&Bytes>) -> Parsed {
+    read(item, true, shared)
 }
 
 /// Parses the item (only its header block unless `full`) and reads its

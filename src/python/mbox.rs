@@ -287,7 +287,7 @@ fn with_path(e: MboxError, path: &Path) -> PyErr {
 /// (their byte offsets are those of the decompressed data, which cannot be
 /// reached without reading everything before them), and so is what is not
 /// a regular file (a pipe or a device has no byte ranges to come back to).
-fn map_plain(path: &Path) -> PyResult<Bytes> {
+pub(crate) fn map_plain(path: &Path) -> PyResult<Bytes> {
     let meta = std::fs::metadata(path).map_err(|e| super::errors::os_error(e, Some(path)))?;
     if !meta.is_file() {
         return Err(MboxError::Refused {
@@ -391,7 +391,7 @@ pub(crate) fn process_range<'py>(
 
 /// `NotMbox` for data whose first line is not a From_ line (cheap: only
 /// the start is looked at).
-fn sniff_check(data: &[u8]) -> Result<(), MboxError> {
+pub(crate) fn sniff_check(data: &[u8]) -> Result<(), MboxError> {
     mbox::read_range(
         data,
         0..0,

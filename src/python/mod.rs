@@ -13,6 +13,7 @@
 //! (`altchars`, the URL-safe alphabet) are translated to `+/` first, as the
 //! stdlib does, so `+` and `/` keep decoding too.
 
+mod arrow;
 mod buffer;
 mod compose;
 mod errors;
@@ -212,6 +213,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mbox::process_range, m)?)?;
     m.add_class::<mbox::MboxReader>()?;
     m.add_class::<mbox::EntryInfo>()?;
+    m.add_function(wrap_pyfunction!(arrow::schema, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::read_arrow, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::range_table, m)?)?;
+    m.add_class::<arrow::Schema>()?;
+    m.add_class::<arrow::ArrowStream>()?;
     m.add_function(wrap_pyfunction!(compose::convert, m)?)?;
     m.add_function(wrap_pyfunction!(compose::normalize, m)?)?;
     m.add_class::<compose::MessageBuilder>()?;

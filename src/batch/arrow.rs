@@ -1,0 +1,192 @@
+//! The rows of a whole source, or of one byte range of an archive, as
+//! Arrow record batches: what Python's `mimeflow.mbox.read_arrow` and
+//! `range_table` hand to pyarrow, polars and DuckDB.
+//!
+//! [`batches`] reads any source `convert` reads (mbox plain or compressed,
+//! Maildir, `.eml` folder) through the same [`Source`] and windows as a
+//! conversion, so it parses in parallel with read-ahead and holds one window
+//! at a time: an archive larger than memory streams. A producer thread owns
+//! the source and stays one batch ahead of the consumer; dropping the
+//! iterator stops it.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::mpsc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{ArrowError, SchemaRef};
+use bytes::Bytes;
+use rayon::prelude::*;
+
+use super::prepare::{item_rows, parse_item};
+use super::source::{Cursor, Item, Raw, Source};
+use super::BatchError;
+use crate::mbox::{self, ReadOptions, Variant};
+use crate::rows::arrow::{message_batch, message_schema};
+use crate::rows::RowOptions;
+
+/// Which columns, by name (`None`: all).
+fn projection(
+    schema: &SchemaRef,
+    columns: Option<&[String]>,
+) -> Result<Option<Vec<usize>>, String> {
+    let Some(cols) = columns else {
+        return Ok(None);
+    };
+    cols.iter()
+        .map(|c| {
+            schema.index_of(c).map_err(|_| {
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                format!("unknown column {c:?} (columns: {})", names.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// The schema of [`batches`] with these options.
+pub fn schema(raw: bool, columns: Option<&[String]>) -> Result<SchemaRef, String> {
+    let schema = message_schema(raw);
+    match projection(&schema, columns)? {
+        None => Ok(schema),
+        Some(idx) => Ok(std::sync::Arc::new(
+            schema.project(&idx).expect("indices of this schema"),
+        )),
+    }
+}
+
+fn project(batch: RecordBatch, idx: &Option<Vec<usize>>) -> Result<RecordBatch, ArrowError> {
+    match idx {
+        None => Ok(batch),
+        Some(i) => batch.project(i),
+    }
+}
+
+/// The rows of `items` (in parallel) as one batch.
+fn items_batch(
+    items: &[Item<'_>],
+    first_row: Option<u64>,
+    shared: Option<&Bytes>,
+    source: &str,
+    raw: bool,
+) -> Result<RecordBatch, ArrowError> {
+    let opts = RowOptions {
+        raw,
+        hash_attachments: false,
+    };
+    let rows: Vec<_> = items
+        .par_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let parsed = parse_item(item, shared);
+            let row = first_row.map(|r| r + i as u64);
+            item_rows(item, row, &parsed, source, opts).message
+        })
+        .collect();
+    message_batch(&rows, raw)
+}
+
+/// Errors of [`batches`]: the source's, or a projection naming no column.
+#[derive(Debug, thiserror::Error)]
+pub enum RowsError {
+    /// Reading the source failed.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// A column name that the schema does not have.
+    #[error("{0}")]
+    Column(String),
+    /// Building a batch failed (a bug: reported, never hidden).
+    #[error(transparent)]
+    Arrow(#[from] ArrowError),
+}
+
+/// Every message of `path` as record batches (one per window of the
+/// source), `row` counted in source order. Opening errors come now; read
+/// errors end the iteration with an `Err`.
+pub fn batches(
+    path: &Path,
+    variant: Option<Variant>,
+    raw: bool,
+    columns: Option<&[String]>,
+) -> Result<
+    (
+        SchemaRef,
+        impl Iterator<Item = Result<RecordBatch, RowsError>>,
+    ),
+    RowsError,
+> {
+    let full = message_schema(raw);
+    let idx = projection(&full, columns).map_err(RowsError::Column)?;
+    let out_schema = schema(raw, columns).map_err(RowsError::Column)?;
+    let src = Source::open(path, variant, mbox::DEFAULT_SPOOL_THRESHOLD)?;
+    let source = src.identity().0;
+    let (tx, rx) = mpsc::sync_channel::<Result<RecordBatch, RowsError>>(1);
+    std::thread::spawn(move || {
+        let jobs = rayon::current_num_threads().max(1);
+        let mut feed = match src.feed(Cursor::default()) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = tx.send(Err(e.into()));
+                return;
+            }
+        };
+        let mut row = 0u64;
+        loop {
+            let window = match feed.next_window(jobs) {
+                Ok(Some(w)) => w,
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            // Messages the source refused (too large to stream) have no row.
+            let items: Vec<Item<'_>> = window
+                .items
+                .into_iter()
+                .filter(|i| i.refused.is_none())
+                .collect();
+            let batch = items_batch(&items, Some(row), window.shared.as_ref(), &source, raw)
+                .and_then(|b| project(b, &idx))
+                .map_err(RowsError::from);
+            row += items.len() as u64;
+            if tx.send(batch).is_err() {
+                return; // the consumer has gone
+            }
+        }
+    });
+    Ok((out_schema, rx.into_iter()))
+}
+
+/// The messages whose From_ line starts in `range` of the plain archive
+/// `data` (named `source`), as one batch; `row` is null (a range cannot know
+/// how many messages come before it). The ranges of
+/// [`crate::mbox::plan_splits`] together give exactly the rows of the
+/// whole archive.
+pub fn range_batch(
+    data: &Bytes,
+    source: &str,
+    range: Range<u64>,
+    variant: Variant,
+    raw: bool,
+    columns: Option<&[String]>,
+) -> Result<RecordBatch, RowsError> {
+    let idx = projection(&message_schema(raw), columns).map_err(RowsError::Column)?;
+    let opts = ReadOptions {
+        variant: Some(variant),
+        unquote_mboxo: false,
+    };
+    let items: Vec<Item<'_>> = mbox::read_range(data, range, &opts)
+        .map(|e| Item {
+            offset: e.offset,
+            length: e.length,
+            envelope: Some(e.envelope.into()),
+            message: Raw::Cow(e.message),
+            maildir: None,
+            origin: None,
+            refused: None,
+        })
+        .collect();
+    let batch = items_batch(&items, None, Some(data), source, raw)?;
+    Ok(project(batch, &idx)?)
+}
