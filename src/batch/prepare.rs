@@ -200,6 +200,7 @@ impl Prepared {
 }
 
 /// Parses the whole item and reads its flags (what rows need).
+#[cfg(feature = "arrow")]
 pub(crate) fn parse_item(item: &Item<'_>, shared: Option<&Bytes>) -> Parsed {
     read(item, true, shared)
 }
