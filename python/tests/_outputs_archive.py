@@ -250,6 +250,30 @@ def messages():
         ],
         _plain("And mine is mine.\n"),
     )
+    add(
+        "message-id-with-comment",
+        [
+            "From: " + ALICE,
+            "To: list@example.org",
+            "Subject: An id with a comment",
+            "Date: Sun, 7 Jan 2024 12:00:00 +0000",
+            # RFC 5322 allows CFWS around a msg-id; some relays add one.
+            "Message-ID: <commented" + D + "> (added by relay.example.org)",
+        ],
+        _plain("My Message-ID field carries a comment.\n"),
+    )
+    add(
+        "reply-to-commented",
+        [
+            "From: " + BOB,
+            "To: list@example.org",
+            "Subject: Re: An id with a comment",
+            "Date: Sun, 7 Jan 2024 13:00:00 +0000",
+            "Message-ID:\n <reply-commented" + D + ">",
+            "In-Reply-To: <commented" + D + ">",
+        ],
+        _plain("I reply to the id between the brackets.\n"),
+    )
     html = (
         "<html><head><style>p{color:red}</style></head><body>"
         "<p>The word <b>%s</b> is only in this base64 body.</p>"
@@ -334,6 +358,20 @@ def messages():
         ],
         _plain("Its subject is not valid UTF-8.\n"),
     )
+    raw8 = (
+        "raw-8bit-header",
+        "MAILER-DAEMON Tue Jan  9 12:00:00 2024",
+        [
+            "From: Jos\udce9 <jose@example.es>",
+            "To: " + BOB,
+            "Subject: Caf\udce9 \udcff\udcfe raw bytes",
+            "Date: Tue, 9 Jan 2024 12:00:00 +0000",
+            "Message-ID: <raw8" + D + ">",
+        ]
+        + _plain("")[0],
+        "Its Subject and From hold raw Latin-1 and invalid bytes.\n",
+    )
+    out.append(raw8)
     add(
         "bad-date",
         [
@@ -382,7 +420,8 @@ def build():
         # A message without a header block starts with its text.
         head = "" if headers is None else "\n".join(headers) + "\n\n"
         text = "From %s\n%s%s\n\n" % (envelope, head, _quote_from(body).rstrip("\n"))
-        data += text.encode("utf-8")
+        # surrogateescape: the raw 8-bit header's bytes go in as they are.
+        data += text.encode("utf-8", "surrogateescape")
     return bytes(data), index
 
 
