@@ -21,6 +21,7 @@ import email.policy
 import gzip
 import hashlib
 import json
+import lzma
 import os
 import pathlib
 import re
@@ -236,6 +237,11 @@ def test_every_output_holds_the_same_rows(outputs, name):
         assert got == want
         assert db.execute("SELECT count(*) FROM threads").fetchone()[0] == len(want)
         assert db.execute("SELECT count(*) FROM messages WHERE thread_id IS NULL").fetchone() == (0,)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with connect(o.db) as db:
+        # The full-text index agrees with its content table (raises if not;
+        # an FTS5 command, so a writable connection, though it writes nothing).
+        db.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
     for folder in (False, True):
         t = o.parquet("messages", folder)
         got = list(zip(_keys(t), t.column("sha256").to_pylist()))
@@ -386,7 +392,7 @@ def _parts(o):
     return sorted((o.pq_dir / "messages").glob("part-*.parquet"))
 
 
-@pytest.mark.parametrize("name", ["outputs", "mixed"])
+@pytest.mark.parametrize("name", ARCHIVES)
 def test_parquet_schema_is_mimeflow_schema(outputs, name):
     pa = client("pyarrow")
     import pyarrow.parquet as pq
@@ -438,7 +444,7 @@ def test_parquet_schema_is_mimeflow_schema(outputs, name):
         assert set(_keys(pq.read_table(a, columns=["source", "offset"]))) <= keys
 
 
-@pytest.mark.parametrize("name", ["outputs", "sample", "text"])
+@pytest.mark.parametrize("name", ARCHIVES)
 def test_parquet_values_are_the_jsonl_values(outputs, name):
     o = outputs(name)
     t = o.parquet("messages", folder=True).to_pylist()
@@ -575,27 +581,70 @@ def test_trigram_finds_japanese_and_chinese_substrings(tmp_path):
         assert c.execute(q, (generated.JAPANESE,)).fetchall() == []
 
 
-def test_datasette_searches_with_no_configuration(outputs):
+def test_datasette_searches_with_no_configuration(outputs, tmp_path):
     client("datasette")
     from datasette.app import Datasette
 
     o = outputs("outputs")
+    trigram = tmp_path / "tri.db"
+    run("convert", OUTPUTS, "--to", "sqlite", "--fts-tokenizer", "trigram", trigram)
 
     async def ask():
-        ds = Datasette([str(o.db)])
+        ds = Datasette([str(o.db), str(trigram)])
         if hasattr(ds, "invoke_startup"):
             await ds.invoke_startup()
-        db = ds.get_database("out")
-        detected = await db.fts_table("messages")
-        r = await ds.client.get(
-            "/out/messages.json?_search=%s&_shape=objects&_col=message_id" % generated.HIDDEN_WORD
-        )
-        return detected, r.status_code, r.json()
+        got = {"fts": await ds.get_database("out").fts_table("messages")}
+        get = ds.client.get
+        r = await get("/out/messages.json?_search=%s&_shape=objects&_col=message_id" % generated.HIDDEN_WORD)
+        got["search"] = (r.status_code, [row["message_id"] for row in r.json()["rows"]])
+        r = await get("/out/messages?_search=%s" % generated.HIDDEN_WORD)
+        got["page"] = (r.status_code, 'name="_search"' in r.text, HTML_ID.strip("<>") in r.text)
+        r = await get("/out/messages.json?_facet=from_address&_size=0")
+        got["facet"] = {
+            f["value"]: f["count"] for f in r.json()["facet_results"]["from_address"]["results"]
+        }
+        r = await get("/out.json")
+        got["tables"] = {t["name"]: (t["fts_table"], t["hidden"]) for t in r.json()["tables"]}
+        r = await get("/tri/messages.json?_search=%s&_shape=objects&_col=message_id" % generated.JAPANESE)
+        got["trigram"] = [row["message_id"] for row in r.json()["rows"]]
+        return got
 
-    detected, status, body = asyncio.run(ask())
-    assert detected == "messages_fts"
-    assert status == 200
-    assert [r["message_id"] for r in body["rows"]] == [HTML_ID]
+    got = asyncio.run(ask())
+    # What Datasette detects by itself: messages_fts, content="messages".
+    assert got["fts"] == "messages_fts"
+    assert got["tables"]["messages"] == ("messages_fts", False)
+    assert got["tables"]["messages_fts"][1] is True
+    assert not any(got["tables"][t][1] for t in ("addresses", "attachments", "threads"))
+    assert got["search"] == (200, [HTML_ID])
+    assert got["page"] == (200, True, True)
+    want = {}
+    for r in o.records:
+        if r["from_address"] is not None:
+            want[r["from_address"]] = want.get(r["from_address"], 0) + 1
+    assert got["facet"] == want
+    assert got["trigram"] == [CJK_ID]
+
+
+def test_raw_keeps_each_message(tmp_path, outputs):
+    pa = client("pyarrow")
+    import pyarrow.parquet as pq
+
+    o = outputs("outputs")
+    db, pq_file = tmp_path / "raw.db", tmp_path / "raw.parquet"
+    run("convert", OUTPUTS, "--to", "sqlite", "--raw", db)
+    run("convert", OUTPUTS, "--to", "parquet", "--raw", pq_file)
+    want = [r["sha256"] for r in o.records]
+    with connect(db) as c:
+        rows = c.execute("SELECT sha256, raw FROM messages ORDER BY id").fetchall()
+    assert [hashlib.sha256(raw).hexdigest() for _, raw in rows] == [sha for sha, _ in rows] == want
+    t = pq.read_table(pq_file)
+    assert t.schema.equals(pa.schema(mimeflow.schema(raw=True)), check_metadata=True)
+    assert t.schema.field("raw").type == pa.large_binary()
+    assert [hashlib.sha256(r).hexdigest() for r in t.column("raw").to_pylist()] == want
+    # Without --raw the column is null (SQLite) or absent (Parquet).
+    with o.connect() as c:
+        assert c.execute("SELECT count(*) FROM messages WHERE raw IS NOT NULL").fetchone() == (0,)
+    assert "raw" not in pq.read_schema(o.pq_file).names
 
 
 # --- bad input --------------------------------------------------------------
@@ -674,38 +723,55 @@ def test_attachments_in_every_output(outputs):
 
 def test_every_source_kind(tmp_path, outputs):
     pa = client("pyarrow")
+    import pyarrow.parquet as pq
+
     o = outputs("outputs")
     want = sorted(r["sha256"] for r in o.records)
+    plain = OUTPUTS.read_bytes()
     gz = tmp_path / "outputs.mbox.gz"
-    gz.write_bytes(gzip.compress(OUTPUTS.read_bytes()))
+    gz.write_bytes(gzip.compress(plain))
+    xz = tmp_path / "outputs.mbox.xz"
+    xz.write_bytes(lzma.compress(plain))
+    crlf = tmp_path / "crlf.mbox"
+    crlf.write_bytes(plain.replace(b"\n", b"\r\n"))
     maildir, eml = tmp_path / "maildir", tmp_path / "eml"
     mimeflow.convert(OUTPUTS, maildir, to="maildir")
     mimeflow.convert(OUTPUTS, eml, to="eml")
-    for src in (gz, maildir, eml):
+    by_id = {r["message_id"]: r for r in o.records if r["message_id"]}
+    thread_of = {r["message_id"]: t["thread_id"] for r, t in zip(o.records, o.threads) if r["message_id"]}
+    for src in (gz, xz, crlf, maildir, eml):
         db, pq_dir = tmp_path / (src.name + ".db"), tmp_path / (src.name + ".parts")
         run("convert", src, "--to", "sqlite", db)
         run("convert", src, "--to", "parquet", pq_dir)
         with connect(db) as c:
-            got = sorted(r[0] for r in c.execute("SELECT sha256 FROM messages"))
+            got = c.execute("SELECT sha256, message_id, subject, thread_id FROM messages").fetchall()
             hits = c.execute(
-                "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", (generated.HIDDEN_WORD,)
-            ).fetchone()[0]
-            threads = c.execute("SELECT count(DISTINCT thread_id) FROM messages").fetchone()[0]
-        assert got == want, src.name
-        assert hits == 1, src.name
-        assert threads == len({t["thread_id"] for t in o.threads}), src.name
-        import pyarrow.parquet as pq
-
+                "SELECT message_id FROM messages_fts JOIN messages ON messages.id = messages_fts.rowid "
+                "WHERE messages_fts MATCH ?", (generated.HIDDEN_WORD,)
+            ).fetchall()
+        assert hits == [(HTML_ID,)], src.name
+        assert len(got) == len(want), src.name
+        for sha, mid, subject, thread in got:
+            if mid is not None:
+                assert subject == by_id[mid]["subject"], (src.name, mid)
+                assert thread == thread_of[mid], (src.name, mid)
+        if src is not crlf:
+            assert sorted(g[0] for g in got) == want, src.name
         t = pq.read_table(sorted((pq_dir / "messages").glob("*.parquet")))
-        assert sorted(t.column("sha256").to_pylist()) == want, src.name
+        assert sorted(t.column("sha256").to_pylist()) == sorted(g[0] for g in got), src.name
         assert t.schema.equals(pa.schema(mimeflow.schema()), check_metadata=True)
-        if src is gz:
+        if src in (gz, xz):
             # A compressed archive keeps the plain archive's keys.
             assert [(r["offset"], r["sha256"]) for r in o.records] == list(
                 zip(t.column("offset").to_pylist(), t.column("sha256").to_pylist())
             )
-        else:
+        elif src in (maildir, eml):
             assert all(s.startswith(str(src)) for s in t.column("source").to_pylist())
+            assert set(t.column("offset").to_pylist()) == {0}
+        if src is maildir:
+            # --update keys on sha256, whatever the source: nothing is new.
+            stats = mimeflow.convert(OUTPUTS, db, to="sqlite", update=True)
+            assert (stats["written"], stats["skipped"]) == (0, len(want))
     # Python's convert writes the same database rows as the CLI.
     db = tmp_path / "py.db"
     stats = mimeflow.convert(OUTPUTS, db, to="sqlite")
@@ -752,7 +818,8 @@ def test_update_adds_only_new_messages(tmp_path, outputs):
             sql = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid"
             ids = lambda db_: [r[0] for r in db_.execute(sql, (word,))]  # noqa: E731
             assert len(ids(c)) == len(ids(f)) > 0, word
-        assert c.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')") is not None
+        # Raises if the index and its content table disagree.
+        c.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
