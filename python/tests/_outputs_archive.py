@@ -394,6 +394,9 @@ def messages():
     add(
         "last",
         [
+            # received: the topmost Received field's date (the last hop).
+            "Received: from mx.example.org by mail.example.com;\n Thu, 11 Jan 2024 11:05:00 +0100",
+            "Received: from relay.example.net by mx.example.org; Thu, 11 Jan 2024 10:01:00 +0000",
             "From: " + ALICE,
             "To: " + CAROL,
             "Subject: Last one",

@@ -247,10 +247,11 @@ def test_every_output_holds_the_same_rows(outputs, name):
         got = list(zip(_keys(t), t.column("sha256").to_pylist()))
         assert [(s, off, sha) for (s, off), sha in got] == want
         assert t.column("row").to_pylist() == list(range(len(want)))
-    # The sha256 is the message's own bytes: the raw column of --raw.
-    raw = mimeflow.mbox.read_arrow(o.src, ["offset", "sha256", "raw"], raw=True)
+    # Python's Arrow stream of the archive is the Parquet file's table.
     pa = client("pyarrow")
-    t = pa.table(raw)
+    assert pa.table(mimeflow.mbox.read_arrow(o.src)).equals(o.parquet("messages", False))
+    # The sha256 is the message's own bytes: the raw column of --raw.
+    t = pa.table(mimeflow.mbox.read_arrow(o.src, ["offset", "sha256", "raw"], raw=True))
     for sha, data in zip(t.column("sha256").to_pylist(), t.column("raw").to_pylist()):
         assert hashlib.sha256(data).hexdigest() == sha
     assert t.column("sha256").to_pylist() == [sha for _, _, sha in want]
@@ -694,6 +695,12 @@ def test_bad_input_still_gets_its_row(outputs):
     off = offsets["root"]
     assert rows[off]["date"] == 1704182400 and rows[off]["date_offset"] == 120
     assert int(pq[off]["date"].timestamp()) == 1704182400
+    # received: the topmost Received field's date, else the From_ line's
+    # (read as UTC).
+    assert rows[offsets["last"]]["received"] == 1704967500
+    assert rows[offsets["root"]]["received"] == 1704067200
+    assert rows[offsets["raw-8bit-header"]]["received"] == 1704801600
+    assert int(pq[offsets["last"]]["received"].timestamp()) == 1704967500
     # Every message is a row.
     assert len(rows) == len(pq) == len(raw)
 
@@ -716,6 +723,34 @@ def test_attachments_in_every_output(outputs):
         ("report.pdf", "application/pdf", len(generated.PDF), hashlib.sha256(generated.PDF).hexdigest())
     ]
     assert [g[2] for g in got] == ["2"]
+
+
+@pytest.mark.parametrize("name", ["outputs", "mixed"])
+def test_attachments_dir_paths_name_the_files(tmp_path, outputs, name):
+    """With ``--attachments DIR`` the path column names each attachment's
+    file under DIR, whose bytes are the row's sha256 and size."""
+    client("pyarrow")
+    import pyarrow.parquet as pq
+
+    o = outputs(name)
+    db, pq_file = tmp_path / "a.db", tmp_path / "a.parquet"
+    run("convert", o.src, "--to", "sqlite", "--attachments", tmp_path / "sq", db)
+    run("convert", o.src, "--to", "parquet", "--attachments", tmp_path / "pq", pq_file)
+    with connect(db) as c:
+        rows = c.execute(
+            "SELECT section, filename, size, sha256, path FROM attachments ORDER BY rowid"
+        ).fetchall()
+    t = pq.read_table(tmp_path / "a.attachments.parquet")
+    cols = ["section", "filename", "size", "sha256", "path"]
+    assert list(zip(*(t.column(c).to_pylist() for c in cols))) == rows
+    assert rows, "no attachments"
+    with o.connect() as c:
+        plain = c.execute("SELECT section, filename, size, sha256 FROM attachments ORDER BY rowid").fetchall()
+    assert [r[:4] for r in rows] == plain
+    for folder in ("sq", "pq"):
+        for _, _, size, sha, path in rows:
+            data = (tmp_path / folder / path).read_bytes()
+            assert (len(data), hashlib.sha256(data).hexdigest()) == (size, sha)
 
 
 # --- every source kind ------------------------------------------------------
@@ -772,7 +807,10 @@ def test_every_source_kind(tmp_path, outputs):
             # --update keys on sha256, whatever the source: nothing is new.
             stats = mimeflow.convert(OUTPUTS, db, to="sqlite", update=True)
             assert (stats["written"], stats["skipped"]) == (0, len(want))
-    # Python's convert writes the same database rows as the CLI.
+    # Python's convert writes the same Parquet file and database rows as the CLI.
+    pq_file = tmp_path / "py.parquet"
+    mimeflow.convert(OUTPUTS, pq_file, to="parquet")
+    assert pq.read_table(pq_file).equals(pq.read_table(o.pq_file))
     db = tmp_path / "py.db"
     stats = mimeflow.convert(OUTPUTS, db, to="sqlite")
     assert stats["written"] == len(want)
