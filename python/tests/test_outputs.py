@@ -29,7 +29,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -271,7 +270,8 @@ def test_every_output_holds_the_same_threads(outputs, name):
     assert got == want
     for folder in (False, True):
         t = o.parquet("threads", folder)
-        assert list(zip(*zip(*_keys(t)), t.column("thread_id").to_pylist())) == want
+        cols = (t.column(c).to_pylist() for c in ("source", "offset", "thread_id"))
+        assert list(zip(*cols)) == want
 
 
 # --- threads against a reference written here -------------------------------
@@ -443,6 +443,33 @@ def test_parquet_schema_is_mimeflow_schema(outputs, name):
     for m, a in zip(_parts(o), sorted((o.pq_dir / "attachments").glob("part-*.parquet"))):
         keys = set(_keys(pq.read_table(m, columns=["source", "offset"])))
         assert set(_keys(pq.read_table(a, columns=["source", "offset"]))) <= keys
+
+
+SCALARS = ("message_id", "in_reply_to", "subject", "from_name", "from_address", "date",
+           "date_offset", "date_raw", "received", "list_id", "flags", "size",
+           "attachment_count", "body_text", "body_html")
+LISTS = ("references", "to", "cc", "bcc", "reply_to")
+
+
+@pytest.mark.parametrize("name", ARCHIVES)
+def test_sqlite_values_are_the_jsonl_values(outputs, name):
+    """SQLite's columns: integers for dates, JSON text for lists."""
+    o = outputs(name)
+    with o.connect() as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT * FROM messages ORDER BY id").fetchall()
+    assert len(rows) == len(o.records)
+    for row, rec in zip(rows, o.records):
+        for k in SCALARS:
+            assert row[k] == rec[k], (k, rec["offset"])
+        for k in LISTS:
+            assert json.loads(row[k]) == rec[k], (k, rec["offset"])
+        assert row["unparseable"] == int(rec["unparseable"])
+        assert json.loads(row["gmail_labels"]) == rec.get("gmail_labels", [])
+        assert row["gmail_thread_id"] == rec.get("gmail_thread_id")
+        assert json.loads(row["defects"]) == rec["defect_list"]
+        assert json.loads(row["headers"]) == rec["header_list"]
+        assert row["dkim"] is None
 
 
 @pytest.mark.parametrize("name", ARCHIVES)
