@@ -21,8 +21,9 @@
 //!   `messages.thread_id`, both filled at the end of the run.
 //! - `messages_fts`: FTS5, `content="messages"`, `content_rowid="id"`,
 //!   over subject, from_name, from_address, to, cc, bcc and body_text.
-//!   Built after the bulk load (one `rebuild`; `--update` adds only the new
-//!   rows).
+//!   Built after the bulk load (one `rebuild`, in one transaction);
+//!   `--update` indexes its new rows in each window's transaction, so a
+//!   killed update resumed later leaves none of them out of the index.
 //!
 //! `PRAGMA user_version` holds [`SCHEMA_VERSION`] and `application_id`
 //! [`APPLICATION_ID`]; `--update` refuses any other database.
@@ -186,9 +187,10 @@ pub(crate) struct SqliteSink {
     shown: PathBuf,
     tokenizer: Tokenizer,
     raw: bool,
-    /// The largest message id before this run (`--update`: only later rows
-    /// go into the full-text index).
-    before: i64,
+    /// The full-text index is built at the end, over every row (a fresh
+    /// or resumed database, or one without an index). Else (`--update` of
+    /// a database that has one) each window's rows enter it in the
+    /// window's own transaction, so a killed update leaves no row out.
     fresh_fts: bool,
     /// Rows pushed since the last checkpoint, written at the checkpoint in
     /// one transaction.
@@ -279,7 +281,6 @@ impl SqliteSink {
             shown: shown.clone(),
             tokenizer,
             raw,
-            before: 0,
             fresh_fts: true,
             pending: Vec::new(),
             pending_sha: Default::default(),
@@ -327,7 +328,6 @@ impl SqliteSink {
                 tx.commit().map_err(&e)?;
             }
             Start::Update => {
-                sink.before = sink.last_id()?;
                 sink.fresh_fts = !sink.has_table("messages_fts")?;
                 // Deduplication reads sha256 for every message.
                 sink.conn
@@ -514,24 +514,21 @@ impl SqliteSink {
         tx.commit()
     }
 
+    /// The full-text index over every row, built in one transaction: a
+    /// run killed while building it leaves none, and one that resumes
+    /// after that builds it again (an index left by an older build is
+    /// replaced, not added to).
     fn build_fts(&mut self) -> rusqlite::Result<()> {
-        if self.fresh_fts {
-            self.conn.execute_batch(&format!(
-                "CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
-                 content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
-                 INSERT INTO messages_fts(messages_fts) VALUES('rebuild');",
-                self.tokenizer.name()
-            ))
-        } else {
-            self.conn.execute(
-                &format!(
-                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
-                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
-                ),
-                [self.before],
-            )?;
-            Ok(())
+        if !self.fresh_fts {
+            return Ok(()); // indexed window by window (`checkpoint`)
         }
+        self.conn.execute_batch(&format!(
+            "BEGIN; DROP TABLE IF EXISTS messages_fts; \
+             CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
+             content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
+             INSERT INTO messages_fts(messages_fts) VALUES('rebuild'); COMMIT;",
+            self.tokenizer.name()
+        ))
     }
 }
 
@@ -557,8 +554,23 @@ impl TableSink for SqliteSink {
     fn checkpoint(&mut self) -> Result<Option<u64>, BatchError> {
         let e = sql_err(&self.shown);
         let tx = self.conn.transaction().map_err(&e)?;
+        let before: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })
+            .map_err(&e)?;
         for rows in self.pending.drain(..) {
             SqliteSink::insert(&tx, &rows, self.raw).map_err(&e)?;
+        }
+        if !self.fresh_fts {
+            tx.execute(
+                &format!(
+                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
+                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
+                ),
+                [before],
+            )
+            .map_err(&e)?;
         }
         tx.commit().map_err(&e)?;
         self.pending_sha.clear();
