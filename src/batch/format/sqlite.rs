@@ -21,8 +21,9 @@
 //!   `messages.thread_id`, both filled at the end of the run.
 //! - `messages_fts`: FTS5, `content="messages"`, `content_rowid="id"`,
 //!   over subject, from_name, from_address, to, cc, bcc and body_text.
-//!   Built after the bulk load (one `rebuild`; `--update` adds only the new
-//!   rows).
+//!   Built after the bulk load (one `rebuild`, in one transaction);
+//!   `--update` indexes its new rows in each window's transaction, so a
+//!   killed update resumed later leaves none of them out of the index.
 //!
 //! `PRAGMA user_version` holds [`SCHEMA_VERSION`] and `application_id`
 //! [`APPLICATION_ID`]; `--update` refuses any other database.
@@ -35,7 +36,11 @@
 //! `DEST.partial` (created exclusively by the run, never through a link;
 //! SQLite opens it with `SQLITE_OPEN_NOFOLLOW`, and its `-wal`/`-shm`/
 //! `-journal` files may not exist before a fresh run: SQLite would take
-//! them for part of the database), checkpointed, closed and renamed. The
+//! them for part of the database), checkpointed, closed and renamed.
+//! `--resume` and `--update` open a database whose side files may exist
+//! (a kill leaves them), but only as plain files, never through a link;
+//! `--update` checks the application id and schema version before it
+//! writes anything, the switch to WAL included. The
 //! run's state records the last committed `messages.id`; `--resume`
 //! deletes the rows after it (a window committed to the database but not
 //! yet to the state) and carries on.
@@ -50,7 +55,7 @@ use super::table::{Rows, TableSink};
 use crate::batch::BatchError;
 use crate::rows::threads::ThreadIndex;
 use crate::rows::{NameAddr, SCHEMA_VERSION};
-use crate::safe_fs::Dir;
+use crate::safe_fs::{Dir, Kind};
 
 /// `PRAGMA application_id` of a mimeflow database ("mimf").
 pub const APPLICATION_ID: i32 = 0x6d69_6d66;
@@ -182,9 +187,10 @@ pub(crate) struct SqliteSink {
     shown: PathBuf,
     tokenizer: Tokenizer,
     raw: bool,
-    /// The largest message id before this run (`--update`: only later rows
-    /// go into the full-text index).
-    before: i64,
+    /// The full-text index is built at the end, over every row (a fresh
+    /// or resumed database, or one without an index). Else (`--update` of
+    /// a database that has one) each window's rows enter it in the
+    /// window's own transaction, so a killed update leaves no row out.
     fresh_fts: bool,
     /// Rows pushed since the last checkpoint, written at the checkpoint in
     /// one transaction.
@@ -215,6 +221,36 @@ fn texts_json(list: &[String]) -> String {
     serde_json::to_string(list).expect("strings serialise")
 }
 
+/// The files SQLite keeps beside a database `NAME`: `NAME-wal`,
+/// `NAME-shm` (WAL mode) and `NAME-journal` (rollback journal).
+const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Checks the side files of database `name` in `dir` before SQLite opens
+/// them by path. A fresh database may have none (SQLite would take them
+/// for part of it). An existing one (`--resume`, `--update`) may have
+/// them, as a kill leaves them, but only as plain files: a link (SQLite
+/// opens with `O_NOFOLLOW` and would fail with a less clear error), a
+/// folder, FIFO or device is refused, links not followed.
+pub(crate) fn check_side_files(dir: &Dir, name: &OsStr, fresh: bool) -> Result<(), BatchError> {
+    for suffix in SIDE_FILES {
+        let mut side = name.to_os_string();
+        side.push(suffix);
+        let shown = dir.display_path(&side);
+        let why = match dir.kind(&side).map_err(BatchError::io(&shown))? {
+            None => continue,
+            Some(_) if fresh => "exists; SQLite would read it as part of the new database",
+            Some(Kind::File) => continue,
+            Some(Kind::Symlink) => "is a symbolic link; SQLite's side files are never followed",
+            Some(_) => "is not a plain file; SQLite would read it as part of the database",
+        };
+        return Err(BatchError::Destination {
+            path: shown,
+            why: why.into(),
+        });
+    }
+    Ok(())
+}
+
 impl SqliteSink {
     /// Opens `name` in `dir` (see [`Start`]). The file exists: a fresh one
     /// was created exclusively by the run.
@@ -231,18 +267,7 @@ impl SqliteSink {
         let real = std::fs::canonicalize(dir.path())
             .map_err(BatchError::io(dir.path()))?
             .join(name);
-        if matches!(start, Start::Fresh) {
-            for suffix in ["-wal", "-shm", "-journal"] {
-                let mut side = name.to_os_string();
-                side.push(suffix);
-                if dir.kind(&side).map_err(BatchError::io(&shown))?.is_some() {
-                    return Err(BatchError::Destination {
-                        path: dir.display_path(&side),
-                        why: "exists; SQLite would read it as part of the new database".into(),
-                    });
-                }
-            }
-        }
+        check_side_files(dir, name, matches!(start, Start::Fresh))?;
         let conn = Connection::open_with_flags(
             &real,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -251,22 +276,29 @@ impl SqliteSink {
         )
         .map_err(sql_err(&shown))?;
         let e = sql_err(&shown);
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-        )
-        .map_err(&e)?;
         let mut sink = SqliteSink {
             conn,
             shown: shown.clone(),
             tokenizer,
             raw,
-            before: 0,
             fresh_fts: true,
             pending: Vec::new(),
             pending_sha: Default::default(),
             update: matches!(start, Start::Update),
         };
+        // Another program's database, or another schema version, is
+        // refused before anything is written to it: switching the journal
+        // mode below already rewrites the file's header.
+        let made = !matches!(start, Start::Fresh) && sink.has_table("messages")?;
+        if made || matches!(start, Start::Update) {
+            sink.check_ours()?;
+        }
+        sink.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+            )
+            .map_err(&e)?;
         match start {
             Start::Fresh => {
                 sink.conn
@@ -277,7 +309,7 @@ impl SqliteSink {
                     .map_err(&e)?;
             }
             // Killed before the schema was made: start it now.
-            Start::Resume { .. } if !sink.has_table("messages")? => {
+            Start::Resume { .. } if !made => {
                 sink.conn
                     .execute_batch(&format!(
                         "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; \
@@ -286,7 +318,6 @@ impl SqliteSink {
                     .map_err(&e)?;
             }
             Start::Resume { last } => {
-                sink.check_ours()?;
                 let tx = sink.conn.transaction().map_err(&e)?;
                 for t in ["addresses", "attachments", "threads"] {
                     tx.execute(&format!("DELETE FROM {t} WHERE message > ?1"), [last])
@@ -297,8 +328,6 @@ impl SqliteSink {
                 tx.commit().map_err(&e)?;
             }
             Start::Update => {
-                sink.check_ours()?;
-                sink.before = sink.last_id()?;
                 sink.fresh_fts = !sink.has_table("messages_fts")?;
                 // Deduplication reads sha256 for every message.
                 sink.conn
@@ -485,24 +514,21 @@ impl SqliteSink {
         tx.commit()
     }
 
+    /// The full-text index over every row, built in one transaction: a
+    /// run killed while building it leaves none, and one that resumes
+    /// after that builds it again (an index left by an older build is
+    /// replaced, not added to).
     fn build_fts(&mut self) -> rusqlite::Result<()> {
-        if self.fresh_fts {
-            self.conn.execute_batch(&format!(
-                "CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
-                 content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
-                 INSERT INTO messages_fts(messages_fts) VALUES('rebuild');",
-                self.tokenizer.name()
-            ))
-        } else {
-            self.conn.execute(
-                &format!(
-                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
-                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
-                ),
-                [self.before],
-            )?;
-            Ok(())
+        if !self.fresh_fts {
+            return Ok(()); // indexed window by window (`checkpoint`)
         }
+        self.conn.execute_batch(&format!(
+            "BEGIN; DROP TABLE IF EXISTS messages_fts; \
+             CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
+             content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
+             INSERT INTO messages_fts(messages_fts) VALUES('rebuild'); COMMIT;",
+            self.tokenizer.name()
+        ))
     }
 }
 
@@ -528,8 +554,23 @@ impl TableSink for SqliteSink {
     fn checkpoint(&mut self) -> Result<Option<u64>, BatchError> {
         let e = sql_err(&self.shown);
         let tx = self.conn.transaction().map_err(&e)?;
+        let before: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })
+            .map_err(&e)?;
         for rows in self.pending.drain(..) {
             SqliteSink::insert(&tx, &rows, self.raw).map_err(&e)?;
+        }
+        if !self.fresh_fts {
+            tx.execute(
+                &format!(
+                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
+                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
+                ),
+                [before],
+            )
+            .map_err(&e)?;
         }
         tx.commit().map_err(&e)?;
         self.pending_sha.clear();
