@@ -144,7 +144,7 @@ pub fn batches(
     // One batch queued: the read-ahead bound of the module docs.
     let (tx, rx) = mpsc::sync_channel::<Result<RecordBatch, RowsError>>(1);
     let producer = std::thread::Builder::new().name(PRODUCER_THREAD.into());
-    producer.spawn(move || {
+    let spawned = producer.spawn(move || {
         let jobs = rayon::current_num_threads().max(1);
         let mut feed = match src.feed(Cursor::default()) {
             Ok(f) => f,
@@ -177,8 +177,8 @@ pub fn batches(
                 return; // the consumer has gone
             }
         }
-    })
-    .map_err(BatchError::io(path))?;
+    });
+    spawned.map_err(BatchError::io(path))?;
     Ok((out_schema, rx.into_iter()))
 }
 
