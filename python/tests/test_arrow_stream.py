@@ -110,7 +110,7 @@ def damaged_gz(tmp_path, how):
 def test_a_damaged_gz_is_an_oserror(pa, tmp_path, how):
     path = damaged_gz(tmp_path, how)
     # The damage lies past the first batch: the stream opens, then fails.
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=path.name):
         pa.table(mm.read_arrow(path))
     with pytest.raises(OSError):
         reader = pa.RecordBatchReader.from_stream(mm.read_arrow(path, ["offset"]))

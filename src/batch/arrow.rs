@@ -141,6 +141,15 @@ pub fn batches(
         Source::open(path, variant, mbox::DEFAULT_SPOOL_THRESHOLD)?
     };
     let source = src.identity().0;
+    // A read error of the archive names it, as an opening error does.
+    let named = path.to_path_buf();
+    let read_error = move |e: BatchError| match e {
+        BatchError::Mbox(mbox::MboxError::Io(source)) => BatchError::Io {
+            path: named.clone(),
+            source,
+        },
+        e => e,
+    };
     // One batch queued: the read-ahead bound of the module docs.
     let (tx, rx) = mpsc::sync_channel::<Result<RecordBatch, RowsError>>(1);
     let producer = std::thread::Builder::new().name(PRODUCER_THREAD.into());
@@ -149,7 +158,7 @@ pub fn batches(
         let mut feed = match src.feed(Cursor::default()) {
             Ok(f) => f,
             Err(e) => {
-                let _ = tx.send(Err(e.into()));
+                let _ = tx.send(Err(read_error(e).into()));
                 return;
             }
         };
@@ -159,7 +168,7 @@ pub fn batches(
                 Ok(Some(w)) => w,
                 Ok(None) => return,
                 Err(e) => {
-                    let _ = tx.send(Err(e.into()));
+                    let _ = tx.send(Err(read_error(e).into()));
                     return;
                 }
             };

@@ -223,7 +223,9 @@ impl Source {
     /// [`Source::open`] without the map: a plain archive is read with
     /// `read(2)` like a compressed one ([`mbox::open_path_streamed`]), so
     /// another program truncating it cannot raise SIGBUS here; the read
-    /// then fails instead. Folders are listed as by `open`.
+    /// then fails instead. Folders are listed as by `open`. Only the Arrow
+    /// rows read this way (`mimeflow.mbox.read_arrow(copy=True)`).
+    #[cfg(feature = "arrow")]
     pub fn open_streamed(
         path: &Path,
         variant: Option<Variant>,
