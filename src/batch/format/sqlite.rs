@@ -489,7 +489,7 @@ impl SqliteSink {
     /// Inserts one message's rows, with the thread id known so far.
     fn insert(
         tx: &Transaction<'_>,
-        rows: &Rows,
+        mut rows: Rows,
         raw: bool,
         threads: &mut ThreadIndex,
     ) -> rusqlite::Result<(i64, Option<u64>)> {
@@ -503,7 +503,8 @@ impl SqliteSink {
         );
         let thread = threads.provisional();
         let mut msg = tx.prepare_cached(INSERT_MESSAGE)?;
-        let [references, to, cc, bcc, reply_to, labels, defects, headers] = json_columns(m);
+        let [references, to, cc, bcc, reply_to, labels, defects, headers] =
+            rows.sql_json.take().unwrap_or_else(|| json_columns(m));
         msg.execute(params![
             m.source,
             m.offset as i64,
@@ -645,7 +646,7 @@ impl TableSink for SqliteSink {
         let tx = self.conn.transaction().map_err(&e)?;
         for rows in self.pending.drain(..) {
             let (id, held) =
-                SqliteSink::insert(&tx, &rows, self.raw, &mut self.threads).map_err(&e)?;
+                SqliteSink::insert(&tx, rows, self.raw, &mut self.threads).map_err(&e)?;
             Self::note(
                 &mut self.ids,
                 &mut self.written,
