@@ -221,8 +221,8 @@ def producers():
         try:
             with open("/proc/self/task/%s/comm" % t) as f:
                 n += f.read().strip() == "mimeflow-arrow"
-        except FileNotFoundError:
-            pass  # a thread that just ended
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just ended (ENOENT or ESRCH)
     return n
 
 def rss_anon():
