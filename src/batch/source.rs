@@ -179,13 +179,7 @@ impl Source {
             // Compressed archives are recognised by their magic bytes here
             // too (`gunzip -c` is not needed).
             let reader = mbox::open_stream(Box::new(std::io::stdin()))?;
-            let reader = peek_mbox(reader, path)?;
-            return Ok(Source::Stream {
-                path: path.into(),
-                reader: Mutex::new(Some(reader)),
-                variant,
-                spool_threshold,
-            });
+            return Source::streamed(reader, path, variant, spool_threshold);
         }
         let meta = fs::metadata(path).map_err(BatchError::io(path))?;
         if meta.is_dir() {
@@ -208,15 +202,7 @@ impl Source {
                     sniffed,
                 })
             }
-            Archive::Stream(reader) => {
-                let reader = peek_mbox(reader, path)?;
-                Ok(Source::Stream {
-                    path: path.into(),
-                    reader: Mutex::new(Some(reader)),
-                    variant,
-                    spool_threshold,
-                })
-            }
+            Archive::Stream(reader) => Source::streamed(reader, path, variant, spool_threshold),
         }
     }
 
@@ -239,6 +225,17 @@ impl Source {
             MboxError::Io(io) => BatchError::io(path)(io),
             e => e.into(),
         })?;
+        Source::streamed(reader, path, variant, spool_threshold)
+    }
+
+    /// A [`Source::Stream`] of `reader`, once [`peek_mbox`] has seen an
+    /// mbox start.
+    fn streamed(
+        reader: Box<dyn Read + Send>,
+        path: &Path,
+        variant: Option<Variant>,
+        spool_threshold: usize,
+    ) -> Result<Source, BatchError> {
         let reader = peek_mbox(reader, path)?;
         Ok(Source::Stream {
             path: path.into(),
