@@ -22,3 +22,12 @@ def missing(reason):
     if required():
         pytest.fail("%s (MIMEFLOW_REQUIRE_ORACLES=1: a missing oracle is a failure)" % reason)
     pytest.skip(reason)
+
+
+def client(name):
+    """The module ``name`` of a real client the test reads our output with
+    (pyarrow, polars, DuckDB, Datasette), or :func:`missing`."""
+    try:
+        return __import__(name)
+    except ImportError:
+        missing("%s is not installed (pip install -e .[test])" % name)

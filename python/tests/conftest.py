@@ -1,4 +1,4 @@
-"""Shared pytest setup: Hypothesis profiles.
+"""Shared pytest setup: Hypothesis profiles, and the ``pa`` fixture.
 
 ``HYPOTHESIS_PROFILE=slow`` runs many more examples (CI nightly, or before a
 release); the default ``fast`` profile keeps ``pytest`` quick.
@@ -6,6 +6,7 @@ release); the default ``fast`` profile keeps ``pytest`` quick.
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("fast", max_examples=150, deadline=None)
@@ -16,3 +17,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+@pytest.fixture
+def pa():
+    """pyarrow, the Arrow client (see ``_oracles.client``)."""
+    import _oracles
+
+    return _oracles.client("pyarrow")

@@ -22,16 +22,7 @@ ARCHIVES = sorted((ROOT / "testdata" / "mbox").glob("*.mbox"))
 CORPORA = ROOT / ".." / "shared" / "corpora"
 
 
-def client(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        _oracles.missing("%s is not installed (pip install -e .[test])" % name)
-
-
-@pytest.fixture
-def pa():
-    return client("pyarrow")
+client = _oracles.client
 
 
 def messages(path):

@@ -34,16 +34,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "testdata" / "mbox" / "sample.mbox"
 
 
-def client(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        _oracles.missing("%s is not installed (pip install -e .[test])" % name)
-
-
-@pytest.fixture
-def pa():
-    return client("pyarrow")
+client = _oracles.client
 
 
 def message(i, body=4096):

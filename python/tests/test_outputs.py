@@ -44,11 +44,7 @@ CORPORA = ROOT / ".." / "shared" / "corpora"
 GEN_ARCHIVE = ROOT / "scripts" / "gen_archive.py"
 
 
-def client(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        _oracles.missing("%s is not installed (pip install -e .[test])" % name)
+client = _oracles.client
 
 
 def cli():
