@@ -18,6 +18,8 @@
 #
 #   scripts/guard_bench.sh OLD_REV
 #   ROUNDS=2 BACKEND=avx512vbmi THRESHOLD=0.03 SKIP_PY=1 scripts/guard_bench.sh 2c09845
+#   GUARD_DIR=/tmp/guard BUILD_ONLY=1 scripts/guard_bench.sh 2c09845   (build now,
+#   GUARD_DIR=/tmp/guard scripts/guard_bench.sh 2c09845                  time later)
 #   B64_FILTER='^decode/mimeflow/avx512vbmi/16777216$' SKIP_MSG=1 SKIP_CONVERT=1 ...
 #       (one bench again; B64_FILTER/MSG_FILTER are criterion filters)
 #
@@ -30,15 +32,24 @@ old_rev=${1:?usage: scripts/guard_bench.sh OLD_REV}
 rounds=${ROUNDS:-2}
 backend=${BACKEND:-avx512vbmi}
 threshold=${THRESHOLD:-0.03}
-work=$(mktemp -d "${TMPDIR:-/tmp}/mimeflow-guard.XXXXXX")
+if [[ -n "${GUARD_DIR:-}" ]]; then
+    # Kept between runs: the builds are reused, so they can be made
+    # beforehand (BUILD_ONLY=1) and the timing run later, on an idle machine.
+    work=$GUARD_DIR
+    mkdir -p "$work"
+else
+    work=$(mktemp -d "${TMPDIR:-/tmp}/mimeflow-guard.XXXXXX")
+    cleanup() { git -C "$new" worktree remove --force "$work/old" 2>/dev/null || true; }
+    trap cleanup EXIT
+fi
 old="$work/old"
-cleanup() { git -C "$new" worktree remove --force "$old" 2>/dev/null || true; }
-trap cleanup EXIT
 
 grep -m1 "model name" /proc/cpuinfo || true
 echo "cpu family $(grep -m1 '^cpu family' /proc/cpuinfo | cut -d: -f2) model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2)"
 echo "old: $old_rev ($(git rev-parse --short "$old_rev"))  new: working tree of $(git rev-parse --short HEAD)"
-git worktree add --quiet --detach "$old" "$old_rev"
+if [[ ! -d "$old" ]]; then
+    git worktree add --quiet --detach "$old" "$old_rev"
+fi
 
 build() { # tree
     (cd "$1" && cargo build --quiet --release --features cli \
@@ -48,19 +59,22 @@ build "$old"
 build "$new"
 (cd "$new" && cargo bench --quiet --no-run --bench cli_convert)
 archive="$work/guard.mbox"
-python3 scripts/gen_archive.py mixed "${ARCHIVE_MB:-20}" "$archive" >/dev/null
+[[ -s "$archive" ]] || python3 scripts/gen_archive.py mixed "${ARCHIVE_MB:-20}" "$archive" >/dev/null
 
 if [[ -z "${SKIP_PY:-}" ]]; then
     for side in old new; do
         tree=${!side}
-        python3 -m venv "$work/venv-$side"
+        [[ -x "$work/venv-$side/bin/python" ]] || python3 -m venv "$work/venv-$side"
         "$work/venv-$side/bin/pip" install --quiet "maturin>=1.5,<2"
         (cd "$tree" && VIRTUAL_ENV="$work/venv-$side" PATH="$work/venv-$side/bin:$PATH" \
             "$work/venv-$side/bin/maturin" develop --release --quiet)
     done
 fi
 
+[[ -n "${BUILD_ONLY:-}" ]] && { echo "built in $work"; exit 0; }
+
 export CRITERION_HOME="$work/criterion"
+rm -rf "$CRITERION_HOME"
 results="$work/results.tsv"
 : >"$results"
 b64_filter=${B64_FILTER:-"^(encode|decode)/mimeflow/$backend/(1024|65536|16777216)\$"}
