@@ -142,7 +142,7 @@ impl ArrowStream {
     }
 }
 
-fn rows_error(e: RowsError) -> PyErr {
+pub(super) fn rows_error(e: RowsError) -> PyErr {
     match e {
         RowsError::Column(c) => PyValueError::new_err(c),
         // What is neither an mbox nor a folder of mail: the MboxError of
@@ -158,7 +158,7 @@ fn rows_error(e: RowsError) -> PyErr {
     }
 }
 
-fn stream(
+pub(super) fn stream(
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch, RowsError>> + Send + 'static,
 ) -> ArrowStream {
@@ -177,7 +177,7 @@ fn stream(
     }
 }
 
-fn parse_variant(name: Option<&str>) -> PyResult<Option<Variant>> {
+pub(super) fn parse_variant(name: Option<&str>) -> PyResult<Option<Variant>> {
     match name {
         None | Some("auto") => Ok(None),
         Some(n) => Variant::from_name(n).map(Some).ok_or_else(|| {

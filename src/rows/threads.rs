@@ -85,6 +85,9 @@ pub struct ThreadIndex {
     /// Per message in the order pushed: its node, source number and offset.
     messages: Vec<(u32, u32, u64)>,
     sources: Vec<String>,
+    /// `sources` by name: a folder source names every message's file, so
+    /// a scan of `sources` would make the pass quadratic.
+    source_numbers: HashMap<String, u32>,
 }
 
 /// One message's thread, as [`ThreadIndex::finish`] gives it.
@@ -144,15 +147,17 @@ impl ThreadIndex {
         references: &[String],
     ) {
         let src = match self.sources.last() {
-            Some(s) if s == source => self.sources.len() - 1,
-            _ => match self.sources.iter().position(|s| s == source) {
-                Some(i) => i,
+            Some(s) if s == source => (self.sources.len() - 1) as u32,
+            _ => match self.source_numbers.get(source) {
+                Some(&i) => i,
                 None => {
+                    let i = self.sources.len() as u32;
                     self.sources.push(source.to_string());
-                    self.sources.len() - 1
+                    self.source_numbers.insert(source.to_string(), i);
+                    i
                 }
             },
-        } as u32;
+        };
         let own = match message_id.filter(|m| !m.is_empty()) {
             Some(id) => key_of(&[id.as_bytes()]),
             None => key_of(&[source.as_bytes(), b"\0", offset.to_string().as_bytes()]),
@@ -190,6 +195,8 @@ impl ThreadIndex {
             + self.has_parent.capacity()
             + self.messages.capacity() * std::mem::size_of::<(u32, u32, u64)>()
             + self.sources.iter().map(|s| s.capacity()).sum::<usize>()
+            + self.source_numbers.capacity() * (std::mem::size_of::<(String, u32)>() + 1)
+            + self.source_numbers.keys().map(|s| s.capacity()).sum::<usize>()
     }
 
     /// The thread of every message, in the order pushed.
