@@ -355,7 +355,13 @@ fn dest_at_the_name_length_limit() {
         fs::create_dir(&sub).unwrap();
         ok(&[&"convert", &SAMPLE, &"--to", &to, &sub.join(&name), &"-q"]);
         assert!(sub.join(&name).exists());
-        assert_eq!(fs::read_dir(&sub).unwrap().count(), 1);
+        // jsonl also writes its threads file beside DEST, under a name cut
+        // to fit.
+        let names: Vec<_> = fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), if to == "jsonl" { 2 } else { 1 }, "{names:?}");
     }
     // -o with a 255-byte name: the temp file's name is bounded.
     let o = root.join("o");
@@ -741,4 +747,242 @@ fn one_message_with_thousands_of_attachments_under_a_low_descriptor_limit() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(fs::read_dir(&att).unwrap().count(), 2001);
+}
+
+/// SQLite keeps side files beside a database, which it opens by name.
+const SQLITE_SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// `NAME` + `suffix` beside `db`.
+fn side(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.file_name().unwrap().to_os_string();
+    name.push(suffix);
+    db.with_file_name(name)
+}
+
+/// Everything in `dir`, names and bytes (links as their target).
+fn listing(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            let body = if t.is_symlink() {
+                fs::read_link(e.path())
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if t.is_file() {
+                fs::read(e.path()).unwrap()
+            } else {
+                b"(other)".to_vec()
+            };
+            (e.file_name().to_string_lossy().into_owned(), body)
+        })
+        .collect()
+}
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// A fresh `--to sqlite` run refuses side files planted beside
+/// `DEST.partial` (SQLite would read them as part of the new database)
+/// and beside DEST (the finished database is renamed there): links to a
+/// victim, plain files and FIFOs alike, before writing anything.
+#[test]
+fn sqlite_fresh_run_refuses_planted_side_files() {
+    let root = scratch("sqlite-fresh-side");
+    let v = Victims::new(&root);
+    let out = root.join("out");
+    fs::create_dir(&out).unwrap();
+    let db = out.join("mail.db");
+    let partial = out.join("mail.db.partial");
+    for base in [&partial, &db] {
+        for suffix in SQLITE_SIDE_FILES {
+            let planted = side(base, suffix);
+            for how in ["link", "file", "fifo"] {
+                match how {
+                    "link" => symlink(&v.file, &planted).unwrap(),
+                    "file" => fs::write(&planted, b"not a journal\n").unwrap(),
+                    _ => mkfifo(&planted),
+                }
+                let before = listing(&out);
+                let err = refused(&[&"-q", &"convert", &SAMPLE, &"--to", &"sqlite", &db]);
+                assert!(
+                    err.contains(planted.file_name().unwrap().to_str().unwrap()),
+                    "{how} {suffix}: {err}"
+                );
+                // Nothing made, nothing left: DEST.partial is removed again.
+                assert_eq!(listing(&out), before, "{how} {suffix}");
+                v.untouched();
+                fs::remove_file(&planted).unwrap();
+            }
+        }
+    }
+    ok(&[&"-q", &"convert", &SAMPLE, &"--to", &"sqlite", &db]);
+    assert_eq!(
+        listing(&out).into_keys().collect::<Vec<_>>(),
+        vec!["mail.db".to_string()]
+    );
+}
+
+/// `--update` opens an existing database whose side files may exist, but
+/// only as plain files: a link (to a victim) or a FIFO at any of them is
+/// refused before SQLite opens anything, and so is a database that is
+/// itself a link; the database and the victim are unchanged. A database
+/// of another schema version is refused before anything is written (the
+/// switch to WAL mode rewrites the header).
+#[test]
+fn sqlite_update_refuses_linked_side_files_and_other_versions() {
+    let root = scratch("sqlite-update-side");
+    let v = Victims::new(&root);
+    let db = root.join("mail.db");
+    ok(&[&"-q", &"convert", &SAMPLE, &"--to", &"sqlite", &db]);
+    let update = |db: &Path| {
+        run(&[
+            &"-q",
+            &"convert",
+            &SAMPLE,
+            &"--to",
+            &"sqlite",
+            &"--update",
+            &db,
+        ])
+    };
+    let bytes = fs::read(&db).unwrap();
+    for suffix in SQLITE_SIDE_FILES {
+        let planted = side(&db, suffix);
+        for how in ["link", "fifo"] {
+            if how == "link" {
+                symlink(&v.file, &planted).unwrap();
+            } else {
+                mkfifo(&planted);
+            }
+            let err = refused(&[
+                &"-q",
+                &"convert",
+                &SAMPLE,
+                &"--to",
+                &"sqlite",
+                &"--update",
+                &db,
+            ]);
+            assert!(
+                err.contains(&*planted.to_string_lossy()),
+                "{how} {suffix}: {err}"
+            );
+            assert_eq!(fs::read(&db).unwrap(), bytes, "{how} {suffix}");
+            v.untouched();
+            fs::remove_file(&planted).unwrap();
+        }
+    }
+    // A plain leftover journal of a clean close is fine (an empty one is
+    // not hot: SQLite ignores it).
+    fs::write(side(&db, "-journal"), b"").unwrap();
+    let out = update(&db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = fs::remove_file(side(&db, "-journal"));
+    // DEST itself a link to a database elsewhere: not followed.
+    let elsewhere = root.join("victim-dir").join("other.db");
+    fs::copy(&db, &elsewhere).unwrap();
+    let linked = root.join("linked.db");
+    symlink(&elsewhere, &linked).unwrap();
+    let before = fs::read(&elsewhere).unwrap();
+    refused(&[
+        &"-q",
+        &"convert",
+        &SAMPLE,
+        &"--to",
+        &"sqlite",
+        &"--update",
+        &linked,
+    ]);
+    assert_eq!(fs::read(&elsewhere).unwrap(), before);
+    fs::remove_file(&elsewhere).unwrap();
+    v.untouched();
+    // Another schema version (PRAGMA user_version: header bytes 60..64).
+    let mut other = fs::read(&db).unwrap();
+    other[60..64].copy_from_slice(&99u32.to_be_bytes());
+    fs::write(&db, &other).unwrap();
+    let err = refused(&[
+        &"-q",
+        &"convert",
+        &SAMPLE,
+        &"--to",
+        &"sqlite",
+        &"--update",
+        &db,
+    ]);
+    assert!(err.contains("schema version 99"), "{err}");
+    assert_eq!(
+        fs::read(&db).unwrap(),
+        other,
+        "the refused database was written to"
+    );
+    for suffix in SQLITE_SIDE_FILES {
+        assert!(
+            !side(&db, suffix).exists(),
+            "{suffix} made for a refused database"
+        );
+    }
+}
+
+/// `--resume` of a killed `--to sqlite` run: `DEST.partial`'s side files
+/// (the WAL holds the committed windows) are used when they are plain
+/// files; one swapped for a link to a victim is refused, and once it is
+/// put back the run resumes to the full count.
+#[test]
+fn sqlite_resume_refuses_linked_side_files() {
+    let root = scratch("sqlite-resume-side");
+    let v = Victims::new(&root);
+    let src = maildir_source(&root, 300, 7);
+    let db = root.join("mail.db");
+    let partial = root.join("mail.db.partial");
+    kill_after_first_window(&[&"convert", &src, &"--to", &"sqlite", &db, &"-j1", &"-q"]);
+    assert!(partial.is_file() && !db.exists());
+    for suffix in SQLITE_SIDE_FILES {
+        let planted = side(&partial, suffix);
+        let aside = root.join(format!("aside{suffix}"));
+        let had = planted.exists();
+        if had {
+            fs::rename(&planted, &aside).unwrap();
+        }
+        symlink(&v.file, &planted).unwrap();
+        let err = refused(&[
+            &"convert",
+            &src,
+            &"--to",
+            &"sqlite",
+            &db,
+            &"--resume",
+            &"-j1",
+        ]);
+        assert!(err.contains("symbolic link"), "{suffix}: {err}");
+        v.untouched();
+        fs::remove_file(&planted).unwrap();
+        if had {
+            fs::rename(&aside, &planted).unwrap();
+        }
+    }
+    ok(&[
+        &"convert",
+        &src,
+        &"--to",
+        &"sqlite",
+        &db,
+        &"--resume",
+        &"-j1",
+        &"-q",
+    ]);
+    let data = fs::read(&db).unwrap();
+    assert!(data.starts_with(b"SQLite format 3\0"));
+    // Rows: the sqlite3 CLI is not assumed; --update of the same source
+    // skips all 300 messages, so all 300 are there.
+    let out = ok(&[&"convert", &src, &"--to", &"sqlite", &"--update", &db]);
+    assert!(out.contains("0 written, 300 skipped"), "{out}");
+    v.untouched();
 }

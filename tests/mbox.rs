@@ -559,3 +559,43 @@ fn read_spooled_edges() {
         }
     }
 }
+
+#[test]
+fn streamed_file_that_shrinks_is_an_error_and_one_that_grows_is_read_on() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.mbox");
+    let data = gen_archive(5, 3000, LineEnding::Lf, true).repeat(20);
+    std::fs::write(&path, &data).unwrap();
+
+    // Truncated by another program after the first read: the end comes
+    // early, which is an error, not a shorter archive.
+    let mut r = mimeflow::mbox::open_path_streamed(&path).unwrap();
+    let mut buf = vec![0; 4096];
+    let first = r.read(&mut buf).unwrap();
+    assert!(first > 0);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(first as u64)
+        .unwrap();
+    let mut rest = Vec::new();
+    let err = r.read_to_end(&mut rest).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    assert!(err.to_string().contains("shrank"), "{err}");
+
+    // Appended to (new mail arriving): read to the new end.
+    std::fs::write(&path, &data).unwrap();
+    let mut r = mimeflow::mbox::open_path_streamed(&path).unwrap();
+    let first = r.read(&mut buf).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(&data)
+        .unwrap();
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert_eq!(first + rest.len(), 2 * data.len());
+}

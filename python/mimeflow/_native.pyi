@@ -311,7 +311,8 @@ class ArrowStream:
 
 def schema(*, raw: bool = False, columns: Optional[List[str]] = None) -> Schema:
     """The messages schema (``raw=True`` adds the raw message column;
-    ``columns`` projects it). Unknown column names raise ``ValueError``."""
+    ``columns`` selects those columns, in the order given; ``[]`` gives no
+    columns). An unknown column name raises ``ValueError``."""
 
 def read_arrow(
     path: _Path,
@@ -319,14 +320,29 @@ def read_arrow(
     *,
     raw: bool = False,
     variant: Optional[str] = None,
+    copy: bool = False,
 ) -> ArrowStream:
     """Every message of an mbox (plain or compressed), Maildir or ``.eml``
     folder as a stream of record batches of :func:`schema`, parsed in
-    parallel off the interpreter, one batch ahead: an archive larger than
-    memory streams. ``row`` counts messages in archive order. Raises
-    ``OSError``, ``MboxError`` (not an mbox) or ``ConvertError``; a read
-    error after the first batch ends the stream with an error in the
-    consumer."""
+    parallel off the interpreter on a producer thread that stays at most one
+    batch ahead: an archive larger than memory streams. Reading waits for
+    that thread with the GIL released. A stream dropped unread, or read in
+    part, stops its producer and frees its batches. ``row`` counts messages
+    in archive order.
+
+    ``columns`` is projected as by :func:`schema`: an unknown name raises
+    ``ValueError``; ``[]`` gives batches with no columns whose row counts are
+    the message counts. A plain archive is memory-mapped unless
+    ``copy=True`` (read with ``read(2)``): a file truncated by another
+    program while mapped kills the interpreter with SIGBUS, while with
+    ``copy=True`` the truncation is an ``OSError`` in the consumer.
+
+    Raises ``OSError`` (``FileNotFoundError`` for a missing path),
+    ``MboxError`` (not an mbox), ``ValueError`` (unknown variant or column).
+    An error after the first batch ends the stream with an error in the
+    consumer: ``OSError`` for I/O errors (a damaged compressed tail, a
+    truncated file, a Maildir file removed meanwhile), through the Arrow C
+    stream's error code and message."""
 
 def range_table(
     path: _Path,
@@ -340,7 +356,11 @@ def range_table(
     """The rows of the messages whose From_ line starts in ``[start, end)``
     of a plain archive (ranges and variant from :func:`plan_splits`), as one
     record batch; ``source`` is ``path`` as given, ``offset`` absolute,
-    ``row`` null (a range cannot know how many messages precede it)."""
+    ``row`` null (a range cannot know how many messages precede it).
+    ``columns`` as for :func:`read_arrow`. Raises ``ValueError`` when
+    ``start > end``, ``end`` is past the end of the file, or ``variant`` or
+    a column is unknown; ``MboxError`` for an archive that cannot be cut
+    (compressed, mboxcl2, not an mbox); ``OSError``."""
 
 SNIFF_BYTES: int
 CUT_LOOKBEHIND: int

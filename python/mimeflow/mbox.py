@@ -26,15 +26,20 @@ archive. Compressed and mboxcl2 archives, pipes and devices cannot be cut:
 archive (or Maildir, or ``.eml`` folder) as Arrow record batches, and
 :func:`range_table` those of one range of a plan; pyarrow, polars and
 DuckDB take them through the Arrow PyCapsule interface without a copy
-(``pyarrow.table(mimeflow.mbox.read_arrow(path))``).
+(``pyarrow.table(mimeflow.mbox.read_arrow(path))``). A producer thread
+stays at most one batch ahead of the reader, and reading waits for it with
+the GIL released; a stream dropped unread or half read stops its producer.
+An I/O error in the middle of a stream (a damaged compressed tail, a file
+truncated under ``copy=True``) reaches the consumer as ``OSError``.
 
 A plain archive is memory-mapped and messages are views of the map. If
 another program truncates the file while the reader or a message is alive
 (a mail client compacting the mailbox), the next access past the new end
 kills the interpreter with SIGBUS; no exception can catch it. Pass
-``copy=True`` to ``open`` (the file is read with ``read(2)``, never mapped)
-or to ``process_range`` (messages are copies) when the archive may change
-under you.
+``copy=True`` to ``open`` or ``read_arrow`` (the file is read with
+``read(2)``, never mapped; a truncation is then an ``OSError``) or to
+``process_range`` (messages are copies) when the archive may change under
+you.
 """
 
 from mimeflow._errors import MboxError

@@ -478,6 +478,8 @@ def test_all_exports():
             "MessageBuilder",
             "compose",
             "normalize",
+            "schema",
+            "Schema",
         ]
     )
     for name in mimeflow.__all__:

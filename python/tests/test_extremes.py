@@ -235,6 +235,40 @@ def recipes(tmp):
     add("mbox.MboxReader.__repr__", lambda: repr(reader()))
     add("mbox.MboxReader.skipped", lambda: reader().skipped)
     add("mbox.MboxReader.variant", lambda: reader().variant)
+    def consume(stream):
+        # The rows themselves, through the Arrow C stream interface.
+        try:
+            import pyarrow
+        except ImportError:
+            return stream.__arrow_c_stream__()
+        return pyarrow.table(stream).to_pylist()
+
+    add(
+        "mbox.read_arrow",
+        mimeflow.mbox.read_arrow,
+        [str(box), None],
+        {"raw": True, "variant": None, "copy": False},
+        post=consume,
+    )
+    add(
+        "mbox.range_table",
+        mimeflow.mbox.range_table,
+        [str(box), 0, len(MBOX), "mboxrd", None],
+        {"raw": True},
+        post=consume,
+    )
+    add("mbox.ArrowStream.__repr__", lambda: repr(mimeflow.mbox.read_arrow(str(box))))
+    add(
+        "schema",
+        mimeflow.schema,
+        [],
+        {"raw": True, "columns": None},
+        post=lambda sch: (sch.names, sch.version, repr(sch)),
+    )
+    sch = mimeflow.schema()
+    add("Schema.__repr__", lambda: repr(sch))
+    prop("Schema.names", sch, "names")
+    prop("Schema.version", sch, "version")
     info = next(reader())[0]
     for n in ("envelope", "index", "length", "offset"):
         prop(f"mbox.EntryInfo.{n}", info, n)

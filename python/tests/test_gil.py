@@ -8,6 +8,7 @@ GIL. An attached call is the control (a small parse, a builder setter):
 the counter never moves meanwhile.
 """
 
+import ctypes
 import itertools
 import os
 import sys
@@ -88,3 +89,75 @@ def test_compose_releases_the_gil():
     # setters do not: the control.
     small = mimeflow.MessageBuilder().from_("a@example.org").to("b@example.org")
     assert stays_attached(lambda: small.subject("x"))
+
+
+
+class _ArrowArray(ctypes.Structure):
+    # The Arrow C data interface's ArrowArray: its fields are not read here,
+    # only released.
+    _fields_ = [
+        ("length", ctypes.c_int64),
+        ("null_count", ctypes.c_int64),
+        ("offset", ctypes.c_int64),
+        ("n_buffers", ctypes.c_int64),
+        ("n_children", ctypes.c_int64),
+        ("buffers", ctypes.c_void_p),
+        ("children", ctypes.c_void_p),
+        ("dictionary", ctypes.c_void_p),
+        ("release", ctypes.PYFUNCTYPE(None, ctypes.c_void_p)),
+        ("private_data", ctypes.c_void_p),
+    ]
+
+
+class _ArrowArrayStream(ctypes.Structure):
+    pass
+
+
+# PYFUNCTYPE: ctypes calls these holding the GIL, as a C extension that
+# reads the stream without releasing it does.
+_ArrowArrayStream._fields_ = [
+    ("get_schema", ctypes.c_void_p),
+    ("get_next", ctypes.PYFUNCTYPE(
+        ctypes.c_int, ctypes.POINTER(_ArrowArrayStream), ctypes.POINTER(_ArrowArray))),
+    ("get_last_error", ctypes.PYFUNCTYPE(ctypes.c_char_p, ctypes.POINTER(_ArrowArrayStream))),
+    ("release", ctypes.PYFUNCTYPE(None, ctypes.POINTER(_ArrowArrayStream))),
+    ("private_data", ctypes.c_void_p),
+]
+
+
+def read_holding_the_gil(source):
+    """Rows of ``source`` (an ``__arrow_c_stream__`` object), pulled
+    through the C stream interface by calls that keep the GIL."""
+    capsule = source.__arrow_c_stream__()
+    get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+    get_pointer.restype = ctypes.c_void_p
+    get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    stream = _ArrowArrayStream.from_address(get_pointer(capsule, b"arrow_array_stream"))
+    rows = 0
+    try:
+        while True:
+            array = _ArrowArray()
+            rc = stream.get_next(ctypes.byref(stream), ctypes.byref(array))
+            assert rc == 0, stream.get_last_error(ctypes.byref(stream))
+            if not array.release:
+                return rows  # the end of the stream
+            rows += array.length
+            array.release(ctypes.addressof(array))
+    finally:
+        stream.release(ctypes.byref(stream))  # the capsule then frees nothing
+
+
+def test_reading_an_arrow_stream_releases_the_gil(tmp_path):
+    # The C stream's get_next waits for the producer thread. pyarrow and
+    # polars call it with the GIL released on their own; a consumer that
+    # keeps the GIL gets it released by the stream for the wait (the
+    # Detached wrapper of src/python/arrow.rs).
+    path = tmp_path / "big.mbox"
+    archive(path, 300)
+    assert read_holding_the_gil(mbox.read_arrow(path, ["subject"])) == 300
+    # Opened beforehand: opening detaches by itself. Streamed (copy=True),
+    # the archive comes in several windows, so get_next waits for parsing.
+    streams = iter([mbox.read_arrow(path, ["subject", "body_text"], copy=True) for _ in range(5)])
+    assert max(progress_during(lambda: read_holding_the_gil(next(streams)), calls=5)) > 0
+    # The control: a ctypes call into the interpreter that keeps the GIL.
+    assert stays_attached(lambda: ctypes.pythonapi.Py_IsInitialized())

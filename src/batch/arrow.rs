@@ -5,9 +5,14 @@
 //! [`batches`] reads any source `convert` reads (mbox plain or compressed,
 //! Maildir, `.eml` folder) through the same [`Source`] and windows as a
 //! conversion, so it parses in parallel with read-ahead and holds one window
-//! at a time: an archive larger than memory streams. A producer thread owns
-//! the source and stays one batch ahead of the consumer; dropping the
-//! iterator stops it.
+//! at a time: an archive larger than memory streams. A producer thread
+//! (named [`PRODUCER_THREAD`]) owns the source and stays at most one batch
+//! ahead of the consumer: one batch waits in a channel of one while the next
+//! is built, so at most three batches live (the consumer's, the queued one,
+//! the one being built), plus the source's own bounded read-ahead. Dropping
+//! the iterator, read or not, stops the producer at its next send: it
+//! finishes the window in hand, finds the channel closed, and returns,
+//! dropping the source.
 
 use std::ops::Range;
 use std::path::Path;
@@ -25,7 +30,14 @@ use crate::mbox::{self, ReadOptions, Variant};
 use crate::rows::arrow::{message_batch, message_schema};
 use crate::rows::RowOptions;
 
-/// Which columns, by name (`None`: all).
+/// The name of the thread that reads the source for [`batches`] (tests
+/// count them to see that a dropped stream stopped its producer).
+pub const PRODUCER_THREAD: &str = "mimeflow-arrow";
+
+/// Which columns, by name, in the order given (`None`: all; `[]`: none,
+/// the batches keep their row counts). A name the schema lacks, or one
+/// named twice (clients such as polars refuse duplicate names), is an
+/// error.
 fn projection(
     schema: &SchemaRef,
     columns: Option<&[String]>,
@@ -33,15 +45,18 @@ fn projection(
     let Some(cols) = columns else {
         return Ok(None);
     };
-    cols.iter()
-        .map(|c| {
-            schema.index_of(c).map_err(|_| {
-                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-                format!("unknown column {c:?} (columns: {})", names.join(", "))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+    let mut idx = Vec::with_capacity(cols.len());
+    for c in cols {
+        let i = schema.index_of(c).map_err(|_| {
+            let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            format!("unknown column {c:?} (columns: {})", names.join(", "))
+        })?;
+        if idx.contains(&i) {
+            return Err(format!("column {c:?} is named twice"));
+        }
+        idx.push(i);
+    }
+    Ok(Some(idx))
 }
 
 /// The schema of [`batches`] with these options.
@@ -102,12 +117,14 @@ pub enum RowsError {
 
 /// Every message of `path` as record batches (one per window of the
 /// source), `row` counted in source order. Opening errors come now; read
-/// errors end the iteration with an `Err`.
+/// errors end the iteration with an `Err`. `streamed` reads a plain
+/// archive with `read(2)` instead of mapping it ([`Source::open_streamed`]).
 pub fn batches(
     path: &Path,
     variant: Option<Variant>,
     raw: bool,
     columns: Option<&[String]>,
+    streamed: bool,
 ) -> Result<
     (
         SchemaRef,
@@ -118,15 +135,30 @@ pub fn batches(
     let full = message_schema(raw);
     let idx = projection(&full, columns).map_err(RowsError::Column)?;
     let out_schema = schema(raw, columns).map_err(RowsError::Column)?;
-    let src = Source::open(path, variant, mbox::DEFAULT_SPOOL_THRESHOLD)?;
+    let src = if streamed {
+        Source::open_streamed(path, variant, mbox::DEFAULT_SPOOL_THRESHOLD)?
+    } else {
+        Source::open(path, variant, mbox::DEFAULT_SPOOL_THRESHOLD)?
+    };
     let source = src.identity().0;
+    // A read error of the archive names it, as an opening error does.
+    let named = path.to_path_buf();
+    let read_error = move |e: BatchError| match e {
+        BatchError::Mbox(mbox::MboxError::Io(source)) => BatchError::Io {
+            path: named.clone(),
+            source,
+        },
+        e => e,
+    };
+    // One batch queued: the read-ahead bound of the module docs.
     let (tx, rx) = mpsc::sync_channel::<Result<RecordBatch, RowsError>>(1);
-    std::thread::spawn(move || {
+    let producer = std::thread::Builder::new().name(PRODUCER_THREAD.into());
+    let spawned = producer.spawn(move || {
         let jobs = rayon::current_num_threads().max(1);
         let mut feed = match src.feed(Cursor::default()) {
             Ok(f) => f,
             Err(e) => {
-                let _ = tx.send(Err(e.into()));
+                let _ = tx.send(Err(read_error(e).into()));
                 return;
             }
         };
@@ -136,7 +168,7 @@ pub fn batches(
                 Ok(Some(w)) => w,
                 Ok(None) => return,
                 Err(e) => {
-                    let _ = tx.send(Err(e.into()));
+                    let _ = tx.send(Err(read_error(e).into()));
                     return;
                 }
             };
@@ -155,6 +187,7 @@ pub fn batches(
             }
         }
     });
+    spawned.map_err(BatchError::io(path))?;
     Ok((out_schema, rx.into_iter()))
 }
 
@@ -187,7 +220,15 @@ pub fn piece_batch(
     raw: bool,
     columns: Option<&[String]>,
 ) -> Result<RecordBatch, RowsError> {
-    mbox_batch(piece, 0..piece.len() as u64, base, source, variant, raw, columns)
+    mbox_batch(
+        piece,
+        0..piece.len() as u64,
+        base,
+        source,
+        variant,
+        raw,
+        columns,
+    )
 }
 
 fn mbox_batch(
@@ -284,18 +325,34 @@ pub fn thread_batch_of(
                 .column_by_name(name)
                 .ok_or_else(|| RowsError::Column(format!("threads need the column {name:?}")))
         };
-        let typed = |name: &str| RowsError::Column(format!("column {name:?} has another type than the messages schema's"));
-        let source = col("source")?.as_string_opt::<i32>().ok_or_else(|| typed("source"))?;
-        let offset = col("offset")?.as_primitive_opt::<UInt64Type>().ok_or_else(|| typed("offset"))?;
-        let message_id = col("message_id")?.as_string_opt::<i32>().ok_or_else(|| typed("message_id"))?;
-        let in_reply_to = col("in_reply_to")?.as_string_opt::<i32>().ok_or_else(|| typed("in_reply_to"))?;
-        let references = col("references")?.as_list_opt::<i32>().ok_or_else(|| typed("references"))?;
+        let typed = |name: &str| {
+            RowsError::Column(format!(
+                "column {name:?} has another type than the messages schema's"
+            ))
+        };
+        let source = col("source")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| typed("source"))?;
+        let offset = col("offset")?
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| typed("offset"))?;
+        let message_id = col("message_id")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| typed("message_id"))?;
+        let in_reply_to = col("in_reply_to")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| typed("in_reply_to"))?;
+        let references = col("references")?
+            .as_list_opt::<i32>()
+            .ok_or_else(|| typed("references"))?;
         let mut refs = Vec::new();
         for i in 0..batch.num_rows() {
             refs.clear();
             if references.is_valid(i) {
                 let list = references.value(i);
-                let list = list.as_string_opt::<i32>().ok_or_else(|| typed("references"))?;
+                let list = list
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| typed("references"))?;
                 refs.extend(list.iter().flatten().map(str::to_string));
             }
             index.push(

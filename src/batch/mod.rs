@@ -50,6 +50,15 @@ use std::time::Instant;
 pub use flags::{maildir_flags, MailFlags};
 #[cfg(feature = "parquet")]
 pub use format::parquet::{PART_BYTES, ROW_GROUP_BYTES};
+/// The SQL of `--to sqlite`, for tools and benches that write the same
+/// tables (`benches/sqlite_floor.rs`): the DDL is written once.
+#[cfg(feature = "sqlite")]
+pub use format::sqlite::{
+    json_columns as sqlite_json_columns, FTS_COLUMNS as SQLITE_FTS_COLUMNS,
+    INDEXES as SQLITE_INDEXES, INSERT_ADDRESS as SQLITE_INSERT_ADDRESS,
+    INSERT_ATTACHMENT as SQLITE_INSERT_ATTACHMENT, INSERT_MESSAGE as SQLITE_INSERT_MESSAGE,
+    INSERT_THREAD as SQLITE_INSERT_THREAD, PRAGMAS as SQLITE_PRAGMAS, SCHEMA as SQLITE_SCHEMA,
+};
 #[cfg(feature = "sqlite")]
 pub use format::sqlite::{Tokenizer, APPLICATION_ID};
 pub use html::html_to_text;

@@ -105,7 +105,8 @@ pub(crate) fn prepare(
 /// file it came from (folder sources) or the archive.
 fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows {
     let table = ctx.opts.format.is_table();
-    item_rows(
+    #[allow(unused_mut)]
+    let mut rows = item_rows(
         item,
         Some(index),
         parsed,
@@ -114,7 +115,12 @@ fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows
             raw: ctx.opts.raw && table,
             hash_attachments: table,
         },
-    )
+    );
+    #[cfg(feature = "sqlite")]
+    if ctx.opts.format == super::Format::Sqlite {
+        rows.sql_json = Some(super::format::sqlite::json_columns(&rows.message));
+    }
+    rows
 }
 
 /// The rows of an item already parsed ([`parse_item`]); `source` names
@@ -143,6 +149,8 @@ pub(crate) fn item_rows(
     Rows {
         message,
         attachments,
+        #[cfg(feature = "sqlite")]
+        sql_json: None,
     }
 }
 

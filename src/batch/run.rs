@@ -460,7 +460,12 @@ fn open_table(
     match opts.format {
         #[cfg(feature = "sqlite")]
         Format::Sqlite => {
-            use super::format::sqlite::{SqliteSink, Start};
+            use super::format::sqlite::{check_side_files, SqliteSink, Start};
+            if state.partial {
+                // DEST.partial becomes DEST at the end: side files already
+                // beside DEST would then be read as part of it.
+                check_side_files(&names.parent, &names.dest_name, true)?;
+            }
             let start = if !state.partial {
                 Start::Update
             } else if opts.resume && !fresh {

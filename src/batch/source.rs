@@ -220,6 +220,34 @@ impl Source {
         }
     }
 
+    /// [`Source::open`] without the map: a plain archive is read with
+    /// `read(2)` like a compressed one ([`mbox::open_path_streamed`]), so
+    /// another program truncating it cannot raise SIGBUS here; the read
+    /// then fails instead. Folders are listed as by `open`. Only the Arrow
+    /// rows read this way (`mimeflow.mbox.read_arrow(copy=True)`).
+    #[cfg(feature = "arrow")]
+    pub fn open_streamed(
+        path: &Path,
+        variant: Option<Variant>,
+        spool_threshold: usize,
+    ) -> Result<Source, BatchError> {
+        let meta = fs::metadata(path).map_err(BatchError::io(path))?;
+        if meta.is_dir() || path.as_os_str() == "-" {
+            return Source::open(path, variant, spool_threshold);
+        }
+        let reader = mbox::open_path_streamed(path).map_err(|e| match e {
+            MboxError::Io(io) => BatchError::io(path)(io),
+            e => e.into(),
+        })?;
+        let reader = peek_mbox(reader, path)?;
+        Ok(Source::Stream {
+            path: path.into(),
+            reader: Mutex::new(Some(reader)),
+            variant,
+            spool_threshold,
+        })
+    }
+
     /// "mboxrd", "maildir", ... for the summary.
     pub fn kind(&self) -> String {
         match self {

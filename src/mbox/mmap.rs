@@ -58,11 +58,56 @@ pub fn open_path(path: &Path) -> Result<Archive, MboxError> {
 /// (decoded when compressed) read with `read(2)`. For readers that must
 /// survive another program truncating the file under them (a mail client
 /// compacting it): a mapped page past the new end of the file raises
-/// SIGBUS in whoever touches it, while a read just ends early. The price
-/// is a copy of every message and a serial split.
+/// SIGBUS in whoever touches it, while a read ends early, which a regular
+/// file reports as an error (`WholeFile`). The price is a copy of every
+/// message and a serial split.
 pub fn open_path_streamed(path: &Path) -> Result<Box<dyn Read + Send>, MboxError> {
     let (file, head) = open_file(path)?;
+    let meta = file.metadata()?;
+    if meta.is_file() {
+        let file = WholeFile {
+            file,
+            path: path.to_path_buf(),
+            size: meta.len(),
+            read: head.len() as u64,
+        };
+        return stream_of(file, head);
+    }
     stream_of(file, head)
+}
+
+/// A regular file read to its end. An end before the size the file had
+/// when opened means another program truncated it under the reader: an
+/// error (`UnexpectedEof`), not a shorter archive whose last message is
+/// silently cut. A file that grows is read to its new end.
+struct WholeFile {
+    file: File,
+    /// For the error message.
+    path: std::path::PathBuf,
+    /// The size at opening.
+    size: u64,
+    /// Bytes read so far (the head included).
+    read: u64,
+}
+
+impl Read for WholeFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read += n as u64;
+        if n == 0 && !buf.is_empty() && self.read < self.size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{}: the file shrank while being read: it had {} bytes when opened, \
+                     its end came after {} (truncated by another program?)",
+                    self.path.display(),
+                    self.size,
+                    self.read
+                ),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// A stream that is no file (standard input): decoded when its first

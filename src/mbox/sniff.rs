@@ -106,7 +106,11 @@ pub fn sniff(data: &[u8]) -> Sniffed {
 /// ([`SNIFF_SAMPLE`]), or the whole archive (`complete`), for the answer to
 /// equal `sniff`'s of the whole.
 pub fn sniff_head(head: &[u8], complete: bool) -> Sniffed {
-    sniff_sample(&head[..head.len().min(SNIFF_SAMPLE)], complete, detect_eol(head))
+    sniff_sample(
+        &head[..head.len().min(SNIFF_SAMPLE)],
+        complete,
+        detect_eol(head),
+    )
 }
 
 pub(crate) fn sniff_sample(sample: &[u8], complete: bool, line_ending: LineEnding) -> Sniffed {

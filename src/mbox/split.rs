@@ -150,7 +150,9 @@ mod tests {
                 .as_bytes(),
             );
         }
-        let crlf = String::from_utf8(data.clone()).unwrap().replace('\n', "\r\n");
+        let crlf = String::from_utf8(data.clone())
+            .unwrap()
+            .replace('\n', "\r\n");
         let crlf = crlf.into_bytes();
         for data in [data, crlf] {
             cuts_in_windows(&data);
@@ -188,8 +190,7 @@ mod tests {
                     }
                     i += 1;
                 }
-                let mut got: Vec<Range<u64>> =
-                    cuts.windows(2).map(|w| w[0]..w[1]).collect();
+                let mut got: Vec<Range<u64>> = cuts.windows(2).map(|w| w[0]..w[1]).collect();
                 got.push(*cuts.last().unwrap()..len as u64);
                 assert_eq!(got, want, "n={n} window={w}");
             }

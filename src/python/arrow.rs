@@ -8,6 +8,13 @@
 //!
 //! No pyarrow on our side: arrow's own `pyarrow` feature needs another pyo3
 //! than ours, and the interface needs none.
+//!
+//! A consumer pulls batches through the C stream's `get_next`, which waits
+//! for the producer thread of [`rows_arrow::batches`]. pyarrow calls it
+//! with the GIL released; other consumers (polars) call it holding the GIL,
+//! so [`Detached`] gives the GIL up for the wait. Errors cross the C
+//! interface as an errno and a message: I/O errors as `EIO` (pyarrow raises
+//! `OSError`), the rest as `EINVAL` (`pyarrow.ArrowInvalid`, a `ValueError`).
 
 use std::ffi::CStr;
 use std::path::PathBuf;
@@ -158,16 +165,59 @@ pub(super) fn rows_error(e: RowsError) -> PyErr {
     }
 }
 
+/// A batch iterator whose `next` runs detached from the interpreter when
+/// the calling thread is attached (a consumer calling the C stream's
+/// `get_next` with the GIL held), so other Python threads run while the
+/// producer works. A thread that is not attached (pyarrow's read loop, a
+/// DuckDB worker) calls straight through: attaching it first could wait
+/// for a GIL that the thread waiting on it holds.
+struct Detached<I>(I);
+
+impl<I> Iterator for Detached<I>
+where
+    I: Iterator + Send,
+    I::Item: Send,
+{
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        // PyO3 only knows of the attachments it made itself; the caller is
+        // C code that may hold the GIL, which only CPython can tell.
+        // SAFETY: `PyGILState_Check` reads the calling thread's state and
+        // may be called from any thread once the interpreter is running,
+        // which it is while this extension is loaded.
+        #[allow(unsafe_code)]
+        let attached = unsafe { pyo3::ffi::PyGILState_Check() } == 1;
+        if attached {
+            Python::attach(|py| py.detach(|| self.0.next()))
+        } else {
+            self.0.next()
+        }
+    }
+}
+
+/// How an error in the middle of a stream crosses the C interface: an
+/// I/O error as [`ArrowError::IoError`] (errno `EIO`, `OSError` in
+/// pyarrow), with its path; anything else as itself.
+fn stream_error(e: RowsError) -> ArrowError {
+    use crate::batch::BatchError;
+    match e {
+        RowsError::Arrow(a) => a,
+        RowsError::Batch(BatchError::Io { path, source }) => {
+            ArrowError::IoError(format!("{}: {source}", path.display()), source)
+        }
+        RowsError::Batch(BatchError::Mbox(mbox::MboxError::Io(io))) => {
+            ArrowError::IoError(io.to_string(), io)
+        }
+        e => ArrowError::ExternalError(Box::new(e)),
+    }
+}
+
 pub(super) fn stream(
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch, RowsError>> + Send + 'static,
 ) -> ArrowStream {
-    let iter = batches.map(|b| {
-        b.map_err(|e| match e {
-            RowsError::Arrow(a) => a,
-            e => ArrowError::ExternalError(Box::new(e)),
-        })
-    });
+    let iter = Detached(batches).map(|b| b.map_err(stream_error));
     ArrowStream {
         reader: Mutex::new(Some(Box::new(RecordBatchIterator::new(
             iter,
@@ -189,19 +239,23 @@ pub(super) fn parse_variant(name: Option<&str>) -> PyResult<Option<Variant>> {
 }
 
 /// `mimeflow.mbox.read_arrow(path, columns=None, *, raw=False,
-/// variant=None)`: see the stub.
+/// variant=None, copy=False)`: see the stub. With `copy` a plain archive is
+/// read with `read(2)`, never mapped, as `mimeflow.mbox.open(copy=True)`
+/// does: a truncation by another program is then an `OSError` in the
+/// consumer, not SIGBUS.
 #[pyfunction]
-#[pyo3(signature = (path, columns = None, *, raw = false, variant = None))]
+#[pyo3(signature = (path, columns = None, *, raw = false, variant = None, copy = false))]
 pub(crate) fn read_arrow(
     py: Python<'_>,
     path: PathBuf,
     columns: Option<Vec<String>>,
     raw: bool,
     variant: Option<&str>,
+    copy: bool,
 ) -> PyResult<ArrowStream> {
     let variant = parse_variant(variant)?;
     let (schema, batches) = super::run(py, usize::MAX, move || {
-        rows_arrow::batches(&path, variant, raw, columns.as_deref()).map_err(rows_error)
+        rows_arrow::batches(&path, variant, raw, columns.as_deref(), copy).map_err(rows_error)
     })?;
     Ok(stream(schema, batches))
 }
@@ -222,8 +276,21 @@ pub(crate) fn range_table(
     let variant = parse_variant(Some(variant))?.ok_or_else(|| {
         PyValueError::new_err("range_table needs the variant plan_splits returned, not \"auto\"")
     })?;
+    if start > end {
+        return Err(PyValueError::new_err(format!(
+            "range start {start} is past its end {end}"
+        )));
+    }
     let batch = super::run(py, usize::MAX, move || -> PyResult<RecordBatch> {
         let data = super::mbox::map_plain(&path)?;
+        if end > data.len() as u64 {
+            return Err(PyValueError::new_err(format!(
+                "range end {end} is past the end of {} ({} bytes): take the ranges of \
+                 plan_splits() on the file as it is now",
+                path.display(),
+                data.len()
+            )));
+        }
         if variant == Variant::Mboxcl2 && !(start == 0 && end >= data.len() as u64) {
             return Err(mbox::MboxError::Refused {
                 reason: "mboxcl2 cannot be cut into byte ranges (Content-Length delimits \

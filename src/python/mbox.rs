@@ -214,6 +214,7 @@ pub(crate) fn open(
         variant: parse_variant(variant)?,
         unquote_mboxo,
     };
+    let named = path.clone();
     let open = move || -> Result<State, PyErr> {
         let archive = if copy {
             mbox::open_path_streamed(&path).map(Archive::Stream)
@@ -262,10 +263,13 @@ pub(crate) fn open(
     if state.work.is_stream() {
         // The first batch now, so that a stream that is not an mbox fails
         // here, as a mapped one does, and `variant` is the sniffed one.
+        // An error before the first message (not an mbox, a damaged
+        // compressed stream) is raised here too; `take` only when raising,
+        // since an error after some messages is raised after them.
         state.refill(py)?;
         if state.ready.is_empty() {
-            if let Some(e @ MboxError::NotMbox { .. }) = state.error.take() {
-                return Err(e.into());
+            if let Some(e) = state.error.take() {
+                return Err(with_path(e, &named));
             }
         }
     }

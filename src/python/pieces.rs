@@ -9,7 +9,7 @@
 //! of `threads` threads, so that worker processes sharing a machine do not
 //! each spread over every core.
 
-use arrow_array::ffi_stream::{RecordBatchStreamReader, FFI_ArrowArrayStream};
+use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -35,7 +35,9 @@ fn on_pool<T: Send>(
         .thread_name(|i| format!("mimeflow-task-{i}"))
         .build()
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
-    super::run(py, usize::MAX, move || pool.install(work).map_err(rows_error))
+    super::run(py, usize::MAX, move || {
+        pool.install(work).map_err(rows_error)
+    })
 }
 
 fn one(batch: RecordBatch) -> ArrowStream {
@@ -172,8 +174,8 @@ pub(crate) fn thread_table(py: Python<'_>, keys: &Bound<'_, PyAny>) -> PyResult<
     // moves it out and marks the capsule's copy released, so the
     // capsule's destructor will not release it twice.
     let ffi = unsafe { FFI_ArrowArrayStream::from_raw(ptr) };
-    let reader = RecordBatchStreamReader::try_new(ffi)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let reader =
+        RecordBatchStreamReader::try_new(ffi).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let batch = super::run(py, usize::MAX, move || {
         rows_arrow::thread_batch_of(reader).map_err(rows_error)
     })?;

@@ -71,7 +71,8 @@ pub struct MessageRow {
     pub sha256: String,
     /// Position in archive order, counted from 0 (one-machine runs only).
     pub row: Option<u64>,
-    /// The Message-ID as written, angle brackets included.
+    /// The `<id>` of Message-ID as written, angle brackets included
+    /// (comments and blanks around it dropped).
     pub message_id: Option<String>,
     /// The first `<id>` of In-Reply-To.
     pub in_reply_to: Option<String>,
@@ -209,10 +210,10 @@ pub fn message_row(
             .to_string()
     };
     let ids = |name: &str| root.header(name).map(|v| msg_ids(&header::unfold(v)));
-    row.message_id = root
-        .header("message-id")
-        .map(unfolded)
-        .filter(|s| !s.is_empty());
+    // The `<id>` itself: RFC 5322 allows comments and blanks around it
+    // (a relay's "(added by ...)"), and replies name the id alone, so
+    // threading needs it bare.
+    row.message_id = ids("message-id").and_then(|v| v.into_iter().next());
     row.in_reply_to = ids("in-reply-to").and_then(|v| v.into_iter().next());
     row.references = ids("references").unwrap_or_default();
     if let Some(v) = root.header("date") {
@@ -489,6 +490,18 @@ Content-Transfer-Encoding: base64\n\naGVsbG8=\n--b--\n";
         // byte valid there), as the address parser does everywhere.
         assert_eq!(r.from_name.as_deref(), Some("Jörg"));
         assert_eq!(r.headers.len(), 2);
+    }
+
+    #[test]
+    fn the_message_id_is_the_id_without_comments() {
+        // RFC 5322 allows CFWS around a msg-id; replies name the id alone,
+        // so threads need it bare.
+        let src = b"Message-ID: <a@x> (added by relay)\nSubject: t\n\nbody\n";
+        assert_eq!(row_of(src, None).0.message_id.as_deref(), Some("<a@x>"));
+        let src = b"Message-ID:\n  <b@x>\nSubject: t\n\nbody\n";
+        assert_eq!(row_of(src, None).0.message_id.as_deref(), Some("<b@x>"));
+        let src = b"Message-ID: \nSubject: t\n\nbody\n";
+        assert_eq!(row_of(src, None).0.message_id, None);
     }
 
     #[test]

@@ -34,6 +34,21 @@
 //! and its key (source number and offset), plus a node per referenced ID
 //! not seen as a message; about 80 to 100 bytes a message
 //! ([`ThreadIndex::heap_bytes`] reports it).
+//!
+//! # Provisional ids
+//!
+//! An output that stores the thread id in the message row (SQLite's
+//! `messages.thread_id`) would rather write it once than rewrite every row
+//! at the end. [`ThreadIndex::tracking`] keeps, per component, its
+//! smallest parentless node and its smallest node (8 more bytes a node),
+//! so [`ThreadIndex::provisional`] gives the id the rule gives on what was
+//! pushed so far. It is final unless a later message joins the thread to
+//! one with a smaller root, or names a parent for a node that had none
+//! (a reply seen before the message it answers is not such a case: its
+//! missing parent is the root either way). In an archive in date order
+//! nearly every provisional id is final; the caller compares them with
+//! [`ThreadIndex::finish`] and rewrites only the rows that differ. The
+//! rule, and so the final ids, stay those above.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -88,7 +103,16 @@ pub struct ThreadIndex {
     /// `sources` by name: a folder source names every message's file, so
     /// a scan of `sources` would make the pass quadratic.
     source_numbers: HashMap<String, u32>,
+    /// [`ThreadIndex::tracking`]: per representative, its component's
+    /// smallest parentless node ([`NONE`] when it has none)...
+    best: Vec<u32>,
+    /// ...and its smallest node. Empty when not tracking.
+    least: Vec<u32>,
+    tracking: bool,
 }
+
+/// No node.
+const NONE: u32 = u32::MAX;
 
 /// One message's thread, as [`ThreadIndex::finish`] gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +131,15 @@ impl ThreadIndex {
         ThreadIndex::default()
     }
 
+    /// An empty index that also keeps what [`ThreadIndex::provisional`]
+    /// needs (8 bytes a node more).
+    pub fn tracking() -> ThreadIndex {
+        ThreadIndex {
+            tracking: true,
+            ..ThreadIndex::default()
+        }
+    }
+
     fn node(&mut self, k: Key) -> u32 {
         let next = self.keys.len() as u32;
         let n = *self.nodes.entry(k).or_insert(next);
@@ -114,8 +147,21 @@ impl ThreadIndex {
             self.keys.push(k);
             self.link.push(n);
             self.has_parent.push(false);
+            if self.tracking {
+                self.best.push(n);
+                self.least.push(n);
+            }
         }
         n
+    }
+
+    /// Of two nodes (either may be [`NONE`]), the one with the smaller key.
+    fn smaller(&self, a: u32, b: u32) -> u32 {
+        match (a, b) {
+            (NONE, x) | (x, NONE) => x,
+            _ if self.keys[b as usize] < self.keys[a as usize] => b,
+            _ => a,
+        }
     }
 
     fn find(&mut self, mut n: u32) -> u32 {
@@ -134,6 +180,11 @@ impl ThreadIndex {
             // becomes the representative (ids come from keys, not from it).
             let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
             self.link[hi as usize] = lo;
+            if self.tracking {
+                let (l, h) = (lo as usize, hi as usize);
+                self.best[l] = self.smaller(self.best[l], self.best[h]);
+                self.least[l] = self.smaller(self.least[l], self.least[h]);
+            }
         }
     }
 
@@ -162,18 +213,42 @@ impl ThreadIndex {
             Some(id) => key_of(&[id.as_bytes()]),
             None => key_of(&[source.as_bytes(), b"\0", offset.to_string().as_bytes()]),
         };
+        let fresh = self.keys.len();
         let n = self.node(own);
         let parents = references
             .iter()
             .map(String::as_str)
             .chain(in_reply_to)
             .filter(|p| !p.is_empty() && Some(*p) != message_id);
+        if self.tracking && n as usize == fresh && parents.clone().next().is_some() {
+            // A new node is a component of its own until the unions below:
+            // it stops being a root candidate exactly. (An older node that
+            // gains a parent may stay its component's candidate: then its
+            // provisional id is wrong, and finish() says so.)
+            self.best[n as usize] = NONE;
+        }
         for p in parents {
             let pn = self.node(key_of(&[p.as_bytes()]));
             self.has_parent[n as usize] = true;
             self.union(n, pn);
         }
         self.messages.push((n, src, offset));
+    }
+
+    /// The thread id of the last message pushed, on what is known so far
+    /// (see the module docs); `None` when the index is not
+    /// [`tracking`](ThreadIndex::tracking) or empty.
+    pub fn provisional(&mut self) -> Option<String> {
+        if !self.tracking {
+            return None;
+        }
+        let &(n, _, _) = self.messages.last()?;
+        let r = self.find(n) as usize;
+        let root = match self.best[r] {
+            NONE => self.least[r],
+            b => b,
+        };
+        Some(thread_id(self.keys[root as usize]))
     }
 
     /// Messages pushed so far.
@@ -196,7 +271,12 @@ impl ThreadIndex {
             + self.messages.capacity() * std::mem::size_of::<(u32, u32, u64)>()
             + self.sources.iter().map(|s| s.capacity()).sum::<usize>()
             + self.source_numbers.capacity() * (std::mem::size_of::<(String, u32)>() + 1)
-            + self.source_numbers.keys().map(|s| s.capacity()).sum::<usize>()
+            + self
+                .source_numbers
+                .keys()
+                .map(|s| s.capacity())
+                .sum::<usize>()
+            + (self.best.capacity() + self.least.capacity()) * 4
     }
 
     /// The thread of every message, in the order pushed.
@@ -303,6 +383,60 @@ mod tests {
         ]);
         assert_eq!(got[0], got[1]);
         assert!(got[0] == thread_id_of("<a>") || got[0] == thread_id_of("<b>"));
+    }
+
+    /// Provisional ids from the pushes so far, and the final ones.
+    fn provisional_and_final(msgs: &[Msg<'_>]) -> (Vec<String>, Vec<String>) {
+        let mut t = ThreadIndex::tracking();
+        let mut early = Vec::new();
+        for (i, (id, irt, r)) in msgs.iter().enumerate() {
+            t.push("a", i as u64, *id, *irt, &refs(r));
+            early.push(t.provisional().expect("tracking"));
+        }
+        let fin = t.finish().into_iter().map(|r| r.thread_id).collect();
+        (early, fin)
+    }
+
+    #[test]
+    fn provisional_ids_are_final_when_parents_come_first() {
+        let msgs: Vec<Msg<'_>> = vec![
+            (Some("<a>"), None, &[]),
+            (Some("<b>"), Some("<a>"), &["<a>"]),
+            (Some("<x>"), None, &[]),
+            (Some("<c>"), Some("<b>"), &["<a>", "<b>"]),
+            // A reply to a lost message: the lost one is the root at once.
+            (Some("<r>"), Some("<lost>"), &[]),
+            (None, None, &[]),
+        ];
+        let (early, fin) = provisional_and_final(&msgs);
+        assert_eq!(early, fin);
+        assert_eq!(fin, ids(&msgs), "tracking changes no final id");
+    }
+
+    #[test]
+    fn provisional_ids_may_change_but_final_ones_do_not() {
+        // <c> names two parents not seen yet; <b> then turns out to have a
+        // parent, so only <a> is a root.
+        let msgs: Vec<Msg<'_>> = vec![
+            (Some("<c>"), Some("<b>"), &["<a>", "<b>"]),
+            (Some("<b>"), Some("<a>"), &["<a>"]),
+            (Some("<a>"), None, &[]),
+        ];
+        let (early, fin) = provisional_and_final(&msgs);
+        assert_eq!(fin, vec![thread_id_of("<a>"); 3]);
+        assert_eq!(fin, ids(&msgs));
+        assert_eq!(early.len(), 3);
+        // Two threads joined by a later reply: the earlier messages of the
+        // one with the larger root change.
+        let msgs: Vec<Msg<'_>> = vec![
+            (Some("<p>"), None, &[]),
+            (Some("<q>"), None, &[]),
+            (Some("<j>"), Some("<p>"), &["<q>", "<p>"]),
+        ];
+        let (early, fin) = provisional_and_final(&msgs);
+        assert_eq!(fin, ids(&msgs));
+        assert_eq!(early[2], fin[2]);
+        assert_eq!(early[..2], [thread_id_of("<p>"), thread_id_of("<q>")]);
     }
 
     #[test]

@@ -292,14 +292,22 @@ impl ParquetSink {
             }
         };
         let batch = message_batch(&self.messages, self.raw).map_err(aerr(&mw.shown))?;
-        mw.write(&batch)?;
-        if !self.attachments.is_empty() {
-            let batch = attachment_batch(&self.attachments).map_err(aerr(&aw.shown))?;
-            aw.write(&batch)?;
-        }
+        let attachments = if self.attachments.is_empty() {
+            None
+        } else {
+            Some(attachment_batch(&self.attachments).map_err(aerr(&aw.shown))?)
+        };
+        // The rows are in the batches now: free them before the encoder
+        // allocates its pages, so a row group costs its batch and its
+        // pages, not the rows as well.
         self.messages.clear();
         self.attachments.clear();
         self.pending = 0;
+        mw.write(&batch)?;
+        drop(batch);
+        if let Some(batch) = attachments {
+            aw.write(&batch)?;
+        }
         Ok(())
     }
 }

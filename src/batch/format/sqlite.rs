@@ -18,11 +18,17 @@
 //! - `attachments(message, source, offset, section, filename,
 //!   content_type, size, sha256, path)`.
 //! - `threads(message, source, offset, thread_id)`, and
-//!   `messages.thread_id`, both filled at the end of the run.
+//!   `messages.thread_id`: each row gets the id the thread rule gives on
+//!   the messages inserted before it ([`ThreadIndex::provisional`]), and
+//!   at the end of the run, before the indexes and the full-text index are
+//!   built, the rows whose thread turned out otherwise are rewritten (in an
+//!   archive in date order, almost none: rewriting every row cost as much
+//!   as a third of the load).
 //! - `messages_fts`: FTS5, `content="messages"`, `content_rowid="id"`,
 //!   over subject, from_name, from_address, to, cc, bcc and body_text.
-//!   Built after the bulk load (one `rebuild`; `--update` adds only the new
-//!   rows).
+//!   Built after the bulk load (one `rebuild`, in one transaction);
+//!   `--update` indexes its new rows in each window's transaction, so a
+//!   killed update resumed later leaves none of them out of the index.
 //!
 //! `PRAGMA user_version` holds [`SCHEMA_VERSION`] and `application_id`
 //! [`APPLICATION_ID`]; `--update` refuses any other database.
@@ -35,7 +41,11 @@
 //! `DEST.partial` (created exclusively by the run, never through a link;
 //! SQLite opens it with `SQLITE_OPEN_NOFOLLOW`, and its `-wal`/`-shm`/
 //! `-journal` files may not exist before a fresh run: SQLite would take
-//! them for part of the database), checkpointed, closed and renamed. The
+//! them for part of the database), checkpointed, closed and renamed.
+//! `--resume` and `--update` open a database whose side files may exist
+//! (a kill leaves them), but only as plain files, never through a link;
+//! `--update` checks the application id and schema version before it
+//! writes anything, the switch to WAL included. The
 //! run's state records the last committed `messages.id`; `--resume`
 //! deletes the rows after it (a window committed to the database but not
 //! yet to the state) and carries on.
@@ -49,8 +59,8 @@ use serde_json::json;
 use super::table::{Rows, TableSink};
 use crate::batch::BatchError;
 use crate::rows::threads::ThreadIndex;
-use crate::rows::{NameAddr, SCHEMA_VERSION};
-use crate::safe_fs::Dir;
+use crate::rows::{MessageRow, NameAddr, SCHEMA_VERSION};
+use crate::safe_fs::{Dir, Kind};
 
 /// `PRAGMA application_id` of a mimeflow database ("mimf").
 pub const APPLICATION_ID: i32 = 0x6d69_6d66;
@@ -84,9 +94,16 @@ impl Tokenizer {
     }
 }
 
-const FTS_COLUMNS: &str = "subject, from_name, from_address, \"to\", cc, bcc, body_text";
+/// The settings of a connection that loads a database (see the module
+/// docs on durability).
+pub const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
 
-const SCHEMA: &str = r#"
+/// The columns of `messages_fts`.
+pub const FTS_COLUMNS: &str = "subject, from_name, from_address, \"to\", cc, bcc, body_text";
+
+/// The tables (without indexes: [`INDEXES`]).
+pub const SCHEMA: &str = r#"
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
@@ -152,7 +169,7 @@ CREATE TABLE threads (
 /// Indexes, made after the bulk load (cheaper than keeping them up to date
 /// row by row); `IF NOT EXISTS` so `--update` and a resumed run can run it
 /// again.
-const INDEXES: &str = r#"
+pub const INDEXES: &str = r#"
 CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);
 CREATE INDEX IF NOT EXISTS messages_date ON messages(date);
 CREATE INDEX IF NOT EXISTS messages_from_address ON messages(from_address);
@@ -182,9 +199,10 @@ pub(crate) struct SqliteSink {
     shown: PathBuf,
     tokenizer: Tokenizer,
     raw: bool,
-    /// The largest message id before this run (`--update`: only later rows
-    /// go into the full-text index).
-    before: i64,
+    /// The full-text index is built at the end, over every row (a fresh
+    /// or resumed database, or one without an index). Else (`--update` of
+    /// a database that has one) each window's rows enter it in the
+    /// window's own transaction, so a killed update leaves no row out.
     fresh_fts: bool,
     /// Rows pushed since the last checkpoint, written at the checkpoint in
     /// one transaction.
@@ -193,6 +211,62 @@ pub(crate) struct SqliteSink {
     update: bool,
     /// `--update`: the sha256 of `pending` (duplicates within a window).
     pending_sha: std::collections::HashSet<String>,
+    /// Threads of every message in the database, in id order.
+    threads: ThreadIndex,
+    /// Per message of `threads`: the thread id its rows hold now...
+    written: Vec<u64>,
+    /// ...except these positions, whose rows hold none (a database of an
+    /// interrupted run of an older mimeflow).
+    unknown: Vec<usize>,
+    /// Message ids by position in `threads`, as runs of consecutive ids:
+    /// (first id, first position).
+    ids: Vec<(i64, usize)>,
+}
+
+/// The statement that inserts a `messages` row; its parameters are the
+/// columns it names, in order.
+pub const INSERT_MESSAGE: &str = r#"INSERT INTO messages (source, "offset", length, sha256,
+    "row", message_id, in_reply_to, "references", date, date_offset, date_raw, received,
+    subject, from_name, from_address, "to", cc, bcc, reply_to, list_id, gmail_labels,
+    gmail_thread_id, flags, size, attachment_count, body_text, body_html, defects,
+    unparseable, headers, dkim, thread_id, raw)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, NULL, ?31, ?32)"#;
+/// The statement that inserts an `addresses` row.
+pub const INSERT_ADDRESS: &str =
+    "INSERT INTO addresses (message, role, position, name, address) VALUES (?1, ?2, ?3, ?4, ?5)";
+/// The statement that inserts an `attachments` row.
+pub const INSERT_ATTACHMENT: &str = r#"INSERT INTO attachments (message, source, "offset",
+    section, filename, content_type, size, sha256, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"#;
+/// The statement that inserts (or replaces) a `threads` row.
+pub const INSERT_THREAD: &str = r#"INSERT OR REPLACE INTO threads (message, source, "offset",
+    thread_id) VALUES (?1, ?2, ?3, ?4)"#;
+
+/// The JSON text columns of a message row, in [`INSERT_MESSAGE`]'s order:
+/// references, to, cc, bcc, reply_to, gmail_labels, defects, headers.
+pub fn json_columns(m: &MessageRow) -> [String; 8] {
+    let headers = serde_json::Value::Array(
+        m.headers
+            .iter()
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect(),
+    )
+    .to_string();
+    [
+        texts_json(&m.references),
+        people_json(&m.to),
+        people_json(&m.cc),
+        people_json(&m.bcc),
+        people_json(&m.reply_to),
+        texts_json(&m.gmail_labels),
+        texts_json(&m.defects),
+        headers,
+    ]
+}
+
+/// A thread id (16 hex digits) as a number.
+fn thread_number(id: &str) -> Option<u64> {
+    u64::from_str_radix(id, 16).ok()
 }
 
 fn sql_err(shown: &Path) -> impl Fn(rusqlite::Error) -> BatchError + '_ {
@@ -215,6 +289,36 @@ fn texts_json(list: &[String]) -> String {
     serde_json::to_string(list).expect("strings serialise")
 }
 
+/// The files SQLite keeps beside a database `NAME`: `NAME-wal`,
+/// `NAME-shm` (WAL mode) and `NAME-journal` (rollback journal).
+const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Checks the side files of database `name` in `dir` before SQLite opens
+/// them by path. A fresh database may have none (SQLite would take them
+/// for part of it). An existing one (`--resume`, `--update`) may have
+/// them, as a kill leaves them, but only as plain files: a link (SQLite
+/// opens with `O_NOFOLLOW` and would fail with a less clear error), a
+/// folder, FIFO or device is refused, links not followed.
+pub(crate) fn check_side_files(dir: &Dir, name: &OsStr, fresh: bool) -> Result<(), BatchError> {
+    for suffix in SIDE_FILES {
+        let mut side = name.to_os_string();
+        side.push(suffix);
+        let shown = dir.display_path(&side);
+        let why = match dir.kind(&side).map_err(BatchError::io(&shown))? {
+            None => continue,
+            Some(_) if fresh => "exists; SQLite would read it as part of the new database",
+            Some(Kind::File) => continue,
+            Some(Kind::Symlink) => "is a symbolic link; SQLite's side files are never followed",
+            Some(_) => "is not a plain file; SQLite would read it as part of the database",
+        };
+        return Err(BatchError::Destination {
+            path: shown,
+            why: why.into(),
+        });
+    }
+    Ok(())
+}
+
 impl SqliteSink {
     /// Opens `name` in `dir` (see [`Start`]). The file exists: a fresh one
     /// was created exclusively by the run.
@@ -231,18 +335,7 @@ impl SqliteSink {
         let real = std::fs::canonicalize(dir.path())
             .map_err(BatchError::io(dir.path()))?
             .join(name);
-        if matches!(start, Start::Fresh) {
-            for suffix in ["-wal", "-shm", "-journal"] {
-                let mut side = name.to_os_string();
-                side.push(suffix);
-                if dir.kind(&side).map_err(BatchError::io(&shown))?.is_some() {
-                    return Err(BatchError::Destination {
-                        path: dir.display_path(&side),
-                        why: "exists; SQLite would read it as part of the new database".into(),
-                    });
-                }
-            }
-        }
+        check_side_files(dir, name, matches!(start, Start::Fresh))?;
         let conn = Connection::open_with_flags(
             &real,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -251,22 +344,28 @@ impl SqliteSink {
         )
         .map_err(sql_err(&shown))?;
         let e = sql_err(&shown);
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
-        )
-        .map_err(&e)?;
         let mut sink = SqliteSink {
             conn,
             shown: shown.clone(),
             tokenizer,
             raw,
-            before: 0,
             fresh_fts: true,
             pending: Vec::new(),
             pending_sha: Default::default(),
             update: matches!(start, Start::Update),
+            threads: ThreadIndex::tracking(),
+            written: Vec::new(),
+            unknown: Vec::new(),
+            ids: Vec::new(),
         };
+        // Another program's database, or another schema version, is
+        // refused before anything is written to it: switching the journal
+        // mode below already rewrites the file's header.
+        let made = !matches!(start, Start::Fresh) && sink.has_table("messages")?;
+        if made || matches!(start, Start::Update) {
+            sink.check_ours()?;
+        }
+        sink.conn.execute_batch(PRAGMAS).map_err(&e)?;
         match start {
             Start::Fresh => {
                 sink.conn
@@ -277,7 +376,7 @@ impl SqliteSink {
                     .map_err(&e)?;
             }
             // Killed before the schema was made: start it now.
-            Start::Resume { .. } if !sink.has_table("messages")? => {
+            Start::Resume { .. } if !made => {
                 sink.conn
                     .execute_batch(&format!(
                         "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; \
@@ -286,7 +385,6 @@ impl SqliteSink {
                     .map_err(&e)?;
             }
             Start::Resume { last } => {
-                sink.check_ours()?;
                 let tx = sink.conn.transaction().map_err(&e)?;
                 for t in ["addresses", "attachments", "threads"] {
                     tx.execute(&format!("DELETE FROM {t} WHERE message > ?1"), [last])
@@ -297,8 +395,6 @@ impl SqliteSink {
                 tx.commit().map_err(&e)?;
             }
             Start::Update => {
-                sink.check_ours()?;
-                sink.before = sink.last_id()?;
                 sink.fresh_fts = !sink.has_table("messages_fts")?;
                 // Deduplication reads sha256 for every message.
                 sink.conn
@@ -308,7 +404,69 @@ impl SqliteSink {
                     .map_err(&e)?;
             }
         }
+        if matches!(start, Start::Resume { .. } | Start::Update) {
+            sink.seed_threads().map_err(&e)?;
+        }
         Ok(sink)
+    }
+
+    /// Reads the threads of the messages the database holds already (a
+    /// resumed or `--update` run), with the thread id their rows hold.
+    fn seed_threads(&mut self) -> rusqlite::Result<()> {
+        let mut q = self.conn.prepare(
+            r#"SELECT m.id, m.source, m."offset", m.message_id, m.in_reply_to,
+            m."references", t.thread_id
+            FROM messages m LEFT JOIN threads t ON t.message = m.id ORDER BY m.id"#,
+        )?;
+        let mut rows = q.query([])?;
+        while let Some(r) = rows.next()? {
+            let refs: String = r.get(5)?;
+            let refs: Vec<String> = serde_json::from_str(&refs).unwrap_or_default();
+            let source: String = r.get(1)?;
+            self.threads.push(
+                &source,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, Option<String>>(3)?.as_deref(),
+                r.get::<_, Option<String>>(4)?.as_deref(),
+                &refs,
+            );
+            let held = r.get::<_, Option<String>>(6)?;
+            Self::note(
+                &mut self.ids,
+                &mut self.written,
+                &mut self.unknown,
+                r.get(0)?,
+                held.as_deref().and_then(thread_number),
+            );
+        }
+        Ok(())
+    }
+
+    /// Records that message `id`, the next in `threads`, holds thread id
+    /// `held`.
+    fn note(
+        ids: &mut Vec<(i64, usize)>,
+        written: &mut Vec<u64>,
+        unknown: &mut Vec<usize>,
+        id: i64,
+        held: Option<u64>,
+    ) {
+        let pos = written.len();
+        match ids.last() {
+            Some(&(first, at)) if first + (pos - at) as i64 == id => {}
+            _ => ids.push((id, pos)),
+        }
+        if held.is_none() {
+            unknown.push(pos);
+        }
+        written.push(held.unwrap_or(0));
+    }
+
+    /// The message id of position `pos` in `threads`.
+    fn id_at(ids: &[(i64, usize)], pos: usize) -> i64 {
+        let run = ids.partition_point(|&(_, at)| at <= pos) - 1;
+        let (first, at) = ids[run];
+        first + (pos - at) as i64
     }
 
     /// Refuses a database that is not a mimeflow one of this schema version.
@@ -356,24 +514,25 @@ impl SqliteSink {
             .map_err(sql_err(&self.shown))
     }
 
-    fn insert(tx: &Transaction<'_>, rows: &Rows, raw: bool) -> rusqlite::Result<()> {
+    /// Inserts one message's rows, with the thread id known so far.
+    fn insert(
+        tx: &Transaction<'_>,
+        mut rows: Rows,
+        raw: bool,
+        threads: &mut ThreadIndex,
+    ) -> rusqlite::Result<(i64, Option<u64>)> {
         let m = &rows.message;
-        let mut msg = tx.prepare_cached(
-            r#"INSERT INTO messages (source, "offset", length, sha256, "row", message_id,
-            in_reply_to, "references", date, date_offset, date_raw, received, subject,
-            from_name, from_address, "to", cc, bcc, reply_to, list_id, gmail_labels,
-            gmail_thread_id, flags, size, attachment_count, body_text, body_html, defects,
-            unparseable, headers, dkim, raw)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-            ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, NULL, ?31)"#,
-        )?;
-        let headers = serde_json::Value::Array(
-            m.headers
-                .iter()
-                .map(|(k, v)| json!({"name": k, "value": v}))
-                .collect(),
-        )
-        .to_string();
+        threads.push(
+            &m.source,
+            m.offset,
+            m.message_id.as_deref(),
+            m.in_reply_to.as_deref(),
+            &m.references,
+        );
+        let thread = threads.provisional();
+        let mut msg = tx.prepare_cached(INSERT_MESSAGE)?;
+        let [references, to, cc, bcc, reply_to, labels, defects, headers] =
+            rows.sql_json.take().unwrap_or_else(|| json_columns(m));
         msg.execute(params![
             m.source,
             m.offset as i64,
@@ -382,7 +541,7 @@ impl SqliteSink {
             m.row.map(|r| r as i64),
             m.message_id,
             m.in_reply_to,
-            texts_json(&m.references),
+            references,
             m.date,
             m.date_offset,
             m.date_raw,
@@ -390,27 +549,32 @@ impl SqliteSink {
             m.subject,
             m.from_name,
             m.from_address,
-            people_json(&m.to),
-            people_json(&m.cc),
-            people_json(&m.bcc),
-            people_json(&m.reply_to),
+            to,
+            cc,
+            bcc,
+            reply_to,
             m.list_id,
-            texts_json(&m.gmail_labels),
+            labels,
             m.gmail_thread_id,
             m.flags,
             m.size as i64,
             m.attachment_count,
             m.body_text,
             m.body_html,
-            texts_json(&m.defects),
+            defects,
             m.unparseable,
             headers,
+            thread,
             if raw { m.raw.as_deref() } else { None },
         ])?;
         let id = tx.last_insert_rowid();
-        let mut addr = tx.prepare_cached(
-            "INSERT INTO addresses (message, role, position, name, address) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
+        tx.prepare_cached(INSERT_THREAD)?.execute(params![
+            id,
+            m.source,
+            m.offset as i64,
+            thread
+        ])?;
+        let mut addr = tx.prepare_cached(INSERT_ADDRESS)?;
         if let Some(a) = &m.from_address {
             addr.execute(params![id, "from", 0, m.from_name, a])?;
         }
@@ -424,10 +588,7 @@ impl SqliteSink {
                 addr.execute(params![id, role, i as i64, a.name, a.address])?;
             }
         }
-        let mut att = tx.prepare_cached(
-            r#"INSERT INTO attachments (message, source, "offset", section, filename,
-            content_type, size, sha256, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"#,
-        )?;
+        let mut att = tx.prepare_cached(INSERT_ATTACHMENT)?;
         for a in &rows.attachments {
             att.execute(params![
                 id,
@@ -441,68 +602,48 @@ impl SqliteSink {
                 a.path
             ])?;
         }
-        Ok(())
+        Ok((id, thread.as_deref().and_then(thread_number)))
     }
 
     /// Threads of the whole database (earlier `--update` runs included):
-    /// `threads` and `messages.thread_id` rewritten in one transaction.
+    /// the rows of `threads` and `messages.thread_id` whose id is not the
+    /// final one are rewritten, in one transaction. Run before the indexes
+    /// are made, so none of them is updated row by row.
     fn write_threads(&mut self) -> rusqlite::Result<()> {
-        let mut index = ThreadIndex::new();
-        let mut ids = Vec::new();
-        {
-            let mut q = self.conn.prepare(
-                r#"SELECT id, source, "offset", message_id, in_reply_to, "references"
-                FROM messages ORDER BY id"#,
-            )?;
-            let mut rows = q.query([])?;
-            while let Some(r) = rows.next()? {
-                let refs: String = r.get(5)?;
-                let refs: Vec<String> = serde_json::from_str(&refs).unwrap_or_default();
-                let source: String = r.get(1)?;
-                index.push(
-                    &source,
-                    r.get::<_, i64>(2)? as u64,
-                    r.get::<_, Option<String>>(3)?.as_deref(),
-                    r.get::<_, Option<String>>(4)?.as_deref(),
-                    &refs,
-                );
-                ids.push(r.get::<_, i64>(0)?);
-            }
-        }
-        let threads = index.finish();
+        let rows = self.threads.finish();
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM threads", [])?;
         {
-            let mut ins = tx.prepare(
-                r#"INSERT INTO threads (message, source, "offset", thread_id) VALUES (?1, ?2, ?3, ?4)"#,
-            )?;
-            let mut upd = tx.prepare("UPDATE messages SET thread_id = ?2 WHERE id = ?1")?;
-            for (id, t) in ids.iter().zip(&threads) {
-                ins.execute(params![id, t.source, t.offset as i64, t.thread_id])?;
-                upd.execute(params![id, t.thread_id])?;
+            let mut thread = tx.prepare(INSERT_THREAD)?;
+            let mut message = tx.prepare("UPDATE messages SET thread_id = ?2 WHERE id = ?1")?;
+            let mut unknown = self.unknown.iter().peekable();
+            for (pos, t) in rows.iter().enumerate() {
+                let missing = unknown.next_if_eq(&&pos).is_some();
+                if !missing && thread_number(&t.thread_id) == Some(self.written[pos]) {
+                    continue;
+                }
+                let id = Self::id_at(&self.ids, pos);
+                thread.execute(params![id, t.source, t.offset as i64, t.thread_id])?;
+                message.execute(params![id, t.thread_id])?;
             }
         }
         tx.commit()
     }
 
+    /// The full-text index over every row, built in one transaction: a
+    /// run killed while building it leaves none, and one that resumes
+    /// after that builds it again (an index left by an older build is
+    /// replaced, not added to).
     fn build_fts(&mut self) -> rusqlite::Result<()> {
-        if self.fresh_fts {
-            self.conn.execute_batch(&format!(
-                "CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
-                 content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
-                 INSERT INTO messages_fts(messages_fts) VALUES('rebuild');",
-                self.tokenizer.name()
-            ))
-        } else {
-            self.conn.execute(
-                &format!(
-                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
-                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
-                ),
-                [self.before],
-            )?;
-            Ok(())
+        if !self.fresh_fts {
+            return Ok(()); // indexed window by window (`checkpoint`)
         }
+        self.conn.execute_batch(&format!(
+            "BEGIN; DROP TABLE IF EXISTS messages_fts; \
+             CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
+             content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
+             INSERT INTO messages_fts(messages_fts) VALUES('rebuild'); COMMIT;",
+            self.tokenizer.name()
+        ))
     }
 }
 
@@ -528,8 +669,31 @@ impl TableSink for SqliteSink {
     fn checkpoint(&mut self) -> Result<Option<u64>, BatchError> {
         let e = sql_err(&self.shown);
         let tx = self.conn.transaction().map_err(&e)?;
+        let before: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })
+            .map_err(&e)?;
         for rows in self.pending.drain(..) {
-            SqliteSink::insert(&tx, &rows, self.raw).map_err(&e)?;
+            let (id, held) =
+                SqliteSink::insert(&tx, rows, self.raw, &mut self.threads).map_err(&e)?;
+            Self::note(
+                &mut self.ids,
+                &mut self.written,
+                &mut self.unknown,
+                id,
+                held,
+            );
+        }
+        if !self.fresh_fts {
+            tx.execute(
+                &format!(
+                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
+                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
+                ),
+                [before],
+            )
+            .map_err(&e)?;
         }
         tx.commit().map_err(&e)?;
         self.pending_sha.clear();
@@ -540,8 +704,8 @@ impl TableSink for SqliteSink {
         self.checkpoint()?;
         let shown = self.shown.clone();
         let e = sql_err(&shown);
-        self.conn.execute_batch(INDEXES).map_err(&e)?;
         self.write_threads().map_err(&e)?;
+        self.conn.execute_batch(INDEXES).map_err(&e)?;
         self.build_fts().map_err(&e)?;
         self.conn
             .execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")

@@ -10,6 +10,10 @@ use crate::rows::{AttachmentRow, MessageRow};
 pub(crate) struct Rows {
     pub message: MessageRow,
     pub attachments: Vec<AttachmentRow>,
+    /// `--to sqlite`: the message's JSON text columns, made by the worker
+    /// that made the row (in parallel) rather than at the in-order insert.
+    #[cfg(feature = "sqlite")]
+    pub sql_json: Option<[String; 8]>,
 }
 
 /// Where a table output's rows go, in archive order.
