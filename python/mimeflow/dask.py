@@ -10,9 +10,9 @@ and fsspec URLs (``s3://``, ``gs://``, ``memory://``, ``file://``).
 How archives are cut:
 
 - A plain mbox is cut at From_ boundaries near every ``blocksize`` bytes.
-  Planning reads the archive's head (:data:`mimeflow.mbox.SNIFF_BYTES`, to
-  decide the variant as a one-machine run does) and a small window around
-  each nominal cut, in which :func:`mimeflow.mbox.find_cut` applies the
+  Planning reads the archive's head (:data:`mimeflow.mbox.SNIFF_BYTES`, 4
+  MiB, to decide the variant as a one-machine run does; 64 KiB when
+  ``variant`` is given) and a small window (64 KiB) around each nominal cut, in which :func:`mimeflow.mbox.find_cut` applies the
   engine's own rule (a From_ line after a blank line, its date checked):
   never a bare ``\\nFrom `` search, and never the whole archive. A window
   grows until it holds a boundary, so a message larger than a block is
@@ -40,6 +40,8 @@ Needs ``pip install mimeflow[dask]`` (Dask needs Python 3.10 or newer);
 
 from __future__ import annotations
 
+import base64
+import datetime
 import hashlib
 import json
 import os
@@ -173,7 +175,11 @@ def _plan_archive(
         return [Piece("whole", path, source, 0, size, variant)]
     if size == 0:
         return []
-    head = fs.cat_file(path, 0, min(size, _native.SNIFF_BYTES))
+    # The variant is sniffed from the sample a one-machine run sniffs (4
+    # MiB); a variant given needs only the line ending and the first From_
+    # line, from a window.
+    sample = _native.SNIFF_BYTES if variant == "auto" else WINDOW
+    head = fs.cat_file(path, start=0, end=min(size, sample))
     sniffed, eol = _native.sniff(head, complete=len(head) == size)
     if variant == "auto":
         variant = sniffed
@@ -203,7 +209,7 @@ def _find_cut(
         if end <= len(head):
             window = head[start:end]  # already read
         else:
-            window = fs.cat_file(path, start, end)
+            window = fs.cat_file(path, start=start, end=end)
         at = nominal - start
         cut = _native.find_cut(window, at, eol, archive_start=start == 0, eof=end == size)
         if cut is not None:
@@ -272,7 +278,8 @@ def read_piece(
     """The rows of one piece as a pyarrow Table of :func:`mimeflow.schema`
     (what each task runs)."""
     if piece.kind == "range":
-        data = fs.cat_file(piece.path, piece.start, piece.end)
+        # By keyword: s3fs takes a version id second.
+        data = fs.cat_file(piece.path, start=piece.start, end=piece.end)
         stream = _native.piece_table(
             data, piece.start, piece.source, piece.variant, columns, raw=raw, threads=threads
         )
@@ -438,8 +445,17 @@ def _write_new(fs: fsspec.AbstractFileSystem, path: str, write: Any) -> bool:
     return True
 
 
-def _shard_name(index: int, piece: Piece) -> str:
-    return f"part-{index:05d}-{piece.key()}.parquet"
+def _shard_name(index: int, piece: Piece, to: str) -> str:
+    return f"part-{index:05d}-{piece.key()}.{to}"
+
+
+def _done_name(shard: str) -> str:
+    """A jsonl shard's finished mark: its thread keys, and its summary in
+    the footer (a Parquet shard carries both itself)."""
+    return shard + ".keys.parquet"
+
+
+_KEYS = ["source", "offset", "message_id", "in_reply_to", "references"]
 
 
 def _shard_summary(fs: fsspec.AbstractFileSystem, path: str) -> Optional[Dict[str, Any]]:
@@ -456,20 +472,40 @@ def _shard_summary(fs: fsspec.AbstractFileSystem, path: str) -> Optional[Dict[st
     return json.loads(text) if text else None
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _jsonl_lines(table: pa.Table) -> Any:
+    version = _native.schema().version
+    for batch in table.to_batches(max_chunksize=1024):
+        for row in batch.to_pylist():
+            record = {"schema_version": version}
+            record.update(row)
+            line = json.dumps(record, ensure_ascii=False, default=_json_value)
+            yield line.encode() + b"\n"
+
+
 def _write_shard(
     index: int,
     piece: Piece,
     fs: fsspec.AbstractFileSystem,
     out_fs: fsspec.AbstractFileSystem,
     out: str,
+    to: str,
     raw: bool,
     threads: int,
 ) -> Dict[str, Any]:
     import pyarrow.parquet as pq
 
-    path = posixpath.join(out, "messages", _shard_name(index, piece))
-    done = _shard_summary(out_fs, path)
-    if done is not None:
+    path = posixpath.join(out, "messages", _shard_name(index, piece, to))
+    mark = path if to == "parquet" else _done_name(path)
+    done = _shard_summary(out_fs, mark)
+    if done is not None and (to == "parquet" or out_fs.exists(path)):
         done["skipped"] = True
         return done
     table = read_piece(fs, piece, raw=raw, threads=threads)
@@ -485,12 +521,19 @@ def _write_shard(
     }
     meta = dict(table.schema.metadata or {})
     meta[_SHARD_META] = json.dumps(summary).encode()
-    table = table.replace_schema_metadata(meta)
+    if to == "parquet":
+        table = table.replace_schema_metadata(meta)
+        _write_new(out_fs, path, lambda f: pq.write_table(table, f, compression="zstd"))
+    else:
 
-    def write(f: Any) -> None:
-        pq.write_table(table, f, compression="zstd")
+        def write(f: Any) -> None:
+            for line in _jsonl_lines(table):
+                f.write(line)
 
-    _write_new(out_fs, path, write)
+        # The rows are the same on every attempt: an existing shard is kept.
+        _write_new(out_fs, path, write)
+        keys = table.select(_KEYS).replace_schema_metadata(meta)
+        _write_new(out_fs, mark, lambda f: pq.write_table(keys, f, compression="zstd"))
     summary["skipped"] = False
     return summary
 
@@ -510,24 +553,31 @@ def convert(
 ) -> Dict[str, Any]:
     """Converts ``urlpaths`` on the current Dask scheduler (a
     ``distributed.Client`` if one is active) into ``out``, a folder
-    (local or an fsspec URL):
+    (local or an fsspec URL), ``to="parquet"`` or ``"jsonl"``:
 
-    - ``messages/part-NNNNN-KEY.parquet``: one shard per piece, written by
-      its task to a temporary name and published without replacing
-      anything, so a retried task (its worker killed) leaves no duplicate;
-    - ``threads.parquet``: the conversation threads of all shards together
-      (the same ids as a one-machine run), written after the last shard;
+    - ``messages/part-NNNNN-KEY.parquet``: one shard per piece with the
+      rows of :func:`mimeflow.schema`, written by its task to a temporary
+      name and published without replacing anything, so a retried task
+      (its worker killed) leaves no duplicate; or
+      ``messages/part-NNNNN-KEY.jsonl``: the same rows, one JSON object a
+      line (``schema_version`` first; timestamps in ISO 8601, ``raw`` in
+      base64; the schema's shape, not ``mimeflow convert --to jsonl``'s),
+      each finished shard marked by ``part-NNNNN-KEY.jsonl.keys.parquet``;
+    - ``threads.parquet`` (``threads.jsonl``): the conversation threads of
+      all shards together (the same ids as a one-machine run), written
+      after the last shard;
     - ``manifest.json``: the shards with their row counts and sha256
-      totals, and the totals of the run, written last.
+      totals (sha256 over the rows' sha256, one a line, in row order), and
+      the totals of the run, written last.
 
     A rerun with the same arguments skips the shards already finished.
-    Only ``to="parquet"`` is built; SQLite users convert the shards on one
-    node afterwards (``mimeflow convert`` reads no Parquet yet: see the
-    README). Returns the manifest."""
+    Attachments are not written. SQLite users convert the shards on one
+    node afterwards (see the README). Returns the manifest. Raises what
+    :func:`plan` raises, ``ValueError`` for an unknown ``to``."""
     import dask
 
-    if to != "parquet":
-        raise ValueError(f"mimeflow.dask.convert writes parquet, not {to!r}")
+    if to not in ("parquet", "jsonl"):
+        raise ValueError(f"mimeflow.dask.convert writes parquet or jsonl, not {to!r}")
     if threads < 1:
         raise ValueError("threads must be at least 1")
     fs, pieces = plan(
@@ -541,18 +591,19 @@ def convert(
     out_fs, out_path = fsspec.core.url_to_fs(out_url, **(out_storage_options or {}))
     out_fs.makedirs(posixpath.join(out_path, "messages"), exist_ok=True)
     tasks = [
-        dask.delayed(_write_shard, pure=False)(i, p, fs, out_fs, out_path, raw, threads)
+        dask.delayed(_write_shard, pure=False)(i, p, fs, out_fs, out_path, to, raw, threads)
         for i, p in enumerate(pieces)
     ]
     shards = list(dask.compute(*tasks))
-    threads_rows = _write_threads(out_fs, out_path, [s["name"] for s in shards])
+    marks = [s["name"] if to == "parquet" else _done_name(s["name"]) for s in shards]
+    threads_rows = _write_threads(out_fs, out_path, marks, to)
     total = hashlib.sha256()
     for s in shards:
         total.update(s["sha256"].encode())
     manifest = {
         "layout_version": LAYOUT_VERSION,
         "schema_version": _native.schema().version,
-        "to": "parquet",
+        "to": to,
         "rows": sum(s["rows"] for s in shards),
         "threads": threads_rows,
         "sha256": total.hexdigest(),
@@ -567,18 +618,25 @@ def convert(
     return manifest
 
 
-def _write_threads(fs: fsspec.AbstractFileSystem, out: str, names: List[str]) -> int:
+def _write_threads(fs: fsspec.AbstractFileSystem, out: str, names: List[str], to: str) -> int:
     import pyarrow.parquet as pq
 
-    cols = ["source", "offset", "message_id", "in_reply_to", "references"]
     tables = []
     for name in names:
         with fs.open(posixpath.join(out, "messages", name), "rb") as f:
-            tables.append(pq.read_table(f, columns=cols))
-    keys = pa.concat_tables(tables) if tables else _empty(cols, False)
+            tables.append(pq.read_table(f, columns=_KEYS))
+    keys = pa.concat_tables(tables) if tables else _empty(_KEYS, False)
     threads = pa.table(_native.thread_table(keys))
-    path = posixpath.join(out, "threads.parquet")
+    path = posixpath.join(out, "threads." + to)
     if fs.exists(path):
         fs.rm(path)  # ours, from an earlier run: every shard is in the new one
-    _write_new(fs, path, lambda f: pq.write_table(threads, f, compression="zstd"))
+
+    def write(f: Any) -> None:
+        if to == "parquet":
+            pq.write_table(threads, f, compression="zstd")
+            return
+        for row in threads.to_pylist():
+            f.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+
+    _write_new(fs, path, write)
     return threads.num_rows
