@@ -402,9 +402,9 @@ def piece_table(
     that starts ``base`` bytes into it at a From_ boundary and ends at one
     (or at the archive's end): the same rows, offsets included, as
     :func:`range_table` gives for that range. Parses on ``threads`` threads
-    with the GIL released. Raises ``ValueError`` (unknown column or
-    variant), ``MboxError`` (an mboxcl2 piece that does not start the
-    archive)."""
+    (1 to 1024) with the GIL released. Raises ``ValueError`` (unknown column
+    or variant, ``threads`` out of range), ``MboxError`` (an mboxcl2 piece
+    that does not start the archive)."""
 
 def files_table(
     files: List[Tuple[str, bytes]],
@@ -416,7 +416,9 @@ def files_table(
 ) -> ArrowStream:
     """The rows of messages held one a file, as ``(path, contents)`` pairs
     in order: ``source`` is the path, ``offset`` 0; with ``maildir`` the
-    flags come from the path (``cur/`` or ``new/``, ``:2,FLAGS``)."""
+    flags come from the path (``cur/`` or ``new/``, ``:2,FLAGS``). Parses
+    on ``threads`` threads (1 to 1024) with the GIL released. Raises
+    ``ValueError`` (unknown column, ``threads`` out of range)."""
 
 def thread_table(keys: object) -> ArrowStream:
     """The ``threads`` rows (``source``, ``offset``, ``thread_id``) of the

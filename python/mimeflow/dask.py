@@ -52,8 +52,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import fsspec
-import pyarrow as pa
+import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
+import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from mimeflow import _native
 
@@ -323,12 +323,17 @@ def _read_whole(
     return table
 
 
+def _check_threads(threads: int) -> None:
+    if not isinstance(threads, int) or not 1 <= threads <= 1024:
+        raise ValueError(f"threads must be 1 to 1024, not {threads!r}")
+
+
 def _empty(columns: Optional[List[str]], raw: bool) -> pa.Table:
     return pa.schema(_native.schema(raw=raw, columns=columns)).empty_table()
 
 
 def _to_pandas(table: pa.Table) -> Any:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
@@ -362,8 +367,7 @@ def read_mbox(
     planning."""
     import dask.dataframe as dd
 
-    if threads < 1:
-        raise ValueError("threads must be at least 1")
+    _check_threads(threads)
     if columns is not None:
         _native.schema(raw=raw, columns=list(columns))  # unknown columns fail now
     fs, pieces = plan(
@@ -461,7 +465,7 @@ _KEYS = ["source", "offset", "message_id", "in_reply_to", "references"]
 def _shard_summary(fs: fsspec.AbstractFileSystem, path: str) -> Optional[Dict[str, Any]]:
     """The summary a finished shard carries in its footer, or None when the
     file is missing or not a finished shard."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     try:
         with fs.open(path, "rb") as f:
@@ -500,7 +504,7 @@ def _write_shard(
     raw: bool,
     threads: int,
 ) -> Dict[str, Any]:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     path = posixpath.join(out, "messages", _shard_name(index, piece, to))
     mark = path if to == "parquet" else _done_name(path)
@@ -578,8 +582,7 @@ def convert(
 
     if to not in ("parquet", "jsonl"):
         raise ValueError(f"mimeflow.dask.convert writes parquet or jsonl, not {to!r}")
-    if threads < 1:
-        raise ValueError("threads must be at least 1")
+    _check_threads(threads)
     fs, pieces = plan(
         urlpaths,
         blocksize=blocksize,
@@ -619,7 +622,7 @@ def convert(
 
 
 def _write_threads(fs: fsspec.AbstractFileSystem, out: str, names: List[str], to: str) -> int:
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     tables = []
     for name in names:

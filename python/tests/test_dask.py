@@ -584,8 +584,11 @@ def test_bad_input_raises_documented_exceptions(mdask, data, tmp_path):
         mdask.read_mbox(str(data / "archives" / "a.mbox"), variant="mboxz")
     with pytest.raises(ValueError):
         mdask.read_mbox(str(data / "archives" / "a.mbox"), columns=["nope"])
-    with pytest.raises(ValueError):
-        mdask.read_mbox(str(data / "archives" / "a.mbox"), threads=0)
+    for bad in (0, 1025, 2**62):
+        with pytest.raises(ValueError):
+            mdask.read_mbox(str(data / "archives" / "a.mbox"), threads=bad)
+        with pytest.raises(ValueError):
+            mimeflow.mbox.piece_table(b"", 0, "x", "mboxrd", threads=bad)
     with pytest.raises(ValueError):
         mdask.convert(str(data / "archives" / "a.mbox"), str(tmp_path / "o"), to="sqlite")
     junk = tmp_path / "junk.mbox"

@@ -27,8 +27,12 @@ fn on_pool<T: Send>(
     threads: usize,
     work: impl FnOnce() -> Result<T, RowsError> + Send,
 ) -> PyResult<T> {
-    if threads == 0 {
-        return Err(PyValueError::new_err("threads must be at least 1"));
+    // As `convert`'s jobs: a pool of 2**31 threads would never start.
+    if !(1..=super::compose::MAX_JOBS).contains(&threads) {
+        return Err(PyValueError::new_err(format!(
+            "threads must be 1 to {}, not {threads}",
+            super::compose::MAX_JOBS
+        )));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
