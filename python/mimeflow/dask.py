@@ -29,7 +29,12 @@ How archives are cut:
 
 Partitions follow archive order; a row's key is ``(source, offset)``
 (``row`` is null: a partition cannot know how many messages precede it).
-Columns are pyarrow-backed (``pandas.ArrowDtype``). Each task parses on
+Columns are pyarrow-backed (``pandas.ArrowDtype``; Dask turns the
+``large_utf8`` bodies into pandas' pyarrow-backed string dtype). Pandas
+knows no non-null columns: write Parquet with
+``df.to_parquet(path, schema=pyarrow.schema(mimeflow.schema()))`` (with
+``columns``: ``mimeflow.schema(columns=...)``) for exactly
+:func:`mimeflow.schema`. Each task parses on
 ``threads`` rayon threads (default 1, so worker processes sharing a
 machine do not oversubscribe its cores) with the GIL released; rows cross
 processes, ``Message`` objects never do.
@@ -130,8 +135,12 @@ def _expand(
         raise ValueError("no archives given")
     fs = filesystem
     paths: List[str] = []
+    protocols = set()
     for item in items:
         url = os.fspath(item)
+        protocols.add(fsspec.core.split_protocol(url)[0] or "file")
+        if len(protocols) > 1:
+            raise ValueError(f"archives on one filesystem only, not {sorted(protocols)}")
         if fs is None:
             fs, _ = fsspec.core.url_to_fs(url, **(storage_options or {}))
         path = fs._strip_protocol(url)
@@ -574,8 +583,10 @@ def convert(
       totals (sha256 over the rows' sha256, one a line, in row order), and
       the totals of the run, written last.
 
-    A rerun with the same arguments skips the shards already finished.
-    Attachments are not written. SQLite users convert the shards on one
+    A rerun with the same arguments skips the shards already finished; a
+    folder holding shards of another plan raises ``ValueError``. On object
+    stores (no exclusive create) two attempts of one task may both write
+    its shard: the same bytes. Attachments are not written. SQLite users convert the shards on one
     node afterwards (see the README). Returns the manifest. Raises what
     :func:`plan` raises, ``ValueError`` for an unknown ``to``."""
     import dask
@@ -592,7 +603,22 @@ def convert(
     )
     out_url = os.fspath(out)
     out_fs, out_path = fsspec.core.url_to_fs(out_url, **(out_storage_options or {}))
-    out_fs.makedirs(posixpath.join(out_path, "messages"), exist_ok=True)
+    messages = posixpath.join(out_path, "messages")
+    out_fs.makedirs(messages, exist_ok=True)
+    # Shards of another plan (other archives, another blocksize) would sit
+    # beside these and be read twice by anyone who globs the folder.
+    planned = {_shard_name(i, p, to) for i, p in enumerate(pieces)}
+    try:
+        existing = out_fs.ls(messages, detail=False)
+    except FileNotFoundError:  # an object store has no empty folders
+        existing = []
+    for name in sorted(posixpath.basename(n) for n in existing):
+        shard = name[: -len(".keys.parquet")] if name.endswith(".keys.parquet") else name
+        if name.startswith("part-") and shard not in planned:
+            raise ValueError(
+                f"{out_url} holds {name}, a shard of another plan (other archives, "
+                "blocksize or format): convert into a new folder"
+            )
     tasks = [
         dask.delayed(_write_shard, pure=False)(i, p, fs, out_fs, out_path, to, raw, threads)
         for i, p in enumerate(pieces)

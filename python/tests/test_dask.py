@@ -405,6 +405,9 @@ def test_convert_shards_manifest_threads_and_rerun(client, mdask, data, referenc
     assert third["skipped"] == len(shards) - 1
     assert third["sha256"] == manifest["sha256"]
     assert not list(out.rglob("*.tmp"))
+    # Another plan into the same folder would mix two sets of shards.
+    with pytest.raises(ValueError, match="another plan"):
+        mdask.convert(path, str(out), to=to, blocksize="40KiB")
 
 
 def test_convert_every_kind_of_source(client, mdask, data, reference, tmp_path):
@@ -577,6 +580,8 @@ def test_bad_input_raises_documented_exceptions(mdask, data, tmp_path):
         mdask.read_mbox(str(tmp_path / "*.mbox"))
     with pytest.raises(ValueError):
         mdask.read_mbox([])
+    with pytest.raises(ValueError):
+        mdask.read_mbox([str(data / "archives" / "a.mbox"), "memory://x.mbox"])
     for bad in ("abc", 0, -5, "0MiB"):
         with pytest.raises(ValueError):
             mdask.read_mbox(str(data / "archives" / "a.mbox"), blocksize=bad)
