@@ -410,6 +410,51 @@ def test_convert_shards_manifest_threads_and_rerun(client, mdask, data, referenc
         mdask.convert(path, str(out), to=to, blocksize="40KiB")
 
 
+def sqlite_from_shards(folder, db_path):
+    """The README's recipe: the shards of ``mimeflow.dask.convert`` into one
+    SQLite database on one node (JSON text for lists, epoch seconds for
+    times, as docs/schema.md's SQLite column; FTS5 over the text)."""
+    import sqlite3
+
+    import pyarrow.dataset as ds
+
+    shards = ds.dataset(f"{folder}/messages", format="parquet")
+    threads = {
+        (r["source"], r["offset"]): r["thread_id"]
+        for r in pq.read_table(f"{folder}/threads.parquet").to_pylist()
+    }
+    names = [n for n in shards.schema.names if n != "raw"]
+    quoted = ", ".join(f'"{n}"' for n in names)
+    db = sqlite3.connect(db_path)
+    db.execute(f"CREATE TABLE messages (id INTEGER PRIMARY KEY, {quoted}, thread_id TEXT)")
+    insert = f"INSERT INTO messages ({quoted}, thread_id) VALUES ({', '.join('?' * (len(names) + 1))})"
+
+    def cell(v):
+        if isinstance(v, (list, dict)):
+            return json.dumps(v, ensure_ascii=False)
+        if hasattr(v, "timestamp"):
+            return int(v.timestamp())
+        return v
+
+    for batch in shards.to_batches(columns=names):
+        db.executemany(
+            insert,
+            (
+                [cell(r[n]) for n in names] + [threads[(r["source"], r["offset"])]]
+                for r in batch.to_pylist()
+            ),
+        )
+    db.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(subject, from_name, from_address, "
+        "body_text, content='messages', content_rowid='id')"
+    )
+    db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+    db.execute("CREATE INDEX messages_key ON messages(source, offset)")
+    db.execute("CREATE INDEX messages_thread ON messages(thread_id)")
+    db.commit()
+    db.close()
+
+
 def test_convert_every_kind_of_source(client, mdask, data, reference, tmp_path):
     sources = _sources(data)
     out = tmp_path / "all"
@@ -417,6 +462,22 @@ def test_convert_every_kind_of_source(client, mdask, data, reference, tmp_path):
     got = pa.concat_tables(pq.read_table(str(p)) for p in _shards(out, "parquet"))
     assert manifest["rows"] == got.num_rows
     assert _key_sorted(_without_row(got)).equals(_reference_rows(reference, sources))
+    # The README's SQLite recipe, from these shards.
+    import sqlite3
+
+    sqlite_from_shards(str(out), str(tmp_path / "mail.db"))
+    db = sqlite3.connect(str(tmp_path / "mail.db"))
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == manifest["rows"]
+    thread_rows = pq.read_table(str(out / "threads.parquet"))
+    assert db.execute("SELECT count(DISTINCT thread_id) FROM messages").fetchone()[0] == len(
+        set(thread_rows.column("thread_id").to_pylist())
+    )
+    subjects = got.column("subject").to_pylist()
+    hits = db.execute(
+        "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'subject:release'"
+    ).fetchone()[0]
+    assert hits == sum(1 for x in subjects if x and "release" in x.lower().split()) > 0
+    db.close()
     # Threads of one Maildir equal its one-machine run.
     maildir = str(data / "maildir")
     out2 = tmp_path / "maildir"
