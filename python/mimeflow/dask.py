@@ -21,7 +21,9 @@ How archives are cut:
   cannot be cut (a compressed stream has no random access; mboxcl2's
   bodies keep unquoted From lines): each is one partition, read by one
   task in a streaming pass (a remote one is first copied to a local
-  temporary file).
+  temporary file). That pass parses on the engine's own pool, not on
+  ``threads`` threads: set ``RAYON_NUM_THREADS`` in the workers'
+  environment to cap it.
 - A folder is a Maildir when it has ``cur/`` and ``new/``, else a folder
   of ``.eml`` files when it holds any, else a folder of archives: the rule
   ``mimeflow convert`` uses. Maildir and ``.eml`` files are grouped into
@@ -57,8 +59,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
-import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
+try:
+    import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
+except ImportError as e:  # pragma: no cover - what a worker without the extra sees
+    raise ImportError(f"mimeflow.dask needs pip install 'mimeflow[dask]': {e}") from e
 
 from mimeflow import _native
 
