@@ -12,11 +12,12 @@ How archives are cut:
 - A plain mbox is cut at From_ boundaries near every ``blocksize`` bytes.
   Planning reads the archive's head (:data:`mimeflow.mbox.SNIFF_BYTES`, 4
   MiB, to decide the variant as a one-machine run does; 64 KiB when
-  ``variant`` is given) and a small window (64 KiB) around each nominal cut, in which :func:`mimeflow.mbox.find_cut` applies the
-  engine's own rule (a From_ line after a blank line, its date checked):
+  ``variant`` is given) and a small window (64 KiB) around each nominal
+  cut, in which :func:`mimeflow.mbox.find_cut` applies the engine's own
+  rule (a From_ line after a blank line, its date checked):
   never a bare ``\\nFrom `` search, and never the whole archive. A window
-  grows until it holds a boundary, so a message larger than a block is
-  read once by the planner. Each task then fetches exactly its range.
+  doubles until it holds a boundary, so the planner reads a message larger
+  than a block (up to twice its size). Each task then fetches exactly its range.
 - Compressed archives (``.gz``, ``.zst``, ``.xz``) and mboxcl2 archives
   cannot be cut (a compressed stream has no random access; mboxcl2's
   bodies keep unquoted From lines): each is one partition, read by one
@@ -62,8 +63,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 try:
     import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
     import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
-except ImportError as e:  # pragma: no cover - what a worker without the extra sees
-    raise ImportError(f"mimeflow.dask needs pip install 'mimeflow[dask]': {e}") from e
+except ImportError as _missing:  # pragma: no cover - what a worker without the extra sees
+    raise ImportError(
+        f"mimeflow.dask needs pip install 'mimeflow[dask]': {_missing}"
+    ) from _missing
 
 from mimeflow import _native
 

@@ -427,7 +427,8 @@ def sqlite_from_shards(folder, db_path):
     quoted = ", ".join(f'"{n}"' for n in names)
     db = sqlite3.connect(db_path)
     db.execute(f"CREATE TABLE messages (id INTEGER PRIMARY KEY, {quoted}, thread_id TEXT)")
-    insert = f"INSERT INTO messages ({quoted}, thread_id) VALUES ({', '.join('?' * (len(names) + 1))})"
+    marks = ", ".join("?" * (len(names) + 1))
+    insert = f"INSERT INTO messages ({quoted}, thread_id) VALUES ({marks})"
 
     def cell(v):
         if isinstance(v, (list, dict)):
