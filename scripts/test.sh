@@ -116,7 +116,7 @@ fi
 test_extra=$(.venv/bin/python - <<'PY'
 import re
 text = open("pyproject.toml").read()
-m = re.search(r'^test = \[(.*?)\]', text, re.M)
+m = re.search(r'^test = \[(.*)\]\s*$', text, re.M)  # greedy: extras have brackets
 print(" ".join(re.findall(r'"([^"]+)"', m.group(1))))
 PY
 )

@@ -22,6 +22,13 @@ __all__ = [
     "schema",
     "read_arrow",
     "range_table",
+    "sniff",
+    "find_cut",
+    "piece_table",
+    "files_table",
+    "thread_table",
+    "SNIFF_BYTES",
+    "CUT_LOOKBEHIND",
     "Schema",
     "ArrowStream",
     "convert",
@@ -354,6 +361,72 @@ def range_table(
     ``start > end``, ``end`` is past the end of the file, or ``variant`` or
     a column is unknown; ``MboxError`` for an archive that cannot be cut
     (compressed, mboxcl2, not an mbox); ``OSError``."""
+
+SNIFF_BYTES: int
+CUT_LOOKBEHIND: int
+
+def sniff(head: bytes, *, complete: bool = False) -> Tuple[str, str]:
+    """The variant and line ending (``"lf"``, ``"crlf"``, ``"cr"``) of an
+    archive from its first :data:`SNIFF_BYTES` bytes (``complete``: the
+    head is the whole archive), as :func:`open` decides them. Raises
+    ``MboxError`` (``kind == "not_mbox"``) for data that is not an mbox."""
+
+def find_cut(
+    window: bytes,
+    at: int,
+    line_ending: str,
+    *,
+    archive_start: bool = False,
+    eof: bool = False,
+) -> Optional[int]:
+    """Where :func:`plan_splits` would cut for the nominal position ``at``
+    (an index into ``window``), found in a window of the archive: the index
+    of the From_ boundary, or ``None`` when the window holds none (with
+    ``eof``, the window runs to the archive's end and nothing follows;
+    without it, read a longer window). The window must start at least
+    :data:`CUT_LOOKBEHIND` bytes before ``at`` unless it starts the archive
+    (``archive_start``). Raises ``ValueError`` for an ``at`` outside
+    those bounds or an unknown line ending."""
+
+def piece_table(
+    piece: bytes,
+    base: int,
+    source: str,
+    variant: str,
+    columns: Optional[List[str]] = None,
+    *,
+    raw: bool = False,
+    threads: int = 1,
+) -> ArrowStream:
+    """The rows of ``piece``, a byte range of the plain archive ``source``
+    that starts ``base`` bytes into it at a From_ boundary and ends at one
+    (or at the archive's end): the same rows, offsets included, as
+    :func:`range_table` gives for that range. Parses on ``threads`` threads
+    (1 to 1024) with the GIL released. Raises ``ValueError`` (unknown column
+    or variant, ``threads`` out of range), ``MboxError`` (an mboxcl2 piece
+    that does not start the archive)."""
+
+def files_table(
+    files: List[Tuple[str, bytes]],
+    *,
+    maildir: bool,
+    columns: Optional[List[str]] = None,
+    raw: bool = False,
+    threads: int = 1,
+) -> ArrowStream:
+    """The rows of messages held one a file, as ``(path, contents)`` pairs
+    in order: ``source`` is the path, ``offset`` 0; with ``maildir`` the
+    flags come from the path (``cur/`` or ``new/``, ``:2,FLAGS``). Parses
+    on ``threads`` threads (1 to 1024) with the GIL released. Raises
+    ``ValueError`` (unknown column, ``threads`` out of range)."""
+
+def thread_table(keys: object) -> ArrowStream:
+    """The ``threads`` rows (``source``, ``offset``, ``thread_id``) of the
+    messages of ``keys``, any object with ``__arrow_c_stream__`` holding
+    the columns ``source``, ``offset``, ``message_id``, ``in_reply_to`` and
+    ``references`` of :func:`schema`, in any order and from any number of
+    pieces: the same ids as a one-machine run. Raises ``TypeError`` (no
+    Arrow stream) or ``ValueError`` (a missing or mistyped column)."""
 
 def convert(
     src: _Path,

@@ -40,18 +40,34 @@ kills the interpreter with SIGBUS; no exception can catch it. Pass
 ``read(2)``, never mapped; a truncation is then an ``OSError``) or to
 ``process_range`` (messages are copies) when the archive may change under
 you.
+
+For readers that fetch bytes themselves (object storage, other engines'
+tasks: :mod:`mimeflow.dask` is one), :func:`sniff` decides the variant from
+an archive's first :data:`SNIFF_BYTES`, :func:`find_cut` finds a cut of the
+plan's rule in a small window around a nominal position, and
+:func:`piece_table` gives the rows of a byte range held in memory;
+:func:`files_table` those of Maildir or ``.eml`` files held in memory, and
+:func:`thread_table` the conversation threads of rows read in any number of
+pieces (the same ids as a one-machine run).
 """
 
 from mimeflow._errors import MboxError
 from mimeflow._native import (
+    CUT_LOOKBEHIND,
+    SNIFF_BYTES,
     ArrowStream,
     EntryInfo,
     MboxReader,
+    files_table,
+    find_cut,
     open,
+    piece_table,
     plan_splits,
     process_range,
     range_table,
     read_arrow,
+    sniff,
+    thread_table,
 )
 
 __all__ = [
@@ -60,6 +76,13 @@ __all__ = [
     "process_range",
     "read_arrow",
     "range_table",
+    "sniff",
+    "find_cut",
+    "piece_table",
+    "files_table",
+    "thread_table",
+    "SNIFF_BYTES",
+    "CUT_LOOKBEHIND",
     "ArrowStream",
     "MboxReader",
     "EntryInfo",

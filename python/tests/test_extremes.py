@@ -258,6 +258,35 @@ def recipes(tmp):
         post=consume,
     )
     add("mbox.ArrowStream.__repr__", lambda: repr(mimeflow.mbox.read_arrow(str(box))))
+    # The pieces of a distributed reader (mimeflow.dask).
+    add("mbox.sniff", mimeflow.mbox.sniff, [MBOX], {"complete": True})
+    add(
+        "mbox.find_cut",
+        mimeflow.mbox.find_cut,
+        [MBOX, 10, "lf"],
+        {"archive_start": True, "eof": True},
+    )
+    add(
+        "mbox.piece_table",
+        mimeflow.mbox.piece_table,
+        [MBOX, 0, str(box), "mboxrd", None],
+        {"raw": True, "threads": 2},
+        post=consume,
+    )
+    add(
+        "mbox.files_table",
+        mimeflow.mbox.files_table,
+        [[("cur/1:2,S", MESSAGE), ("new/2", MBOX)]],
+        {"maildir": True, "columns": None, "raw": True, "threads": 2},
+        post=consume,
+    )
+    keys = ["source", "offset", "message_id", "in_reply_to", "references"]
+    add(
+        "mbox.thread_table",
+        mimeflow.mbox.thread_table,
+        [Fresh(lambda: mimeflow.mbox.read_arrow(str(box), keys))],
+        post=consume,
+    )
     add(
         "schema",
         mimeflow.schema,

@@ -204,6 +204,42 @@ pub fn range_batch(
     raw: bool,
     columns: Option<&[String]>,
 ) -> Result<RecordBatch, RowsError> {
+    mbox_batch(data, range, 0, source, variant, raw, columns)
+}
+
+/// The messages of `piece`: a piece of the plain archive named `source`
+/// that starts at one of its From_ boundaries, `base` bytes into it, and
+/// ends at another or at the archive's end: the exact byte range a task
+/// fetched from remote storage. The rows (offsets included) equal those
+/// [`range_batch`] gives for that range of the whole archive.
+pub fn piece_batch(
+    piece: &Bytes,
+    base: u64,
+    source: &str,
+    variant: Variant,
+    raw: bool,
+    columns: Option<&[String]>,
+) -> Result<RecordBatch, RowsError> {
+    mbox_batch(
+        piece,
+        0..piece.len() as u64,
+        base,
+        source,
+        variant,
+        raw,
+        columns,
+    )
+}
+
+fn mbox_batch(
+    data: &Bytes,
+    range: Range<u64>,
+    base: u64,
+    source: &str,
+    variant: Variant,
+    raw: bool,
+    columns: Option<&[String]>,
+) -> Result<RecordBatch, RowsError> {
     let idx = projection(&message_schema(raw), columns).map_err(RowsError::Column)?;
     let opts = ReadOptions {
         variant: Some(variant),
@@ -211,7 +247,7 @@ pub fn range_batch(
     };
     let items: Vec<Item<'_>> = mbox::read_range(data, range, &opts)
         .map(|e| Item {
-            offset: e.offset,
+            offset: base + e.offset,
             length: e.length,
             envelope: Some(e.envelope.into()),
             message: Raw::Cow(e.message),
@@ -222,4 +258,111 @@ pub fn range_batch(
         .collect();
     let batch = items_batch(&items, None, Some(data), source, raw)?;
     Ok(project(batch, &idx)?)
+}
+
+/// One message a file, as a Maildir or `.eml` folder holds them: its path
+/// (the row's source; a Maildir file's folder, `cur` or `new`, and name
+/// give its flags, by the rule a folder source reads them with) and its
+/// bytes.
+pub struct MessageFile {
+    /// The file's path or URL.
+    pub path: String,
+    /// Its contents.
+    pub data: Bytes,
+}
+
+/// The rows of `files` (each one message, offset 0), in order: what a task
+/// holding some files of a Maildir or `.eml` folder turns into rows.
+/// `maildir` reads flags from the files' names.
+pub fn files_batch(
+    files: &[MessageFile],
+    maildir: bool,
+    raw: bool,
+    columns: Option<&[String]>,
+) -> Result<RecordBatch, RowsError> {
+    let idx = projection(&message_schema(raw), columns).map_err(RowsError::Column)?;
+    let items: Vec<Item<'_>> = files
+        .iter()
+        .map(|f| {
+            let (dir, name) = match f.path.trim_end_matches('/').rsplit_once('/') {
+                Some((dir, name)) => (dir, name),
+                None => ("", f.path.as_str()),
+            };
+            let cur = dir.rsplit('/').next() == Some("cur");
+            Item {
+                offset: 0,
+                length: f.data.len() as u64,
+                envelope: None,
+                message: Raw::Shared(f.data.clone()),
+                maildir: maildir.then(|| (cur, super::source::maildir_info(name))),
+                origin: Some(f.path.clone().into()),
+                refused: None,
+            }
+        })
+        .collect();
+    let batch = items_batch(&items, None, None, "", raw)?;
+    Ok(project(batch, &idx)?)
+}
+
+/// The thread of every message of `keys` (batches with the columns
+/// `source`, `offset`, `message_id`, `in_reply_to` and `references` of the
+/// messages schema, in any order and from any number of runs), by the rule
+/// of [`crate::rows::threads`]: one batch of the threads schema, in the
+/// order of the input. The ids equal a one-machine run's over the same
+/// messages.
+pub fn thread_batch_of(
+    keys: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
+) -> Result<RecordBatch, RowsError> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::UInt64Type;
+    use arrow_array::Array;
+
+    let mut index = crate::rows::threads::ThreadIndex::new();
+    for batch in keys {
+        let batch = batch?;
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .ok_or_else(|| RowsError::Column(format!("threads need the column {name:?}")))
+        };
+        let typed = |name: &str| {
+            RowsError::Column(format!(
+                "column {name:?} has another type than the messages schema's"
+            ))
+        };
+        let source = col("source")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| typed("source"))?;
+        let offset = col("offset")?
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| typed("offset"))?;
+        let message_id = col("message_id")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| typed("message_id"))?;
+        let in_reply_to = col("in_reply_to")?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| typed("in_reply_to"))?;
+        let references = col("references")?
+            .as_list_opt::<i32>()
+            .ok_or_else(|| typed("references"))?;
+        let mut refs = Vec::new();
+        for i in 0..batch.num_rows() {
+            refs.clear();
+            if references.is_valid(i) {
+                let list = references.value(i);
+                let list = list
+                    .as_string_opt::<i32>()
+                    .ok_or_else(|| typed("references"))?;
+                refs.extend(list.iter().flatten().map(str::to_string));
+            }
+            index.push(
+                source.value(i),
+                offset.value(i),
+                message_id.is_valid(i).then(|| message_id.value(i)),
+                in_reply_to.is_valid(i).then(|| in_reply_to.value(i)),
+                &refs,
+            );
+        }
+    }
+    Ok(crate::rows::arrow::thread_batch(&index.finish())?)
 }

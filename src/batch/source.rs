@@ -393,6 +393,13 @@ fn peek_mbox(
     Ok(Box::new(std::io::Cursor::new(head).chain(reader)))
 }
 
+/// A Maildir file name's `2,FLAGS` info (empty when it has none).
+pub(crate) fn maildir_info(name: &str) -> String {
+    name.rsplit_once(":2,")
+        .map(|(_, f)| format!("2,{f}"))
+        .unwrap_or_default()
+}
+
 fn list_folder(path: &Path) -> Result<Source, BatchError> {
     let is_maildir = path.join("cur").is_dir() && path.join("new").is_dir();
     let mut files = Vec::new();
@@ -405,11 +412,7 @@ fn list_folder(path: &Path) -> Result<Source, BatchError> {
                 {
                     continue;
                 }
-                let info = name
-                    .rsplit_once(":2,")
-                    .map(|(_, f)| format!("2,{f}"))
-                    .unwrap_or_default();
-                files.push((e.path(), Some((cur, info))));
+                files.push((e.path(), Some((cur, maildir_info(&name)))));
             }
         }
     } else {

@@ -60,8 +60,8 @@ mod write;
 
 pub use from_line::is_from_line;
 pub use mmap::{open_path, open_path_streamed, open_stream, Archive};
-pub use sniff::{sniff, Sniffed};
-pub use split::plan_splits;
+pub use sniff::{sniff, sniff_head, Sniffed, SNIFF_SAMPLE};
+pub use split::{find_cut, plan_splits, Cut, CUT_LOOKBEHIND};
 // For the batch pipeline and the Python reader, both behind features.
 #[cfg(any(feature = "parallel", feature = "python"))]
 pub(crate) use stream::SPOOLED_WEIGHT;

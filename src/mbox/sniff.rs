@@ -15,7 +15,7 @@ use super::scan::{self, Ctx, ScanState, Step};
 use super::{LineEnding, MboxError, Variant};
 
 /// How much of the archive [`sniff`] looks at.
-pub(crate) const SNIFF_SAMPLE: usize = 4 << 20;
+pub const SNIFF_SAMPLE: usize = 4 << 20;
 
 /// What [`sniff`] decided, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +98,18 @@ pub fn sniff(data: &[u8]) -> Sniffed {
         &data[..data.len().min(SNIFF_SAMPLE)],
         complete,
         detect_eol(data),
+    )
+}
+
+/// [`sniff`] of the first bytes of an archive held elsewhere (a planner
+/// reading remote storage): `head` should be the first 4 MiB
+/// ([`SNIFF_SAMPLE`]), or the whole archive (`complete`), for the answer to
+/// equal `sniff`'s of the whole.
+pub fn sniff_head(head: &[u8], complete: bool) -> Sniffed {
+    sniff_sample(
+        &head[..head.len().min(SNIFF_SAMPLE)],
+        complete,
+        detect_eol(head),
     )
 }
 

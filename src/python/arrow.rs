@@ -149,7 +149,7 @@ impl ArrowStream {
     }
 }
 
-fn rows_error(e: RowsError) -> PyErr {
+pub(super) fn rows_error(e: RowsError) -> PyErr {
     match e {
         RowsError::Column(c) => PyValueError::new_err(c),
         // What is neither an mbox nor a folder of mail: the MboxError of
@@ -213,7 +213,7 @@ fn stream_error(e: RowsError) -> ArrowError {
     }
 }
 
-fn stream(
+pub(super) fn stream(
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch, RowsError>> + Send + 'static,
 ) -> ArrowStream {
@@ -227,7 +227,7 @@ fn stream(
     }
 }
 
-fn parse_variant(name: Option<&str>) -> PyResult<Option<Variant>> {
+pub(super) fn parse_variant(name: Option<&str>) -> PyResult<Option<Variant>> {
     match name {
         None | Some("auto") => Ok(None),
         Some(n) => Variant::from_name(n).map(Some).ok_or_else(|| {

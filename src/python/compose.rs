@@ -32,7 +32,7 @@ use crate::mbox::Variant;
 const PY_WRITE_CHUNK: usize = 1 << 20;
 
 /// Most threads `convert(jobs=...)` starts.
-const MAX_JOBS: usize = 1024;
+pub(super) const MAX_JOBS: usize = 1024;
 
 /// Bytes-like content without a copy for `bytes` (the object owns the
 /// buffer), with one copy, made while attached, for other buffers.

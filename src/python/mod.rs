@@ -19,6 +19,7 @@ mod compose;
 mod errors;
 mod mbox;
 mod message;
+mod pieces;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::marker::Ungil;
@@ -218,6 +219,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(arrow::range_table, m)?)?;
     m.add_class::<arrow::Schema>()?;
     m.add_class::<arrow::ArrowStream>()?;
+    m.add_function(wrap_pyfunction!(pieces::sniff, m)?)?;
+    m.add_function(wrap_pyfunction!(pieces::find_cut, m)?)?;
+    m.add_function(wrap_pyfunction!(pieces::piece_table, m)?)?;
+    m.add_function(wrap_pyfunction!(pieces::files_table, m)?)?;
+    m.add_function(wrap_pyfunction!(pieces::thread_table, m)?)?;
+    m.add("SNIFF_BYTES", crate::mbox::SNIFF_SAMPLE)?;
+    m.add("CUT_LOOKBEHIND", crate::mbox::CUT_LOOKBEHIND)?;
     m.add_function(wrap_pyfunction!(compose::convert, m)?)?;
     m.add_function(wrap_pyfunction!(compose::normalize, m)?)?;
     m.add_class::<compose::MessageBuilder>()?;
