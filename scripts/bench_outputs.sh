@@ -98,11 +98,12 @@ def clean(path):
     for p in [path] + [path + s for s in (".partial", ".threads.jsonl", "-wal", "-shm", "-journal")]:
         if os.path.exists(p) and not os.path.isdir(p):
             os.remove(p)
-    base = path[: -len(".parquet")] if path.endswith(".parquet") else None
-    if base:
-        for s in (".attachments.parquet", ".threads.parquet"):
-            if os.path.exists(base + s):
-                os.remove(base + s)
+    # The side files are named after DEST less its extension.
+    stem, ext = os.path.splitext(path)
+    sides = {".parquet": (".attachments.parquet", ".threads.parquet"), ".jsonl": (".threads.jsonl",)}
+    for s in sides.get(ext, ()):
+        if os.path.exists(stem + s):
+            os.remove(stem + s)
 
 
 def timed(cmd, out):
