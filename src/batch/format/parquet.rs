@@ -67,9 +67,12 @@ pub fn is_file_form(dest: &std::path::Path) -> bool {
         && !dest.as_os_str().as_encoded_bytes().ends_with(b"/")
 }
 
+/// zstd level 1: the row groups are compressed on the one writer thread,
+/// where level 3 made `--to parquet` 0.68x the speed of jsonl on text mail
+/// (level 1: 0.87x, files 8% larger; Zen 3, 100 MB text archive, -j2).
 fn props() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3")))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
         .set_max_row_group_row_count(Some(usize::MAX))
         .set_key_value_metadata(Some(vec![KeyValue::new(
             VERSION_KEY.to_string(),
