@@ -4,6 +4,8 @@
 //! GNU coreutils' `base64` is the reference for encoded output; those
 //! comparisons are skipped when `/usr/bin/base64` is absent.
 
+#[path = "support/memory.rs"]
+mod memory;
 #[path = "support/oracle.rs"]
 mod oracle;
 
@@ -774,34 +776,14 @@ fn huge_width_streams_in_constant_memory() {
         .expect("stderr")
         .read_to_string(&mut stderr)
         .expect("read stderr");
-    let (status, max_rss_kib) = wait_with_max_rss(child);
+    let (anon, _, status) = memory::peak_memory(child);
     feeder.join().expect("feeder");
     let (total, newlines) = counter.join().expect("counter");
-    assert!(status == 0, "exit status {status}: {stderr}");
+    assert!(status.success(), "{status:?}: {stderr}");
     assert_eq!((total, newlines), ((INPUT / 3 * 4 + 4 + 1) as u64, 1));
     assert!(
-        max_rss_kib < 32 * 1024,
-        "peak RSS {max_rss_kib} KiB for {} MiB of input",
+        anon < 32 << 20,
+        "peak RssAnon {anon} bytes for {} MiB of input",
         INPUT >> 20
     );
-}
-
-/// Reaps `child` with `wait4`, which reports its own peak RSS (KiB), unlike
-/// `getrusage(RUSAGE_CHILDREN)`, which mixes in other tests' children.
-#[cfg(target_os = "linux")]
-fn wait_with_max_rss(child: std::process::Child) -> (i32, i64) {
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own unreaped child (nothing else waits for it),
-    // and both out-pointers are valid for writes.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        128 + libc::WTERMSIG(status)
-    };
-    (code, usage.ru_maxrss)
 }

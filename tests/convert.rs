@@ -5,6 +5,8 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/memory.rs"]
+mod memory;
 #[allow(unused_imports)]
 use cli::*;
 
@@ -579,29 +581,6 @@ fn spooled_messages_convert_like_the_plain_file() {
     assert_eq!(fs::read_dir(&spool).unwrap().count(), 0, "spool files left");
 }
 
-/// Peak anonymous memory (RssAnon, sampled) and VmHWM of a child process.
-#[cfg(target_os = "linux")]
-fn peak_memory(mut child: std::process::Child) -> (u64, u64, std::process::ExitStatus) {
-    let status_path = format!("/proc/{}/status", child.id());
-    let field = |s: &str, name: &str| -> u64 {
-        s.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    let (mut anon, mut hwm) = (0, 0);
-    loop {
-        if let Ok(s) = fs::read_to_string(&status_path) {
-            anon = anon.max(field(&s, "RssAnon:"));
-            hwm = hwm.max(field(&s, "VmHWM:"));
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            return (anon << 10, hwm << 10, st);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-}
-
 /// Bounded memory: a gzip archive holding a ~300 MB message converts with
 /// peak anonymous memory far below the message size (default spool
 /// threshold). Slow in debug builds (compressing 300 MB): run with
@@ -645,7 +624,7 @@ fn huge_streamed_message_keeps_memory_bounded() {
         .arg(&dest)
         .spawn()
         .unwrap();
-    let (anon, hwm, status) = peak_memory(child);
+    let (anon, hwm, status) = memory::peak_memory(child);
     assert!(status.success());
     let sizes: Vec<u64> = fs::read_dir(&dest)
         .unwrap()
