@@ -7,7 +7,7 @@
 # 1. parquet vs jsonl (no --text) on the mixed and the text archive, the
 #    one-file and the folder form of parquet        target: >= 0.8x jsonl
 # 2. --to sqlite vs benches/sqlite_reference.py (stdlib mailbox + email +
-#    sqlite3, FTS5; --jobs JOBS) on the text archive  target: >= 5x
+#    sqlite3, FTS5; --jobs 1, and --jobs JOBS) on the text archive  target: >= 5x
 # 3. --to sqlite vs the floor (benches/sqlite_floor.rs: the same rows by a
 #    plain rusqlite loop, indexes and the FTS5 rebuild; rows made before
 #    its timer) on the text archive                 target: <= 1.3x
@@ -176,19 +176,24 @@ if "sqlite" not in SKIP:
     verdicts.append(("sqlite vs floor", "%.2fx" % ratio, "<= 1.3x", ok))
     print("  mimeflow / floor = %.2fx (target <= 1.3x): %s" % (ratio, "met" if ok else "MISSED"))
 
-    print("\n== sqlite vs the Python reference (benches/sqlite_reference.py --jobs %s); load %s%s"
-          % (JOBS, loadavg(), mark))
-    ref = os.path.join(OUT, "ref.db")
-    c = {
-        "mimeflow --to sqlite": (convert(src, "sqlite", db), db),
-        "python reference": ([sys.executable, os.path.join(E["ROOT"], "benches", "sqlite_reference.py"),
-                              src, ref, "--jobs", JOBS], ref),
-    }
-    med, _ = alternate(c, PY_RUNS)
-    speed = med["python reference"] / med["mimeflow --to sqlite"]
-    ok = speed >= 5
-    verdicts.append(("sqlite vs Python reference", "%.1fx" % speed, ">= 5x", ok))
-    print("  mimeflow is %.1fx the reference's speed (target >= 5x): %s" % (speed, "met" if ok else "MISSED"))
+    # The reference as a Python user runs it (one process), and with as
+    # many parsing processes as mimeflow has threads: the second is bounded
+    # by the SQLite work both share (the floor's seconds), so it is
+    # reported beside the first, not instead of it.
+    for ref_jobs in sorted({"1", JOBS}, key=int):
+        print("\n== sqlite vs the Python reference (benches/sqlite_reference.py --jobs %s); load %s%s"
+              % (ref_jobs, loadavg(), mark))
+        ref = os.path.join(OUT, "ref.db")
+        c = {
+            "mimeflow --to sqlite": (convert(src, "sqlite", db), db),
+            "python reference": ([sys.executable, os.path.join(E["ROOT"], "benches", "sqlite_reference.py"),
+                                  src, ref, "--jobs", ref_jobs], ref),
+        }
+        med, _ = alternate(c, PY_RUNS)
+        speed = med["python reference"] / med["mimeflow --to sqlite"]
+        ok = speed >= 5
+        verdicts.append(("sqlite vs Python reference --jobs %s" % ref_jobs, "%.1fx" % speed, ">= 5x", ok))
+        print("  mimeflow is %.1fx the reference's speed (target >= 5x): %s" % (speed, "met" if ok else "MISSED"))
 
 if "memory" not in SKIP:
     print("\n== peak RssAnon (sampled /proc/PID/status), mixed archives, -j%s; load %s%s"

@@ -21,6 +21,7 @@
 #   GUARD_DIR=/tmp/guard BUILD_ONLY=1 scripts/guard_bench.sh 2c09845   (build now,
 #   GUARD_DIR=/tmp/guard scripts/guard_bench.sh 2c09845                  time later)
 #   B64_FILTER='^decode/mimeflow/avx512vbmi/16777216$' SKIP_MSG=1 SKIP_CONVERT=1 ...
+#   SKIP_B64=1 SKIP_PY=1 ...  (the message and convert benches alone)
 #       (one bench again; B64_FILTER/MSG_FILTER are criterion filters)
 #
 # Report the CPU (family/model from /proc/cpuinfo) and check the machine
@@ -84,9 +85,13 @@ msg_filter=${MSG_FILTER:-'^(list_mail|attachment)/mimeflow/'}
 crit() {
     local tree=$1 bench=$2 filter=$3
     shift 3
-    local feat=()
-    [[ $bench == base64 ]] && feat=(--features bench-peers)
-    (cd "$tree" && cargo bench --quiet "${feat[@]}" --bench "$bench" -- --noplot "$@" "$filter") >/dev/null
+    # The same features for every bench and both trees: the build step made
+    # them so. A bench built without bench-peers is another crate graph,
+    # partitioned into codegen units differently: on Zen 3 the new tree's
+    # `message` bench ran list_mail 35% slower without the feature than with
+    # it (same code), which read as a slowdown against the old tree (whose
+    # defaults had it), and every call rebuilt the binary.
+    (cd "$tree" && cargo bench --quiet --features bench-peers --bench "$bench" -- --noplot "$@" "$filter") >/dev/null
 }
 convert() { # BIN BASELINE-ARGS...
     local bin=$1
@@ -115,6 +120,7 @@ for r in $(seq "$rounds"); do
     echo "round $r/$rounds"
     for bench_filter in "base64 $b64_filter" "message $msg_filter"; do
         [[ -n "${SKIP_MSG:-}" && $bench_filter == message* ]] && continue
+        [[ -n "${SKIP_B64:-}" && $bench_filter == base64* ]] && continue
         read -r bench filter <<<"$bench_filter"
         crit "$old" "$bench" "$filter" --save-baseline "old$r"
         crit "$new" "$bench" "$filter" --baseline "old$r"
