@@ -30,6 +30,11 @@ from _oracles import missing
 from test_dask import OUTPUTS_MBOX, _file_message, _mbox, _one_machine
 
 
+# Ray's own DataContext() sets its deprecated fields (use_push_based_shuffle,
+# use_polars, use_arrow_tensor_v2 in ray 2.60), each of which warns.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+
+
 def _need(module, extra):
     try:
         return __import__(module, fromlist=["_"])
@@ -164,6 +169,9 @@ def test_spark_schema_is_mimeflows(spark, data):
 
 @pytest.mark.spark
 def test_spark_every_block_count_keeps_every_message(spark, data, reference):
+    import mimeflow.pieces
+
+    cut = 0
     for name in ("a.mbox", "b.mbox"):
         path = str(data / name)
         for blocks, blocksize in _block_counts(path):
@@ -173,11 +181,15 @@ def test_spark_every_block_count_keeps_every_message(spark, data, reference):
                 .option("columns", "offset,sha256")
                 .load(path)
             )
-            assert df.rdd.getNumPartitions() <= blocks
+            # One partition per piece of the plan.
+            _, pieces = mimeflow.pieces.plan(path, blocksize=blocksize)
+            assert df.rdd.getNumPartitions() == len(pieces) <= blocks
             got = df.toArrow()
             want = reference[path].select(["offset", "sha256"])
             assert got.column_names == ["offset", "sha256"]
             _same_rows(got, want)
+            cut += len(pieces) > 1
+    assert cut >= 5
 
 
 @pytest.mark.spark
@@ -247,14 +259,24 @@ def test_ray_rows_equal_one_machine(ray_data, data, reference):
 
 @pytest.mark.ray
 def test_ray_every_block_count_keeps_every_message(ray_data, data, reference):
+    import ray
+
+    import mimeflow.pieces
     import mimeflow.ray
 
+    cut = 0
     for name in ("a.mbox", "b.mbox"):
         path = str(data / name)
         for blocks, blocksize in _block_counts(path):
             ds = mimeflow.ray.read_mbox(path, blocksize=blocksize, columns=["offset", "sha256"])
-            got = _ray_table(ds)
+            refs = ds.to_arrow_refs()
+            # One block per piece of the plan.
+            _, pieces = mimeflow.pieces.plan(path, blocksize=blocksize)
+            assert len(refs) == len(pieces) <= blocks
+            got = pa.concat_tables([ray.get(ref) for ref in refs])
             _same_rows(got, reference[path].select(["offset", "sha256"]))
+            cut += len(pieces) > 1
+    assert cut >= 5
 
 
 @pytest.mark.ray
