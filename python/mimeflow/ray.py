@@ -25,18 +25,21 @@ Workers need ``pip install 'mimeflow[ray]'`` (Python 3.10 or newer);
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
+import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from mimeflow import _native
 from mimeflow.pieces import Piece, _check_threads, _empty, plan, read_piece
 
 if TYPE_CHECKING:
-    import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    import ray.data  # type: ignore[import-not-found,unused-ignore]
+    # Private: without Ray the name would be Any, which stubtest takes for one
+    # of ours.
+    import ray.data as _ray_data  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["read_mbox"]
 
@@ -77,15 +80,18 @@ def read_mbox(
     filesystem: Optional["fsspec.AbstractFileSystem"] = None,
     raw: bool = False,
     threads: int = 1,
-) -> "ray.data.Dataset":
+) -> "_ray_data.Dataset":
     """The messages of ``urlpaths`` (a path, URL, glob, list, or folder of
     archives; Maildir and ``.eml`` folders too) as a ``ray.data.Dataset``
     of :func:`mimeflow.schema`'s rows, one block per piece of
     :func:`mimeflow.pieces.plan`. Planning runs here, on the driver; the
     dataset is lazy. Raises ``FileNotFoundError``, ``ValueError`` (bad
     blocksize, variant, column or threads) or ``MboxError`` (a file that
-    is not an mbox) while planning."""
-    import ray.data
+    is not an mbox) while planning, ``ImportError`` without Ray Data."""
+    try:
+        import ray.data  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as missing:
+        raise ImportError(f"mimeflow.ray needs pip install 'mimeflow[ray]': {missing}") from missing
 
     _check_threads(threads)
     if columns is not None:
@@ -101,10 +107,5 @@ def read_mbox(
     if not pieces:
         return ray.data.from_arrow(_empty(columns, raw))
     items = ray.data.from_items([_item(p) for p in pieces], override_num_blocks=len(pieces))
-    return items.map_batches(
-        _read_batch,
-        batch_size=1,
-        batch_format="pyarrow",
-        fn_kwargs={"fs": fs, "columns": columns, "raw": raw, "threads": threads},
-        num_cpus=threads,
-    )
+    read = functools.partial(_read_batch, fs=fs, columns=columns, raw=raw, threads=threads)
+    return items.map_batches(read, batch_size=1, batch_format="pyarrow", num_cpus=threads)

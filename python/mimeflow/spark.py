@@ -42,19 +42,23 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Iterator, List, Mapping, Optional
 
+import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from mimeflow import _native
 from mimeflow.pieces import Piece, _check_threads, plan, read_piece
 
 if TYPE_CHECKING:
-    import fsspec  # type: ignore[import-untyped,import-not-found,unused-ignore]
     from pyspark.sql.datasource import (  # type: ignore[import-not-found,unused-ignore]
         DataSource,
         DataSourceReader,
         InputPartition,
     )
-    from pyspark.sql.types import StructType  # type: ignore[import-not-found,unused-ignore]
+    # Private: without pyspark the name would be Any, which stubtest takes for
+    # one of ours.
+    from pyspark.sql.types import (  # type: ignore[import-not-found,unused-ignore]
+        StructType as _StructType,
+    )
 else:
     try:
         from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
@@ -86,12 +90,14 @@ _SIGNED = {
 BATCH_ROWS = 1024
 
 
-def spark_schema(columns: Optional[List[str]] = None, *, raw: bool = False) -> "StructType":
+def spark_schema(columns: Optional[List[str]] = None, *, raw: bool = False) -> "_StructType":
     """:func:`mimeflow.schema` (``columns`` of it; with ``raw``, the ``raw``
     column too) as a Spark ``StructType``, converted by pyspark's own
     ``from_arrow_schema``, unsigned integers made signed. Raises
     ``ValueError`` for an unknown column."""
-    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.pandas.types import (  # type: ignore[import-not-found,unused-ignore]
+        from_arrow_schema,
+    )
 
     arrow = pa.schema(_native.schema(raw=raw, columns=columns))
     signed = pa.schema(
@@ -134,11 +140,11 @@ class MboxDataSource(DataSource):
         """The format name: ``"mimeflow"``."""
         return "mimeflow"
 
-    def schema(self) -> "StructType":
+    def schema(self) -> "_StructType":
         """:func:`spark_schema` of the ``columns`` and ``raw`` options."""
         return spark_schema(_columns(self.options), raw=_flag(self.options, "raw"))
 
-    def reader(self, schema: "StructType") -> "MboxReader":
+    def reader(self, schema: "_StructType") -> "MboxReader":
         """A reader of the rows of ``schema``'s columns."""
         return MboxReader(self.options, schema)
 
@@ -150,7 +156,7 @@ class MboxReader(DataSourceReader):
     ``partitions()`` runs, so it carries only the options, and each
     partition its piece and filesystem."""
 
-    def __init__(self, options: Mapping[str, str], schema: "StructType") -> None:
+    def __init__(self, options: Mapping[str, str], schema: "_StructType") -> None:
         self.paths = _paths(options)
         self.blocksize = options.get("blocksize", "256MiB")
         self.variant = options.get("variant", "auto")
@@ -175,7 +181,9 @@ class MboxReader(DataSourceReader):
 
     def read(self, partition: "InputPartition") -> Iterator[pa.RecordBatch]:
         """The rows of one piece, as Arrow batches of the Spark schema."""
-        from pyspark.sql.pandas.types import to_arrow_schema
+        from pyspark.sql.pandas.types import (  # type: ignore[import-not-found,unused-ignore]
+            to_arrow_schema,
+        )
 
         assert isinstance(partition, PiecePartition)
         # The Arrow schema Spark checks each batch against.
