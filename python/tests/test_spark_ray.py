@@ -295,3 +295,39 @@ def test_ray_empty_archive_and_bad_input(ray_data, data, tmp_path):
     with pytest.raises(FileNotFoundError):
         mimeflow.ray.read_mbox(str(tmp_path / "missing.mbox"))
 
+
+
+# --------------------------------------------------------------------------
+# No Dask needed (unmarked: runs in CI, without Spark or Ray)
+# --------------------------------------------------------------------------
+
+
+def test_plan_and_pieces_need_no_dask(tmp_path):
+    """Spark and Ray users install no Dask: with dask and distributed
+    unimportable, mimeflow.pieces plans and reads an archive whose pieces
+    give the one-machine rows, and mimeflow.spark and mimeflow.ray import."""
+    import subprocess
+
+    script = """
+import sys
+sys.modules["dask"] = sys.modules["distributed"] = None  # import raises ImportError
+import pyarrow as pa
+import mimeflow.mbox, mimeflow.pieces, mimeflow.ray, mimeflow.spark
+path = sys.argv[1]
+fs, pieces = mimeflow.pieces.plan(path, blocksize=2048)
+assert len(pieces) > 3, pieces
+got = pa.concat_tables([mimeflow.pieces.read_piece(fs, p, ["offset", "sha256"]) for p in pieces])
+want = pa.table(mimeflow.mbox.read_arrow(path, ["offset", "sha256"]))
+assert got.equals(want), (got.num_rows, want.num_rows)
+assert not any(m == "dask" or m.startswith("dask.") for m, v in sys.modules.items() if v)
+print(len(pieces), got.num_rows)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(OUTPUTS_MBOX)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    pieces, rows = map(int, done.stdout.split())
+    assert pieces > 3 and rows > 0
