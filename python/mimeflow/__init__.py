@@ -22,6 +22,12 @@ plain ones into byte ranges for multi-process work. :func:`convert` is
 ``mimeflow convert``: mbox, Maildir or ``.eml`` folders to Maildir, ``.eml``
 files, mboxrd or JSON lines, returning the run's statistics.
 
+Stdlib drop-ins: :mod:`mimeflow.binascii` holds ``a2b_base64`` and
+``b2a_base64`` as the running interpreter's ``binascii`` has them;
+:func:`install` (opt-in, reversible with :func:`uninstall`, or for a
+``with`` block with :func:`installed`) puts mimeflow's Base64 functions into
+``binascii``, ``base64`` and the ``email`` package's modules.
+
 Writing: :class:`MessageBuilder` (and its keyword form :func:`compose`)
 composes messages, 7-bit clean and CRLF, streaming big attachment files
 with ``write_to``; :func:`normalize` makes an existing message 7-bit clean.
@@ -47,7 +53,8 @@ if _TYPE_CHECKING:
     _Content = Union[Buffer, str, "os.PathLike[str]"]
     _Addresses = Union[str, Iterable[str]]
 
-from mimeflow import _errors, _native, mbox
+from mimeflow import _errors, _native, binascii, mbox
+from mimeflow._install import install, installed, is_installed, uninstall
 from mimeflow._errors import (
     ComposeError,
     ConvertError,
@@ -86,6 +93,11 @@ __all__ = [
     "MessageBuilder",
     "compose",
     "normalize",
+    "binascii",
+    "install",
+    "uninstall",
+    "installed",
+    "is_installed",
 ]
 # The exceptions, spelled out (they are _errors.__all__): type checkers
 # and mypy.stubtest read __all__ statically and cannot follow `+=` of

@@ -14,6 +14,7 @@
 //! stdlib does, so `+` and `/` keep decoding too.
 
 mod arrow;
+mod binascii;
 mod buffer;
 mod compose;
 mod errors;
@@ -129,6 +130,7 @@ fn b64decode<'py>(
     let rules = Rules::Binascii {
         strict,
         require_padding: true,
+        excess_padding: true,
     };
     let mut out = buffer::OutBytes::new(py, STANDARD.estimated_decoded_length(src.len()))?;
     let dst = out.spare();
@@ -206,6 +208,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(b64encode, m)?)?;
     m.add_function(wrap_pyfunction!(b64decode, m)?)?;
     m.add_function(wrap_pyfunction!(backend, m)?)?;
+    binascii::register(m)?;
     m.add_function(wrap_pyfunction!(message::parse, m)?)?;
     m.add_class::<message::Message>()?;
     m.add_class::<message::Part>()?;
