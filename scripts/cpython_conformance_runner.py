@@ -52,21 +52,28 @@ _B64_MODULE = [
     "base64.encodebytes",
     "base64.decodebytes",
 ]
+_QP_BINASCII = ["binascii.a2b_qp", "binascii.b2a_qp"]
+_QUOPRI = ["quopri.encode", "quopri.decode", "quopri.encodestring", "quopri.decodestring"]
+_BASE64MIME = ["email.base64mime.body_encode", "email.base64mime.decode", "email.base64mime.header_encode"]
 SUITES: Dict[str, List[str]] = {
-    "test_binascii": _B64_BINASCII,
+    "test_binascii": _B64_BINASCII + _QP_BINASCII,
     "test_base64": _B64_MODULE,
+    "test_quopri": _QP_BINASCII + _QUOPRI,
     # The email package reaches binascii through base64mime (bound at
     # import) and contentmanager (at call time), base64 through the
-    # encoded words and encoders._bencode (bound at import).
-    "test_email": _B64_BINASCII + ["base64.b64encode", "base64.b64decode", "base64.encodebytes"],
-    # No quoted-printable drop-ins yet: nothing of mimeflow to run.
-    "test_quopri": [],
+    # encoded words and encoders._bencode (bound at import), quopri through
+    # encoders._encodestring (bound at import) and the message's payload
+    # decoding, base64mime through email.charset.
+    "test_email": _B64_BINASCII
+    + ["base64.b64encode", "base64.b64decode", "base64.encodebytes"]
+    + ["quopri.encodestring", "quopri.decodestring"]
+    + _BASE64MIME,
 }
 
 REPLACEMENT = {
-    "binascii.a2b_base64": "mimeflow.binascii.a2b_base64",
-    "binascii.b2a_base64": "mimeflow.binascii.b2a_base64",
+    **{name: "mimeflow.binascii." + name.split(".")[1] for name in _B64_BINASCII + _QP_BINASCII},
     **{name: "mimeflow." + name.split(".")[1] for name in _B64_MODULE},
+    **{name: "mimeflow." + name for name in _QUOPRI + _BASE64MIME},
 }
 
 

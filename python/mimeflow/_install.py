@@ -9,15 +9,19 @@ mimeflow's codecs; :func:`uninstall` puts the originals back, and
 Each replacement returns what the original returns and raises what it
 raises on the running interpreter. What is replaced:
 
-- ``binascii.a2b_base64``, ``binascii.b2a_base64`` (which ``base64``,
-  ``email.contentmanager`` and ``email._encoded_words`` call through the
-  module at call time);
+- ``binascii.a2b_base64``, ``b2a_base64``, ``a2b_qp``, ``b2a_qp`` (which
+  ``base64``, ``email.contentmanager`` and ``email._encoded_words`` call
+  through the module at call time);
 - ``base64.b64encode``, ``b64decode``, ``standard_b64encode``,
   ``standard_b64decode``, ``urlsafe_b64encode``, ``urlsafe_b64decode``,
   ``encodebytes``, ``decodebytes`` (mimeflow's own drop-ins);
-- the names bound at import: ``email.base64mime.a2b_base64``,
-  ``b2a_base64`` and ``b64encode`` (``from binascii import ...``), and
-  ``email.encoders._bencode`` (``base64.encodebytes``).
+- ``quopri.encode``, ``decode``, ``encodestring``, ``decodestring``;
+- ``email.base64mime.body_encode``, ``body_decode``, ``decode``,
+  ``decodestring``, ``header_encode`` (which ``email.charset`` calls);
+- the names bound at import: ``quopri.a2b_qp`` and ``b2a_qp``,
+  ``email.base64mime.a2b_base64``, ``b2a_base64`` and ``b64encode``
+  (``from binascii import ...``), ``email.encoders._bencode``
+  (``base64.encodebytes``) and ``_encodestring`` (``quopri.encodestring``).
 
 A module that bound one of these names itself (``from binascii import
 a2b_base64``) before :func:`install` keeps the stdlib's function.
@@ -43,14 +47,22 @@ def _targets() -> List[Tuple[ModuleType, str, Any]]:
     import binascii
     import email.base64mime
     import email.encoders
+    import quopri
 
     import mimeflow
+    import mimeflow.email.base64mime as mbm
+    import mimeflow.quopri as mq
     from mimeflow import binascii as mb
 
-    targets: List[Tuple[ModuleType, str, Any]] = [
-        (binascii, "a2b_base64", mb.a2b_base64),
-        (binascii, "b2a_base64", mb.b2a_base64),
-    ]
+    targets: List[Tuple[ModuleType, str, Any]] = []
+    for name in ("a2b_base64", "b2a_base64", "a2b_qp", "b2a_qp"):
+        targets.append((binascii, name, getattr(mb, name)))
+    for name in ("a2b_qp", "b2a_qp"):
+        targets.append((quopri, name, getattr(mb, name)))
+    for name in ("encode", "decode", "encodestring", "decodestring"):
+        targets.append((quopri, name, getattr(mq, name)))
+    for name in ("body_encode", "body_decode", "decode", "decodestring", "header_encode"):
+        targets.append((email.base64mime, name, getattr(mbm, name)))
     for name in (
         "b64encode",
         "b64decode",
@@ -67,14 +79,15 @@ def _targets() -> List[Tuple[ModuleType, str, Any]]:
         (email.base64mime, "b2a_base64", mb.b2a_base64),
         (email.base64mime, "b64encode", mimeflow.b64encode),
         (email.encoders, "_bencode", mimeflow.encodebytes),
+        (email.encoders, "_encodestring", mq.encodestring),
     ]
     return targets
 
 
 def install() -> None:
-    """Replace the stdlib's Base64 functions with mimeflow's (see the
-    module docs for the list), in ``binascii``, ``base64``,
-    ``email.base64mime`` and ``email.encoders``. Results and exceptions
+    """Replace the stdlib's Base64 and quoted-printable functions with
+    mimeflow's (see the module docs for the list), in ``binascii``,
+    ``base64``, ``quopri``, ``email.base64mime`` and ``email.encoders``. Results and exceptions
     stay the stdlib's. Calling it again while installed does nothing;
     :func:`uninstall` reverts it."""
     with _lock:

@@ -14,6 +14,8 @@ __all__ = [
     "backend",
     "a2b_base64",
     "b2a_base64",
+    "a2b_qp",
+    "b2a_qp",
     "parse",
     "Message",
     "Part",
@@ -78,6 +80,14 @@ else:
     def a2b_base64(data: "Buffer | str", /) -> bytes:
         """``binascii.a2b_base64`` of the running interpreter (no
         ``strict_mode`` before 3.11). Raises ``mimeflow.DecodeError``."""
+
+def a2b_qp(data: "Buffer | str", header: bool = False) -> bytes:
+    """``binascii.a2b_qp``: CPython's quoted-printable decoder."""
+
+def b2a_qp(
+    data: Buffer, quotetabs: bool = False, istext: bool = True, header: bool = False
+) -> bytes:
+    """``binascii.b2a_qp``: CPython's quoted-printable encoder."""
 
 def backend() -> str:
     """Name of the default codec backend, as ``MIMEFLOW_SIMD`` and the CLI

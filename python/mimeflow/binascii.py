@@ -1,6 +1,7 @@
-"""Drop-ins for the stdlib's :mod:`binascii` Base64 functions.
+"""Drop-ins for the stdlib's :mod:`binascii` codecs of mail.
 
-:func:`a2b_base64` and :func:`b2a_base64` take the same arguments, return
+:func:`a2b_base64`, :func:`b2a_base64`, :func:`a2b_qp` and :func:`b2a_qp`
+take the same arguments, return
 the same bytes and raise the same exceptions as the running interpreter's
 ``binascii`` (decode errors are :class:`mimeflow.DecodeError`, a
 :class:`binascii.Error`, with binascii's messages word for word). They are
@@ -14,11 +15,14 @@ running interpreter:
 - In strict mode, ``=`` at a quantum boundary after the first byte is
   "Excess padding not allowed" from 3.13; before 3.13 it starts the padding
   (``a2b_base64(b'QUJD=', strict_mode=True) == b'ABC'``).
-- ``newline`` and ``strict_mode`` must be integers before 3.12
-  (``TypeError`` otherwise); from 3.12 any object's truth value counts.
+- Flags (``newline``, ``strict_mode``, ``header``, ``quotetabs``,
+  ``istext``) must be integers before 3.12 (``TypeError`` otherwise); from
+  3.12 any object's truth value counts.
 
-Quoted-printable (``a2b_qp``, ``b2a_qp``) is not here yet: use the
-stdlib's. :func:`mimeflow.install` puts these functions into the stdlib
+:func:`a2b_qp` and :func:`b2a_qp` are CPython's quoted-printable rules, not
+RFC 2045's alone: ``b2a_qp`` picks its line ending from the first line of
+the input, writes a lone ``.`` line as ``=2E`` and escapes a blank at the
+end of a line; ``a2b_qp`` keeps trailing blanks. :func:`mimeflow.install` puts these functions into the stdlib
 modules, so code that only imports ``base64`` or ``email`` uses them too.
 """
 
@@ -26,6 +30,6 @@ from __future__ import annotations
 
 from binascii import Error, Incomplete
 
-from mimeflow._native import a2b_base64, b2a_base64
+from mimeflow._native import a2b_base64, a2b_qp, b2a_base64, b2a_qp
 
-__all__ = ["a2b_base64", "b2a_base64", "Error", "Incomplete"]
+__all__ = ["a2b_base64", "b2a_base64", "a2b_qp", "b2a_qp", "Error", "Incomplete"]

@@ -1,5 +1,6 @@
-//! `mimeflow.binascii`: the stdlib's `binascii.a2b_base64` and
-//! `b2a_base64`, registered as they are (no Python wrapper in between).
+//! `mimeflow.binascii`: the stdlib's `binascii.a2b_base64`, `b2a_base64`,
+//! `a2b_qp` and `b2a_qp`, registered as they are (no Python wrapper in
+//! between). Quoted-printable runs `qp::binascii_*`, CPython's own rules.
 //!
 //! They follow the running interpreter, whose `binascii` changed between
 //! versions: `strict_mode` exists from 3.11 (before, `a2b_base64` takes one
@@ -20,6 +21,7 @@ use pyo3::types::PyBytes;
 
 use super::{buffer, failure, run};
 use crate::base64::{Rules, Wrap, STANDARD};
+use crate::qp;
 
 /// The running interpreter's minor version (3.x), read once.
 fn minor(py: Python<'_>) -> u8 {
@@ -34,32 +36,37 @@ pub(crate) fn has_strict_mode(py: Python<'_>) -> bool {
 
 /// A flag argument converted as the running interpreter's `binascii` does:
 /// an `int` (through `__index__`) before 3.12, any object's truth value
-/// from 3.12 (Argument Clinic's `bool` converter changed there).
-fn flag(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, default: bool) -> PyResult<bool> {
-    let Some(obj) = obj else {
-        return Ok(default);
-    };
-    if minor(py) >= 12 {
-        return obj.is_truthy();
+/// from 3.12 (Argument Clinic's `bool` converter changed there). Its own
+/// type, not `Option`, so that an explicit `None` is told from no argument.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Flag(bool);
+
+impl FromPyObject<'_, '_> for Flag {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Flag> {
+        if minor(obj.py()) >= 12 {
+            return obj.is_truthy().map(Flag);
+        }
+        Ok(Flag(obj.extract::<i32>()? != 0))
     }
-    Ok(obj.extract::<i32>()? != 0)
 }
 
 /// `binascii.b2a_base64(data, *, newline=True)`: one line of Base64, ended
 /// by `\n` unless `newline` is false (so empty input gives `b'\n'`).
 #[pyfunction]
 #[pyo3(
-    signature = (data, /, *, newline = None),
+    signature = (data, /, *, newline = Flag(true)),
     text_signature = "(data, /, *, newline=True)"
 )]
 #[allow(unsafe_code)]
 pub(crate) fn b2a_base64<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
-    newline: Option<&Bound<'py, PyAny>>,
+    newline: Flag,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let input = buffer::contiguous(data)?;
-    let newline = flag(py, newline, true)?;
+    let Flag(newline) = newline;
     let src = input.as_slice();
     let body = STANDARD.encoded_length(src.len());
     let len = body + newline as usize;
@@ -84,17 +91,16 @@ pub(crate) fn b2a_base64<'py>(
 #[pyfunction]
 #[pyo3(
     name = "a2b_base64",
-    signature = (data, /, *, strict_mode = None),
+    signature = (data, /, *, strict_mode = Flag(false)),
     text_signature = "(data, /, *, strict_mode=False)"
 )]
 pub(crate) fn a2b_base64<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
-    strict_mode: Option<&Bound<'py, PyAny>>,
+    strict_mode: Flag,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let input = buffer::ascii_buffer(data)?;
-    let strict = flag(py, strict_mode, false)?;
-    decode(py, input.as_slice(), strict)
+    decode(py, input.as_slice(), strict_mode.0)
 }
 
 /// `binascii.a2b_base64(data)` of Python 3.9 and 3.10 (no `strict_mode`).
@@ -128,10 +134,61 @@ fn decode<'py>(py: Python<'py>, src: &[u8], strict: bool) -> PyResult<Bound<'py,
     unsafe { out.finish(py, n) }
 }
 
+/// `binascii.a2b_qp(data, header=False)`.
+#[pyfunction]
+#[pyo3(
+    signature = (data, header = Flag(false)),
+    text_signature = "(data, header=False)"
+)]
+pub(crate) fn a2b_qp<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    header: Flag,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let input = buffer::ascii_buffer(data)?;
+    let src = input.as_slice();
+    let out = run(py, src.len(), || {
+        let mut out = Vec::new();
+        qp::binascii_decode_append(src, header.0, &mut out);
+        Ok::<_, PyErr>(out)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)`.
+#[pyfunction]
+#[pyo3(
+    signature = (data, quotetabs = Flag(false), istext = Flag(true), header = Flag(false)),
+    text_signature = "(data, quotetabs=False, istext=True, header=False)"
+)]
+pub(crate) fn b2a_qp<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    quotetabs: Flag,
+    istext: Flag,
+    header: Flag,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let input = buffer::contiguous(data)?;
+    let src = input.as_slice();
+    let opts = qp::BinasciiQp {
+        quotetabs: quotetabs.0,
+        istext: istext.0,
+        header: header.0,
+    };
+    let out = run(py, src.len(), || {
+        let mut out = Vec::new();
+        qp::binascii_encode_append(src, opts, &mut out);
+        Ok::<_, PyErr>(out)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
 /// Adds the functions to `_native`, `a2b_base64` in the running
 /// interpreter's form.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(b2a_base64, m)?)?;
+    m.add_function(wrap_pyfunction!(a2b_qp, m)?)?;
+    m.add_function(wrap_pyfunction!(b2a_qp, m)?)?;
     if has_strict_mode(m.py()) {
         m.add_function(wrap_pyfunction!(a2b_base64, m)?)?;
     } else {

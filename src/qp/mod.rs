@@ -41,6 +41,9 @@ use crate::base64::Wrap;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod binascii;
+
+pub use binascii::{binascii_decode_append, binascii_encode_append, BinasciiQp};
 
 /// The vector kernel for line bodies, where the CPU has one.
 #[cfg(target_arch = "x86_64")]

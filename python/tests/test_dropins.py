@@ -1,0 +1,286 @@
+"""mimeflow.binascii and mimeflow.install() against the running stdlib.
+
+Every test is differential: the stdlib function of this interpreter is the
+oracle, called on the same input, and the result (or the exception's type
+and message) must be the same, byte for byte. CPython's own test suites run
+against the same functions in scripts/cpython_conformance.sh.
+"""
+
+import array
+import base64
+import binascii
+import email
+import email.base64mime
+import email.encoders
+import email.policy
+import subprocess
+import sys
+from email.message import EmailMessage
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import mimeflow
+from mimeflow import binascii as mb
+
+STRICT = sys.version_info >= (3, 11)
+
+
+def outcome(f, *args, **kwargs):
+    """("ok", result) or ("err", exception) of a call."""
+    try:
+        return "ok", f(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - the exception is the result
+        return "err", e
+
+
+def assert_same(ours, theirs, messages=True):
+    """Same result, or an exception of the stdlib's type (or a subclass)
+    with the same message."""
+    assert ours[0] == theirs[0], (ours, theirs)
+    if ours[0] == "ok":
+        assert type(ours[1]) is type(theirs[1])
+        assert ours[1] == theirs[1]
+    else:
+        assert isinstance(ours[1], type(theirs[1])), (ours, theirs)
+        if messages:
+            assert str(ours[1]) == str(theirs[1])
+
+
+def check_decode(data, **kwargs):
+    ours = outcome(mb.a2b_base64, data, **kwargs)
+    assert_same(ours, outcome(binascii.a2b_base64, data, **kwargs))
+    if ours[0] == "err":
+        # Decode errors are mimeflow's, and still binascii.Error.
+        assert isinstance(ours[1], (mimeflow.DecodeError, TypeError, ValueError))
+    return ours
+
+
+def modes():
+    return [{}, {"strict_mode": False}, {"strict_mode": True}] if STRICT else [{}]
+
+
+# The alphabet of padding corner cases: data, padding, and what strict mode
+# refuses, in short strings where every combination is reachable.
+corner = st.binary(max_size=24).map(lambda b: bytes(b"AQ=\n *"[c % 6] for c in b))
+
+
+@given(st.binary(max_size=300))
+@example(b"")
+@example(b"QUJD=")
+@example(b"=QUJD")
+@example(b"QUJD=QQ==")
+@example(b"abcd====")
+@example(b"a")
+@example(b"A\tB\nC ??DE")
+def test_decode_random_bytes(data):
+    for kwargs in modes():
+        check_decode(data, **kwargs)
+
+
+@given(corner)
+def test_decode_padding_corners(data):
+    for kwargs in modes():
+        check_decode(data, **kwargs)
+
+
+@given(
+    st.binary(max_size=200),
+    st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(b" \t\r\n\x0b\x0c!#$%-.:?@_~\x00\xff")), max_size=20),
+)
+def test_decode_random_whitespace(raw, inserts):
+    # Valid Base64 with stray bytes put in at random places.
+    text = bytearray(binascii.b2a_base64(raw, newline=False))
+    for pos, byte in inserts:
+        text.insert(pos % (len(text) + 1), byte)
+    for kwargs in modes():
+        check_decode(bytes(text), **kwargs)
+
+
+@given(st.binary(min_size=0, max_size=600), st.sampled_from([b"\n", b"\r\n"]))
+def test_decode_every_line_length(raw, eol):
+    text = binascii.b2a_base64(raw, newline=False)
+    for width in range(1, 201):
+        wrapped = eol.join(text[i : i + width] for i in range(0, len(text), width)) + eol
+        for kwargs in modes():
+            check_decode(wrapped, **kwargs)
+        assert mb.a2b_base64(wrapped) == raw
+
+
+@given(st.binary(max_size=1000))
+def test_encode(data):
+    assert_same(outcome(mb.b2a_base64, data), outcome(binascii.b2a_base64, data))
+    for newline in (True, False, 0, 1):
+        assert_same(
+            outcome(mb.b2a_base64, data, newline=newline),
+            outcome(binascii.b2a_base64, data, newline=newline),
+        )
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 70_000, (1 << 20) + 7])
+def test_large_inputs(size):
+    # Across the detach and parallel thresholds, with an error at the end.
+    raw = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    assert mb.b2a_base64(raw) == binascii.b2a_base64(raw)
+    text = binascii.b2a_base64(raw)
+    for kwargs in modes():
+        check_decode(text, **kwargs)
+        check_decode(text.replace(b"\n", b"\n!"), **kwargs)
+        check_decode(text[:-1] + b"A", **kwargs)
+        check_decode(text + b"=A", **kwargs)
+
+
+def inputs():
+    yield b"QUJD"
+    yield bytearray(b"QUJD")
+    yield memoryview(b"QUJD")
+    yield array.array("B", b"QUJD")
+    yield array.array("I", [0x44434241])
+    yield "QUJD"
+    yield "QUJ\u00e9"
+    yield "QUJ\ud800"
+    yield memoryview(b"QxUxJxDx")[::2]
+    yield 1
+    yield None
+    yield [1, 2]
+
+
+@pytest.mark.parametrize("data", list(inputs()), ids=repr)
+def test_input_types(data):
+    check_decode(data)
+    assert_same(outcome(mb.b2a_base64, data), outcome(binascii.b2a_base64, data))
+
+
+@pytest.mark.parametrize("flag", [0, 1, 2, -1, True, False, 2.5, "x", "", None, 1 << 40, [1]], ids=repr)
+def test_flags(flag):
+    # Integers before 3.12, truth values from 3.12: as the running binascii.
+    assert_same(
+        outcome(mb.b2a_base64, b"abc", newline=flag),
+        outcome(binascii.b2a_base64, b"abc", newline=flag),
+        messages=False,
+    )
+    assert_same(
+        outcome(mb.a2b_base64, b"QUJD=", strict_mode=flag),
+        outcome(binascii.a2b_base64, b"QUJD=", strict_mode=flag),
+        messages=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f: f(),
+        lambda f: f(b"QUJD", True),
+        lambda f: f(data=b"QUJD"),
+        lambda f: f(b"QUJD", unknown=1),
+    ],
+)
+def test_signature_errors(call):
+    for ours, theirs in ((mb.a2b_base64, binascii.a2b_base64), (mb.b2a_base64, binascii.b2a_base64)):
+        assert_same(outcome(call, ours), outcome(call, theirs), messages=False)
+
+
+def test_module_attributes():
+    assert mb.Error is binascii.Error
+    assert mb.Incomplete is binascii.Incomplete
+    assert issubclass(mimeflow.DecodeError, binascii.Error)
+    assert ("strict_mode" in mb.a2b_base64.__text_signature__) == STRICT
+
+
+# install() / uninstall() / installed()
+
+PATCHED = [
+    (binascii, "a2b_base64", lambda: mb.a2b_base64),
+    (binascii, "b2a_base64", lambda: mb.b2a_base64),
+    (base64, "b64encode", lambda: mimeflow.b64encode),
+    (base64, "b64decode", lambda: mimeflow.b64decode),
+    (base64, "encodebytes", lambda: mimeflow.encodebytes),
+    (base64, "decodebytes", lambda: mimeflow.decodebytes),
+    (base64, "urlsafe_b64decode", lambda: mimeflow.urlsafe_b64decode),
+    (email.base64mime, "a2b_base64", lambda: mb.a2b_base64),
+    (email.base64mime, "b2a_base64", lambda: mb.b2a_base64),
+    (email.base64mime, "b64encode", lambda: mimeflow.b64encode),
+    (email.encoders, "_bencode", lambda: mimeflow.encodebytes),
+]
+
+
+@pytest.fixture
+def clean():
+    mimeflow.uninstall()
+    originals = [getattr(m, n) for m, n, _ in PATCHED]
+    yield originals
+    mimeflow.uninstall()
+    assert [getattr(m, n) for m, n, _ in PATCHED] == originals
+
+
+def test_install_and_uninstall(clean):
+    assert not mimeflow.is_installed()
+    mimeflow.install()
+    assert mimeflow.is_installed()
+    for module, name, ours in PATCHED:
+        assert getattr(module, name) is ours(), (module.__name__, name)
+    mimeflow.install()  # a second call changes nothing
+    mimeflow.uninstall()
+    assert not mimeflow.is_installed()
+    assert [getattr(m, n) for m, n, _ in PATCHED] == clean
+    mimeflow.uninstall()  # nor does a second uninstall
+
+
+def test_installed_context(clean):
+    with mimeflow.installed():
+        assert binascii.a2b_base64 is mb.a2b_base64
+    assert binascii.a2b_base64 is clean[0]
+    # Already installed on entry: still installed on exit.
+    mimeflow.install()
+    with mimeflow.installed():
+        pass
+    assert binascii.a2b_base64 is mb.a2b_base64
+
+
+def test_uninstall_leaves_foreign_patches(clean):
+    def foreign(data):
+        return b""
+
+    mimeflow.install()
+    binascii.b2a_base64 = foreign
+    try:
+        mimeflow.uninstall()
+        assert binascii.b2a_base64 is foreign
+        assert binascii.a2b_base64 is clean[0]
+    finally:
+        binascii.b2a_base64 = clean[1]
+
+
+def test_import_installs_nothing():
+    code = (
+        "import binascii, email.base64mime, mimeflow, mimeflow.binascii as mb;"
+        "assert binascii.a2b_base64 is not mb.a2b_base64;"
+        "assert email.base64mime.b2a_base64 is not mb.b2a_base64;"
+        "assert not mimeflow.is_installed()"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _message(attachment):
+    msg = EmailMessage()
+    msg["From"] = "a@example.org"
+    msg["To"] = "b@example.org"
+    msg["Subject"] = "Grüße, ein Anhang"
+    msg.set_content("Hallo Welt, schöne Grüße\n" * 20)
+    msg.add_attachment(attachment, maintype="application", subtype="octet-stream", filename="x.bin")
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+@given(st.binary(max_size=3000))
+def test_email_round_trip_installed(attachment):
+    plain = _message(attachment)
+    with mimeflow.installed():
+        ours = _message(attachment)
+        parsed = email.message_from_bytes(ours, policy=email.policy.default)
+        payloads = [p.get_payload(decode=True) for p in parsed.walk() if not p.is_multipart()]
+        legacy = email.base64mime.body_encode(attachment)
+        assert email.base64mime.decode(legacy) == attachment
+    assert ours == plain
+    assert payloads[-1] == attachment
+    assert legacy == email.base64mime.body_encode(attachment)
