@@ -55,6 +55,12 @@ _B64_MODULE = [
 _QP_BINASCII = ["binascii.a2b_qp", "binascii.b2a_qp"]
 _QUOPRI = ["quopri.encode", "quopri.decode", "quopri.encodestring", "quopri.decodestring"]
 _BASE64MIME = ["email.base64mime.body_encode", "email.base64mime.decode", "email.base64mime.header_encode"]
+_QUOPRIMIME = [
+    "email.quoprimime.body_encode",
+    "email.quoprimime.decode",
+    "email.quoprimime.header_encode",
+    "email.quoprimime.header_decode",
+]
 SUITES: Dict[str, List[str]] = {
     "test_binascii": _B64_BINASCII + _QP_BINASCII,
     "test_base64": _B64_MODULE,
@@ -67,13 +73,14 @@ SUITES: Dict[str, List[str]] = {
     "test_email": _B64_BINASCII
     + ["base64.b64encode", "base64.b64decode", "base64.encodebytes"]
     + ["quopri.encodestring", "quopri.decodestring"]
-    + _BASE64MIME,
+    + _BASE64MIME
+    + _QUOPRIMIME,
 }
 
 REPLACEMENT = {
     **{name: "mimeflow.binascii." + name.split(".")[1] for name in _B64_BINASCII + _QP_BINASCII},
     **{name: "mimeflow." + name.split(".")[1] for name in _B64_MODULE},
-    **{name: "mimeflow." + name for name in _QUOPRI + _BASE64MIME},
+    **{name: "mimeflow." + name for name in _QUOPRI + _BASE64MIME + _QUOPRIMIME},
 }
 
 

@@ -17,7 +17,10 @@ raises on the running interpreter. What is replaced:
   ``encodebytes``, ``decodebytes`` (mimeflow's own drop-ins);
 - ``quopri.encode``, ``decode``, ``encodestring``, ``decodestring``;
 - ``email.base64mime.body_encode``, ``body_decode``, ``decode``,
-  ``decodestring``, ``header_encode`` (which ``email.charset`` calls);
+  ``decodestring``, ``header_encode``, and ``email.quoprimime``'s
+  ``body_encode``, ``body_decode``, ``decode``, ``decodestring``,
+  ``header_encode``, ``header_decode`` (which ``email.charset``,
+  ``email.header`` and ``email._encoded_words`` call);
 - the names bound at import: ``quopri.a2b_qp`` and ``b2a_qp``,
   ``email.base64mime.a2b_base64``, ``b2a_base64`` and ``b64encode``
   (``from binascii import ...``), ``email.encoders._bencode``
@@ -47,10 +50,12 @@ def _targets() -> List[Tuple[ModuleType, str, Any]]:
     import binascii
     import email.base64mime
     import email.encoders
+    import email.quoprimime
     import quopri
 
     import mimeflow
     import mimeflow.email.base64mime as mbm
+    import mimeflow.email.quoprimime as mqm
     import mimeflow.quopri as mq
     from mimeflow import binascii as mb
 
@@ -63,6 +68,8 @@ def _targets() -> List[Tuple[ModuleType, str, Any]]:
         targets.append((quopri, name, getattr(mq, name)))
     for name in ("body_encode", "body_decode", "decode", "decodestring", "header_encode"):
         targets.append((email.base64mime, name, getattr(mbm, name)))
+    for name in ("body_encode", "body_decode", "decode", "decodestring", "header_encode", "header_decode"):
+        targets.append((email.quoprimime, name, getattr(mqm, name)))
     for name in (
         "b64encode",
         "b64decode",

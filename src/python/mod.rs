@@ -21,6 +21,7 @@ mod errors;
 mod mbox;
 mod message;
 mod pieces;
+mod quoprimime;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::marker::Ungil;
@@ -209,6 +210,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(b64decode, m)?)?;
     m.add_function(wrap_pyfunction!(backend, m)?)?;
     binascii::register(m)?;
+    quoprimime::register(m)?;
     m.add_function(wrap_pyfunction!(message::parse, m)?)?;
     m.add_class::<message::Message>()?;
     m.add_class::<message::Part>()?;
