@@ -16,6 +16,10 @@ __all__ = [
     "b2a_base64",
     "a2b_qp",
     "b2a_qp",
+    "quoprimime_body_encode",
+    "quoprimime_decode",
+    "quoprimime_header_encode",
+    "quoprimime_header_decode",
     "parse",
     "Message",
     "Part",
@@ -88,6 +92,19 @@ def b2a_qp(
     data: Buffer, quotetabs: bool = False, istext: bool = True, header: bool = False
 ) -> bytes:
     """``binascii.b2a_qp``: CPython's quoted-printable encoder."""
+
+def quoprimime_body_encode(body: bytes, maxlinelen: int, eol: bytes, /) -> bytes:
+    """``email.quoprimime.body_encode`` over latin-1 bytes (non-empty
+    ``body``); ``ValueError`` when ``maxlinelen`` is below 4."""
+
+def quoprimime_decode(encoded: bytes, eol: bytes, /) -> bytes:
+    """``email.quoprimime.decode`` of ASCII bytes, as latin-1 bytes."""
+
+def quoprimime_header_encode(data: bytes, /) -> bytes:
+    """``email.quoprimime.header_encode``'s text, without the chrome."""
+
+def quoprimime_header_decode(data: bytes, /) -> bytes:
+    """``email.quoprimime.header_decode`` of ASCII bytes, as latin-1 bytes."""
 
 def backend() -> str:
     """Name of the default codec backend, as ``MIMEFLOW_SIMD`` and the CLI
