@@ -12,7 +12,11 @@ import binascii
 import email
 import email.base64mime
 import email.encoders
+import email.header
 import email.policy
+import email.quoprimime
+import io
+import quopri
 import subprocess
 import sys
 from email.message import EmailMessage
@@ -22,6 +26,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import mimeflow
+import mimeflow.email.base64mime as mbm
+import mimeflow.email.quoprimime as mqm
+import mimeflow.quopri as mq
 from mimeflow import binascii as mb
 
 STRICT = sys.version_info >= (3, 11)
@@ -181,6 +188,116 @@ def test_signature_errors(call):
         assert_same(outcome(call, ours), outcome(call, theirs), messages=False)
 
 
+# Quoted-printable: the alphabet of its corner cases (escapes, soft
+# breaks, blanks before line ends, lone dots, header underscores).
+qp_text = st.binary(max_size=300).map(lambda b: bytes(b"aZ=3Df \t\r\n._\x00\xe9"[c % 15] for c in b))
+qp_any = st.one_of(st.binary(max_size=300), qp_text)
+# Lines of every length from 1 to 200 (plain, blank-ended, dotted).
+line_lengths = st.tuples(
+    st.integers(1, 200), st.sampled_from([b"x", b" ", b"\t", b".", b"=", b"\xe9", b"_"]), st.sampled_from([b"\n", b"\r\n"])
+)
+
+
+@given(qp_any, st.booleans())
+@example(b"=", False)
+@example(b"a=\r junk\nb", False)
+@example(b"a_b=_", True)
+def test_a2b_qp(data, header):
+    assert_same(outcome(mb.a2b_qp, data, header=header), outcome(binascii.a2b_qp, data, header=header))
+    assert_same(outcome(mq.decodestring, data, header), outcome(quopri.decodestring, data, header))
+
+
+@given(qp_any, st.booleans(), st.booleans(), st.booleans())
+@example(b".", False, True, False)
+@example(b"a \nb\t", False, True, False)
+def test_b2a_qp(data, quotetabs, istext, header):
+    kw = dict(quotetabs=quotetabs, istext=istext, header=header)
+    ours = outcome(mb.b2a_qp, data, **kw)
+    assert_same(ours, outcome(binascii.b2a_qp, data, **kw))
+    assert mb.a2b_qp(ours[1], header=header) == binascii.a2b_qp(ours[1], header=header)
+    assert_same(
+        outcome(mq.encodestring, data, quotetabs, header),
+        outcome(quopri.encodestring, data, quotetabs, header),
+    )
+
+
+@given(line_lengths, st.integers(1, 4))
+def test_qp_every_line_length(shape, lines):
+    width, byte, eol = shape
+    data = eol.join([b"a" * (width - 1) + byte] * lines) + eol
+    for kw in (dict(), dict(quotetabs=True), dict(header=True), dict(istext=False)):
+        assert mb.b2a_qp(data, **kw) == binascii.b2a_qp(data, **kw)
+    text = data.decode("latin-1")
+    for maxlinelen in (4, 5, 76, width):
+        if maxlinelen >= 4:
+            assert mqm.body_encode(text, maxlinelen) == email.quoprimime.body_encode(text, maxlinelen)
+    encoded = email.quoprimime.body_encode(text)
+    assert mqm.decode(encoded) == email.quoprimime.decode(encoded)
+
+
+def test_quopri_files():
+    data = b"Gr\xfc\xdfe = hello \n.\n" * 100
+    for quotetabs in (False, True):
+        ours, theirs = io.BytesIO(), io.BytesIO()
+        mq.encode(io.BytesIO(data), ours, quotetabs)
+        quopri.encode(io.BytesIO(data), theirs, quotetabs)
+        assert ours.getvalue() == theirs.getvalue()
+        back_ours, back_theirs = io.BytesIO(), io.BytesIO()
+        mq.decode(io.BytesIO(ours.getvalue()), back_ours)
+        quopri.decode(io.BytesIO(theirs.getvalue()), back_theirs)
+        assert back_ours.getvalue() == back_theirs.getvalue() == data
+
+
+@pytest.mark.parametrize("data", ["QUJD", "=41", "\u00e9", 1, None, memoryview(b"=41")], ids=repr)
+def test_qp_input_types(data):
+    assert_same(outcome(mb.a2b_qp, data), outcome(binascii.a2b_qp, data))
+    assert_same(outcome(mb.b2a_qp, data), outcome(binascii.b2a_qp, data))
+
+
+texts = st.one_of(
+    st.text(alphabet=st.characters(max_codepoint=255), max_size=300),
+    st.text(max_size=50),
+    qp_text.map(lambda b: b.decode("latin-1")),
+)
+eols = st.sampled_from(["\n", "\r\n", "", "\r", "\u00e9", "\u2028"])
+
+
+@given(texts, st.integers(-1, 120), eols)
+def test_quoprimime_body_encode(text, maxlinelen, eol):
+    assert_same(
+        outcome(mqm.body_encode, text, maxlinelen, eol),
+        outcome(email.quoprimime.body_encode, text, maxlinelen, eol),
+    )
+
+
+@given(texts, eols)
+def test_quoprimime_decode(text, eol):
+    # Arbitrary text, and the encoding of it.
+    for encoded in (text, email.quoprimime.body_encode(text)):
+        assert_same(outcome(mqm.decode, encoded, eol), outcome(email.quoprimime.decode, encoded, eol))
+
+
+@given(st.binary(max_size=200), texts)
+def test_quoprimime_headers(raw, text):
+    assert_same(outcome(mqm.header_encode, raw), outcome(email.quoprimime.header_encode, raw))
+    assert_same(outcome(mqm.header_encode, raw, "utf-8"), outcome(email.quoprimime.header_encode, raw, "utf-8"))
+    assert_same(outcome(mqm.header_decode, text), outcome(email.quoprimime.header_decode, text))
+
+
+@given(st.binary(max_size=500), st.integers(-2, 200), st.sampled_from(["\n", "\r\n", "", "\r"]))
+def test_base64mime(raw, maxlinelen, eol):
+    assert_same(
+        outcome(mbm.body_encode, raw, maxlinelen, eol),
+        outcome(email.base64mime.body_encode, raw, maxlinelen, eol),
+    )
+    text = email.base64mime.body_encode(raw)
+    assert_same(outcome(mbm.decode, text), outcome(email.base64mime.decode, text))
+    assert_same(outcome(mbm.decode, text.encode()), outcome(email.base64mime.decode, text.encode()))
+    assert_same(outcome(mbm.header_encode, raw), outcome(email.base64mime.header_encode, raw))
+    latin = raw.decode("latin-1")
+    assert_same(outcome(mbm.header_encode, latin), outcome(email.base64mime.header_encode, latin))
+
+
 def test_module_attributes():
     assert mb.Error is binascii.Error
     assert mb.Incomplete is binascii.Incomplete
@@ -202,6 +319,18 @@ PATCHED = [
     (email.base64mime, "b2a_base64", lambda: mb.b2a_base64),
     (email.base64mime, "b64encode", lambda: mimeflow.b64encode),
     (email.encoders, "_bencode", lambda: mimeflow.encodebytes),
+    (email.encoders, "_encodestring", lambda: mq.encodestring),
+    (binascii, "a2b_qp", lambda: mb.a2b_qp),
+    (binascii, "b2a_qp", lambda: mb.b2a_qp),
+    (quopri, "a2b_qp", lambda: mb.a2b_qp),
+    (quopri, "b2a_qp", lambda: mb.b2a_qp),
+    (quopri, "encodestring", lambda: mq.encodestring),
+    (quopri, "decode", lambda: mq.decode),
+    (email.base64mime, "body_encode", lambda: mbm.body_encode),
+    (email.base64mime, "body_decode", lambda: mbm.body_decode),
+    (email.quoprimime, "body_encode", lambda: mqm.body_encode),
+    (email.quoprimime, "decode", lambda: mqm.decode),
+    (email.quoprimime, "header_decode", lambda: mqm.header_decode),
 ]
 
 
@@ -267,7 +396,7 @@ def _message(attachment):
     msg["From"] = "a@example.org"
     msg["To"] = "b@example.org"
     msg["Subject"] = "Grüße, ein Anhang"
-    msg.set_content("Hallo Welt, schöne Grüße\n" * 20)
+    msg.set_content("Hallo Welt, schöne Grüße \n.\n" * 20, cte="quoted-printable")
     msg.add_attachment(attachment, maintype="application", subtype="octet-stream", filename="x.bin")
     return msg.as_bytes(policy=email.policy.SMTP)
 
@@ -284,3 +413,39 @@ def test_email_round_trip_installed(attachment):
     assert ours == plain
     assert payloads[-1] == attachment
     assert legacy == email.base64mime.body_encode(attachment)
+
+
+def _legacy(text):
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    outer = MIMEMultipart()
+    outer["Subject"] = email.header.Header(text[:40], "latin-1")
+    outer.attach(MIMEText(text, "plain", "latin-1"))  # quoted-printable
+    outer.attach(MIMEText(text, "plain", "utf-8"))  # base64
+    outer.attach(MIMEApplication(text.encode("utf-8"), _encoder=email.encoders.encode_quopri))
+    outer.attach(MIMEApplication(text.encode("utf-8")))  # encoders._bencode
+    outer.set_boundary("b")
+    return outer.as_bytes()
+
+
+def _read(raw):
+    parsed = email.message_from_bytes(raw)
+    parts = [p.get_payload(decode=True) for p in parsed.walk() if not p.is_multipart()]
+    subject = str(email.header.make_header(email.header.decode_header(parsed["Subject"])))
+    return parts, subject
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=255), max_size=400))
+def test_legacy_api_installed(text):
+    # email.mime, email.header and email.charset: quoted-printable and
+    # Base64 bodies and headers, written and read back.
+    plain = _legacy(text)
+    read_plain = _read(plain)
+    with mimeflow.installed():
+        ours = _legacy(text)
+        read_ours = _read(ours)
+    assert ours == plain
+    assert read_ours == read_plain
+    assert read_ours[0][2] == read_ours[0][3] == text.encode("utf-8")
