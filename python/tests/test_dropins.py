@@ -190,7 +190,8 @@ def test_signature_errors(call):
 
 # Quoted-printable: the alphabet of its corner cases (escapes, soft
 # breaks, blanks before line ends, lone dots, header underscores).
-qp_text = st.binary(max_size=300).map(lambda b: bytes(b"aZ=3Df \t\r\n._\x00\xe9"[c % 15] for c in b))
+QP_ALPHABET = b"aZ=3Df \t\r\n._\x00\xe9\x0b\x1c\x1f"
+qp_text = st.binary(max_size=300).map(lambda b: bytes(QP_ALPHABET[c % len(QP_ALPHABET)] for c in b))
 qp_any = st.one_of(st.binary(max_size=300), qp_text)
 # Lines of every length from 1 to 200 (plain, blank-ended, dotted).
 line_lengths = st.tuples(
@@ -398,6 +399,7 @@ def _message(attachment):
     msg["Subject"] = "Grüße, ein Anhang"
     msg.set_content("Hallo Welt, schöne Grüße \n.\n" * 20, cte="quoted-printable")
     msg.add_attachment(attachment, maintype="application", subtype="octet-stream", filename="x.bin")
+    msg.set_boundary("b")
     return msg.as_bytes(policy=email.policy.SMTP)
 
 
@@ -448,4 +450,4 @@ def test_legacy_api_installed(text):
         read_ours = _read(ours)
     assert ours == plain
     assert read_ours == read_plain
-    assert read_ours[0][2] == read_ours[0][3] == text.encode("utf-8")
+    assert read_ours[0][3] == text.encode("utf-8")  # Base64 keeps every byte

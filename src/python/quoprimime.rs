@@ -49,10 +49,7 @@ pub(crate) fn quoprimime_decode<'py>(
 /// `header_encode`'s encoded text (without the `=?charset?q?...?=`).
 #[pyfunction]
 #[pyo3(signature = (data, /))]
-pub(crate) fn quoprimime_header_encode<'py>(
-    py: Python<'py>,
-    data: &[u8],
-) -> Bound<'py, PyBytes> {
+pub(crate) fn quoprimime_header_encode<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     let mut out = Vec::new();
     qp::quoprimime_header_encode(data, &mut out);
     PyBytes::new(py, &out)
@@ -61,10 +58,7 @@ pub(crate) fn quoprimime_header_encode<'py>(
 /// `header_decode(s)` of ASCII bytes, as latin-1 bytes.
 #[pyfunction]
 #[pyo3(signature = (data, /))]
-pub(crate) fn quoprimime_header_decode<'py>(
-    py: Python<'py>,
-    data: &[u8],
-) -> Bound<'py, PyBytes> {
+pub(crate) fn quoprimime_header_decode<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     let mut out = Vec::new();
     qp::quoprimime_header_decode(data, &mut out);
     PyBytes::new(py, &out)

@@ -65,7 +65,9 @@ pub fn binascii_decode_append(src: &[u8], header: bool, out: &mut Vec<u8>) {
             // "broken case from broken python qp" (binascii's words).
             out.push(b'=');
             i += 1;
-        } else if i + 1 < n && HEX_VALUE[c as usize] != 0xFF && HEX_VALUE[src[i + 1] as usize] != 0xFF
+        } else if i + 1 < n
+            && HEX_VALUE[c as usize] != 0xFF
+            && HEX_VALUE[src[i + 1] as usize] != 0xFF
         {
             out.push(HEX_VALUE[c as usize] << 4 | HEX_VALUE[src[i + 1] as usize]);
             i += 2;
@@ -129,9 +131,7 @@ impl BinasciiQp {
         c > 126
             || c == b'='
             || (self.header && c == b'_')
-            || (c == b'.'
-                && linelen == 0
-                && (last || matches!(src[i + 1], b'\n' | b'\r' | 0)))
+            || (c == b'.' && linelen == 0 && (last || matches!(src[i + 1], b'\n' | b'\r' | 0)))
             || (!self.istext && (c == b'\r' || c == b'\n'))
             || ((c == b'\t' || c == b' ') && last)
             || (c < 33 && c != b'\r' && c != b'\n' && (self.quotetabs || (c != b'\t' && c != b' ')))
@@ -238,7 +238,16 @@ mod tests {
         assert_eq!(enc(b"a \nb\t", d), b"a=20\nb=09");
         assert_eq!(enc(b"a\r\nb\nc", d), b"a\r\nb\r\nc");
         assert_eq!(enc(b"a b_", BinasciiQp { header: true, ..d }), b"a_b=5F");
-        assert_eq!(enc(b"a b", BinasciiQp { quotetabs: true, ..d }), b"a=20b");
+        assert_eq!(
+            enc(
+                b"a b",
+                BinasciiQp {
+                    quotetabs: true,
+                    ..d
+                }
+            ),
+            b"a=20b"
+        );
         assert_eq!(enc(b"a\nb", BinasciiQp { istext: false, ..d }), b"a=0Ab");
         let long = [b'x'; 200];
         let out = enc(&long, d);

@@ -46,8 +46,7 @@ mod quoprimime;
 
 pub use binascii::{binascii_decode_append, binascii_encode_append, BinasciiQp};
 pub use quoprimime::{
-    quoprimime_body_encode, quoprimime_decode, quoprimime_header_decode,
-    quoprimime_header_encode,
+    quoprimime_body_encode, quoprimime_decode, quoprimime_header_decode, quoprimime_header_encode,
 };
 
 /// The vector kernel for line bodies, where the CPU has one.

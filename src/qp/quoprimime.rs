@@ -212,7 +212,9 @@ pub fn quoprimime_decode(encoded: &[u8], eol: &[u8], out: &mut Vec<u8>) {
     }
     // "Special case if original string did not end with eol": one
     // character goes, whatever the length of eol.
-    if !matches!(encoded.last(), Some(b'\r' | b'\n')) && out[start..].ends_with(eol) && out.len() > start
+    if !matches!(encoded.last(), Some(b'\r' | b'\n'))
+        && out[start..].ends_with(eol)
+        && out.len() > start
     {
         out.pop();
     }
