@@ -153,6 +153,11 @@ else
         rm -rf "$venv"
         "$py" -m venv "$venv"
         "$venv/bin/python" -m pip install --quiet --no-index --no-deps "$wheels"/*.whl
+        # CPython's property tests (test.support.hypothesis_helper) skip
+        # without Hypothesis: install it where PyPI can be reached.
+        if ! "$venv/bin/python" -m pip install --quiet hypothesis >/dev/null 2>&1; then
+            echo "note: no Hypothesis for $version (PyPI unreachable): CPython's property tests skip" >&2
+        fi
         run_suites "$version" "$venv/bin/python"
     done
 fi
