@@ -136,12 +136,12 @@ fn copy_buffer(obj: &Bound<'_, PyAny>, flags: core::ffi::c_int) -> PyResult<Vec<
     // SAFETY: `out` has room for `len` bytes, the logical size of the view;
     // `PyBuffer_ToContiguous` writes exactly that many and handles strides.
     // The view stays valid (and the exporter cannot resize) until released.
-    // `&mut`: the view is `*const` from 3.11, `*mut` in 3.9's and 3.10's
-    // headers, and a `&mut` is both.
+    // `&raw mut`: the view is `*const` from 3.11, `*mut` in 3.9's and
+    // 3.10's headers; a `*mut` serves both.
     let rc = unsafe {
         ffi::PyBuffer_ToContiguous(
             out.as_mut_ptr().cast(),
-            &mut view,
+            &raw mut view,
             len as ffi::Py_ssize_t,
             b'C' as _,
         )
