@@ -10,24 +10,30 @@ Each replacement returns what the original returns and raises what it
 raises on the running interpreter. What is replaced:
 
 - ``binascii.a2b_base64``, ``b2a_base64``, ``a2b_qp``, ``b2a_qp`` (which
-  ``base64``, ``email.contentmanager`` and ``email._encoded_words`` call
-  through the module at call time);
+  ``base64`` and ``email.contentmanager`` call through the module at call
+  time);
 - ``base64.b64encode``, ``b64decode``, ``standard_b64encode``,
   ``standard_b64decode``, ``urlsafe_b64encode``, ``urlsafe_b64decode``,
-  ``encodebytes``, ``decodebytes`` (mimeflow's own drop-ins);
+  ``encodebytes``, ``decodebytes`` (mimeflow's own drop-ins, which
+  ``email._encoded_words`` calls);
 - ``quopri.encode``, ``decode``, ``encodestring``, ``decodestring``;
 - ``email.base64mime.body_encode``, ``body_decode``, ``decode``,
   ``decodestring``, ``header_encode``, and ``email.quoprimime``'s
   ``body_encode``, ``body_decode``, ``decode``, ``decodestring``,
-  ``header_encode``, ``header_decode`` (which ``email.charset``,
-  ``email.header`` and ``email._encoded_words`` call);
+  ``header_encode``, ``header_decode`` (which ``email.charset`` and
+  ``email.header`` call);
 - the names bound at import: ``quopri.a2b_qp`` and ``b2a_qp``,
   ``email.base64mime.a2b_base64``, ``b2a_base64`` and ``b64encode``
   (``from binascii import ...``), ``email.encoders._bencode``
   (``base64.encodebytes``) and ``_encodestring`` (``quopri.encodestring``).
 
 A module that bound one of these names itself (``from binascii import
-a2b_base64``) before :func:`install` keeps the stdlib's function.
+a2b_base64``) before :func:`install` keeps the stdlib's function. The
+``email`` package's private code (the generator's line writing,
+``contentmanager``'s line loop) is left alone.
+
+``install`` and ``uninstall`` take a lock, but patching module attributes
+is process-wide: call them at start-up, not while other threads encode.
 """
 
 from __future__ import annotations
