@@ -38,6 +38,7 @@ with ``write_to``; :func:`normalize` makes an existing message 7-bit clean.
 from __future__ import annotations
 
 import binascii as _binascii
+import re as _re
 import sys as _sys
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
@@ -119,6 +120,12 @@ _decode = _native.b64decode
 # (b'QUJD=' decoded to b'ABC' with validate=True). On older interpreters that
 # one error is handed to binascii itself, so results match the running stdlib.
 _EXCESS_PADDING_IS_ERROR = _sys.version_info >= (3, 13)
+# Before 3.11, binascii had no strict mode: b64decode(validate=True) was a
+# regular expression over the input, then the lenient decoder (b'QUJD='
+# decoded to b'ABC', b'QU=JD' was "Non-base64 digit found"), and any true
+# value of validate counted.
+_HAS_STRICT_MODE = _sys.version_info >= (3, 11)
+_VALID_BEFORE_3_11 = _re.compile(b"[A-Za-z0-9+/]*={0,2}")
 
 
 def _bytes_from_decode_data(s: Union[Buffer, str]) -> Union[bytes, bytearray]:
@@ -202,8 +209,9 @@ def b64decode(
         assert len(altchars) == 2, repr(altchars)
         altchars = bytes(altchars)
     if validate is not True and validate is not False:
-        # binascii's own conversion of strict_mode: its TypeError for odd flags.
-        _binascii.a2b_base64(b"", strict_mode=validate)
+        if _HAS_STRICT_MODE:
+            # binascii's own conversion of strict_mode: its TypeError for odd flags.
+            _binascii.a2b_base64(b"", strict_mode=validate)
         validate = bool(validate)
     if validate:
         return _decode_strict(s, altchars)
@@ -211,6 +219,13 @@ def b64decode(
 
 
 def _decode_strict(s: Union[Buffer, str], altchars: Optional[bytes]) -> bytes:
+    if not _HAS_STRICT_MODE:
+        s = _bytes_from_decode_data(s)
+        if altchars is not None:
+            s = s.translate(bytes.maketrans(altchars, b"+/"))
+        if not _VALID_BEFORE_3_11.fullmatch(s):
+            raise DecodeError("Non-base64 digit found")
+        return _decode(s)
     try:
         return _decode(s, True, altchars)
     except DecodeError as e:
