@@ -31,50 +31,71 @@ const MAX_LINE: usize = 76;
 /// `binascii.a2b_qp(src, header)`, appended to `out` (at most `src.len()`
 /// bytes). Never fails: what is not a valid escape is kept.
 pub fn binascii_decode_append(src: &[u8], header: bool, out: &mut Vec<u8>) {
-    out.reserve(src.len());
     let n = src.len();
-    let mut i = 0;
+    let base = out.len();
+    // Decoding never grows the data: write through an index into room
+    // made ahead, and cut it to what was written (as the parent module).
+    out.resize(base + n, 0);
+    let buf = &mut out[base..];
+    let special = |c: u8| c == b'=' || (header && c == b'_');
+    let (mut i, mut o) = (0, 0);
     while i < n {
-        let next = if header {
-            memchr2(b'=', b'_', &src[i..])
-        } else {
-            memchr(b'=', &src[i..])
-        };
-        let Some(k) = next else {
-            out.extend_from_slice(&src[i..]);
-            return;
-        };
-        out.extend_from_slice(&src[i..i + k]);
-        i += k;
-        if src[i] == b'_' {
-            out.push(b' ');
+        let c = src[i];
+        if c == b'=' {
+            // A soft break, `==`, an escape, or kept as it is.
+            i += 1;
+            let Some(&d) = src.get(i) else {
+                break;
+            };
+            if d == b'\n' || d == b'\r' {
+                if d == b'\r' {
+                    i += memchr(b'\n', &src[i..]).unwrap_or(n - i);
+                }
+                i = (i + 1).min(n);
+            } else if d == b'=' {
+                // "broken case from broken python qp" (binascii's words).
+                buf[o] = b'=';
+                o += 1;
+                i += 1;
+            } else if i + 1 < n
+                && HEX_VALUE[d as usize] != 0xFF
+                && HEX_VALUE[src[i + 1] as usize] != 0xFF
+            {
+                buf[o] = HEX_VALUE[d as usize] << 4 | HEX_VALUE[src[i + 1] as usize];
+                o += 1;
+                i += 2;
+            } else {
+                buf[o] = b'=';
+                o += 1;
+            }
+            continue;
+        }
+        if c == b'_' && header {
+            buf[o] = b' ';
+            o += 1;
             i += 1;
             continue;
         }
-        // `=`: a soft break, `==`, an escape, or kept as it is.
-        i += 1;
-        let Some(&c) = src.get(i) else {
-            return;
-        };
-        if c == b'\n' || c == b'\r' {
-            if c == b'\r' {
-                i += memchr(b'\n', &src[i..]).unwrap_or(n - i);
-            }
-            i = (i + 1).min(n);
-        } else if c == b'=' {
-            // "broken case from broken python qp" (binascii's words).
-            out.push(b'=');
-            i += 1;
-        } else if i + 1 < n
-            && HEX_VALUE[c as usize] != 0xFF
-            && HEX_VALUE[src[i + 1] as usize] != 0xFF
-        {
-            out.push(HEX_VALUE[c as usize] << 4 | HEX_VALUE[src[i + 1] as usize]);
-            i += 2;
-        } else {
-            out.push(b'=');
+        // A run of literal bytes: a few looked at here (text with many
+        // escapes has short runs), the rest found with `memchr`.
+        let mut j = i + 1;
+        let near = (i + 16).min(n);
+        while j < near && !special(src[j]) {
+            j += 1;
         }
+        if j == near && j < n {
+            let found = if header {
+                memchr2(b'=', b'_', &src[j..])
+            } else {
+                memchr(b'=', &src[j..])
+            };
+            j = found.map_or(n, |k| j + k);
+        }
+        buf[o..o + j - i].copy_from_slice(&src[i..j]);
+        o += j - i;
+        i = j;
     }
+    out.truncate(base + o);
 }
 
 /// The switches of `binascii.b2a_qp`.
@@ -122,19 +143,34 @@ impl BinasciiQp {
         t
     }
 
+    /// `ALWAYS[c]`: the terms of binascii's escape condition that depend on
+    /// the byte alone (8-bit, `=`, `_` in header mode, CR and LF in binary
+    /// mode, controls, and blanks with `quotetabs`).
+    fn always_table(self) -> [bool; 256] {
+        let mut t = [false; 256];
+        for (c, e) in (0..=255u8).zip(t.iter_mut()) {
+            *e = c > 126
+                || c == b'='
+                || (self.header && c == b'_')
+                || (!self.istext && (c == b'\r' || c == b'\n'))
+                || (c < 33
+                    && c != b'\r'
+                    && c != b'\n'
+                    && (self.quotetabs || (c != b'\t' && c != b' ')));
+        }
+        t
+    }
+
     /// Whether binascii writes `src[i]` as `=XX` when the current line holds
-    /// `linelen` bytes (CPython's condition, term by term).
+    /// `linelen` bytes (CPython's condition: `always` holds the terms of
+    /// the byte alone, the rest look at its place).
     #[inline]
-    fn escapes(self, src: &[u8], i: usize, linelen: usize) -> bool {
+    fn escapes(src: &[u8], i: usize, linelen: usize, always: &[bool; 256]) -> bool {
         let c = src[i];
         let last = i + 1 == src.len();
-        c > 126
-            || c == b'='
-            || (self.header && c == b'_')
+        always[c as usize]
             || (c == b'.' && linelen == 0 && (last || matches!(src[i + 1], b'\n' | b'\r' | 0)))
-            || (!self.istext && (c == b'\r' || c == b'\n'))
             || ((c == b'\t' || c == b' ') && last)
-            || (c < 33 && c != b'\r' && c != b'\n' && (self.quotetabs || (c != b'\t' && c != b' ')))
     }
 }
 
@@ -142,11 +178,12 @@ impl BinasciiQp {
 pub fn binascii_encode_append(src: &[u8], opts: BinasciiQp, out: &mut Vec<u8>) {
     let n = src.len();
     let start = out.len();
-    out.reserve(n + n / 8 + 8);
+    out.reserve(n + n / 4 + 8);
     let crlf = matches!(memchr(b'\n', src), Some(p) if p > 0 && src[p - 1] == b'\r');
     let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
     let soft: &[u8] = if crlf { b"=\r\n" } else { b"=\n" };
     let plain = opts.plain_table();
+    let always = opts.always_table();
     let mut linelen = 0;
     let mut i = 0;
     while i < n {
@@ -166,7 +203,7 @@ pub fn binascii_encode_append(src: &[u8], opts: BinasciiQp, out: &mut Vec<u8>) {
             continue;
         }
         let c = src[i];
-        if opts.escapes(src, i, linelen) {
+        if BinasciiQp::escapes(src, i, linelen, &always) {
             if linelen + 3 >= MAX_LINE {
                 out.extend_from_slice(soft);
                 linelen = 0;
