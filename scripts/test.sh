@@ -127,6 +127,12 @@ clear_devnull
 VIRTUAL_ENV="$PWD/.venv" PATH="$PWD/.venv/bin:$PATH" .venv/bin/maturin develop --release --quiet
 HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-fast}" .venv/bin/python -m pytest python/tests -q
 
+step "Python: CPython's own codec test suites against the drop-ins (this interpreter)"
+# test_binascii, test_base64, test_quopri and test_email, with mimeflow's
+# functions swapped in, then with mimeflow.install() (about 20 s); other
+# versions: scripts/cpython_conformance.sh without --current.
+scripts/cpython_conformance.sh --current
+
 step "Python: mypy.stubtest (the stubs and annotations against the built module)"
 # _native.pyi against the extension, and the annotated .py modules (their
 # own stubs) type-checked; no allowlist: every entry agrees.

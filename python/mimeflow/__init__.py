@@ -22,6 +22,12 @@ plain ones into byte ranges for multi-process work. :func:`convert` is
 ``mimeflow convert``: mbox, Maildir or ``.eml`` folders to Maildir, ``.eml``
 files, mboxrd or JSON lines, returning the run's statistics.
 
+Stdlib drop-ins: :mod:`mimeflow.binascii` holds ``a2b_base64`` and
+``b2a_base64`` as the running interpreter's ``binascii`` has them;
+:func:`install` (opt-in, reversible with :func:`uninstall`, or for a
+``with`` block with :func:`installed`) puts mimeflow's Base64 functions into
+``binascii``, ``base64`` and the ``email`` package's modules.
+
 Writing: :class:`MessageBuilder` (and its keyword form :func:`compose`)
 composes messages, 7-bit clean and CRLF, streaming big attachment files
 with ``write_to``; :func:`normalize` makes an existing message 7-bit clean.
@@ -32,6 +38,7 @@ with ``write_to``; :func:`normalize` makes an existing message 7-bit clean.
 from __future__ import annotations
 
 import binascii as _binascii
+import re as _re
 import sys as _sys
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
@@ -47,7 +54,8 @@ if _TYPE_CHECKING:
     _Content = Union[Buffer, str, "os.PathLike[str]"]
     _Addresses = Union[str, Iterable[str]]
 
-from mimeflow import _errors, _native, mbox
+from mimeflow import _errors, _native, binascii, mbox
+from mimeflow._install import install, installed, is_installed, uninstall
 from mimeflow._errors import (
     ComposeError,
     ConvertError,
@@ -86,6 +94,11 @@ __all__ = [
     "MessageBuilder",
     "compose",
     "normalize",
+    "binascii",
+    "install",
+    "uninstall",
+    "installed",
+    "is_installed",
 ]
 # The exceptions, spelled out (they are _errors.__all__): type checkers
 # and mypy.stubtest read __all__ statically and cannot follow `+=` of
@@ -107,6 +120,12 @@ _decode = _native.b64decode
 # (b'QUJD=' decoded to b'ABC' with validate=True). On older interpreters that
 # one error is handed to binascii itself, so results match the running stdlib.
 _EXCESS_PADDING_IS_ERROR = _sys.version_info >= (3, 13)
+# Before 3.11, binascii had no strict mode: b64decode(validate=True) was a
+# regular expression over the input, then the lenient decoder (b'QUJD='
+# decoded to b'ABC', b'QU=JD' was "Non-base64 digit found"), and any true
+# value of validate counted.
+_HAS_STRICT_MODE = _sys.version_info >= (3, 11)
+_VALID_BEFORE_3_11 = _re.compile(b"[A-Za-z0-9+/]*={0,2}")
 
 
 def _bytes_from_decode_data(s: Union[Buffer, str]) -> Union[bytes, bytearray]:
@@ -190,8 +209,9 @@ def b64decode(
         assert len(altchars) == 2, repr(altchars)
         altchars = bytes(altchars)
     if validate is not True and validate is not False:
-        # binascii's own conversion of strict_mode: its TypeError for odd flags.
-        _binascii.a2b_base64(b"", strict_mode=validate)
+        if _HAS_STRICT_MODE:
+            # binascii's own conversion of strict_mode: its TypeError for odd flags.
+            _binascii.a2b_base64(b"", strict_mode=validate)
         validate = bool(validate)
     if validate:
         return _decode_strict(s, altchars)
@@ -199,6 +219,13 @@ def b64decode(
 
 
 def _decode_strict(s: Union[Buffer, str], altchars: Optional[bytes]) -> bytes:
+    if not _HAS_STRICT_MODE:
+        s = _bytes_from_decode_data(s)
+        if altchars is not None:
+            s = s.translate(bytes.maketrans(altchars, b"+/"))
+        if not _VALID_BEFORE_3_11.fullmatch(s):
+            raise DecodeError("Non-base64 digit found")
+        return _decode(s)
     try:
         return _decode(s, True, altchars)
     except DecodeError as e:

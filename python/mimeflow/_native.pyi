@@ -1,6 +1,7 @@
 """Type stubs of the extension module ``mimeflow._native`` (src/python/)."""
 
 import os
+import sys
 from datetime import datetime
 from email.message import EmailMessage
 from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, final
@@ -11,6 +12,14 @@ __all__ = [
     "b64encode",
     "b64decode",
     "backend",
+    "a2b_base64",
+    "b2a_base64",
+    "a2b_qp",
+    "b2a_qp",
+    "quoprimime_body_encode",
+    "quoprimime_decode",
+    "quoprimime_header_encode",
+    "quoprimime_header_decode",
     "parse",
     "Message",
     "Part",
@@ -61,6 +70,41 @@ def b64decode(
 ) -> bytes:
     """``binascii.a2b_base64(data, strict_mode=strict)``, after translating
     ``altchars`` (2 bytes) to ``+/``. Raises ``mimeflow.DecodeError``."""
+
+def b2a_base64(data: Buffer, /, *, newline: bool = True) -> bytes:
+    """``binascii.b2a_base64``: one line of Base64, ended by ``\\n`` unless
+    ``newline`` is false."""
+
+if sys.version_info >= (3, 11):
+    def a2b_base64(data: "Buffer | str", /, *, strict_mode: bool = False) -> bytes:
+        """``binascii.a2b_base64`` of the running interpreter. Raises
+        ``mimeflow.DecodeError`` (a ``binascii.Error``)."""
+
+else:
+    def a2b_base64(data: "Buffer | str", /) -> bytes:
+        """``binascii.a2b_base64`` of the running interpreter (no
+        ``strict_mode`` before 3.11). Raises ``mimeflow.DecodeError``."""
+
+def a2b_qp(data: "Buffer | str", header: bool = False) -> bytes:
+    """``binascii.a2b_qp``: CPython's quoted-printable decoder."""
+
+def b2a_qp(
+    data: Buffer, quotetabs: bool = False, istext: bool = True, header: bool = False
+) -> bytes:
+    """``binascii.b2a_qp``: CPython's quoted-printable encoder."""
+
+def quoprimime_body_encode(body: bytes, maxlinelen: int, eol: bytes, /) -> bytes:
+    """``email.quoprimime.body_encode`` over latin-1 bytes (non-empty
+    ``body``); ``ValueError`` when ``maxlinelen`` is below 4."""
+
+def quoprimime_decode(encoded: bytes, eol: bytes, /) -> bytes:
+    """``email.quoprimime.decode`` of ASCII bytes, as latin-1 bytes."""
+
+def quoprimime_header_encode(data: bytes, /) -> bytes:
+    """``email.quoprimime.header_encode``'s text, without the chrome."""
+
+def quoprimime_header_decode(data: bytes, /) -> bytes:
+    """``email.quoprimime.header_decode`` of ASCII bytes, as latin-1 bytes."""
 
 def backend() -> str:
     """Name of the default codec backend, as ``MIMEFLOW_SIMD`` and the CLI

@@ -480,6 +480,11 @@ def test_all_exports():
             "normalize",
             "schema",
             "Schema",
+            "binascii",
+            "install",
+            "uninstall",
+            "installed",
+            "is_installed",
         ]
     )
     for name in mimeflow.__all__:

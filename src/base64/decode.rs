@@ -29,8 +29,16 @@ pub(crate) enum Rules {
     /// optional but must be right when present; trailing bits are ignored.
     Mime,
     /// CPython's `binascii.a2b_base64(strict_mode=strict)`; without
-    /// `require_padding` an unpadded final quantum is accepted.
-    Binascii { strict: bool, require_padding: bool },
+    /// `require_padding` an unpadded final quantum is accepted. In strict
+    /// mode, `=` at a quantum boundary past the first byte is "Excess
+    /// padding" when `excess_padding` is set (CPython 3.13+); before 3.13
+    /// binascii only marked padding as started there (`QUJD=` decoded to
+    /// `ABC`, `QUJD=QQ==` was "Discontinuous padding").
+    Binascii {
+        strict: bool,
+        require_padding: bool,
+        excess_padding: bool,
+    },
 }
 
 impl Rules {
@@ -370,9 +378,13 @@ impl DecodeState {
     fn pad(&mut self, at: u64, dst: &mut Out<'_>, w: &mut usize) -> Result<(), DecodeError> {
         let unexpected = DecodeError::new(DecodeErrorKind::UnexpectedPadding, at);
         match self.rules {
-            Rules::Binascii { strict, .. } => {
+            Rules::Binascii {
+                strict,
+                excess_padding,
+                ..
+            } => {
                 self.padding_started = true;
-                if strict && self.quad_pos == 0 {
+                if strict && self.quad_pos == 0 && (excess_padding || at == 0) {
                     return Err(unexpected);
                 }
                 if self.quad_pos >= 2 {

@@ -207,6 +207,7 @@ impl Base64 {
             DecodeMode::Lenient => Rules::Binascii {
                 strict: false,
                 require_padding: self.padding,
+                excess_padding: true,
             },
         }
     }

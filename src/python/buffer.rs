@@ -89,6 +89,36 @@ pub(crate) fn decodable<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
         })
 }
 
+/// What `binascii`'s `a2b_*` functions accept (its `ascii_buffer_converter`):
+/// `bytes`, an ASCII `str` (any other `str` is a `ValueError`), or a
+/// C-contiguous buffer; anything else, strided views included, is the
+/// stdlib's `TypeError`.
+pub(crate) fn ascii_buffer<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Input::Borrowed(b.as_bytes()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return match s.to_str() {
+            Ok(s) if s.is_ascii() => Ok(Input::Borrowed(s.as_bytes())),
+            _ => Err(PyValueError::new_err(
+                "string argument should contain only ASCII characters",
+            )),
+        };
+    }
+    copy_buffer(obj, ffi::PyBUF_SIMPLE)
+        .map(Input::Owned)
+        .map_err(|_| {
+            let name = obj
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| "?".into());
+            PyTypeError::new_err(format!(
+                "argument should be bytes, buffer or ASCII string, not '{name}'"
+            ))
+        })
+}
+
 /// Copies the buffer `obj` exports under `flags` into a new `Vec`, in C
 /// (logical) order.
 fn copy_buffer(obj: &Bound<'_, PyAny>, flags: core::ffi::c_int) -> PyResult<Vec<u8>> {
@@ -106,10 +136,12 @@ fn copy_buffer(obj: &Bound<'_, PyAny>, flags: core::ffi::c_int) -> PyResult<Vec<
     // SAFETY: `out` has room for `len` bytes, the logical size of the view;
     // `PyBuffer_ToContiguous` writes exactly that many and handles strides.
     // The view stays valid (and the exporter cannot resize) until released.
+    // `&raw mut`: the view is `*const` from 3.11, `*mut` in 3.9's and
+    // 3.10's headers; a `*mut` serves both.
     let rc = unsafe {
         ffi::PyBuffer_ToContiguous(
             out.as_mut_ptr().cast(),
-            &view,
+            &raw mut view,
             len as ffi::Py_ssize_t,
             b'C' as _,
         )

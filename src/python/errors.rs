@@ -23,6 +23,9 @@ pub(crate) struct DecodeFailure {
     pub(crate) error: DecodeError,
     /// Alphabet characters in the input, for the `InvalidLength` message.
     pub(crate) data_chars: Option<u64>,
+    /// Whether the message ends with the offset; `mimeflow.binascii` leaves
+    /// it out, so its messages are the stdlib's word for word.
+    pub(crate) with_offset: bool,
 }
 
 impl From<DecodeError> for DecodeFailure {
@@ -30,6 +33,7 @@ impl From<DecodeError> for DecodeFailure {
         DecodeFailure {
             error,
             data_chars: None,
+            with_offset: true,
         }
     }
 }
@@ -60,7 +64,11 @@ impl DecodeFailure {
             // Not produced by the binascii rules; kept readable all the same.
             DecodeErrorKind::TrailingBits => "Non-zero trailing bits".into(),
         };
-        format!("{what} (at byte {at})")
+        if self.with_offset {
+            format!("{what} (at byte {at})")
+        } else {
+            what.into_owned()
+        }
     }
 }
 

@@ -14,12 +14,14 @@
 //! stdlib does, so `+` and `/` keep decoding too.
 
 mod arrow;
+mod binascii;
 mod buffer;
 mod compose;
 mod errors;
 mod mbox;
 mod message;
 mod pieces;
+mod quoprimime;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::marker::Ungil;
@@ -129,6 +131,7 @@ fn b64decode<'py>(
     let rules = Rules::Binascii {
         strict,
         require_padding: true,
+        excess_padding: true,
     };
     let mut out = buffer::OutBytes::new(py, STANDARD.estimated_decoded_length(src.len()))?;
     let dst = out.spare();
@@ -206,6 +209,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(b64encode, m)?)?;
     m.add_function(wrap_pyfunction!(b64decode, m)?)?;
     m.add_function(wrap_pyfunction!(backend, m)?)?;
+    binascii::register(m)?;
+    quoprimime::register(m)?;
     m.add_function(wrap_pyfunction!(message::parse, m)?)?;
     m.add_class::<message::Message>()?;
     m.add_class::<message::Part>()?;

@@ -41,6 +41,13 @@ use crate::base64::Wrap;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod binascii;
+mod quoprimime;
+
+pub use binascii::{binascii_decode_append, binascii_encode_append, BinasciiQp};
+pub use quoprimime::{
+    quoprimime_body_encode, quoprimime_decode, quoprimime_header_decode, quoprimime_header_encode,
+};
 
 /// The vector kernel for line bodies, where the CPU has one.
 #[cfg(target_arch = "x86_64")]

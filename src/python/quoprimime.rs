@@ -1,0 +1,74 @@
+//! The native half of `mimeflow.email.quoprimime`: `email.quoprimime`'s
+//! functions over latin-1 bytes (`qp::quoprimime_*`). The Python module
+//! turns the stdlib's `str` into those bytes and back, and checks the
+//! arguments as the stdlib does before calling these.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::run;
+use crate::qp;
+
+/// `body_encode(body, maxlinelen, eol)` over latin-1 bytes (non-empty body).
+#[pyfunction]
+#[pyo3(signature = (body, maxlinelen, eol, /))]
+pub(crate) fn quoprimime_body_encode<'py>(
+    py: Python<'py>,
+    body: &[u8],
+    maxlinelen: usize,
+    eol: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    if maxlinelen < 4 {
+        return Err(PyValueError::new_err("maxlinelen must be at least 4"));
+    }
+    let out = run(py, body.len(), || {
+        let mut out = Vec::new();
+        qp::quoprimime_body_encode(body, maxlinelen, eol, &mut out);
+        Ok::<_, PyErr>(out)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `decode(encoded, eol)` of ASCII bytes (non-empty), as latin-1 bytes.
+#[pyfunction]
+#[pyo3(signature = (encoded, eol, /))]
+pub(crate) fn quoprimime_decode<'py>(
+    py: Python<'py>,
+    encoded: &[u8],
+    eol: &[u8],
+) -> PyResult<Bound<'py, PyBytes>> {
+    let out = run(py, encoded.len(), || {
+        let mut out = Vec::new();
+        qp::quoprimime_decode(encoded, eol, &mut out);
+        Ok::<_, PyErr>(out)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// `header_encode`'s encoded text (without the `=?charset?q?...?=`).
+#[pyfunction]
+#[pyo3(signature = (data, /))]
+pub(crate) fn quoprimime_header_encode<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    let mut out = Vec::new();
+    qp::quoprimime_header_encode(data, &mut out);
+    PyBytes::new(py, &out)
+}
+
+/// `header_decode(s)` of ASCII bytes, as latin-1 bytes.
+#[pyfunction]
+#[pyo3(signature = (data, /))]
+pub(crate) fn quoprimime_header_decode<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    let mut out = Vec::new();
+    qp::quoprimime_header_decode(data, &mut out);
+    PyBytes::new(py, &out)
+}
+
+/// Adds the functions to `_native`.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(quoprimime_body_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(quoprimime_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(quoprimime_header_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(quoprimime_header_decode, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! CPython's quoted-printable, byte for byte: `binascii.a2b_qp` and
+//! `binascii.b2a_qp`, which `quopri` and Python mail code call.
+//!
+//! They are not the RFC 2045 codec of the parent module, and the
+//! differences are the point: Python code compares their output with the
+//! stdlib's. The decoder keeps trailing blanks, treats `==` as `=` and `=\r`
+//! followed by anything up to the next LF as a soft break, and turns `_`
+//! into a space in `header` mode. The encoder picks its line ending from the
+//! input's first line (CRLF if that line ends with one, else LF) and writes
+//! every line end in it; it cuts lines at 76 columns by binascii's own
+//! accounting (an escape moves to a new line when it would reach column
+//! 76, a literal byte when it would and is not the last before a line end),
+//! escapes a lone `.` at a line start before a line end (SMTP's end of
+//! data), `_` and writes a space as `_` in `header` mode, every blank with
+//! `quotetabs`, CR and LF when not `istext`, and a blank before a line end
+//! or at the end. The hex escape and hex digits are the parent module's
+//! ([`escape`], [`HEX_VALUE`]).
+//!
+//! Both run over runs of bytes that need nothing (found with `memchr` when
+//! decoding, a lookup table when encoding) and copy them at once; only the
+//! bytes that need a rule go one at a time, through the same code as
+//! CPython's loop, so the output is the same by construction.
+
+use memchr::{memchr, memchr2};
+
+use super::{escape, HEX_VALUE};
+
+/// binascii's `MAXLINESIZE`.
+const MAX_LINE: usize = 76;
+
+/// `binascii.a2b_qp(src, header)`, appended to `out` (at most `src.len()`
+/// bytes). Never fails: what is not a valid escape is kept.
+pub fn binascii_decode_append(src: &[u8], header: bool, out: &mut Vec<u8>) {
+    let n = src.len();
+    let base = out.len();
+    // Decoding never grows the data: write through an index into room
+    // made ahead, and cut it to what was written (as the parent module).
+    out.resize(base + n, 0);
+    let buf = &mut out[base..];
+    let special = |c: u8| c == b'=' || (header && c == b'_');
+    let (mut i, mut o) = (0, 0);
+    while i < n {
+        let c = src[i];
+        if c == b'=' {
+            // A soft break, `==`, an escape, or kept as it is.
+            i += 1;
+            let Some(&d) = src.get(i) else {
+                break;
+            };
+            if d == b'\n' || d == b'\r' {
+                if d == b'\r' {
+                    i += memchr(b'\n', &src[i..]).unwrap_or(n - i);
+                }
+                i = (i + 1).min(n);
+            } else if d == b'=' {
+                // "broken case from broken python qp" (binascii's words).
+                buf[o] = b'=';
+                o += 1;
+                i += 1;
+            } else if i + 1 < n
+                && HEX_VALUE[d as usize] != 0xFF
+                && HEX_VALUE[src[i + 1] as usize] != 0xFF
+            {
+                buf[o] = HEX_VALUE[d as usize] << 4 | HEX_VALUE[src[i + 1] as usize];
+                o += 1;
+                i += 2;
+            } else {
+                buf[o] = b'=';
+                o += 1;
+            }
+            continue;
+        }
+        if c == b'_' && header {
+            buf[o] = b' ';
+            o += 1;
+            i += 1;
+            continue;
+        }
+        // A run of literal bytes: a few looked at here (text with many
+        // escapes has short runs), the rest found with `memchr`.
+        let mut j = i + 1;
+        let near = (i + 16).min(n);
+        while j < near && !special(src[j]) {
+            j += 1;
+        }
+        if j == near && j < n {
+            let found = if header {
+                memchr2(b'=', b'_', &src[j..])
+            } else {
+                memchr(b'=', &src[j..])
+            };
+            j = found.map_or(n, |k| j + k);
+        }
+        buf[o..o + j - i].copy_from_slice(&src[i..j]);
+        o += j - i;
+        i = j;
+    }
+    out.truncate(base + o);
+}
+
+/// The switches of `binascii.b2a_qp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BinasciiQp {
+    /// Escape every space and tab.
+    pub quotetabs: bool,
+    /// Text: LF and CRLF are line ends (else every CR and LF is escaped).
+    pub istext: bool,
+    /// RFC 2047 header mode: `_` is escaped and a space written as `_`.
+    pub header: bool,
+}
+
+impl Default for BinasciiQp {
+    /// binascii's defaults: `quotetabs=False, istext=True, header=False`.
+    fn default() -> Self {
+        BinasciiQp {
+            quotetabs: false,
+            istext: true,
+            header: false,
+        }
+    }
+}
+
+impl BinasciiQp {
+    /// `PLAIN[b]`: `b` is copied as it is wherever it stands, except
+    /// possibly at the end of a line or the input (checked by the caller):
+    /// printable ASCII but `=` and `.`, and blanks unless quoted; `_` and
+    /// the space (written as `_`) go the slow way in header mode.
+    fn plain_table(self) -> [bool; 256] {
+        let mut t = [false; 256];
+        for b in 33..=126u8 {
+            t[b as usize] = true;
+        }
+        t[b'=' as usize] = false;
+        t[b'.' as usize] = false;
+        if !self.quotetabs {
+            t[b'\t' as usize] = true;
+            t[b' ' as usize] = true;
+        }
+        if self.header {
+            t[b'_' as usize] = false;
+            t[b' ' as usize] = false;
+        }
+        t
+    }
+
+    /// `ALWAYS[c]`: the terms of binascii's escape condition that depend on
+    /// the byte alone (8-bit, `=`, `_` in header mode, CR and LF in binary
+    /// mode, controls, and blanks with `quotetabs`).
+    fn always_table(self) -> [bool; 256] {
+        let mut t = [false; 256];
+        for (c, e) in (0..=255u8).zip(t.iter_mut()) {
+            *e = c > 126
+                || c == b'='
+                || (self.header && c == b'_')
+                || (!self.istext && (c == b'\r' || c == b'\n'))
+                || (c < 33
+                    && c != b'\r'
+                    && c != b'\n'
+                    && (self.quotetabs || (c != b'\t' && c != b' ')));
+        }
+        t
+    }
+
+    /// Whether binascii writes `src[i]` as `=XX` when the current line holds
+    /// `linelen` bytes (CPython's condition: `always` holds the terms of
+    /// the byte alone, the rest look at its place).
+    #[inline]
+    fn escapes(src: &[u8], i: usize, linelen: usize, always: &[bool; 256]) -> bool {
+        let c = src[i];
+        let last = i + 1 == src.len();
+        always[c as usize]
+            || (c == b'.' && linelen == 0 && (last || matches!(src[i + 1], b'\n' | b'\r' | 0)))
+            || ((c == b'\t' || c == b' ') && last)
+    }
+}
+
+/// `binascii.b2a_qp(src, quotetabs, istext, header)`, appended to `out`.
+pub fn binascii_encode_append(src: &[u8], opts: BinasciiQp, out: &mut Vec<u8>) {
+    let n = src.len();
+    let start = out.len();
+    out.reserve(n + n / 4 + 8);
+    let crlf = matches!(memchr(b'\n', src), Some(p) if p > 0 && src[p - 1] == b'\r');
+    let eol: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+    let soft: &[u8] = if crlf { b"=\r\n" } else { b"=\n" };
+    let plain = opts.plain_table();
+    let always = opts.always_table();
+    let mut linelen = 0;
+    let mut i = 0;
+    while i < n {
+        // A run of plain bytes, none of them the last of the input (a blank
+        // there is escaped) and none that would reach column 76 (it may need
+        // a soft break first): a literal at `linelen` 74 or less goes as it is.
+        let room = (MAX_LINE - 1).saturating_sub(linelen);
+        let end = (i + room).min(n - 1);
+        let mut j = i;
+        while j < end && plain[src[j] as usize] {
+            j += 1;
+        }
+        if j > i {
+            out.extend_from_slice(&src[i..j]);
+            linelen += j - i;
+            i = j;
+            continue;
+        }
+        let c = src[i];
+        if BinasciiQp::escapes(src, i, linelen, &always) {
+            if linelen + 3 >= MAX_LINE {
+                out.extend_from_slice(soft);
+                linelen = 0;
+            }
+            out.extend_from_slice(&escape(c));
+            linelen += 3;
+            i += 1;
+        } else if opts.istext && (c == b'\n' || (c == b'\r' && src.get(i + 1) == Some(&b'\n'))) {
+            linelen = 0;
+            // A blank at the end of a line is escaped (it would be lost).
+            if out.len() > start {
+                let prev = out[out.len() - 1];
+                if prev == b' ' || prev == b'\t' {
+                    out.pop();
+                    out.extend_from_slice(&escape(prev));
+                }
+            }
+            out.extend_from_slice(eol);
+            i += if c == b'\r' { 2 } else { 1 };
+        } else {
+            if i + 1 != n && src[i + 1] != b'\n' && linelen + 1 >= MAX_LINE {
+                out.extend_from_slice(soft);
+                linelen = 0;
+            }
+            linelen += 1;
+            out.push(if opts.header && c == b' ' { b'_' } else { c });
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &[u8], header: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        binascii_decode_append(s, header, &mut out);
+        out
+    }
+
+    fn enc(s: &[u8], opts: BinasciiQp) -> Vec<u8> {
+        let mut out = Vec::new();
+        binascii_encode_append(s, opts, &mut out);
+        out
+    }
+
+    #[test]
+    fn decode_matches_cpython_corners() {
+        // Expected values from CPython 3.13's binascii.a2b_qp.
+        assert_eq!(dec(b"=", false), b"");
+        assert_eq!(dec(b"==", false), b"=");
+        assert_eq!(dec(b"=AX", false), b"=AX");
+        assert_eq!(dec(b"=ab=CD", false), b"\xab\xcd");
+        assert_eq!(dec(b"a=\r junk\nb", false), b"ab");
+        assert_eq!(dec(b"a=\rb", false), b"a");
+        assert_eq!(dec(b"a b  \n", false), b"a b  \n");
+        assert_eq!(dec(b"a_b=_", true), b"a b= ");
+        assert_eq!(dec(b"=A", false), b"=A");
+    }
+
+    #[test]
+    fn encode_matches_cpython_corners() {
+        let d = BinasciiQp::default();
+        assert_eq!(enc(b"", d), b"");
+        assert_eq!(enc(b".", d), b"=2E");
+        assert_eq!(enc(b".\nx", d), b"=2E\nx");
+        assert_eq!(enc(b"a.\n", d), b"a.\n");
+        assert_eq!(enc(b"a \nb\t", d), b"a=20\nb=09");
+        assert_eq!(enc(b"a\r\nb\nc", d), b"a\r\nb\r\nc");
+        assert_eq!(enc(b"a b_", BinasciiQp { header: true, ..d }), b"a_b=5F");
+        assert_eq!(
+            enc(
+                b"a b",
+                BinasciiQp {
+                    quotetabs: true,
+                    ..d
+                }
+            ),
+            b"a=20b"
+        );
+        assert_eq!(enc(b"a\nb", BinasciiQp { istext: false, ..d }), b"a=0Ab");
+        let long = [b'x'; 200];
+        let out = enc(&long, d);
+        let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+        assert_eq!(lines[0].len(), 76);
+        assert_eq!(&lines[0][75..], b"=");
+    }
+}
