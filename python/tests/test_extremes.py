@@ -148,6 +148,28 @@ def recipes(tmp):
     # Base64, both layers.
     add("b64encode", mimeflow.b64encode, [big], {"altchars": None, "wrapcol": 76, "crlf": True})
     add("b64decode", mimeflow.b64decode, [big_b64], {"altchars": None, "validate": False})
+    # The stdlib drop-ins (binascii's names; quoprimime's natives), and
+    # install() with its inverse and context manager.
+    qp_text = "Grüße, Привет = \t\n.\n".encode() * 4096
+    add("binascii.b2a_base64", mimeflow.binascii.b2a_base64, [big], {"newline": True})
+    if sys.version_info >= (3, 11):
+        add("binascii.a2b_base64", mimeflow.binascii.a2b_base64, [big_b64.replace(b"\n", b"")],
+            {"strict_mode": False})
+    else:
+        add("binascii.a2b_base64", mimeflow.binascii.a2b_base64, [big_b64])
+    add("binascii.b2a_qp", mimeflow.binascii.b2a_qp, [qp_text],
+        {"quotetabs": False, "istext": True, "header": False})
+    add("binascii.a2b_qp", mimeflow.binascii.a2b_qp, [mimeflow.binascii.b2a_qp(qp_text)],
+        {"header": False})
+    add("_native.quoprimime_body_encode", _native.quoprimime_body_encode,
+        [qp_text.decode().encode("latin-1", "replace"), 76, b"\n"])
+    add("_native.quoprimime_decode", _native.quoprimime_decode, [b"a=3Db=\nc", b"\n"])
+    add("_native.quoprimime_header_encode", _native.quoprimime_header_encode, [b"a b=c\xe9"])
+    add("_native.quoprimime_header_decode", _native.quoprimime_header_decode, [b"a_b=3Dc"])
+    for n in ("install", "uninstall", "is_installed"):
+        add(n, getattr(mimeflow, n))
+    add("installed", mimeflow.installed,
+        post=lambda cm: (cm.__enter__(), cm.__exit__(None, None, None)))
     for n in ("standard_b64encode", "urlsafe_b64encode"):
         add(n, getattr(mimeflow, n), [big])
     for n in ("standard_b64decode", "urlsafe_b64decode", "decodebytes"):
