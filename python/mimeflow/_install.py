@@ -76,17 +76,11 @@ def _targets() -> List[Tuple[ModuleType, str, Any]]:
         targets.append((email.base64mime, name, getattr(mbm, name)))
     for name in ("body_encode", "body_decode", "decode", "decodestring", "header_encode", "header_decode"):
         targets.append((email.quoprimime, name, getattr(mqm, name)))
-    for name in (
-        "b64encode",
-        "b64decode",
-        "standard_b64encode",
-        "standard_b64decode",
-        "urlsafe_b64encode",
-        "urlsafe_b64decode",
-        "encodebytes",
-        "decodebytes",
-    ):
-        targets.append((base64, name, getattr(mimeflow, name)))
+    # Every name mimeflow exports that is also the stdlib base64 module's
+    # (b64encode ... decodebytes): the one list is mimeflow.__all__.
+    for name in mimeflow.__all__:
+        if name in base64.__all__:
+            targets.append((base64, name, getattr(mimeflow, name)))
     targets += [
         (email.base64mime, "a2b_base64", mb.a2b_base64),
         (email.base64mime, "b2a_base64", mb.b2a_base64),

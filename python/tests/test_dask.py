@@ -13,11 +13,9 @@ Dask, distributed, s3fs and moto are the oracles here: when one is missing
 the test skips, and fails under ``MIMEFLOW_REQUIRE_ORACLES=1`` (CI).
 """
 
-import gzip
 import hashlib
 import json
 import os
-import pathlib
 import random
 import shutil
 import socket
@@ -28,10 +26,9 @@ import pytest
 
 import mimeflow
 import mimeflow.mbox
+from _archives import OUTPUTS_MBOX, _file_message, _mbox, gzip_mbox, maildir, one_machine
 from _oracles import missing
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-OUTPUTS_MBOX = ROOT / "testdata" / "mbox" / "outputs.mbox"
 
 
 def _need(module):
@@ -39,58 +36,6 @@ def _need(module):
         return __import__(module, fromlist=["_"])
     except ImportError:
         missing("%s is not installed (pip install mimeflow[dask] and the test extra)" % module)
-
-
-# --------------------------------------------------------------------------
-# Generated archives
-# --------------------------------------------------------------------------
-
-WORDS = "the release mailbox parser header boundary archive thread review From café über".split()
-
-
-def _message(rng, i, prefix, parent=None, body_bytes=600, eol="\n"):
-    lines = [
-        "From: User %d <user%d@example.org>" % (i % 7, i % 7),
-        "To: list@example.org, Other <other@example.net>",
-        "Subject: %s message %d %s" % (prefix, i, rng.choice(WORDS)),
-        "Date: Tue, %d Jan 2024 %02d:%02d:00 +0100" % (1 + i % 28, i % 24, i % 60),
-        "Message-ID: <%s-%d@example.org>" % (prefix, i),
-    ]
-    if parent is not None:
-        lines.append("In-Reply-To: <%s>" % parent)
-        lines.append("References: <%s>" % parent)
-    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", ""]
-    body = []
-    size = 0
-    while size < body_bytes:
-        line = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12)))
-        if rng.random() < 0.05:
-            # A body line that looks like a From_ line: quoted in mboxrd, and
-            # after a blank line, so only the engine's rule tells it apart.
-            body.append("")
-            line = ">From someone@example.org Mon Jan  1 00:00:00 2024"
-        body.append(line)
-        size += len(line) + 1
-    text = "\n".join(lines + body) + "\n"
-    envelope = "From user%d@example.org Tue Jan  2 10:00:00 2024\n" % (i % 7)
-    return (envelope + text + "\n").replace("\n", eol).encode()
-
-
-def _mbox(path, prefix, count, rng, parents=(), big=None, eol="\n"):
-    parts = []
-    for i in range(count):
-        parent = parents[i % len(parents)] if parents and i % 3 == 0 else None
-        if parent is None and i > 0 and i % 4 == 0:
-            parent = "%s-%d@example.org" % (prefix, i - 1)
-        size = big if big is not None and i == count // 2 else rng.randint(200, 3000)
-        parts.append(_message(rng, i, prefix, parent, size, eol))
-    path.write_bytes(b"".join(parts))
-    return ["%s-%d@example.org" % (prefix, i) for i in range(count)]
-
-
-def _file_message(rng, i, prefix):
-    data = _message(rng, i, prefix, "a-%d@example.org" % i if i % 2 else None, 800)
-    return data.split(b"\n", 1)[1]  # no From_ line in a file of its own
 
 
 @pytest.fixture(scope="module")
@@ -103,31 +48,13 @@ def data(tmp_path_factory):
     _mbox(archives / "b.mbox", "b", 90, rng, parents=ids)
     _mbox(archives / "c.mbox", "c", 60, rng, parents=ids, eol="\r\n")
     shutil.copyfile(OUTPUTS_MBOX, archives / "d.mbox")
-    plain = root / "e.mbox"
-    _mbox(plain, "e", 80, rng, parents=ids)
-    with open(plain, "rb") as f, gzip.open(archives / "e.mbox.gz", "wb") as g:
-        shutil.copyfileobj(f, g)
-    plain.unlink()
-    maildir = root / "maildir"
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    for i in range(25):
-        sub, info = ("cur", ":2,S" if i % 3 else ":2,RS") if i % 2 else ("new", "")
-        name = "17000000%02d.M%dP1.host%s" % (i, i, info)
-        (maildir / sub / name).write_bytes(_file_message(rng, i, "m"))
+    gzip_mbox(archives / "e.mbox.gz", "e", 80, rng, parents=ids)
+    maildir(root / "maildir", 25, rng)
     eml = root / "eml"
     eml.mkdir()
     for i in range(20):
         (eml / ("%04d.eml" % i)).write_bytes(_file_message(rng, i, "f"))
     return root
-
-
-def _one_machine(src, dst):
-    """The rows and threads of the one-machine ``convert --to parquet``."""
-    mimeflow.convert(str(src), str(dst), to="parquet")
-    rows = pq.read_table(str(dst))
-    threads = pq.read_table(str(dst)[: -len(".parquet")] + ".threads.parquet")
-    return rows, threads
 
 
 def _sources(data):
@@ -141,7 +68,7 @@ def reference(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("dask-ref")
     refs = {}
     for i, src in enumerate(_sources(data)):
-        refs[src] = _one_machine(src, out / ("%d.parquet" % i))
+        refs[src] = one_machine(src, out / ("%d.parquet" % i))
     return refs
 
 
@@ -194,7 +121,7 @@ def mdask():
 # --------------------------------------------------------------------------
 
 
-def test_rows_equal_one_machine(client, mdask, data, reference):
+def test_rows_equalone_machine(client, mdask, data, reference):
     sources = _sources(data)
     df = mdask.read_mbox(sources, blocksize="16KiB")
     # a.mbox alone is cut into many partitions; the .gz is one.
@@ -593,7 +520,7 @@ def _renamed(table, data):
     return table.set_column(i, table.schema.field(i), pa.array(local, pa.string()))
 
 
-def test_s3_rows_equal_one_machine(client, mdask, data, reference, s3):
+def test_s3_rows_equalone_machine(client, mdask, data, reference, s3):
     urls = ["s3://mail/archives/*", "s3://mail/maildir", "s3://mail/eml"]
     df = mdask.read_mbox(urls, blocksize="16KiB", storage_options=s3)
     assert df.npartitions > 20

@@ -16,7 +16,6 @@ pyspark (with Java) and Ray are the oracles here: when one is missing the
 test skips, and fails under ``MIMEFLOW_REQUIRE_ORACLES=1``.
 """
 
-import gzip
 import os
 import random
 import shutil
@@ -27,7 +26,7 @@ import pytest
 
 import mimeflow
 from _oracles import missing
-from test_dask import OUTPUTS_MBOX, _file_message, _mbox, _one_machine
+from _archives import OUTPUTS_MBOX, _mbox, gzip_mbox, maildir, one_machine
 
 
 # Ray's own DataContext() sets its deprecated fields (use_push_based_shuffle,
@@ -49,18 +48,8 @@ def data(tmp_path_factory):
     ids = _mbox(root / "a.mbox", "a", 80, rng, big=120_000)
     _mbox(root / "b.mbox", "b", 40, rng, parents=ids, eol="\r\n")
     shutil.copyfile(OUTPUTS_MBOX, root / "d.mbox")
-    plain = root / "e.mbox"
-    _mbox(plain, "e", 30, rng, parents=ids)
-    with open(plain, "rb") as f, gzip.open(root / "e.mbox.gz", "wb") as g:
-        shutil.copyfileobj(f, g)
-    plain.unlink()
-    maildir = root / "maildir"
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    for i in range(12):
-        sub = "cur" if i % 2 else "new"
-        name = "17000000%02d.M%dP1.host%s" % (i, i, ":2,S" if i % 2 else "")
-        (maildir / sub / name).write_bytes(_file_message(rng, i, "m"))
+    gzip_mbox(root / "e.mbox.gz", "e", 30, rng, parents=ids)
+    maildir(root / "maildir", 12, rng)
     return root
 
 
@@ -74,7 +63,7 @@ def reference(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("spark-ray-ref")
     refs = {}
     for i, src in enumerate(_sources(data)):
-        refs[src] = _one_machine(src, out / ("%d.parquet" % i))[0].drop_columns(["row"])
+        refs[src] = one_machine(src, out / ("%d.parquet" % i))[0].drop_columns(["row"])
     return refs
 
 
@@ -138,7 +127,7 @@ def spark():
 
 
 @pytest.mark.spark
-def test_spark_rows_equal_one_machine(spark, data, reference):
+def test_spark_rows_equalone_machine(spark, data, reference):
     sources = _sources(data)
     df = spark.read.format("mimeflow").option("blocksize", "16KiB").load(sources)
     # a.mbox alone is cut into many partitions; the .gz is one.
@@ -246,7 +235,7 @@ def _ray_table(ds):
 
 
 @pytest.mark.ray
-def test_ray_rows_equal_one_machine(ray_data, data, reference):
+def test_ray_rows_equalone_machine(ray_data, data, reference):
     import mimeflow.ray
 
     sources = _sources(data)

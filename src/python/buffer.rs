@@ -55,17 +55,8 @@ pub(crate) fn contiguous<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
 /// What `base64.b64decode` accepts: `bytes`, `bytearray`, ASCII `str`, or
 /// any buffer (copied in logical order, strided or not).
 pub(crate) fn decodable<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Input::Borrowed(b.as_bytes()));
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        // `s.encode('ascii')` in the stdlib: surrogates fail here too.
-        return match s.to_str() {
-            Ok(s) if s.is_ascii() => Ok(Input::Borrowed(s.as_bytes())),
-            _ => Err(PyValueError::new_err(
-                "string argument should contain only ASCII characters",
-            )),
-        };
+    if let Some(input) = bytes_or_ascii_str(obj) {
+        return input;
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Input::Owned(b.to_vec()));
@@ -94,16 +85,8 @@ pub(crate) fn decodable<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
 /// C-contiguous buffer; anything else, strided views included, is the
 /// stdlib's `TypeError`.
 pub(crate) fn ascii_buffer<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>> {
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Input::Borrowed(b.as_bytes()));
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return match s.to_str() {
-            Ok(s) if s.is_ascii() => Ok(Input::Borrowed(s.as_bytes())),
-            _ => Err(PyValueError::new_err(
-                "string argument should contain only ASCII characters",
-            )),
-        };
+    if let Some(input) = bytes_or_ascii_str(obj) {
+        return input;
     }
     copy_buffer(obj, ffi::PyBUF_SIMPLE)
         .map(Input::Owned)
@@ -117,6 +100,23 @@ pub(crate) fn ascii_buffer<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Input<'a>>
                 "argument should be bytes, buffer or ASCII string, not '{name}'"
             ))
         })
+}
+
+/// The two inputs that both [`decodable`] and [`ascii_buffer`] read in
+/// place: `bytes`, and a `str` that must be ASCII (the stdlib's
+/// `s.encode('ascii')`, so lone surrogates fail too, with its ValueError).
+/// `None` for anything else.
+fn bytes_or_ascii_str<'a>(obj: &'a Bound<'_, PyAny>) -> Option<PyResult<Input<'a>>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Some(Ok(Input::Borrowed(b.as_bytes())));
+    }
+    let s = obj.cast::<PyString>().ok()?;
+    Some(match s.to_str() {
+        Ok(s) if s.is_ascii() => Ok(Input::Borrowed(s.as_bytes())),
+        _ => Err(PyValueError::new_err(
+            "string argument should contain only ASCII characters",
+        )),
+    })
 }
 
 /// Copies the buffer `obj` exports under `flags` into a new `Vec`, in C
