@@ -20,8 +20,22 @@
 //! Rows wait in memory until they weigh [`ROW_GROUP_BYTES`] (by
 //! [`crate::rows::arrow::weight`]: text and list sizes, not a row count,
 //! so a run of huge messages cannot hold a million of them), then become
-//! one row group. The thread index grows with the archive (see
+//! row groups. The thread index grows with the archive (see
 //! [`crate::rows::threads`]).
+//!
+//! # In parallel
+//!
+//! Encoding and zstd are most of the cost of this format, and the sink
+//! runs in the run's in-order commit, between windows, while the workers
+//! wait: done on that one thread, it was 60% of a `-j2` run's CPU time
+//! and the run went at 0.87x `--to jsonl`. So a flush cuts its rows into
+//! one row group per rayon thread (none under [`MIN_ROW_GROUP_BYTES`]),
+//! builds their Arrow batches in parallel, then encodes every column
+//! chunk of every row group in parallel with parquet's
+//! [`ArrowColumnWriter`] (its documented interface for this), and only the
+//! appends to the file, in order, are serial. The file is the same as one
+//! `ArrowWriter` writes, row groups aside; the rows are freed once the
+//! batches are built, as before.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -29,10 +43,13 @@ use std::path::PathBuf;
 
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use rayon::prelude::*;
 
 use super::table::{Rows, TableSink};
 use crate::batch::BatchError;
@@ -44,8 +61,11 @@ use crate::rows::threads::ThreadIndex;
 use crate::rows::{AttachmentRow, MessageRow, SCHEMA_VERSION};
 use crate::safe_fs::Dir;
 
-/// Rows a row group holds, by weight.
+/// Rows held before they become row groups, by weight.
 pub const ROW_GROUP_BYTES: usize = 32 << 20;
+/// The least weight of a row group that a flush cuts for another thread
+/// (the last rows of a run may make a smaller one).
+pub const MIN_ROW_GROUP_BYTES: usize = 8 << 20;
 /// A part file of the folder form is closed past this weight.
 pub const PART_BYTES: usize = 256 << 20;
 
@@ -67,9 +87,10 @@ pub fn is_file_form(dest: &std::path::Path) -> bool {
         && !dest.as_os_str().as_encoded_bytes().ends_with(b"/")
 }
 
-/// zstd level 1: the row groups are compressed on the one writer thread,
-/// where level 3 made `--to parquet` 0.68x the speed of jsonl on text mail
-/// (level 1: 0.87x, files 8% larger; Zen 3, 100 MB text archive, -j2).
+/// zstd level 1: chosen when the row groups were compressed on the one
+/// commit thread, where level 3 made `--to parquet` 0.68x the speed of
+/// jsonl on text mail (level 1: 0.87x, files 8% larger; Zen 3, 100 MB text
+/// archive, -j2). Compression is parallel now (see the module docs).
 fn props() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
@@ -95,13 +116,28 @@ fn aerr(shown: &std::path::Path) -> impl Fn(arrow_schema::ArrowError) -> BatchEr
     }
 }
 
-/// An open Parquet file and where it goes.
+/// An open Parquet file and where it goes: the file writer and the
+/// factory of its column writers, as `ArrowWriter` sets them up (the
+/// Arrow schema in the key-value metadata, our properties), taken apart so
+/// that row groups can be encoded in parallel ([`encode_row_group`]).
 struct Writer {
-    w: ArrowWriter<File>,
+    file: SerializedFileWriter<File>,
+    factory: ArrowRowGroupWriterFactory,
     shown: PathBuf,
 }
 
 impl Writer {
+    fn new(f: File, schema: arrow_schema::SchemaRef, shown: PathBuf) -> Result<Writer, BatchError> {
+        let (file, factory) = ArrowWriter::try_new(f, schema, Some(props()))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(perr(&shown))?;
+        Ok(Writer {
+            file,
+            factory,
+            shown,
+        })
+    }
+
     fn create(
         dir: &Dir,
         name: &OsStr,
@@ -109,18 +145,79 @@ impl Writer {
     ) -> Result<Writer, BatchError> {
         let shown = dir.display_path(name);
         let f = dir.create_new(name).map_err(BatchError::io(&shown))?;
-        let w = ArrowWriter::try_new(f, schema, Some(props())).map_err(perr(&shown))?;
-        Ok(Writer { w, shown })
+        Writer::new(f, schema, shown)
     }
 
+    /// The index the next row group gets.
+    fn next_index(&self) -> usize {
+        self.file.flushed_row_groups().len()
+    }
+
+    /// Encodes `batch` as the row group at `index` (see [`encode_row_group`]).
+    fn encode(
+        &self,
+        index: usize,
+        batch: &RecordBatch,
+    ) -> Result<Vec<ArrowColumnChunk>, BatchError> {
+        encode_row_group(&self.factory, index, batch).map_err(perr(&self.shown))
+    }
+
+    /// Appends encoded row groups, in order.
+    fn append(&mut self, groups: Vec<Vec<ArrowColumnChunk>>) -> Result<(), BatchError> {
+        for chunks in groups {
+            let mut group = self.file.next_row_group().map_err(perr(&self.shown))?;
+            for chunk in chunks {
+                chunk
+                    .append_to_row_group(&mut group)
+                    .map_err(perr(&self.shown))?;
+            }
+            group.close().map_err(perr(&self.shown))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `batch` as one row group (its columns encoded in parallel).
     fn write(&mut self, batch: &RecordBatch) -> Result<(), BatchError> {
-        self.w.write(batch).map_err(perr(&self.shown))?;
-        self.w.flush().map_err(perr(&self.shown))
+        let chunks = self.encode(self.next_index(), batch)?;
+        self.append(vec![chunks])
     }
 
     fn close(self) -> Result<(), BatchError> {
-        self.w.close().map(|_| ()).map_err(perr(&self.shown))
+        self.file.close().map(|_| ()).map_err(perr(&self.shown))
     }
+}
+
+/// The column chunks of `batch` as the row group at `index`: every leaf
+/// column encoded and compressed by its own [`ArrowColumnWriter`], in
+/// parallel on the rayon pool.
+///
+/// [`ArrowColumnWriter`]: parquet::arrow::arrow_writer::ArrowColumnWriter
+fn encode_row_group(
+    factory: &ArrowRowGroupWriterFactory,
+    index: usize,
+    batch: &RecordBatch,
+) -> parquet::errors::Result<Vec<ArrowColumnChunk>> {
+    let writers = factory.create_column_writers(index)?;
+    let mut leaves = Vec::with_capacity(writers.len());
+    for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+        leaves.extend(compute_leaves(field, column)?);
+    }
+    debug_assert_eq!(leaves.len(), writers.len());
+    writers
+        .into_par_iter()
+        .zip(leaves)
+        .map(|(mut w, leaf)| {
+            w.write(&leaf)?;
+            w.close()
+        })
+        .collect()
+}
+
+/// How many row groups a flush of `rows` rows weighing `pending` makes:
+/// one per rayon thread, but none under [`MIN_ROW_GROUP_BYTES`].
+fn row_groups(pending: usize, rows: usize) -> usize {
+    let by_weight = (pending / MIN_ROW_GROUP_BYTES).max(1);
+    rayon::current_num_threads().min(by_weight).min(rows).max(1)
 }
 
 /// Where the rows go.
@@ -174,10 +271,7 @@ impl ParquetSink {
             .open_file_rw(partial)
             .map_err(BatchError::io(&shown))?;
         f.set_len(0).map_err(BatchError::io(&shown))?;
-        let messages = Writer {
-            w: ArrowWriter::try_new(f, message_schema(raw), Some(props())).map_err(perr(&shown))?,
-            shown,
-        };
+        let messages = Writer::new(f, message_schema(raw), shown)?;
         let stem = dest_name
             .to_string_lossy()
             .strip_suffix(".parquet")
@@ -294,22 +388,51 @@ impl ParquetSink {
                 (m, a)
             }
         };
-        let batch = message_batch(&self.messages, self.raw).map_err(aerr(&mw.shown))?;
-        let attachments = if self.attachments.is_empty() {
-            None
-        } else {
-            Some(attachment_batch(&self.attachments).map_err(aerr(&aw.shown))?)
-        };
-        // The rows are in the batches now: free them before the encoder
-        // allocates its pages, so a row group costs its batch and its
-        // pages, not the rows as well.
+        // Batches first, in parallel (one per row group, and the
+        // attachments'), then the rows are freed: a flush costs the rows
+        // and their batches, then the batches and their pages, never all
+        // three.
+        let per = self
+            .messages
+            .len()
+            .div_ceil(row_groups(self.pending, self.messages.len()));
+        let raw = self.raw;
+        let (batches, attachments) = rayon::join(
+            || {
+                self.messages
+                    .par_chunks(per)
+                    .map(|rows| message_batch(rows, raw).map_err(aerr(&mw.shown)))
+                    .collect::<Result<Vec<_>, _>>()
+            },
+            || {
+                (!self.attachments.is_empty())
+                    .then(|| attachment_batch(&self.attachments).map_err(aerr(&aw.shown)))
+                    .transpose()
+            },
+        );
+        let (batches, attachments) = (batches?, attachments?);
         self.messages.clear();
         self.attachments.clear();
         self.pending = 0;
-        mw.write(&batch)?;
-        drop(batch);
-        if let Some(batch) = attachments {
-            aw.write(&batch)?;
+        let first = mw.next_index();
+        let (groups, attachments) = rayon::join(
+            || {
+                batches
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, batch)| mw.encode(first + i, batch))
+                    .collect::<Result<Vec<_>, _>>()
+            },
+            || {
+                attachments
+                    .map(|batch| aw.encode(aw.next_index(), &batch))
+                    .transpose()
+            },
+        );
+        drop(batches);
+        mw.append(groups?)?;
+        if let Some(chunks) = attachments? {
+            aw.append(vec![chunks])?;
         }
         Ok(())
     }
