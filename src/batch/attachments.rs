@@ -45,9 +45,9 @@ pub(crate) struct Attachment {
     pub filename: Option<String>,
     pub content_type: String,
     pub size: u64,
-    /// The decoded bytes, on disk under a temp name; `None` when this run
-    /// filed the content before the window started (the temp file went).
-    pub file: Option<TempFile>,
+    /// The decoded bytes, on disk under a temp name (removed unless
+    /// [`Index::add`] files them: a duplicate's goes).
+    pub file: TempFile,
 }
 
 /// A temp file in `dir` for one attachment.
@@ -156,12 +156,6 @@ impl Index {
         &self.dir
     }
 
-    /// Whether this run already filed content with this sha256: workers
-    /// need not write it again.
-    pub fn has(&self, sha: &str) -> bool {
-        self.known.contains_key(&sha[..HASH_PREFIX])
-    }
-
     /// Files the attachments of one message and writes their index lines;
     /// returns each one's (section, path in the folder).
     pub fn add(
@@ -178,9 +172,7 @@ impl Index {
             let (path, duplicate) = match self.known.get(&key) {
                 Some(f) => (f.clone(), true),
                 None => {
-                    let Some(mut tmp) = a.file else {
-                        unreachable!("workers write what this run has not filed")
-                    };
+                    let mut tmp = a.file;
                     // A file of an earlier run (or of the interrupted
                     // window) with this content is used as it is.
                     let reuse = match self.existing.get(&key) {

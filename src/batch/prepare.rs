@@ -10,7 +10,7 @@ use std::path::Path;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::attachments::{self, Attachment, Index};
+use super::attachments::{self, Attachment};
 use super::fingerprint::Chain;
 use super::flags::{maildir_flags, MailFlags};
 use super::format::table::Rows;
@@ -22,6 +22,7 @@ use super::{hex, BatchError, ConvertOptions, Format};
 use crate::extract::name_for_section;
 use crate::header;
 use crate::message::{Message, Sha256Sink};
+use crate::safe_fs::Dir;
 
 /// What every worker of a window shares.
 pub(crate) struct Context<'a> {
@@ -29,7 +30,9 @@ pub(crate) struct Context<'a> {
     pub folders: Option<&'a Folders>,
     pub place: Place,
     pub shared: Option<&'a Bytes>,
-    pub attach: Option<&'a Index>,
+    /// The attachment store's folder (`--attachments`): workers decode
+    /// into temp files there; the commit files them ([`super::attachments::Index::add`]).
+    pub attach: Option<&'a Dir>,
     /// The source is a stream fingerprinted by its content.
     pub chain: bool,
     /// The source as rows name it.
@@ -321,15 +324,20 @@ fn mtime(parsed: &Parsed) -> Option<i64> {
 /// Decodes every attachment of `m` straight into a temp file of the
 /// store, hashed on the way: a window holds descriptors, not attachment
 /// bytes, whatever their size.
-fn store_attachments(att: &Index, m: &Message) -> Result<Vec<Attachment>, BatchError> {
+///
+/// Every attachment keeps its temp file, even one whose content the store
+/// holds already: the commit runs while other workers prepare, so the
+/// store's index is the commit's alone, and [`super::attachments::Index::add`] drops the
+/// duplicates' files.
+fn store_attachments(dir: &Dir, m: &Message) -> Result<Vec<Attachment>, BatchError> {
     // One pass for every section (a section per part would walk the
     // siblings before each).
     let sections = m.sections();
     let mut out = Vec::new();
     for part in m.attachments() {
         let section = &sections[part.index()];
-        let mut tmp = attachments::temp(att.dir())?;
-        let shown = att.dir().display_path(tmp.name());
+        let mut tmp = attachments::temp(dir)?;
+        let shown = dir.display_path(tmp.name());
         let file = tmp.file().map_err(BatchError::io(&shown))?;
         let mut sink = Sha256Sink::with_inner(file);
         part.decode_to(&mut sink).map_err(BatchError::io(&shown))?;
@@ -337,17 +345,14 @@ fn store_attachments(att: &Index, m: &Message) -> Result<Vec<Attachment>, BatchE
         // One message may have 100,000 attachments: keep names, not
         // descriptors.
         tmp.close_fd();
-        let sha = hex(&sha);
-        // Content this run has already filed needs no second copy.
-        let file = (!att.has(&sha)).then_some(tmp);
         out.push(Attachment {
-            sha,
+            sha: hex(&sha),
             name: name_for_section(&part, section),
             section: section.clone(),
             filename: part.filename(),
             content_type: part.mime_type(),
             size,
-            file,
+            file: tmp,
         });
     }
     Ok(out)
