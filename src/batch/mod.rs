@@ -49,7 +49,7 @@ use std::time::Instant;
 
 pub use flags::{maildir_flags, MailFlags};
 #[cfg(feature = "parquet")]
-pub use format::parquet::{PART_BYTES, ROW_GROUP_BYTES};
+pub use format::parquet::{MIN_ROW_GROUP_BYTES, PART_BYTES, ROW_GROUP_BYTES};
 /// The SQL of `--to sqlite`, for tools and benches that write the same
 /// tables (`benches/sqlite_floor.rs`): the DDL is written once.
 #[cfg(feature = "sqlite")]
