@@ -41,8 +41,9 @@ pub const JSON_FORMAT: &str = "mimeflow-dkim-keys";
 /// remembering which names a run looked up.
 pub struct KeyStore {
     source: String,
-    /// `None`: recorded as not existing.
-    keys: HashMap<String, Option<Vec<u8>>>,
+    /// (record, file it came from); a `None` record: recorded as not
+    /// existing.
+    keys: HashMap<String, (Option<Vec<u8>>, String)>,
     live: Option<Box<dyn KeySource + Send>>,
     /// Answers of the live source, kept for the run (one query per name).
     cache: Mutex<HashMap<String, Lookup>>,
@@ -73,12 +74,20 @@ impl KeyStore {
 
     /// Adds a key record.
     pub fn insert(&mut self, name: &str, record: Vec<u8>) {
-        self.keys.insert(normalize(name), Some(record));
+        self.keys
+            .insert(normalize(name), (Some(record), self.source.clone()));
     }
 
     /// Records that `name` does not exist.
     pub fn insert_absent(&mut self, name: &str) {
-        self.keys.insert(normalize(name), None);
+        self.keys
+            .insert(normalize(name), (None, self.source.clone()));
+    }
+
+    /// Adds every name of `other` (with its source), replacing names
+    /// held here.
+    pub fn merge(&mut self, other: KeyStore) {
+        self.keys.extend(other.keys);
     }
 
     /// Number of names held.
@@ -181,12 +190,12 @@ impl KeySource for KeyStore {
     fn lookup(&self, name: &str) -> Lookup {
         let name = normalize(name);
         let answer = match self.keys.get(&name) {
-            Some(Some(record)) => Lookup::Found {
+            Some((Some(record), source)) => Lookup::Found {
                 record: record.clone(),
-                source: self.source.clone(),
+                source: source.clone(),
             },
-            Some(None) => Lookup::NotFound {
-                source: self.source.clone(),
+            Some((None, source)) => Lookup::NotFound {
+                source: source.clone(),
             },
             None => match &self.live {
                 None => Lookup::TempFail {
@@ -430,7 +439,16 @@ mod tests {
         ));
         let mut again = KeyStore::new("again");
         again.add_json(s.used_json().as_bytes()).unwrap();
-        assert_eq!(again.keys, s.keys);
+        let txts = |k: &KeyStore| {
+            let mut v: Vec<_> = k
+                .keys
+                .iter()
+                .map(|(n, (t, _))| (n.clone(), t.clone()))
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(txts(&again), txts(&s));
         assert!(KeyStore::new("x").add_json(b"{\"keys\":[]}").is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! * [`verify`]: every signature of one message, with an RFC 8601 result
 //!   and a reason.
 //! * [`sign`]: relaxed/relaxed signing.
+//! * [`archive`]: whole archives in parallel, with a summary.
 //!
 //! Bad input (a field that does not parse, base64 that does not decode, a
 //! garbage key, a 100 KB `h=`, `l=` past the end) is a `permerror` with a
@@ -33,6 +34,7 @@
 //! assert_eq!(results[0].result, Verdict::Pass);
 //! ```
 
+pub mod archive;
 pub mod canon;
 pub mod key;
 pub mod keys;
@@ -41,6 +43,7 @@ pub mod signature;
 pub(crate) mod tags;
 pub mod verify;
 
+pub use archive::{verify_path, ArchiveOptions, ArchiveSummary, AsOf, MessageReport};
 pub use key::{parse_key_record, KeyType, PublicKey, SigningKey};
 pub use keys::KeyStore;
 pub use sign::{sign_message, SignOptions};
