@@ -9,6 +9,7 @@
 //!   private keys (PEM, dkimpy's raw Ed25519 seeds).
 //! * [`keys`]: where keys come from: a zone-style file or the JSON key
 //!   cache ([`KeyStore`]), with the keys a run used saved back.
+//! * [`dns`]: live key lookups (one TXT query to a named server).
 //! * [`verify`]: every signature of one message, with an RFC 8601 result
 //!   and a reason.
 //! * [`sign`]: relaxed/relaxed signing.
@@ -36,6 +37,7 @@
 
 pub mod archive;
 pub mod canon;
+pub mod dns;
 pub mod key;
 pub mod keys;
 pub mod sign;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
+use mimeflow::dkim::dns::Resolver;
 use mimeflow::dkim::{
     self, ArchiveOptions, ArchiveSummary, AsOf, KeyStore, SignOptions, SigningKey, Verdict,
 };
@@ -33,6 +34,15 @@ pub struct VerifyArgs {
     /// JSON key cache (repeatable; the first file holding a name wins)
     #[arg(long, value_name = "FILE")]
     keys: Vec<PathBuf>,
+    /// Look keys up in DNS when no --keys file holds them
+    #[arg(long)]
+    dns: bool,
+    /// The DNS server for --dns [default: the first nameserver of /etc/resolv.conf]
+    #[arg(long, value_name = "ADDR:PORT", requires = "dns")]
+    dns_server: Option<std::net::SocketAddr>,
+    /// Seconds to wait for a DNS answer (twice, then temperror)
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    dns_timeout: f64,
     /// Write the keys this run used as a JSON key cache (for an offline rerun)
     #[arg(long, value_name = "FILE")]
     save_keys: Option<PathBuf>,
@@ -111,6 +121,17 @@ fn keystore(args: &VerifyArgs) -> anyhow::Result<KeyStore> {
     // Earlier files win: merged last to first.
     for path in args.keys.iter().rev() {
         store.merge(KeyStore::load(path).map_err(anyhow::Error::msg)?);
+    }
+    if args.dns {
+        if !(args.dns_timeout > 0.0 && args.dns_timeout < 3600.0) {
+            crate::usage_error("--dns-timeout must be between 0 and 3600 seconds");
+        }
+        let timeout = std::time::Duration::from_secs_f64(args.dns_timeout);
+        let resolver = match args.dns_server {
+            Some(addr) => Resolver::new(addr, timeout),
+            None => Resolver::system(timeout).map_err(anyhow::Error::msg)?,
+        };
+        store.set_live(Box::new(resolver));
     }
     Ok(store)
 }
