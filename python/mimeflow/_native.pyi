@@ -43,6 +43,10 @@ __all__ = [
     "convert",
     "normalize",
     "MessageBuilder",
+    "DkimResult",
+    "dkim_verify",
+    "dkim_sign",
+    "dkim_key_record",
     "DETACH_THRESHOLD",
     "PARALLEL_THRESHOLD",
 ]
@@ -601,3 +605,54 @@ class MessageBuilder:
         failure leaves nothing behind. An existing file raises
         ``FileExistsError`` unless ``overwrite=True``, which replaces it
         atomically."""
+
+@final
+class DkimResult:
+    """One DKIM signature's result (``mimeflow.dkim.verify``)."""
+
+    @property
+    def domain(self) -> str:
+        """``d=`` (empty when the field did not parse)."""
+    @property
+    def selector(self) -> str:
+        """``s=``."""
+    @property
+    def algorithm(self) -> str:
+        """``a=``."""
+    @property
+    def result(self) -> str:
+        """RFC 8601: pass, fail, neutral, policy, temperror or permerror."""
+    @property
+    def reason(self) -> str:
+        """Why (empty for pass)."""
+    @property
+    def key_source(self) -> Optional[str]:
+        """Where the key came from (a file's path), when one was found."""
+
+def dkim_verify(
+    message: "Buffer | Message",
+    /,
+    keys: "Optional[Union[Dict[str, Optional[Union[str, bytes]]], Any]]" = None,
+    as_of: Optional[int] = None,
+    allow_sha1: bool = False,
+    dns_server: Optional[str] = None,
+    dns_timeout: float = 2.0,
+) -> List[DkimResult]:
+    """``mimeflow.dkim.verify`` with ``as_of`` in seconds."""
+
+def dkim_sign(
+    message: "Buffer | Message",
+    /,
+    domain: str,
+    selector: str,
+    key: "str | Buffer",
+    *,
+    timestamp: Optional[int] = None,
+    expiration: Optional[int] = None,
+    headers: Optional[List[str]] = None,
+    body_length: bool = False,
+) -> bytes:
+    """``mimeflow.dkim.sign`` with times in seconds."""
+
+def dkim_key_record(key: "str | Buffer") -> str:
+    """The key record to publish for a private key."""
