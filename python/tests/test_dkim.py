@@ -425,3 +425,28 @@ def test_dns_failures_follow_rfc_6376_6_1_2(dns_server: str) -> None:
         signed = mdkim.sign(msg, DOMAIN, sel, KEYS["ed"][2])
         r = mdkim.verify(signed, dns_server=dns_server, dns_timeout=0.2)[0]
         assert r.result == expect, (sel, r)
+
+
+CORPORA = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpora"
+
+
+def test_signed_mail_of_the_shared_corpora_is_temperror_without_keys() -> None:
+    """Real signed mail whose keys no offline source holds: temperror with
+    a reason (or a permerror where the signature itself is unusable), never
+    a crash and never a pass."""
+    if not CORPORA.is_dir():
+        pytest.skip("no ../shared/corpora")
+    signed = 0
+    temperror = 0
+    for path in sorted(CORPORA.rglob("*")):
+        if not path.is_file() or path.stat().st_size > 4 << 20:
+            continue
+        data = path.read_bytes()
+        if not re.search(rb"(?im)^dkim-signature\s*:", data):
+            continue
+        for r in mdkim.verify(data, keys={}, as_of=None):
+            signed += 1
+            assert r.result in ("temperror", "permerror", "policy"), (path, r)
+            assert r.reason, (path, r)
+            temperror += r.result == "temperror"
+    assert signed > 0 and temperror > 0, (signed, temperror)

@@ -228,7 +228,9 @@ impl Source {
         Source::streamed(reader, path, variant, spool_threshold)
     }
 
-    /// One message file (not an mbox): a folder source of one file.
+    /// One message file (not an mbox): a folder source of one file
+    /// (`dkim verify` reads single messages too).
+    #[cfg(feature = "dkim")]
     pub fn single_file(path: &Path) -> Result<Source, BatchError> {
         let total = fs::metadata(path).map_err(BatchError::io(path))?.len();
         Ok(Source::Files {
