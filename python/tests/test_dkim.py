@@ -368,7 +368,7 @@ def dns_server() -> Iterator[str]:
     """A dnslib server on loopback serving the test keys; `servfail.` names
     answer SERVFAIL, `silent.` names are never answered, others NXDOMAIN."""
     dnslib = pytest.importorskip("dnslib")
-    from dnslib import QTYPE, RCODE, RR, TXT, DNSRecord
+    from dnslib import QTYPE, RCODE, RR, TXT, DNSRecord  # type: ignore[import-untyped]
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -388,8 +388,8 @@ def dns_server() -> Iterator[str]:
             reply = q.reply()
             if name.startswith("servfail."):
                 reply.header.rcode = RCODE.SERVFAIL
-            elif name in RECORDS and RECORDS[name] is not None and q.q.qtype == QTYPE.TXT:
-                txt = RECORDS[name].encode()
+            elif RECORDS.get(name) is not None and q.q.qtype == QTYPE.TXT:
+                txt = str(RECORDS[name]).encode()
                 chunks = [txt[i : i + 255] for i in range(0, len(txt), 255)]
                 reply.add_answer(RR(q.q.qname, QTYPE.TXT, rdata=TXT(chunks), ttl=60))
             else:
