@@ -442,3 +442,26 @@ fn used_keys_are_saved_for_an_offline_rerun() {
     };
     assert_eq!(strip(&first), strip(&second));
 }
+
+#[test]
+fn many_signatures_and_fields_stay_bounded() {
+    // 200 copies of the RFC's Ed25519 signature over 9,000 unsigned
+    // fields (the header parser reads at most 10,000): the first 32 are verified (and pass), the rest are refused.
+    let msg = rfc_msg();
+    let sig_end = msg.find("DKIM-Signature: v=1; a=rsa-sha256").unwrap();
+    let sig = &msg[..sig_end];
+    let rest = &msg[msg.find("From: Joe").unwrap()..];
+    let mut big = sig.repeat(200);
+    big += &"X-Filler: y\r\n".repeat(9_000);
+    big += rest;
+    let res = verdicts(big.as_bytes(), &rfc_keys(), &VerifyOptions::default());
+    assert_eq!(res.len(), 200);
+    assert!(
+        res[..32].iter().all(|r| r.0 == Verdict::Pass),
+        "{:?}",
+        &res[..2]
+    );
+    assert!(res[32..]
+        .iter()
+        .all(|r| r.0 == Verdict::Permerror && r.1.contains("more than 32")));
+}

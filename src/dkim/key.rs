@@ -68,7 +68,10 @@ impl PublicKey {
         match der_read(seq, 0x02) {
             Some((n, _)) => {
                 let n = n.strip_prefix(&[0]).unwrap_or(n);
-                n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize)
+                match n.first() {
+                    Some(b) => n.len() * 8 - b.leading_zeros() as usize,
+                    None => 0,
+                }
             }
             None => 0,
         }
@@ -390,6 +393,21 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn rsa_bits_of_odd_keys() {
+        let key = |der: &[u8]| PublicKey {
+            key_type: KeyType::Rsa,
+            der: der.to_vec(),
+            hashes: None,
+            strict: false,
+            testing: false,
+        };
+        assert_eq!(key(&[0x30, 0x02, 0x02, 0x00]).rsa_bits(), 0);
+        assert_eq!(key(&[0x30, 0x03, 0x02, 0x01, 0x00]).rsa_bits(), 0);
+        assert_eq!(key(&[0x30, 0x04, 0x02, 0x02, 0x00, 0x81]).rsa_bits(), 8);
+        assert_eq!(key(&[0x30]).rsa_bits(), 0);
     }
 
     #[test]

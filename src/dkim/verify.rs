@@ -11,6 +11,8 @@
 //! 5. the body hash (`bh=`, `l=`): fail, or permerror for `l=` past the end;
 //! 6. the header hash and the signature: fail.
 
+use std::collections::HashMap;
+
 use ring::{digest, signature as ring_sig};
 
 use super::canon::{self, Canon};
@@ -27,14 +29,41 @@ pub const FUTURE_SLACK: i64 = 15 * 60;
 /// Most header fields read from one message.
 const MAX_FIELDS: usize = 10_000;
 
+/// Most signatures verified in one message; later ones are a permerror.
+/// Each costs a body hash and a public-key operation, so a message made of
+/// thousands of DKIM-Signature fields must not cost thousands of them.
+pub const MAX_SIGNATURES: usize = 32;
+
 /// A message as the verifier sees it.
 struct Parsed<'m> {
     header: &'m [u8],
     body: &'m [u8],
     fields: Vec<Field>,
+    /// Field indices by lower-case name, top to bottom: `h=` takes them
+    /// from the end, in time linear in `h=` whatever the field count.
+    by_name: HashMap<Vec<u8>, Vec<usize>>,
 }
 
-impl Parsed<'_> {
+impl<'m> Parsed<'m> {
+    fn new(msg: &'m [u8]) -> Parsed<'m> {
+        let split = split_header(msg);
+        let header = &msg[..split.header_len];
+        let fields = parse_block(header, 0, MAX_FIELDS, &mut Vec::new());
+        let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, f) in fields.iter().enumerate() {
+            by_name
+                .entry(header[f.name.clone()].to_ascii_lowercase())
+                .or_default()
+                .push(i);
+        }
+        Parsed {
+            header,
+            body: &msg[split.body_start..],
+            fields,
+            by_name,
+        }
+    }
+
     fn name(&self, f: &Field) -> &[u8] {
         &self.header[f.name.clone()]
     }
@@ -44,18 +73,28 @@ impl Parsed<'_> {
 /// line ends; mbox quoting already undone), top to bottom. An unsigned
 /// message gives no results (RFC 8601 `none`).
 pub fn verify_message(msg: &[u8], keys: &dyn KeySource, opts: &VerifyOptions) -> Vec<SigResult> {
-    let split = split_header(msg);
-    let header = &msg[..split.header_len];
-    let parsed = Parsed {
-        header,
-        body: &msg[split.body_start..],
-        fields: parse_block(header, 0, MAX_FIELDS, &mut Vec::new()),
-    };
-    parsed
-        .fields
-        .iter()
-        .filter(|f| parsed.name(f).eq_ignore_ascii_case(b"dkim-signature"))
-        .map(|f| verify_one(&parsed, f, keys, opts))
+    let parsed = Parsed::new(msg);
+    let sigs = parsed
+        .by_name
+        .get(&b"dkim-signature"[..])
+        .map_or(&[][..], Vec::as_slice);
+    sigs.iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let field = &parsed.fields[i];
+            if n < MAX_SIGNATURES {
+                return verify_one(&parsed, field, keys, opts);
+            }
+            let (ids, _) = parse_signature(&parsed.header[field.value.clone()]);
+            SigResult {
+                domain: ids.domain,
+                selector: ids.selector,
+                algorithm: ids.algorithm,
+                result: Verdict::Permerror,
+                reason: format!("more than {MAX_SIGNATURES} signatures in one message"),
+                key_source: None,
+            }
+        })
         .collect()
 }
 
@@ -241,16 +280,17 @@ pub(crate) fn body_hash(
 /// no final CRLF.
 fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
-    let mut used = vec![false; msg.fields.len()];
+    // Instances of each name used so far.
+    let mut used: HashMap<&str, usize> = HashMap::new();
     for name in &sig.headers {
+        let n = used.entry(name.as_str()).or_default();
         let found = msg
-            .fields
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(i, f)| !used[*i] && msg.name(f).eq_ignore_ascii_case(name.as_bytes()));
-        if let Some((i, f)) = found {
-            used[i] = true;
+            .by_name
+            .get(name.as_bytes())
+            .and_then(|all| all.len().checked_sub(*n + 1).map(|k| all[k]));
+        *n += 1;
+        if let Some(i) = found {
+            let f = &msg.fields[i];
             canon::header_field(
                 sig.header_canon,
                 msg.name(f),
@@ -269,12 +309,6 @@ fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
 /// For the signer: the header bytes to sign of `msg`, whose first field is
 /// the new DKIM-Signature (with `b=` empty) described by `sig`.
 pub(crate) fn first_field_header_data(msg: &[u8], sig: &Signature) -> Vec<u8> {
-    let split = split_header(msg);
-    let header = &msg[..split.header_len];
-    let parsed = Parsed {
-        header,
-        body: &msg[split.body_start..],
-        fields: parse_block(header, 0, MAX_FIELDS, &mut Vec::new()),
-    };
+    let parsed = Parsed::new(msg);
     header_data(&parsed, &parsed.fields[0], sig)
 }
