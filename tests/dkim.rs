@@ -465,3 +465,64 @@ fn many_signatures_and_fields_stay_bounded() {
         .iter()
         .all(|r| r.0 == Verdict::Permerror && r.1.contains("more than 32")));
 }
+
+#[test]
+fn message_builder_signs_as_the_last_step() {
+    use mimeflow::compose::{Attachment, MessageBuilder};
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("mimeflow-dkim-builder-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("data.bin");
+    std::fs::write(
+        &file,
+        (0..200_000u32).map(|i| (i * 7) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let keys = test_keys();
+    for (pem, selector) in [("ed25519.pem", "ed"), ("rsa2048.pem", "rsa2048")] {
+        let key = Arc::new(SigningKey::from_pem(&data(pem)).unwrap());
+        let b = MessageBuilder::new()
+            .from("Ada <ada@example.org>")
+            .unwrap()
+            .to("b@example.net")
+            .unwrap()
+            .subject("Grüße, a long subject that the builder folds over more than one line of the header block")
+            .text("Hallo  \n\nwelt\n\n\n")
+            .attach(Attachment::file(&file))
+            .dkim_sign("example.org", selector, key);
+        let built = b.to_vec().unwrap();
+        assert!(built.starts_with(b"DKIM-Signature:"));
+        let ok = verdicts(&built, &keys, &VerifyOptions::default());
+        assert_eq!(
+            ok,
+            vec![(Verdict::Pass, String::new())],
+            "{selector} to_vec"
+        );
+        // write_to: two passes (the file read twice), the same verdict.
+        let mut streamed = Vec::new();
+        b.write_to(&mut streamed).unwrap();
+        let ok = verdicts(&streamed, &keys, &VerifyOptions::default());
+        assert_eq!(
+            ok,
+            vec![(Verdict::Pass, String::new())],
+            "{selector} write_to"
+        );
+        // Below the field, both are the unsigned message.
+        let body = |m: &[u8]| {
+            let s = String::from_utf8_lossy(m).into_owned();
+            let at = s.find("\r\nDate:").or_else(|| s.find("\r\nFrom:")).unwrap();
+            s[at..].to_string()
+        };
+        let (a, c) = (body(&built), body(&streamed));
+        // Date and Message-ID are made per call; compare the rest.
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with("Date:") && !l.starts_with("Message-ID:"))
+                .filter(|l| !l.contains("boundary") && !l.starts_with("--"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&a).len(), strip(&c).len());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -587,6 +587,12 @@ class MessageBuilder:
         """``7bit`` (default), ``8bit`` (8BITMIME) or ``binary`` (BINARYMIME):
         the identity encodings bodies may keep."""
     def write_bcc(self, yes: bool = True) -> MessageBuilder: ...
+    def dkim_sign(self, domain: str, selector: str, key: "str | Buffer") -> MessageBuilder:
+        """DKIM-signs the message (relaxed/relaxed, ``t=`` the time of
+        writing) as the last step: ``build()`` returns the signed bytes;
+        ``write_to()`` writes the message twice, once into the body hash and
+        once out, so it reads attachment files twice. ``key``: PEM (RSA
+        2048-4096 or Ed25519) or a base64 Ed25519 seed."""
     def recipients(self) -> List[str]:
         """To, Cc and Bcc addresses, for the SMTP envelope."""
     def copy(self) -> MessageBuilder: ...

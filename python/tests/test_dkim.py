@@ -450,3 +450,27 @@ def test_signed_mail_of_the_shared_corpora_is_temperror_without_keys() -> None:
             assert r.reason, (path, r)
             temperror += r.result == "temperror"
     assert signed > 0 and temperror > 0, (signed, temperror)
+
+
+def test_message_builder_dkim_sign(tmp_path: Path) -> None:
+    att = tmp_path / "data.bin"
+    att.write_bytes(bytes(range(256)) * 800)
+    for sel in ("ed", "rsa2048"):
+        b = (
+            mimeflow.MessageBuilder()
+            .from_("Ada <ada@example.org>")
+            .to("b@example.net")
+            .subject("Grüße")
+            .text("Hallo\n\n")
+            .attach(str(att))
+            .dkim_sign(DOMAIN, sel, KEYS[sel][2])
+        )
+        built = b.build()
+        assert built.startswith(b"DKIM-Signature:")
+        assert ours(built, RECORDS) == oracle(built, RECORDS) == [("pass", "")]
+        out = tmp_path / f"{sel}.eml"
+        b.write_to(str(out))
+        streamed = out.read_bytes()
+        assert ours(streamed, RECORDS) == oracle(streamed, RECORDS) == [("pass", "")]
+    with pytest.raises(ValueError):
+        mimeflow.MessageBuilder().dkim_sign(DOMAIN, "s", "not a key")

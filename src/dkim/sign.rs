@@ -7,7 +7,7 @@
 
 use ring::digest;
 
-use super::canon::Canon;
+use super::canon::{BodyStream, Canon};
 use super::key::{KeyType, SigningKey};
 use super::signature::{Hash, Signature};
 use super::verify::{body_hash, first_field_header_data};
@@ -64,10 +64,112 @@ fn check_token(what: &str, v: &str) -> Result<(), String> {
 /// own) and returns the signed message: the DKIM-Signature field followed
 /// by `msg` unchanged.
 pub fn sign_message(msg: &[u8], key: &SigningKey, opts: &SignOptions) -> Result<Vec<u8>, String> {
+    let split = split_header(msg);
+    let (bh, body_len) = body_hash(
+        &digest::SHA256,
+        Canon::Relaxed,
+        &msg[split.body_start..],
+        None,
+    )?;
+    let mut out = signature_field(&msg[..split.header_len], bh.as_ref(), body_len, key, opts)?;
+    out.extend_from_slice(msg);
+    Ok(out)
+}
+
+/// Hashes a message as it is written (the header block kept, the body
+/// canonicalized and hashed a piece at a time), for signers that write a
+/// message twice rather than hold it: [`BodyHasher::signature_field`]
+/// then gives the field to write before the second pass.
+pub struct BodyHasher {
+    header: Vec<u8>,
+    in_body: bool,
+    stream: Option<BodyStream>,
+    ctx: digest::Context,
+    len: u64,
+}
+
+impl Default for BodyHasher {
+    fn default() -> Self {
+        BodyHasher {
+            header: Vec::new(),
+            in_body: false,
+            stream: Some(BodyStream::new(Canon::Relaxed)),
+            ctx: digest::Context::new(&digest::SHA256),
+            len: 0,
+        }
+    }
+}
+
+impl BodyHasher {
+    fn feed(&mut self, body: &[u8]) {
+        let (ctx, len) = (&mut self.ctx, &mut self.len);
+        if let Some(st) = self.stream.as_mut() {
+            st.update(body, |p| {
+                ctx.update(p);
+                *len += p.len() as u64;
+            });
+        }
+    }
+
+    /// The DKIM-Signature field (with its line end) for what was written.
+    pub fn signature_field(
+        mut self,
+        key: &SigningKey,
+        opts: &SignOptions,
+    ) -> Result<Vec<u8>, String> {
+        if !self.in_body {
+            // No body: the header block may still end without its blank line.
+            self.in_body = true;
+        }
+        let (ctx, len) = (&mut self.ctx, &mut self.len);
+        if let Some(st) = self.stream.take() {
+            st.finish(|p| {
+                ctx.update(p);
+                *len += p.len() as u64;
+            });
+        }
+        let bh = self.ctx.finish();
+        let header_len = split_header(&self.header).header_len;
+        signature_field(&self.header[..header_len], bh.as_ref(), self.len, key, opts)
+    }
+}
+
+impl std::io::Write for BodyHasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.in_body {
+            self.feed(buf);
+            return Ok(buf.len());
+        }
+        let before = self.header.len();
+        self.header.extend_from_slice(buf);
+        let split = split_header(&self.header);
+        if !split.missing_separator {
+            self.in_body = true;
+            let body = self.header.split_off(split.body_start);
+            self.feed(&body);
+        } else if before > 0 && self.header.len() > (64 << 20) {
+            return Err(std::io::Error::other("a header block over 64 MiB"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The DKIM-Signature field for a message of header block `header` (each
+/// field with its line end) whose relaxed body hash is `bh`, over
+/// `body_len` canonical bytes.
+fn signature_field(
+    header: &[u8],
+    bh: &[u8],
+    body_len: u64,
+    key: &SigningKey,
+    opts: &SignOptions,
+) -> Result<Vec<u8>, String> {
     check_token("domain", &opts.domain)?;
     check_token("selector", &opts.selector)?;
-    let split = split_header(msg);
-    let header = &msg[..split.header_len];
     let fields = parse_block(header, 0, 10_000, &mut Vec::new());
     let wanted: Vec<String> = match &opts.headers {
         Some(h) => h.iter().map(|s| s.to_ascii_lowercase()).collect(),
@@ -87,12 +189,6 @@ pub fn sign_message(msg: &[u8], key: &SigningKey, opts: &SignOptions) -> Result<
     if !h.iter().any(|n| n == "from") {
         h.insert(0, "from".into());
     }
-    let (bh, body_len) = body_hash(
-        &digest::SHA256,
-        Canon::Relaxed,
-        &msg[split.body_start..],
-        None,
-    )?;
     let eol: &[u8] = if memchr::memmem::find(header, b"\r\n").is_some() || header.is_empty() {
         b"\r\n"
     } else {
@@ -132,17 +228,17 @@ pub fn sign_message(msg: &[u8], key: &SigningKey, opts: &SignOptions) -> Result<
         value += name;
         col += name.len();
     }
-    let bh64 = String::from_utf8(STANDARD.encode_to_vec(bh.as_ref())).expect("ASCII");
+    let bh64 = String::from_utf8(STANDARD.encode_to_vec(bh)).expect("ASCII");
     value += &format!(";{eol_s}\tbh={bh64};{eol_s}\tb=");
     let mut unsigned = format!("DKIM-Signature:{value}").into_bytes();
     unsigned.extend_from_slice(eol);
     let head_len = unsigned.len() - eol.len();
-    unsigned.extend_from_slice(msg);
+    unsigned.extend_from_slice(header);
     let sig = Signature {
         key_type: key.key_type(),
         hash: Hash::Sha256,
         b: Vec::new(),
-        bh: bh.as_ref().to_vec(),
+        bh: bh.to_vec(),
         header_canon: Canon::Relaxed,
         body_canon: Canon::Relaxed,
         domain: opts.domain.clone(),
@@ -156,7 +252,7 @@ pub fn sign_message(msg: &[u8], key: &SigningKey, opts: &SignOptions) -> Result<
     let data = first_field_header_data(&unsigned, &sig);
     let b = STANDARD.encode_to_vec(&key.sign(&data)?);
     // b= folded in 72-column lines; FWS inside b= is not hashed.
-    let mut out = Vec::with_capacity(unsigned.len() + b.len() + 16);
+    let mut out = Vec::with_capacity(head_len + b.len() + 16);
     out.extend_from_slice(&unsigned[..head_len]);
     for (i, chunk) in b.chunks(72).enumerate() {
         if i > 0 {
@@ -165,6 +261,6 @@ pub fn sign_message(msg: &[u8], key: &SigningKey, opts: &SignOptions) -> Result<
         }
         out.extend_from_slice(chunk);
     }
-    out.extend_from_slice(&unsigned[head_len..]);
+    out.extend_from_slice(eol);
     Ok(out)
 }

@@ -118,7 +118,7 @@ pub fn dkim_verify(
         .collect())
 }
 
-fn signing_key(key: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
+pub(super) fn signing_key(key: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
     let text = if let Ok(s) = key.cast::<PyString>() {
         s.to_str()?.as_bytes().to_vec()
     } else {
