@@ -29,6 +29,8 @@
 //!   progress bar, the chart, the peer codecs). A library user builds none of it.
 //! - `python`: the PyO3 extension module `mimeflow._native` (maturin turns it on).
 //! - `bench-peers`: other codecs measured by the benches and `mimeflow bench`.
+//! - `dkim` (on with `cli` and `python`): DKIM verification and signing
+//!   ([`dkim`]), with ring's cryptography.
 //!
 //! ## Environment
 //! `MIMEFLOW_SIMD=scalar|base64-simd|avx2|avx512vbmi` sets the process-wide
@@ -46,6 +48,8 @@ pub mod bench;
 pub mod charset;
 pub mod compose;
 pub mod defect;
+#[cfg(feature = "dkim")]
+pub mod dkim;
 pub mod error;
 pub mod extract;
 pub mod header;

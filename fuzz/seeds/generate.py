@@ -72,7 +72,7 @@ def multipart_seed(msg):
 
 def main():
     for t in ("message", "header", "multipart", "parse_vs_scanner", "mbox_split", "qp", "base64_garbage",
-              "base64_roundtrip", "base64_simd_vs_scalar", "base64_stream_chunks"):
+              "base64_roundtrip", "base64_simd_vs_scalar", "base64_stream_chunks", "dkim"):
         shutil.rmtree(OUT / t, ignore_errors=True)
     messages = [p.read_bytes() for p in eml_files()]
     mailboxes = [(ROOT / "testdata" / "mbox" / "sample.mbox").read_bytes()]
@@ -80,6 +80,14 @@ def main():
         sample, boxes = corpora_sample()
         messages += [p.read_bytes() for p in sample]
         mailboxes += [p.read_bytes() for p in boxes]
+    dkim_data = ROOT / "testdata" / "dkim"
+    rfc = (dkim_data / "rfc8463.eml").read_bytes()
+    write("dkim", rfc)
+    write("dkim", rfc.replace(b"\r\n", b"\n"))
+    write("dkim", rfc.replace(b"hungry", b"angry"))
+    for msg in messages:
+        if re.search(rb"(?im)^dkim-signature\s*:", msg) and len(msg) <= MAX_SEED:
+            write("dkim", msg)
     for msg in messages:
         write("message", b"\0" + msg)
         write("header", b"\0" + header_block(msg))

@@ -54,7 +54,7 @@ if _TYPE_CHECKING:
     _Content = Union[Buffer, str, "os.PathLike[str]"]
     _Addresses = Union[str, Iterable[str]]
 
-from mimeflow import _errors, _native, binascii, mbox
+from mimeflow import _errors, _native, binascii, dkim, mbox
 from mimeflow._install import install, installed, is_installed, uninstall
 from mimeflow._errors import (
     ComposeError,
@@ -87,6 +87,7 @@ __all__ = [
     "parse",
     "Message",
     "Part",
+    "dkim",
     "mbox",
     "convert",
     "schema",

@@ -43,6 +43,10 @@ __all__ = [
     "convert",
     "normalize",
     "MessageBuilder",
+    "DkimResult",
+    "dkim_verify",
+    "dkim_sign",
+    "dkim_key_record",
     "DETACH_THRESHOLD",
     "PARALLEL_THRESHOLD",
 ]
@@ -583,6 +587,12 @@ class MessageBuilder:
         """``7bit`` (default), ``8bit`` (8BITMIME) or ``binary`` (BINARYMIME):
         the identity encodings bodies may keep."""
     def write_bcc(self, yes: bool = True) -> MessageBuilder: ...
+    def dkim_sign(self, domain: str, selector: str, key: "str | Buffer") -> MessageBuilder:
+        """DKIM-signs the message (relaxed/relaxed, ``t=`` the time of
+        writing) as the last step: ``build()`` returns the signed bytes;
+        ``write_to()`` writes the message twice, once into the body hash and
+        once out, so it reads attachment files twice. ``key``: PEM (RSA
+        2048-4096 or Ed25519) or a base64 Ed25519 seed."""
     def recipients(self) -> List[str]:
         """To, Cc and Bcc addresses, for the SMTP envelope."""
     def copy(self) -> MessageBuilder: ...
@@ -601,3 +611,54 @@ class MessageBuilder:
         failure leaves nothing behind. An existing file raises
         ``FileExistsError`` unless ``overwrite=True``, which replaces it
         atomically."""
+
+@final
+class DkimResult:
+    """One DKIM signature's result (``mimeflow.dkim.verify``)."""
+
+    @property
+    def domain(self) -> str:
+        """``d=`` (empty when the field did not parse)."""
+    @property
+    def selector(self) -> str:
+        """``s=``."""
+    @property
+    def algorithm(self) -> str:
+        """``a=``."""
+    @property
+    def result(self) -> str:
+        """RFC 8601: pass, fail, neutral, policy, temperror or permerror."""
+    @property
+    def reason(self) -> str:
+        """Why (empty for pass)."""
+    @property
+    def key_source(self) -> Optional[str]:
+        """Where the key came from (a file's path), when one was found."""
+
+def dkim_verify(
+    message: "Buffer | Message",
+    /,
+    keys: "Optional[Union[Dict[str, Optional[Union[str, bytes]]], Any]]" = None,
+    as_of: Optional[int] = None,
+    allow_sha1: bool = False,
+    dns_server: Optional[str] = None,
+    dns_timeout: float = 2.0,
+) -> List[DkimResult]:
+    """``mimeflow.dkim.verify`` with ``as_of`` in seconds."""
+
+def dkim_sign(
+    message: "Buffer | Message",
+    /,
+    domain: str,
+    selector: str,
+    key: "str | Buffer",
+    *,
+    timestamp: Optional[int] = None,
+    expiration: Optional[int] = None,
+    headers: Optional[List[str]] = None,
+    body_length: bool = False,
+) -> bytes:
+    """``mimeflow.dkim.sign`` with times in seconds."""
+
+def dkim_key_record(key: "str | Buffer") -> str:
+    """The key record to publish for a private key."""

@@ -40,7 +40,7 @@ mod prepare;
 mod publish;
 pub(crate) mod readahead;
 mod run;
-mod source;
+pub(crate) mod source;
 mod state;
 
 use std::path::{Path, PathBuf};

@@ -228,9 +228,22 @@ impl Source {
         Source::streamed(reader, path, variant, spool_threshold)
     }
 
+    /// One message file (not an mbox): a folder source of one file
+    /// (`dkim verify` reads single messages too).
+    #[cfg(feature = "dkim")]
+    pub fn single_file(path: &Path) -> Result<Source, BatchError> {
+        let total = fs::metadata(path).map_err(BatchError::io(path))?.len();
+        Ok(Source::Files {
+            path: path.into(),
+            maildir: false,
+            files: vec![(path.into(), None)],
+            total,
+        })
+    }
+
     /// A [`Source::Stream`] of `reader`, once [`peek_mbox`] has seen an
     /// mbox start.
-    fn streamed(
+    pub(crate) fn streamed(
         reader: Box<dyn Read + Send>,
         path: &Path,
         variant: Option<Variant>,
@@ -348,7 +361,7 @@ impl Source {
     }
 }
 
-fn first_line(data: &[u8]) -> &[u8] {
+pub(crate) fn first_line(data: &[u8]) -> &[u8] {
     let line = &data[..memchr::memchr(b'\n', data).unwrap_or(data.len())];
     line.strip_suffix(b"\r").unwrap_or(line)
 }

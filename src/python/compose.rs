@@ -300,6 +300,26 @@ impl MessageBuilder {
         Ok(slf)
     }
 
+    /// DKIM-signs the message as the last step of `build()`/`write_to()`.
+    fn dkim_sign<'py>(
+        slf: Bound<'py, Self>,
+        domain: &str,
+        selector: &str,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let key = std::sync::Arc::new(super::dkim::signing_key(key)?);
+        for (what, v) in [("domain", domain), ("selector", selector)] {
+            let ok = !v.is_empty()
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+            if !ok {
+                return Err(PyValueError::new_err(format!("bad {what} {v:?}")));
+            }
+        }
+        slf.get().set(|b| b.dkim_sign(domain, selector, key));
+        Ok(slf)
+    }
+
     #[pyo3(signature = (yes = true))]
     fn write_bcc<'py>(slf: Bound<'py, Self>, yes: bool) -> Bound<'py, Self> {
         slf.get().set(|b| b.write_bcc(yes));

@@ -17,6 +17,7 @@ mod arrow;
 mod binascii;
 mod buffer;
 mod compose;
+mod dkim;
 mod errors;
 mod mbox;
 mod message;
@@ -234,6 +235,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compose::convert, m)?)?;
     m.add_function(wrap_pyfunction!(compose::normalize, m)?)?;
     m.add_class::<compose::MessageBuilder>()?;
+    m.add_function(wrap_pyfunction!(dkim::dkim_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(dkim::dkim_sign, m)?)?;
+    m.add_function(wrap_pyfunction!(dkim::dkim_key_record, m)?)?;
+    m.add_class::<dkim::DkimResult>()?;
     m.add("DETACH_THRESHOLD", DETACH_THRESHOLD)?;
     m.add("PARALLEL_THRESHOLD", PARALLEL_THRESHOLD)?;
     Ok(())

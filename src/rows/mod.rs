@@ -358,7 +358,13 @@ pub fn body_text(msg: &Message) -> Option<String> {
 /// `Received:` field (after the last `;`), else the date of its From_ line
 /// (`envelope`, read as UTC). See the module docs.
 pub fn received_time(root: &EntityRef<'_>, envelope: Option<&[u8]>) -> Option<i64> {
-    let from_received = root.header("received").and_then(|v| {
+    received_time_of(root.header("received"), envelope)
+}
+
+/// [`received_time`] given the first Received field's value (still
+/// folded), for callers that read the header fields themselves (DKIM).
+pub fn received_time_of(received: Option<&[u8]>, envelope: Option<&[u8]>) -> Option<i64> {
+    let from_received = received.and_then(|v| {
         let v = header::unfold(v);
         let at = memchr::memrchr(b';', &v)?;
         date::parse_date(&v[at + 1..]).map(|d| d.timestamp)

@@ -25,6 +25,7 @@ mod b64;
 mod bench;
 mod compose;
 mod convert;
+mod dkim;
 mod files;
 mod mime;
 mod sigbus;
@@ -83,6 +84,9 @@ enum Command {
     Compose(compose::ComposeArgs),
     /// Make a message 7-bit clean (CRLF, lines <= 998, 8-bit parts re-encoded)
     Normalize(compose::NormalizeArgs),
+    /// DKIM: verify whole archives offline or as of arrival, sign messages
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
     /// Add or remove SMTP DATA framing (dot-stuffing, CRLF.CRLF)
     #[command(subcommand)]
     SmtpData(compose::SmtpDataCommand),
@@ -156,6 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compose(args) => compose::compose(args, &cli.global),
         Command::Normalize(args) => compose::normalize_cmd(args, &cli.global),
         Command::SmtpData(cmd) => compose::smtp_data(cmd, &cli.global),
+        Command::Dkim(cmd) => dkim::run(cmd, &cli.global),
     }
 }
 

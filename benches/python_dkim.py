@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""DKIM verification: mimeflow against dkimpy, in one process, same run.
+
+Generates an archive of signed text messages (list-sized, about 2 KB; the
+keys are the test keys of testdata/dkim/, RSA-2048 by default, or a mix of
+RSA-2048 and Ed25519 with ``--mixed``), then verifies every message:
+
+* ``dkimpy``: ``dkim.DKIM(msg).verify(dnsfunc=...)`` per message, keys
+  from a dict (no DNS), in this process (pure-Python RSA);
+* ``mimeflow.dkim``: ``mimeflow.dkim.verify(msg, keys=dict)`` per message,
+  one call at a time (one core);
+* with ``--cli PATH``: ``PATH dkim verify ARCHIVE --keys ZONE -j1`` and
+  ``-j2`` (wall time of the process, archive read and table included), for
+  the scaling figure.
+
+Every run checks its own answer (every signature must pass), prints the
+median of ``--repeat`` runs per contender and the ratios against dkimpy
+measured in the same run. Report the CPU line with any figure:
+``grep -m1 -E "cpu family|model\\s*:" /proc/cpuinfo``.
+
+    python benches/python_dkim.py [--messages 2000] [--repeat 5] [--mixed] [--cli target/release/mimeflow]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import dkim
+
+from mimeflow import dkim as mdkim
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "testdata", "dkim")
+
+
+def records():
+    """The zone file's records, as {name: txt}."""
+    keys = {}
+    with open(os.path.join(DATA, "keys.zone"), "rb") as f:
+        text = f.read()
+    # The library reads zone files; reuse it through a throwaway signature
+    # check would be roundabout, so parse the simple layout written there.
+    import re
+
+    for m in re.finditer(rb'^(\S+)\._domainkey[^"]*((?:"[^"]*"\s*)+)', text, re.M):
+        txt = b"".join(re.findall(rb'"([^"]*)"', m.group(2))).decode()
+        keys[m.group(1).decode() + "._domainkey.example.org"] = txt
+    return keys
+
+
+def corpus(n, mixed):
+    para = (
+        "Hello list,\n\nthe release candidate is out; please test it on your "
+        "platforms and report back before Friday. Notes follow below.\n\n"
+    )
+    body = para * 12
+    keys = {
+        "rsa2048": open(os.path.join(DATA, "rsa2048.pem")).read(),
+        "ed": open(os.path.join(DATA, "ed25519.pem")).read(),
+    }
+    out = []
+    for i in range(n):
+        sel = "ed" if mixed and i % 2 else "rsa2048"
+        msg = (
+            f"From: Dev {i} <dev{i}@example.org>\nTo: list@example.net\n"
+            f"Subject: [list] release candidate {i}\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+            f"Message-ID: <{i}@example.org>\nList-Id: <list.example.net>\n\n{body}"
+        ).encode()
+        out.append(mdkim.sign(msg, "example.org", sel, keys[sel], timestamp=1_700_000_000))
+    return out
+
+
+def run_dkimpy(msgs, keys):
+    def dnsfunc(name, timeout=5):
+        return keys[name.decode().rstrip(".")].encode()
+
+    for m in msgs:
+        if not dkim.DKIM(m).verify(dnsfunc=dnsfunc):
+            raise SystemExit("dkimpy: a signature did not verify")
+
+
+def run_mimeflow(msgs, keys):
+    for m in msgs:
+        r = mdkim.verify(m, keys=keys)
+        if r[0].result != "pass":
+            raise SystemExit(f"mimeflow: {r[0]}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--mixed", action="store_true")
+    ap.add_argument("--cli")
+    a = ap.parse_args()
+    keys = records()
+    msgs = corpus(a.messages, a.mixed)
+    times = {"dkimpy": [], "mimeflow.dkim": []}
+    cli = {"cli -j1": [], "cli -j2": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        mbox = os.path.join(tmp, "signed.mbox")
+        with open(mbox, "wb") as f:
+            for m in msgs:
+                f.write(b"From dev@example.org Mon Jan  1 00:00:00 2024\n" + m + b"\n")
+        for _ in range(a.repeat):
+            for name, fn in (("dkimpy", run_dkimpy), ("mimeflow.dkim", run_mimeflow)):
+                t = time.perf_counter()
+                fn(msgs, keys)
+                times[name].append(time.perf_counter() - t)
+            if a.cli:
+                for j in ("1", "2"):
+                    t = time.perf_counter()
+                    out = subprocess.run(
+                        [a.cli, "dkim", "verify", mbox, "--keys", os.path.join(DATA, "keys.zone"), "-j", j],
+                        check=True,
+                        capture_output=True,
+                    ).stdout.decode()
+                    cli["cli -j" + j].append(time.perf_counter() - t)
+                    last = out.strip().splitlines()[-1].split()
+                    if last[:2] != ["all", str(a.messages)]:
+                        raise SystemExit(f"cli: {out}")
+    times.update({k: v for k, v in cli.items() if v})
+    base = statistics.median(times["dkimpy"])
+    kind = "mixed RSA-2048/Ed25519" if a.mixed else "RSA-2048"
+    print(f"{a.messages} signed messages ({kind}), median of {a.repeat} runs")
+    print(f"{'contender':<16} {'seconds':>9} {'us/msg':>9} {'vs dkimpy':>10}")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<16} {med:9.3f} {med / a.messages * 1e6:9.1f} {base / med:9.1f}x")
+    if cli["cli -j1"] and cli["cli -j2"]:
+        print(f"scaling -j1 -> -j2: {statistics.median(cli['cli -j1']) / statistics.median(cli['cli -j2']):.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,341 @@
+//! Canonicalization (RFC 6376 §3.4): `simple` and `relaxed`, for header
+//! fields and for the body, always producing the wire form (CRLF line
+//! ends) whatever the stored form was.
+//!
+//! Messages in mbox files, Maildirs and most `.eml` files are stored with
+//! bare LF line ends; receiving servers saw (and signers signed) CRLF. Both
+//! canonicalizers therefore read a line as "bytes up to LF, minus one CR
+//! before it" and always write CRLF, so an LF-stored message hashes exactly
+//! as its CRLF original. A CR not followed by LF is kept as content.
+//!
+//! The body canonicalizer streams: it hands slices of the input (and the
+//! few constant pieces `\r\n` and ` `) to a sink, and never copies the body.
+//! Empty lines are only counted until a non-empty line follows, which is
+//! how trailing empty lines disappear without looking ahead.
+
+/// `simple` or `relaxed`, for the header or the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canon {
+    /// Bytes as they are (line ends aside; trailing empty body lines go).
+    Simple,
+    /// Case of header names, white space runs and line-end blanks ignored.
+    Relaxed,
+}
+
+impl Canon {
+    /// `simple` / `relaxed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Canon::Simple => "simple",
+            Canon::Relaxed => "relaxed",
+        }
+    }
+
+    /// Reads a `c=` half; anything else is `None` (a permerror).
+    pub fn from_name(s: &[u8]) -> Option<Canon> {
+        match s {
+            b"simple" => Some(Canon::Simple),
+            b"relaxed" => Some(Canon::Relaxed),
+            _ => None,
+        }
+    }
+}
+
+fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Appends the canonical form of one header field to `out`: `name` as
+/// written before the colon, `raw` the whole field from its name to its
+/// final line end (as [`crate::header::Field::line`] gives it). With
+/// `crlf_end` false the final line end is left off (the signature field
+/// itself is hashed without it, §3.7).
+pub(crate) fn header_field(
+    canon: Canon,
+    name: &[u8],
+    raw: &[u8],
+    crlf_end: bool,
+    out: &mut Vec<u8>,
+) {
+    // The field without its final line end.
+    let body = raw
+        .strip_suffix(b"\n")
+        .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
+        .unwrap_or(raw);
+    match canon {
+        Canon::Simple => {
+            // Inner line ends (folding) become CRLF too.
+            for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+            }
+        }
+        Canon::Relaxed => {
+            out.extend(name.iter().map(u8::to_ascii_lowercase));
+            out.push(b':');
+            let colon = memchr::memchr(b':', body).map_or(body.len(), |c| c + 1);
+            let mut pending_space = false;
+            let mut any = false;
+            for &b in &body[colon..] {
+                match b {
+                    b'\r' | b'\n' => {}
+                    b' ' | b'\t' => pending_space = any,
+                    _ => {
+                        if pending_space {
+                            out.push(b' ');
+                            pending_space = false;
+                        }
+                        out.push(b);
+                        any = true;
+                    }
+                }
+            }
+        }
+    }
+    if crlf_end {
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Streams the canonical form of `body` into `emit`, in order.
+pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
+    let mut blank_lines = 0usize;
+    let mut wrote = false;
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (line, with_end, next) = match memchr::memchr(b'\n', rest) {
+            Some(nl) => {
+                let content = rest[..nl].strip_suffix(b"\r").unwrap_or(&rest[..nl]);
+                // A CRLF line is passed on whole, line end included.
+                let whole = (content.len() + 2 == nl + 1).then_some(&rest[..=nl]);
+                (content, whole, &rest[nl + 1..])
+            }
+            None => (rest, None, &rest[rest.len()..]),
+        };
+        rest = next;
+        let line = match canon {
+            Canon::Simple => line,
+            Canon::Relaxed => {
+                let end = line.iter().rposition(|&b| !is_wsp(b)).map_or(0, |e| e + 1);
+                &line[..end]
+            }
+        };
+        if line.is_empty() {
+            blank_lines += 1;
+            continue;
+        }
+        for _ in 0..std::mem::take(&mut blank_lines) {
+            emit(b"\r\n");
+        }
+        wrote = true;
+        match canon {
+            Canon::Simple => match with_end {
+                Some(whole) => emit(whole),
+                None => {
+                    emit(line);
+                    emit(b"\r\n");
+                }
+            },
+            Canon::Relaxed => {
+                // Runs of blanks become one space; the line has no
+                // trailing blanks left.
+                let mut start = 0;
+                let mut i = 0;
+                while i < line.len() {
+                    if is_wsp(line[i]) {
+                        emit(&line[start..i]);
+                        emit(b" ");
+                        while i < line.len() && is_wsp(line[i]) {
+                            i += 1;
+                        }
+                        start = i;
+                    } else {
+                        i += 1;
+                    }
+                }
+                emit(&line[start..]);
+                emit(b"\r\n");
+            }
+        }
+    }
+    // §3.4.3: an empty (or all-blank-lines) body is one CRLF under simple;
+    // §3.4.4 (errata 3133 applied): nothing under relaxed.
+    if !wrote && canon == Canon::Simple {
+        emit(b"\r\n");
+    }
+}
+
+/// [`body`] for a body that arrives in pieces (a message being written:
+/// `MessageBuilder::write_to` hashes its body before it writes it). The
+/// same rules, held as state between pieces, a byte at a time: [`body`]
+/// stays the fast path for bodies in memory, and a property test holds the
+/// two to the same output for every way of cutting the input.
+#[derive(Debug)]
+pub(crate) struct BodyStream {
+    canon: Canon,
+    /// Empty lines not yet written (they vanish if nothing follows).
+    blank_lines: u64,
+    /// The current line has content (for relaxed: a non-blank byte).
+    line_open: bool,
+    /// Relaxed: blanks seen since the last content byte.
+    pending_wsp: bool,
+    /// A CR whose LF may come in the next piece.
+    pending_cr: bool,
+    wrote: bool,
+}
+
+impl BodyStream {
+    pub(crate) fn new(canon: Canon) -> BodyStream {
+        BodyStream {
+            canon,
+            blank_lines: 0,
+            line_open: false,
+            pending_wsp: false,
+            pending_cr: false,
+            wrote: false,
+        }
+    }
+
+    fn open_line(&mut self, emit: &mut impl FnMut(&[u8])) {
+        if !self.line_open {
+            for _ in 0..std::mem::take(&mut self.blank_lines) {
+                emit(b"\r\n");
+            }
+            self.line_open = true;
+            self.wrote = true;
+        }
+    }
+
+    fn content(&mut self, b: u8, emit: &mut impl FnMut(&[u8])) {
+        if self.canon == Canon::Relaxed && is_wsp(b) {
+            self.pending_wsp = true;
+            return;
+        }
+        self.open_line(emit);
+        if std::mem::take(&mut self.pending_wsp) {
+            emit(b" ");
+        }
+        emit(&[b]);
+    }
+
+    fn end_line(&mut self, emit: &mut impl FnMut(&[u8])) {
+        self.pending_wsp = false;
+        if std::mem::take(&mut self.line_open) {
+            emit(b"\r\n");
+        } else {
+            self.blank_lines += 1;
+        }
+    }
+
+    /// Canonicalizes the next piece.
+    pub(crate) fn update(&mut self, data: &[u8], mut emit: impl FnMut(&[u8])) {
+        for &b in data {
+            if std::mem::take(&mut self.pending_cr) {
+                if b == b'\n' {
+                    self.end_line(&mut emit);
+                    continue;
+                }
+                self.content(b'\r', &mut emit);
+            }
+            match b {
+                b'\r' => self.pending_cr = true,
+                b'\n' => self.end_line(&mut emit),
+                _ => self.content(b, &mut emit),
+            }
+        }
+    }
+
+    /// Ends the body.
+    pub(crate) fn finish(mut self, mut emit: impl FnMut(&[u8])) {
+        if std::mem::take(&mut self.pending_cr) {
+            self.content(b'\r', &mut emit);
+        }
+        if self.line_open {
+            emit(b"\r\n");
+        }
+        if !self.wrote && self.canon == Canon::Simple {
+            emit(b"\r\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_of(canon: Canon, src: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        body(canon, src, |s| out.extend_from_slice(s));
+        out
+    }
+
+    fn head(canon: Canon, name: &str, raw: &str) -> String {
+        let mut out = Vec::new();
+        header_field(canon, name.as_bytes(), raw.as_bytes(), true, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    // RFC 6376 §3.4.5, with LF and CRLF storage giving the same bytes.
+    #[test]
+    fn rfc_6376_example() {
+        let h = ["A: X\r\n", "B : Y\t\r\n\tZ  \r\n"];
+        let b = " C \r\nD \t E\r\n\r\n\r\n";
+        for crlf in [true, false] {
+            let fix = |s: &str| {
+                if crlf {
+                    s.to_string()
+                } else {
+                    s.replace("\r\n", "\n")
+                }
+            };
+            assert_eq!(head(Canon::Relaxed, "A", &fix(h[0])), "a:X\r\n");
+            assert_eq!(head(Canon::Relaxed, "B", &fix(h[1])), "b:Y Z\r\n");
+            assert_eq!(head(Canon::Simple, "B ", &fix(h[1])), h[1]);
+            assert_eq!(body_of(Canon::Relaxed, fix(b).as_bytes()), b" C\r\nD E\r\n");
+            assert_eq!(
+                body_of(Canon::Simple, fix(b).as_bytes()),
+                b" C \r\nD \t E\r\n"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// The streaming canonicalizer writes what [`body`] writes, for
+        /// every input of the bytes that matter and every cut into pieces.
+        #[test]
+        fn stream_equals_body(
+            src in proptest::collection::vec(proptest::sample::select(&b"ab \t\r\n"[..]), 0..64),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+        ) {
+            for canon in [Canon::Simple, Canon::Relaxed] {
+                let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(src.len())).collect();
+                cuts.sort_unstable();
+                let mut st = BodyStream::new(canon);
+                let mut out = Vec::new();
+                let mut at = 0;
+                for c in cuts.into_iter().chain([src.len()]) {
+                    st.update(&src[at..c], |s| out.extend_from_slice(s));
+                    at = c;
+                }
+                st.finish(|s| out.extend_from_slice(s));
+                proptest::prop_assert_eq!(out, body_of(canon, &src));
+            }
+        }
+    }
+
+    #[test]
+    fn empty_bodies_and_missing_final_line_end() {
+        for empty in [&b""[..], b"\r\n", b"\n\n", b"\r\n\r\n"] {
+            assert_eq!(body_of(Canon::Simple, empty), b"\r\n");
+            assert_eq!(body_of(Canon::Relaxed, empty), b"");
+        }
+        assert_eq!(body_of(Canon::Relaxed, b" \t \n  \n"), b"");
+        assert_eq!(body_of(Canon::Simple, b"x"), b"x\r\n");
+        assert_eq!(body_of(Canon::Relaxed, b"a  b \t"), b"a b\r\n");
+        assert_eq!(body_of(Canon::Simple, b"a\n\nb\n\n"), b"a\r\n\r\nb\r\n");
+        // A bare CR is content.
+        assert_eq!(body_of(Canon::Simple, b"a\rb\n"), b"a\rb\r\n");
+    }
+}

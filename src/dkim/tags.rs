@@ -1,0 +1,146 @@
+//! Tag lists (RFC 6376 §3.2): the `tag=value; tag=value` syntax of both
+//! the DKIM-Signature field and the key record, and the one place where
+//! the signature's `b=` value is blanked for hashing.
+//!
+//! ```text
+//! tag-list  =  tag-spec *( ";" tag-spec ) [ ";" ]
+//! tag-spec  =  [FWS] tag-name [FWS] "=" [FWS] tag-value [FWS]
+//! tag-name  =  ALPHA *ALNUMPUNC
+//! ```
+//!
+//! A tag named twice, a name that is not `ALPHA *(ALNUM / "_")`, or a spec
+//! without `=` makes the whole list invalid: the signature or key that
+//! carries it is a permerror.
+
+/// Folding white space: blanks and the line ends of folded fields.
+pub(crate) fn is_fws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn trim_fws(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_fws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| !is_fws(b)).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+/// Most tags in one list; real signatures carry about a dozen.
+const MAX_TAGS: usize = 64;
+
+/// A parsed tag list: (name, value) pairs in order, names as written, values
+/// with the FWS around them trimmed (inner FWS stays; callers that need it
+/// gone, as for base64, strip it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TagList<'a> {
+    tags: Vec<(&'a [u8], &'a [u8])>,
+}
+
+impl<'a> TagList<'a> {
+    /// Parses `value`, or says why it is not a tag list.
+    pub fn parse(value: &'a [u8]) -> Result<TagList<'a>, String> {
+        let mut tags: Vec<(&'a [u8], &'a [u8])> = Vec::new();
+        for spec in value.split(|&b| b == b';') {
+            if trim_fws(spec).is_empty() {
+                // Only the last spec may be empty (a trailing `;`); an
+                // empty one in the middle (`;;`) is tolerated as real
+                // signers write it and it carries nothing.
+                continue;
+            }
+            let Some(eq) = memchr::memchr(b'=', spec) else {
+                return Err(format!(
+                    "tag without '=': {:?}",
+                    String::from_utf8_lossy(trim_fws(spec))
+                ));
+            };
+            let name = trim_fws(&spec[..eq]);
+            let ok = name.first().is_some_and(u8::is_ascii_alphabetic)
+                && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
+            if !ok {
+                return Err(format!(
+                    "bad tag name {:?}",
+                    String::from_utf8_lossy(&name[..name.len().min(40)])
+                ));
+            }
+            if tags.iter().any(|(n, _)| *n == name) {
+                return Err(format!("tag {} given twice", String::from_utf8_lossy(name)));
+            }
+            if tags.len() == MAX_TAGS {
+                return Err(format!("more than {MAX_TAGS} tags"));
+            }
+            tags.push((name, trim_fws(&spec[eq + 1..])));
+        }
+        Ok(TagList { tags })
+    }
+
+    /// The value of tag `name` (names are case-sensitive, §3.2).
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.tags
+            .iter()
+            .find(|(n, _)| *n == name.as_bytes())
+            .map(|(_, v)| *v)
+    }
+}
+
+/// `value` with every FWS byte removed (base64 values, `h=` lists).
+pub(crate) fn strip_fws(value: &[u8]) -> Vec<u8> {
+    value.iter().copied().filter(|&b| !is_fws(b)).collect()
+}
+
+/// The DKIM-Signature value `value` with the value of its `b=` tag removed
+/// (RFC 6376 §3.7: "the value of the b= tag ... treated as though it were
+/// an empty string"), everything else byte for byte, FWS included.
+pub(crate) fn blank_b_tag(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value;
+    loop {
+        let (spec, more) = match memchr::memchr(b';', rest) {
+            Some(i) => (&rest[..i], Some(&rest[i..])),
+            None => (rest, None),
+        };
+        match memchr::memchr(b'=', spec) {
+            Some(eq) if trim_fws(&spec[..eq]) == b"b" => out.extend_from_slice(&spec[..=eq]),
+            _ => out.extend_from_slice(spec),
+        }
+        match more {
+            Some(m) => {
+                out.push(b';');
+                rest = &m[1..];
+            }
+            None => return out,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_folded_lists() {
+        let t =
+            TagList::parse(b" v=1; a=rsa-sha256;\r\n\t d = example.com ;bh=ab\r\n cd=;").unwrap();
+        assert_eq!(t.get("v"), Some(&b"1"[..]));
+        assert_eq!(t.get("d"), Some(&b"example.com"[..]));
+        assert_eq!(t.get("bh"), Some(&b"ab\r\n cd="[..]));
+        assert_eq!(t.get("x"), None);
+    }
+
+    #[test]
+    fn rejects_bad_lists() {
+        for bad in [&b"v=1; v=1"[..], b"v", b"1v=2", b"a b=c", b"=x"] {
+            assert!(TagList::parse(bad).is_err(), "{bad:?}");
+        }
+        let many: Vec<u8> = (0..100)
+            .flat_map(|i| format!("t{i}=x;").into_bytes())
+            .collect();
+        assert!(TagList::parse(&many).is_err());
+    }
+
+    #[test]
+    fn blanks_only_the_b_tag() {
+        assert_eq!(
+            blank_b_tag(b"v=1; bh=abc; b = de\r\n f; d=x"),
+            b"v=1; bh=abc; b =; d=x"
+        );
+        assert_eq!(blank_b_tag(b"b=xyz"), b"b=");
+    }
+}

@@ -1,0 +1,314 @@
+//! Verifying every DKIM-Signature of one message (RFC 6376 §6).
+//!
+//! Order of the checks, each ending the signature's verification with the
+//! first result that applies:
+//! 1. the field parses and is usable ([`parse_signature`]): permerror;
+//! 2. `rsa-sha1` without `allow_sha1`: policy;
+//! 3. time, as of [`VerifyOptions::as_of`]: `x=` passed, or `t=` in the
+//!    future beyond [`FUTURE_SLACK`]: permerror;
+//! 4. the key ([`KeySource`]): missing or unreachable (temperror, or
+//!    permerror for NXDOMAIN), unusable, revoked, or not for this `a=`;
+//! 5. the body hash (`bh=`, `l=`): fail, or permerror for `l=` past the end;
+//! 6. the header hash and the signature: fail.
+
+use std::collections::HashMap;
+
+use ring::{digest, signature as ring_sig};
+
+use super::canon::{self, Canon};
+use super::key::{parse_key_record, KeyType};
+use super::signature::{parse_signature, Hash, Signature};
+use super::tags::blank_b_tag;
+use super::{KeySource, Lookup, SigResult, Verdict, VerifyOptions};
+use crate::header::{parse_block, split_header, Field};
+
+/// How far `t=` may lie after the as-of time: signers' clocks drift, and a
+/// Received date is written by another machine than the signer.
+pub const FUTURE_SLACK: i64 = 15 * 60;
+
+/// Most header fields read from one message.
+const MAX_FIELDS: usize = 10_000;
+
+/// Most signatures verified in one message; later ones are a permerror.
+/// Each costs a body hash and a public-key operation, so a message made of
+/// thousands of DKIM-Signature fields must not cost thousands of them.
+pub const MAX_SIGNATURES: usize = 32;
+
+/// A message as the verifier sees it.
+struct Parsed<'m> {
+    header: &'m [u8],
+    body: &'m [u8],
+    fields: Vec<Field>,
+    /// Field indices by lower-case name, top to bottom: `h=` takes them
+    /// from the end, in time linear in `h=` whatever the field count.
+    by_name: HashMap<Vec<u8>, Vec<usize>>,
+}
+
+impl<'m> Parsed<'m> {
+    fn new(msg: &'m [u8]) -> Parsed<'m> {
+        let split = split_header(msg);
+        let header = &msg[..split.header_len];
+        let fields = parse_block(header, 0, MAX_FIELDS, &mut Vec::new());
+        let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, f) in fields.iter().enumerate() {
+            by_name
+                .entry(header[f.name.clone()].to_ascii_lowercase())
+                .or_default()
+                .push(i);
+        }
+        Parsed {
+            header,
+            body: &msg[split.body_start..],
+            fields,
+            by_name,
+        }
+    }
+
+    fn name(&self, f: &Field) -> &[u8] {
+        &self.header[f.name.clone()]
+    }
+}
+
+/// Verifies every DKIM-Signature field of `msg` (stored with CRLF or LF
+/// line ends; mbox quoting already undone), top to bottom. An unsigned
+/// message gives no results (RFC 8601 `none`).
+pub fn verify_message(msg: &[u8], keys: &dyn KeySource, opts: &VerifyOptions) -> Vec<SigResult> {
+    let parsed = Parsed::new(msg);
+    let sigs = parsed
+        .by_name
+        .get(&b"dkim-signature"[..])
+        .map_or(&[][..], Vec::as_slice);
+    sigs.iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let field = &parsed.fields[i];
+            if n < MAX_SIGNATURES {
+                return verify_one(&parsed, field, keys, opts);
+            }
+            let (ids, _) = parse_signature(&parsed.header[field.value.clone()]);
+            SigResult {
+                domain: ids.domain,
+                selector: ids.selector,
+                algorithm: ids.algorithm,
+                result: Verdict::Permerror,
+                reason: format!("more than {MAX_SIGNATURES} signatures in one message"),
+                key_source: None,
+            }
+        })
+        .collect()
+}
+
+fn verify_one(
+    msg: &Parsed<'_>,
+    field: &Field,
+    keys: &dyn KeySource,
+    opts: &VerifyOptions,
+) -> SigResult {
+    let (ids, sig) = parse_signature(&msg.header[field.value.clone()]);
+    let mut res = SigResult {
+        domain: ids.domain,
+        selector: ids.selector,
+        algorithm: ids.algorithm,
+        result: Verdict::Permerror,
+        reason: String::new(),
+        key_source: None,
+    };
+    let sig = match sig {
+        Ok(s) => s,
+        Err(reason) => {
+            res.reason = reason;
+            return res;
+        }
+    };
+    let (verdict, reason) = check(msg, field, &sig, keys, opts, &mut res.key_source);
+    res.result = verdict;
+    res.reason = reason;
+    res
+}
+
+fn check(
+    msg: &Parsed<'_>,
+    field: &Field,
+    sig: &Signature,
+    keys: &dyn KeySource,
+    opts: &VerifyOptions,
+    key_source: &mut Option<String>,
+) -> (Verdict, String) {
+    use Verdict::*;
+    if sig.hash == Hash::Sha1 && !opts.allow_sha1 {
+        return (Policy, "rsa-sha1 is not accepted (--allow-sha1)".into());
+    }
+    if let Some(now) = opts.as_of {
+        if let Some(x) = sig.expiration {
+            if x < now {
+                return (Permerror, format!("expired as of {now} (x={x})"));
+            }
+        }
+        if let Some(t) = sig.timestamp {
+            if t > now.saturating_add(FUTURE_SLACK) {
+                return (
+                    Permerror,
+                    format!("signed in the future as of {now} (t={t})"),
+                );
+            }
+        }
+    }
+    let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
+    let record = match keys.lookup(&name) {
+        Lookup::Found { record, source } => {
+            *key_source = Some(source);
+            record
+        }
+        Lookup::NotFound { source } => {
+            *key_source = Some(source);
+            return (Permerror, format!("key not found ({name})"));
+        }
+        Lookup::TempFail { reason } => return (Temperror, reason),
+    };
+    let key = match parse_key_record(&record) {
+        Ok(k) => k,
+        Err(e) => return (Permerror, format!("bad key: {e}")),
+    };
+    if key.is_revoked() {
+        return (Permerror, "key revoked".into());
+    }
+    if key.key_type != sig.key_type {
+        return (
+            Permerror,
+            format!(
+                "key is {}, signature is {}",
+                key.key_type.name(),
+                sig.key_type.name()
+            ),
+        );
+    }
+    let hash_name = match sig.hash {
+        Hash::Sha256 => "sha256",
+        Hash::Sha1 => "sha1",
+    };
+    if let Some(h) = &key.hashes {
+        if !h.iter().any(|x| x == hash_name) {
+            return (Permerror, format!("key does not allow {hash_name}"));
+        }
+    }
+    if key.strict {
+        if let Some(i) = &sig.identity {
+            let idom = i.rsplit_once('@').map_or("", |(_, d)| d);
+            if !idom.eq_ignore_ascii_case(&sig.domain) {
+                return (Permerror, "key is t=s but i= is a subdomain of d=".into());
+            }
+        }
+    }
+    if key.key_type == KeyType::Rsa {
+        let bits = key.rsa_bits();
+        if bits < 1024 {
+            return (Permerror, format!("RSA key of {bits} bits (under 1024)"));
+        }
+    }
+    // Body.
+    let alg = match sig.hash {
+        Hash::Sha256 => &digest::SHA256,
+        Hash::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+    };
+    match body_hash(alg, sig.body_canon, msg.body, sig.length) {
+        Err(reason) => return (Permerror, reason),
+        Ok((bh, _)) if bh.as_ref() != sig.bh.as_slice() => {
+            return (Fail, "body hash mismatch".into());
+        }
+        Ok(_) => {}
+    }
+    // Header.
+    let data = header_data(msg, field, sig);
+    let ok = match (sig.key_type, sig.hash) {
+        (KeyType::Rsa, Hash::Sha256) => ring_sig::UnparsedPublicKey::new(
+            &ring_sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+            &key.der,
+        )
+        .verify(&data, &sig.b),
+        (KeyType::Rsa, Hash::Sha1) => ring_sig::UnparsedPublicKey::new(
+            &ring_sig::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            &key.der,
+        )
+        .verify(&data, &sig.b),
+        (KeyType::Ed25519, _) => {
+            let h = digest::digest(&digest::SHA256, &data);
+            ring_sig::UnparsedPublicKey::new(&ring_sig::ED25519, &key.der)
+                .verify(h.as_ref(), &sig.b)
+        }
+    };
+    match ok {
+        Ok(()) => (Pass, String::new()),
+        Err(_) => (Fail, "signature mismatch".into()),
+    }
+}
+
+/// The body hash of `body` under `canon`, limited to `length` canonical
+/// bytes when given; an `l=` past the end of the canonical body is an
+/// error (a signer cannot have hashed bytes that are not there). Also
+/// returns the length of the whole canonical body.
+pub(crate) fn body_hash(
+    alg: &'static digest::Algorithm,
+    canon: Canon,
+    body: &[u8],
+    length: Option<u64>,
+) -> Result<(digest::Digest, u64), String> {
+    let mut ctx = digest::Context::new(alg);
+    let mut left = length.unwrap_or(u64::MAX);
+    let mut total = 0u64;
+    canon::body(canon, body, |piece| {
+        total += piece.len() as u64;
+        let take = (piece.len() as u64).min(left) as usize;
+        if take > 0 {
+            ctx.update(&piece[..take]);
+            left -= take as u64;
+        }
+    });
+    if let Some(l) = length {
+        if l > total {
+            return Err(format!(
+                "l={l} is past the end of the body ({total} canonical bytes)"
+            ));
+        }
+    }
+    Ok((ctx.finish(), total))
+}
+
+/// The bytes the signature covers (§3.7): the `h=` fields, each name
+/// taking the last instance not yet used (bottom up, so repeated names
+/// sign successive instances and names with none left sign nothing:
+/// over-signing), then the signature field itself with `b=` blanked and
+/// no final CRLF.
+fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    // Instances of each name used so far.
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    for name in &sig.headers {
+        let n = used.entry(name.as_str()).or_default();
+        let found = msg
+            .by_name
+            .get(name.as_bytes())
+            .and_then(|all| all.len().checked_sub(*n + 1).map(|k| all[k]));
+        *n += 1;
+        if let Some(i) = found {
+            let f = &msg.fields[i];
+            canon::header_field(
+                sig.header_canon,
+                msg.name(f),
+                &msg.header[f.line.clone()],
+                true,
+                &mut out,
+            );
+        }
+    }
+    let mut own = msg.header[field.line.start..field.value.start].to_vec();
+    own.extend(blank_b_tag(&msg.header[field.value.clone()]));
+    canon::header_field(sig.header_canon, msg.name(field), &own, false, &mut out);
+    out
+}
+
+/// For the signer: the header bytes to sign of `msg`, whose first field is
+/// the new DKIM-Signature (with `b=` empty) described by `sig`.
+pub(crate) fn first_field_header_data(msg: &[u8], sig: &Signature) -> Vec<u8> {
+    let parsed = Parsed::new(msg);
+    header_data(&parsed, &parsed.fields[0], sig)
+}

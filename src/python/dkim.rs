@@ -1,0 +1,165 @@
+//! `mimeflow.dkim`'s native half: verify and sign, thin over
+//! [`crate::dkim`]. The message is taken as bytes (a parsed `Message`
+//! hands over its source without a copy), keys as a mapping or a file;
+//! the cryptography runs detached from the interpreter.
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyDict, PyString};
+
+use crate::dkim::{self as rs, KeyStore, SignOptions, SigningKey, VerifyOptions};
+
+/// One signature's result.
+#[pyclass(frozen, get_all, module = "mimeflow._native", name = "DkimResult")]
+pub struct DkimResult {
+    /// `d=`.
+    domain: String,
+    /// `s=`.
+    selector: String,
+    /// `a=`.
+    algorithm: String,
+    /// RFC 8601 result: pass, fail, neutral, policy, temperror, permerror.
+    result: &'static str,
+    /// Why (empty for pass).
+    reason: String,
+    /// Where the key came from, if one was found.
+    key_source: Option<String>,
+}
+
+#[pymethods]
+impl DkimResult {
+    fn __repr__(&self) -> String {
+        format!(
+            "DkimResult(d={:?}, s={:?}, a={:?}, result={:?}, reason={:?})",
+            self.domain, self.selector, self.algorithm, self.result, self.reason
+        )
+    }
+}
+
+/// The message's bytes: `bytes` without a copy, a parsed `Message`'s
+/// source without a copy, other buffers copied.
+fn message_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Bytes::from_owner(PyBackedBytes::from(b.clone())));
+    }
+    if let Ok(m) = obj.cast::<super::message::Message>() {
+        return Ok(m.get().source());
+    }
+    let input = super::buffer::contiguous(obj)?;
+    Ok(Bytes::copy_from_slice(input.as_slice()))
+}
+
+/// Keys from a `{name: record or None}` mapping, or a zone / JSON file.
+fn keystore(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeyStore> {
+    let Some(keys) = keys else {
+        return Ok(KeyStore::new("keys"));
+    };
+    if let Ok(d) = keys.cast::<PyDict>() {
+        let mut store = KeyStore::new("keys");
+        for (k, v) in d.iter() {
+            let name: String = k.extract()?;
+            if v.is_none() {
+                store.insert_absent(&name);
+            } else if let Ok(s) = v.cast::<PyString>() {
+                store.insert(&name, s.to_str()?.as_bytes().to_vec());
+            } else {
+                store.insert(&name, super::buffer::contiguous(&v)?.as_slice().to_vec());
+            }
+        }
+        return Ok(store);
+    }
+    let path: std::path::PathBuf = keys.extract().map_err(|_| {
+        PyTypeError::new_err("keys must be a mapping of names to records, or a path")
+    })?;
+    KeyStore::load(&path).map_err(PyValueError::new_err)
+}
+
+/// Verifies every DKIM-Signature of `message`.
+#[pyfunction]
+#[pyo3(signature = (message, /, keys = None, as_of = None, allow_sha1 = false, dns_server = None, dns_timeout = 2.0))]
+pub fn dkim_verify(
+    py: Python<'_>,
+    message: &Bound<'_, PyAny>,
+    keys: Option<&Bound<'_, PyAny>>,
+    as_of: Option<i64>,
+    allow_sha1: bool,
+    dns_server: Option<&str>,
+    dns_timeout: f64,
+) -> PyResult<Vec<DkimResult>> {
+    let msg = message_bytes(message)?;
+    let mut store = keystore(keys)?;
+    if let Some(addr) = dns_server {
+        let addr: std::net::SocketAddr = addr
+            .parse()
+            .map_err(|_| PyValueError::new_err(format!("dns_server: {addr:?} is not ADDR:PORT")))?;
+        if !(dns_timeout > 0.0 && dns_timeout < 3600.0) {
+            return Err(PyValueError::new_err(
+                "dns_timeout must be between 0 and 3600 seconds",
+            ));
+        }
+        let timeout = std::time::Duration::from_secs_f64(dns_timeout);
+        store.set_live(Box::new(crate::dkim::dns::Resolver::new(addr, timeout)));
+    }
+    let opts = VerifyOptions { as_of, allow_sha1 };
+    let results = py.detach(move || rs::verify_message(&msg, &store, &opts));
+    py.check_signals()?;
+    Ok(results
+        .into_iter()
+        .map(|r| DkimResult {
+            domain: r.domain,
+            selector: r.selector,
+            algorithm: r.algorithm,
+            result: r.result.name(),
+            reason: r.reason,
+            key_source: r.key_source,
+        })
+        .collect())
+}
+
+pub(super) fn signing_key(key: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
+    let text = if let Ok(s) = key.cast::<PyString>() {
+        s.to_str()?.as_bytes().to_vec()
+    } else {
+        super::buffer::contiguous(key)?.as_slice().to_vec()
+    };
+    SigningKey::from_pem(&text).map_err(PyValueError::new_err)
+}
+
+/// Signs `message`; returns the DKIM-Signature field followed by it.
+#[pyfunction]
+#[pyo3(signature = (message, /, domain, selector, key, *, timestamp = None, expiration = None, headers = None, body_length = false))]
+#[allow(clippy::too_many_arguments)]
+pub fn dkim_sign<'py>(
+    py: Python<'py>,
+    message: &Bound<'py, PyAny>,
+    domain: String,
+    selector: String,
+    key: &Bound<'py, PyAny>,
+    timestamp: Option<i64>,
+    expiration: Option<i64>,
+    headers: Option<Vec<String>>,
+    body_length: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let msg = message_bytes(message)?;
+    let key = signing_key(key)?;
+    let opts = SignOptions {
+        domain,
+        selector,
+        timestamp,
+        expiration,
+        headers,
+        body_length,
+    };
+    let signed = py
+        .detach(move || rs::sign_message(&msg, &key, &opts))
+        .map_err(PyValueError::new_err)?;
+    Ok(PyBytes::new(py, &signed))
+}
+
+/// The key record to publish for a private key.
+#[pyfunction]
+pub fn dkim_key_record(key: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(signing_key(key)?.key_record())
+}
