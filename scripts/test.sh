@@ -78,7 +78,7 @@ if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
     trap 'rm -rf "$fuzz_tmp"' EXIT
     for target in $(cd fuzz && cargo fuzz list); do
         case "$target" in
-            message|multipart|parse_vs_scanner|mbox_split|header) seconds="${FUZZ_PARSER_SECONDS:-30}" ;;
+            message|multipart|parse_vs_scanner|mbox_split|header|dkim) seconds="${FUZZ_PARSER_SECONDS:-30}" ;;
             *) seconds="${FUZZ_SECONDS:-5}" ;;
         esac
         corpus="$fuzz_tmp/$target"
