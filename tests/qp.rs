@@ -578,3 +578,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `binascii_encode_pieces`: the pieces, cut after LFs in text mode,
+    /// make the output of one call, whatever the piece size.
+    #[test]
+    fn binascii_encode_pieces_make_the_whole(
+        x in binascii_bytes(),
+        quotetabs: bool,
+        istext: bool,
+        header: bool,
+        piece in 1usize..400,
+    ) {
+        let o = qp::BinasciiQp { quotetabs, istext, header };
+        let mut want = Vec::new();
+        qp::binascii_encode_reference(&x, o, &mut want);
+        for b in qp::Backend::available() {
+            let mut got = Vec::new();
+            qp::binascii_encode_pieces_on(b, &x, o, piece, |p| got.extend_from_slice(p));
+            prop_assert_eq!(&got, &want, "backend {}", b);
+        }
+    }
+}

@@ -157,6 +157,7 @@ pub(crate) fn a2b_qp<'py>(
 
 /// `binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)`.
 #[pyfunction]
+#[allow(unsafe_code)]
 #[pyo3(
     signature = (data, quotetabs = Flag(false), istext = Flag(true), header = Flag(false)),
     text_signature = "(data, quotetabs=False, istext=True, header=False)"
@@ -175,12 +176,23 @@ pub(crate) fn b2a_qp<'py>(
         istext: istext.0,
         header: header.0,
     };
-    let out = run(py, src.len(), || {
-        let mut out = Vec::new();
-        qp::binascii_encode_append(src, opts, &mut out);
-        Ok::<_, PyErr>(out)
+    // The pieces go straight into the `bytes` returned (made with room for
+    // the longest output, trimmed at the end): no second copy of a large
+    // output, whose page faults cost more than encoding it.
+    let cap = qp::binascii_encoded_bound(src.len());
+    let mut out = buffer::OutBytes::new(py, cap)?;
+    let mut dst = out.spare();
+    let len = run(py, src.len(), || {
+        let mut len = 0;
+        qp::binascii_encode_pieces(src, opts, |piece| {
+            dst.copy_from(len, piece);
+            len += piece.len();
+        });
+        Ok::<_, PyErr>(len)
     })?;
-    Ok(PyBytes::new(py, &out))
+    // SAFETY: the pieces were written, in order, over the first `len` bytes
+    // (`copy_from` panics rather than write past `cap`).
+    unsafe { out.finish(py, len) }
 }
 
 /// Adds the functions to `_native`, `a2b_base64` in the running

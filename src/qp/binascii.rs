@@ -223,24 +223,85 @@ pub fn binascii_encode_append_on(
     let simd = backend
         .kernel()
         .unwrap_or_else(|()| panic!("this CPU cannot run the {backend} QP backend"));
-    encode(src, opts, out, Some(simd));
+    encode(src, opts, first_line_crlf(src), out, Some(simd));
+}
+
+/// Input bytes per piece of [`binascii_encode_pieces`].
+const PIECE: usize = 256 * 1024;
+
+/// [`binascii_encode_append`] handed to `sink` a piece at a time: the
+/// pieces, in order, make the whole output. A piece of the input ends after
+/// an LF where `istext` is on (there the encoder keeps no state: the line
+/// is at column 0, the next byte's rules look no further back than its
+/// line, and the line ending was chosen from the whole input's first line),
+/// so a large input needs a piece's worth of scratch, not a second copy of
+/// its output (the Python binding writes the pieces straight into the
+/// `bytes` it returns). With `istext` off, or no LF, it is one piece.
+pub fn binascii_encode_pieces(src: &[u8], opts: BinasciiQp, sink: impl FnMut(&[u8])) {
+    binascii_encode_pieces_on(Backend::default_for_process(), src, opts, PIECE, sink);
+}
+
+/// [`binascii_encode_pieces`] on `backend`, with pieces of about `piece`
+/// input bytes (the tests make them small).
+///
+/// # Panics
+/// When this CPU lacks `backend` ([`Backend::is_available`]).
+#[doc(hidden)]
+pub fn binascii_encode_pieces_on(
+    backend: Backend,
+    src: &[u8],
+    opts: BinasciiQp,
+    piece: usize,
+    mut sink: impl FnMut(&[u8]),
+) {
+    let simd = backend
+        .kernel()
+        .unwrap_or_else(|()| panic!("this CPU cannot run the {backend} QP backend"));
+    let crlf = first_line_crlf(src);
+    let mut scratch = Vec::new();
+    let mut i = 0;
+    while i < src.len() {
+        let end = match src.get(i + piece.max(1)..) {
+            Some(rest) if opts.istext => {
+                memchr(b'\n', rest).map_or(src.len(), |k| i + piece.max(1) + k + 1)
+            }
+            _ => src.len(),
+        };
+        scratch.clear();
+        encode(&src[i..end], opts, crlf, &mut scratch, Some(simd));
+        sink(&scratch);
+        i = end;
+    }
+}
+
+/// binascii's choice of line ending: CRLF if the input's first line ends
+/// with one, else LF.
+fn first_line_crlf(src: &[u8]) -> bool {
+    matches!(memchr(b'\n', src), Some(p) if p > 0 && src[p - 1] == b'\r')
+}
+
+/// A bound on the length of [`binascii_encode_append`]'s output for `n`
+/// input bytes: at most 3 bytes a byte (an escape; a line end becomes at
+/// most CRLF, a blank before it `=XX`), and a soft break of at most 3
+/// bytes after every 25 or more escapes' worth of a line.
+pub fn binascii_encoded_bound(n: usize) -> usize {
+    n.saturating_mul(4).saturating_add(16)
 }
 
 /// [`binascii_encode_append`] one byte at a time through [`step`], CPython's
 /// loop and nothing else: the reference the fast paths are tested against.
 #[doc(hidden)]
 pub fn binascii_encode_reference(src: &[u8], opts: BinasciiQp, out: &mut Vec<u8>) {
-    encode(src, opts, out, None);
+    encode(src, opts, first_line_crlf(src), out, None);
 }
 
-/// The encoder. `runs`: `None` sends every byte through [`step`]; `Some`
+/// The encoder, with the line ending already chosen (`crlf`). `runs`: `None` sends every byte through [`step`]; `Some`
 /// lets runs that need no rule of their own go faster: with the default
 /// switches, the parent module's encoder ([`Encoder::run`], SWAR or the
 /// vector kernel), whose rule is binascii's there (see [`fast_run_end`]);
 /// with the others, runs of plain bytes copied as they are.
-fn encode(src: &[u8], opts: BinasciiQp, out: &mut Vec<u8>, runs: Option<Option<Simd>>) {
+fn encode(src: &[u8], opts: BinasciiQp, crlf: bool, out: &mut Vec<u8>, runs: Option<Option<Simd>>) {
     let n = src.len();
-    let crlf = matches!(memchr(b'\n', src), Some(p) if p > 0 && src[p - 1] == b'\r');
     out.reserve(n + n / 4 + 8);
     let mut enc = Encoder::new(out, MAX_LINE, crlf, runs.flatten());
     let start = enc.o;

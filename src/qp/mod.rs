@@ -46,7 +46,8 @@ mod quoprimime;
 
 pub use binascii::{
     binascii_decode_append, binascii_decode_append_on, binascii_encode_append,
-    binascii_encode_append_on, binascii_encode_reference, BinasciiQp,
+    binascii_encode_append_on, binascii_encode_pieces, binascii_encode_pieces_on,
+    binascii_encode_reference, binascii_encoded_bound, BinasciiQp,
 };
 pub use quoprimime::{
     quoprimime_body_encode, quoprimime_body_encode_on, quoprimime_decode, quoprimime_header_decode,
