@@ -57,8 +57,13 @@ impl<'a> Out<'a> {
     /// When the range does not fit.
     #[inline]
     pub(crate) fn copy_from(&mut self, at: usize, src: &[u8]) {
-        for (d, &s) in self.0[at..at + src.len()].iter_mut().zip(src) {
-            d.write(s);
+        let dst = &mut self.0[at..at + src.len()];
+        // SAFETY: `dst` is `src.len()` elements of `MaybeUninit<u8>` (the
+        // layout of `u8`), borrowed uniquely, so it cannot overlap `src`;
+        // writing initialises them, which a write-only view may do. (A
+        // `memcpy`: the loop of `write`s it replaces was not made one.)
+        unsafe {
+            core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len());
         }
     }
 

@@ -97,9 +97,10 @@ def b2a_qp(
 ) -> bytes:
     """``binascii.b2a_qp``: CPython's quoted-printable encoder."""
 
-def quoprimime_body_encode(body: bytes, maxlinelen: int, eol: bytes, /) -> bytes:
+def quoprimime_body_encode(body: bytes, maxlinelen: int, eol: bytes, /) -> str:
     """``email.quoprimime.body_encode`` over latin-1 bytes (non-empty
-    ``body``); ``ValueError`` when ``maxlinelen`` is below 4."""
+    ``body``), as the stdlib's ``str`` (each byte a character);
+    ``ValueError`` when ``maxlinelen`` is below 4."""
 
 def quoprimime_decode(encoded: bytes, eol: bytes, /) -> bytes:
     """``email.quoprimime.decode`` of ASCII bytes, as latin-1 bytes."""

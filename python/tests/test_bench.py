@@ -67,3 +67,15 @@ def test_module_entry_point():
     doc = json.loads(out.stdout)
     assert doc["results"] and all(r["size"] == 128 for r in doc["results"])
     assert out.stderr == ""
+
+
+def test_dropins_bench_quick():
+    """benches/python_dropins.py runs end to end (every drop-in's output is
+    checked against the stdlib's before it is timed); no figure is judged."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benches" / "python_dropins.py"
+    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, check=True)
+    rows = [line for line in out.stdout.splitlines() if "KiB" in line or " B " in line]
+    assert len(rows) == 4 * 14, out.stdout
+    assert "targets met:" in out.stdout and out.stderr == ""

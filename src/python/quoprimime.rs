@@ -1,16 +1,20 @@
 //! The native half of `mimeflow.email.quoprimime`: `email.quoprimime`'s
 //! functions over latin-1 bytes (`qp::quoprimime_*`). The Python module
-//! turns the stdlib's `str` into those bytes and back, and checks the
-//! arguments as the stdlib does before calling these.
+//! turns the stdlib's `str` into those bytes and back (`body_encode`
+//! returns the `str` itself), and checks the arguments as the stdlib does
+//! before calling these.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
 
 use super::run;
 use crate::qp;
 
-/// `body_encode(body, maxlinelen, eol)` over latin-1 bytes (non-empty body).
+/// `body_encode(body, maxlinelen, eol)` over latin-1 bytes (non-empty
+/// body), as the `str` the stdlib returns: made from the output at once,
+/// with no `bytes` in between (a large body's output is several times its
+/// size, and each copy of it costs page faults as well as the copy).
 #[pyfunction]
 #[pyo3(signature = (body, maxlinelen, eol, /))]
 pub(crate) fn quoprimime_body_encode<'py>(
@@ -18,7 +22,7 @@ pub(crate) fn quoprimime_body_encode<'py>(
     body: &[u8],
     maxlinelen: usize,
     eol: &[u8],
-) -> PyResult<Bound<'py, PyBytes>> {
+) -> PyResult<Bound<'py, PyString>> {
     if maxlinelen < 4 {
         return Err(PyValueError::new_err("maxlinelen must be at least 4"));
     }
@@ -27,7 +31,16 @@ pub(crate) fn quoprimime_body_encode<'py>(
         qp::quoprimime_body_encode(body, maxlinelen, eol, &mut out);
         Ok::<_, PyErr>(out)
     })?;
-    Ok(PyBytes::new(py, &out))
+    Ok(latin1_str(py, &out))
+}
+
+/// The `str` whose characters are the bytes of `b` (latin-1): the output is
+/// ASCII unless `eol` is not, so that is the path taken.
+fn latin1_str<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
+    match std::str::from_utf8(b) {
+        Ok(s) if b.is_ascii() => PyString::new(py, s),
+        _ => PyString::new(py, &b.iter().map(|&c| char::from(c)).collect::<String>()),
+    }
 }
 
 /// `decode(encoded, eol)` of ASCII bytes (non-empty), as latin-1 bytes.

@@ -174,3 +174,143 @@ unsafe fn encode_body(
         (o, col)
     }
 }
+
+impl Avx512 {
+    /// [`binascii_decode_runs`], behind the proof that it may run.
+    #[inline]
+    pub(super) fn binascii_decode_runs(
+        self,
+        src: &[u8],
+        i: usize,
+        buf: &mut [u8],
+        o: usize,
+        header: bool,
+    ) -> (usize, usize) {
+        // SAFETY: an `Avx512` exists only where `is_available()` held.
+        unsafe { binascii_decode_runs(src, i, buf, o, header) }
+    }
+}
+
+/// `vpermb` indexes that move every lane down by one (`NEXT`) or two
+/// (`NEXT2`) lanes, so lane `p` sees the digits after an `=` at `p` (the
+/// last lanes repeat lane 63; they never belong to a whole escape).
+const NEXT: [u8; 64] = shifted(1);
+const NEXT2: [u8; 64] = shifted(2);
+
+const fn shifted(k: usize) -> [u8; 64] {
+    let mut t = [63u8; 64];
+    let mut j = 0;
+    while j + k < 64 {
+        t[j] = (j + k) as u8;
+        j += 1;
+    }
+    t
+}
+
+/// The items of `binascii.a2b_qp` that need no scalar rule, 64 input bytes
+/// a step: literal bytes, `_` in header mode (a space), and `=XX` escapes
+/// with two hex digits (either case). A step classifies the 64 bytes with
+/// compares (`=`, hex digit, and the hex value of every lane), finds the
+/// `=`s whose next two lanes are hex digits, and stops the step at the
+/// first `=` that is not (a soft break, `==`, a broken escape, or one cut
+/// by the end of the 64 bytes). Up to there, each escape's `=` lane takes
+/// the decoded byte (the digits of the next two lanes, brought down by
+/// `vpermb`) and `vpcompressb` drops the digit lanes, so one store writes
+/// the step's output. Starts at `src[i]`, writing at `buf[o]`, and returns
+/// the new `(i, o)` where an `=` needs the scalar rule or fewer than 64
+/// bytes are left. Bytes past the returned `o` may have been written
+/// (scratch).
+///
+/// # Panics
+/// If `o > i` or `buf` is shorter than `o + (src.len() - i) + 64` (decoding
+/// never grows the data, so the write index stays at or behind the read
+/// index, and a store writes at most 64 bytes).
+///
+/// # Safety
+/// The CPU must have the features [`is_available`] checks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,popcnt")]
+unsafe fn binascii_decode_runs(
+    src: &[u8],
+    mut i: usize,
+    buf: &mut [u8],
+    mut o: usize,
+    header: bool,
+) -> (usize, usize) {
+    // SAFETY: the caller upholds this function's contract: the CPU has the
+    // features `is_available()` checks; every access below is noted.
+    unsafe {
+        let n = src.len();
+        assert!(o <= i && buf.len() >= o + (n - i) + 64);
+        let equals = _mm512_set1_epi8(b'=' as i8);
+        let underscore = _mm512_set1_epi8(b'_' as i8);
+        let space = _mm512_set1_epi8(b' ' as i8);
+        let next = _mm512_loadu_si512(NEXT.as_ptr().cast());
+        let next2 = _mm512_loadu_si512(NEXT2.as_ptr().cast());
+        let zero = _mm512_set1_epi8(b'0' as i8);
+        let ten = _mm512_set1_epi8(10);
+        let lower = _mm512_set1_epi8(0x20);
+        let a = _mm512_set1_epi8(b'a' as i8);
+        let six = _mm512_set1_epi8(6);
+        let high_nibble = _mm512_set1_epi8(0xF0u8 as i8);
+        while i + 64 <= n {
+            // SAFETY: i + 64 <= n.
+            let v = _mm512_loadu_si512(src.as_ptr().add(i).cast());
+            let eq = _mm512_cmpeq_epi8_mask(v, equals);
+            let us = if header {
+                _mm512_cmpeq_epi8_mask(v, underscore)
+            } else {
+                0
+            };
+            if eq | us == 0 {
+                // Literals only (most of a text's steps): copied as they are.
+                // SAFETY: o + 64 <= buf.len() (see the store below).
+                _mm512_storeu_si512(buf.as_mut_ptr().add(o).cast(), v);
+                i += 64;
+                o += 64;
+                continue;
+            }
+            let d = _mm512_sub_epi8(v, zero);
+            let digit = _mm512_cmplt_epu8_mask(d, ten);
+            let l = _mm512_sub_epi8(_mm512_or_si512(v, lower), a);
+            let letter = _mm512_cmplt_epu8_mask(l, six);
+            let hex = digit | letter;
+            // An escape at lane p has its digits at p + 1 and p + 2, inside
+            // the 64 lanes: the shifts bring in zeros, so an `=` in lane 62
+            // or 63 is never whole.
+            let whole = eq & (hex >> 1) & (hex >> 2);
+            let bad = eq & !whole;
+            // The step: lanes below the first bad `=`. No escape before it
+            // reaches it (its digits are not `=`).
+            let limit = bad.trailing_zeros() as usize;
+            if limit == 0 {
+                break;
+            }
+            let range = if limit == 64 {
+                !0u64
+            } else {
+                (1u64 << limit) - 1
+            };
+            let escapes = whole & range;
+            let keep = range & !(escapes << 1 | escapes << 2);
+            let value = _mm512_mask_blend_epi8(digit, _mm512_add_epi8(l, ten), d);
+            let hi = _mm512_permutexvar_epi8(next, value);
+            let lo = _mm512_permutexvar_epi8(next2, value);
+            let byte = _mm512_or_si512(
+                _mm512_and_si512(_mm512_slli_epi16::<4>(hi), high_nibble),
+                lo,
+            );
+            let mut w = _mm512_mask_blend_epi8(escapes, v, byte);
+            if header {
+                w = _mm512_mask_blend_epi8(us, w, space);
+            }
+            let packed = _mm512_maskz_compress_epi8(keep, w);
+            // SAFETY: o + 64 <= buf.len(), since o <= i (asserted at the
+            // start, kept below: a step moves o by at most what it moves i)
+            // and i + 64 <= n.
+            _mm512_storeu_si512(buf.as_mut_ptr().add(o).cast(), packed);
+            i += limit;
+            o += keep.count_ones() as usize;
+        }
+        (i, o)
+    }
+}

@@ -44,9 +44,14 @@ mod avx512;
 mod binascii;
 mod quoprimime;
 
-pub use binascii::{binascii_decode_append, binascii_encode_append, BinasciiQp};
+pub use binascii::{
+    binascii_decode_append, binascii_decode_append_on, binascii_encode_append,
+    binascii_encode_append_on, binascii_encode_pieces, binascii_encode_pieces_on,
+    binascii_encode_reference, binascii_encoded_bound, BinasciiQp,
+};
 pub use quoprimime::{
-    quoprimime_body_encode, quoprimime_decode, quoprimime_header_decode, quoprimime_header_encode,
+    quoprimime_body_encode, quoprimime_body_encode_on, quoprimime_decode, quoprimime_header_decode,
+    quoprimime_header_encode,
 };
 
 /// The vector kernel for line bodies, where the CPU has one.
@@ -542,16 +547,7 @@ fn encode_with(src: &[u8], opts: EncodeOptions, out: &mut Vec<u8>, simd: Option<
             n + n / 16
         } + 8,
     );
-    let mut enc = Encoder {
-        o: out.len(),
-        out,
-        fit: width - 1,
-        per_byte: 3 + 9usize.div_ceil(width - 3),
-        eol: if crlf { 0x0A0D } else { 0x0A },
-        eol_len: opts.line_ending.as_bytes().len(),
-        col: 0,
-        simd,
-    };
+    let mut enc = Encoder::new(out, width, crlf, simd);
     if opts.binary {
         // One "line": CR and LF are data.
         enc.line(src);
@@ -608,7 +604,32 @@ struct Encoder<'a> {
     simd: Option<Simd>,
 }
 
-impl Encoder<'_> {
+impl<'a> Encoder<'a> {
+    /// An encoder appending to `out` lines of at most `width` (>= 4)
+    /// columns, ended by CRLF or LF, at column 0.
+    fn new(out: &'a mut Vec<u8>, width: usize, crlf: bool, simd: Option<Simd>) -> Encoder<'a> {
+        debug_assert!(width >= 4);
+        Encoder {
+            o: out.len(),
+            out,
+            fit: width - 1,
+            per_byte: 3 + 9usize.div_ceil(width - 3),
+            eol: if crlf { 0x0A0D } else { 0x0A },
+            eol_len: if crlf { 2 } else { 1 },
+            col: 0,
+            simd,
+        }
+    }
+
+    /// The soft break of this encoder's line ending.
+    #[inline]
+    fn soft(&self) -> Soft {
+        Soft {
+            word: b'=' as u32 | self.eol << 8,
+            len: 1 + self.eol_len,
+        }
+    }
+
     /// Makes `out` hold at least the worst-case output of `n` more input
     /// bytes past `o`, plus slack for 4- and 8-byte stores. Zero-fills only
     /// what was never filled before, so the whole call zeroes about one
@@ -645,11 +666,27 @@ impl Encoder<'_> {
         let Some((&last, body)) = line.split_last() else {
             return;
         };
-        let fit = self.fit;
-        let soft = Soft {
-            word: b'=' as u32 | self.eol << 8,
-            len: 1 + self.eol_len,
+        self.run(body);
+        self.ensure(1);
+        let t = if is_blank(last) {
+            escape_word(last)
+        } else {
+            ENC[last as usize]
         };
+        let (mut o, mut col, fit, soft) = (self.o, self.col, self.fit, self.soft());
+        put_byte(&mut self.out[..], &mut o, &mut col, t, fit + 1, soft);
+        self.o = o;
+        self.col = col;
+    }
+
+    /// Encodes bytes none of which is the last before a line end or the end
+    /// of the input: each follows [`put_byte`] with `fit` (8 at a time, or
+    /// through the vector kernel, where they fit before the soft-break
+    /// column). `binascii::binascii_encode_append` calls it too, on the runs
+    /// where CPython's rules are these.
+    fn run(&mut self, body: &[u8]) {
+        let fit = self.fit;
+        let soft = self.soft();
         let mut col = self.col;
         for chunk in body.chunks(CHUNK) {
             self.ensure(chunk.len() + 1);
@@ -716,15 +753,6 @@ impl Encoder<'_> {
             }
             self.o = o;
         }
-        self.ensure(1);
-        let t = if is_blank(last) {
-            escape_word(last)
-        } else {
-            ENC[last as usize]
-        };
-        let mut o = self.o;
-        put_byte(&mut self.out[..], &mut o, &mut col, t, fit + 1, soft);
-        self.o = o;
         self.col = col;
     }
 }

@@ -17,23 +17,7 @@
 
 use memchr::memchr2;
 
-use super::{escape, HEX_VALUE};
-
-/// `_QUOPRI_BODY_ENCODE_MAP`'s bytes that stay as they are: printable ASCII
-/// but `=`, space, tab, CR and LF.
-const BODY_SAFE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = b' ';
-    while b <= b'~' {
-        t[b as usize] = true;
-        b += 1;
-    }
-    t[b'=' as usize] = false;
-    t[b'\t' as usize] = true;
-    t[b'\r' as usize] = true;
-    t[b'\n' as usize] = true;
-    t
-};
+use super::{escape, Backend, Encoder, HEX_VALUE};
 
 /// `_QUOPRI_HEADER_MAP`'s bytes that stay as they are (the space becomes
 /// `_`).
@@ -68,38 +52,65 @@ impl Joined<'_> {
 }
 
 /// `email.quoprimime.body_encode(body, maxlinelen, eol)` of a non-empty
-/// latin-1 `body`, appended to `out`.
+/// latin-1 `body`, appended to `out`, on the process default [`Backend`].
 ///
 /// # Panics
 /// When `maxlinelen` is below 4 (the stdlib's `ValueError`, checked by the
 /// caller).
 pub fn quoprimime_body_encode(body: &[u8], maxlinelen: usize, eol: &[u8], out: &mut Vec<u8>) {
+    quoprimime_body_encode_on(Backend::default_for_process(), body, maxlinelen, eol, out);
+}
+
+/// [`quoprimime_body_encode`] on `backend`; every backend gives the same
+/// bytes.
+///
+/// The stdlib translates the body with `_QUOPRI_BODY_ENCODE_MAP`, splits the
+/// result into lines and cuts each. Only CR and LF are left to break lines
+/// after the translation (every other character `str.splitlines` breaks at
+/// is escaped), and no escape holds one, so the lines of the translation
+/// are the translations of the body's lines, split at CR, LF and CRLF.
+/// Inside a line, the map escapes what the parent module's encoder escapes
+/// (controls but tab, DEL and above, `=`), so each line is translated by
+/// [`Encoder::run`] (SWAR, or the vector kernel) with no column limit, into
+/// a scratch buffer that [`encode_line`] cuts.
+///
+/// # Panics
+/// When `maxlinelen` is below 4, or this CPU lacks `backend`
+/// ([`Backend::is_available`]).
+pub fn quoprimime_body_encode_on(
+    backend: Backend,
+    body: &[u8],
+    maxlinelen: usize,
+    eol: &[u8],
+    out: &mut Vec<u8>,
+) {
     assert!(maxlinelen >= 4, "maxlinelen must be at least 4");
-    // body.translate(_QUOPRI_BODY_ENCODE_MAP), a run of safe bytes at a time.
-    let mut t = Vec::with_capacity(body.len() + body.len() / 4 + 8);
-    let mut i = 0;
-    while i < body.len() {
-        let run = body[i..].iter().position(|&b| !BODY_SAFE[b as usize]);
-        let end = run.map_or(body.len(), |k| i + k);
-        t.extend_from_slice(&body[i..end]);
-        if end < body.len() {
-            t.extend_from_slice(&escape(body[end]));
-        }
-        i = end + 1;
-    }
+    let simd = backend
+        .kernel()
+        .unwrap_or_else(|()| panic!("this CPU cannot run the {backend} QP backend"));
+    out.reserve(body.len() + body.len() / 4 + 8);
+    let mut scratch = Vec::new();
+    // No soft break ever: a column limit no line reaches.
+    let mut translate = Encoder::new(&mut scratch, usize::MAX / 8, false, simd);
     let soft: Vec<u8> = [b"=".as_slice(), eol].concat();
     let mut pieces = Joined {
         out,
         eol,
         first: true,
     };
-    // str.splitlines() of the translated text: only CR, LF and CRLF are
-    // left to break lines (every other break character was escaped).
     let mut i = 0;
-    while i < t.len() {
-        let e = memchr2(b'\r', b'\n', &t[i..]).map_or(t.len(), |k| i + k);
-        encode_line(&t[i..e], maxlinelen, &soft, &mut pieces);
-        i = if e + 1 < t.len() && t[e] == b'\r' && t[e + 1] == b'\n' {
+    while i < body.len() {
+        let e = memchr2(b'\r', b'\n', &body[i..]).map_or(body.len(), |k| i + k);
+        translate.o = 0;
+        translate.col = 0;
+        translate.run(&body[i..e]);
+        encode_line(
+            &translate.out[..translate.o],
+            maxlinelen,
+            &soft,
+            &mut pieces,
+        );
+        i = if e + 1 < body.len() && body[e] == b'\r' && body[e + 1] == b'\n' {
             e + 2
         } else {
             e + 1
@@ -261,10 +272,19 @@ pub fn quoprimime_header_decode(s: &[u8], out: &mut Vec<u8>) {
 mod tests {
     use super::*;
 
+    /// The encoding of `s`, the same on every backend (checked here).
     fn body(s: &[u8], maxlinelen: usize, eol: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        quoprimime_body_encode(s, maxlinelen, eol, &mut out);
-        out
+        let mut want = Vec::new();
+        quoprimime_body_encode_on(Backend::Scalar, s, maxlinelen, eol, &mut want);
+        for b in Backend::available() {
+            let mut got = Vec::new();
+            quoprimime_body_encode_on(b, s, maxlinelen, eol, &mut got);
+            assert_eq!(
+                got, want,
+                "backend {b}, maxlinelen {maxlinelen}, input {s:?}"
+            );
+        }
+        want
     }
 
     fn decode(s: &[u8], eol: &[u8]) -> Vec<u8> {
@@ -284,6 +304,11 @@ mod tests {
         assert_eq!(body(b"\xe9\xe9\xe9", 4, b"\n"), b"=E9=\n=E9=\n=E9");
         assert_eq!(body(b"xx \n", 4, b"\n"), b"xx =\n\n");
         assert_eq!(body(b"xxx \n", 4, b"\n"), b"xxx=\n=20\n");
+        // Lines long enough for the vector kernel, with escapes everywhere.
+        let long: Vec<u8> = (0..3000u32).map(|i| (i * 37 % 256) as u8).collect();
+        for w in [4, 5, 76, 200] {
+            body(&long, w, b"\r\n");
+        }
     }
 
     #[test]

@@ -83,7 +83,7 @@ def body_encode(body: str, maxlinelen: int = 76, eol: str = NL) -> str:
         eol_bytes = eol.encode("latin-1")
     except UnicodeEncodeError:
         return _std_body_encode(body, maxlinelen, eol)
-    return _native.quoprimime_body_encode(data, maxlinelen, eol_bytes).decode("latin-1")
+    return _native.quoprimime_body_encode(data, maxlinelen, eol_bytes)
 
 
 def decode(encoded: str, eol: str = NL) -> str:
