@@ -6,8 +6,13 @@
 //! whatever the names in the mail say, a planted symlink included.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use cli::TempDir;
 
 fn mimeflow(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mimeflow"))
@@ -24,28 +29,6 @@ fn testdata(name: &str) -> String {
         .to_str()
         .unwrap()
         .to_string()
-}
-
-/// A fresh empty folder under the system temp folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p =
-            std::env::temp_dir().join(format!("mimeflow-cli-mime-{}-{tag}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 fn stdout(o: &Output) -> String {
@@ -212,16 +195,16 @@ inline without a name: not an attachment
 #[test]
 fn extract_writes_safe_names_inside_dest_only() {
     let tmp = TempDir::new("extract");
-    let dest = tmp.path().join("out");
+    let dest = tmp.dir().join("out");
     fs::create_dir(&dest).unwrap();
-    let outside = tmp.path().join("outside.txt");
+    let outside = tmp.dir().join("outside.txt");
     fs::write(&outside, b"untouched").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(&outside, dest.join("planted.txt")).unwrap();
     fs::write(dest.join("same.txt"), b"already here").unwrap();
 
     let long = format!("{}.pdf", "n".repeat(400));
-    let mail = tmp.path().join("mail.eml");
+    let mail = tmp.dir().join("mail.eml");
     fs::write(&mail, HOSTILE.replace("LONGNAME", &long)).unwrap();
 
     let o = mimeflow(&["extract", mail.to_str().unwrap(), dest.to_str().unwrap()]);
@@ -275,7 +258,7 @@ fn extract_writes_safe_names_inside_dest_only() {
         .unwrap()
         .file_type()
         .is_symlink());
-    let mut top: Vec<String> = fs::read_dir(tmp.path())
+    let mut top: Vec<String> = fs::read_dir(tmp.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
@@ -307,7 +290,7 @@ fn extract_writes_safe_names_inside_dest_only() {
 #[test]
 fn extract_creates_dest_and_fails_cleanly() {
     let tmp = TempDir::new("extract2");
-    let dest = tmp.path().join("new/dir");
+    let dest = tmp.dir().join("new/dir");
     let o = mimeflow(&["extract", &testdata("rfc/008.eml"), dest.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
@@ -316,7 +299,7 @@ fn extract_creates_dest_and_fails_cleanly() {
     );
 
     // DEST is a file: an I/O failure, status 1.
-    let file = tmp.path().join("a-file");
+    let file = tmp.dir().join("a-file");
     fs::write(&file, b"x").unwrap();
     let o = mimeflow(&["extract", &testdata("rfc/008.eml"), file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));

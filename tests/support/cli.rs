@@ -36,6 +36,51 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A fresh empty folder ([`scratch`]), removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        TempDir(scratch(tag))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+
+    /// `name` inside it, as an argument.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+
+    /// Writes `name` with `data`; its path, as an argument.
+    pub fn file(&self, name: &str, data: &[u8]) -> String {
+        let p = self.0.join(name);
+        fs::write(&p, data).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs the CLI with `args` and `stdin` piped in.
+pub fn piped(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// The arguments as one line, for messages.
 pub fn shown(args: &[&dyn AsRef<OsStr>]) -> String {
     args.iter()
