@@ -53,7 +53,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OpenFlags, Transaction};
+use rusqlite::{params, Connection, OpenFlags};
 use serde_json::json;
 
 use super::table::{Rows, TableSink};
@@ -204,13 +204,11 @@ pub(crate) struct SqliteSink {
     /// a database that has one) each window's rows enter it in the
     /// window's own transaction, so a killed update leaves no row out.
     fresh_fts: bool,
-    /// Rows pushed since the last checkpoint, written at the checkpoint in
-    /// one transaction.
-    pending: Vec<Rows>,
-    /// An `--update` run (messages are checked against the database).
-    update: bool,
-    /// `--update`: the sha256 of `pending` (duplicates within a window).
-    pending_sha: std::collections::HashSet<String>,
+    /// The window's transaction, opened by its first row and committed at
+    /// the checkpoint: the largest message id before it. Rows are inserted
+    /// as they are pushed, so the inserts run while the workers prepare
+    /// the rest of the window (see [`crate::batch::run`]), not after it.
+    open: Option<i64>,
     /// Threads of every message in the database, in id order.
     threads: ThreadIndex,
     /// Per message of `threads`: the thread id its rows hold now...
@@ -350,9 +348,7 @@ impl SqliteSink {
             tokenizer,
             raw,
             fresh_fts: true,
-            pending: Vec::new(),
-            pending_sha: Default::default(),
-            update: matches!(start, Start::Update),
+            open: None,
             threads: ThreadIndex::tracking(),
             written: Vec::new(),
             unknown: Vec::new(),
@@ -514,9 +510,24 @@ impl SqliteSink {
             .map_err(sql_err(&self.shown))
     }
 
+    /// Opens the window's transaction unless it is open; the largest
+    /// message id before it. A run that fails before the checkpoint
+    /// leaves it uncommitted: closing the connection rolls it back.
+    fn begin(conn: &Connection, open: &mut Option<i64>) -> rusqlite::Result<i64> {
+        if let Some(before) = *open {
+            return Ok(before);
+        }
+        conn.execute_batch("BEGIN")?;
+        let before = conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?;
+        *open = Some(before);
+        Ok(before)
+    }
+
     /// Inserts one message's rows, with the thread id known so far.
     fn insert(
-        tx: &Transaction<'_>,
+        tx: &Connection,
         mut rows: Rows,
         raw: bool,
         threads: &mut ThreadIndex,
@@ -649,9 +660,8 @@ impl SqliteSink {
 
 impl TableSink for SqliteSink {
     fn contains(&mut self, sha256: &str) -> Result<bool, BatchError> {
-        if self.pending_sha.contains(sha256) {
-            return Ok(true);
-        }
+        // The window's own rows are in the open transaction, so a message
+        // twice in one window is seen too.
         self.conn
             .prepare_cached("SELECT 1 FROM messages WHERE sha256 = ?1 LIMIT 1")
             .and_then(|mut q| q.exists([sha256]))
@@ -659,44 +669,36 @@ impl TableSink for SqliteSink {
     }
 
     fn push(&mut self, rows: Rows) -> Result<(), BatchError> {
-        if self.update {
-            self.pending_sha.insert(rows.message.sha256.clone());
-        }
-        self.pending.push(rows);
+        let e = sql_err(&self.shown);
+        Self::begin(&self.conn, &mut self.open).map_err(&e)?;
+        let (id, held) =
+            SqliteSink::insert(&self.conn, rows, self.raw, &mut self.threads).map_err(&e)?;
+        Self::note(
+            &mut self.ids,
+            &mut self.written,
+            &mut self.unknown,
+            id,
+            held,
+        );
         Ok(())
     }
 
     fn checkpoint(&mut self) -> Result<Option<u64>, BatchError> {
         let e = sql_err(&self.shown);
-        let tx = self.conn.transaction().map_err(&e)?;
-        let before: i64 = tx
-            .query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
-                r.get(0)
-            })
-            .map_err(&e)?;
-        for rows in self.pending.drain(..) {
-            let (id, held) =
-                SqliteSink::insert(&tx, rows, self.raw, &mut self.threads).map_err(&e)?;
-            Self::note(
-                &mut self.ids,
-                &mut self.written,
-                &mut self.unknown,
-                id,
-                held,
-            );
-        }
+        let before = Self::begin(&self.conn, &mut self.open).map_err(&e)?;
         if !self.fresh_fts {
-            tx.execute(
-                &format!(
-                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
-                     SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
-                ),
-                [before],
-            )
-            .map_err(&e)?;
+            self.conn
+                .execute(
+                    &format!(
+                        "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
+                         SELECT id, {FTS_COLUMNS} FROM messages WHERE id > ?1"
+                    ),
+                    [before],
+                )
+                .map_err(&e)?;
         }
-        tx.commit().map_err(&e)?;
-        self.pending_sha.clear();
+        self.conn.execute_batch("COMMIT").map_err(&e)?;
+        self.open = None;
         Ok(Some(self.last_id()? as u64))
     }
 
