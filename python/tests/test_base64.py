@@ -481,6 +481,7 @@ def test_all_exports():
             "schema",
             "Schema",
             "binascii",
+            "dkim",
             "install",
             "uninstall",
             "installed",

@@ -166,6 +166,31 @@ def recipes(tmp):
     add("_native.quoprimime_decode", _native.quoprimime_decode, [b"a=3Db=\nc", b"\n"])
     add("_native.quoprimime_header_encode", _native.quoprimime_header_encode, [b"a b=c\xe9"])
     add("_native.quoprimime_header_decode", _native.quoprimime_header_decode, [b"a_b=3Dc"])
+    # DKIM: an Ed25519 key of the test data signs; the verifier gets its
+    # record as an offline key (no DNS: dns_server stays None).
+    testdata = pathlib.Path(__file__).resolve().parents[2] / "testdata"
+    dkim_key = (testdata / "dkim" / "ed25519.pem").read_text()
+    record = mimeflow.dkim.key_record(dkim_key)
+    signed = mimeflow.dkim.sign(MESSAGE, "example.org", "sel", dkim_key)
+    dkim_keys = {"sel._domainkey.example.org": record}
+    add("dkim.sign", mimeflow.dkim.sign, [MESSAGE, "example.org", "sel", dkim_key],
+        {"timestamp": 1_700_000_000, "expiration": 1_800_000_000, "headers": None,
+         "body_length": False})
+    add("_native.dkim_sign", _native.dkim_sign, [MESSAGE, "example.org", "sel", dkim_key],
+        {"timestamp": 1_700_000_000, "expiration": 1_800_000_000, "headers": None,
+         "body_length": False})
+    add("dkim.verify", mimeflow.dkim.verify, [signed],
+        {"keys": dkim_keys, "as_of": 1_750_000_000, "allow_sha1": False,
+         "dns_server": None, "dns_timeout": 2.0})
+    add("_native.dkim_verify", _native.dkim_verify, [signed],
+        {"keys": dkim_keys, "as_of": 1_750_000_000, "allow_sha1": False,
+         "dns_server": None, "dns_timeout": 2.0})
+    add("dkim.key_record", mimeflow.dkim.key_record, [dkim_key])
+    add("_native.dkim_key_record", _native.dkim_key_record, [dkim_key])
+    verdict = mimeflow.dkim.verify(signed, keys=dkim_keys)[0]
+    for n in ("domain", "selector", "algorithm", "result", "reason", "key_source"):
+        prop(f"dkim.DkimResult.{n}", verdict, n)
+    add("dkim.DkimResult.__repr__", verdict.__repr__)
     for n in ("install", "uninstall", "is_installed"):
         add(n, getattr(mimeflow, n))
     add("installed", mimeflow.installed,
@@ -399,6 +424,7 @@ def recipes(tmp):
     )
     add(f"{b}.transport", Fresh(lambda: builder.copy().transport), ["8bit"])
     add(f"{b}.write_bcc", Fresh(lambda: builder.copy().write_bcc), [True])
+    add(f"{b}.dkim_sign", Fresh(lambda: builder.copy().dkim_sign), ["example.org", "sel", dkim_key])
     for n in ("recipients", "copy", "build"):
         add(f"{b}.{n}", getattr(builder, n))
     add(f"{b}.write_to", builder.write_to, [Fresh(lambda: str(tmp / f"w{next(counter)}.eml"))])
