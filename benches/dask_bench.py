@@ -23,6 +23,7 @@ default) into ``--dir`` once and kept. The CPU model and the load
 """
 
 import argparse
+import logging
 import os
 import pathlib
 import shutil
@@ -176,6 +177,9 @@ def plan_s3(plan_sizes, blocksize):
 
     import mimeflow.dask
 
+    # moto's server logs every request through werkzeug (verbose=False
+    # does not reach that logger): keep the figures readable.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

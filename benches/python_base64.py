@@ -18,9 +18,9 @@ pybase64``).
 import argparse
 import base64
 import os
-import statistics
 import sys
-import timeit
+
+from _timing import human, measure
 
 import mimeflow
 from mimeflow import _native
@@ -84,26 +84,6 @@ def operations(data):
         ),
     ]
     return ops
-
-
-def measure(fn, arg, repeat, min_time=0.02):
-    """Median seconds per call."""
-    timer = timeit.Timer(lambda: fn(arg))
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
-    runs = [t / number] + [timer.timeit(number) / number for _ in range(repeat - 1)]
-    return statistics.median(runs)
-
-
-def human(n):
-    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n} B"
 
 
 def main():

@@ -28,12 +28,11 @@ import base64
 import binascii
 import email.base64mime
 import email.quoprimime
-import platform
 import quopri
 import random
-import statistics
 import sys
-import timeit
+
+from _timing import cpu, human, measure
 
 import mimeflow.binascii as mb
 import mimeflow.email.base64mime as mbm
@@ -136,43 +135,6 @@ def operations(data, size, big):
              mqm.header_decode, email.quoprimime.header_decode),
         ]
     return ops
-
-
-def measure(fn, arg, repeat, min_time):
-    """Median seconds per call over `repeat` runs of >= `min_time` each."""
-    timer = timeit.Timer(lambda: fn(arg))
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
-    runs = [t / number] + [timer.timeit(number) / number for _ in range(repeat - 1)]
-    return statistics.median(runs)
-
-
-def human(n):
-    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n} B"
-
-
-def cpu():
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("model name", "cpu family", "model") and key not in fields:
-                    fields[key] = value.strip()
-                if len(fields) == 3:
-                    break
-    except OSError:
-        return platform.processor() or platform.machine()
-    return (f"{fields.get('model name', '?')}, cpu family {fields.get('cpu family', '?')}, "
-            f"model {fields.get('model', '?')}")
 
 
 def main(argv=None):

@@ -1,0 +1,45 @@
+"""Timing helpers the Python benchmarks share: medians of repeated timeit
+runs, sizes for humans, and the CPU line every figure is reported with.
+Imported as ``from _timing import ...`` (a benchmark run as a script has
+``benches/`` on its path)."""
+
+import platform
+import statistics
+import timeit
+
+
+def measure(fn, arg, repeat, min_time=0.02):
+    """Median seconds per call over `repeat` runs of >= `min_time` each."""
+    timer = timeit.Timer(lambda: fn(arg))
+    number = 1
+    while True:
+        t = timer.timeit(number)
+        if t >= min_time:
+            break
+        number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
+    runs = [t / number] + [timer.timeit(number) / number for _ in range(repeat - 1)]
+    return statistics.median(runs)
+
+
+def human(n):
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} B"
+
+
+def cpu():
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "cpu family", "model") and key not in fields:
+                    fields[key] = value.strip()
+                if len(fields) == 3:
+                    break
+    except OSError:
+        return platform.processor() or platform.machine()
+    return (f"{fields.get('model name', '?')}, cpu family {fields.get('cpu family', '?')}, "
+            f"model {fields.get('model', '?')}")
