@@ -124,7 +124,10 @@ pub fn quoprimime_body_encode_on(
 /// One line of `body_encode`'s loop (indices as the stdlib computes them).
 fn encode_line(line: &[u8], maxlinelen: usize, soft: &[u8], pieces: &mut Joined<'_>) {
     let n = line.len() as isize;
-    let maxlinelen = maxlinelen as isize;
+    // A limit past the line's length + 4 acts as that (no cut, and the
+    // trailing-space room stays >= 3): clamped, a limit of 2**63 from
+    // Python cannot overflow the index arithmetic below.
+    let maxlinelen = maxlinelen.min(line.len() + 4) as isize;
     let mut start: isize = 0;
     let laststart = n - 1 - maxlinelen;
     let at = |k: isize| line[k as usize];
@@ -308,6 +311,13 @@ mod tests {
         let long: Vec<u8> = (0..3000u32).map(|i| (i * 37 % 256) as u8).collect();
         for w in [4, 5, 76, 200] {
             body(&long, w, b"\r\n");
+        }
+        // Limits past any line (Python passes 2**63 and up as usize):
+        // no cut, trailing blanks escaped, no index arithmetic overflow.
+        let wide = body(&long, 1 << 20, b"\n");
+        for w in [1 << 32, 1 << 63, usize::MAX] {
+            assert_eq!(body(&long, w, b"\n"), wide);
+            assert_eq!(body(b"xx \nyy\t", w, b"\n"), b"xx=20\nyy=09");
         }
     }
 
