@@ -369,8 +369,23 @@ pub fn weight(r: &MessageRow) -> usize {
         .map(|a| a.address.len() + a.name.as_ref().map_or(0, String::len) + 16)
         .sum();
     let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.len() + 16).sum();
+    let dkim: usize = r
+        .dkim
+        .iter()
+        .flatten()
+        .map(|x| {
+            x.d.len()
+                + x.s.len()
+                + x.a.len()
+                + x.result.len()
+                + x.reason.len()
+                + x.key_source.as_ref().map_or(0, String::len)
+                + 48
+        })
+        .sum();
     200 + people
         + headers
+        + dkim
         + r.body_text.as_ref().map_or(0, String::len)
         + r.body_html.as_ref().map_or(0, String::len)
         + r.subject.as_ref().map_or(0, String::len)

@@ -31,6 +31,9 @@
 //!   lower-cased, values unfolded and RFC 2047-decoded; bytes that are not
 //!   valid in their charset become U+FFFD, so nothing is dropped.
 //! - **thread_id**: see [`threads`].
+//! - **dkim** ([`DkimRow`]): filled only by `convert --dkim`
+//!   ([`crate::batch::ConvertOptions`]'s `dkim`), one result per
+//!   signature, `[]` for unsigned mail; `None` (null) when not verified.
 
 pub mod threads;
 
