@@ -121,7 +121,7 @@ mod floor {
             let mut att = tx.prepare(SQLITE_INSERT_ATTACHMENT)?;
             for r in rows {
                 let m = &r.message;
-                let [references, to, cc, bcc, reply_to, labels, defects, headers] =
+                let ([references, to, cc, bcc, reply_to, labels, defects, headers], dkim) =
                     sqlite_json_columns(m);
                 let id = msg.insert(params![
                     m.source,
@@ -154,6 +154,7 @@ mod floor {
                     defects,
                     m.unparseable,
                     headers,
+                    dkim,
                     r.thread_id,
                     None::<Vec<u8>>,
                 ])?;
@@ -209,6 +210,7 @@ mod floor {
             .iter()
             .map(|r| {
                 sqlite_json_columns(&r.message)
+                    .0
                     .iter()
                     .map(String::len)
                     .sum::<usize>()

@@ -431,3 +431,175 @@ fn exit_codes() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!Path::new(&o).exists());
 }
+
+/// One message's `dkim` column: `None` when null, else (d, s, a, result,
+/// reason, key_source) per signature.
+type Column = Option<Vec<[Option<String>; 6]>>;
+
+fn dkim_of_json(v: &serde_json::Value) -> Column {
+    let list = v.as_array()?;
+    Some(
+        list.iter()
+            .map(|s| {
+                ["d", "s", "a", "result", "reason", "key_source"]
+                    .map(|k| s[k].as_str().map(str::to_string))
+            })
+            .collect(),
+    )
+}
+
+fn dkim_of_jsonl(path: &str) -> Vec<Column> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| dkim_of_json(&serde_json::from_str::<serde_json::Value>(l).unwrap()["dkim"]))
+        .collect()
+}
+
+fn dkim_of_sqlite(path: &str) -> Vec<Column> {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mut q = db.prepare("SELECT dkim FROM messages ORDER BY id").unwrap();
+    q.query_map([], |r| r.get::<_, Option<String>>(0))
+        .unwrap()
+        .map(|t| {
+            t.unwrap()
+                .and_then(|t| dkim_of_json(&serde_json::from_str(&t).unwrap()))
+        })
+        .collect()
+}
+
+fn dkim_of_parquet(path: &str) -> Vec<Column> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    let f = std::fs::File::open(path).unwrap();
+    let mut out = Vec::new();
+    for b in parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(f, 1024).unwrap() {
+        let b = b.unwrap();
+        let list = b.column_by_name("dkim").unwrap().as_list::<i32>();
+        for i in 0..list.len() {
+            if list.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let item = list.value(i);
+            let sigs = item.as_struct();
+            out.push(Some(
+                (0..sigs.len())
+                    .map(|j| {
+                        ["d", "s", "a", "result", "reason", "key_source"].map(|k| {
+                            let c = sigs.column_by_name(k).unwrap().as_string::<i32>();
+                            (!c.is_null(j)).then(|| c.value(j).to_string())
+                        })
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn convert_writes_the_dkim_column() {
+    let dir = TempDir::new("convert");
+    let mbox = archive(&dir);
+    let (zone, rfc) = (data("keys.zone"), data("rfc8463.zone"));
+    // What `dkim verify --jsonl` says: the column must hold the same.
+    let verify = mimeflow(
+        &[
+            "dkim", "verify", &mbox, "--keys", &zone, "--keys", &rfc, "--jsonl", "-q",
+        ],
+        b"",
+    );
+    let expected: Vec<Column> = lines(&verify)
+        .iter()
+        .map(|m| dkim_of_json(&m["signatures"]))
+        .collect();
+    let results: Vec<Vec<String>> = expected
+        .iter()
+        .map(|m| {
+            m.as_ref()
+                .unwrap()
+                .iter()
+                .map(|s| s[3].clone().unwrap())
+                .collect()
+        })
+        .collect();
+    // Unsigned mail is an empty list, and the mboxrd-quoted body verifies.
+    assert_eq!(
+        results,
+        vec![vec!["pass"], vec![], vec!["pass"], vec!["pass", "pass"]]
+    );
+    assert_eq!(
+        expected[0].as_ref().unwrap()[0][5].as_deref(),
+        Some(zone.as_str())
+    );
+    assert_eq!(
+        expected[2].as_ref().unwrap()[0][1].as_deref(),
+        Some("rsa2048")
+    );
+
+    for (to, name, read) in [
+        ("jsonl", "o.jsonl", dkim_of_jsonl as fn(&str) -> Vec<Column>),
+        ("sqlite", "o.db", dkim_of_sqlite),
+        ("parquet", "o.parquet", dkim_of_parquet),
+    ] {
+        let with = dir.path(&format!("dkim-{name}"));
+        let out = mimeflow(
+            &[
+                "convert", &mbox, "--to", to, &with, "--dkim", "--keys", &zone, "--keys", &rfc,
+                "-q", "-j", "2",
+            ],
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "{to}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(read(&with), expected, "{to}");
+
+        // Without --dkim the column is null for every message.
+        let without = dir.path(&format!("plain-{name}"));
+        let out = mimeflow(&["convert", &mbox, "--to", to, &without, "-q"], b"");
+        assert!(out.status.success(), "{to}");
+        assert_eq!(read(&without), vec![None; 4], "{to}");
+    }
+
+    // Without keys: every signature a temperror, the column still filled.
+    let nokeys = dir.path("nokeys.jsonl");
+    let out = mimeflow(
+        &["convert", &mbox, "--to", "jsonl", &nokeys, "--dkim", "-q"],
+        b"",
+    );
+    assert!(out.status.success());
+    let col = dkim_of_jsonl(&nokeys);
+    assert_eq!(col[0].as_ref().unwrap()[0][3].as_deref(), Some("temperror"));
+    assert_eq!(col[1], Some(vec![]));
+
+    // Usage errors: --dkim for a format without the column, a key flag
+    // without --dkim, a bad --as-of.
+    for args in [
+        &["convert", &mbox, "--to", "mbox", &dir.path("u1"), "--dkim"][..],
+        &[
+            "convert",
+            &mbox,
+            "--to",
+            "jsonl",
+            &dir.path("u2"),
+            "--keys",
+            &zone,
+        ],
+        &[
+            "convert",
+            &mbox,
+            "--to",
+            "jsonl",
+            &dir.path("u3"),
+            "--dkim",
+            "--as-of",
+            "later",
+        ],
+    ] {
+        assert_eq!(mimeflow(args, b"").status.code(), Some(2), "{args:?}");
+    }
+}

@@ -493,6 +493,11 @@ def convert(
     update: bool = False,
     raw: bool = False,
     fts_tokenizer: str = "unicode61",
+    dkim: bool = False,
+    dkim_keys: "Optional[Union[Dict[str, Optional[Union[str, bytes]]], _Path]]" = None,
+    dkim_as_of: Optional[Union[str, int]] = None,
+    dkim_allow_sha1: bool = False,
+    dkim_dns_server: Optional[str] = None,
 ) -> Dict[str, Any]:
     """``mimeflow convert SRC --to TO DST``: an mbox archive (plain or
     compressed), Maildir or ``.eml`` folder into ``maildir``, ``eml``,
@@ -509,7 +514,13 @@ def convert(
     ``unparseable``, ``resumed_from``, ``attachments_written``,
     ``attachments_duplicate``, ``bytes_in``, ``source_kind``, ``variant``
     (the mbox variant, or ``None``), ``variant_reason``, ``format``,
-    ``seconds`` and ``reports`` (one line per odd message). Raises
+    ``seconds`` and ``reports`` (one line per odd message). ``dkim=True``
+    (jsonl, sqlite, parquet) verifies every message's DKIM signatures into
+    the ``dkim`` column, as ``mimeflow dkim verify`` does: ``dkim_keys`` as
+    ``mimeflow.dkim.verify``'s ``keys`` (read once), ``dkim_dns_server``
+    (``"ADDR:PORT"``) for live lookups, ``dkim_as_of`` ``"now"`` (the
+    default), ``"received"``, ``"date"`` or seconds since the epoch, and
+    ``dkim_allow_sha1``; without it the column is null. Raises
     ``ConvertError``, ``MboxError`` or ``OSError``."""
 
 def normalize(data: Buffer, /) -> bytes:

@@ -474,3 +474,87 @@ def test_message_builder_dkim_sign(tmp_path: Path) -> None:
         assert ours(streamed, RECORDS) == oracle(streamed, RECORDS) == [("pass", "")]
     with pytest.raises(ValueError):
         mimeflow.MessageBuilder().dkim_sign(DOMAIN, "s", "not a key")
+
+
+def _classes(sigs: List[Dict[str, Optional[str]]]) -> List[Tuple[str, str]]:
+    """A dkim column's entries as (RFC 8601 class, reason class), as
+    ``ours`` classes ``mdkim.verify``'s results."""
+    out = []
+    for s in sigs:
+        reason = s["reason"] or ""
+        if s["result"] == "pass":
+            cls = ""
+        elif "body hash" in reason:
+            cls = "body hash"
+        elif "signature mismatch" in reason:
+            cls = "signature"
+        elif "key" in reason:
+            cls = "key"
+        else:
+            cls = "other"
+        out.append((s["result"], cls))
+    return out
+
+
+def test_convert_dkim_column_in_parquet_sqlite_and_jsonl(tmp_path: Path) -> None:
+    """``convert(dkim=True)``: the column read back with pyarrow, sqlite3
+    and json equals dkimpy's verdicts per signature; [] for unsigned mail;
+    null without ``dkim``."""
+    import json
+    import sqlite3
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    plain, folded = [m for n, m in messages() if n in ("plain-lf", "folded-lf")]
+    msgs = [
+        dkimpy_sign(plain, "ed", (b"relaxed", b"relaxed")),
+        plain,
+        dkimpy_sign(folded, "rsa2048", (b"simple", b"simple")),
+        dkimpy_sign(plain, "rsa2048", (b"relaxed", b"relaxed")).replace(b"Hi.", b"Ho."),
+        dkimpy_sign(dkimpy_sign(folded, "ed", (b"relaxed", b"simple")), "rsa4096", (b"relaxed", b"relaxed")),
+    ]
+    box = tmp_path / "signed.mbox"
+    box.write_bytes(b"".join(b"From a@example.org Mon Jan  1 00:00:00 2024\n" + m + b"\n" for m in msgs))
+    expected = [oracle(m, RECORDS) for m in msgs]
+    assert [len(e) for e in expected] == [1, 0, 1, 1, 2]
+    assert expected[3] == [("fail", "body hash")]
+
+    def columns(dest: Path, to: str) -> List[Optional[List[Dict[str, Optional[str]]]]]:
+        if to == "parquet":
+            return pq.read_table(dest).column("dkim").to_pylist()
+        if to == "sqlite":
+            with sqlite3.connect(dest) as db:
+                rows = db.execute("SELECT dkim FROM messages ORDER BY id").fetchall()
+            return [None if t is None else json.loads(t) for (t,) in rows]
+        return [json.loads(line)["dkim"] for line in dest.read_text().splitlines()]
+
+    for to, name in [("parquet", "o.parquet"), ("sqlite", "o.db"), ("jsonl", "o.jsonl")]:
+        dest = tmp_path / f"dkim-{name}"
+        mimeflow.convert(str(box), str(dest), to=to, jobs=2, dkim=True, dkim_keys=RECORDS, dkim_as_of="now")
+        col = columns(dest, to)
+        assert [_classes(c) for c in col] == expected, to
+        assert col[1] == [], to
+        first = col[0][0]
+        assert (first["d"], first["s"], first["a"], first["key_source"]) == (
+            DOMAIN,
+            "ed",
+            "ed25519-sha256",
+            "keys",
+        ), to
+        assert [s["s"] for s in col[4]] == ["rsa4096", "ed"], to
+
+        without = tmp_path / f"plain-{name}"
+        mimeflow.convert(str(box), str(without), to=to)
+        assert columns(without, to) == [None] * len(msgs), to
+
+    # Keys from a file, read once: the zone's path is the key source.
+    dest = tmp_path / "zone.parquet"
+    zone = str(DATA / "keys.zone")
+    mimeflow.convert(str(box), str(dest), to="parquet", dkim=True, dkim_keys=zone)
+    assert pq.read_table(dest).column("dkim").to_pylist()[0][0]["key_source"] == zone
+
+    with pytest.raises(ValueError):
+        mimeflow.convert(str(box), str(tmp_path / "m.mbox"), to="mbox", dkim=True)
+    with pytest.raises(ValueError):
+        mimeflow.convert(str(box), str(tmp_path / "k.jsonl"), to="jsonl", dkim_keys=RECORDS)
+    with pytest.raises(ValueError):
+        mimeflow.convert(str(box), str(tmp_path / "a.jsonl"), to="jsonl", dkim=True, dkim_as_of="later")

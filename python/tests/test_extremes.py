@@ -363,6 +363,10 @@ def recipes(tmp):
             "attachments": Fresh(fresh_dir),
             "resume": False,
             "force": False,
+            "dkim": True,
+            "dkim_keys": dkim_keys,
+            "dkim_as_of": 1_750_000_000,
+            "dkim_allow_sha1": False,
         },
     )
 

@@ -177,6 +177,50 @@ pub struct ConvertOptions {
     /// are spooled to an unnamed temporary file and memory-mapped instead of
     /// held in memory ([`crate::mbox::Stream::spool_threshold`]).
     pub spool_threshold: usize,
+    /// jsonl, sqlite, parquet: verify every message's DKIM signatures into
+    /// the `dkim` column (`None`: the column stays null).
+    #[cfg(feature = "dkim")]
+    pub dkim: Option<DkimCheck>,
+}
+
+/// How `convert --dkim` verifies: the keys and rules of `dkim verify`
+/// ([`crate::dkim::archive::verify_raw`]), for
+/// every message, on the worker that prepares it.
+#[cfg(feature = "dkim")]
+#[derive(Clone, Debug)]
+pub struct DkimCheck {
+    /// The key sources, loaded once and shared by every worker.
+    pub keys: std::sync::Arc<crate::dkim::KeyStore>,
+    /// The time rule and rsa-sha1 switch; its `variant` is not read (the
+    /// run's own [`ConvertOptions::variant`] reads the source).
+    pub options: crate::dkim::ArchiveOptions,
+    /// The time of the run (`--as-of now`, and the fallback when the rule
+    /// finds no time), seconds since the epoch.
+    pub now: i64,
+}
+
+#[cfg(feature = "dkim")]
+impl DkimCheck {
+    /// Verification with `keys` and `options`, `now` being this moment.
+    pub fn new(keys: crate::dkim::KeyStore, options: crate::dkim::ArchiveOptions) -> DkimCheck {
+        DkimCheck {
+            keys: std::sync::Arc::new(keys),
+            options,
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        }
+    }
+
+    /// The `dkim` column of one message: `raw` as the source gave it
+    /// (mbox quoting undone), `envelope` its From_ line's rest.
+    pub fn column(&self, raw: &[u8], envelope: Option<&[u8]>) -> Vec<crate::rows::DkimRow> {
+        crate::dkim::archive::verify_raw(raw, envelope, &*self.keys, &self.options, self.now)
+            .signatures
+            .iter()
+            .map(crate::rows::DkimRow::from)
+            .collect()
+    }
 }
 
 impl ConvertOptions {
@@ -195,6 +239,8 @@ impl ConvertOptions {
             fts_tokenizer: format::sqlite::Tokenizer::Unicode61,
             variant: None,
             spool_threshold: DEFAULT_SPOOL_THRESHOLD,
+            #[cfg(feature = "dkim")]
+            dkim: None,
         }
     }
 }

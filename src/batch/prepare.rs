@@ -119,6 +119,10 @@ fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows
             hash_attachments: table,
         },
     );
+    #[cfg(feature = "dkim")]
+    if let Some(check) = &ctx.opts.dkim {
+        rows.message.dkim = Some(check.column(&item.message, item.envelope.as_deref()));
+    }
     #[cfg(feature = "sqlite")]
     if ctx.opts.format == super::Format::Sqlite {
         rows.sql_json = Some(super::format::sqlite::json_columns(&rows.message));

@@ -96,16 +96,11 @@ pub struct MessageReport {
 impl MessageReport {
     /// The JSON line of `dkim verify --jsonl`.
     pub fn to_json(&self) -> serde_json::Value {
+        // One object per signature, as `convert --dkim` writes its column.
         let sigs: Vec<serde_json::Value> = self
             .signatures
             .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "d": s.domain, "s": s.selector, "a": s.algorithm,
-                    "result": s.result.name(), "reason": s.reason,
-                    "key_source": s.key_source,
-                })
-            })
+            .map(|s| crate::rows::DkimRow::from(s).to_json())
             .collect();
         let mut v = serde_json::json!({
             "offset": self.offset,

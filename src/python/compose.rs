@@ -458,6 +458,8 @@ pub(crate) fn normalize<'py>(
     src, dst, *, to, jobs = None, progress = None, variant = None,
     skip_deleted = false, text = false, attachments = None, resume = false, force = false,
     update = false, raw = false, fts_tokenizer = "unicode61",
+    dkim = false, dkim_keys = None, dkim_as_of = None, dkim_allow_sha1 = false,
+    dkim_dns_server = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn convert<'py>(
@@ -476,6 +478,11 @@ pub(crate) fn convert<'py>(
     update: bool,
     raw: bool,
     fts_tokenizer: &str,
+    dkim: bool,
+    dkim_keys: Option<&Bound<'py, PyAny>>,
+    dkim_as_of: Option<&Bound<'py, PyAny>>,
+    dkim_allow_sha1: bool,
+    dkim_dns_server: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let format = Format::from_name(to).ok_or_else(|| {
         PyValueError::new_err(format!(
@@ -505,6 +512,38 @@ pub(crate) fn convert<'py>(
             ))
         })?),
     };
+    let dkim = if dkim {
+        if !(format == Format::Jsonl || format.is_table()) {
+            return Err(PyValueError::new_err(
+                "dkim=True is for to=\"jsonl\", \"sqlite\" and \"parquet\"",
+            ));
+        }
+        // Key files are read once here; every worker shares the store.
+        let mut keys = super::dkim::keystore(dkim_keys)?;
+        if let Some(addr) = dkim_dns_server {
+            super::dkim::add_dns(&mut keys, addr, 2.0)?;
+        }
+        let as_of = match dkim_as_of {
+            Some(v) => super::dkim::as_of(v)?,
+            None => crate::dkim::AsOf::Now,
+        };
+        let options = crate::dkim::ArchiveOptions {
+            as_of,
+            allow_sha1: dkim_allow_sha1,
+            variant: None,
+        };
+        Some(crate::batch::DkimCheck::new(keys, options))
+    } else if dkim_keys.is_some()
+        || dkim_as_of.is_some()
+        || dkim_allow_sha1
+        || dkim_dns_server.is_some()
+    {
+        return Err(PyValueError::new_err(
+            "dkim_keys, dkim_as_of, dkim_allow_sha1 and dkim_dns_server need dkim=True",
+        ));
+    } else {
+        None
+    };
     let opts = ConvertOptions {
         skip_deleted,
         text,
@@ -515,6 +554,7 @@ pub(crate) fn convert<'py>(
         raw,
         fts_tokenizer,
         variant,
+        dkim,
         ..ConvertOptions::new(format)
     };
     let pool = match jobs {

@@ -52,7 +52,7 @@ fn message_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
 }
 
 /// Keys from a `{name: record or None}` mapping, or a zone / JSON file.
-fn keystore(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeyStore> {
+pub(super) fn keystore(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeyStore> {
     let Some(keys) = keys else {
         return Ok(KeyStore::new("keys"));
     };
@@ -91,16 +91,7 @@ pub fn dkim_verify(
     let msg = message_bytes(message)?;
     let mut store = keystore(keys)?;
     if let Some(addr) = dns_server {
-        let addr: std::net::SocketAddr = addr
-            .parse()
-            .map_err(|_| PyValueError::new_err(format!("dns_server: {addr:?} is not ADDR:PORT")))?;
-        if !(dns_timeout > 0.0 && dns_timeout < 3600.0) {
-            return Err(PyValueError::new_err(
-                "dns_timeout must be between 0 and 3600 seconds",
-            ));
-        }
-        let timeout = std::time::Duration::from_secs_f64(dns_timeout);
-        store.set_live(Box::new(crate::dkim::dns::Resolver::new(addr, timeout)));
+        add_dns(&mut store, addr, dns_timeout)?;
     }
     let opts = VerifyOptions { as_of, allow_sha1 };
     let results = py.detach(move || rs::verify_message(&msg, &store, &opts));
@@ -116,6 +107,35 @@ pub fn dkim_verify(
             key_source: r.key_source,
         })
         .collect())
+}
+
+/// Live lookups at `addr` (`"ADDR:PORT"`) for the names `store` lacks.
+pub(super) fn add_dns(store: &mut KeyStore, addr: &str, dns_timeout: f64) -> PyResult<()> {
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|_| PyValueError::new_err(format!("dns_server: {addr:?} is not ADDR:PORT")))?;
+    if !(dns_timeout > 0.0 && dns_timeout < 3600.0) {
+        return Err(PyValueError::new_err(
+            "dns_timeout must be between 0 and 3600 seconds",
+        ));
+    }
+    let timeout = std::time::Duration::from_secs_f64(dns_timeout);
+    store.set_live(Box::new(crate::dkim::dns::Resolver::new(addr, timeout)));
+    Ok(())
+}
+
+/// `convert(dkim=True, dkim_as_of=...)`: `"now"`, `"received"`, `"date"`
+/// or seconds since the epoch, as `--as-of` reads them.
+pub(super) fn as_of(v: &Bound<'_, PyAny>) -> PyResult<crate::dkim::AsOf> {
+    if let Ok(s) = v.cast::<PyString>() {
+        let s = s.to_str()?;
+        return crate::dkim::AsOf::parse(s).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "dkim_as_of: {s:?}: expected \"now\", \"received\", \"date\" or a Unix time"
+            ))
+        });
+    }
+    Ok(crate::dkim::AsOf::At(v.extract::<i64>()?))
 }
 
 pub(super) fn signing_key(key: &Bound<'_, PyAny>) -> PyResult<SigningKey> {

@@ -57,7 +57,7 @@ fn struct_list(names: &[&str]) -> DataType {
 
 const NAME_ADDR: &[&str] = &["name", "address"];
 const HEADER: &[&str] = &["name", "value"];
-/// The fields of one DKIM signature's result (the DKIM issue fills them).
+/// The fields of one DKIM signature's result ([`super::DkimRow`]).
 pub const DKIM: &[&str] = &["d", "s", "a", "result", "reason", "key_source"];
 
 fn metadata() -> HashMap<String, String> {
@@ -144,28 +144,29 @@ fn struct_list_builder(names: &[&str]) -> ListBuilder<StructBuilder> {
     ))
 }
 
-fn push_pairs<'a>(
+/// Appends one list of structs whose fields are all utf8, each item its
+/// `N` fields in order.
+fn push_structs<'a, const N: usize>(
     b: &mut ListBuilder<StructBuilder>,
-    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    items: impl Iterator<Item = [Option<&'a str>; N]>,
 ) {
     let sb = b.values();
-    for (x, y) in pairs {
-        sb.field_builder::<StringBuilder>(0)
-            .expect("utf8")
-            .append_option(x);
-        sb.field_builder::<StringBuilder>(1)
-            .expect("utf8")
-            .append_option(y);
+    for fields in items {
+        for (i, x) in fields.into_iter().enumerate() {
+            sb.field_builder::<StringBuilder>(i)
+                .expect("utf8")
+                .append_option(x);
+        }
         sb.append(true);
     }
     b.append(true);
 }
 
 fn push_people(b: &mut ListBuilder<StructBuilder>, list: &[NameAddr]) {
-    push_pairs(
+    push_structs(
         b,
         list.iter()
-            .map(|a| (a.name.as_deref(), Some(a.address.as_str()))),
+            .map(|a| [a.name.as_deref(), Some(a.address.as_str())]),
     );
 }
 
@@ -238,13 +239,29 @@ pub fn message_batch(rows: &[MessageRow], raw: bool) -> Result<RecordBatch, Arro
         body_html.append_option(r.body_html.as_deref());
         push_texts(&mut defects, &r.defects);
         unparseable.append_value(r.unparseable);
-        push_pairs(
+        push_structs(
             &mut headers,
             r.headers
                 .iter()
-                .map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
+                .map(|(k, v)| [Some(k.as_str()), Some(v.as_str())]),
         );
-        dkim.append(false);
+        match &r.dkim {
+            Some(list) => push_structs(
+                &mut dkim,
+                list.iter().map(|x| {
+                    [
+                        Some(x.d.as_str()),
+                        Some(x.s.as_str()),
+                        Some(x.a.as_str()),
+                        Some(x.result.as_str()),
+                        Some(x.reason.as_str()),
+                        x.key_source.as_deref(),
+                    ]
+                }),
+            ),
+            // Not verified: a null list, not an empty one (unsigned).
+            None => dkim.append(false),
+        }
         if raw {
             raw_b.append_option(r.raw.as_deref());
         }
@@ -352,8 +369,23 @@ pub fn weight(r: &MessageRow) -> usize {
         .map(|a| a.address.len() + a.name.as_ref().map_or(0, String::len) + 16)
         .sum();
     let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.len() + 16).sum();
+    let dkim: usize = r
+        .dkim
+        .iter()
+        .flatten()
+        .map(|x| {
+            x.d.len()
+                + x.s.len()
+                + x.a.len()
+                + x.result.len()
+                + x.reason.len()
+                + x.key_source.as_ref().map_or(0, String::len)
+                + 48
+        })
+        .sum();
     200 + people
         + headers
+        + dkim
         + r.body_text.as_ref().map_or(0, String::len)
         + r.body_html.as_ref().map_or(0, String::len)
         + r.subject.as_ref().map_or(0, String::len)

@@ -31,6 +31,9 @@
 //!   lower-cased, values unfolded and RFC 2047-decoded; bytes that are not
 //!   valid in their charset become U+FFFD, so nothing is dropped.
 //! - **thread_id**: see [`threads`].
+//! - **dkim** ([`DkimRow`]): filled only by `convert --dkim`
+//!   ([`crate::batch::ConvertOptions`]'s `dkim`), one result per
+//!   signature, `[]` for unsigned mail; `None` (null) when not verified.
 
 pub mod threads;
 
@@ -122,8 +125,61 @@ pub struct MessageRow {
     pub unparseable: bool,
     /// Every top-level field: (lower-cased name, decoded value), in order.
     pub headers: Vec<(String, String)>,
+    /// One result per DKIM-Signature field, top to bottom (`convert
+    /// --dkim`); empty for unsigned mail, `None` when not verified.
+    pub dkim: Option<Vec<DkimRow>>,
     /// The raw message (`--raw`).
     pub raw: Option<Vec<u8>>,
+}
+
+/// One DKIM signature's result in the `dkim` column: the fields of
+/// `dkim verify --jsonl`'s signatures, under the same names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DkimRow {
+    /// `d=` as written (empty when the field did not parse).
+    pub d: String,
+    /// `s=`.
+    pub s: String,
+    /// `a=`.
+    pub a: String,
+    /// The RFC 8601 result: pass, fail, neutral, policy, temperror, permerror.
+    pub result: String,
+    /// Why, for every result but pass (empty for pass).
+    pub reason: String,
+    /// Where the key came from (a key file's path, `dns`), when one was found.
+    pub key_source: Option<String>,
+}
+
+impl DkimRow {
+    /// The JSON object of one result, as jsonl and SQLite write it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "d": self.d, "s": self.s, "a": self.a, "result": self.result,
+            "reason": self.reason, "key_source": self.key_source,
+        })
+    }
+}
+
+/// The `dkim` column as JSON: `null` when not verified, else an array of
+/// [`DkimRow::to_json`] objects (`[]` for unsigned mail).
+pub fn dkim_json(dkim: Option<&[DkimRow]>) -> serde_json::Value {
+    dkim.map_or(serde_json::Value::Null, |list| {
+        list.iter().map(DkimRow::to_json).collect()
+    })
+}
+
+#[cfg(feature = "dkim")]
+impl From<&crate::dkim::SigResult> for DkimRow {
+    fn from(r: &crate::dkim::SigResult) -> DkimRow {
+        DkimRow {
+            d: r.domain.clone(),
+            s: r.selector.clone(),
+            a: r.algorithm.clone(),
+            result: r.result.name().to_string(),
+            reason: r.reason.clone(),
+            key_source: r.key_source.clone(),
+        }
+    }
 }
 
 /// One row of the `attachments` table.

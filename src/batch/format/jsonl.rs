@@ -117,7 +117,7 @@ fn schema_fields(r: &MessageRow, obj: &mut Map<String, Value>) {
                 .collect(),
         ),
     );
-    obj.insert("dkim".into(), Value::Null);
+    obj.insert("dkim".into(), crate::rows::dkim_json(r.dkim.as_deref()));
 }
 
 /// A header value unfolded and trimmed, as text.

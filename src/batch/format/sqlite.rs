@@ -229,7 +229,7 @@ pub const INSERT_MESSAGE: &str = r#"INSERT INTO messages (source, "offset", leng
     gmail_thread_id, flags, size, attachment_count, body_text, body_html, defects,
     unparseable, headers, dkim, thread_id, raw)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, NULL, ?31, ?32)"#;
+    ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)"#;
 /// The statement that inserts an `addresses` row.
 pub const INSERT_ADDRESS: &str =
     "INSERT INTO addresses (message, role, position, name, address) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -241,8 +241,9 @@ pub const INSERT_THREAD: &str = r#"INSERT OR REPLACE INTO threads (message, sour
     thread_id) VALUES (?1, ?2, ?3, ?4)"#;
 
 /// The JSON text columns of a message row, in [`INSERT_MESSAGE`]'s order:
-/// references, to, cc, bcc, reply_to, gmail_labels, defects, headers.
-pub fn json_columns(m: &MessageRow) -> [String; 8] {
+/// references, to, cc, bcc, reply_to, gmail_labels, defects, headers, and
+/// dkim (`None`, SQL NULL, when the run did not verify).
+pub fn json_columns(m: &MessageRow) -> ([String; 8], Option<String>) {
     let headers = serde_json::Value::Array(
         m.headers
             .iter()
@@ -250,7 +251,7 @@ pub fn json_columns(m: &MessageRow) -> [String; 8] {
             .collect(),
     )
     .to_string();
-    [
+    let texts = [
         texts_json(&m.references),
         people_json(&m.to),
         people_json(&m.cc),
@@ -259,7 +260,12 @@ pub fn json_columns(m: &MessageRow) -> [String; 8] {
         texts_json(&m.gmail_labels),
         texts_json(&m.defects),
         headers,
-    ]
+    ];
+    let dkim = m
+        .dkim
+        .as_deref()
+        .map(|d| crate::rows::dkim_json(Some(d)).to_string());
+    (texts, dkim)
 }
 
 /// A thread id (16 hex digits) as a number.
@@ -542,7 +548,7 @@ impl SqliteSink {
         );
         let thread = threads.provisional();
         let mut msg = tx.prepare_cached(INSERT_MESSAGE)?;
-        let [references, to, cc, bcc, reply_to, labels, defects, headers] =
+        let ([references, to, cc, bcc, reply_to, labels, defects, headers], dkim) =
             rows.sql_json.take().unwrap_or_else(|| json_columns(m));
         msg.execute(params![
             m.source,
@@ -575,6 +581,7 @@ impl SqliteSink {
             defects,
             m.unparseable,
             headers,
+            dkim,
             thread,
             if raw { m.raw.as_deref() } else { None },
         ])?;

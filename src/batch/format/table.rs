@@ -13,7 +13,7 @@ pub(crate) struct Rows {
     /// `--to sqlite`: the message's JSON text columns, made by the worker
     /// that made the row (in parallel) rather than at the in-order insert.
     #[cfg(feature = "sqlite")]
-    pub sql_json: Option<[String; 8]>,
+    pub sql_json: Option<([String; 8], Option<String>)>,
 }
 
 /// Where a table output's rows go, in archive order.

@@ -56,6 +56,11 @@ pub struct ConvertArgs {
     /// sqlite: full-text tokenizer; trigram also finds words in Chinese or Japanese text
     #[arg(long, value_name = "NAME", value_parser = ["unicode61", "trigram"], default_value = "unicode61")]
     fts_tokenizer: String,
+    /// jsonl, sqlite, parquet: verify every message's DKIM signatures into the dkim column (keys and rules as for `dkim verify`)
+    #[arg(long)]
+    dkim: bool,
+    #[command(flatten, next_help_heading = "DKIM (with --dkim)")]
+    dkim_check: crate::dkim::CheckArgs,
 }
 
 /// Options `convert` and `split` share.
@@ -131,6 +136,21 @@ pub fn convert(args: ConvertArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     if args.raw && !format.is_table() {
         crate::usage_error("--raw is for --to sqlite and --to parquet");
     }
+    if args.dkim && !(format == Format::Jsonl || format.is_table()) {
+        crate::usage_error("--dkim is for --to jsonl, --to sqlite and --to parquet");
+    }
+    if !args.dkim && args.dkim_check.any() {
+        crate::usage_error(
+            "--keys, --dns, --as-of and --allow-sha1 choose how --dkim verifies; add --dkim",
+        );
+    }
+    // Key files are read once here; every worker shares the store.
+    let dkim = if args.dkim {
+        let keys = args.dkim_check.keystore()?;
+        Some(batch::DkimCheck::new(keys, args.dkim_check.options(None)))
+    } else {
+        None
+    };
     let opts = ConvertOptions {
         skip_deleted: args.skip_deleted,
         text: args.text,
@@ -139,6 +159,7 @@ pub fn convert(args: ConvertArgs, g: &GlobalArgs) -> anyhow::Result<()> {
         raw: args.raw,
         fts_tokenizer: mimeflow::batch::Tokenizer::from_name(&args.fts_tokenizer)
             .expect("clap checked the name"),
+        dkim,
         ..args.common.options(format)
     };
     watch_source(&args.source, &args.dest);

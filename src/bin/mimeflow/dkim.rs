@@ -30,6 +30,26 @@ pub struct VerifyArgs {
     /// Archives, folders or message files; `-` reads standard input
     #[arg(value_name = "SRC", required = true)]
     sources: Vec<PathBuf>,
+    #[command(flatten)]
+    check: CheckArgs,
+    /// Write the keys this run used as a JSON key cache (for an offline rerun)
+    #[arg(long, value_name = "FILE")]
+    save_keys: Option<PathBuf>,
+    /// One JSON line per message instead of the summary table
+    #[arg(long)]
+    jsonl: bool,
+    /// mbox variant (mboxo, mboxrd, mboxcl, mboxcl2) [default: sniffed]
+    #[arg(long, value_name = "NAME", value_parser = parse_variant)]
+    variant: Option<Variant>,
+    /// Write to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// The key sources and rules of a verification: `dkim verify`'s flags,
+/// and `convert --dkim`'s (one definition for both).
+#[derive(Args, Debug)]
+pub struct CheckArgs {
     /// Keys: a zone file of selector._domainkey.domain TXT records, or a
     /// JSON key cache (repeatable; the first file holding a name wins)
     #[arg(long, value_name = "FILE")]
@@ -43,9 +63,6 @@ pub struct VerifyArgs {
     /// Seconds to wait for a DNS answer (twice, then temperror)
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     dns_timeout: f64,
-    /// Write the keys this run used as a JSON key cache (for an offline rerun)
-    #[arg(long, value_name = "FILE")]
-    save_keys: Option<PathBuf>,
     /// Judge expiry (x=) and future signatures (t=) as of: now, received,
     /// date, or seconds since the epoch
     #[arg(long, value_name = "WHEN", default_value = "now", value_parser = parse_as_of)]
@@ -53,15 +70,44 @@ pub struct VerifyArgs {
     /// Verify rsa-sha1 signatures instead of reporting them as policy
     #[arg(long)]
     allow_sha1: bool,
-    /// One JSON line per message instead of the summary table
-    #[arg(long)]
-    jsonl: bool,
-    /// mbox variant (mboxo, mboxrd, mboxcl, mboxcl2) [default: sniffed]
-    #[arg(long, value_name = "NAME", value_parser = parse_variant)]
-    variant: Option<Variant>,
-    /// Write to FILE instead of standard output
-    #[arg(short, long, value_name = "FILE")]
-    out: Option<PathBuf>,
+}
+
+impl CheckArgs {
+    /// Whether any of these flags was given (`convert` wants `--dkim` then).
+    pub fn any(&self) -> bool {
+        !self.keys.is_empty() || self.dns || self.as_of != AsOf::Now || self.allow_sha1
+    }
+
+    /// The key store: the `--keys` files loaded once (earlier files win),
+    /// then live DNS with `--dns`.
+    pub fn keystore(&self) -> anyhow::Result<KeyStore> {
+        let mut store = KeyStore::new("keys");
+        // Earlier files win: merged last to first.
+        for path in self.keys.iter().rev() {
+            store.merge(KeyStore::load(path).map_err(anyhow::Error::msg)?);
+        }
+        if self.dns {
+            if !(self.dns_timeout > 0.0 && self.dns_timeout < 3600.0) {
+                crate::usage_error("--dns-timeout must be between 0 and 3600 seconds");
+            }
+            let timeout = std::time::Duration::from_secs_f64(self.dns_timeout);
+            let resolver = match self.dns_server {
+                Some(addr) => Resolver::new(addr, timeout),
+                None => Resolver::system(timeout).map_err(anyhow::Error::msg)?,
+            };
+            store.set_live(Box::new(resolver));
+        }
+        Ok(store)
+    }
+
+    /// The archive options of these flags.
+    pub fn options(&self, variant: Option<Variant>) -> ArchiveOptions {
+        ArchiveOptions {
+            as_of: self.as_of,
+            allow_sha1: self.allow_sha1,
+            variant,
+        }
+    }
 }
 
 fn parse_as_of(s: &str) -> Result<AsOf, String> {
@@ -116,33 +162,9 @@ pub fn run(cmd: DkimCommand, g: &GlobalArgs) -> anyhow::Result<()> {
     }
 }
 
-fn keystore(args: &VerifyArgs) -> anyhow::Result<KeyStore> {
-    let mut store = KeyStore::new("keys");
-    // Earlier files win: merged last to first.
-    for path in args.keys.iter().rev() {
-        store.merge(KeyStore::load(path).map_err(anyhow::Error::msg)?);
-    }
-    if args.dns {
-        if !(args.dns_timeout > 0.0 && args.dns_timeout < 3600.0) {
-            crate::usage_error("--dns-timeout must be between 0 and 3600 seconds");
-        }
-        let timeout = std::time::Duration::from_secs_f64(args.dns_timeout);
-        let resolver = match args.dns_server {
-            Some(addr) => Resolver::new(addr, timeout),
-            None => Resolver::system(timeout).map_err(anyhow::Error::msg)?,
-        };
-        store.set_live(Box::new(resolver));
-    }
-    Ok(store)
-}
-
 fn verify(args: VerifyArgs, g: &GlobalArgs) -> anyhow::Result<()> {
-    let keys = keystore(&args)?;
-    let opts = ArchiveOptions {
-        as_of: args.as_of,
-        allow_sha1: args.allow_sha1,
-        variant: args.variant,
-    };
+    let keys = args.check.keystore()?;
+    let opts = args.check.options(args.variant);
     let mut out = Output::create(args.out.as_deref())?;
     let mut total = ArchiveSummary::default();
     for src in &args.sources {
