@@ -63,7 +63,7 @@ pub struct Ids {
 }
 
 fn text(v: &[u8]) -> String {
-    String::from_utf8_lossy(&v[..v.len().min(255)]).into_owned()
+    super::tags::shown(v)
 }
 
 fn number(tags: &TagList<'_>, name: &str) -> Result<Option<u64>, String> {

@@ -17,6 +17,32 @@ pub(crate) fn is_fws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// Tag text as error messages quote it: each run of folding white space
+/// as one space, so that a message stored with LF line ends gets the same
+/// reason as its CRLF wire form; at most 255 bytes.
+pub(crate) fn shown(v: &[u8]) -> String {
+    let mut out = Vec::with_capacity(v.len().min(255));
+    let mut blank = false;
+    for &b in v {
+        if out.len() == 255 {
+            break;
+        }
+        if is_fws(b) {
+            blank = true;
+            continue;
+        }
+        if blank && !out.is_empty() {
+            out.push(b' ');
+            if out.len() == 255 {
+                break;
+            }
+        }
+        blank = false;
+        out.push(b);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn trim_fws(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| !is_fws(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|&b| !is_fws(b)).map_or(start, |e| e + 1);
@@ -46,22 +72,16 @@ impl<'a> TagList<'a> {
                 continue;
             }
             let Some(eq) = memchr::memchr(b'=', spec) else {
-                return Err(format!(
-                    "tag without '=': {:?}",
-                    String::from_utf8_lossy(trim_fws(spec))
-                ));
+                return Err(format!("tag without '=': {:?}", shown(spec)));
             };
             let name = trim_fws(&spec[..eq]);
             let ok = name.first().is_some_and(u8::is_ascii_alphabetic)
                 && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
             if !ok {
-                return Err(format!(
-                    "bad tag name {:?}",
-                    String::from_utf8_lossy(&name[..name.len().min(40)])
-                ));
+                return Err(format!("bad tag name {:?}", shown(name)));
             }
             if tags.iter().any(|(n, _)| *n == name) {
-                return Err(format!("tag {} given twice", String::from_utf8_lossy(name)));
+                return Err(format!("tag {} given twice", shown(name)));
             }
             if tags.len() == MAX_TAGS {
                 return Err(format!("more than {MAX_TAGS} tags"));
