@@ -647,6 +647,8 @@ fn extract_with_planted_links(stdin: bool) {
     assert_eq!(t["b-1.txt"], b"three");
 }
 
+const ED25519: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/dkim/ed25519.pem");
+
 #[test]
 fn o_refuses_dangling_links_and_keeps_fifos_and_devices() {
     let root = scratch("dash-o");
@@ -656,6 +658,20 @@ fn o_refuses_dangling_links_and_keeps_fifos_and_devices() {
         vec!["b64", "encode", SAMPLE, "-o"],
         vec!["parse", "--json", SAMPLE, "-o"],
         vec!["show", SAMPLE, "-o"],
+        vec!["dkim", "verify", SAMPLE, "-o"],
+        vec!["dkim", "verify", SAMPLE, "--jsonl", "--save-keys"],
+        vec![
+            "dkim",
+            "sign",
+            SAMPLE,
+            "--domain",
+            "example.org",
+            "--selector",
+            "s",
+            "--key",
+            ED25519,
+            "-o",
+        ],
     ] {
         let mut a: Vec<&dyn AsRef<std::ffi::OsStr>> = args
             .iter()
