@@ -29,6 +29,19 @@ fn testdata() -> Vec<PathBuf> {
     out
 }
 
+/// Inputs the fuzz targets found (`testdata/fuzz-findings/`), kept as
+/// regression cases for the tree checks.
+fn fuzz_findings() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz-findings");
+    let mut out: Vec<PathBuf> = fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    out.sort();
+    out
+}
+
 fn eml(name: &str) -> Message {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/eml")
@@ -329,11 +342,55 @@ fn rebuild(e: EntityRef<'_>, out: &mut Vec<u8>) {
 }
 
 #[test]
+fn a_multipart_header_cut_short_by_a_delimiter_has_no_body() {
+    // The part's header block ends at the outer close delimiter, with no
+    // empty line; the part names the outer's boundary. The delimiter line
+    // closes the outer multipart: the part is an empty multipart that never
+    // saw its boundary (a leaf, as for any multipart without one).
+    for eol in ["\n", "\r\n"] {
+        let src = [
+            "Content-Type: multipart/mixed; boundary=b",
+            "",
+            "--b",
+            "Content-Type: multipart/mixed; boundary=b",
+            "--b--",
+        ]
+        .join(eol);
+        let msg = Message::parse(src.clone().into_bytes());
+        let root = msg.root();
+        let parts: Vec<EntityRef<'_>> = root.children().collect();
+        assert_eq!(parts.len(), 1, "{eol:?}");
+        let part = parts[0];
+        assert_eq!(part.kind(), Kind::Leaf);
+        assert!(part.body_range().is_empty(), "{:?}", part.body_range());
+        // It ends where the delimiter's line end begins.
+        let at = src.rfind("--b--").unwrap() - eol.len();
+        assert_eq!(part.range().end, at);
+        assert!(codes(&msg).contains(&DefectCode::MissingHeaderBodySeparator));
+        assert!(part
+            .defects()
+            .iter()
+            .any(|d| d.code == DefectCode::MissingBoundary));
+        assert!(!root
+            .defects()
+            .iter()
+            .any(|d| d.code == DefectCode::MissingCloseDelimiter));
+        let mut out = Vec::new();
+        rebuild(root, &mut out);
+        assert_eq!(out, src.as_bytes());
+    }
+}
+
+#[test]
 fn tree_rebuilds_the_source_on_testdata_and_corpora() {
     // `to_bytes()` is the source itself, so comparing it with the input
     // proves nothing: rebuild the message from the entity ranges instead.
     let mut n = 0;
-    for p in testdata().into_iter().chain(corpora()) {
+    for p in testdata()
+        .into_iter()
+        .chain(fuzz_findings())
+        .chain(corpora())
+    {
         let src = fs::read(&p).unwrap();
         let msg = Message::parse(src.clone());
         let root = msg.root();

@@ -4,8 +4,10 @@
 Seeds are real inputs in each target's input format (a leading knob byte
 where the target has one: 0 or 0xFF selects "take the rest as it is"), so a
 short CI run starts from deep parser states instead of growing 6-byte
-inputs. Sources: testdata/eml, testdata/mbox, testdata/base64 and a fixed
-sample of ../shared/corpora (every few files under 16 KiB, when present).
+inputs. Sources: testdata/eml, testdata/mbox, testdata/base64, a fixed
+sample of ../shared/corpora (every few files under 16 KiB, when present),
+and the inputs fuzzing found (testdata/fuzz-findings/TARGET-*.bin, each a
+seed of its TARGET as it is, so a fixed finding stays fixed).
 Deterministic: same inputs, same files (named by content hash). Kept small
 (about 1.5 MB in all).
 
@@ -106,6 +108,10 @@ def main():
             if b - a <= MAX_SEED and kept < 8:
                 write("mbox_split", b"\xff" + mbox[a:b])
                 kept += 1
+    for finding in sorted((ROOT / "testdata" / "fuzz-findings").glob("*.bin")):
+        target = finding.name.split("-", 1)[0]
+        if (OUT / target).is_dir():
+            write(target, finding.read_bytes())
     b64 = ROOT / "testdata" / "base64"
     text = (b64 / "attachment-crlf.b64").read_bytes()
     raw = (b64 / "random-64k.bin").read_bytes()

@@ -297,6 +297,14 @@ impl<'s> Parser<'s> {
             let body_start = e.body.start;
             match e.kind {
                 Kind::Leaf => return body_start,
+                // A header block cut short by a delimiter line of an open
+                // multipart (`header_extent`) leaves no body: that line
+                // belongs to the enclosing multipart, even when this one
+                // names the same boundary, so this one never sees its own.
+                Kind::Multipart if e.header.end == body_start => {
+                    self.no_delimiter(idx);
+                    return body_start;
+                }
                 Kind::Multipart => {
                     let param = e.content_type.boundary().unwrap_or_default().as_bytes();
                     // A boundary holding CR or LF can never match a line: its
