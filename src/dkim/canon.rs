@@ -138,6 +138,15 @@ pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
                     emit(b"\r\n");
                 }
             },
+            // Most lines hold no tab and no run of spaces, so nothing in
+            // them changes: pass them on whole rather than word by word.
+            Canon::Relaxed
+                if memchr::memchr(b'\t', line).is_none()
+                    && memchr::memmem::find(line, b"  ").is_none() =>
+            {
+                emit(line);
+                emit(b"\r\n");
+            }
             Canon::Relaxed => {
                 // Runs of blanks become one space; the line has no
                 // trailing blanks left.

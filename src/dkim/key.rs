@@ -2,16 +2,16 @@
 //! (RFC 6376 §3.6.1), and the private keys the signer reads.
 //!
 //! `p=` is, for RSA, usually a DER SubjectPublicKeyInfo and sometimes a bare
-//! PKCS#1 RSAPublicKey; ring takes only the latter, so [`spki_inner`] unwraps
+//! PKCS#1 RSAPublicKey; we verify with the latter, so [`spki_inner`] unwraps
 //! the former (a three-element DER walk, which is all SPKI is). For Ed25519
 //! (RFC 8463) `p=` is the raw 32-byte key; an SPKI-wrapped one is taken
 //! too. An empty `p=` is a revoked key.
 //!
 //! Private keys: PEM, PKCS#1 (`RSA PRIVATE KEY`) or PKCS#8 (`PRIVATE
 //! KEY`, RSA or Ed25519), or dkimpy's raw base64 Ed25519 seed (32 bytes).
-//! Every operation is ring's.
+//! Every operation is aws-lc-rs's.
 
-use ring::signature::{self, KeyPair};
+use aws_lc_rs::signature::{self, KeyPair};
 
 use super::tags::{strip_fws, TagList};
 use crate::base64::{DecodeMode, STANDARD};
@@ -40,7 +40,7 @@ impl KeyType {
 pub struct PublicKey {
     /// `k=` (default `rsa`).
     pub key_type: KeyType,
-    /// What ring verifies with: a PKCS#1 RSAPublicKey, or the raw Ed25519
+    /// What is verified with: a PKCS#1 RSAPublicKey, or the raw Ed25519
     /// key. Empty: revoked (`p=` empty).
     pub der: Vec<u8>,
     /// `h=`: acceptable hashes (`None`: all).
@@ -218,8 +218,8 @@ fn rsa_spki(pkcs1: &[u8]) -> Vec<u8> {
     der_wrap(0x30, &inner)
 }
 
-/// Why ring refused an RSA private key, in the signer's terms.
-fn rsa_rejected(e: ring::error::KeyRejected) -> String {
+/// Why aws-lc-rs refused an RSA private key, in the signer's terms.
+fn rsa_rejected(e: aws_lc_rs::error::KeyRejected) -> String {
     match e.to_string().as_str() {
         "TooSmall" | "TooLarge" => "RSA keys for signing must be 2048 to 4096 bits".into(),
         other => format!("bad RSA key: {other}"),
@@ -303,7 +303,7 @@ impl SigningKey {
             }
         };
         if let Inner::Rsa(k) = &inner {
-            let bits = k.public().modulus_len() * 8;
+            let bits = k.public_modulus_len() * 8;
             if !(2048..=4096).contains(&bits) {
                 return Err(format!(
                     "RSA keys for signing must be 2048 to 4096 bits, not {bits}"
@@ -333,7 +333,7 @@ impl SigningKey {
     /// The key record to publish: `v=DKIM1; k=...; p=...`.
     pub fn key_record(&self) -> String {
         let (k, p) = match &self.inner {
-            Inner::Rsa(r) => ("rsa", rsa_spki(r.public().as_ref())),
+            Inner::Rsa(r) => ("rsa", rsa_spki(r.public_key().as_ref())),
             Inner::Ed25519(e) => ("ed25519", e.public_key().as_ref().to_vec()),
         };
         let p = String::from_utf8(STANDARD.encode_to_vec(&p)).expect("base64 is ASCII");
@@ -345,10 +345,10 @@ impl SigningKey {
     pub(crate) fn sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
         match &self.inner {
             Inner::Rsa(k) => {
-                let mut sig = vec![0; k.public().modulus_len()];
+                let mut sig = vec![0; k.public_modulus_len()];
                 k.sign(
                     &signature::RSA_PKCS1_SHA256,
-                    &ring::rand::SystemRandom::new(),
+                    &aws_lc_rs::rand::SystemRandom::new(),
                     data,
                     &mut sig,
                 )
@@ -356,7 +356,7 @@ impl SigningKey {
                 Ok(sig)
             }
             Inner::Ed25519(k) => {
-                let digest = ring::digest::digest(&ring::digest::SHA256, data);
+                let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
                 Ok(k.sign(digest.as_ref()).as_ref().to_vec())
             }
         }

@@ -17,12 +17,12 @@
 //!
 //! Bad input (a field that does not parse, base64 that does not decode, a
 //! garbage key, a 100 KB `h=`, `l=` past the end) is a `permerror` with a
-//! reason: never a panic, never a pass. The cryptography is ring's.
+//! reason: never a panic, never a pass. The cryptography is aws-lc-rs's (AWS-LC).
 //!
 //! ```
 //! use mimeflow::dkim::{self, KeyStore, SignOptions, SigningKey, Verdict, VerifyOptions};
 //!
-//! let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+//! let pkcs8 = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
 //! let key = SigningKey::ed25519_from_pkcs8(pkcs8.as_ref()).unwrap();
 //! let opts = SignOptions { domain: "example.org".into(), selector: "s1".into(),
 //!                          timestamp: None, expiration: None, headers: None,

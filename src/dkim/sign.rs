@@ -5,7 +5,7 @@
 //! ([`super::verify`]) over the message with the new field in place and
 //! `b=` empty, so signer and verifier cannot disagree on what is signed.
 
-use ring::digest;
+use aws_lc_rs::digest;
 
 use super::canon::{BodyStream, Canon};
 use super::key::{KeyType, SigningKey};

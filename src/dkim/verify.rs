@@ -11,12 +11,14 @@
 //! 5. the body hash (`bh=`, `l=`): fail, or permerror for `l=` past the end;
 //! 6. the header hash and the signature: fail.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
-use ring::{digest, signature as ring_sig};
+use aws_lc_rs::{digest, signature as crypto};
 
 use super::canon::{self, Canon};
-use super::key::{parse_key_record, KeyType};
+use super::key::{parse_key_record, KeyType, PublicKey};
 use super::signature::{parse_signature, Hash, Signature};
 use super::tags::blank_b_tag;
 use super::{KeySource, Lookup, SigResult, Verdict, VerifyOptions};
@@ -165,7 +167,8 @@ fn check(
         }
         Lookup::TempFail { reason } => return (Temperror, reason),
     };
-    let key = match parse_key_record(&record) {
+    let entry = cached_key(&record, sig.hash);
+    let key = match &entry.key {
         Ok(k) => k,
         Err(e) => return (Permerror, format!("bad key: {e}")),
     };
@@ -219,27 +222,81 @@ fn check(
     }
     // Header.
     let data = header_data(msg, field, sig);
-    let ok = match (sig.key_type, sig.hash) {
-        (KeyType::Rsa, Hash::Sha256) => ring_sig::UnparsedPublicKey::new(
-            &ring_sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-            &key.der,
-        )
-        .verify(&data, &sig.b),
-        (KeyType::Rsa, Hash::Sha1) => ring_sig::UnparsedPublicKey::new(
-            &ring_sig::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-            &key.der,
-        )
-        .verify(&data, &sig.b),
-        (KeyType::Ed25519, _) => {
-            let h = digest::digest(&digest::SHA256, &data);
-            ring_sig::UnparsedPublicKey::new(&ring_sig::ED25519, &key.der)
-                .verify(h.as_ref(), &sig.b)
+    // Key bytes the cryptography refuses verify nothing.
+    let ok = entry.verifier.as_ref().is_some_and(|v| {
+        match sig.key_type {
+            // RFC 8463 §3: Ed25519 signs the SHA-256 of the header data.
+            KeyType::Ed25519 => {
+                v.verify_sig(digest::digest(&digest::SHA256, &data).as_ref(), &sig.b)
+            }
+            KeyType::Rsa => v.verify_sig(&data, &sig.b),
         }
-    };
-    match ok {
-        Ok(()) => (Pass, String::new()),
-        Err(_) => (Fail, "signature mismatch".into()),
+        .is_ok()
+    });
+    if ok {
+        (Pass, String::new())
+    } else {
+        (Fail, "signature mismatch".into())
     }
+}
+
+/// A key record read once: the record's tags, and the key parsed for one
+/// algorithm, ready to verify with (`None` when revoked or refused).
+struct CachedKey {
+    record: Vec<u8>,
+    hash: Hash,
+    key: Result<PublicKey, String>,
+    verifier: Option<crypto::ParsedPublicKey>,
+}
+
+/// Keys most recently used on this thread.
+const KEY_CACHE_LEN: usize = 16;
+
+thread_local! {
+    static KEY_CACHE: RefCell<VecDeque<Rc<CachedKey>>> = const { RefCell::new(VecDeque::new()) };
+}
+
+/// The key of `record` for signatures hashed with `hash`, from this
+/// thread's cache or read now. An archive is verified with a handful of
+/// keys, and setting an RSA key up for verification (its Montgomery
+/// constants) costs a fifth to a third of a verification, so each thread
+/// keeps its last few. The entry is found by the record's bytes, which
+/// alone decide what is parsed from it, so an entry is never stale
+/// whichever source the record came from; the oldest is dropped first.
+fn cached_key(record: &[u8], hash: Hash) -> Rc<CachedKey> {
+    KEY_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(i) = cache
+            .iter()
+            .position(|e| e.hash == hash && e.record == record)
+        {
+            let hit = cache.remove(i).expect("position is in range");
+            cache.push_front(Rc::clone(&hit));
+            return hit;
+        }
+        let key = parse_key_record(record);
+        let verifier = key.as_ref().ok().and_then(|k| {
+            let alg: &'static dyn crypto::VerificationAlgorithm = match (k.key_type, hash) {
+                (KeyType::Rsa, Hash::Sha256) => {
+                    &crypto::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+                }
+                (KeyType::Rsa, Hash::Sha1) => &crypto::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+                (KeyType::Ed25519, _) => &crypto::ED25519,
+            };
+            (!k.is_revoked())
+                .then(|| crypto::ParsedPublicKey::new(alg, &k.der).ok())
+                .flatten()
+        });
+        let entry = Rc::new(CachedKey {
+            record: record.to_vec(),
+            hash,
+            key,
+            verifier,
+        });
+        cache.truncate(KEY_CACHE_LEN - 1);
+        cache.push_front(Rc::clone(&entry));
+        entry
+    })
 }
 
 /// The body hash of `body` under `canon`, limited to `length` canonical
@@ -255,14 +312,30 @@ pub(crate) fn body_hash(
     let mut ctx = digest::Context::new(alg);
     let mut left = length.unwrap_or(u64::MAX);
     let mut total = 0u64;
+    // Relaxed canonicalization hands over a word at a time: gather the
+    // pieces so the hash is fed whole blocks, not one call per word.
+    let mut buf = [0u8; 8192];
+    let mut used = 0;
     canon::body(canon, body, |piece| {
         total += piece.len() as u64;
         let take = (piece.len() as u64).min(left) as usize;
-        if take > 0 {
-            ctx.update(&piece[..take]);
-            left -= take as u64;
+        if take == 0 {
+            return;
+        }
+        left -= take as u64;
+        let piece = &piece[..take];
+        if used + piece.len() > buf.len() {
+            ctx.update(&buf[..used]);
+            used = 0;
+        }
+        if piece.len() >= buf.len() {
+            ctx.update(piece);
+        } else {
+            buf[used..used + piece.len()].copy_from_slice(piece);
+            used += piece.len();
         }
     });
+    ctx.update(&buf[..used]);
     if let Some(l) = length {
         if l > total {
             return Err(format!(
