@@ -577,9 +577,12 @@ fn convert_writes_the_dkim_column() {
     assert_eq!(col[1], Some(vec![]));
 
     // Usage errors: --dkim for a format without the column, a key flag
-    // without --dkim, a bad --as-of.
+    // without --dkim (even one naming its default), a bad --as-of.
+    let (u4, u5) = (dir.path("u4"), dir.path("u5"));
     for args in [
         &["convert", &mbox, "--to", "mbox", &dir.path("u1"), "--dkim"][..],
+        &["convert", &mbox, "--to", "jsonl", &u4, "--as-of", "now"],
+        &["convert", &mbox, "--to", "jsonl", &u5, "--dns-timeout", "2"],
         &[
             "convert",
             &mbox,

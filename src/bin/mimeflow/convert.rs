@@ -141,7 +141,7 @@ pub fn convert(args: ConvertArgs, g: &GlobalArgs) -> anyhow::Result<()> {
     }
     if !args.dkim && args.dkim_check.any() {
         crate::usage_error(
-            "--keys, --dns, --as-of and --allow-sha1 choose how --dkim verifies; add --dkim",
+            "--keys, --dns, --dns-server, --dns-timeout, --as-of and --allow-sha1 choose how --dkim verifies; add --dkim",
         );
     }
     // Key files are read once here; every worker shares the store.

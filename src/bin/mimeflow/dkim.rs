@@ -60,13 +60,15 @@ pub struct CheckArgs {
     /// The DNS server for --dns [default: the first nameserver of /etc/resolv.conf]
     #[arg(long, value_name = "ADDR:PORT", requires = "dns")]
     dns_server: Option<std::net::SocketAddr>,
-    /// Seconds to wait for a DNS answer (twice, then temperror)
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-    dns_timeout: f64,
+    /// Seconds to wait for a DNS answer (twice, then temperror) [default: 2]
+    #[arg(long, value_name = "SECONDS")]
+    dns_timeout: Option<f64>,
     /// Judge expiry (x=) and future signatures (t=) as of: now, received,
-    /// date, or seconds since the epoch
-    #[arg(long, value_name = "WHEN", default_value = "now", value_parser = parse_as_of)]
-    as_of: AsOf,
+    /// date, or seconds since the epoch [default: now]
+    // No clap default for these two: `convert` refuses them without
+    // `--dkim`, so it must see whether they were given, even as the default.
+    #[arg(long, value_name = "WHEN", value_parser = parse_as_of)]
+    as_of: Option<AsOf>,
     /// Verify rsa-sha1 signatures instead of reporting them as policy
     #[arg(long)]
     allow_sha1: bool,
@@ -75,7 +77,11 @@ pub struct CheckArgs {
 impl CheckArgs {
     /// Whether any of these flags was given (`convert` wants `--dkim` then).
     pub fn any(&self) -> bool {
-        !self.keys.is_empty() || self.dns || self.as_of != AsOf::Now || self.allow_sha1
+        !self.keys.is_empty()
+            || self.dns
+            || self.dns_timeout.is_some()
+            || self.as_of.is_some()
+            || self.allow_sha1
     }
 
     /// The key store: the `--keys` files loaded once (earlier files win),
@@ -87,10 +93,11 @@ impl CheckArgs {
             store.merge(KeyStore::load(path).map_err(anyhow::Error::msg)?);
         }
         if self.dns {
-            if !(self.dns_timeout > 0.0 && self.dns_timeout < 3600.0) {
+            let secs = self.dns_timeout.unwrap_or(2.0);
+            if !(secs > 0.0 && secs < 3600.0) {
                 crate::usage_error("--dns-timeout must be between 0 and 3600 seconds");
             }
-            let timeout = std::time::Duration::from_secs_f64(self.dns_timeout);
+            let timeout = std::time::Duration::from_secs_f64(secs);
             let resolver = match self.dns_server {
                 Some(addr) => Resolver::new(addr, timeout),
                 None => Resolver::system(timeout).map_err(anyhow::Error::msg)?,
@@ -103,7 +110,7 @@ impl CheckArgs {
     /// The archive options of these flags.
     pub fn options(&self, variant: Option<Variant>) -> ArchiveOptions {
         ArchiveOptions {
-            as_of: self.as_of,
+            as_of: self.as_of.unwrap_or(AsOf::Now),
             allow_sha1: self.allow_sha1,
             variant,
         }
