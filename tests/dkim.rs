@@ -293,6 +293,61 @@ fn generated_keys_sign_and_verify() {
 }
 
 #[test]
+fn a_from_field_the_signature_does_not_cover_fails() {
+    // RFC 6376 §8.15: a From added to a signed message must not ride on
+    // its signature. Ours over-signs From, so the header hash breaks; a
+    // signature that names From only as often as the message had it
+    // (most signers' h=) fails by the count of From fields.
+    let keys = test_keys();
+    let key = SigningKey::from_pem(&data("rsa2048.pem")).unwrap();
+    let msg = b"From: Ada <ada@example.org>\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+    let opts = SignOptions {
+        domain: "example.org".into(),
+        selector: "rsa2048".into(),
+        timestamp: None,
+        expiration: None,
+        headers: None,
+        body_length: false,
+    };
+    let signed = dkim::sign_message(msg, &key, &opts).unwrap();
+    let text = String::from_utf8(signed.clone()).unwrap();
+    assert!(text.contains("h=from:from:to:subject;"), "{text}");
+    let added = [&b"From: Mallory <m@evil.example>\r\n"[..], &signed].concat();
+    let got = verdicts(&added, &keys, &VerifyOptions::default());
+    assert_eq!(got[0].0, Verdict::Fail, "{got:?}");
+    // h= without the over-signing entry: the count of From fields decides.
+    let once = opts.clone();
+    let plain = dkim::sign_message(msg, &key, &once).unwrap();
+    let plain = String::from_utf8(plain).unwrap().replacen(
+        "h=from:from:to:subject;",
+        "h=from:to:subject;",
+        1,
+    );
+    // The edit breaks the signature itself; what matters is which reason
+    // wins: the uncovered From comes before the header hash.
+    let added = format!("From: Mallory <m@evil.example>\r\n{plain}");
+    let got = verdicts(added.as_bytes(), &keys, &VerifyOptions::default());
+    assert_eq!(got[0].0, Verdict::Fail);
+    assert!(got[0].1.contains("From field it does not cover"), "{got:?}");
+    // No From field (here a byte-order mark makes the line no field): the
+    // signer refuses, as RFC 6376 §5.4 has it sign From.
+    for no_from in [
+        &b"To: b@example.net\r\nSubject: x\r\n\r\nbody\r\n"[..],
+        b"\xef\xbb\xbfFrom: a@example.org\r\nSubject: x\r\n\r\nbody\r\n",
+    ] {
+        let err = dkim::sign_message(no_from, &key, &opts).unwrap_err();
+        assert!(err.contains("no From field"), "{err}");
+    }
+    // A message with two From fields, both signed (and over-signed): a pass.
+    let two = b"From: a@example.org\r\nFrom: b@example.org\r\nSubject: x\r\n\r\nbody\r\n";
+    let signed = dkim::sign_message(two, &key, &opts).unwrap();
+    assert_eq!(
+        verdicts(&signed, &keys, &VerifyOptions::default()),
+        vec![(Verdict::Pass, String::new())]
+    );
+}
+
+#[test]
 fn body_length_limits_what_is_signed() {
     let key = SigningKey::from_pem(&data("ed25519.pem")).unwrap();
     let keys = test_keys();

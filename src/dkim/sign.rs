@@ -175,15 +175,27 @@ fn signature_field(
         Some(h) => h.iter().map(|s| s.to_ascii_lowercase()).collect(),
         None => DEFAULT_HEADERS.iter().map(|s| s.to_string()).collect(),
     };
+    // RFC 6376 §5.4: From must be signed; a message without one (or whose
+    // From line is not a field, as with a byte-order mark before it) has
+    // no author for a signature to vouch for.
+    if !fields
+        .iter()
+        .any(|f| header[f.name.clone()].eq_ignore_ascii_case(b"from"))
+    {
+        return Err("the message has no From field, which DKIM must sign (RFC 6376 §5.4)".into());
+    }
     let mut h: Vec<String> = Vec::new();
     for name in &wanted {
         check_token("header name", name)?;
-        // One entry per instance present, so every instance is signed.
+        // One entry per instance present, so every instance is signed;
+        // From once more (over-signing, RFC 6376 §8.15): the extra entry
+        // covers the absence of another From, so a From field added later
+        // breaks the signature instead of riding on it.
         let n = fields
             .iter()
             .filter(|f| header[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
             .count();
-        let n = if name == "from" { n.max(1) } else { n };
+        let n = if name == "from" { n + 1 } else { n };
         h.extend(std::iter::repeat_n(name.clone(), n));
     }
     if !h.iter().any(|n| n == "from") {

@@ -9,7 +9,8 @@
 //! 4. the key ([`KeySource`]): missing or unreachable (temperror, or
 //!    permerror for NXDOMAIN), unusable, revoked, or not for this `a=`;
 //! 5. the body hash (`bh=`, `l=`): fail, or permerror for `l=` past the end;
-//! 6. the header hash and the signature: fail.
+//! 6. a From field `h=` does not cover (RFC 6376 §8.15): fail;
+//! 7. the header hash and the signature: fail.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -219,6 +220,18 @@ fn check(
             return (Fail, "body hash mismatch".into());
         }
         Ok(_) => {}
+    }
+    // RFC 6376 §8.15: a From field more than `h=` names is one the signer
+    // never saw, added to show a reader another author over a valid
+    // signature. It fails, as dkimpy (which hashes one From more than
+    // `h=` names) and receivers that count From fields fail it; a signer
+    // that over-signs From (as ours does) covers the case itself.
+    let from_fields = msg.by_name.get(&b"from"[..]).map_or(0, Vec::len);
+    if from_fields > sig.headers.iter().filter(|h| *h == "from").count() {
+        return (
+            Fail,
+            "signature mismatch: a From field it does not cover (RFC 6376 §8.15)".into(),
+        );
     }
     // Header.
     let data = header_data(msg, field, sig);
