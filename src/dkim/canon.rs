@@ -142,7 +142,7 @@ pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
             // them changes: pass them on whole rather than word by word.
             Canon::Relaxed
                 if memchr::memchr(b'\t', line).is_none()
-                    && memchr::memmem::find(line, b"  ").is_none() =>
+                    && !memchr::memchr_iter(b' ', line).any(|i| line.get(i + 1) == Some(&b' ')) =>
             {
                 emit(line);
                 emit(b"\r\n");
