@@ -459,6 +459,8 @@ line_ends = st.lists(st.sampled_from(["a", "b c", "\r", "\n", "\r\n", "\u00e9", 
 
 @given(line_ends, st.sampled_from(["\n", "\r\n", "\r", "", "\\1", "\\n", "X\\g<0>"]))
 @example("a\rb\r\n\nc\n", "\\")
+@example("a\nb\n", "\r\n")
+@example("a\nb", "\\1")
 def test_write_lines(text, linesep):
     # Through Generator and BytesGenerator, with the policy's line end
     # (backslashes included, which a template would read).
