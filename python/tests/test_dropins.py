@@ -319,6 +319,20 @@ def test_base64mime(raw, maxlinelen, eol):
     assert_same(outcome(mbm.header_encode, latin), outcome(email.base64mime.header_encode, latin))
 
 
+def test_huge_outputs():
+    # Outputs past buffer::HUGE_OUTPUT (8 MiB), whose fresh storage is
+    # advised for huge pages: b2a_qp's pieces written into its bytes, and
+    # body_encode's str made by one copy. Cyrillic UTF-8: nearly every
+    # byte escaped, 3 MiB in, 9 MiB out.
+    line = "Съешь же ещё этих мягких французских булок, да выпей чаю.\n".encode()
+    raw = line * ((3 << 20) // len(line))
+    assert mb.b2a_qp(raw) == binascii.b2a_qp(raw)
+    assert mb.b2a_base64(raw * 3) == binascii.b2a_base64(raw * 3)
+    text = raw.decode("latin-1")
+    for eol in ("\n", "\r\n", "\u00e9"):
+        assert mqm.body_encode(text, 76, eol) == email.quoprimime.body_encode(text, 76, eol)
+
+
 # email._encoded_words: results with their defect lists, compared by the
 # defects' classes and messages (each call makes new defect objects).
 
