@@ -61,37 +61,71 @@ _QUOPRIMIME = [
     "email.quoprimime.header_encode",
     "email.quoprimime.header_decode",
 ]
+# email._encoded_words: the header parser calls decode and encode through
+# the module (`from email import _encoded_words as _ew`), test__encoded_words
+# calls every codec the same way, and email.message bound decode_b at import
+# (get_payload(decode=True) runs it on every Base64 body).
+_ENCODED_WORDS = [
+    "email._encoded_words." + n for n in ("decode_q", "encode_q", "decode_b", "encode_b", "decode", "encode")
+]
+_EW_LENGTHS = ["email._encoded_words.len_q", "email._encoded_words.len_b"]
+# The email package's private hot spots that install() replaces
+# (mimeflow.email._hotspots): contentmanager's Base64 line loop and the
+# generator's line writing, a method.
+_HOTSPOTS = ["email.contentmanager._encode_base64", "email.generator.Generator._write_lines"]
 SUITES: Dict[str, List[str]] = {
     "test_binascii": _B64_BINASCII + _QP_BINASCII,
     "test_base64": _B64_MODULE,
     "test_quopri": _QP_BINASCII + _QUOPRI,
     # The email package reaches binascii through base64mime (bound at
-    # import) and contentmanager (at call time), base64 through the
-    # encoded words and encoders._bencode (bound at import), quopri through
+    # import) and contentmanager (at call time), base64 through
+    # encoders._bencode (bound at import), quopri through
     # encoders._encodestring (bound at import) and the message's payload
-    # decoding, base64mime through email.charset.
+    # decoding, base64mime through email.charset. (base64.b64encode and
+    # b64decode are called by email._encoded_words alone, which mimeflow's
+    # encoded words replace as a whole, natively.)
     "test_email": _B64_BINASCII
-    + ["base64.b64encode", "base64.b64decode", "base64.encodebytes"]
+    + ["base64.encodebytes"]
     + ["quopri.encodestring", "quopri.decodestring"]
     + _BASE64MIME
-    + _QUOPRIMIME,
+    + _QUOPRIMIME
+    + _ENCODED_WORDS
+    + _EW_LENGTHS
+    + _HOTSPOTS,
 }
 
 # Left out of swap mode: mimeflow.quopri, swapped in for quopri's functions,
 # calls the native QP codec itself, not through binascii's names (which
 # test_binascii swaps and counts); install() replaces both.
-SWAP_LEAVES_OUT: Dict[str, List[str]] = {"test_quopri": _QP_BINASCII}
+# Nor, in test_email, the encoded words' length functions: only encode()
+# calls them, and mimeflow's encode(), swapped in, calls mimeflow's own
+# (install() counts them); nor the private hot spots, which only install()
+# replaces (a method is no module attribute to swap).
+SWAP_LEAVES_OUT: Dict[str, List[str]] = {"test_quopri": _QP_BINASCII, "test_email": _EW_LENGTHS + _HOTSPOTS}
 
 REPLACEMENT = {
     **{name: "mimeflow.binascii." + name.split(".")[1] for name in _B64_BINASCII + _QP_BINASCII},
     **{name: "mimeflow." + name.split(".")[1] for name in _B64_MODULE},
     **{name: "mimeflow." + name for name in _QUOPRI + _BASE64MIME + _QUOPRIMIME},
+    **{name: "mimeflow.email.encoded_words." + name.rpartition(".")[2] for name in _ENCODED_WORDS + _EW_LENGTHS},
+    "email.contentmanager._encode_base64": "mimeflow.email._hotspots.encode_base64_lines",
+    "email.generator.Generator._write_lines": "mimeflow.email._hotspots.write_lines",
 }
 
 
 def resolve(dotted: str) -> Any:
-    module, _, name = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    """The object a dotted name names: the longest importable module
+    prefix, then attributes (a class's method too)."""
+    parts = dotted.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(dotted)
 
 
 def related_modules(suite: str) -> List[Any]:

@@ -22,15 +22,29 @@ raises on the running interpreter. What is replaced:
   ``body_encode``, ``body_decode``, ``decode``, ``decodestring``,
   ``header_encode``, ``header_decode`` (which ``email.charset`` and
   ``email.header`` call);
+- ``email._encoded_words``'s ``decode_q``, ``encode_q``, ``len_q``,
+  ``decode_b``, ``encode_b``, ``len_b``, ``decode`` and ``encode``
+  (:mod:`mimeflow.email.encoded_words`; ``email._header_value_parser``
+  calls them through the module at call time), and the entries of its
+  tables ``_cte_decoders``, ``_cte_encoders`` and ``_cte_encode_length``;
 - the names bound at import: ``quopri.a2b_qp`` and ``b2a_qp``,
   ``email.base64mime.a2b_base64``, ``b2a_base64`` and ``b64encode``
   (``from binascii import ...``), ``email.encoders._bencode``
-  (``base64.encodebytes``) and ``_encodestring`` (``quopri.encodestring``).
+  (``base64.encodebytes``) and ``_encodestring`` (``quopri.encodestring``),
+  ``email.message.decode_b`` (``from email._encoded_words import
+  decode_b``, which ``get_payload(decode=True)`` runs on every Base64
+  body).
+
+Two private hot spots of the ``email`` package are replaced too
+(:mod:`mimeflow.email._hotspots`): ``email.contentmanager._encode_base64``,
+which encodes every ``bytes`` body ``set_content``/``add_attachment`` is
+given one ``b2a_base64`` call a line, by one native call; and
+``email.generator.Generator._write_lines``, the generator's loop that
+writes a body two ``write`` calls a line, by one line-end substitution and
+one ``write`` (the same characters reach the output, in fewer calls).
 
 A module that bound one of these names itself (``from binascii import
-a2b_base64``) before :func:`install` keeps the stdlib's function. The
-``email`` package's private code (the generator's line writing,
-``contentmanager``'s line loop) is left alone.
+a2b_base64``) before :func:`install` keeps the stdlib's function.
 
 ``install`` and ``uninstall`` take a lock, but patching module attributes
 is process-wide: call them at start-up, not while other threads encode.
@@ -41,31 +55,51 @@ from __future__ import annotations
 import contextlib
 import threading
 from types import ModuleType
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple, Union
 
 __all__ = ["install", "uninstall", "installed", "is_installed"]
 
 _lock = threading.Lock()
-# (module, name, original, replacement) of each name install() replaced.
-_saved: List[Tuple[ModuleType, str, Any, Any]] = []
+# A module or class (its attribute) or a dict (its entry) that holds a
+# stdlib name.
+_Holder = Union[ModuleType, type, Dict[str, Any]]
+# (holder, name, original, replacement) of each name install() replaced.
+_saved: List[Tuple[_Holder, str, Any, Any]] = []
 
 
-def _targets() -> List[Tuple[ModuleType, str, Any]]:
-    """(module, name, replacement) for every stdlib name install() sets."""
+def _get(holder: _Holder, name: str) -> Any:
+    return holder.get(name) if isinstance(holder, dict) else getattr(holder, name, None)
+
+
+def _set(holder: _Holder, name: str, value: Any) -> None:
+    if isinstance(holder, dict):
+        holder[name] = value
+    else:
+        setattr(holder, name, value)
+
+
+def _targets() -> List[Tuple[_Holder, str, Any]]:
+    """(holder, name, replacement) for every stdlib name install() sets."""
     import base64
     import binascii
+    import email._encoded_words  # type: ignore[import-not-found]  # (private: typeshed has no stub)
     import email.base64mime
+    import email.contentmanager
     import email.encoders
+    import email.generator
+    import email.message
     import email.quoprimime
     import quopri
 
     import mimeflow
+    import mimeflow.email._hotspots as hot
     import mimeflow.email.base64mime as mbm
+    import mimeflow.email.encoded_words as mew
     import mimeflow.email.quoprimime as mqm
     import mimeflow.quopri as mq
     from mimeflow import binascii as mb
 
-    targets: List[Tuple[ModuleType, str, Any]] = []
+    targets: List[Tuple[_Holder, str, Any]] = []
     for name in ("a2b_base64", "b2a_base64", "a2b_qp", "b2a_qp"):
         targets.append((binascii, name, getattr(mb, name)))
     for name in ("a2b_qp", "b2a_qp"):
@@ -87,22 +121,35 @@ def _targets() -> List[Tuple[ModuleType, str, Any]]:
         (email.base64mime, "b64encode", mimeflow.b64encode),
         (email.encoders, "_bencode", mimeflow.encodebytes),
         (email.encoders, "_encodestring", mq.encodestring),
+        (email.message, "decode_b", mew.decode_b),
+        (email.contentmanager, "_encode_base64", hot.encode_base64_lines),
+        (email.generator.Generator, "_write_lines", hot.write_lines),
     ]
+    ew = email._encoded_words
+    for name in mew.__all__:
+        targets.append((ew, name, getattr(mew, name)))
+    # The tables the stdlib's decode() and encode() look the codecs up in,
+    # filled at import: their entries too, for code that kept the stdlib's
+    # decode or encode (from email._encoded_words import decode).
+    for table in ("_cte_decoders", "_cte_encoders", "_cte_encode_length"):
+        for cte, fn in getattr(mew, table).items():
+            targets.append((getattr(ew, table), cte, fn))
     return targets
 
 
 def install() -> None:
     """Replace the stdlib's Base64 and quoted-printable functions with
     mimeflow's (see the module docs for the list), in ``binascii``,
-    ``base64``, ``quopri``, ``email.base64mime`` and ``email.encoders``. Results and exceptions
+    ``base64``, ``quopri``, ``email.base64mime``, ``email.quoprimime``,
+    ``email._encoded_words``, ``email.message`` and ``email.encoders``. Results and exceptions
     stay the stdlib's. Calling it again while installed does nothing;
     :func:`uninstall` reverts it."""
     with _lock:
         if _saved:
             return
-        for module, name, new in _targets():
-            _saved.append((module, name, getattr(module, name), new))
-            setattr(module, name, new)
+        for holder, name, new in _targets():
+            _saved.append((holder, name, _get(holder, name), new))
+            _set(holder, name, new)
 
 
 def uninstall() -> None:
@@ -111,9 +158,9 @@ def uninstall() -> None:
     it is. Does nothing when not installed."""
     with _lock:
         while _saved:
-            module, name, old, new = _saved.pop()
-            if getattr(module, name, None) is new:
-                setattr(module, name, old)
+            holder, name, old, new = _saved.pop()
+            if _get(holder, name) is new:
+                _set(holder, name, old)
 
 
 def is_installed() -> bool:

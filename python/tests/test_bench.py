@@ -79,3 +79,16 @@ def test_dropins_bench_quick():
     rows = [line for line in out.stdout.splitlines() if "KiB" in line or " B " in line]
     assert len(rows) == 4 * 14, out.stdout
     assert "targets met:" in out.stdout and out.stderr == ""
+
+
+def test_dropins_paths_bench_quick():
+    """benches/python_dropins_paths.py runs end to end: install() must not
+    change the composed and serialised message, nor what the corpora read
+    as (checked before anything is timed); no figure is judged."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benches" / "python_dropins_paths.py"
+    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, check=True)
+    rows = [line for line in out.stdout.splitlines() if line.endswith("x")]
+    assert len(rows) >= 4, out.stdout  # the corpora row needs ../shared/corpora
+    assert out.stderr == ""

@@ -10,9 +10,13 @@ import array
 import base64
 import binascii
 import email
+import email._encoded_words as ew
 import email.base64mime
+import email.contentmanager
 import email.encoders
+import email.generator
 import email.header
+import email.message
 import email.policy
 import email.quoprimime
 import io
@@ -26,7 +30,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import mimeflow
+import mimeflow.email._hotspots as hot
 import mimeflow.email.base64mime as mbm
+import mimeflow.email.encoded_words as mew
 import mimeflow.email.quoprimime as mqm
 import mimeflow.quopri as mq
 from mimeflow import binascii as mb
@@ -313,6 +319,186 @@ def test_base64mime(raw, maxlinelen, eol):
     assert_same(outcome(mbm.header_encode, latin), outcome(email.base64mime.header_encode, latin))
 
 
+def test_huge_outputs():
+    # Outputs past buffer::HUGE_OUTPUT (8 MiB), whose fresh storage is
+    # advised for huge pages: b2a_qp's pieces written into its bytes, and
+    # body_encode's str made by one copy. Cyrillic UTF-8: nearly every
+    # byte escaped, 3 MiB in, 9 MiB out.
+    line = "Съешь же ещё этих мягких французских булок, да выпей чаю.\n".encode()
+    raw = line * ((3 << 20) // len(line))
+    assert mb.b2a_qp(raw) == binascii.b2a_qp(raw)
+    assert mb.b2a_base64(raw * 3) == binascii.b2a_base64(raw * 3)
+    text = raw.decode("latin-1")
+    for eol in ("\n", "\r\n", "\u00e9"):
+        assert mqm.body_encode(text, 76, eol) == email.quoprimime.body_encode(text, 76, eol)
+
+
+# email._encoded_words: results with their defect lists, compared by the
+# defects' classes and messages (each call makes new defect objects).
+
+
+def plain(result):
+    """A result with every defect replaced by (class, message), and every
+    other value by (type, value), so that bytes and bytearray differ."""
+    if isinstance(result, tuple):
+        return tuple(plain(r) for r in result)
+    if isinstance(result, list):
+        return [(type(d), str(d)) for d in result]
+    return (type(result), result)
+
+
+def assert_same_ew(ours, theirs):
+    def norm(o):
+        return o if o[0] == "err" else ("ok", plain(o[1]))
+
+    assert_same(norm(ours), norm(theirs))
+
+
+# Base64 words: what encoders write, with its padding cut short, whitespace
+# and stray characters put in, and random bytes.
+b64_text = st.binary(max_size=60).map(lambda b: base64.b64encode(b))
+b64_words = st.one_of(
+    b64_text,
+    b64_text.map(lambda b: b.rstrip(b"=")),
+    st.tuples(b64_text, st.lists(st.tuples(st.integers(0, 100), st.sampled_from(b" \t\r\n?!=_*-\x80\xff")))).map(
+        lambda t: _insert(t[0], t[1])
+    ),
+    corner,
+    st.binary(max_size=40),
+)
+
+
+def _insert(data, inserts):
+    out = bytearray(data)
+    for pos, c in inserts:
+        out.insert(pos % (len(out) + 1), c)
+    return bytes(out)
+
+
+q_words = st.one_of(
+    st.binary(max_size=80).map(lambda b: ew.encode_q(b).encode("ascii")),
+    st.binary(max_size=40).map(lambda b: bytes(b"=_aF0gG \x80"[c % 9] for c in b)),
+    st.binary(max_size=80),
+)
+
+
+@given(b64_words)
+@example(b"QUJD=")
+@example(b"QUJD=QQ==")
+@example(b"A")
+@example(b"AB=C")
+@example(b"YWJj\nZA")
+def test_ew_decode_b(data):
+    assert_same_ew(outcome(mew.decode_b, data), outcome(ew.decode_b, data))
+    assert_same_ew(outcome(mew.decode_b, bytearray(data)), outcome(ew.decode_b, bytearray(data)))
+
+
+@given(st.integers(1, 200), st.sampled_from([b"\n", b"\r\n", b" "]), st.binary(max_size=400))
+def test_ew_decode_b_every_line_length(width, sep, raw):
+    # Message.get_payload(decode=True) hands decode_b a whole body with its
+    # line breaks taken out; the word text may also keep them.
+    text = base64.b64encode(raw)
+    lines = sep.join(text[i : i + width] for i in range(0, len(text), width))
+    for data in (lines, lines.replace(sep, b"")):
+        assert_same_ew(outcome(mew.decode_b, data), outcome(ew.decode_b, data))
+
+
+@given(q_words)
+@example(b"=4")
+@example(b"=5F_=5f")
+def test_ew_decode_q(data):
+    assert_same_ew(outcome(mew.decode_q, data), outcome(ew.decode_q, data))
+
+
+@given(st.binary(max_size=200))
+def test_ew_encoders(raw):
+    for name in ("encode_q", "len_q", "encode_b", "len_b"):
+        assert_same(outcome(getattr(mew, name), raw), outcome(getattr(ew, name), raw))
+
+
+@pytest.mark.parametrize("data", ["QUJD", "=41", 1, None, memoryview(b"=41"), bytearray(b"=41 x"), [65, 32]], ids=repr)
+def test_ew_input_types(data):
+    for name in ("decode_q", "encode_q", "len_q", "decode_b", "encode_b", "len_b"):
+        assert_same_ew(outcome(getattr(mew, name), data), outcome(getattr(ew, name), data))
+
+
+charsets = st.sampled_from(["utf-8", "latin-1", "iso-8859-1", "us-ascii", "koi8-r", "unknown-8bit", "x-unknown", "UTF-8"])
+
+
+@given(
+    st.one_of(st.text(max_size=60), st.text(alphabet=st.characters(max_codepoint=255), max_size=60)),
+    charsets,
+    st.sampled_from([None, "q", "b", "x"]),
+    st.sampled_from(["", "en", "de-CH"]),
+)
+def test_ew_encode_and_decode(text, charset, encoding, lang):
+    ours = outcome(mew.encode, text, charset, encoding, lang)
+    assert_same(ours, outcome(ew.encode, text, charset, encoding, lang))
+    if ours[0] == "ok":
+        assert_same_ew(outcome(mew.decode, ours[1]), outcome(ew.decode, ours[1]))
+
+
+@given(charsets, st.sampled_from(["q", "Q", "b", "B", "x"]), st.one_of(b64_words, q_words), st.sampled_from(["", "*en"]))
+@example("utf-8", "b", b"QUJD=", "")
+@example("utf-8", "q", b"=C3=A9=FF", "")
+def test_ew_decode_words(charset, cte, raw, lang):
+    # The word's text as the header parser hands it over: str, with
+    # undecodable bytes as surrogate escapes.
+    word = "=?%s%s?%s?%s?=" % (charset, lang, cte, raw.replace(b"?", b"").decode("ascii", "surrogateescape"))
+    assert_same_ew(outcome(mew.decode, word), outcome(ew.decode, word))
+
+
+@pytest.mark.parametrize("word", ["=?utf-8?q?a?b?=", "=?utf-8?q?", "", "=?utf-8?x?abc?=", "=?ut\udcff?q?a?="], ids=repr)
+def test_ew_malformed_words(word):
+    assert_same_ew(outcome(mew.decode, word), outcome(ew.decode, word))
+
+
+# The email package's private hot spots (mimeflow.email._hotspots).
+
+
+@given(st.binary(max_size=2000), st.one_of(st.integers(-2, 200), st.sampled_from([None, 78.0])))
+@example(b"", 78)
+@example(b"abc", 3)
+def test_encode_base64_lines(data, max_line_length):
+    import email.contentmanager
+
+    std = hot._std_encode_base64
+    assert email.contentmanager._encode_base64 in (std, hot.encode_base64_lines)
+    for d in (data, bytearray(data), memoryview(data)):
+        assert_same(outcome(hot.encode_base64_lines, d, max_line_length), outcome(std, d, max_line_length))
+
+
+line_ends = st.lists(st.sampled_from(["a", "b c", "\r", "\n", "\r\n", "\u00e9", "=", "\udcff"]), max_size=60).map("".join)
+
+
+@given(line_ends, st.sampled_from(["\n", "\r\n", "\r", "", "\\1", "\\n", "X\\g<0>"]))
+@example("a\rb\r\n\nc\n", "\\")
+@example("a\nb\n", "\r\n")
+@example("a\nb", "\\1")
+def test_write_lines(text, linesep):
+    # Through Generator and BytesGenerator, with the policy's line end
+    # (backslashes included, which a template would read).
+    import email.generator
+
+    def run(write_lines):
+        saved = email.generator.Generator._write_lines
+        email.generator.Generator._write_lines = write_lines
+        try:
+            policy = email.policy.default.clone(linesep=linesep)
+            sio, bio = io.StringIO(), io.BytesIO()
+            out = []
+            for cls, f in ((email.generator.Generator, sio), (email.generator.BytesGenerator, bio)):
+                g = cls(f, policy=policy)
+                g._NL = policy.linesep  # as flatten() sets it
+                out.append(outcome(g._write_lines, text)[0])
+                out.append(f.getvalue())  # what was written before any error
+            return out
+        finally:
+            email.generator.Generator._write_lines = saved
+
+    assert run(hot.write_lines) == run(hot._std_write_lines)
+
+
 def test_module_attributes():
     assert mb.Error is binascii.Error
     assert mb.Incomplete is binascii.Incomplete
@@ -346,7 +532,21 @@ PATCHED = [
     (email.quoprimime, "body_encode", lambda: mqm.body_encode),
     (email.quoprimime, "decode", lambda: mqm.decode),
     (email.quoprimime, "header_decode", lambda: mqm.header_decode),
+    (email.message, "decode_b", lambda: mew.decode_b),
+    (ew, "decode_q", lambda: mew.decode_q),
+    (ew, "encode_q", lambda: mew.encode_q),
+    (ew, "len_q", lambda: mew.len_q),
+    (ew, "decode_b", lambda: mew.decode_b),
+    (ew, "encode_b", lambda: mew.encode_b),
+    (ew, "len_b", lambda: mew.len_b),
+    (ew, "decode", lambda: mew.decode),
+    (ew, "encode", lambda: mew.encode),
+    (email.contentmanager, "_encode_base64", lambda: hot.encode_base64_lines),
+    (email.generator.Generator, "_write_lines", lambda: hot.write_lines),
 ]
+
+# The entries of email._encoded_words's codec tables (filled at import).
+TABLES = [(getattr(ew, t), cte, getattr(mew, t)[cte]) for t in ("_cte_decoders", "_cte_encoders", "_cte_encode_length") for cte in "qb"]
 
 
 @pytest.fixture
@@ -364,10 +564,13 @@ def test_install_and_uninstall(clean):
     assert mimeflow.is_installed()
     for module, name, ours in PATCHED:
         assert getattr(module, name) is ours(), (module.__name__, name)
+    tables = [table[cte] for table, cte, _ in TABLES]
+    assert tables == [ours for _, _, ours in TABLES]
     mimeflow.install()  # a second call changes nothing
     mimeflow.uninstall()
     assert not mimeflow.is_installed()
     assert [getattr(m, n) for m, n, _ in PATCHED] == clean
+    assert all(table[cte] is not ours and table[cte].__module__ == "email._encoded_words" for table, cte, ours in TABLES)
     mimeflow.uninstall()  # nor does a second uninstall
 
 
@@ -428,6 +631,8 @@ def test_email_round_trip_installed(attachment):
         assert email.base64mime.decode(legacy) == attachment
     assert ours == plain
     assert payloads[-1] == attachment
+    # get_payload(decode=True) ran mimeflow's decode_b on the Base64 part.
+    assert parsed.get_payload()[-1].defects == []
     assert legacy == email.base64mime.body_encode(attachment)
 
 

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use super::run;
+use super::{buffer, run};
 use crate::qp;
 
 /// `body_encode(body, maxlinelen, eol)` over latin-1 bytes (non-empty
@@ -27,20 +27,34 @@ pub(crate) fn quoprimime_body_encode<'py>(
         return Err(PyValueError::new_err("maxlinelen must be at least 4"));
     }
     let out = run(py, body.len(), || {
-        let mut out = Vec::new();
+        // Room for the usual worst case (every byte escaped, a soft break
+        // a line), so that a large output is one fresh allocation advised
+        // for huge pages rather than a growing one; longer line ends may
+        // still grow it.
+        let soft_breaks = body.len().saturating_mul(3) / (maxlinelen - 1) + 1;
+        let mut out = Vec::with_capacity(
+            body.len()
+                .saturating_mul(3)
+                .saturating_add(soft_breaks.saturating_mul(1 + eol.len())),
+        );
+        buffer::advise_huge_pages(out.as_ptr(), out.capacity());
         qp::quoprimime_body_encode(body, maxlinelen, eol, &mut out);
         Ok::<_, PyErr>(out)
     })?;
-    Ok(latin1_str(py, &out))
+    latin1_str(py, &out)
 }
 
 /// The `str` whose characters are the bytes of `b` (latin-1): the output is
-/// ASCII unless `eol` is not, so that is the path taken.
-fn latin1_str<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
-    match std::str::from_utf8(b) {
-        Ok(s) if b.is_ascii() => PyString::new(py, s),
-        _ => PyString::new(py, &b.iter().map(|&c| char::from(c)).collect::<String>()),
+/// ASCII unless `eol` is not, so that path ([`buffer::ascii_str`]) comes
+/// first.
+fn latin1_str<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    if let Some(s) = buffer::ascii_str(py, b)? {
+        return Ok(s);
     }
+    Ok(PyString::new(
+        py,
+        &b.iter().map(|&c| char::from(c)).collect::<String>(),
+    ))
 }
 
 /// `decode(encoded, eol)` of ASCII bytes (non-empty), as latin-1 bytes.
