@@ -104,6 +104,29 @@ impl<'a> Out<'a> {
         self.0
     }
 
+    /// Asks the kernel to back this output with 2 MiB pages when it is at
+    /// least [`HUGE_PAGE_OUTPUT`] long; a no-op otherwise, and off Linux.
+    /// See [`HUGE_PAGE_OUTPUT`] for why.
+    pub(crate) fn prefer_huge_pages(&mut self) {
+        #[cfg(target_os = "linux")]
+        if self.0.len() >= HUGE_PAGE_OUTPUT {
+            const HUGE: usize = 2 << 20;
+            let start = self.0.as_mut_ptr() as usize;
+            let first = start.next_multiple_of(HUGE);
+            let end = (start + self.0.len()) / HUGE * HUGE;
+            if first < end {
+                // SAFETY: [first, end) lies inside this view, memory we
+                // hold uniquely; MADV_HUGEPAGE only changes how the kernel
+                // backs the pages (their contents and mapping stay), so no
+                // one's memory changes. A failure (a kernel without THP)
+                // leaves the ordinary pages, so the result is ignored.
+                unsafe {
+                    libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+                }
+            }
+        }
+    }
+
     /// The whole view as the uninitialised slice, for as long as the view
     /// lives (to split it over threads).
     ///
@@ -115,6 +138,21 @@ impl<'a> Out<'a> {
         self.0
     }
 }
+
+/// Output size (bytes) from which [`Out::prefer_huge_pages`] asks for
+/// 2 MiB pages. An output this large is fresh memory on every call (glibc
+/// gives each allocation of 32 MiB or more, its `DEFAULT_MMAP_THRESHOLD_MAX`,
+/// a mapping of its own and unmaps it on free; Python's `bytes` come from
+/// malloc), so every 4 KiB page of it faults on first write, and in the VMs
+/// this project runs on a fault costs microseconds: Python's `b64encode` of
+/// 64 MiB took 21.5k faults and ~75% system time a call, 0.87 GB/s against
+/// pybase64's 0.91 (`perf stat -e page-faults,task-clock`, Zen 4 EPYC,
+/// Firecracker guest, THP `madvise`). With the advice, 43 faults of 2 MiB
+/// pages: 3.2-4.0 GB/s. Smaller outputs are usually reused heap memory
+/// (glibc raises its mapping threshold to the size of a freed mapping),
+/// where 16 MiB showed no gain, and advising part of the heap would leave
+/// the flag on whatever is allocated there later.
+pub(crate) const HUGE_PAGE_OUTPUT: usize = 32 << 20;
 
 /// Appends at most `max` bytes to `vec`, produced by `fill`, which returns how
 /// many bytes of the view it wrote (a prefix).

@@ -14,7 +14,8 @@
 //! Outputs: [`OutBytes`] hands out the uninitialised storage of a new `bytes`
 //! object (through the `PyBytesWriter` API, a compat shim before 3.15), so
 //! the codec writes its result exactly once and no zeroing pass or copy
-//! follows; `finish` trims it to the length written.
+//! follows; `finish` trims it to the length written. A large one asks for
+//! huge pages first ([`Out::prefer_huge_pages`]).
 #![allow(unsafe_code)]
 
 use core::mem::MaybeUninit;
@@ -173,7 +174,10 @@ impl OutBytes {
         if writer.is_null() {
             return Err(PyErr::fetch(py));
         }
-        Ok(OutBytes { writer, cap })
+        let mut out = OutBytes { writer, cap };
+        // A large output is fresh memory whose page faults dominate the call.
+        out.spare().prefer_huge_pages();
+        Ok(out)
     }
 
     /// The `cap` bytes of storage, uninitialised, as a write-only view.
