@@ -106,7 +106,9 @@ impl<'a> Out<'a> {
 
     /// Asks the kernel to back this output with 2 MiB pages when it is at
     /// least [`HUGE_PAGE_OUTPUT`] long; a no-op otherwise, and off Linux.
-    /// See [`HUGE_PAGE_OUTPUT`] for why.
+    /// See [`HUGE_PAGE_OUTPUT`] for why. Python's outputs call it; the
+    /// library's own `Vec` outputs do not (not measured there yet).
+    #[cfg(feature = "python")]
     pub(crate) fn prefer_huge_pages(&mut self) {
         #[cfg(target_os = "linux")]
         if self.0.len() >= HUGE_PAGE_OUTPUT {
@@ -152,6 +154,7 @@ impl<'a> Out<'a> {
 /// (glibc raises its mapping threshold to the size of a freed mapping),
 /// where 16 MiB showed no gain, and advising part of the heap would leave
 /// the flag on whatever is allocated there later.
+#[cfg(feature = "python")]
 pub(crate) const HUGE_PAGE_OUTPUT: usize = 32 << 20;
 
 /// Appends at most `max` bytes to `vec`, produced by `fill`, which returns how
