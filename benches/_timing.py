@@ -43,3 +43,24 @@ def cpu():
         return platform.processor() or platform.machine()
     return (f"{fields.get('model name', '?')}, cpu family {fields.get('cpu family', '?')}, "
             f"model {fields.get('model', '?')}")
+
+
+def measure_interleaved(fns, arg, repeat, min_time=0.02):
+    """Median seconds per call of each callable in `fns` (a dict), the runs
+    taken in turn (a, b, c, a, b, c, ...) so that a slow spell of a shared
+    machine falls on every contender alike."""
+    timers = {k: timeit.Timer(lambda f=f: f(arg)) for k, f in fns.items()}
+    numbers = {}
+    for k, timer in timers.items():
+        number = 1
+        while True:
+            t = timer.timeit(number)
+            if t >= min_time:
+                break
+            number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
+        numbers[k] = number
+    runs = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, timer in timers.items():
+            runs[k].append(timer.timeit(numbers[k]) / numbers[k])
+    return {k: statistics.median(v) for k, v in runs.items()}

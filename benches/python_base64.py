@@ -1,120 +1,142 @@
 #!/usr/bin/env python3
-"""Python-level Base64 throughput: mimeflow vs the stdlib vs pybase64.
+"""Python-level Base64 throughput: mimeflow vs pybase64 (and the stdlib).
 
 Run on a release build of the extension (``maturin develop --release``):
 
-    python benches/python_base64.py            # 64 KiB and 16 MiB
-    python benches/python_base64.py --sizes 4096 --repeat 9
+    python benches/python_base64.py                  # 256 B ... 64 MiB, both thread settings
+    python benches/python_base64.py --threads 1      # RAYON_NUM_THREADS=1 only
+    python benches/python_base64.py --sizes 4096 --repeat 9 --stdlib
+
+Sizes go from 256 B to 64 MiB in steps of 4x (``--sizes`` picks others).
+Each thread setting runs in a child process of its own, since rayon reads
+``RAYON_NUM_THREADS`` once: ``1`` is the required comparison (pybase64 runs
+on one thread), ``default`` is what a user gets (rayon's threads share
+inputs from ``PARALLEL_THRESHOLD`` up).
 
 Throughput is in GB/s of *binary* (decoded) bytes for every operation, so
 encode and decode rows compare directly; each figure is the median of
-``--repeat`` timeit runs, each run long enough (>= ~20 ms) to time well.
-Every implementation's output is checked against the stdlib's once before
-it is timed, so a wrong answer fails the bench instead of being measured.
-pybase64 columns are skipped when it is not installed (``pip install
-pybase64``).
+``--repeat`` timeit runs (each >= ~20 ms), the contenders' runs taken in
+turn so that a busy spell of a shared machine falls on all of them, and the
+ratio is mimeflow's median over pybase64's. Every implementation's output is
+checked against the stdlib's once before it is timed, so a wrong answer
+fails the bench instead of being measured. pybase64 has no
+``decodebytes``: its row compares with ``pybase64.b64decode`` (not
+validating, which skips the line breaks). The stdlib column is off by
+default (``--stdlib``): at 64 MiB one of its calls takes a good part of a
+second.
 """
 
 import argparse
 import base64
 import os
+import subprocess
 import sys
 
-from _timing import human, measure
+from _timing import cpu, human, measure_interleaved
 
-import mimeflow
-from mimeflow import _native
-
-try:
-    import pybase64
-except ImportError:  # optional peer
-    pybase64 = None
+SIZES = [256 << (2 * i) for i in range(10)]  # 256 B, 1 KiB, ..., 64 MiB
 
 
 def operations(data):
     """(name, input, {impl: callable}) for one binary payload."""
+    import mimeflow
+    import pybase64
+
     enc = base64.b64encode(data)
     mime_lf = base64.encodebytes(data)
     mime_crlf = mime_lf.replace(b"\n", b"\r\n")
-    ops = [
-        (
-            "b64encode",
-            data,
-            {
-                "mimeflow": mimeflow.b64encode,
-                "stdlib": base64.b64encode,
-                "pybase64": pybase64 and pybase64.b64encode,
-            },
-        ),
-        (
-            "b64decode(validate=True)",
-            enc,
-            {
-                "mimeflow": lambda s: mimeflow.b64decode(s, validate=True),
-                "stdlib": lambda s: base64.b64decode(s, validate=True),
-                "pybase64": pybase64 and (lambda s: pybase64.b64decode(s, validate=True)),
-            },
-        ),
-        (
-            "MIME decode LF (decodebytes)",
-            mime_lf,
-            {
-                "mimeflow": mimeflow.decodebytes,
-                "stdlib": base64.decodebytes,
-                "pybase64": pybase64 and pybase64.b64decode,  # it has no decodebytes
-            },
-        ),
-        (
-            "MIME decode CRLF (decodebytes)",
-            mime_crlf,
-            {
-                "mimeflow": mimeflow.decodebytes,
-                "stdlib": base64.decodebytes,
-                "pybase64": pybase64 and pybase64.b64decode,  # it has no decodebytes
-            },
-        ),
-        (
-            "MIME encode (encodebytes)",
-            data,
-            {
-                "mimeflow": mimeflow.encodebytes,
-                "stdlib": base64.encodebytes,
-                "pybase64": pybase64 and pybase64.encodebytes,
-            },
-        ),
+    return [
+        ("b64encode", data, {
+            "mimeflow": mimeflow.b64encode,
+            "pybase64": pybase64.b64encode,
+            "stdlib": base64.b64encode,
+        }),
+        ("b64decode", enc, {
+            "mimeflow": mimeflow.b64decode,
+            "pybase64": pybase64.b64decode,
+            "stdlib": base64.b64decode,
+        }),
+        ("b64decode(validate=True)", enc, {
+            "mimeflow": lambda s: mimeflow.b64decode(s, validate=True),
+            "pybase64": lambda s: pybase64.b64decode(s, validate=True),
+            "stdlib": lambda s: base64.b64decode(s, validate=True),
+        }),
+        ("encodebytes", data, {
+            "mimeflow": mimeflow.encodebytes,
+            "pybase64": pybase64.encodebytes,
+            "stdlib": base64.encodebytes,
+        }),
+        ("decodebytes LF", mime_lf, {
+            "mimeflow": mimeflow.decodebytes,
+            "pybase64": pybase64.b64decode,  # it has no decodebytes
+            "stdlib": base64.decodebytes,
+        }),
+        ("decodebytes CRLF", mime_crlf, {
+            "mimeflow": mimeflow.decodebytes,
+            "pybase64": pybase64.b64decode,  # it has no decodebytes
+            "stdlib": base64.decodebytes,
+        }),
     ]
-    return ops
+
+
+def run_one(args):
+    """The table for this process's thread setting."""
+    import pybase64
+
+    from mimeflow import _native
+
+    impls = ["mimeflow", "pybase64"] + (["stdlib"] if args.stdlib else [])
+    threads = os.environ.get("RAYON_NUM_THREADS", "default")
+    print(f"RAYON_NUM_THREADS={threads} (cores: {os.cpu_count()}), python {sys.version.split()[0]}, "
+          f"mimeflow backend {_native.backend()}, PARALLEL_THRESHOLD "
+          f"{human(_native.PARALLEL_THRESHOLD)}, pybase64 {pybase64.__version__} "
+          f"({pybase64.get_version()})")
+    print(f"GB/s of binary data, median of {args.repeat} runs; ratio = mimeflow / pybase64\n")
+    head = f"{'operation':26} {'size':>7} " + " ".join(f"{i:>9}" for i in impls) + f" {'ratio':>7}"
+    print(head)
+    print("-" * len(head))
+    worst = None
+    for size in args.sizes:
+        data = os.urandom(size)
+        enc, mime = base64.b64encode(data), base64.encodebytes(data)
+        for name, arg, fns in operations(data):
+            fns = {i: fns[i] for i in impls}
+            want = {"b64encode": enc, "encodebytes": mime}.get(name, data)
+            for impl, fn in fns.items():
+                assert fn(arg) == want, f"{impl} {name} {size}: wrong output"
+            secs = measure_interleaved(fns, arg, args.repeat)
+            gbps = {i: size / secs[i] / 1e9 for i in impls}
+            ratio = gbps["mimeflow"] / gbps["pybase64"]
+            if worst is None or ratio < worst[0]:
+                worst = (ratio, name, size)
+            flag = "" if ratio >= 1.0 else "  <"
+            print(f"{name:26} {human(size):>7} " + " ".join(f"{gbps[i]:9.2f}" for i in impls)
+                  + f" {ratio:6.2f}x{flag}", flush=True)
+    print(f"\nlowest ratio: {worst[0]:.2f}x ({worst[1]}, {human(worst[2])})\n", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[64 << 10, 16 << 20], help="binary sizes in bytes")
+    ap.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="binary sizes in bytes")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--threads", choices=["1", "default", "both"], default="both",
+                    help="RAYON_NUM_THREADS=1, rayon's default, or one run of each (default)")
+    ap.add_argument("--stdlib", action="store_true", help="time the stdlib too")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-
-    impls = ["mimeflow", "stdlib"] + (["pybase64"] if pybase64 else [])
-    print(f"python {sys.version.split()[0]}, mimeflow backend {_native.backend()}, "
-          f"pybase64 {getattr(pybase64, '__version__', 'not installed')}"
-          + (f" ({pybase64.get_version()})" if pybase64 else ""))
-    print("GB/s of binary data, median of", args.repeat, "runs\n")
-    head = f"{'operation':32} {'size':>7} " + " ".join(f"{i:>9}" for i in impls)
-    head += f" {'ours/pyb64':>10} {'ours/std':>9}"
-    print(head)
-    print("-" * len(head))
-    for size in args.sizes:
-        data = os.urandom(size)
-        for name, arg, fns in operations(data):
-            want = fns["stdlib"](arg)
-            gbps = {}
-            for impl in impls:
-                fn = fns[impl]
-                got = fn(arg)
-                assert got == want, f"{impl} {name} {size}: wrong output"
-                gbps[impl] = size / measure(fn, arg, args.repeat) / 1e9
-            row = f"{name:32} {human(size):>7} " + " ".join(f"{gbps[i]:9.2f}" for i in impls)
-            pyb = f"{gbps['mimeflow'] / gbps['pybase64']:9.2f}x" if pybase64 else f"{'-':>10}"
-            row += f" {pyb} {gbps['mimeflow'] / gbps['stdlib']:8.1f}x"
-            print(row, flush=True)
+    if args.child:
+        run_one(args)
+        return
+    print(cpu())
+    settings = ["1", "default"] if args.threads == "both" else [args.threads]
+    for setting in settings:
+        env = dict(os.environ)
+        env.pop("RAYON_NUM_THREADS", None)
+        if setting == "1":
+            env["RAYON_NUM_THREADS"] = "1"
+        argv = [sys.executable, __file__, "--child", "--repeat", str(args.repeat), "--sizes",
+                *map(str, args.sizes)] + (["--stdlib"] if args.stdlib else [])
+        subprocess.run(argv, env=env, check=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ from typing_extensions import Buffer
 __all__ = [
     "b64encode",
     "b64decode",
+    "encodebytes",
+    "decodebytes",
+    "encode",
+    "decode",
     "backend",
     "a2b_base64",
     "b2a_base64",
@@ -55,6 +59,26 @@ DETACH_THRESHOLD: int
 PARALLEL_THRESHOLD: int
 
 def b64encode(
+    s: Buffer, altchars: Optional[Buffer] = None, *, wrapcol: int = 0, crlf: bool = False
+) -> bytes:
+    """``base64.b64encode``; a non-zero ``wrapcol`` splits the output into
+    lines of that many characters, separated by ``\\n`` (``\\r\\n`` when
+    ``crlf`` is true)."""
+
+def b64decode(
+    s: Union[Buffer, str], altchars: Union[Buffer, str, None] = None, validate: bool = False
+) -> bytes:
+    """``base64.b64decode``. Raises ``mimeflow.DecodeError``, a
+    ``binascii.Error``."""
+
+def encodebytes(s: Buffer, *, wrapcol: int = 76, crlf: bool = False) -> bytes:
+    """``base64.encodebytes``: lines of ``wrapcol`` characters, each ended by
+    ``\\n`` (``\\r\\n`` when ``crlf`` is true)."""
+
+def decodebytes(s: Buffer) -> bytes:
+    """``base64.decodebytes``. Raises ``mimeflow.DecodeError``."""
+
+def encode(
     data: Buffer,
     /,
     wrapcol: int = 0,
@@ -66,7 +90,7 @@ def b64encode(
     characters (0: one line) ended by ``\\n`` or ``\\r\\n``; ``newline`` ends the
     last line too. Empty input gives ``b''``."""
 
-def b64decode(
+def decode(
     data: "Buffer | str",
     /,
     strict: bool = False,

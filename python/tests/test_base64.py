@@ -9,10 +9,12 @@ the stdlib's exact type and message.
 import array
 import base64
 import binascii
+import inspect
 import os
 import sys
 import threading
 import time
+import types
 
 import pytest
 from hypothesis import example, given
@@ -496,3 +498,39 @@ def test_all_exports():
 def test_backend_uses_the_cli_names():
     # The names MIMEFLOW_SIMD and `mimeflow bench` use, not Rust's Debug form.
     assert _native.backend() in {"scalar", "base64-simd", "avx2", "avx512vbmi"}
+
+
+# --- the stdlib functions are one native call --------------------------------
+
+
+@pytest.mark.parametrize("name", ["b64encode", "b64decode", "encodebytes", "decodebytes"])
+def test_native_with_stdlib_parameters(name):
+    """The four are the extension's functions themselves (no Python frame in
+    front: at 256 B it cost as much as a whole pybase64 call), and take the
+    stdlib's parameters by the stdlib's names."""
+    ours = getattr(mimeflow, name)
+    assert ours is getattr(mimeflow._native, name)
+    assert isinstance(ours, types.BuiltinFunctionType)
+    theirs = inspect.signature(getattr(base64, name)).parameters
+    mine = inspect.signature(ours).parameters
+    for param, p in theirs.items():
+        assert mine[param].kind == p.kind and mine[param].default == p.default, param
+    data = b"\xfb\xff\xbf" * 100
+    enc = base64.b64encode(data)
+    by_keyword = {
+        "b64encode": lambda: ours(s=data),
+        "b64decode": lambda: ours(s=enc, altchars=None, validate=True),
+        "encodebytes": lambda: ours(s=data),
+        "decodebytes": lambda: ours(s=base64.encodebytes(data)),
+    }
+    want = enc if name == "b64encode" else base64.encodebytes(data) if name == "encodebytes" else data
+    assert by_keyword[name]() == want
+
+
+@pytest.mark.parametrize("arg", [bytearray(b"QUJD\n"), memoryview(b"QUJD\n"), memoryview(b"QxUxJxDx")[::2],
+                                 array.array("B", b"QUJD"), array.array("H", b"QUJD"), "QUJD", None])
+def test_bytes_buffers_other_than_bytes(arg):
+    """What the native encodebytes/decodebytes hand to mimeflow._base64 (any
+    input but an exact bytes) raises or returns as the stdlib does."""
+    assert_same(mimeflow.decodebytes, base64.decodebytes, arg)
+    assert_same(mimeflow.encodebytes, base64.encodebytes, arg)

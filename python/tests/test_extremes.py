@@ -201,12 +201,12 @@ def recipes(tmp):
         add(n, getattr(mimeflow, n), [big_b64])
     add("encodebytes", mimeflow.encodebytes, [big], {"wrapcol": 76, "crlf": False})
     add(
-        "_native.b64encode",
-        _native.b64encode,
+        "_native.encode",
+        _native.encode,
         [big, 76],
         {"crlf": False, "newline": True, "urlsafe": False},
     )
-    add("_native.b64decode", _native.b64decode, [big_b64], {"strict": False, "altchars": None})
+    add("_native.decode", _native.decode, [big_b64], {"strict": False, "altchars": None})
     add("_native.backend", _native.backend)
 
     # Parsing.

@@ -24,7 +24,7 @@ use crate::base64::{Rules, Wrap, STANDARD};
 use crate::qp;
 
 /// The running interpreter's minor version (3.x), read once.
-fn minor(py: Python<'_>) -> u8 {
+pub(crate) fn minor(py: Python<'_>) -> u8 {
     static MINOR: OnceLock<u8> = OnceLock::new();
     *MINOR.get_or_init(|| py.version_info().minor)
 }

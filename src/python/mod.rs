@@ -1,8 +1,9 @@
 //! The PyO3 extension module `mimeflow._native`, behind feature `python`.
 //!
-//! The functions here are the engine room of the Python package: the
-//! `mimeflow` package (`python/mimeflow/__init__.py`) does the stdlib's
-//! argument checking and calls them. Each one takes its input through
+//! The functions here are the engine room of the Python package. The
+//! stdlib's Base64 functions are native ([`base64_stdlib`]: one call into
+//! the extension per common call); `encode` and `decode` here are the
+//! primitives every Python-level Base64 function calls. Each one takes its input through
 //! [`buffer`], writes its output straight into a new `bytes` object
 //! ([`buffer::OutBytes`]), and runs the codec through [`run`], the one place
 //! that detaches from the interpreter and converts codec errors
@@ -14,6 +15,7 @@
 //! stdlib does, so `+` and `/` keep decoding too.
 
 mod arrow;
+mod base64_stdlib;
 mod binascii;
 mod buffer;
 mod compose;
@@ -65,8 +67,20 @@ where
 /// gives empty output either way.
 #[pyfunction]
 #[pyo3(signature = (data, /, wrapcol = 0, crlf = false, newline = false, urlsafe = false))]
+fn encode<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    wrapcol: usize,
+    crlf: bool,
+    newline: bool,
+    urlsafe: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    encode_buffer(py, data, wrapcol, crlf, newline, urlsafe)
+}
+
+/// [`encode`]'s work, which `base64_stdlib` calls too.
 #[allow(unsafe_code)]
-fn b64encode<'py>(
+fn encode_buffer<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     wrapcol: usize,
@@ -115,20 +129,30 @@ fn b64encode<'py>(
 /// `altchars` translation; `data` as `base64.b64decode` takes it.
 #[pyfunction]
 #[pyo3(signature = (data, /, strict = false, altchars = None))]
-#[allow(unsafe_code)]
-fn b64decode<'py>(
+fn decode<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     strict: bool,
     altchars: Option<&Bound<'py, PyBytes>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let input = buffer::decodable(data)?;
-    let src = input.as_slice();
     let pair = match altchars.map(|a| a.as_bytes()) {
         None | Some(b"+/") => None,
         Some(&[a, b]) => Some([a, b]),
         Some(_) => return Err(PyValueError::new_err("altchars must be 2 bytes")),
     };
+    decode_buffer(py, data, strict, pair)
+}
+
+/// [`decode`]'s work, which `base64_stdlib` calls too.
+#[allow(unsafe_code)]
+fn decode_buffer<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    strict: bool,
+    pair: Option<[u8; 2]>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let input = buffer::decodable(data)?;
+    let src = input.as_slice();
     let rules = Rules::Binascii {
         strict,
         require_padding: true,
@@ -207,8 +231,9 @@ fn failure(e: DecodeError, src: &[u8], pair: Option<[u8; 2]>) -> DecodeFailure {
 /// touches Python objects while detached, so it is safe without the GIL.
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(b64encode, m)?)?;
-    m.add_function(wrap_pyfunction!(b64decode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode, m)?)?;
+    m.add_function(wrap_pyfunction!(decode, m)?)?;
+    base64_stdlib::register(m)?;
     m.add_function(wrap_pyfunction!(backend, m)?)?;
     binascii::register(m)?;
     quoprimime::register(m)?;

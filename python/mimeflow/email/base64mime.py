@@ -45,7 +45,7 @@ def header_encode(header_bytes: Union[bytes, str], charset: str = "iso-8859-1") 
         return ""
     if isinstance(header_bytes, str):
         header_bytes = header_bytes.encode(charset)
-    encoded = _native.b64encode(header_bytes).decode("ascii")
+    encoded = _native.encode(header_bytes).decode("ascii")
     return "=?%s?b?%s?=" % (charset, encoded)
 
 
@@ -61,7 +61,7 @@ def body_encode(s: bytes, maxlinelen: int = 76, eol: str = NL) -> str:
         and (eol == NL or eol == CRLF)
         and maxlinelen.__class__ is int
     ):
-        return _native.b64encode(s, max_unencoded // 3 * 4, eol == CRLF, True).decode("ascii")
+        return _native.encode(s, max_unencoded // 3 * 4, eol == CRLF, True).decode("ascii")
     encvec = []
     for i in range(0, len(s), max_unencoded):
         enc = b2a_base64(s[i : i + max_unencoded]).decode("ascii")
