@@ -166,7 +166,9 @@ def run(a, binary, tmp, shm):
     iterate = "import sys, mimeflow.mbox as m\nn = sum(1 for _ in m.open(sys.argv[1]))\nprint(n)\n"
 
     def argv_of(case, j):
-        out = {"jsonl": os.path.join(tmp, "out.jsonl"), "maildir": os.path.join(shm, "Maildir")}
+        # Outputs go in a folder of their own, emptied before each run
+        # (jsonl writes companions beside its file: out.threads.jsonl).
+        out = {"jsonl": os.path.join(tmp, "out", "out.jsonl"), "maildir": os.path.join(shm, "out", "Maildir")}
         env = dict(os.environ)
         if case in out:
             return [binary, "-q", "convert", archive, "--to", case, out[case], f"-j{j}"], env, out[case]
@@ -189,10 +191,9 @@ def run(a, binary, tmp, shm):
         for _ in range(a.runs):
             for j in (1, jobs):
                 argv, env, out = argv_of(case, j)
-                if out and os.path.isdir(out):
-                    shutil.rmtree(out)
-                elif out and os.path.exists(out):
-                    os.unlink(out)
+                if out:
+                    shutil.rmtree(os.path.dirname(out), ignore_errors=True)
+                    os.makedirs(os.path.dirname(out))
                 wall, cpu = timed(argv, env, subprocess.DEVNULL)
                 walls[j].append(wall)
                 cpus[j].append(cpu)
