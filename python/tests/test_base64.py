@@ -262,7 +262,13 @@ def test_decoders_random_bytes(s):
 def test_error_messages():
     with pytest.raises(mimeflow.DecodeError, match=r"^Incorrect padding \(at byte 2\)$"):
         mimeflow.b64decode(b"QQ")
-    with pytest.raises(mimeflow.DecodeError, match=r"^Only base64 data is allowed \(at byte 2\)$"):
+    # validate=True follows the running interpreter: before 3.11 the stdlib
+    # checks a pattern first and says so in its own words.
+    if sys.version_info >= (3, 11):
+        expected = r"^Only base64 data is allowed \(at byte 2\)$"
+    else:
+        expected = r"^Non-base64 digit found$"
+    with pytest.raises(mimeflow.DecodeError, match=expected):
         mimeflow.b64decode(b"QQ!=", validate=True)
     with pytest.raises(mimeflow.DecodeError, match=r"number of data characters \(5\)"):
         mimeflow.b64decode(b"QU!JDQ")
