@@ -48,7 +48,7 @@ def encode_base64_lines(data: Union[bytes, bytearray], max_line_length: int) -> 
         and max_line_length.__class__ is int
         and max_line_length >= 4
     ):
-        return _native.b64encode(data, max_line_length // 4 * 4, False, True).decode("ascii")
+        return _native.encode(data, max_line_length // 4 * 4, False, True).decode("ascii")
     return _std_encode_base64(data, max_line_length)
 
 

@@ -135,7 +135,7 @@ def encode_b(bstring: bytes) -> str:
     """The ``B`` (Base64) encoding of ``bstring``, one line, no line end."""
     if bstring.__class__ is not bytes:
         return _std_encode_b(bstring)
-    return _native.b64encode(bstring).decode("ascii")
+    return _native.encode(bstring).decode("ascii")
 
 
 def len_b(bstring: bytes) -> int:
