@@ -8,15 +8,21 @@ import statistics
 import timeit
 
 
-def measure(fn, arg, repeat, min_time=0.02):
-    """Median seconds per call over `repeat` runs of >= `min_time` each."""
-    timer = timeit.Timer(lambda: fn(arg))
+def _calibrate(timer, min_time):
+    """The number of calls a run of `timer` needs to last `min_time`, and
+    the seconds the last trial took."""
     number = 1
     while True:
         t = timer.timeit(number)
         if t >= min_time:
-            break
+            return number, t
         number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
+
+
+def measure(fn, arg, repeat, min_time=0.02):
+    """Median seconds per call over `repeat` runs of >= `min_time` each."""
+    timer = timeit.Timer(lambda: fn(arg))
+    number, t = _calibrate(timer, min_time)
     runs = [t / number] + [timer.timeit(number) / number for _ in range(repeat - 1)]
     return statistics.median(runs)
 
@@ -50,15 +56,7 @@ def measure_interleaved(fns, arg, repeat, min_time=0.02):
     taken in turn (a, b, c, a, b, c, ...) so that a slow spell of a shared
     machine falls on every contender alike."""
     timers = {k: timeit.Timer(lambda f=f: f(arg)) for k, f in fns.items()}
-    numbers = {}
-    for k, timer in timers.items():
-        number = 1
-        while True:
-            t = timer.timeit(number)
-            if t >= min_time:
-                break
-            number = max(number * 2, int(number * min_time / max(t, 1e-9) * 1.2))
-        numbers[k] = number
+    numbers = {k: _calibrate(timer, min_time)[0] for k, timer in timers.items()}
     runs = {k: [] for k in fns}
     for _ in range(repeat):
         for k, timer in timers.items():
