@@ -164,7 +164,7 @@ fn key_outcomes_follow_rfc_6376_6_1_2() {
     assert_eq!(servfail, (Verdict::Temperror, "SERVFAIL".into()));
     let record = |r: &str| {
         Fixed(Lookup::Found {
-            record: r.as_bytes().to_vec(),
+            record: r.as_bytes().into(),
             source: "t".into(),
         })
     };

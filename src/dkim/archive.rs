@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{verify_message, KeySource, SigResult, Verdict, VerifyOptions};
+use super::verify::{verify_parsed, Parsed};
+use super::{KeySource, SigResult, Verdict, VerifyOptions};
 use crate::batch::source::{first_line, Cursor, Source};
 use crate::batch::BatchError;
-use crate::header::{self, date, parse_block, split_header};
+use crate::header::{self, date};
 use crate::mbox::{self, Variant};
 
 /// Largest single message read from standard input.
@@ -196,15 +197,9 @@ pub fn verify_raw(
     opts: &ArchiveOptions,
     now: i64,
 ) -> MessageReport {
-    let split = split_header(msg);
-    let head = &msg[..split.header_len];
-    let fields = parse_block(head, 0, 10_000, &mut Vec::new());
-    let all = |name: &'static str| {
-        fields
-            .iter()
-            .filter(move |f| head[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|f| &head[f.value.clone()])
-    };
+    // One read of the header, for the verifier and for the fields reported.
+    let parsed = Parsed::new(msg);
+    let all = |name: &'static str| parsed.values(name.as_bytes());
     let text = |v: &[u8]| {
         String::from_utf8_lossy(&header::unfold(v))
             .trim()
@@ -222,18 +217,19 @@ pub fn verify_raw(
         as_of: Some(as_of.unwrap_or(now)),
         allow_sha1: opts.allow_sha1,
     };
-    MessageReport {
+    let report = MessageReport {
         offset: 0,
         origin: None,
         message_id: all("message-id")
             .next()
             .and_then(|v| crate::rows::msg_ids(&header::unfold(v)).into_iter().next()),
         as_of,
-        signatures: verify_message(msg, keys, &vopts),
+        signatures: verify_parsed(&parsed, keys, &vopts),
         authentication_results: all("authentication-results").map(text).collect(),
         arc_authentication_results: all("arc-authentication-results").map(text).collect(),
         refused: None,
-    }
+    };
+    report
 }
 
 /// Opens `path` as `dkim verify` reads it: a folder, an mbox (plain,

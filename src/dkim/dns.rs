@@ -102,7 +102,7 @@ impl Resolver {
             Ok(p) => p,
             Err(e) => {
                 return Lookup::NotFound {
-                    source: format!("dns ({e})"),
+                    source: format!("dns ({e})").into(),
                 }
             }
         };
@@ -120,7 +120,7 @@ impl Resolver {
             },
             Ok(Answer::Txt(records)) => match records.into_iter().next() {
                 Some(record) => Lookup::Found {
-                    record,
+                    record: record.into(),
                     source: "dns".into(),
                 },
                 None => Lookup::NotFound {

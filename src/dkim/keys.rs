@@ -28,26 +28,30 @@
 //! file says nothing about DNS (RFC 6376 §6.1.2 asks for a temperror when
 //! the key cannot be had now).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{KeySource, Lookup};
 
 /// The `format` value of the JSON key cache.
 pub const JSON_FORMAT: &str = "mimeflow-dkim-keys";
 
+/// A name's record (`None`: recorded as not existing) and its source.
+type Held = (Option<Arc<[u8]>>, Arc<str>);
+
 /// Keys by name, from files and (optionally) a live source behind them,
 /// remembering which names a run looked up.
 pub struct KeyStore {
-    source: String,
+    source: Arc<str>,
     /// (record, file it came from); a `None` record: recorded as not
-    /// existing.
-    keys: HashMap<String, (Option<Vec<u8>>, String)>,
+    /// existing. Shared, so a lookup hands out the record without a copy.
+    keys: HashMap<String, Held>,
     live: Option<Box<dyn KeySource + Send>>,
     /// Answers of the live source, kept for the run (one query per name).
     cache: Mutex<HashMap<String, Lookup>>,
-    used: Mutex<BTreeMap<String, Option<Vec<u8>>>>,
+    used: Mutex<BTreeMap<String, Option<Arc<[u8]>>>>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -60,11 +64,22 @@ fn normalize(name: &str) -> String {
     name.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// `name` as [`normalize`] would give it, borrowed when it already is so
+/// (the verifier asks in lower case, without a final dot).
+fn normalized(name: &str) -> Cow<'_, str> {
+    let plain = name.trim().trim_end_matches('.');
+    if plain.len() == name.len() && !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(plain.to_ascii_lowercase())
+    }
+}
+
 impl KeyStore {
     /// An empty store whose keys are reported as coming from `source`.
     pub fn new(source: &str) -> KeyStore {
         KeyStore {
-            source: source.to_string(),
+            source: source.into(),
             keys: HashMap::new(),
             live: None,
             cache: Mutex::new(HashMap::new()),
@@ -73,9 +88,9 @@ impl KeyStore {
     }
 
     /// Adds a key record.
-    pub fn insert(&mut self, name: &str, record: Vec<u8>) {
+    pub fn insert(&mut self, name: &str, record: impl Into<Arc<[u8]>>) {
         self.keys
-            .insert(normalize(name), (Some(record), self.source.clone()));
+            .insert(normalize(name), (Some(record.into()), self.source.clone()));
     }
 
     /// Records that `name` does not exist.
@@ -177,22 +192,26 @@ impl KeyStore {
 
     fn remember(&self, name: &str, answer: &Lookup) {
         let txt = match answer {
-            Lookup::Found { record, .. } => Some(record.clone()),
+            Lookup::Found { record, .. } => Some(Arc::clone(record)),
             Lookup::NotFound { .. } => None,
             Lookup::TempFail { .. } => return,
         };
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        used.entry(name.to_string()).or_insert(txt);
+        // Every message asks again: no allocation for a name already kept.
+        if !used.contains_key(name) {
+            used.insert(name.to_string(), txt);
+        }
     }
 }
 
 impl KeySource for KeyStore {
     fn lookup(&self, name: &str) -> Lookup {
-        let name = normalize(name);
-        let answer = match self.keys.get(&name) {
+        let name = normalized(name);
+        let name = name.as_ref();
+        let answer = match self.keys.get(name) {
             Some((Some(record), source)) => Lookup::Found {
-                record: record.clone(),
-                source: source.clone(),
+                record: Arc::clone(record),
+                source: Arc::clone(source),
             },
             Some((None, source)) => Lookup::NotFound {
                 source: source.clone(),
@@ -206,23 +225,23 @@ impl KeySource for KeyStore {
                         .cache
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .get(&name)
+                        .get(name)
                         .cloned();
                     match cached {
                         Some(a) => a,
                         None => {
-                            let a = live.lookup(&name);
+                            let a = live.lookup(name);
                             self.cache
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
-                                .insert(name.clone(), a.clone());
+                                .insert(name.to_string(), a.clone());
                             a
                         }
                     }
                 }
             },
         };
-        self.remember(&name, &answer);
+        self.remember(name, &answer);
         answer
     }
 }

@@ -51,6 +51,8 @@ pub use keys::KeyStore;
 pub use sign::{sign_message, SignOptions};
 pub use verify::verify_message;
 
+use std::sync::Arc;
+
 /// An RFC 8601 §2.7.1 DKIM result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Verdict {
@@ -113,15 +115,15 @@ pub struct SigResult {
 pub enum Lookup {
     /// The TXT record (multi-strings joined).
     Found {
-        /// The record.
-        record: Vec<u8>,
+        /// The record (shared: a store answers many lookups with one).
+        record: Arc<[u8]>,
         /// Where it came from.
-        source: String,
+        source: Arc<str>,
     },
     /// The name does not exist (NXDOMAIN): permerror (RFC 6376 §6.1.2).
     NotFound {
         /// Who said so.
-        source: String,
+        source: Arc<str>,
     },
     /// No answer now (SERVFAIL, timeout, no source holds it): temperror.
     TempFail {

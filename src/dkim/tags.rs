@@ -100,9 +100,28 @@ impl<'a> TagList<'a> {
     }
 }
 
-/// `value` with every FWS byte removed (base64 values, `h=` lists).
-pub(crate) fn strip_fws(value: &[u8]) -> Vec<u8> {
-    value.iter().copied().filter(|&b| !is_fws(b)).collect()
+/// `value` with every FWS byte removed (base64 values, `h=` lists);
+/// borrowed when it has none, copied a run at a time when it is folded.
+pub(crate) fn strip_fws(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let Some(first) = value.iter().position(|&b| is_fws(b)) else {
+        return value.into();
+    };
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value;
+    let mut at = first;
+    loop {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at..];
+        let blanks = rest.iter().position(|&b| !is_fws(b)).unwrap_or(rest.len());
+        rest = &rest[blanks..];
+        match rest.iter().position(|&b| is_fws(b)) {
+            Some(next) => at = next,
+            None => {
+                out.extend_from_slice(rest);
+                return out.into();
+            }
+        }
+    }
 }
 
 /// The DKIM-Signature value `value` with the value of its `b=` tag removed
@@ -153,6 +172,19 @@ mod tests {
             .flat_map(|i| format!("t{i}=x;").into_bytes())
             .collect();
         assert!(TagList::parse(&many).is_err());
+    }
+
+    #[test]
+    fn strips_folding_white_space() {
+        for (v, want) in [
+            (&b""[..], &b""[..]),
+            (b"abc", b"abc"),
+            (b" a\r\n\tb c ", b"abc"),
+            (b"\r\n ", b""),
+            (b"ab\r\n cd=", b"abcd="),
+        ] {
+            assert_eq!(&*strip_fws(v), want, "{v:?}");
+        }
     }
 
     #[test]

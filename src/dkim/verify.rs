@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use aws_lc_rs::{digest, signature as crypto};
 
@@ -37,28 +38,41 @@ const MAX_FIELDS: usize = 10_000;
 /// thousands of DKIM-Signature fields must not cost thousands of them.
 pub const MAX_SIGNATURES: usize = 32;
 
-/// A message as the verifier sees it.
-struct Parsed<'m> {
+/// A message as the verifier sees it: its header fields read once, for
+/// the verifier and for a caller that reports other fields beside it.
+pub(crate) struct Parsed<'m> {
     header: &'m [u8],
     body: &'m [u8],
     fields: Vec<Field>,
-    /// Field indices by lower-case name, top to bottom: `h=` takes them
-    /// from the end, in time linear in `h=` whatever the field count.
-    by_name: HashMap<Vec<u8>, Vec<usize>>,
+    /// Field indices sorted by lower-case name, top to bottom within a
+    /// name: the instances of one name are a run found by binary search,
+    /// and `h=` takes them from the run's end, in time O(h= x log fields)
+    /// whatever the field count. One allocation, where a map of names to
+    /// lists made two per distinct name on every message.
+    by_name: Vec<u32>,
+}
+
+/// Orders header names as their lower-case forms order.
+fn cmp_name(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 impl<'m> Parsed<'m> {
-    fn new(msg: &'m [u8]) -> Parsed<'m> {
+    pub(crate) fn new(msg: &'m [u8]) -> Parsed<'m> {
         let split = split_header(msg);
         let header = &msg[..split.header_len];
         let fields = parse_block(header, 0, MAX_FIELDS, &mut Vec::new());
-        let mut by_name: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
-        for (i, f) in fields.iter().enumerate() {
-            by_name
-                .entry(header[f.name.clone()].to_ascii_lowercase())
-                .or_default()
-                .push(i);
-        }
+        // MAX_FIELDS keeps the indices within u32.
+        let mut by_name: Vec<u32> = (0..fields.len() as u32).collect();
+        // Stable: equal names stay top to bottom.
+        by_name.sort_by(|&a, &b| {
+            cmp_name(
+                &header[fields[a as usize].name.clone()],
+                &header[fields[b as usize].name.clone()],
+            )
+        });
         Parsed {
             header,
             body: &msg[split.body_start..],
@@ -70,23 +84,47 @@ impl<'m> Parsed<'m> {
     fn name(&self, f: &Field) -> &[u8] {
         &self.header[f.name.clone()]
     }
+
+    /// The raw values of the fields named `name` (lower case), top to
+    /// bottom.
+    pub(crate) fn values<'p>(&'p self, name: &[u8]) -> impl Iterator<Item = &'m [u8]> + 'p {
+        self.named(name)
+            .iter()
+            .map(|&i| &self.header[self.fields[i as usize].value.clone()])
+    }
+
+    /// The indices of the fields named `name` (lower case), top to bottom.
+    fn named(&self, name: &[u8]) -> &[u32] {
+        let of = |i: &u32| self.name(&self.fields[*i as usize]);
+        let lo = self
+            .by_name
+            .partition_point(|i| cmp_name(of(i), name).is_lt());
+        let len = self.by_name[lo..].partition_point(|i| cmp_name(of(i), name).is_eq());
+        &self.by_name[lo..lo + len]
+    }
 }
 
 /// Verifies every DKIM-Signature field of `msg` (stored with CRLF or LF
 /// line ends; mbox quoting already undone), top to bottom. An unsigned
 /// message gives no results (RFC 8601 `none`).
 pub fn verify_message(msg: &[u8], keys: &dyn KeySource, opts: &VerifyOptions) -> Vec<SigResult> {
-    let parsed = Parsed::new(msg);
-    let sigs = parsed
-        .by_name
-        .get(&b"dkim-signature"[..])
-        .map_or(&[][..], Vec::as_slice);
-    sigs.iter()
+    verify_parsed(&Parsed::new(msg), keys, opts)
+}
+
+/// [`verify_message`] for a message whose header is already read.
+pub(crate) fn verify_parsed(
+    parsed: &Parsed<'_>,
+    keys: &dyn KeySource,
+    opts: &VerifyOptions,
+) -> Vec<SigResult> {
+    parsed
+        .named(b"dkim-signature")
+        .iter()
         .enumerate()
         .map(|(n, &i)| {
-            let field = &parsed.fields[i];
+            let field = &parsed.fields[i as usize];
             if n < MAX_SIGNATURES {
-                return verify_one(&parsed, field, keys, opts);
+                return verify_one(parsed, field, keys, opts);
             }
             let (ids, _) = parse_signature(&parsed.header[field.value.clone()]);
             SigResult {
@@ -159,11 +197,11 @@ fn check(
     let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
     let record = match keys.lookup(&name) {
         Lookup::Found { record, source } => {
-            *key_source = Some(source);
+            *key_source = Some(source.to_string());
             record
         }
         Lookup::NotFound { source } => {
-            *key_source = Some(source);
+            *key_source = Some(source.to_string());
             return (Permerror, format!("key not found ({name})"));
         }
         Lookup::TempFail { reason } => return (Temperror, reason),
@@ -226,7 +264,7 @@ fn check(
     // signature. It fails, as dkimpy (which hashes one From more than
     // `h=` names) and receivers that count From fields fail it; a signer
     // that over-signs From (as ours does) covers the case itself.
-    let from_fields = msg.by_name.get(&b"from"[..]).map_or(0, Vec::len);
+    let from_fields = msg.named(b"from").len();
     if from_fields > sig.headers.iter().filter(|h| *h == "from").count() {
         return (
             Fail,
@@ -256,7 +294,7 @@ fn check(
 /// A key record read once: the record's tags, and the key parsed for one
 /// algorithm, ready to verify with (`None` when revoked or refused).
 struct CachedKey {
-    record: Vec<u8>,
+    record: Arc<[u8]>,
     hash: Hash,
     key: Result<PublicKey, String>,
     verifier: Option<crypto::ParsedPublicKey>,
@@ -276,12 +314,12 @@ thread_local! {
 /// keeps its last few. The entry is found by the record's bytes, which
 /// alone decide what is parsed from it, so an entry is never stale
 /// whichever source the record came from; the oldest is dropped first.
-fn cached_key(record: &[u8], hash: Hash) -> Rc<CachedKey> {
+fn cached_key(record: &Arc<[u8]>, hash: Hash) -> Rc<CachedKey> {
     KEY_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(i) = cache
             .iter()
-            .position(|e| e.hash == hash && e.record == record)
+            .position(|e| e.hash == hash && (Arc::ptr_eq(&e.record, record) || e.record == *record))
         {
             let hit = cache.remove(i).expect("position is in range");
             cache.push_front(Rc::clone(&hit));
@@ -301,7 +339,7 @@ fn cached_key(record: &[u8], hash: Hash) -> Rc<CachedKey> {
                 .flatten()
         });
         let entry = Rc::new(CachedKey {
-            record: record.to_vec(),
+            record: Arc::clone(record),
             hash,
             key,
             verifier,
@@ -325,10 +363,11 @@ pub(crate) fn body_hash(
     let mut ctx = digest::Context::new(alg);
     let mut left = length.unwrap_or(u64::MAX);
     let mut total = 0u64;
-    // Relaxed canonicalization hands over a word at a time: gather the
-    // pieces so the hash is fed whole blocks, not one call per word.
-    let mut buf = [0u8; 8192];
-    let mut used = 0;
+    // Canonicalization hands over a line (or, relaxed, a word) at a time:
+    // gather the pieces so the hash is fed whole blocks, not one call per
+    // piece. Reserved, not zeroed: a list message is a quarter of it.
+    const BLOCK: usize = 8192;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
     canon::body(canon, body, |piece| {
         total += piece.len() as u64;
         let take = (piece.len() as u64).min(left) as usize;
@@ -337,18 +376,17 @@ pub(crate) fn body_hash(
         }
         left -= take as u64;
         let piece = &piece[..take];
-        if used + piece.len() > buf.len() {
-            ctx.update(&buf[..used]);
-            used = 0;
+        if buf.len() + piece.len() > BLOCK {
+            ctx.update(&buf);
+            buf.clear();
         }
-        if piece.len() >= buf.len() {
+        if piece.len() >= BLOCK {
             ctx.update(piece);
         } else {
-            buf[used..used + piece.len()].copy_from_slice(piece);
-            used += piece.len();
+            buf.extend_from_slice(piece);
         }
     });
-    ctx.update(&buf[..used]);
+    ctx.update(&buf);
     if let Some(l) = length {
         if l > total {
             return Err(format!(
@@ -370,13 +408,11 @@ fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
     let mut used: HashMap<&str, usize> = HashMap::new();
     for name in &sig.headers {
         let n = used.entry(name.as_str()).or_default();
-        let found = msg
-            .by_name
-            .get(name.as_bytes())
-            .and_then(|all| all.len().checked_sub(*n + 1).map(|k| all[k]));
+        let all = msg.named(name.as_bytes());
+        let found = all.len().checked_sub(*n + 1).map(|k| all[k]);
         *n += 1;
         if let Some(i) = found {
-            let f = &msg.fields[i];
+            let f = &msg.fields[i as usize];
             canon::header_field(
                 sig.header_canon,
                 msg.name(f),

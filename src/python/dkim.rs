@@ -63,9 +63,9 @@ pub(super) fn keystore(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeyStore> {
             if v.is_none() {
                 store.insert_absent(&name);
             } else if let Ok(s) = v.cast::<PyString>() {
-                store.insert(&name, s.to_str()?.as_bytes().to_vec());
+                store.insert(&name, s.to_str()?.as_bytes());
             } else {
-                store.insert(&name, super::buffer::contiguous(&v)?.as_slice().to_vec());
+                store.insert(&name, super::buffer::contiguous(&v)?.as_slice());
             }
         }
         return Ok(store);
