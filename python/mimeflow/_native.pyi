@@ -4,7 +4,7 @@ import os
 import sys
 from datetime import datetime
 from email.message import EmailMessage
-from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, final
+from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union, final
 
 from typing_extensions import Buffer
 
@@ -47,6 +47,7 @@ __all__ = [
     "convert",
     "normalize",
     "MessageBuilder",
+    "DkimKeys",
     "DkimResult",
     "dkim_verify",
     "dkim_sign",
@@ -671,10 +672,24 @@ class DkimResult:
     def key_source(self) -> Optional[str]:
         """Where the key came from (a file's path), when one was found."""
 
+@final
+class DkimKeys:
+    """DKIM keys read once (``mimeflow.dkim.DkimKeys``): from a mapping of
+    ``selector._domainkey.domain`` to its TXT record (or ``None`` for a
+    name that does not exist), a zone file or JSON key cache path, or
+    another ``DkimKeys``. Pass it as ``keys`` to verify many messages
+    without reading the keys again for each."""
+
+    def __new__(
+        cls, keys: "Union[Mapping[str, Optional[Union[str, bytes]]], _Path, DkimKeys]"
+    ) -> "DkimKeys": ...
+    def __len__(self) -> int: ...
+    def __repr__(self) -> str: ...
+
 def dkim_verify(
     message: "Buffer | Message",
     /,
-    keys: "Optional[Union[Dict[str, Optional[Union[str, bytes]]], Any]]" = None,
+    keys: "Optional[Union[Dict[str, Optional[Union[str, bytes]]], DkimKeys, Any]]" = None,
     as_of: Optional[int] = None,
     allow_sha1: bool = False,
     dns_server: Optional[str] = None,

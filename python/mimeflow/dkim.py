@@ -8,6 +8,8 @@ unsigned message gives an empty list (RFC 8601 ``none``). :func:`sign` adds
 a relaxed/relaxed signature. The work runs in Rust, detached from the
 interpreter.
 
+:class:`DkimKeys` holds keys read once, for many calls.
+
 Key files are those of ``mimeflow dkim verify --keys``: a zone file of
 ``selector._domainkey.domain`` TXT records, or the JSON key cache that
 ``--save-keys`` writes (README, "DKIM").
@@ -19,16 +21,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Union
 
 from mimeflow import _native
-from mimeflow._native import DkimResult
+from mimeflow._native import DkimKeys, DkimResult
 
 if TYPE_CHECKING:
     import os
 
     from typing_extensions import Buffer
 
-    _Keys = Union[Mapping[str, Optional[Union[str, bytes]]], str, "os.PathLike[str]"]
+    _Keys = Union[Mapping[str, Optional[Union[str, bytes]]], str, "os.PathLike[str]", DkimKeys]
 
-__all__ = ["DkimResult", "verify", "sign", "key_record"]
+__all__ = ["DkimKeys", "DkimResult", "verify", "sign", "key_record"]
 
 
 def _seconds(when: "Optional[Union[int, float, datetime]]") -> Optional[int]:
@@ -56,7 +58,10 @@ def verify(
 
     ``keys`` maps ``selector._domainkey.domain`` to its TXT record (strings
     joined), or to ``None`` for a name that does not exist; or it is the
-    path of a key file. A name no key source holds is ``temperror``.
+    path of a key file; or a :class:`DkimKeys` made from either. A mapping
+    or a path is read again on every call: to verify many messages, read
+    the keys once with ``DkimKeys(keys)``. A name no key source holds is
+    ``temperror``.
     ``as_of`` (seconds since the epoch or an aware datetime) judges expiry
     (``x=``) and signatures from the future (``t=``); ``None`` judges
     neither. ``rsa-sha1`` is ``policy`` unless ``allow_sha1``.

@@ -478,6 +478,34 @@ def test_dns_gives_the_same_results_as_keys(dns_server: str) -> None:
     assert r.key_source == "dns"
 
 
+def test_dkim_keys_read_once_give_the_same_results(dns_server: str) -> None:
+    held = mdkim.DkimKeys(RECORDS)
+    assert len(held) == len(RECORDS) and "DkimKeys" in repr(held)
+    from_zone = mdkim.DkimKeys(DATA / "keys.zone")
+    assert len(from_zone) >= 1
+    for sel in KEYS:
+        for name, msg in list(messages())[:3]:
+            signed = dkimpy_sign(msg, sel, (b"relaxed", b"relaxed"))
+            for what, m in mutations(signed):
+                want = [(r.result, r.reason, r.key_source) for r in mdkim.verify(m, keys=RECORDS)]
+                got = [(r.result, r.reason, r.key_source) for r in mdkim.verify(m, keys=held)]
+                assert got == want, (sel, name, what)
+    # A name the held keys lack goes to the live source when one is named,
+    # and the held keys still answer first.
+    only_rsa = mdkim.DkimKeys({k: v for k, v in RECORDS.items() if k.startswith("rsa2048.")})
+    ed_signed = mdkim.sign(next(messages())[1], DOMAIN, "ed", KEYS["ed"][2])
+    assert mdkim.verify(ed_signed, keys=only_rsa)[0].result == "temperror"
+    live = mdkim.verify(ed_signed, keys=only_rsa, dns_server=dns_server)[0]
+    assert (live.result, live.key_source) == ("pass", "dns")
+    rsa_signed = mdkim.sign(next(messages())[1], DOMAIN, "rsa2048", KEYS["rsa2048"][2])
+    held_first = mdkim.verify(rsa_signed, keys=only_rsa, dns_server=dns_server)[0]
+    assert (held_first.result, held_first.key_source) == ("pass", "keys")
+    # A DkimKeys passes through convert's dkim_keys and copies itself.
+    assert len(mdkim.DkimKeys(held)) == len(held)
+    with pytest.raises(TypeError):
+        mdkim.DkimKeys(42)  # type: ignore[arg-type]
+
+
 def test_dns_failures_follow_rfc_6376_6_1_2(dns_server: str) -> None:
     msg = next(messages())[1]
     for sel, expect in [("nothere", "permerror"), ("servfail", "temperror"), ("silent", "temperror")]:

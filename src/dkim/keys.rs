@@ -99,6 +99,15 @@ impl KeyStore {
             .insert(normalize(name), (None, self.source.clone()));
     }
 
+    /// A store holding the same names (records shared, not copied), with
+    /// no live source and nothing looked up yet.
+    pub fn copy_keys(&self) -> KeyStore {
+        KeyStore {
+            keys: self.keys.clone(),
+            ..KeyStore::new(&self.source)
+        }
+    }
+
     /// Adds every name of `other` (with its source), replacing names
     /// held here.
     pub fn merge(&mut self, other: KeyStore) {

@@ -13,7 +13,7 @@
 //! 7. the header hash and the signature: fail.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -95,12 +95,18 @@ impl<'m> Parsed<'m> {
 
     /// The indices of the fields named `name` (lower case), top to bottom.
     fn named(&self, name: &[u8]) -> &[u32] {
+        &self.by_name[self.run(name)]
+    }
+
+    /// Where the fields named `name` sit in `by_name`; an empty range at
+    /// its place in the order when there are none.
+    fn run(&self, name: &[u8]) -> std::ops::Range<usize> {
         let of = |i: &u32| self.name(&self.fields[*i as usize]);
         let lo = self
             .by_name
             .partition_point(|i| cmp_name(of(i), name).is_lt());
         let len = self.by_name[lo..].partition_point(|i| cmp_name(of(i), name).is_eq());
-        &self.by_name[lo..lo + len]
+        lo..lo + len
     }
 }
 
@@ -404,12 +410,14 @@ pub(crate) fn body_hash(
 /// no final CRLF.
 fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
-    // Instances of each name used so far.
-    let mut used: HashMap<&str, usize> = HashMap::new();
+    // Instances used so far of each name, kept at the start of the name's
+    // run in `by_name` (a name with no fields has an empty run: nothing
+    // is taken from it whatever its count).
+    let mut used = vec![0usize; msg.by_name.len() + 1];
     for name in &sig.headers {
-        let n = used.entry(name.as_str()).or_default();
-        let all = msg.named(name.as_bytes());
-        let found = all.len().checked_sub(*n + 1).map(|k| all[k]);
+        let run = msg.run(name.as_bytes());
+        let n = &mut used[run.start];
+        let found = (run.len() > *n).then(|| msg.by_name[run.end - 1 - *n]);
         *n += 1;
         if let Some(i) = found {
             let f = &msg.fields[i as usize];

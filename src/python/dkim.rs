@@ -38,6 +38,32 @@ impl DkimResult {
     }
 }
 
+/// Keys read once (`mimeflow.dkim.DkimKeys`): a mapping or a key file
+/// turned into a store that every `verify` call then uses as it is, where
+/// a mapping or a path given to `verify` is read again on each call.
+#[pyclass(frozen, module = "mimeflow._native", name = "DkimKeys")]
+pub struct DkimKeys {
+    store: KeyStore,
+}
+
+#[pymethods]
+impl DkimKeys {
+    #[new]
+    fn new(keys: &Bound<'_, PyAny>) -> PyResult<DkimKeys> {
+        Ok(DkimKeys {
+            store: keystore(Some(keys))?,
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.store.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("DkimKeys({} names)", self.store.len())
+    }
+}
+
 /// The message's bytes: `bytes` without a copy, a parsed `Message`'s
 /// source without a copy, other buffers copied.
 fn message_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
@@ -51,11 +77,15 @@ fn message_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     Ok(Bytes::copy_from_slice(input.as_slice()))
 }
 
-/// Keys from a `{name: record or None}` mapping, or a zone / JSON file.
+/// Keys from a `{name: record or None}` mapping, a zone / JSON file, or a
+/// [`DkimKeys`] (its records shared).
 pub(super) fn keystore(keys: Option<&Bound<'_, PyAny>>) -> PyResult<KeyStore> {
     let Some(keys) = keys else {
         return Ok(KeyStore::new("keys"));
     };
+    if let Ok(k) = keys.cast::<DkimKeys>() {
+        return Ok(k.get().store.copy_keys());
+    }
     if let Ok(d) = keys.cast::<PyDict>() {
         let mut store = KeyStore::new("keys");
         for (k, v) in d.iter() {
@@ -89,12 +119,21 @@ pub fn dkim_verify(
     dns_timeout: f64,
 ) -> PyResult<Vec<DkimResult>> {
     let msg = message_bytes(message)?;
-    let mut store = keystore(keys)?;
-    if let Some(addr) = dns_server {
-        add_dns(&mut store, addr, dns_timeout)?;
-    }
+    let owned;
+    let store = match keys.and_then(|k| k.cast::<DkimKeys>().ok()) {
+        // Read once by the caller: used as it is.
+        Some(k) if dns_server.is_none() => &k.get().store,
+        _ => {
+            let mut store = keystore(keys)?;
+            if let Some(addr) = dns_server {
+                add_dns(&mut store, addr, dns_timeout)?;
+            }
+            owned = store;
+            &owned
+        }
+    };
     let opts = VerifyOptions { as_of, allow_sha1 };
-    let results = py.detach(move || rs::verify_message(&msg, &store, &opts));
+    let results = py.detach(move || rs::verify_message(&msg, store, &opts));
     py.check_signals()?;
     Ok(results
         .into_iter()

@@ -272,6 +272,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dkim::dkim_sign, m)?)?;
     m.add_function(wrap_pyfunction!(dkim::dkim_key_record, m)?)?;
     m.add_class::<dkim::DkimResult>()?;
+    m.add_class::<dkim::DkimKeys>()?;
     m.add("DETACH_THRESHOLD", DETACH_THRESHOLD)?;
     m.add("PARALLEL_THRESHOLD", PARALLEL_THRESHOLD)?;
     Ok(())
