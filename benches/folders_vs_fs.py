@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Maildir and .eml output against the file system's own cost (issue 13).
+
+    python3 benches/folders_vs_fs.py [--archive MBOX] [--runs 5] [--jobs 1 2]
+                                      [--to maildir eml] [--roots /dev/shm DIR]
+
+The floor is ``benches/folder_floor.rs``: the same folders and files, with
+the same bytes, modification times and calls per file (openat with
+O_EXCL|O_NOFOLLOW, write, futimens, close), from a plain loop on as many
+threads as the CLI's ``-j``. For each output kind and file-system root:
+
+1. ``mimeflow convert ARCHIVE --to KIND REF`` once, the reference whose
+   files the floor writes again (read into memory before its timer);
+2. ``--runs`` times, alternated: the CLI into a fresh folder at ``-j N``
+   (wall time of the process: reading and parsing the archive included)
+   and the floor into another fresh folder with N threads (its own timer);
+   every folder is removed after its run, untimed, so each run writes into
+   a fresh folder (ext4 is slow in a folder after a mass delete), and
+   ``sync`` runs before each, so no run pays for another's write-back;
+3. the medians and their ratio (target: at most 1.2x).
+
+The roots default to /dev/shm (tmpfs) and a folder on the disk
+(``target/folders-bench`` in the checkout). The archive defaults to a
+100 MB text archive of ``scripts/gen_archive.py`` (many small messages:
+the file system's share is largest there). The idle check of
+``scripts/scaling.py`` runs before and after; a failed one after marks
+every figure NOISY. Needs the release binary (``cargo build --release
+--features cli``; ``MIMEFLOW=`` names another) and builds the floor with
+``cargo bench --bench folder_floor --no-run``. Report the CPU line.
+"""
+
+import argparse
+import glob
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import scaling  # noqa: E402  (the idle check and the CPU line)
+
+
+def floor_binary():
+    """Builds benches/folder_floor.rs (release) and returns its path."""
+    out = subprocess.run(
+        ["cargo", "bench", "--bench", "folder_floor", "--no-run", "--message-format=json"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    import json
+
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "folder_floor":
+            if msg.get("executable"):
+                return msg["executable"]
+    raise SystemExit("folder_floor: no executable built")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--archive")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--to", nargs="+", default=["maildir", "eml"])
+    ap.add_argument("--roots", nargs="+")
+    ap.add_argument("--wait", type=int, default=1800)
+    a = ap.parse_args()
+    binary = os.environ.get("MIMEFLOW", os.path.join(ROOT, "target", "release", "mimeflow"))
+    floor = floor_binary()
+    print(scaling.cpu_line())
+    roots = a.roots or ["/dev/shm", os.path.join(ROOT, "target", "folders-bench")]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = a.archive
+        if not archive:
+            archive = os.path.join(tmp, "text.mbox")
+            subprocess.run(
+                [sys.executable, os.path.join(ROOT, "scripts", "gen_archive.py"), "text", "100", archive],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        before = scaling.wait_for_idle(1.1, a.wait)
+        rows = []
+        for root in roots:
+            os.makedirs(root, exist_ok=True)
+            work = tempfile.mkdtemp(prefix="folders-", dir=root)
+            try:
+                for kind in a.to:
+                    ref = os.path.join(work, f"ref-{kind}")
+                    subprocess.run([binary, "convert", archive, "--to", kind, ref, "-q"], check=True)
+                    files = sum(len(f) for _, _, f in os.walk(ref))
+                    for j in a.jobs:
+                        cli, low = [], []
+                        for r in range(a.runs):
+                            dest = os.path.join(work, f"cli-{kind}-{j}-{r}")
+                            os.sync()  # no write-back of an earlier run inside this one's timer
+                            t = time.perf_counter()
+                            subprocess.run(
+                                [binary, "convert", archive, "--to", kind, dest, "-q", "-j", str(j)],
+                                check=True,
+                            )
+                            cli.append(time.perf_counter() - t)
+                            shutil.rmtree(dest)
+                            dest = os.path.join(work, f"floor-{kind}-{j}-{r}")
+                            os.sync()
+                            out = subprocess.run(
+                                [floor, ref, dest, str(j)], check=True, capture_output=True, text=True
+                            ).stdout
+                            fields = dict(f.split("=") for f in out.split())
+                            if int(fields["files"]) != files:
+                                raise SystemExit(f"floor wrote {fields['files']} files, the CLI {files}")
+                            low.append(float(fields["floor_s"]))
+                            shutil.rmtree(dest)
+                        c, f = statistics.median(cli), statistics.median(low)
+                        rows.append((kind, root, j, files, c, f, c / f))
+                    shutil.rmtree(ref)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        after = scaling.idle_ratio()
+    noisy = after > 1.1
+    print(f"idle check after: {after:.2f}x" + ("  NOISY: do not publish" if noisy else ""))
+    print(f"{'to':<8} {'root':<28} {'-j':>3} {'files':>7} {'mimeflow s':>11} {'floor s':>9} {'ratio':>7}")
+    for kind, root, j, files, c, f, ratio in rows:
+        mark = "" if ratio <= 1.2 else "  (target 1.2x: not met)"
+        print(f"{kind:<8} {root:<28} {j:>3} {files:>7} {c:11.3f} {f:9.3f} {ratio:6.2f}x{mark}")
+    print(f"archive {archive}, medians of {a.runs} alternated runs, idle {before:.2f}x before")
+    return 3 if noisy else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
