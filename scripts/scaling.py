@@ -15,7 +15,11 @@ see the same machine; it prints the medians of wall and CPU time, the
 speed-up (target 1.8x at -j2) and the CPU ratio, which says where a case
 that does not scale loses: CPU time that stays flat while wall time does
 not halve is a serial part; CPU time that grows with the threads is
-contention (memory bandwidth, locks, the page allocator). The idle check
+contention (memory bandwidth, locks, the page allocator). ``fixed`` is the
+same command on an empty input (process and interpreter start, set-up),
+and ``bound`` the speed-up Amdahl allows when that fixed cost is the only
+serial part: a case whose bound is under the target cannot reach it
+whatever the threads do. The idle check
 runs again after the cases; if it fails then, every figure is marked
 NOISY (exit 3) and must not be published.
 
@@ -156,32 +160,44 @@ def run(a, binary, tmp, shm):
                 f.write(b"From dev@example.org Mon Jan  1 00:00:00 2024\n" + m + b"\n")
     iterate = "import sys, mimeflow.mbox as m\nn = sum(1 for _ in m.open(sys.argv[1]))\nprint(n)\n"
 
-    def argv_of(case, j):
+    # An empty input for every case: the same command on it measures the
+    # fixed cost no thread count changes (process and interpreter start,
+    # set-up), the serial part that bounds the speed-up from outside.
+    empty = os.path.join(tmp, "empty")
+    open(empty, "wb").close()
+
+    def argv_of(case, j, fixed=False):
         # Outputs go in a folder of their own, emptied before each run
         # (jsonl writes companions beside its file: out.threads.jsonl).
         out = {"jsonl": os.path.join(tmp, "out", "out.jsonl"), "maildir": os.path.join(shm, "out", "Maildir")}
         env = dict(os.environ)
+        src = {"archive": empty if fixed else archive, "raw": empty if fixed else raw}
+        src["b64"] = empty if fixed else b64
+        src["signed"] = empty if fixed else signed
         if case in out:
-            return [binary, "-q", "convert", archive, "--to", case, out[case], f"-j{j}"], env, out[case]
+            return [binary, "-q", "convert", src["archive"], "--to", case, out[case], f"-j{j}"], env, out[case]
         if case == "b64-encode":
-            return [binary, "-q", "b64", "encode", raw, f"-j{j}"], env, None
+            return [binary, "-q", "b64", "encode", src["raw"], f"-j{j}"], env, None
         if case == "b64-decode":
-            return [binary, "-q", "b64", "decode", b64, f"-j{j}"], env, None
+            return [binary, "-q", "b64", "decode", src["b64"], f"-j{j}"], env, None
         if case == "mbox-python":
             env["RAYON_NUM_THREADS"] = str(j)
-            return [sys.executable, "-c", iterate, archive], env, None
-        return [binary, "-q", "dkim", "verify", signed, "--keys", zone, f"-j{j}"], env, None
+            return [sys.executable, "-c", iterate, src["archive"]], env, None
+        return [binary, "-q", "dkim", "verify", src["signed"], "--keys", zone, f"-j{j}"], env, None
 
     before = wait_for_idle(a.idle_limit, a.wait)
     results = []
     jobs = a.jobs
-    print(f"{'case':<12} {'-j1 wall':>9} {'-j1 cpu':>8} {f'-j{jobs} wall':>9} {f'-j{jobs} cpu':>8} {'speed-up':>9} {'cpu ratio':>10}")
+    print(
+        f"{'case':<12} {'-j1 wall':>9} {'-j1 cpu':>8} {f'-j{jobs} wall':>9} {f'-j{jobs} cpu':>8}"
+        f" {'speed-up':>9} {'cpu ratio':>10} {'fixed':>7} {'bound':>7}"
+    )
     for case in cases:
-        walls = {1: [], jobs: []}
-        cpus = {1: [], jobs: []}
+        walls = {1: [], jobs: [], "fixed": []}
+        cpus = {1: [], jobs: [], "fixed": []}
         for _ in range(a.runs):
-            for j in (1, jobs):
-                argv, env, out = argv_of(case, j)
+            for j in (1, jobs, "fixed"):
+                argv, env, out = argv_of(case, 1, fixed=True) if j == "fixed" else argv_of(case, j)
                 if out:
                     shutil.rmtree(os.path.dirname(out), ignore_errors=True)
                     os.makedirs(os.path.dirname(out))
@@ -190,9 +206,19 @@ def run(a, binary, tmp, shm):
                 cpus[j].append(cpu)
         w1, wn = statistics.median(walls[1]), statistics.median(walls[jobs])
         c1, cn = statistics.median(cpus[1]), statistics.median(cpus[jobs])
-        row = {"case": case, "runs": a.runs, "jobs": jobs, "wall_1": w1, "cpu_1": c1, "wall_n": wn, "cpu_n": cn, "speedup": w1 / wn, "cpu_ratio": cn / c1}
+        fixed = statistics.median(walls["fixed"])
+        # Amdahl with the fixed cost as the only serial part: the best
+        # speed-up -jN could reach if everything else divided by N.
+        bound = w1 / (fixed + max(w1 - fixed, 0.0) / jobs)
+        row = {
+            "case": case, "runs": a.runs, "jobs": jobs, "wall_1": w1, "cpu_1": c1, "wall_n": wn,
+            "cpu_n": cn, "speedup": w1 / wn, "cpu_ratio": cn / c1, "fixed": fixed, "bound": bound,
+        }
         results.append(row)
-        print(f"{case:<12} {w1:9.3f} {c1:8.3f} {wn:9.3f} {cn:8.3f} {w1 / wn:8.2f}x {cn / c1:9.2f}x")
+        print(
+            f"{case:<12} {w1:9.3f} {c1:8.3f} {wn:9.3f} {cn:8.3f} {w1 / wn:8.2f}x {cn / c1:9.2f}x"
+            f" {fixed:7.3f} {bound:6.2f}x"
+        )
     after = idle_ratio()
     noisy = after > a.idle_limit
     print(f"idle check after: {after:.2f}x" + (" -> NOISY: the machine got busy; do not publish these figures" if noisy else ""))
