@@ -57,7 +57,7 @@ fn main() {
     let base = arena.as_ptr() as usize;
     let page = (4096 - base % 4096) % 4096;
     arena[page..page + input.len()].copy_from_slice(&input);
-    let out_base = page + 8192 + ((input.len() + 4095) / 4096) * 4096;
+    let out_base = page + 8192 + input.len().div_ceil(4096) * 4096;
     let run = |arena: &mut [u8], off: usize| -> usize {
         let (head, tail) = arena.split_at_mut(out_base + off);
         let src = &head[page..page + input.len()];
