@@ -29,6 +29,7 @@ fn quick_json_has_every_op_and_positive_results() {
         "encode",
         "decode",
         "mime-encode",
+        "mime-encode-lf",
         "mime-decode",
         "qp-encode",
         "qp-decode",
@@ -56,13 +57,14 @@ fn quick_json_has_every_op_and_positive_results() {
             assert_eq!(status, "ok", "{r}");
         }
         if status == "ok" {
-            for key in ["median_gbps", "p10_gbps", "p90_gbps"] {
+            for key in ["median_gbps", "p10_gbps", "p90_gbps", "ns_per_call"] {
                 let x = r[key].as_f64().unwrap_or(-1.0);
                 assert!(x > 0.0 && x.is_finite(), "{key} in {r}");
             }
             assert!(r["p10_gbps"].as_f64() <= r["p90_gbps"].as_f64(), "{r}");
         } else {
             assert!(r["median_gbps"].is_null(), "{r}");
+            assert!(r["ns_per_call"].is_null(), "{r}");
         }
     }
 }
@@ -74,7 +76,7 @@ fn quiet_csv_and_a_single_op() {
     let mut lines = stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("op,size,contender,status,median_gbps,p10_gbps,p90_gbps")
+        Some("op,size,contender,status,median_gbps,p10_gbps,p90_gbps,ns_per_call")
     );
     let rows: Vec<&str> = lines.collect();
     assert!(rows.len() >= 3);

@@ -17,6 +17,18 @@
 //! 4. report the median batch throughput and the p10–p90 spread, in GB/s
 //!    (10^9 bytes per second) of *input* bytes.
 //!
+//! Where the output sits relative to the input can change the speed of a
+//! contender: a load whose address matches a pending store's in the low 12
+//! bits may wait for it (4 KiB aliasing), and an encoder writes faster than
+//! it reads, so which loads meet which stores depends on `dst - src` modulo
+//! 4 KiB. With one allocator-chosen output per contender and run, that
+//! would differ between contenders and between runs; so batch `k` runs with
+//! the output placed `k mod 8` eighths of 4 KiB past the input
+//! ([`PLACEMENTS`]), the same placements for every contender, and the
+//! median is over all of them. `examples/call_cost.rs` times one operation
+//! at every placement (4 KiB MIME encode on Zen 4, placements interleaved:
+//! 97-117 ns a call across them).
+//!
 //! With `jobs > 1` every batch runs on that many threads at once, each on
 //! its own output buffer, started together at a barrier; a batch's
 //! throughput is all the threads' input bytes over the slowest thread's
@@ -44,6 +56,8 @@ pub enum Op {
     Decode,
     /// Base64 in 76-column CRLF lines.
     MimeEncode,
+    /// Base64 in 76-column LF lines (the layout simdutf's wrapped encode writes).
+    MimeEncodeLf,
     /// 76-column CRLF Base64 text in, whitespace skipped.
     MimeDecode,
     /// Quoted-printable, text mode, CRLF, 76 columns.
@@ -54,10 +68,11 @@ pub enum Op {
 
 impl Op {
     /// Every operation, in report order.
-    pub const ALL: [Op; 6] = [
+    pub const ALL: [Op; 7] = [
         Op::Encode,
         Op::Decode,
         Op::MimeEncode,
+        Op::MimeEncodeLf,
         Op::MimeDecode,
         Op::QpEncode,
         Op::QpDecode,
@@ -69,6 +84,7 @@ impl Op {
             Op::Encode => "encode",
             Op::Decode => "decode",
             Op::MimeEncode => "mime-encode",
+            Op::MimeEncodeLf => "mime-encode-lf",
             Op::MimeDecode => "mime-decode",
             Op::QpEncode => "qp-encode",
             Op::QpDecode => "qp-decode",
@@ -86,6 +102,7 @@ impl Op {
             Op::Encode => Some(peers::Op::Encode),
             Op::Decode => Some(peers::Op::Decode),
             Op::MimeEncode => Some(peers::Op::MimeEncode),
+            Op::MimeEncodeLf => Some(peers::Op::MimeEncodeLf),
             Op::MimeDecode => Some(peers::Op::MimeDecode),
             Op::QpEncode | Op::QpDecode => None,
         }
@@ -93,7 +110,10 @@ impl Op {
 
     /// Whether the operation consumes raw bytes (rather than encoded text).
     pub fn is_encode(self) -> bool {
-        matches!(self, Op::Encode | Op::MimeEncode | Op::QpEncode)
+        matches!(
+            self,
+            Op::Encode | Op::MimeEncode | Op::MimeEncodeLf | Op::QpEncode
+        )
     }
 
     /// Output room a contender gets for an input segment of `n` bytes.
@@ -261,8 +281,24 @@ pub struct Row {
     pub label: String,
     /// Contender name.
     pub contender: String,
+    /// Input bytes per call (the input over its segments: one call per
+    /// segment), what turns a throughput into a time per call.
+    pub call_bytes: f64,
     /// What happened.
     pub status: Status,
+}
+
+impl Row {
+    /// Median nanoseconds per call, for a timed contender: at 256 B and
+    /// 1 KiB this is mostly the per-call fixed cost (dispatch, length
+    /// arithmetic, tails), which a throughput hides.
+    pub fn ns_per_call(&self) -> Option<f64> {
+        // GB/s is 10^9 bytes per second, i.e. bytes per nanosecond.
+        self.status
+            .summary()
+            .filter(|s| s.median > 0.0)
+            .map(|s| self.call_bytes / s.median)
+    }
 }
 
 /// What the harness tells its caller while it runs.
@@ -354,6 +390,7 @@ pub fn run_workload(
             size: workload.size,
             label: workload.label.clone(),
             contender: c.name.clone(),
+            call_bytes: workload.input.len() as f64 / workload.segments.len().max(1) as f64,
             status: measure(workload, c, settings),
         });
     }
@@ -404,17 +441,33 @@ pub fn measure(workload: &Workload, c: &Contender, settings: &Settings) -> Statu
     }
 }
 
+/// How many output placements batches cycle through (module docs): batch
+/// `k` writes its output `(k % PLACEMENTS) * 4096 / PLACEMENTS` bytes past
+/// the input, modulo 4 KiB.
+pub const PLACEMENTS: usize = 8;
+
+/// The `room` bytes of `buf` (which holds `room + 4096`) that start
+/// placement `k`'s distance past `input`, modulo 4 KiB.
+fn placed<'b>(buf: &'b mut [u8], input: &[u8], k: usize, room: usize) -> &'b mut [u8] {
+    let delta = (k % PLACEMENTS) * (4096 / PLACEMENTS);
+    let want = (input.as_ptr() as usize + delta) % 4096;
+    let start = (want + 4096 - buf.as_ptr() as usize % 4096) % 4096;
+    &mut buf[start..start + room]
+}
+
 /// Warm-up, then timed batches; returns GB/s per batch.
 fn time(workload: &Workload, c: &Contender, settings: &Settings) -> Vec<f64> {
     let jobs = settings.jobs.max(1);
     let room = workload.output_room();
+    let input = &workload.input[..];
 
     // Warm-up on this thread, which also sizes the batches.
-    let mut out = vec![0u8; room];
+    let mut out = vec![0u8; room + 4096];
     let start = Instant::now();
     let mut calls = 0u64;
     while calls == 0 || start.elapsed() < settings.warmup {
-        std::hint::black_box(workload.run_once(c, &mut out));
+        let dst = placed(&mut out, input, calls as usize, room);
+        std::hint::black_box(workload.run_once(c, dst));
         calls += 1;
     }
     let per_call = start.elapsed().as_secs_f64() / calls as f64;
@@ -438,9 +491,10 @@ fn time(workload: &Workload, c: &Contender, settings: &Settings) -> Vec<f64> {
             if done {
                 return times;
             }
+            let dst = placed(out, input, times.len(), room);
             let t = Instant::now();
             for _ in 0..iters {
-                std::hint::black_box(workload.run_once(c, out));
+                std::hint::black_box(workload.run_once(c, &mut *dst));
             }
             times.push(t.elapsed().as_secs_f64());
             if leader
@@ -458,7 +512,7 @@ fn time(workload: &Workload, c: &Contender, settings: &Settings) -> Vec<f64> {
             let handles: Vec<_> = (0..jobs)
                 .map(|j| {
                     let worker = &worker;
-                    s.spawn(move || worker(j == 0, &mut vec![0u8; room]))
+                    s.spawn(move || worker(j == 0, &mut vec![0u8; room + 4096]))
                 })
                 .collect();
             handles
@@ -540,6 +594,69 @@ mod tests {
             let s = measure(&w, &c, &settings).summary().expect("ok");
             assert!(s.median > 0.0 && s.p10 <= s.p90);
         }
+    }
+
+    #[test]
+    fn mime_encode_meets_peers_writing_the_same_line_ending() {
+        let names = |op| -> Vec<String> { contenders(op).into_iter().map(|c| c.name).collect() };
+        let crlf = names(Op::MimeEncode);
+        assert!(
+            !crlf.iter().any(|n| n == peers::SIMDUTF_LF_LINES),
+            "CRLF encode meets CRLF writers only: {crlf:?}"
+        );
+        let lf = names(Op::MimeEncodeLf);
+        assert!(lf.iter().any(|n| n == peers::SIMDUTF_LF_LINES), "{lf:?}");
+        assert!(lf.iter().any(|n| n.starts_with("mimeflow/")), "{lf:?}");
+        // Same text, one line ending less per line: 1000 bytes are 1336
+        // characters in 18 lines.
+        let raw = input::random_bytes(1000, 4);
+        let text = |op| match input::workload(op, &raw, "1000".into()).expected {
+            Expected::Bytes(b) => b,
+            Expected::RoundTrip { .. } => unreachable!("Base64 has one right output"),
+        };
+        let (crlf, lf) = (text(Op::MimeEncode), text(Op::MimeEncodeLf));
+        assert_eq!((crlf.len(), lf.len()), (1336 + 2 * 18, 1336 + 18));
+        assert!(!lf.contains(&b'\r') && lf.ends_with(b"\n"));
+        let stripped: Vec<u8> = crlf.iter().copied().filter(|&c| c != b'\r').collect();
+        assert_eq!(stripped, lf);
+    }
+
+    #[test]
+    fn ns_per_call_is_bytes_per_call_over_throughput() {
+        let raw = input::random_bytes(256, 5);
+        let w = input::workload(Op::Encode, &raw, "256".into());
+        let c = contenders(Op::Encode).into_iter().next().unwrap();
+        let row = &run_workload(&w, &[c], &tiny(), &mut |_| {})[0];
+        assert_eq!(row.call_bytes, 256.0);
+        let median = row.status.summary().expect("timed").median;
+        let ns = row.ns_per_call().expect("timed");
+        assert!(
+            (ns * median - 256.0).abs() < 1e-6,
+            "{ns} ns at {median} GB/s"
+        );
+        let failed = Row {
+            status: Status::Mismatch,
+            ..row.clone()
+        };
+        assert_eq!(failed.ns_per_call(), None);
+    }
+
+    #[test]
+    fn placements_put_the_output_at_each_eighth_of_4k_past_the_input() {
+        let input = vec![7u8; 100];
+        let room = 300;
+        let mut buf = vec![0u8; room + 4096];
+        let mut seen = Vec::new();
+        for k in 0..2 * PLACEMENTS {
+            let dst = placed(&mut buf, &input, k, room);
+            assert_eq!(dst.len(), room);
+            let delta = (dst.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize) % 4096;
+            assert_eq!(delta, k % PLACEMENTS * 512, "batch {k}");
+            seen.push(delta);
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), PLACEMENTS);
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! and writes, the ceiling of the memory-speed target) at that operation
 //! and size.
 //!
-//! JSON: `{cpu, features, jobs, results: [{op, size, contender, status,
-//! median_gbps, p10_gbps, p90_gbps}]}`, the throughputs `null` unless
-//! `status` is `"ok"`. CSV: a header, then one row per result with the same
-//! columns (empty throughputs unless ok).
+//! JSON: `{cpu, cpu_id, features, jobs, results: [{op, size, contender,
+//! status, median_gbps, p10_gbps, p90_gbps, ns_per_call}]}`, the numbers
+//! `null` unless `status` is `"ok"`; `ns_per_call` is the median time of one
+//! call (input bytes per call over the median throughput), which keeps the
+//! fixed cost of a call visible at small sizes. CSV: a header, then one row
+//! per result with the same columns (empty numbers unless ok).
 
 use std::fmt::Write as _;
 
@@ -18,6 +20,9 @@ use super::Row;
 pub struct Report {
     /// CPU model (`/proc/cpuinfo`'s `model name`, or the architecture).
     pub cpu: String,
+    /// CPU family and model numbers ([`cpu_id`]): the model name alone does
+    /// not tell a Zen 4 from a Zen 5 on every VM.
+    pub cpu_id: String,
     /// Detected CPU features the codec cares about.
     pub features: Vec<String>,
     /// Threads each contender ran on.
@@ -40,8 +45,24 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| format!("unknown {} CPU", std::env::consts::ARCH))
 }
 
+/// `/proc/cpuinfo`'s `cpu family` and `model` as `family F model M`, or
+/// an empty string where the file has no such lines.
+pub fn cpu_id() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |key: &str| {
+        info.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    match (field("cpu family"), field("model")) {
+        (Some(f), Some(m)) => format!("family {f} model {m}"),
+        _ => String::new(),
+    }
+}
+
 /// The CSV columns, also the JSON result fields.
-pub const COLUMNS: [&str; 7] = [
+pub const COLUMNS: [&str; 8] = [
     "op",
     "size",
     "contender",
@@ -49,6 +70,7 @@ pub const COLUMNS: [&str; 7] = [
     "median_gbps",
     "p10_gbps",
     "p90_gbps",
+    "ns_per_call",
 ];
 
 impl Report {
@@ -67,11 +89,13 @@ impl Report {
                     "median_gbps": s.map(|s| s.median),
                     "p10_gbps": s.map(|s| s.p10),
                     "p90_gbps": s.map(|s| s.p90),
+                    "ns_per_call": r.ns_per_call(),
                 })
             })
             .collect();
         serde_json::json!({
             "cpu": self.cpu,
+            "cpu_id": self.cpu_id,
             "features": self.features,
             "jobs": self.jobs,
             "results": results,
@@ -97,6 +121,9 @@ impl Report {
                 num(|s| s.median),
                 num(|s| s.p10),
                 num(|s| s.p90),
+                r.ns_per_call()
+                    .map(|t| format!("{t:.1}"))
+                    .unwrap_or_default(),
             ];
             out.push_str(&fields.join(","));
             out.push('\n');
@@ -112,14 +139,20 @@ impl Report {
             self.features.join(" ")
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let id = if self.cpu_id.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.cpu_id)
+        };
         format!(
-            "cpu: {}\nfeatures: {}\nthreads: {} per contender ({} available)\n",
+            "cpu: {}{id}\nfeatures: {}\nthreads: {} per contender ({} available)\n",
             self.cpu, features, self.jobs, cores
         )
     }
 
     /// The table: header lines, then one block per operation and size,
-    /// with ratios to the fastest mimeflow backend and to `memcpy`.
+    /// with the time per call and ratios to the fastest mimeflow backend
+    /// and to `memcpy`.
     pub fn to_table(&self) -> String {
         let mut out = self.header();
         out.push_str("GB/s of input bytes: median (p10-p90)\n");
@@ -151,10 +184,19 @@ impl Report {
                 .map(|s| s.median);
             let _ = writeln!(
                 out,
-                "\n{:<11} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}  {:>9}",
-                "op", "size", "contender", "median", "p10-p90", "/mimeflow", "/memcpy", "/in+out"
+                "\n{:<14} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}  {:>9}  {:>9}",
+                "op",
+                "size",
+                "contender",
+                "median",
+                "p10-p90",
+                "ns/call",
+                "/mimeflow",
+                "/memcpy",
+                "/in+out"
             );
             for r in group {
+                let per_call = r.ns_per_call().map_or(String::new(), format_ns);
                 let (median, spread, vs_best, vs_copy, vs_traffic) = match r.status.summary() {
                     Some(s) => (
                         format!("{:.2}", s.median),
@@ -173,8 +215,16 @@ impl Report {
                 };
                 let _ = writeln!(
                     out,
-                    "{:<11} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}  {:>9}",
-                    r.op, r.label, r.contender, median, spread, vs_best, vs_copy, vs_traffic
+                    "{:<14} {:>size_w$}  {:<width$}  {:>7}  {:>15}  {:>9}  {:>9}  {:>9}  {:>9}",
+                    r.op,
+                    r.label,
+                    r.contender,
+                    median,
+                    spread,
+                    per_call,
+                    vs_best,
+                    vs_copy,
+                    vs_traffic
                 );
             }
             i = end;
@@ -191,6 +241,16 @@ pub fn is_mimeflow(name: &str) -> bool {
 /// A column's width: its widest cell in characters, at least `min`.
 fn widest<'a>(cells: impl Iterator<Item = &'a String>, min: usize) -> usize {
     cells.map(|c| c.chars().count()).max().unwrap_or(0).max(min)
+}
+
+/// A time per call: nanoseconds with one decimal below 10 µs, whole
+/// microseconds above (a 16 MiB call takes milliseconds).
+fn format_ns(ns: f64) -> String {
+    if ns < 10_000.0 {
+        format!("{ns:.1}")
+    } else {
+        format!("{:.0}us", ns / 1000.0)
+    }
 }
 
 fn ratio(x: f64, base: Option<f64>) -> String {
@@ -220,6 +280,7 @@ mod tests {
             size: 1024,
             label: "1K".into(),
             contender: contender.into(),
+            call_bytes: 1024.0,
             status,
         };
         let ok = |m: f64| {
@@ -231,6 +292,7 @@ mod tests {
         };
         Report {
             cpu: "Test CPU".into(),
+            cpu_id: "family 25 model 17".into(),
             features: vec!["avx2".into()],
             jobs: 1,
             rows: vec![
@@ -263,8 +325,12 @@ mod tests {
         assert_eq!(results[1]["median_gbps"], 4.0);
         assert_eq!(results[1]["p10_gbps"], 3.5);
         assert_eq!(results[1]["size"], 1024);
+        // 1024 bytes per call at 4 GB/s (4 bytes per ns): 256 ns a call.
+        assert_eq!(results[1]["ns_per_call"], 256.0);
+        assert_eq!(v["cpu_id"], "family 25 model 17");
         assert_eq!(results[3]["status"], "mismatch");
         assert!(results[3]["median_gbps"].is_null());
+        assert!(results[3]["ns_per_call"].is_null());
     }
 
     #[test]
@@ -273,24 +339,26 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
-            "op,size,contender,status,median_gbps,p10_gbps,p90_gbps"
+            "op,size,contender,status,median_gbps,p10_gbps,p90_gbps,ns_per_call"
         );
         assert_eq!(lines.len(), 6);
         assert_eq!(
             lines[2],
-            "encode,1024,mimeflow/avx2,ok,4.0000,3.5000,4.5000"
+            "encode,1024,mimeflow/avx2,ok,4.0000,3.5000,4.5000,256.0"
         );
         assert_eq!(
             lines[3],
-            "encode,1024,\"base64, \"\"simd\"\"\",ok,2.0000,1.5000,2.5000"
+            "encode,1024,\"base64, \"\"simd\"\"\",ok,2.0000,1.5000,2.5000,512.0"
         );
-        assert_eq!(lines[4], "encode,1024,broken,mismatch,,,");
+        assert_eq!(lines[4], "encode,1024,broken,mismatch,,,,");
     }
 
     #[test]
     fn table_has_header_ratios_and_flags() {
         let t = report().to_table();
-        assert!(t.starts_with("cpu: Test CPU\nfeatures: avx2\nthreads: 1 per contender"));
+        assert!(t.starts_with(
+            "cpu: Test CPU (family 25 model 17)\nfeatures: avx2\nthreads: 1 per contender"
+        ));
         let line = |name: &str| {
             t.lines()
                 .find(|l| l.starts_with("encode") && l.contains(name))
@@ -304,6 +372,7 @@ mod tests {
         );
         let avx2 = line("mimeflow/avx2");
         assert!(avx2.contains("1.00x") && avx2.contains("0.50x"), "{avx2}");
+        assert!(avx2.contains(" 256.0 "), "ns per call: {avx2}");
         assert!(line("memcpy").contains("2.00x"));
         let broken = line("broken");
         assert!(

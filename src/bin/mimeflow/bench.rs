@@ -18,8 +18,8 @@ use crate::GlobalArgs;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Operation to measure: encode, decode, mime-encode, mime-decode,
-    /// qp-encode, qp-decode or all
+    /// Operation to measure: encode, decode, mime-encode (CRLF lines),
+    /// mime-encode-lf (LF lines), mime-decode, qp-encode, qp-decode or all
     #[arg(long, value_name = "OP", default_value = "all", value_parser = parse_op)]
     op: OpChoice,
     /// Input sizes, comma-separated (K, M, G: powers of 1024)
@@ -119,6 +119,7 @@ pub fn run(args: BenchArgs, global: &GlobalArgs) -> anyhow::Result<()> {
 
     let report = Report {
         cpu: report::cpu_model(),
+        cpu_id: report::cpu_id(),
         features: mimeflow::base64::cpu_features()
             .into_iter()
             .map(String::from)
