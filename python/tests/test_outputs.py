@@ -271,7 +271,8 @@ def test_fts_index_is_the_one_a_rebuild_makes(outputs, name, tmp_path):
         # Every term of the index finds the same rows in both.
         a.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, 'messages_fts', 'row')")
         terms = [t for (t,) in a.execute("SELECT term FROM temp.v ORDER BY cnt DESC, term LIMIT 200")]
-        assert terms, "an empty index"
+        # (A corpus mailbox may hold no indexed text; ours all do.)
+        assert terms or name.startswith("corpora"), "an empty index"
         q = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid"
         for term in terms:
             phrase = '"%s"' % term.replace('"', '""')
