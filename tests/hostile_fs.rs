@@ -948,7 +948,7 @@ fn sqlite_update_refuses_linked_side_files_and_other_versions() {
 }
 
 /// `--resume` of a killed `--to sqlite` run: `DEST.partial`'s side files
-/// (the WAL holds the committed windows) are used when they are plain
+/// (a hot journal of the window being written) are used when they are plain
 /// files; one swapped for a link to a victim is refused, and once it is
 /// put back the run resumes to the full count.
 #[test]

@@ -26,7 +26,9 @@
 //!   as a third of the load).
 //! - `messages_fts`: FTS5, `content="messages"`, `content_rowid="id"`,
 //!   over subject, from_name, from_address, to, cc, bcc and body_text.
-//!   Built after the bulk load (one `rebuild`, in one transaction);
+//!   A fresh database's index is built on a second thread while the rows
+//!   are loaded and copied in at the end ([`SideFts`]); a resumed run
+//!   builds it after the load (one `rebuild`, in one transaction);
 //!   `--update` indexes its new rows in each window's transaction, so a
 //!   killed update resumed later leaves none of them out of the index.
 //!
@@ -35,9 +37,11 @@
 //!
 //! # Durability and resume
 //!
-//! Journal mode WAL with `synchronous=NORMAL`: each window is one
-//! transaction, so a kill loses at most the window being written and never
-//! corrupts what was committed. A fresh database is built as
+//! A rollback journal (`journal_mode=DELETE`) with `synchronous=OFF`
+//! ([`PRAGMAS`]; never journal mode OFF): each window is one transaction,
+//! so a kill loses at most the window being written and never corrupts
+//! what was committed (a power cut may: that is what `synchronous=OFF`
+//! gives up, as the issue allows). A fresh database is built as
 //! `DEST.partial` (created exclusively by the run, never through a link;
 //! SQLite opens it with `SQLITE_OPEN_NOFOLLOW`, and its `-wal`/`-shm`/
 //! `-journal` files may not exist before a fresh run: SQLite would take
@@ -45,13 +49,15 @@
 //! `--resume` and `--update` open a database whose side files may exist
 //! (a kill leaves them), but only as plain files, never through a link;
 //! `--update` checks the application id and schema version before it
-//! writes anything, the switch to WAL included. The
+//! writes anything, the switch of journal mode included. The
 //! run's state records the last committed `messages.id`; `--resume`
 //! deletes the rows after it (a window committed to the database but not
 //! yet to the state) and carries on.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OpenFlags};
 use serde_json::json;
@@ -95,9 +101,16 @@ impl Tokenizer {
 }
 
 /// The settings of a connection that loads a database (see the module
-/// docs on durability).
-pub const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
+/// docs on durability). A rollback journal rather than WAL: pages a
+/// transaction appends to the file are not journaled at all, where WAL
+/// wrote every page twice (to the log, then to the database), and
+/// `synchronous = OFF` skips the fsyncs, which only a power cut needs (a
+/// killed process leaves the journal in the page cache, and SQLite rolls
+/// the transaction back from it on the next open). The page cache is
+/// 16 MiB: at 64 MiB it held a 2 GB mixed archive's whole 48 MB database
+/// (peak heap 24 -> 91 MiB from 200 MB to 2 GB, see `scripts/bench_outputs.sh`).
+pub const PRAGMAS: &str = "PRAGMA journal_mode = DELETE; PRAGMA synchronous = OFF; \
+     PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;";
 
 /// The columns of `messages_fts`.
 pub const FTS_COLUMNS: &str = "subject, from_name, from_address, \"to\", cc, bcc, body_text";
@@ -219,6 +232,137 @@ pub(crate) struct SqliteSink {
     /// Message ids by position in `threads`, as runs of consecutive ids:
     /// (first id, first position).
     ids: Vec<(i64, usize)>,
+    /// The database's real path (the side build attaches it).
+    real: PathBuf,
+    /// A fresh database's full-text index, built on another thread while
+    /// the rows are loaded ([`SideFts`]); `None` builds it at the end.
+    side: Option<SideFts>,
+}
+
+/// The full-text columns of one message, as inserted: its id, then
+/// [`FTS_COLUMNS`] in order.
+type FtsRow = (i64, [Option<String>; 7]);
+
+/// How many messages may wait for the side build: enough to ride out a
+/// burst, few enough that memory stays a window's worth.
+const FTS_QUEUE: usize = 256;
+
+/// The full-text index of a fresh database, built while its rows are
+/// loaded rather than by one `rebuild` after them, which left the second
+/// core idle for a third of a run.
+///
+/// SQLite lets one connection at a time write a database, so the index is
+/// built on its own thread in a private temporary database (`""`: a file
+/// SQLite unlinks as soon as it is open, so a kill leaves nothing; pages
+/// spill to it beyond a small cache, so memory stays bounded). It holds a
+/// `messages_fts` declared exactly as the real one, fed each message's
+/// full-text columns, as inserted, with its id; FTS5 does not read the
+/// content table on insert, so none is needed there. At the end the real
+/// `messages_fts` is created (empty) and the side build's connection
+/// attaches the database and copies FTS5's shadow tables (`_data`, `_idx`,
+/// `_docsize`, `_config`) over its empty ones in one transaction. The
+/// result is the table a `rebuild` makes: the same declaration, the same
+/// rows and terms (`integrity-check` passes, tests/sqlite_fts.rs).
+///
+/// A resumed run, or one that adds to a database, still uses the
+/// `rebuild` (or per-window inserts): rows of an earlier process are not
+/// in a side build.
+struct SideFts {
+    /// `None` once closed (at the end).
+    rows: Option<mpsc::SyncSender<FtsRow>>,
+    worker: Option<JoinHandle<rusqlite::Result<Connection>>>,
+}
+
+/// The `CREATE VIRTUAL TABLE` of `messages_fts` in `schema`.
+fn fts_ddl(schema: &str, tokenizer: Tokenizer) -> String {
+    format!(
+        "CREATE VIRTUAL TABLE {schema}messages_fts USING fts5({FTS_COLUMNS}, \
+         content=\"messages\", content_rowid=\"id\", tokenize=\"{}\");",
+        tokenizer.name()
+    )
+}
+
+/// FTS5's shadow tables of an external-content table (no `_content`).
+const FTS_SHADOWS: [&str; 4] = [
+    "messages_fts_data",
+    "messages_fts_idx",
+    "messages_fts_docsize",
+    "messages_fts_config",
+];
+
+impl SideFts {
+    fn start(tokenizer: Tokenizer) -> SideFts {
+        let (tx, rx) = mpsc::sync_channel::<FtsRow>(FTS_QUEUE);
+        let worker = std::thread::spawn(move || -> rusqlite::Result<Connection> {
+            let conn = Connection::open_with_flags(
+                "",
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            // A scratch file nobody continues: a kill or failure discards
+            // it whole, so it needs no journal.
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; \
+                 PRAGMA cache_size = -8192; BEGIN; {}",
+                fts_ddl("", tokenizer)
+            ))?;
+            {
+                let mut insert = conn.prepare(&format!(
+                    "INSERT INTO messages_fts(rowid, {FTS_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ))?;
+                for (id, [a, b, c, d, e, f, g]) in rx {
+                    insert.execute(params![id, a, b, c, d, e, f, g])?;
+                }
+            }
+            conn.execute_batch("COMMIT")?;
+            Ok(conn)
+        });
+        SideFts {
+            rows: Some(tx),
+            worker: Some(worker),
+        }
+    }
+
+    /// Hands one message's columns to the build; an error when the build
+    /// failed (its own).
+    fn send(&mut self, row: FtsRow) -> rusqlite::Result<()> {
+        let sent = self.rows.as_ref().map(|tx| tx.send(row).is_ok());
+        if sent == Some(true) {
+            return Ok(());
+        }
+        self.rows = None;
+        self.join().map(drop)
+    }
+
+    fn join(&mut self) -> rusqlite::Result<Connection> {
+        self.rows = None;
+        match self.worker.take().map(JoinHandle::join) {
+            Some(Ok(done)) => done,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(rusqlite::Error::InvalidQuery),
+        }
+    }
+
+    /// Ends the build and moves its index into `messages_fts` of the
+    /// database at `real`, which `main` (the loading connection) has just
+    /// created empty and committed.
+    fn finish(mut self, real: &Path) -> rusqlite::Result<()> {
+        let conn = self.join()?;
+        let real = real.to_str().ok_or(rusqlite::Error::InvalidQuery)?;
+        conn.execute("ATTACH DATABASE ?1 AS dest", [real])?;
+        let mut sql = String::from("BEGIN;");
+        for t in FTS_SHADOWS {
+            sql.push_str(&format!(
+                "DELETE FROM dest.{t}; INSERT INTO dest.{t} SELECT * FROM main.{t};"
+            ));
+        }
+        sql.push_str("COMMIT; DETACH DATABASE dest;");
+        conn.execute_batch(&sql)?;
+        conn.close().map_err(|(_, e)| e)
+    }
 }
 
 /// The statement that inserts a `messages` row; its parameters are the
@@ -359,6 +503,8 @@ impl SqliteSink {
             written: Vec::new(),
             unknown: Vec::new(),
             ids: Vec::new(),
+            real: real.clone(),
+            side: None,
         };
         // Another program's database, or another schema version, is
         // refused before anything is written to it: switching the journal
@@ -376,6 +522,11 @@ impl SqliteSink {
                          PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
                     ))
                     .map_err(&e)?;
+                // ATTACH takes the path as text: a path that is not
+                // UTF-8 keeps the `rebuild` at the end.
+                if sink.real.to_str().is_some() {
+                    sink.side = Some(SideFts::start(tokenizer));
+                }
             }
             // Killed before the schema was made: start it now.
             Start::Resume { .. } if !made => {
@@ -537,6 +688,7 @@ impl SqliteSink {
         mut rows: Rows,
         raw: bool,
         threads: &mut ThreadIndex,
+        side: Option<&mut SideFts>,
     ) -> rusqlite::Result<(i64, Option<u64>)> {
         let m = &rows.message;
         threads.push(
@@ -620,7 +772,24 @@ impl SqliteSink {
                 a.path
             ])?;
         }
-        Ok((id, thread.as_deref().and_then(thread_number)))
+        let held = thread.as_deref().and_then(thread_number);
+        if let Some(side) = side {
+            // The values just inserted, moved rather than copied.
+            let m = &mut rows.message;
+            side.send((
+                id,
+                [
+                    m.subject.take(),
+                    m.from_name.take(),
+                    m.from_address.take(),
+                    Some(to),
+                    Some(cc),
+                    Some(bcc),
+                    m.body_text.take(),
+                ],
+            ))?;
+        }
+        Ok((id, held))
     }
 
     /// Threads of the whole database (earlier `--update` runs included):
@@ -655,12 +824,18 @@ impl SqliteSink {
         if !self.fresh_fts {
             return Ok(()); // indexed window by window (`checkpoint`)
         }
+        let ddl = fts_ddl("", self.tokenizer);
+        if let Some(side) = self.side.take() {
+            // Killed between the two commits, the database holds an
+            // empty index, which a resumed run replaces as below.
+            self.conn.execute_batch(&format!(
+                "BEGIN; DROP TABLE IF EXISTS messages_fts; {ddl} COMMIT;"
+            ))?;
+            return side.finish(&self.real);
+        }
         self.conn.execute_batch(&format!(
-            "BEGIN; DROP TABLE IF EXISTS messages_fts; \
-             CREATE VIRTUAL TABLE messages_fts USING fts5({FTS_COLUMNS}, \
-             content=\"messages\", content_rowid=\"id\", tokenize=\"{}\"); \
-             INSERT INTO messages_fts(messages_fts) VALUES('rebuild'); COMMIT;",
-            self.tokenizer.name()
+            "BEGIN; DROP TABLE IF EXISTS messages_fts; {ddl} \
+             INSERT INTO messages_fts(messages_fts) VALUES('rebuild'); COMMIT;"
         ))
     }
 }
@@ -678,8 +853,14 @@ impl TableSink for SqliteSink {
     fn push(&mut self, rows: Rows) -> Result<(), BatchError> {
         let e = sql_err(&self.shown);
         Self::begin(&self.conn, &mut self.open).map_err(&e)?;
-        let (id, held) =
-            SqliteSink::insert(&self.conn, rows, self.raw, &mut self.threads).map_err(&e)?;
+        let (id, held) = SqliteSink::insert(
+            &self.conn,
+            rows,
+            self.raw,
+            &mut self.threads,
+            self.side.as_mut(),
+        )
+        .map_err(&e)?;
         Self::note(
             &mut self.ids,
             &mut self.written,
