@@ -193,6 +193,9 @@ def recipes(tmp):
     for n in ("domain", "selector", "algorithm", "result", "reason", "key_source"):
         prop(f"dkim.DkimResult.{n}", verdict, n)
     add("dkim.DkimResult.__repr__", verdict.__repr__)
+    held = mimeflow.dkim.DkimKeys(dkim_keys)
+    add("dkim.DkimKeys.__len__", held.__len__)
+    add("dkim.DkimKeys.__repr__", held.__repr__)
     for n in ("install", "uninstall", "is_installed"):
         add(n, getattr(mimeflow, n))
     add("installed", mimeflow.installed,

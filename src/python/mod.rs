@@ -26,14 +26,6 @@ mod message;
 mod pieces;
 mod quoprimime;
 
-/// The extension's Rust allocations go to mimalloc, as pydantic-core's do:
-/// the parser, the DKIM verifier and the row builders make many small,
-/// short-lived allocations per message, and glibc's malloc and free were
-/// a tenth of a `mimeflow.dkim.verify` profile. Python objects keep
-/// Python's allocator; nothing allocated by one is freed by the other.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use pyo3::exceptions::PyValueError;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;

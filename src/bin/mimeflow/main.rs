@@ -30,8 +30,6 @@ mod files;
 mod mime;
 mod sigbus;
 
-// With `python` the library declares the same allocator (src/python).
-#[cfg(not(feature = "python"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
