@@ -100,9 +100,6 @@ pub(crate) struct Folders {
     pub cur: Dir,
 }
 
-/// `NAME` + `suffix` (with a leading dot when `hidden`), cut so that it
-/// stays a valid name however long NAME is: a long NAME keeps its first
-/// 150 bytes and gains a hash of the whole, so two long names stay apart.
 /// Messages the workers hand to the commit at a time: a handful per
 /// batch, so the committing thread wakes once per batch rather than once
 /// per message (at `-j1`, a futex wake and a context switch per message
@@ -112,6 +109,9 @@ fn send_batch(items: usize, threads: usize) -> usize {
     (items / (threads.max(1) * 8)).clamp(1, 64)
 }
 
+/// `NAME` + `suffix` (with a leading dot when `hidden`), cut so that it
+/// stays a valid name however long NAME is: a long NAME keeps its first
+/// 150 bytes and gains a hash of the whole, so two long names stay apart.
 fn sibling_name(name: &OsStr, suffix: &str, hidden: bool) -> OsString {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let bytes = name.as_bytes();

@@ -61,11 +61,12 @@ impl std::fmt::Debug for KeyStore {
 }
 
 fn normalize(name: &str) -> String {
-    name.trim().trim_end_matches('.').to_ascii_lowercase()
+    normalized(name).into_owned()
 }
 
-/// `name` as [`normalize`] would give it, borrowed when it already is so
-/// (the verifier asks in lower case, without a final dot).
+/// A name without surrounding blanks or a final dot, in lower case;
+/// borrowed when it already is so (the verifier asks in lower case,
+/// without a final dot).
 fn normalized(name: &str) -> Cow<'_, str> {
     let plain = name.trim().trim_end_matches('.');
     if plain.len() == name.len() && !name.bytes().any(|b| b.is_ascii_uppercase()) {
