@@ -1,37 +1,26 @@
 //! Per-call cost of the codec at small sizes, and its dependence on where
 //! the output sits relative to the input (4 KiB aliasing).
 //!
-//! `cargo run --release --example call_cost -- OP SIZE [STEP]` with OP one of
-//! encode, decode, mime-encode, mime-encode-lf, mime-decode: places the input
-//! at a page start and the output at every offset `k * STEP` (default 64)
-//! within the following 4 KiB, runs the process-default backend there, and
-//! prints the median ns per call at each offset, the offsets interleaved
-//! round by round so that a machine whose speed changes over time slows
-//! them alike. A flat column says the placement does not matter; slow
+//! `cargo run --release --features bench-peers --example call_cost -- OP SIZE
+//! [STEP]` with OP one of encode, decode, mime-encode, mime-encode-lf,
+//! mime-decode: places the input at a page start and the output at every offset
+//! `k * STEP` (default 64) within the following 4 KiB, runs the process-default
+//! backend there, and prints the median ns per call at each offset, the offsets
+//! interleaved round by round so that a machine whose speed changes over time
+//! slows them alike. A flat column says the placement does not matter; slow
 //! offsets say the loads of the input wait on stores to the output whose
-//! addresses match in their low 12 bits (4 KiB aliasing). Run it a few
-//! times: on the shared Zen 4 VM, 4 KiB MIME encode took 97-117 ns a call
-//! across placements in one process and 100 or 170-210 ns in others at
-//! the same placement, a difference between processes that placement
-//! modulo 4 KiB does not explain.
+//! addresses match in their low 12 bits (4 KiB aliasing). Run it a few times:
+//! on the shared Zen 4 VM, 4 KiB MIME encode took 97-117 ns a call across
+//! placements in one process and 100 or 170-210 ns in others at the same
+//! placement, a difference between processes that placement modulo 4 KiB does
+//! not explain.
 //! `OFFSET=any` runs one offset only (for `perf stat` / `perf record`).
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use mimeflow::base64::{DecodeMode, LineEnding, Wrap, STANDARD};
-
-fn raw(n: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use mimeflow::bench::input::random_bytes;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,7 +33,7 @@ fn main() {
     let only: Option<usize> = std::env::var("OFFSET")
         .ok()
         .map(|s| s.parse().expect("OFFSET"));
-    let data = raw(size);
+    let data = random_bytes(size, 1);
     let lf = Wrap::new(76, LineEnding::Lf);
     let input = match op.as_str() {
         "decode" => STANDARD.encode_to_vec(&data),

@@ -199,3 +199,111 @@ fn encoder_writer_any_width() {
         }
     }
 }
+
+/// A reader that hands out at most `step` bytes a call, so the parallel
+/// stream functions must top up short reads.
+#[cfg(feature = "parallel")]
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+#[cfg(feature = "parallel")]
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// `par_encode_stream` and `par_decode_stream` (the CLI's `b64` at -j2 and up)
+/// give the bytes, counts and errors of the one-thread stream functions:
+/// inputs of several blocks, a whole number of blocks, tiny and empty;
+/// regular lines, irregular ones from the second block on, padding and bad
+/// bytes in the first, a middle and the last block; short reads.
+#[cfg(feature = "parallel")]
+#[test]
+fn parallel_streams_match_sequential() {
+    use mimeflow::base64::stream::{par_decode_stream, par_encode_stream};
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let block = mimeflow::base64::stream::PIPE_BLOCK;
+    let big: Vec<u8> = (0..block * 5 / 2 + 7)
+        .map(|i| (i ^ (i >> 11) ^ (i >> 19)) as u8)
+        .collect();
+    // 57 input bytes make one 76-column line: a whole number of blocks.
+    let whole = &big[..block.div_ceil(57) * 57 * 2];
+    let enc = |data: &[u8], wrap: Wrap| {
+        let mut out = Vec::new();
+        let n = encode_stream(&mut &data[..], &mut out, STANDARD, wrap).unwrap();
+        (n, out)
+    };
+    for data in [&big[..], whole, &big[..100], &[][..]] {
+        for wrap in [
+            Wrap::NONE,
+            Wrap::MIME,
+            Wrap::new(76, LineEnding::Lf),
+            Wrap::new(75, LineEnding::Crlf),
+            Wrap::new(1_000_000, LineEnding::Lf),
+            Wrap::new(usize::MAX, LineEnding::Lf),
+        ] {
+            let mut out = Vec::new();
+            let mut reader = Trickle {
+                data,
+                step: 3_000_001,
+            };
+            let n = pool
+                .install(|| par_encode_stream(&mut reader, &mut out, STANDARD, wrap))
+                .unwrap();
+            let (want_n, want) = enc(data, wrap);
+            assert_eq!(n, want_n, "{wrap:?} {}", data.len());
+            assert!(out == want, "{wrap:?} {}", data.len());
+        }
+    }
+
+    let dec = |src: &[u8], mode: DecodeMode, step: usize| {
+        let mut out = Vec::new();
+        let mut reader = Trickle { data: src, step };
+        let r = pool.install(|| par_decode_stream(&mut reader, &mut out, STANDARD, mode));
+        let mut want_out = Vec::new();
+        let want = decode_stream(&mut &src[..], &mut want_out, STANDARD, mode);
+        match (r, want) {
+            (Ok(n), Ok(w)) => {
+                assert_eq!(n, w, "{mode:?}");
+                assert!(out == want_out, "{mode:?} {}", src.len());
+            }
+            (r, want) => assert_eq!(format!("{r:?}"), format!("{want:?}"), "{mode:?}"),
+        }
+    };
+    let mime = enc(&big, Wrap::MIME).1;
+    let lf = enc(&big, Wrap::new(76, LineEnding::Lf)).1;
+    let flat = enc(&big, Wrap::NONE).1;
+    let exact = enc(whole, Wrap::MIME).1;
+    for (src, modes) in [
+        (&mime, &[DecodeMode::Mime, DecodeMode::Lenient][..]),
+        (&lf, &[DecodeMode::Mime][..]),
+        (&flat, &[DecodeMode::Strict, DecodeMode::Mime][..]),
+        (&exact, &[DecodeMode::Mime][..]),
+    ] {
+        for &mode in modes {
+            dec(src, mode, 1 << 20);
+            for at in [10, block + 77, block * 2 + 3, src.len() - 3] {
+                let mut bad = src.clone();
+                bad[at] = b'*';
+                dec(&bad, mode, 5_000_003);
+                bad[at] = b'=';
+                dec(&bad, mode, 5_000_003);
+            }
+            // An extra line break: the lines are no longer regular there.
+            let mut odd = src.clone();
+            odd.insert(block + 1000, b'\n');
+            dec(&odd, mode, 1 << 20);
+        }
+    }
+    dec(b"", DecodeMode::Mime, 1);
+    dec(b"QUJD\n", DecodeMode::Mime, 1);
+}

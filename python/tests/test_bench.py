@@ -28,6 +28,9 @@ def test_run_rows_are_checked_and_positive():
         assert set(bench.COLUMNS) <= set(r)
         assert r["status"] == "ok", r
         assert 0 < r["p10_gbps"] <= r["median_gbps"] <= r["p90_gbps"]
+        assert r["ns_per_call"] > 0
+        if r["op"] in ("encode", "mime-encode"):  # the input is the 300 raw bytes
+            assert r["ns_per_call"] * r["median_gbps"] == pytest.approx(300)
     names = {r["contender"] for r in rows}
     assert {"mimeflow", "memcpy", "base64 (stdlib)"} <= names
 
@@ -46,6 +49,7 @@ def test_wrong_contender_is_flagged_not_timed():
                      contenders={"encode": {"wrong": wrong, "boom": boom}})
     by = {r["contender"]: r for r in rows}
     assert by["wrong"]["status"] == "mismatch" and by["wrong"]["median_gbps"] is None
+    assert by["wrong"]["ns_per_call"] is None
     assert len(calls) == 1
     assert by["boom"]["status"] == "error"
 

@@ -143,21 +143,10 @@ impl Base64 {
         if src.len() < PARALLEL_THRESHOLD || rayon::current_num_threads() < 2 {
             return self.decode_into(rules, src, dst);
         }
-        let shape = match rules.skip() {
-            Skip::None => Shape::Irregular,
-            skip => DecodeState::detect_shape(self.engine(), skip, src),
+        let Some(split) = Split::of(self, rules, src) else {
+            return self.decode_into(rules, src, dst);
         };
-        // Chunks of whole quanta (no whitespace allowed) or whole regular lines.
-        let (chunk_in, chunk_out) = match (rules.skip(), shape) {
-            (Skip::None, _) => (CHUNK, CHUNK / 4 * 3),
-            (_, Shape::Lines { cols, crlf }) => {
-                let line = cols + 1 + crlf as usize;
-                let lines = CHUNK.div_ceil(line);
-                (lines * line, lines * cols / 4 * 3)
-            }
-            _ => return self.decode_into(rules, src, dst),
-        };
-        match par_decode(self, rules, shape, src, chunk_in, chunk_out, dst.reborrow()) {
+        match par_decode(self, rules, split, src, dst.reborrow()) {
             Some(n) => Ok(n),
             // Something irregular: the one-thread decoder gives the exact
             // result or error offset.
@@ -166,17 +155,124 @@ impl Base64 {
     }
 }
 
+/// How a decode input splits: chunks of whole quanta (when no whitespace is
+/// allowed) or of whole regular lines, and each chunk's exact output.
+#[derive(Clone, Copy)]
+pub(crate) struct Split {
+    pub(crate) shape: Shape,
+    /// Input bytes of a chunk: a chunk starts where a quantum (and, for
+    /// lines, a line) starts.
+    pub(crate) chunk_in: usize,
+    /// Bytes a regular chunk decodes to.
+    pub(crate) chunk_out: usize,
+}
+
+impl Split {
+    /// The split of an input that starts with `head`, if it has one: `None`
+    /// for input whose first line is not a regular Base64 line.
+    pub(crate) fn of(codec: &Base64, rules: Rules, head: &[u8]) -> Option<Split> {
+        let shape = match rules.skip() {
+            Skip::None => Shape::Irregular,
+            skip => DecodeState::detect_shape(codec.engine(), skip, head),
+        };
+        let (chunk_in, chunk_out) = match (rules.skip(), shape) {
+            (Skip::None, _) => (CHUNK, CHUNK / 4 * 3),
+            (_, Shape::Lines { cols, crlf }) => {
+                let line = cols + 1 + crlf as usize;
+                let lines = CHUNK.div_ceil(line);
+                (lines * line, lines * cols / 4 * 3)
+            }
+            _ => return None,
+        };
+        Some(Split {
+            shape,
+            chunk_in,
+            chunk_out,
+        })
+    }
+}
+
+/// Decodes `src`, whole chunks of `split` whose first byte is at absolute
+/// `offset`, each into its `chunk_out` slot of `dst`, on all of rayon's
+/// threads. `false` when some chunk is not regular (its output is then not
+/// whole, and the caller decodes again on one thread): a regular chunk ends
+/// clean and writes exactly `chunk_out` bytes, which is why a fresh state
+/// at the next chunk start continues it exactly.
+pub(crate) fn decode_chunks(
+    codec: &Base64,
+    rules: Rules,
+    split: Split,
+    src: &[u8],
+    offset: u64,
+    dst: &mut [MaybeUninit<u8>],
+) -> bool {
+    let Split {
+        shape,
+        chunk_in,
+        chunk_out,
+    } = split;
+    debug_assert!(src.len().is_multiple_of(chunk_in));
+    debug_assert_eq!(dst.len(), src.len() / chunk_in * chunk_out);
+    src.par_chunks(chunk_in)
+        .zip(dst.par_chunks_mut(chunk_out))
+        .enumerate()
+        .all(|(i, (s, d))| {
+            let at = offset + (i * chunk_in) as u64;
+            let mut st = codec.decode_state(rules).at(at, shape);
+            let need = DecodeState::max_output(s.len());
+            if d.len() >= need {
+                let n = st.feed(s, Out::from_uninit(d));
+                return matches!(n, Ok(n) if n == chunk_out && st.is_clean());
+            }
+            // `feed` wants room for its worst case; a regular chunk fills `d` exactly.
+            let mut tmp = vec![MaybeUninit::uninit(); need];
+            match st.feed_buf(s, &mut tmp) {
+                Ok(out) if out.len() == chunk_out && st.is_clean() => {
+                    Out::from_uninit(d).copy_from(0, out);
+                    true
+                }
+                _ => false,
+            }
+        })
+}
+
+/// [`decode_chunks`] appending to `out`: `true` when every chunk was
+/// regular and `out` grew by their whole output; `out` is left as it was
+/// otherwise.
+pub(crate) fn decode_chunks_append(
+    codec: &Base64,
+    rules: Rules,
+    split: Split,
+    src: &[u8],
+    offset: u64,
+    out: &mut Vec<u8>,
+) -> bool {
+    let n = src.len() / split.chunk_in * split.chunk_out;
+    let fill = |spare: Out<'_>| {
+        // SAFETY: the chunks are written only through `Out`s.
+        let dst = unsafe { spare.into_uninit() };
+        decode_chunks(codec, rules, split, src, offset, dst)
+            .then_some(n)
+            .ok_or(())
+    };
+    // SAFETY: on success every chunk wrote its whole slot, `n` bytes in all.
+    unsafe { uninit::append_with(out, n, fill) }.is_ok()
+}
+
 /// Decodes chunk by chunk into `dst`; `None` when some middle chunk was not
 /// regular, the last one failed, or `dst` is too short for the split.
 fn par_decode(
     codec: &Base64,
     rules: Rules,
-    shape: Shape,
+    split: Split,
     src: &[u8],
-    chunk_in: usize,
-    chunk_out: usize,
     mut dst: Out<'_>,
 ) -> Option<usize> {
+    let Split {
+        shape,
+        chunk_in,
+        chunk_out,
+    } = split;
     let chunks = src.len().div_ceil(chunk_in);
     let (middle_src, last_src) = src.split_at((chunks - 1) * chunk_in);
     let need = (chunks - 1) * chunk_out + DecodeState::max_output(last_src.len());
@@ -187,29 +283,7 @@ fn par_decode(
     // SAFETY: every middle chunk is written only through an `Out`.
     let middle = unsafe { middle.into_uninit() };
     let (ok, last_written) = rayon::join(
-        || {
-            middle_src
-                .par_chunks(chunk_in)
-                .zip(middle.par_chunks_mut(chunk_out))
-                .enumerate()
-                .all(|(i, (s, d))| {
-                    let mut st = codec.decode_state(rules).at((i * chunk_in) as u64, shape);
-                    let need = DecodeState::max_output(s.len());
-                    if d.len() >= need {
-                        let n = st.feed(s, Out::from_uninit(d));
-                        return matches!(n, Ok(n) if n == chunk_out && st.is_clean());
-                    }
-                    // `feed` wants room for its worst case; a regular chunk fills `d` exactly.
-                    let mut tmp = vec![MaybeUninit::uninit(); need];
-                    match st.feed_buf(s, &mut tmp) {
-                        Ok(out) if out.len() == chunk_out && st.is_clean() => {
-                            Out::from_uninit(d).copy_from(0, out);
-                            true
-                        }
-                        _ => false,
-                    }
-                })
-        },
+        || decode_chunks(codec, rules, split, middle_src, 0, middle),
         || {
             let mut st = codec
                 .decode_state(rules)

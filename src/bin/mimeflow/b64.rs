@@ -1,8 +1,10 @@
 //! `mimeflow b64 encode|decode`: Base64 over files and pipes.
 //!
-//! Both run on the library's stream functions, which read and convert
-//! blocks of a few hundred KiB, so memory stays constant whatever the input
-//! size. Encoded output is byte-identical to GNU `base64 -w COLS` (every line,
+//! Both run on the library's parallel stream functions: with `-j1` they
+//! read and convert blocks of a few hundred KiB on one thread; with more
+//! jobs, a pool thread converts a 1 MiB block while this thread reads the
+//! next one and writes the last one's output. Memory stays constant
+//! whatever the input size. Encoded output is byte-identical to GNU `base64 -w COLS` (every line,
 //! the last included, ends with a newline; `-w 0` writes none; empty input
 //! writes nothing). Decoding defaults to the MIME mode, which skips CR, LF,
 //! space and tab anywhere, so CRLF-wrapped mail bodies need no `-i`.
@@ -11,7 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use mimeflow::base64::stream::{decode_stream, encode_stream};
+use mimeflow::base64::stream::{par_decode_stream, par_encode_stream};
 use mimeflow::base64::{Alphabet, Base64, DecodeMode, LineEnding, Wrap};
 
 use crate::files::{Input, Output};
@@ -145,14 +147,14 @@ fn encode(args: &EncodeArgs) -> anyhow::Result<()> {
     // Input first: a missing input must not leave a temp file to clean.
     let mut input = Input::open(args.io.file.as_deref())?;
     let mut output = Output::create(args.io.out.as_deref())?;
-    encode_stream(&mut input, &mut output, args.codec.codec(), wrap)?;
+    par_encode_stream(&mut input, &mut output, args.codec.codec(), wrap)?;
     output.finish()
 }
 
 fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
     let mut input = Input::open(args.io.file.as_deref())?;
     let mut output = Output::create(args.io.out.as_deref())?;
-    match decode_stream(&mut input, &mut output, args.codec.codec(), args.mode()) {
+    match par_decode_stream(&mut input, &mut output, args.codec.codec(), args.mode()) {
         Ok(_) => output.finish(),
         Err(mimeflow::base64::StreamError::Decode(e)) => {
             let what = match input.file_name() {
