@@ -235,11 +235,7 @@ impl<W: Write> DecoderWriter<W> {
     }
 
     fn feed(&mut self, buf: &[u8]) -> Result<(), StreamError> {
-        for block in buf.chunks(DECODE_BLOCK) {
-            let decoded = self.state.feed_buf(block, &mut self.out)?;
-            self.inner.write_all(decoded)?;
-        }
-        Ok(())
+        feed_all(&mut self.state, buf, &mut self.inner, &mut self.out).map(drop)
     }
 }
 
@@ -286,16 +282,45 @@ pub fn decode_stream(
     codec: Base64,
     mode: DecodeMode,
 ) -> Result<u64, StreamError> {
-    let mut state = codec.decode_state(codec.rules(mode));
-    let mut out = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
-    let mut total = 0u64;
-    pump(reader, DECODE_BLOCK, |block| {
-        let decoded = state.feed_buf(block, &mut out)?;
+    let state = codec.decode_state(codec.rules(mode));
+    decode_rest(state, &[], Some(reader), writer)
+}
+
+/// Feeds `src` to `state` a block at a time into `buf`, writing what it
+/// decodes; returns the bytes written.
+fn feed_all(
+    state: &mut DecodeState,
+    src: &[u8],
+    writer: &mut impl Write,
+    buf: &mut [MaybeUninit<u8>],
+) -> Result<u64, StreamError> {
+    let mut n = 0;
+    for piece in src.chunks(DECODE_BLOCK) {
+        let decoded = state.feed_buf(piece, buf)?;
         writer.write_all(decoded)?;
-        total += decoded.len() as u64;
-        Ok(())
-    })?;
-    let last = state.finish_buf(&mut out)?;
+        n += decoded.len() as u64;
+    }
+    Ok(n)
+}
+
+/// Decodes the rest of an input on this thread: `head`, then what `reader`
+/// still holds (`None`: it is at its end); checks the end of the input and
+/// flushes. Returns the bytes written.
+fn decode_rest(
+    mut state: DecodeState,
+    head: &[u8],
+    reader: Option<&mut impl Read>,
+    writer: &mut impl Write,
+) -> Result<u64, StreamError> {
+    let mut buf = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
+    let mut total = feed_all(&mut state, head, writer, &mut buf)?;
+    if let Some(reader) = reader {
+        pump(reader, DECODE_BLOCK, |block| {
+            total += feed_all(&mut state, block, writer, &mut buf)?;
+            Ok(())
+        })?;
+    }
+    let last = state.finish_buf(&mut buf)?;
     writer.write_all(last)?;
     writer.flush()?;
     Ok(total + last.len() as u64)
@@ -404,7 +429,6 @@ pub fn par_decode_stream(
     let mut have = fill(reader, &mut cur)?;
     let mut eof = have < PIPE_BLOCK;
     let split = Split::of(&codec, rules, &cur[..have]);
-    let mut seq = vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
     // An input shorter than a block is not worth the threads.
     if let Some(split) = split.filter(|_| !eof) {
         let mut next = vec![0u8; PIPE_BLOCK];
@@ -441,11 +465,9 @@ pub fn par_decode_stream(
             prev_out.clear();
             if !ok {
                 // Irregular: this block again on one thread, then the rest.
-                for piece in cur[..cut].chunks(DECODE_BLOCK) {
-                    let decoded = state.feed_buf(piece, &mut seq)?;
-                    writer.write_all(decoded)?;
-                    total += decoded.len() as u64;
-                }
+                let mut buf =
+                    vec![MaybeUninit::uninit(); DecodeState::max_output(DECODE_BLOCK) + 3];
+                total += feed_all(&mut state, &cur[..cut], writer, &mut buf)?;
                 std::mem::swap(&mut cur, &mut next);
                 have = read?;
                 eof |= have < PIPE_BLOCK;
@@ -465,28 +487,11 @@ pub fn par_decode_stream(
         writer.write_all(&prev_out)?;
     }
     // The rest on this thread: what is left of the buffer, then the reader.
-    for piece in cur[..have].chunks(DECODE_BLOCK) {
-        let decoded = state.feed_buf(piece, &mut seq)?;
-        writer.write_all(decoded)?;
-        total += decoded.len() as u64;
-    }
-    if !eof {
-        pump(reader, DECODE_BLOCK, |block| {
-            let decoded = state.feed_buf(block, &mut seq)?;
-            writer.write_all(decoded)?;
-            total += decoded.len() as u64;
-            Ok(())
-        })?;
-    }
-    let last = state.finish_buf(&mut seq)?;
-    writer.write_all(last)?;
-    writer.flush()?;
-    Ok(total + last.len() as u64)
+    Ok(total + decode_rest(state, &cur[..have], (!eof).then_some(reader), writer)?)
 }
 
 /// Fills `buf` from `reader` (short reads are topped up); returns the bytes
 /// read, less than `buf.len()` only at the end of the input.
-#[cfg(feature = "parallel")]
 fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -509,15 +514,7 @@ fn pump(
     let mut buf = vec![0u8; block];
     let mut total = 0u64;
     loop {
-        let mut filled = 0;
-        while filled < block {
-            match reader.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let filled = fill(reader, &mut buf)?;
         if filled == 0 {
             return Ok(total);
         }
