@@ -4,10 +4,11 @@
 //! read and convert blocks of a few hundred KiB on one thread; with more
 //! jobs, a pool thread converts a 1 MiB block while this thread reads the
 //! next one and writes the last one's output. Memory stays constant
-//! whatever the input size. Encoded output is byte-identical to GNU `base64 -w COLS` (every line,
-//! the last included, ends with a newline; `-w 0` writes none; empty input
-//! writes nothing). Decoding defaults to the MIME mode, which skips CR, LF,
-//! space and tab anywhere, so CRLF-wrapped mail bodies need no `-i`.
+//! whatever the input size. Encoded output is byte-identical to GNU
+//! `base64 -w COLS` (every line, the last included, ends with a newline;
+//! `-w 0` writes none; empty input writes nothing). Decoding defaults to the
+//! MIME mode, which skips CR, LF, space and tab anywhere, so CRLF-wrapped
+//! mail bodies need no `-i`.
 
 use std::path::PathBuf;
 
