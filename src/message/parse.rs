@@ -67,9 +67,9 @@ struct Frame {
     /// `open.len()` right after the multipart was opened: open[depth..] are
     /// the entities inside its current part.
     open_len: usize,
-    /// The boundary's key (`multipart::boundary_key`); empty and not in the
-    /// table when the boundary can never match.
-    boundary: Vec<u8>,
+    /// The boundary's key (`multipart::boundary_key`); `None`, and not in
+    /// the table, when the boundary can never match.
+    boundary: Option<Vec<u8>>,
     saw_delimiter: bool,
     /// Where the current part began (just after its delimiter line).
     part_start: Option<usize>,
@@ -232,7 +232,7 @@ impl<'s> Parser<'s> {
         if !frame.saw_delimiter {
             self.no_delimiter(frame.entity);
         }
-        self.unindex(&frame.boundary, self.frames.len());
+        self.unindex(frame.boundary.as_deref(), self.frames.len());
     }
 
     fn pop_frame_missing_close(&mut self, entity: usize, end: usize) {
@@ -242,7 +242,7 @@ impl<'s> Parser<'s> {
         } else {
             self.no_delimiter(entity);
         }
-        self.unindex(&frame.boundary, self.frames.len());
+        self.unindex(frame.boundary.as_deref(), self.frames.len());
     }
 
     /// A multipart whose boundary never appeared reads as a leaf, as other
@@ -254,7 +254,8 @@ impl<'s> Parser<'s> {
     }
 
     /// Takes the frame at `pos` (just popped) out of the table.
-    fn unindex(&mut self, boundary: &[u8], pos: usize) {
+    fn unindex(&mut self, boundary: Option<&[u8]>, pos: usize) {
+        let Some(boundary) = boundary else { return };
         if let Some(v) = self.by_boundary.get_mut(boundary) {
             if v.last() == Some(&pos) {
                 v.pop();
@@ -314,11 +315,10 @@ impl<'s> Parser<'s> {
                     if let Some(key) = &key {
                         self.by_boundary.entry(key.clone()).or_default().push(pos);
                     }
-                    let boundary = key.unwrap_or_default();
                     self.frames.push(Frame {
                         entity: idx,
                         open_len: self.open.len(),
-                        boundary,
+                        boundary: key,
                         saw_delimiter: false,
                         part_start: None,
                         parts: 0,
@@ -598,6 +598,17 @@ impl<'s> Parser<'s> {
     fn match_line(&self, line: usize) -> (Option<usize>, bool, usize) {
         let src = self.src;
         let rest = &src[line + 2..];
+        // Most delimiter lines are the innermost multipart's, which wins
+        // over any other anyway: try its key before hashing the line. The
+        // grammar (`delimiter_tail`) is the same; only the lookup is saved.
+        let innermost = self.frames.len().checked_sub(1);
+        if let Some(key) = innermost.and_then(|i| self.frames[i].boundary.as_deref()) {
+            if rest.starts_with(key) {
+                if let Some((close, next)) = multipart::delimiter_tail(src, line + 2 + key.len()) {
+                    return (innermost, close, next);
+                }
+            }
+        }
         let eol = memchr::memchr(b'\n', rest).map_or(src.len(), |i| line + 2 + i + 1);
         let (open_key, close_key) = multipart::delimiter_keys(&src[line + 2..eol]);
         // A key found in the table is confirmed by the grammar (the keys
