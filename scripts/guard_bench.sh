@@ -13,8 +13,9 @@
 #
 # Each round runs OLD as the baseline and NEW against it, then the other
 # way round, so drift of the machine during a round shows up in both
-# directions. A bench is SLOWER when, in the median round, the lower end of
-# criterion's confidence interval for NEW/OLD - 1 is above $THRESHOLD (3%).
+# directions. A bench is SLOWER when, in its median run (the mean of the
+# two middle runs for an even count), the lower end of criterion's
+# confidence interval for NEW/OLD - 1 is above $THRESHOLD (3%).
 #
 #   scripts/guard_bench.sh OLD_REV
 #   ROUNDS=2 BACKEND=avx512vbmi THRESHOLD=0.03 SKIP_PY=1 scripts/guard_bench.sh 2c09845
@@ -138,15 +139,18 @@ for r in $(seq "$rounds"); do
     collect -1
 done
 
+# Python: old and new alternate (old new new old) in each round; each side's
+# figure is the least of its timeit repeats (timeit's own advice: the
+# spread above the least is other processes), and each old/new pair gives
+# one ratio, so a round adds two entries as a criterion bench does.
 py_bench='
-import statistics, sys, timeit, mimeflow
+import sys, timeit, mimeflow
 data = open(sys.argv[1], "rb").read()
 msgs = [m if i == 0 else b"From " + m for i, m in enumerate(data.split(b"\nFrom "))]
 def run():
     for m in msgs:
         mimeflow.parse(m).walk()
-t = timeit.repeat(run, number=20, repeat=int(sys.argv[2]))
-print(statistics.median(t) / 20)
+print(min(timeit.repeat(run, number=20, repeat=int(sys.argv[2]))) / 20)
 '
 if [[ -z "${SKIP_PY:-}" ]]; then
     for r in $(seq "$rounds"); do
@@ -155,8 +159,8 @@ if [[ -z "${SKIP_PY:-}" ]]; then
         n2=$("$work/venv-new/bin/python" -c "$py_bench" testdata/mbox/sample.mbox 15)
         o2=$("$work/venv-old/bin/python" -c "$py_bench" testdata/mbox/sample.mbox 15)
         python3 -c "
-o = ($o1 + $o2) / 2; n = ($n1 + $n2) / 2
-print(f'python/parse_walk_sample\t1\t{n/o-1}\t{n/o-1}\t{n/o-1}')" >>"$results"
+for o, n in (($o1, $n1), ($o2, $n2)):
+    print(f'python/parse_walk_sample\t1\t{n/o-1}\t{n/o-1}\t{n/o-1}')" >>"$results"
         echo "python parse+walk of the sample archive: old ${o1}s ${o2}s, new ${n1}s ${n2}s per pass"
     done
 fi
@@ -175,7 +179,12 @@ threshold = float(sys.argv[2])
 slower = 0
 print(f"{'bench':58} {'NEW/OLD-1 median':>17} {'CI of that run':>22}  verdict")
 for name in sorted(rows):
-    mid, lo, hi = sorted(rows[name])[len(rows[name]) // 2]
+    # The median run; with an even count, the mean of the two middle ones
+    # (taking either alone would lean towards ok or towards SLOWER).
+    runs = sorted(rows[name])
+    m = len(runs) // 2
+    pick = runs[m : m + 1] if len(runs) % 2 else runs[m - 1 : m + 1]
+    mid, lo, hi = (statistics.mean(x) for x in zip(*pick))
     verdict = "SLOWER" if lo > threshold else "ok"
     slower += verdict == "SLOWER"
     print(f"{name:58} {mid:+17.2%} {f'[{lo:+.2%}, {hi:+.2%}]':>22}  {verdict}")
