@@ -150,7 +150,7 @@ msgs = [m if i == 0 else b"From " + m for i, m in enumerate(data.split(b"\nFrom 
 def run():
     for m in msgs:
         mimeflow.parse(m).walk()
-print(min(timeit.repeat(run, number=20, repeat=int(sys.argv[2]))) / 20)
+print(min(timeit.repeat(run, number=200, repeat=int(sys.argv[2]))) / 200)
 '
 if [[ -z "${SKIP_PY:-}" ]]; then
     for r in $(seq "$rounds"); do
