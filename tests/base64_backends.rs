@@ -168,6 +168,34 @@ fn encode_decode_every_length_0_to_1024() {
     }
 }
 
+/// Encode into an output at every offset mod 64 (the AVX-512 encoder
+/// aligns its stores with a head block whose size depends on the offset),
+/// with canary bytes on both sides: nothing outside the output is written.
+#[test]
+fn encode_at_every_output_alignment() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let data = rng.bytes(5000);
+    for c in codecs() {
+        for len in [0, 3, 47, 48, 511, 512, 513, 515, 600, 1024, 4099, 5000] {
+            let src = &data[..len];
+            let expect = naive::encode(chars(&c), src, c.padding());
+            for off in 0..64 {
+                let mut buf = vec![0xA5u8; 64 + off + expect.len() + 64];
+                // Offsets are taken from a 64-byte boundary inside `buf`.
+                let base = (64 - buf.as_ptr() as usize % 64) % 64;
+                let at = base + off;
+                let end = at + expect.len();
+                assert_eq!(c.encode(src, &mut buf[at..end]), expect.len());
+                assert_eq!(&buf[at..end], &expect[..], "{c:?} len {len} offset {off}");
+                assert!(
+                    buf[..at].iter().chain(&buf[end..]).all(|&b| b == 0xA5),
+                    "{c:?} len {len} offset {off}: wrote outside the output"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn wrapped_encode_matches_reference_for_many_widths() {
     let mut rng = Rng(7);
