@@ -435,7 +435,11 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
         // at the next 64-byte boundary. It reads `head <= 45 < n` bytes and writes
         // `head / 3 * 4 <= n / 3 * 4` (masked load and store).
         // (The streaming path above aligns its own stores and has consumed the input.)
-        let head = if i == 0 { align_head(dst as usize, n) } else { 0 };
+        let head = if i == 0 {
+            align_head(dst as usize, n)
+        } else {
+            0
+        };
         if head != 0 {
             let v = load_upto(sp, head);
             store_n(dst, enc_block(v, spread, shifts, lut), head / 3 * 4, false);
