@@ -361,36 +361,87 @@ pub fn thread_batch(rows: &[ThreadRow<'_>]) -> Result<RecordBatch, ArrowError> {
     )
 }
 
-/// Bytes the rows will take in a batch, roughly: what sizes row groups.
+/// What the allocator adds to each heap block, roughly: glibc's 8-byte
+/// header rounded to 16, mimalloc's size classes about the same.
+const BLOCK_COST: usize = 16;
+
+/// Heap bytes of one block of `capacity` bytes (none when empty).
+fn block(capacity: usize) -> usize {
+    if capacity == 0 {
+        0
+    } else {
+        capacity + BLOCK_COST
+    }
+}
+
+fn string(s: &String) -> usize {
+    block(s.capacity())
+}
+
+fn opt(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, string)
+}
+
+/// A vector's own block plus what its elements hold.
+fn list<T>(v: &[T], capacity: usize, each: impl Fn(&T) -> usize) -> usize {
+    block(capacity * size_of::<T>()) + v.iter().map(each).sum::<usize>()
+}
+
+/// The heap a message row holds: every string and vector by capacity, plus
+/// a block cost each, plus the row itself. This is what sizes row groups
+/// (`ROW_GROUP_BYTES`), so it must count what the rows really hold: by
+/// text lengths alone, a 2 GB mixed archive's 6,090 rows weighed 28 MB;
+/// counted so, 42 MB.
 pub fn weight(r: &MessageRow) -> usize {
-    let people: usize = [&r.to, &r.cc, &r.bcc, &r.reply_to]
-        .iter()
-        .flat_map(|l| l.iter())
-        .map(|a| a.address.len() + a.name.as_ref().map_or(0, String::len) + 16)
-        .sum();
-    let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.len() + 16).sum();
-    let dkim: usize = r
-        .dkim
-        .iter()
-        .flatten()
-        .map(|x| {
-            x.d.len()
-                + x.s.len()
-                + x.a.len()
-                + x.result.len()
-                + x.reason.len()
-                + x.key_source.as_ref().map_or(0, String::len)
-                + 48
+    let people = |l: &Vec<NameAddr>| list(l, l.capacity(), |a| string(&a.address) + opt(&a.name));
+    let strings = |l: &Vec<String>| list(l, l.capacity(), string);
+    let dkim = r.dkim.as_ref().map_or(0, |v| {
+        list(v, v.capacity(), |x| {
+            string(&x.d)
+                + string(&x.s)
+                + string(&x.a)
+                + string(&x.result)
+                + string(&x.reason)
+                + opt(&x.key_source)
         })
-        .sum();
-    200 + people
-        + headers
+    });
+    size_of::<MessageRow>()
+        + string(&r.source)
+        + string(&r.sha256)
+        + opt(&r.message_id)
+        + opt(&r.in_reply_to)
+        + strings(&r.references)
+        + opt(&r.date_raw)
+        + opt(&r.subject)
+        + opt(&r.from_name)
+        + opt(&r.from_address)
+        + people(&r.to)
+        + people(&r.cc)
+        + people(&r.bcc)
+        + people(&r.reply_to)
+        + opt(&r.list_id)
+        + strings(&r.gmail_labels)
+        + opt(&r.gmail_thread_id)
+        + string(&r.flags)
+        + opt(&r.body_text)
+        + opt(&r.body_html)
+        + strings(&r.defects)
+        + list(&r.headers, r.headers.capacity(), |(k, v)| {
+            string(k) + string(v)
+        })
         + dkim
-        + r.body_text.as_ref().map_or(0, String::len)
-        + r.body_html.as_ref().map_or(0, String::len)
-        + r.subject.as_ref().map_or(0, String::len)
-        + r.references.iter().map(|x| x.len() + 8).sum::<usize>()
-        + r.raw.as_ref().map_or(0, Vec::len)
+        + r.raw.as_ref().map_or(0, |v| block(v.capacity()))
+}
+
+/// The heap an attachment row holds, counted as [`weight`] counts.
+pub fn attachment_weight(a: &AttachmentRow) -> usize {
+    size_of::<AttachmentRow>()
+        + string(&a.source)
+        + string(&a.section)
+        + opt(&a.filename)
+        + string(&a.content_type)
+        + string(&a.sha256)
+        + opt(&a.path)
 }
 
 #[cfg(test)]

@@ -18,10 +18,10 @@
 //! # Memory
 //!
 //! Rows wait in memory until they weigh [`ROW_GROUP_BYTES`] (by
-//! [`crate::rows::arrow::weight`]: text and list sizes, not a row count,
-//! so a run of huge messages cannot hold a million of them), then become
-//! row groups. The thread index grows with the archive (see
-//! [`crate::rows::threads`]).
+//! [`crate::rows::arrow::weight`]: the heap they hold, strings and lists
+//! by capacity, not a row count, so a run of huge messages cannot hold a
+//! million of them), then become row groups. The thread index grows with
+//! the archive (see [`crate::rows::threads`]).
 //!
 //! # In parallel
 //!
@@ -54,8 +54,8 @@ use rayon::prelude::*;
 use super::table::{Rows, TableSink};
 use crate::batch::BatchError;
 use crate::rows::arrow::{
-    attachment_batch, attachment_schema, message_batch, message_schema, thread_batch,
-    thread_schema, weight, VERSION_KEY,
+    attachment_batch, attachment_schema, attachment_weight, message_batch, message_schema,
+    thread_batch, thread_schema, weight, VERSION_KEY,
 };
 use crate::rows::threads::ThreadIndex;
 use crate::rows::{AttachmentRow, MessageRow, SCHEMA_VERSION};
@@ -515,7 +515,12 @@ impl TableSink for ParquetSink {
     }
 
     fn push(&mut self, rows: Rows) -> Result<(), BatchError> {
-        self.pending += weight(&rows.message);
+        self.pending += weight(&rows.message)
+            + rows
+                .attachments
+                .iter()
+                .map(attachment_weight)
+                .sum::<usize>();
         self.messages.push(rows.message);
         self.attachments.extend(rows.attachments);
         // Bounded whatever the window: a window of a wide run (-j16) holds
