@@ -255,7 +255,7 @@ fn signature_field(
         body_canon: Canon::Relaxed,
         domain: opts.domain.clone(),
         selector: opts.selector.clone(),
-        headers: h,
+        headers: h.join(":"),
         identity: None,
         length: opts.body_length.then_some(body_len),
         timestamp: opts.timestamp,

@@ -38,8 +38,11 @@ pub struct Signature {
     pub domain: String,
     /// `s=`.
     pub selector: String,
-    /// `h=`, lower case, in order, repeats kept.
-    pub headers: Vec<String>,
+    /// `h=`, FWS removed and lower case: names joined by `:`, in order,
+    /// repeats kept, none empty ([`Signature::header_names`]). One string,
+    /// where a vector of names cost an allocation per name on every
+    /// message.
+    pub headers: String,
     /// `i=`, the agent or user identifier.
     pub identity: Option<String>,
     /// `l=`, body length hashed.
@@ -48,6 +51,13 @@ pub struct Signature {
     pub timestamp: Option<i64>,
     /// `x=`, expiry.
     pub expiration: Option<i64>,
+}
+
+impl Signature {
+    /// The names of `h=`, in order.
+    pub fn header_names(&self) -> std::str::Split<'_, char> {
+        self.headers.split(':')
+    }
 }
 
 /// What can be read of a signature even when it is unusable, for the
@@ -111,11 +121,11 @@ pub fn parse_signature(value: &[u8]) -> (Ids, Result<Signature, String>) {
         selector: tags.get("s").map(text).unwrap_or_default(),
         algorithm: tags.get("a").map(text).unwrap_or_default(),
     };
-    let sig = parse_tags(&tags);
+    let sig = parse_tags(&tags, &ids);
     (ids, sig)
 }
 
-fn parse_tags(tags: &TagList<'_>) -> Result<Signature, String> {
+fn parse_tags(tags: &TagList<'_>, ids: &Ids) -> Result<Signature, String> {
     match tags.get("v") {
         Some(b"1") => {}
         Some(v) => return Err(format!("unsupported version v={}", text(v))),
@@ -153,24 +163,27 @@ fn parse_tags(tags: &TagList<'_>) -> Result<Signature, String> {
     if domain.is_empty() || !domain.iter().all(|&b| b.is_ascii_graphic()) {
         return Err("bad d=".into());
     }
-    let domain = text(domain).to_ascii_lowercase();
+    // `ids` holds `text` of d= and s= already.
+    let mut domain = ids.domain.clone();
+    domain.make_ascii_lowercase();
     let selector = tags.get("s").ok_or("missing s=")?;
     if selector.is_empty() || !selector.iter().all(|&b| b.is_ascii_graphic()) {
         return Err("bad s=".into());
     }
-    let selector = text(selector);
+    let selector = ids.selector.clone();
     let h = strip_fws(tags.get("h").ok_or("missing h=")?);
     if h.len() > MAX_H_BYTES {
         return Err(format!("h= of {} bytes (limit {MAX_H_BYTES})", h.len()));
     }
-    let headers: Vec<String> = h
-        .split(|&b| b == b':')
-        .map(|n| text(n).to_ascii_lowercase())
-        .collect();
-    if headers.iter().any(String::is_empty) {
+    // Not `lower`: `text` shortens what it quotes to 255 bytes, and h= may
+    // be longer.
+    let mut headers = String::from_utf8_lossy(&h).into_owned();
+    headers.make_ascii_lowercase();
+    let names = || headers.split(':');
+    if names().any(str::is_empty) {
         return Err("empty name in h=".into());
     }
-    if !headers.iter().any(|n| n == "from") {
+    if !names().any(|n| n == "from") {
         return Err("header not signed: From is not in h=".into());
     }
     if let Some(q) = tags.get("q") {

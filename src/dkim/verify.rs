@@ -44,19 +44,25 @@ pub(crate) struct Parsed<'m> {
     header: &'m [u8],
     body: &'m [u8],
     fields: Vec<Field>,
-    /// Field indices sorted by lower-case name, top to bottom within a
-    /// name: the instances of one name are a run found by binary search,
-    /// and `h=` takes them from the run's end, in time O(h= x log fields)
-    /// whatever the field count. One allocation, where a map of names to
-    /// lists made two per distinct name on every message.
-    by_name: Vec<u32>,
+    /// (name, field index) sorted by name ([`cmp_name`]), top to bottom
+    /// within a name: the instances of one name are a run found by binary
+    /// search, and `h=` takes them from the run's end, in time
+    /// O(h= x log fields) whatever the field count. One allocation, where a
+    /// map of names to lists made two per distinct name on every message;
+    /// the name beside the index spares the search two lookups a step.
+    by_name: Vec<(&'m [u8], u32)>,
 }
 
-/// Orders header names as their lower-case forms order.
+/// Orders header names so that names equal but for case sit together:
+/// shorter first, then as their lower-case forms order. Any total order
+/// that groups them would do (the sort and the searches share this one);
+/// comparing lengths first settles most pairs without reading a byte.
 fn cmp_name(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    a.iter()
-        .map(u8::to_ascii_lowercase)
-        .cmp(b.iter().map(u8::to_ascii_lowercase))
+    a.len().cmp(&b.len()).then_with(|| {
+        a.iter()
+            .map(u8::to_ascii_lowercase)
+            .cmp(b.iter().map(u8::to_ascii_lowercase))
+    })
 }
 
 impl<'m> Parsed<'m> {
@@ -65,14 +71,11 @@ impl<'m> Parsed<'m> {
         let header = &msg[..split.header_len];
         let fields = parse_block(header, 0, MAX_FIELDS, &mut Vec::new());
         // MAX_FIELDS keeps the indices within u32.
-        let mut by_name: Vec<u32> = (0..fields.len() as u32).collect();
+        let mut by_name: Vec<(&[u8], u32)> = (fields.iter().zip(0..))
+            .map(|(f, i)| (&header[f.name.clone()], i))
+            .collect();
         // Stable: equal names stay top to bottom.
-        by_name.sort_by(|&a, &b| {
-            cmp_name(
-                &header[fields[a as usize].name.clone()],
-                &header[fields[b as usize].name.clone()],
-            )
-        });
+        by_name.sort_by(|a, b| cmp_name(a.0, b.0));
         Parsed {
             header,
             body: &msg[split.body_start..],
@@ -90,22 +93,22 @@ impl<'m> Parsed<'m> {
     pub(crate) fn values<'p>(&'p self, name: &[u8]) -> impl Iterator<Item = &'m [u8]> + 'p {
         self.named(name)
             .iter()
-            .map(|&i| &self.header[self.fields[i as usize].value.clone()])
+            .map(|&(_, i)| &self.header[self.fields[i as usize].value.clone()])
     }
 
-    /// The indices of the fields named `name` (lower case), top to bottom.
-    fn named(&self, name: &[u8]) -> &[u32] {
+    /// The fields named `name` (lower case), top to bottom: (name as
+    /// written, index).
+    fn named(&self, name: &[u8]) -> &[(&'m [u8], u32)] {
         &self.by_name[self.run(name)]
     }
 
     /// Where the fields named `name` sit in `by_name`; an empty range at
     /// its place in the order when there are none.
     fn run(&self, name: &[u8]) -> std::ops::Range<usize> {
-        let of = |i: &u32| self.name(&self.fields[*i as usize]);
         let lo = self
             .by_name
-            .partition_point(|i| cmp_name(of(i), name).is_lt());
-        let len = self.by_name[lo..].partition_point(|i| cmp_name(of(i), name).is_eq());
+            .partition_point(|&(n, _)| cmp_name(n, name).is_lt());
+        let len = self.by_name[lo..].partition_point(|&(n, _)| cmp_name(n, name).is_eq());
         lo..lo + len
     }
 }
@@ -127,7 +130,7 @@ pub(crate) fn verify_parsed(
         .named(b"dkim-signature")
         .iter()
         .enumerate()
-        .map(|(n, &i)| {
+        .map(|(n, &(_, i))| {
             let field = &parsed.fields[i as usize];
             if n < MAX_SIGNATURES {
                 return verify_one(parsed, field, keys, opts);
@@ -271,7 +274,7 @@ fn check(
     // `h=` names) and receivers that count From fields fail it; a signer
     // that over-signs From (as ours does) covers the case itself.
     let from_fields = msg.named(b"from").len();
-    if from_fields > sig.headers.iter().filter(|h| *h == "from").count() {
+    if from_fields > sig.header_names().filter(|&h| h == "from").count() {
         return (
             Fail,
             "signature mismatch: a From field it does not cover (RFC 6376 §8.15)".into(),
@@ -286,7 +289,11 @@ fn check(
             KeyType::Ed25519 => {
                 v.verify_sig(digest::digest(&digest::SHA256, &data).as_ref(), &sig.b)
             }
-            KeyType::Rsa => v.verify_sig(&data, &sig.b),
+            // Hashed here, then verified as a digest: the same check
+            // (aws-lc-rs refuses a digest of another algorithm than the
+            // key's parameters name) without the digest context and its
+            // allocations that `verify_sig` sets up on every call.
+            KeyType::Rsa => v.verify_digest_sig(&digest::digest(alg, &data), &sig.b),
         }
         .is_ok()
     });
@@ -414,10 +421,10 @@ fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
     // run in `by_name` (a name with no fields has an empty run: nothing
     // is taken from it whatever its count).
     let mut used = vec![0usize; msg.by_name.len() + 1];
-    for name in &sig.headers {
+    for name in sig.header_names() {
         let run = msg.run(name.as_bytes());
         let n = &mut used[run.start];
-        let found = (run.len() > *n).then(|| msg.by_name[run.end - 1 - *n]);
+        let found = (run.len() > *n).then(|| msg.by_name[run.end - 1 - *n].1);
         *n += 1;
         if let Some(i) = found {
             let f = &msg.fields[i as usize];
@@ -430,8 +437,9 @@ fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
             );
         }
     }
-    let mut own = msg.header[field.line.start..field.value.start].to_vec();
-    own.extend(blank_b_tag(&msg.header[field.value.clone()]));
+    let mut own = Vec::with_capacity(field.line.len());
+    own.extend_from_slice(&msg.header[field.line.start..field.value.start]);
+    blank_b_tag(&msg.header[field.value.clone()], &mut own);
     canon::header_field(sig.header_canon, msg.name(field), &own, false, &mut out);
     out
 }
