@@ -688,14 +688,14 @@ class DkimKeys:
 
 def dkim_verify(
     message: "Buffer | Message",
-    /,
-    keys: "Optional[Union[Dict[str, Optional[Union[str, bytes]]], DkimKeys, Any]]" = None,
-    as_of: Optional[int] = None,
+    keys: "Optional[Union[Mapping[str, Optional[Union[str, bytes]]], _Path, DkimKeys]]" = None,
+    as_of: "Optional[Union[int, float, datetime]]" = None,
     allow_sha1: bool = False,
     dns_server: Optional[str] = None,
     dns_timeout: float = 2.0,
 ) -> List[DkimResult]:
-    """``mimeflow.dkim.verify`` with ``as_of`` in seconds."""
+    """``mimeflow.dkim.verify``: every DKIM-Signature of ``message``, top to
+    bottom, one :class:`DkimResult` each (see ``mimeflow.dkim``)."""
 
 def dkim_sign(
     message: "Buffer | Message",

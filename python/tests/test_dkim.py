@@ -361,6 +361,36 @@ def test_expiry_as_of_with_a_patched_oracle_clock(monkeypatch: pytest.MonkeyPatc
         assert mdkim.verify(signed, keys=RECORDS, as_of=now)[0].reason.startswith("expired as of")
 
 
+def test_as_of_takes_numbers_and_aware_datetimes_only() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    t0 = 1_600_000_000
+    msg = next(messages())[1]
+    signed = mdkim.sign(msg, DOMAIN, "ed", KEYS["ed"][2], timestamp=t0, expiration=t0 + 100)
+
+    def reason(as_of: object) -> str:
+        return mdkim.verify(signed, keys=RECORDS, as_of=as_of)[0].reason  # type: ignore[arg-type]
+
+    # Each form of one instant, 101 s after t0: expired, and said so in seconds.
+    aware = datetime.fromtimestamp(t0 + 101, timezone(timedelta(hours=5)))
+    for when in (t0 + 101, float(t0 + 101) + 0.9, aware):
+        assert reason(when) == f"expired as of {t0 + 101} (x={t0 + 100})", when
+    # Keyword and positional forms, and as_of=None judging nothing.
+    assert mdkim.verify(message=signed, keys=RECORDS, as_of=None)[0].result == "pass"
+    assert mdkim.verify(signed, RECORDS, t0 + 50)[0].result == "pass"
+    with pytest.raises(ValueError, match="naive datetime"):
+        reason(datetime(2020, 1, 1))
+    for bad in (True, "1600000000", b"1", [1]):
+        with pytest.raises(TypeError, match="as_of must be None, a number or a datetime"):
+            reason(bad)
+    with pytest.raises(ValueError):
+        reason(float("nan"))
+    with pytest.raises(OverflowError):
+        reason(float("inf"))
+    with pytest.raises(OverflowError):
+        reason(2**80)
+
+
 def test_sha1_is_policy_and_agrees_when_allowed() -> None:
     msg = next(messages())[1]
     sig = dkim.sign(msg, b"rsa2048", DOMAIN.encode(), KEYS["rsa2048"][1], signature_algorithm=b"rsa-sha1")
