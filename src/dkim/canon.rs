@@ -75,7 +75,9 @@ pub(crate) fn header_field(
             }
         }
         Canon::Relaxed => {
-            out.extend(name.iter().map(u8::to_ascii_lowercase));
+            let at = out.len();
+            out.extend_from_slice(name);
+            out[at..].make_ascii_lowercase();
             out.push(b':');
             let colon = memchr::memchr(b':', body).map_or(body.len(), |c| c + 1);
             relaxed_value(&body[colon..], out);

@@ -152,7 +152,7 @@ pub fn parse_block(
         }
         if is_wsp(line[0]) {
             if let Some(c) = cur.as_mut() {
-                if !c.3 {
+                if !c.3 && !line.is_ascii() {
                     if let Some(k) = line.iter().position(|&b| b >= 0x80) {
                         defects.push(Defect::new(DefectCode::EightBitInHeader, at(start + k)));
                         c.3 = true;
@@ -195,7 +195,12 @@ pub fn parse_block(
             return fields;
         }
         let mut eight = false;
-        if let Some(k) = line.iter().position(|&b| b >= 0x80) {
+        // `is_ascii` reads a word at a time; the search for the first
+        // 8-bit byte, a byte at a time, runs only for lines that have one.
+        if let Some(k) = (!line.is_ascii())
+            .then(|| line.iter().position(|&b| b >= 0x80))
+            .flatten()
+        {
             defects.push(Defect::new(DefectCode::EightBitInHeader, at(start + k)));
             eight = true;
         }
