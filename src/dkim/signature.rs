@@ -175,8 +175,8 @@ fn parse_tags(tags: &TagList<'_>, ids: &Ids) -> Result<Signature, String> {
     if h.len() > MAX_H_BYTES {
         return Err(format!("h= of {} bytes (limit {MAX_H_BYTES})", h.len()));
     }
-    // Not `lower`: `text` shortens what it quotes to 255 bytes, and h= may
-    // be longer.
+    // Not `text`: it shortens what it quotes to 255 bytes, and h= may be
+    // longer.
     let mut headers = String::from_utf8_lossy(&h).into_owned();
     headers.make_ascii_lowercase();
     let names = || headers.split(':');
