@@ -704,12 +704,12 @@ def dkim_sign(
     selector: str,
     key: "str | Buffer",
     *,
-    timestamp: Optional[int] = None,
-    expiration: Optional[int] = None,
+    timestamp: "Optional[Union[int, float, datetime]]" = None,
+    expiration: "Optional[Union[int, float, datetime]]" = None,
     headers: Optional[List[str]] = None,
     body_length: bool = False,
 ) -> bytes:
-    """``mimeflow.dkim.sign`` with times in seconds."""
+    """``mimeflow.dkim.sign``."""
 
 def dkim_key_record(key: "str | Buffer") -> str:
     """The key record to publish for a private key."""

@@ -29,18 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["DkimKeys", "DkimResult", "verify", "sign", "key_record"]
 
 
-def _seconds(when: "Optional[Union[int, float, datetime]]") -> Optional[int]:
-    if when is None:
-        return None
-    if isinstance(when, datetime):
-        if when.tzinfo is None:
-            raise ValueError("as_of: a naive datetime is ambiguous; give it a tzinfo")
-        return int(when.timestamp())
-    if isinstance(when, bool) or not isinstance(when, (int, float)):
-        raise TypeError(f"as_of must be None, a number or a datetime, not {type(when).__name__}")
-    return int(when)
-
-
 # The native function itself, not a wrapper: archives are verified a
 # message per call, and a wrapper cost 1.5% of each (see its docstring).
 verify = _native.dkim_verify
@@ -71,8 +59,8 @@ def sign(
         domain,
         selector,
         key,
-        timestamp=_seconds(timestamp),
-        expiration=_seconds(expiration),
+        timestamp=timestamp,
+        expiration=expiration,
         headers=list(headers) if headers is not None else None,
         body_length=body_length,
     )

@@ -389,6 +389,14 @@ def test_as_of_takes_numbers_and_aware_datetimes_only() -> None:
         reason(float("inf"))
     with pytest.raises(OverflowError):
         reason(2**80)
+    # sign's times follow the same rule, and errors name the argument.
+    for when in (t0, float(t0) + 0.9, datetime.fromtimestamp(t0, timezone.utc)):
+        again = mdkim.sign(msg, DOMAIN, "ed", KEYS["ed"][2], timestamp=when, expiration=t0 + 100)
+        assert again == signed, when
+    with pytest.raises(ValueError, match="^timestamp: a naive datetime"):
+        mdkim.sign(msg, DOMAIN, "ed", KEYS["ed"][2], timestamp=datetime(2020, 1, 1))
+    with pytest.raises(TypeError, match="^expiration must be None, a number or a datetime, not str"):
+        mdkim.sign(msg, DOMAIN, "ed", KEYS["ed"][2], expiration="1")  # type: ignore[arg-type]
 
 
 def test_sha1_is_policy_and_agrees_when_allowed() -> None:

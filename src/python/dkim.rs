@@ -136,7 +136,7 @@ pub fn dkim_verify(
     dns_server: Option<&str>,
     dns_timeout: f64,
 ) -> PyResult<Vec<DkimResult>> {
-    let as_of = seconds(as_of)?;
+    let as_of = seconds(as_of, "as_of")?;
     let msg = message_bytes(message)?;
     let owned;
     let store = match keys.and_then(|k| k.cast::<DkimKeys>().ok()) {
@@ -167,19 +167,21 @@ pub fn dkim_verify(
         .collect())
 }
 
-/// `as_of` as whole seconds since the epoch: `None`, an int, a float
+/// A time argument (`as_of`, `timestamp`, `expiration`; `what` names it in
+/// errors) as whole seconds since the epoch: `None`, an int, a float
 /// (truncated, as `int()` does) or an aware `datetime`; a naive datetime
 /// is a `ValueError` (it names no instant), anything else a `TypeError`.
-fn seconds(when: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+/// The one copy of this rule for verify and sign.
+fn seconds(when: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<i64>> {
     let Some(when) = when.filter(|w| !w.is_none()) else {
         return Ok(None);
     };
     let py = when.py();
     let number = if when.is_instance_of::<PyDateTime>() {
         if when.getattr("tzinfo")?.is_none() {
-            return Err(PyValueError::new_err(
-                "as_of: a naive datetime is ambiguous; give it a tzinfo",
-            ));
+            return Err(PyValueError::new_err(format!(
+                "{what}: a naive datetime is ambiguous; give it a tzinfo"
+            )));
         }
         when.call_method0("timestamp")?
     } else if !when.is_instance_of::<PyBool>()
@@ -189,7 +191,7 @@ fn seconds(when: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
     } else {
         let kind = when.get_type().name()?;
         return Err(PyTypeError::new_err(format!(
-            "as_of must be None, a number or a datetime, not {kind}"
+            "{what} must be None, a number or a datetime, not {kind}"
         )));
     };
     // int() for exactly Python's truncation and errors (NaN, infinity).
@@ -245,11 +247,13 @@ pub fn dkim_sign<'py>(
     domain: String,
     selector: String,
     key: &Bound<'py, PyAny>,
-    timestamp: Option<i64>,
-    expiration: Option<i64>,
+    timestamp: Option<&Bound<'py, PyAny>>,
+    expiration: Option<&Bound<'py, PyAny>>,
     headers: Option<Vec<String>>,
     body_length: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    let timestamp = seconds(timestamp, "timestamp")?;
+    let expiration = seconds(expiration, "expiration")?;
     let msg = message_bytes(message)?;
     let key = signing_key(key)?;
     let opts = SignOptions {
