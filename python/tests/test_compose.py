@@ -302,7 +302,11 @@ def test_normalize(subject, body, fname, crlf):
     assert all(b < 0x80 for b in out)  # 7-bit clean
     assert all(len(line) <= 998 for line in out.split(b"\r\n"))
     msg = parse(out)
-    assert str(msg["Subject"]) == subject
+    # An ASCII subject is an RFC 2047 header as it stands: one shaped like
+    # an encoded-word ("=??Q??=") reads as what it encodes, before normalize
+    # and after. Raw UTF-8 text is the text.
+    want = str(parse(src)["Subject"]) if subject.isascii() else subject
+    assert str(msg["Subject"]) == want
     assert msg["From"].addresses[0].display_name == "Zoë"
     assert msg.get_payload(decode=True) == mimeflow.parse(src).root.payload()
     # Idempotent, and typed inputs accepted.
