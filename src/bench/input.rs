@@ -262,14 +262,14 @@ impl Source {
             }
             _ => return workload(op, decoded, label),
         };
-        Workload {
+        Workload::new(
             op,
-            size: decoded.len(),
+            decoded.len(),
             label,
             input,
             segments,
-            expected: Expected::Bytes(decoded.clone()),
-        }
+            Expected::Bytes(decoded.clone()),
+        )
     }
 }
 

@@ -29,6 +29,31 @@
 //! at every placement (4 KiB MIME encode on Zen 4, placements interleaved:
 //! 97-117 ns a call across them).
 //!
+//! Which *physical* pages the input and output sit on matters too. On the
+//! Zen 4 guests we use, about one pair of pages in 15 makes every writer
+//! slower, whatever its offsets: at 1 KiB encode, mimeflow 23-27 -> 64 ns,
+//! simdutf 30 -> 97 ns, memcpy 11.5 -> 16 ns a call (`call_cost PAGES=256`,
+//! below); the same virtual addresses (ASLR off) give other slow pages in
+//! each process. A run that drew one output buffer per contender reported
+//! whichever pair it drew: the "bimodal" small-size figures of issue 13
+//! (4 KiB MIME encode 13.4-38.9 GB/s between runs). So batch `k` also
+//! starts its output in page `k mod 15` of a buffer 15 pages longer
+//! ([`PAGES`]): the median is the typical pair's speed, and the rare pair
+//! shows in the p10-p90 spread.
+//!
+//! And what follows the input matters: a masked load reaching past the end
+//! of the input into a page the process has never touched (fresh heap, the
+//! end of a mapping) costs a fault-suppression assist of about 90 ns on Zen
+//! 4. mimeflow's AVX-512 kernels keep their windows off such pages
+//! (`base64/x86_64/avx512vbmi.rs`, essay on masked loads); simdutf's do
+//! not. A freshly allocated input often ends just before untouched heap
+//! pages, which made the small-size figures of any masked-tail contender
+//! depend on the heap's layout between runs (4 KiB MIME encode: 20 or 37
+//! GB/s). So every workload's input is followed by a written page
+//! ([`INPUT_SLACK`]), the common case, and the bench compares the kernels'
+//! work, not the assist; `GUARD=1` of `examples/call_cost.rs` measures the
+//! assist for each contender.
+//!
 //! With `jobs > 1` every batch runs on that many threads at once, each on
 //! its own output buffer, started together at a barrier; a batch's
 //! throughput is all the threads' input bytes over the slowest thread's
@@ -152,6 +177,11 @@ impl Expected {
     }
 }
 
+/// Bytes past the end of every workload's input that are written before
+/// timing: a page, so that no contender's tail reaches a page with nothing
+/// behind it (module docs).
+pub const INPUT_SLACK: usize = 4096;
+
 /// One operation on one input.
 pub struct Workload {
     /// The operation.
@@ -172,12 +202,30 @@ pub struct Workload {
 impl Workload {
     /// A workload with one segment spanning `input`.
     pub fn single(op: Op, size: usize, label: String, input: Vec<u8>, expected: Expected) -> Self {
+        let segments = std::iter::once(0..input.len()).collect();
+        Workload::new(op, size, label, input, segments, expected)
+    }
+
+    /// A workload making one call per segment of `input`. The input is
+    /// followed by [`INPUT_SLACK`] bytes that have been written to, so the
+    /// page after it is in use (module docs).
+    pub fn new(
+        op: Op,
+        size: usize,
+        label: String,
+        mut input: Vec<u8>,
+        segments: Vec<Range<usize>>,
+        expected: Expected,
+    ) -> Self {
+        let len = input.len();
+        input.resize(len + INPUT_SLACK, 0);
+        input.truncate(len);
         Workload {
             op,
             size,
             label,
-            segments: std::iter::once(0..input.len()).collect(),
             input,
+            segments,
             expected,
         }
     }
@@ -443,15 +491,25 @@ pub fn measure(workload: &Workload, c: &Contender, settings: &Settings) -> Statu
 
 /// How many output placements batches cycle through (module docs): batch
 /// `k` writes its output `(k % PLACEMENTS) * 4096 / PLACEMENTS` bytes past
-/// the input, modulo 4 KiB.
+/// the input, modulo 4 KiB...
 pub const PLACEMENTS: usize = 8;
 
-/// The `room` bytes of `buf` (which holds `room + 4096`) that start
-/// placement `k`'s distance past `input`, modulo 4 KiB.
+/// ...and starts in page `k % PAGES` of its buffer, so that batches meet
+/// different physical pages (module docs). Odd, so that over
+/// `8 * PAGES` batches every offset meets every page.
+pub const PAGES: usize = 15;
+
+/// Bytes of output buffer for outputs of `room` bytes at every placement.
+fn buffer_len(room: usize) -> usize {
+    room + PAGES * 4096
+}
+
+/// The `room` bytes of `buf` (which holds [`buffer_len`]`(room)`) that
+/// start in placement `k`'s page, its distance past `input` modulo 4 KiB.
 fn placed<'b>(buf: &'b mut [u8], input: &[u8], k: usize, room: usize) -> &'b mut [u8] {
     let delta = (k % PLACEMENTS) * (4096 / PLACEMENTS);
     let want = (input.as_ptr() as usize + delta) % 4096;
-    let start = (want + 4096 - buf.as_ptr() as usize % 4096) % 4096;
+    let start = (want + 4096 - buf.as_ptr() as usize % 4096) % 4096 + (k % PAGES) * 4096;
     &mut buf[start..start + room]
 }
 
@@ -462,7 +520,7 @@ fn time(workload: &Workload, c: &Contender, settings: &Settings) -> Vec<f64> {
     let input = &workload.input[..];
 
     // Warm-up on this thread, which also sizes the batches.
-    let mut out = vec![0u8; room + 4096];
+    let mut out = vec![0u8; buffer_len(room)];
     let start = Instant::now();
     let mut calls = 0u64;
     while calls == 0 || start.elapsed() < settings.warmup {
@@ -512,7 +570,7 @@ fn time(workload: &Workload, c: &Contender, settings: &Settings) -> Vec<f64> {
             let handles: Vec<_> = (0..jobs)
                 .map(|j| {
                     let worker = &worker;
-                    s.spawn(move || worker(j == 0, &mut vec![0u8; room + 4096]))
+                    s.spawn(move || worker(j == 0, &mut vec![0u8; buffer_len(room)]))
                 })
                 .collect();
             handles
@@ -642,21 +700,24 @@ mod tests {
     }
 
     #[test]
-    fn placements_put_the_output_at_each_eighth_of_4k_past_the_input() {
+    fn placements_put_the_output_at_each_eighth_of_4k_past_the_input_in_each_page() {
         let input = vec![7u8; 100];
         let room = 300;
-        let mut buf = vec![0u8; room + 4096];
+        let mut buf = vec![0u8; buffer_len(room)];
+        let base = buf.as_ptr() as usize;
         let mut seen = Vec::new();
-        for k in 0..2 * PLACEMENTS {
+        for k in 0..2 * PLACEMENTS * PAGES {
             let dst = placed(&mut buf, &input, k, room);
             assert_eq!(dst.len(), room);
             let delta = (dst.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize) % 4096;
             assert_eq!(delta, k % PLACEMENTS * 512, "batch {k}");
-            seen.push(delta);
+            let page = (dst.as_ptr() as usize - base) / 4096;
+            assert_eq!(page, k % PAGES, "batch {k}");
+            seen.push((delta, page));
         }
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen.len(), PLACEMENTS);
+        assert_eq!(seen.len(), PLACEMENTS * PAGES);
     }
 
     #[test]
