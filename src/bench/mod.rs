@@ -30,8 +30,9 @@
 //! 97-117 ns a call across them).
 //!
 //! Which *physical* pages the input and output sit on matters too. On the
-//! Zen 4 guests we use, about one pair of pages in 15 makes every writer
-//! slower, whatever its offsets: at 1 KiB encode, mimeflow 23-27 -> 64 ns,
+//! Zen 4 guests we use, between one pair of pages in 14 and one in 64 (it
+//! changes between processes) makes every writer slower, whatever its
+//! offsets: at 1 KiB encode, mimeflow 23-27 -> 64 ns,
 //! simdutf 30 -> 97 ns, memcpy 11.5 -> 16 ns a call (`call_cost PAGES=256`,
 //! below); the same virtual addresses (ASLR off) give other slow pages in
 //! each process. A run that drew one output buffer per contender reported
