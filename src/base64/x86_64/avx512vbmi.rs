@@ -149,14 +149,18 @@ unsafe fn load_table(t: &[u8; 64]) -> __m512i {
 //
 // A masked load reads only its unmasked lanes, and masked-off lanes cannot fault. But when
 // the masked-off part of the 64-byte window lies on a page with nothing behind it (unmapped,
-// or mapped but never touched), the CPU suppresses the fault in microcode: on Zen 4 a 1000-byte encode took 109 ns instead of 21.5
-// when its input ended at a page followed by an unmapped one (simdutf alike: 112 vs 21), and a
-// 4 KiB MIME encode 199 vs 107 ns. Inputs end there whenever they end their mapping: a file
+// or mapped but never touched), the CPU suppresses the fault in microcode: on Zen 4 a
+// 1000-byte encode took 109 ns instead of 21.5 when its input ended at a page followed by an
+// unmapped one (simdutf alike: 112 vs 21), and a 4 KiB MIME encode 199 vs 107 ns. Inputs end there whenever they end their mapping: a file
 // mapped into memory, a large allocation (glibc's mmap threshold), a buffer at the top of the
 // heap. So a window that would cross into the next page, for bytes that all lie on this one,
 // is loaded from the window that ends at the page boundary instead, and its lanes moved down
 // with one permute; masked-off lanes before `p` stay on `p`'s page, so they cannot fault
-// either. (`GUARD=1` of `examples/call_cost.rs` measures this case.)
+// either. (`GUARD=1` of `examples/call_cost.rs` measures this case.) Masked stores pay the
+// same assist when their masked-off lanes reach such a page, as they do for an exact-size
+// output ending just before pages nothing has touched yet (a 1000-byte MIME encode: 152 ns
+// instead of 45). So `store_n` moves its window back the same way; the full-line stores of
+// the encoders never reach past the output, so only the masked tails needed it.
 
 /// Loads `len` bytes from `p` (all 64 when `len >= 64`), zeroing the remaining lanes; masked
 /// lanes are never touched, so this cannot fault past the end of the readable range, and a
@@ -214,20 +218,30 @@ unsafe fn dec_pack(t: __m512i, pack: __m512i) -> __m512i {
     }
 }
 
-/// Stores the low `n` (<= 48) bytes of `v` at `p`; with `full` the whole 64-byte vector is
-/// written (the caller has checked that the 16 extra bytes are inside the output).
+/// Stores the low `n` (<= 64) bytes of `v` at `p`; with `full` the whole 64-byte vector is
+/// written (the caller has checked that the extra bytes are inside the output). A masked
+/// window that would reach into the next page only with masked-off lanes is moved back into
+/// this one, as [`load_upto`] does: masked stores pay the same assist (see the essay above).
 ///
 /// # Safety
-/// `p[..n]` (or `p[..64]` when `full`) must be writable; AVX-512BW must be available.
+/// `p[..n]` (or `p[..64]` when `full`) must be writable; AVX-512BW and VBMI must be available.
 #[inline(always)]
 unsafe fn store_n(p: *mut u8, v: __m512i, n: usize, full: bool) {
-    // SAFETY: the caller guarantees the written range is inside the output.
+    // SAFETY: the caller guarantees the written range is inside the output; the moved
+    // window writes the same bytes `p[..n]`, and its masked-off lanes before `p` lie on
+    // `p`'s page.
     unsafe {
         if full {
-            _mm512_storeu_si512(p.cast(), v)
-        } else {
-            _mm512_mask_storeu_epi8(p.cast(), low_mask(n), v)
+            return _mm512_storeu_si512(p.cast(), v);
         }
+        let page_off = p as usize % 4096;
+        if page_off + 64 <= 4096 || page_off + n > 4096 {
+            return _mm512_mask_storeu_epi8(p.cast(), low_mask(n), v);
+        }
+        let back = page_off + 64 - 4096;
+        let up = _mm512_sub_epi8(load_table(&IOTA), _mm512_set1_epi8(back as i8));
+        let moved = _mm512_permutexvar_epi8(up, v);
+        _mm512_mask_storeu_epi8(p.wrapping_sub(back).cast(), low_mask(n) << back, moved)
     }
 }
 
