@@ -494,6 +494,54 @@ fn decode_into_caller_buffers() {
     assert_eq!(appended, b"xhello world");
 }
 
+/// Buffers shorter than `estimated_decoded_length` but long enough for the
+/// output (padding and line breaks put the exact length below the estimate)
+/// decode in place, in pieces; the result, and any error with its offset,
+/// must be exactly what a roomy buffer gets, and a buffer one byte short
+/// must still panic.
+#[test]
+fn decode_into_exact_size_buffers() {
+    let mut rng = Rng(5);
+    let data = rng.bytes(5000);
+    for c in codecs() {
+        for len in (0..=300).chain((301..5000).step_by(97)) {
+            let src = &data[..len];
+            let enc = c.encode_to_vec(src);
+            let mime = c.encode_wrapped_to_vec(src, Wrap::MIME);
+            // Mostly whitespace (26 characters per quantum): the estimate is
+            // 6.5 times the output, so the rest goes through the spill path.
+            let gap = b" \r\n \r\n \t \r\n  \r\n\t\t \r\n  ";
+            let airy: Vec<u8> = enc.chunks(4).flat_map(|q| [q, gap].concat()).collect();
+            for (text, mode) in [
+                (&enc, DecodeMode::Strict),
+                (&mime, DecodeMode::Mime),
+                (&airy, DecodeMode::Mime),
+                (&mime, DecodeMode::Lenient),
+            ] {
+                let mut exact = vec![0u8; len];
+                assert_eq!(c.decode(text, &mut exact, mode), Ok(len), "{len} {mode:?}");
+                assert_eq!(exact, src, "{len} {mode:?}");
+                if len > 0 {
+                    let mut short = vec![0u8; len - 1];
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        c.decode(text, &mut short, mode)
+                    }));
+                    assert!(r.is_err(), "{len} {mode:?}: one byte short must panic");
+                }
+            }
+            // An error found after some pieces went in place: same kind, same offset.
+            if enc.len() > 8 {
+                let mut bad = mime.clone();
+                let at = bad.len() - 1 - (len % 7);
+                bad[at] = b'!';
+                let want = c.decode_to_vec(&bad, DecodeMode::Mime).unwrap_err();
+                let mut exact = vec![0u8; len];
+                assert_eq!(c.decode(&bad, &mut exact, DecodeMode::Mime), Err(want));
+            }
+        }
+    }
+}
+
 #[cfg(all(unix, target_arch = "x86_64"))]
 mod page_boundary {
     //! Inputs and outputs that end exactly where an unmapped page begins: any
@@ -576,15 +624,28 @@ mod page_boundary {
                             .decode(input.tail(wrapped.len()), out, DecodeMode::Mime)
                             .unwrap();
                         assert_eq!(&output.tail(need)[..n], src);
+                        let n = c
+                            .decode(
+                                input.tail(wrapped.len()),
+                                output.tail(len),
+                                DecodeMode::Mime,
+                            )
+                            .unwrap();
+                        assert_eq!((n, &output.tail(len)[..]), (len, src));
                     }
                 }
-                // Strict decode, exact-size output ending at the guard page.
+                // Strict decode, estimate-size output ending at the guard page.
                 input.tail(enc.len()).copy_from_slice(&enc);
                 let need = c.estimated_decoded_length(enc.len());
                 let n = c
                     .decode(input.tail(enc.len()), output.tail(need), DecodeMode::Strict)
                     .unwrap();
                 assert_eq!(&output.tail(need)[..n], src);
+                // And into exactly `len` bytes ending there (decoded in pieces).
+                let n = c
+                    .decode(input.tail(enc.len()), output.tail(len), DecodeMode::Strict)
+                    .unwrap();
+                assert_eq!((n, &output.tail(len)[..]), (len, src));
             }
         }
     }

@@ -36,6 +36,8 @@ pub use parallel::PARALLEL_THRESHOLD;
 pub(crate) use decode::{DecodeState, Rules};
 use kernel::Engine;
 
+use std::mem::MaybeUninit;
+
 use crate::error::DecodeError;
 use crate::uninit::{self, Out};
 
@@ -327,8 +329,10 @@ impl Base64 {
     }
 
     /// Decodes into `dst`; returns the bytes written. A `dst` of
-    /// [`Self::estimated_decoded_length`] bytes is always enough and decodes
-    /// in place; a shorter one that still fits the output costs a copy.
+    /// [`Self::estimated_decoded_length`] bytes is always enough; a shorter
+    /// one that still fits the output (the exact decoded length, say, which
+    /// padding and line breaks put below the estimate) works too, at the
+    /// cost of copying its last few hundred bytes through a stack buffer.
     ///
     /// # Panics
     /// When the decoded bytes do not fit in `dst`.
@@ -341,14 +345,62 @@ impl Base64 {
         if dst.len() >= self.estimated_decoded_length(src.len()) {
             return self.decode_into(self.rules(mode), src, Out::from_init(dst));
         }
-        let v = self.decode_to_vec(src, mode)?;
+        self.decode_short(self.rules(mode), src, dst)
+    }
+
+    /// [`Self::decode`] into a `dst` shorter than the estimate. The input
+    /// goes in prefixes whose estimate fits what is left of `dst` (less one
+    /// quantum: up to 3 characters of a prefix stay pending in the state, and
+    /// with them the rest can write `max_output(rest) + 2` bytes); the last
+    /// characters, once their estimate no longer fits, go through `tail`.
+    /// Before, every such call decoded into a new `Vec` and copied: 61 ns
+    /// became 96 for 1000 bytes.
+    fn decode_short(&self, rules: Rules, src: &[u8], dst: &mut [u8]) -> Result<usize, DecodeError> {
+        const TAIL: usize = 256;
+        let mut state = self.decode_state(rules);
+        let (mut i, mut w) = (0, 0);
+        loop {
+            let room = (dst.len() - w).saturating_sub(3);
+            let rest = DecodeState::max_output(src.len() - i);
+            if rest <= room {
+                w += state.feed(&src[i..], Out::from_init(&mut dst[w..]))?;
+                return Ok(w + state.finish(Out::from_init(&mut dst[w..]))?);
+            }
+            if room < 64 || rest <= TAIL {
+                break;
+            }
+            // Cut after a line break in the piece's last 256 characters where
+            // there is one: a piece that starts mid-line goes byte by byte up
+            // to the next break (70 ns of a 1000-byte MIME decode when it did).
+            let take = room / 3 * 4;
+            let look = take - take.min(256);
+            let take =
+                memchr::memrchr(b'\n', &src[i + look..i + take]).map_or(take, |at| look + at + 1);
+            w += state.feed(&src[i..i + take], Out::from_init(&mut dst[w..]))?;
+            i += take;
+        }
+        let mut tail = [MaybeUninit::<u8>::uninit(); TAIL];
+        let mut spill = Vec::new();
+        let rest = DecodeState::max_output(src.len() - i);
+        let buf: &mut [MaybeUninit<u8>] = if rest <= TAIL {
+            &mut tail
+        } else {
+            // `dst` is too short, or the rest is mostly whitespace: decode
+            // it to learn how much it needs.
+            spill.resize(rest, MaybeUninit::uninit());
+            &mut spill
+        };
+        let mut last = [MaybeUninit::<u8>::uninit(); 2];
+        let a = state.feed_buf(&src[i..], buf)?;
+        let b = state.finish_buf(&mut last)?;
+        let need = w + a.len() + b.len();
         assert!(
-            v.len() <= dst.len(),
-            "output buffer too short: need {} bytes",
-            v.len()
+            need <= dst.len(),
+            "output buffer too short: need {need} bytes"
         );
-        dst[..v.len()].copy_from_slice(&v);
-        Ok(v.len())
+        dst[w..w + a.len()].copy_from_slice(a);
+        dst[need - b.len()..need].copy_from_slice(b);
+        Ok(need)
     }
 
     /// Decodes into a new `Vec`.
