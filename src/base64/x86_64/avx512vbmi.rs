@@ -147,20 +147,20 @@ unsafe fn load_table(t: &[u8; 64]) -> __m512i {
 
 // Essay: masked loads at the end of a mapping.
 //
-// A masked load reads only its unmasked lanes, and masked-off lanes cannot fault. But when
-// the masked-off part of the 64-byte window lies on a page with nothing behind it (unmapped,
-// or mapped but never touched), the CPU suppresses the fault in microcode: on Zen 4 a
-// 1000-byte encode took 109 ns instead of 21.5 when its input ended at a page followed by an
-// unmapped one (simdutf alike: 112 vs 21), and a 4 KiB MIME encode 199 vs 107 ns. Inputs end there whenever they end their mapping: a file
-// mapped into memory, a large allocation (glibc's mmap threshold), a buffer at the top of the
-// heap. So a window that would cross into the next page, for bytes that all lie on this one,
-// is loaded from the window that ends at the page boundary instead, and its lanes moved down
-// with one permute; masked-off lanes before `p` stay on `p`'s page, so they cannot fault
-// either. (`GUARD=1` of `examples/call_cost.rs` measures this case.) Masked stores pay the
-// same assist when their masked-off lanes reach such a page, as they do for an exact-size
-// output ending just before pages nothing has touched yet (a 1000-byte MIME encode: 152 ns
-// instead of 45). So `store_n` moves its window back the same way; the full-line stores of
-// the encoders never reach past the output, so only the masked tails needed it.
+// A masked load reads only its unmasked lanes, and masked-off lanes cannot fault. But when the
+// masked-off part of the 64-byte window lies on a page with nothing behind it (unmapped, or mapped
+// but never touched), the CPU suppresses the fault in microcode: on Zen 4 a 1000-byte encode took
+// 109 ns instead of 21.5 when its input ended at a page followed by an unmapped one (simdutf
+// alike: 112 vs 21), and a 4 KiB MIME encode 199 vs 107 ns. Inputs end there whenever they end
+// their mapping: a file mapped into memory, a large allocation (glibc's mmap threshold), a buffer
+// at the top of the heap. So a window that would cross into the next page, for bytes that all lie
+// on this one, is loaded from the window that ends at the page boundary instead, and its lanes
+// moved down with one permute; masked-off lanes before `p` stay on `p`'s page, so they cannot
+// fault either. (`GUARD=1` of `examples/call_cost.rs` measures this case.) Masked stores pay the
+// same assist when their masked-off lanes reach such a page, as they do for an exact-size output
+// ending just before pages nothing has touched yet (a 1000-byte MIME encode: 152 ns instead of
+// 45). So `store_n` moves its window back the same way; the full-line stores of the encoders never
+// reach past the output, so only the masked tails needed it.
 
 /// Loads `len` bytes from `p` (all 64 when `len >= 64`), zeroing the remaining lanes; masked
 /// lanes are never touched, so this cannot fault past the end of the readable range, and a
