@@ -522,18 +522,19 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
 // written with identical values, which costs one extra shuffle chain but no branches or masks;
 // for the MIME width of 76 this is two encodes per line: bytes [0, 48) -> chars [0, 64) and
 // bytes [9, 57) -> chars [12, 76) (used for the last line or two; the bulk of 76-column text
-// goes through the three-blocks-per-two-lines scheme below). The end of line is then written
+// goes through the five-blocks-per-four-lines scheme below). The end of line is then written
 // with a 2- or 1-byte store.
 // Lines narrower than 64 characters use one masked load and one masked store per line.
 // Loads read 64 bytes when that stays inside `src`, else they are masked to 48.
 
-// Essay: the MIME width (76 columns) with three vectors per two lines.
+// Essay: the MIME width (76 columns) with five vectors per four lines.
 //
 // For 76 columns the per-line scheme above spends two encode chains (and a scalar EOL store) on
-// 76 characters. Two output lines are 156 bytes with CRLF (154 with LF), which three 64-byte
-// blocks cover: output bytes [0, 64), [64, 128) and [2 * line_out - 64, 2 * line_out), the last
-// overlapping the middle one. Because the pair of lines repeats exactly, every block has a
-// *constant* layout, computed by a const fn and kept in registers:
+// 76 characters. Four output lines are 312 bytes with CRLF (308 with LF), which five 64-byte
+// blocks cover: output bytes [0, 64), [64, 128), [128, 192), [192, 256) and
+// [4 * line_out - 64, 4 * line_out), the last overlapping the fourth. Because the group of
+// lines repeats exactly, every block has a *constant* layout, computed by a const fn and kept in
+// registers:
 //
 // * `in_off`: where the block's input window starts (one block's characters need at most
 //   48 + 2 contiguous input bytes, so one 64-byte load covers them);
@@ -547,10 +548,19 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
 //   constant vector by the masked alphabet `vpermb` (with CRLF every CR sits at an even output
 //   position, 76 + 78k, so that vector alternates CR, LF; with LF it is all LF).
 //
-// Each block costs one load, `vpermb`, `vpmultishiftqb`, a masked `vpermb` and one store: three
-// encode chains per 114 input bytes instead of four, and no scalar EOL stores. (A variant with
-// one table entry per block of the full lcm(78, 64)-byte period, 39 blocks, was measured too:
-// its two extra table loads per block made it no faster at 64 KiB and slower at 16 MiB.)
+// Each block costs one load, `vpermb`, `vpmultishiftqb`, a masked `vpermb` and one store: five
+// encode chains per 228 input bytes, and no scalar EOL stores. The group size is the one that
+// wastes least: a group of g lines needs ceil(g * line_out / 64) blocks, 1.25 per line for
+// g = 4 against 1.5 for pairs and 1.23 at best (g = 13, sixteen blocks; more constant
+// registers than the gain is worth). The first version took pairs of lines (three blocks per
+// two). On an Intel Xeon guest with AMX (Sapphire Rapids class; /proc/cpuinfo: family 6, model
+// 167) four-line groups took LF lines (`mimeflow bench --op mime-encode-lf`, two runs each) at
+// 4 KiB from 107-114 to 99 ns, 16 KiB 343-362 -> 297-308, 64 KiB 2.83-2.99 -> 2.46 us, 256 KiB
+// 11.4-12.3 -> 9.0-9.8, 1 MiB 73-76 -> 59-64 (simdutf's wrapped encode: 2.5-2.8, 10.0-10.7
+// and 53-58): past the 48 KiB L1, where each block's unaligned load and store touch two cache
+// lines, one block in six fewer shows in full. (A variant with one table entry per block of
+// the full lcm(78, 64)-byte period, 39 blocks, was measured on Zen 4 too: its two extra table
+// loads per block made it no faster at 64 KiB and slower at 16 MiB.)
 
 /// Constant layout of one 64-byte output block of the wrapped encode.
 #[derive(Clone, Copy)]
@@ -636,92 +646,100 @@ const fn line_block(cols: usize, eol: usize, out_start: usize) -> LineBlock {
     blk
 }
 
-/// The three blocks covering two output lines of width 76 with `eol` EOL bytes.
-const fn two_lines_76(eol: usize) -> [LineBlock; 3] {
+/// The five blocks covering four output lines of width 76 with `eol` EOL bytes.
+const fn four_lines_76(eol: usize) -> [LineBlock; 5] {
     let line_out = 76 + eol;
     [
         line_block(76, eol, 0),
         line_block(76, eol, 64),
-        line_block(76, eol, 2 * line_out - 64),
+        line_block(76, eol, 128),
+        line_block(76, eol, 192),
+        line_block(76, eol, 4 * line_out - 64),
     ]
 }
 
-static PAIR_76_CRLF: [LineBlock; 3] = two_lines_76(2);
-static PAIR_76_LF: [LineBlock; 3] = two_lines_76(1);
+static QUAD_76_CRLF: [LineBlock; 5] = four_lines_76(2);
+static QUAD_76_LF: [LineBlock; 5] = four_lines_76(1);
 
-/// Encodes `pairs` pairs of 76-column lines with the constant blocks `blocks`, through
+/// Input bytes of four 76-column lines.
+const QUAD_IN: usize = 4 * 57;
+
+/// Encodes `quads` groups of four 76-column lines with the constant blocks `blocks`, through
 /// non-temporal stores when `nt`.
 ///
 /// # Safety
-/// AVX-512 F/BW/VBMI available; `src[..pairs * 114 + 16]` readable and
-/// `dst[..pairs * 2 * line_out]` writable.
+/// AVX-512 F/BW/VBMI available; `src[..quads * QUAD_IN + 16]` readable and
+/// `dst[..quads * 4 * line_out]` writable.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn encode_pairs_76(
-    blocks: &[LineBlock; 3],
+unsafe fn encode_quads_76(
+    blocks: &[LineBlock; 5],
     line_out: usize,
     src: *const u8,
     dst: *mut u8,
-    pairs: usize,
+    quads: usize,
     lut: __m512i,
     eolv: __m512i,
     nt: bool,
 ) {
     // SAFETY: the ranges are guaranteed by the caller; every block's load window ends at most
-    // 16 bytes past its pair's input (in_off <= 66) and its store inside the pair's output.
+    // 16 bytes past its group's input (in_off + 64 <= QUAD_IN + 16, asserted below) and its
+    // store inside the group's output.
     unsafe {
-        let g0 = _mm512_load_si512(blocks[0].gather.as_ptr().cast());
-        let g1 = _mm512_load_si512(blocks[1].gather.as_ptr().cast());
-        let g2 = _mm512_load_si512(blocks[2].gather.as_ptr().cast());
-        let s0 = _mm512_load_si512(blocks[0].shift.as_ptr().cast());
-        let s1 = _mm512_load_si512(blocks[1].shift.as_ptr().cast());
-        let s2 = _mm512_load_si512(blocks[2].shift.as_ptr().cast());
-        let (k0, k1, k2) = (blocks[0].chars, blocks[1].chars, blocks[2].chars);
-        let (o0, o1, o2) = (blocks[0].in_off, blocks[1].in_off, blocks[2].in_off);
-        let d2 = 2 * line_out - 64;
+        let gather: [__m512i; 5] =
+            core::array::from_fn(|k| _mm512_load_si512(blocks[k].gather.as_ptr().cast()));
+        let shift: [__m512i; 5] =
+            core::array::from_fn(|k| _mm512_load_si512(blocks[k].shift.as_ptr().cast()));
+        let chars: [u64; 5] = core::array::from_fn(|k| blocks[k].chars);
+        let in_off: [usize; 5] = core::array::from_fn(|k| blocks[k].in_off);
+        // Block k of the group at `s`, encoded, EOL lanes merged in. (A macro, not a closure:
+        // the intrinsics must be inlined into the caller's `target_feature` function.)
+        macro_rules! block {
+            ($s:expr, $k:expr) => {{
+                let k = $k;
+                let v = _mm512_loadu_si512($s.add(in_off[k]).cast());
+                let v = _mm512_permutexvar_epi8(gather[k], v);
+                let v = _mm512_multishift_epi64_epi8(shift[k], v);
+                _mm512_mask_permutexvar_epi8(eolv, chars[k], v, lut)
+            }};
+        }
+        let last = 4 * line_out - 64;
         let mut s = src;
-        let mut d = dst;
         if nt {
-            // The third block overlaps the second; only its bytes [128, 2 * line_out) of the
-            // pair are new.
-            let (c_off, c_len) = (192 - 2 * line_out, 2 * line_out - 128);
+            // The last block overlaps the fourth; only its bytes [256, 4 * line_out) of the
+            // group are new.
+            let (tail_off, tail_len) = (256 - last, 4 * line_out - 256);
             let mut wr = NtWriter::new(dst);
-            for _ in 0..pairs {
-                let a = _mm512_loadu_si512(s.add(o0).cast());
-                let b = _mm512_loadu_si512(s.add(o1).cast());
-                let c = _mm512_loadu_si512(s.add(o2).cast());
-                let a = _mm512_multishift_epi64_epi8(s0, _mm512_permutexvar_epi8(g0, a));
-                let b = _mm512_multishift_epi64_epi8(s1, _mm512_permutexvar_epi8(g1, b));
-                let c = _mm512_multishift_epi64_epi8(s2, _mm512_permutexvar_epi8(g2, c));
-                wr.push(_mm512_mask_permutexvar_epi8(eolv, k0, a, lut), 0, 64);
-                wr.push(_mm512_mask_permutexvar_epi8(eolv, k1, b, lut), 0, 64);
-                wr.push(_mm512_mask_permutexvar_epi8(eolv, k2, c, lut), c_off, c_len);
-                s = s.add(114);
+            for _ in 0..quads {
+                for k in 0..4 {
+                    wr.push(block!(s, k), 0, 64);
+                }
+                wr.push(block!(s, 4), tail_off, tail_len);
+                s = s.add(QUAD_IN);
             }
             wr.finish();
             return;
         }
-        for _ in 0..pairs {
-            let a = _mm512_loadu_si512(s.add(o0).cast());
-            let b = _mm512_loadu_si512(s.add(o1).cast());
-            let c = _mm512_loadu_si512(s.add(o2).cast());
-            let a = _mm512_multishift_epi64_epi8(s0, _mm512_permutexvar_epi8(g0, a));
-            let b = _mm512_multishift_epi64_epi8(s1, _mm512_permutexvar_epi8(g1, b));
-            let c = _mm512_multishift_epi64_epi8(s2, _mm512_permutexvar_epi8(g2, c));
-            _mm512_storeu_si512(d.cast(), _mm512_mask_permutexvar_epi8(eolv, k0, a, lut));
-            _mm512_storeu_si512(
-                d.add(64).cast(),
-                _mm512_mask_permutexvar_epi8(eolv, k1, b, lut),
-            );
-            _mm512_storeu_si512(
-                d.add(d2).cast(),
-                _mm512_mask_permutexvar_epi8(eolv, k2, c, lut),
-            );
-            s = s.add(114);
-            d = d.add(2 * line_out);
+        let mut d = dst;
+        for _ in 0..quads {
+            for k in 0..4 {
+                _mm512_storeu_si512(d.add(64 * k).cast(), block!(s, k));
+            }
+            _mm512_storeu_si512(d.add(last).cast(), block!(s, 4));
+            s = s.add(QUAD_IN);
+            d = d.add(4 * line_out);
         }
     }
 }
+
+const _: () = {
+    let mut k = 0;
+    while k < 5 {
+        assert!(QUAD_76_CRLF[k].in_off + 64 <= QUAD_IN + 16);
+        assert!(QUAD_76_LF[k].in_off + 64 <= QUAD_IN + 16);
+        k += 1;
+    }
+};
 
 /// Fused line-wrapped encode: whole lines of `cols` characters, each followed by CRLF
 /// (`crlf`) or LF. Returns the bytes read, a multiple of `cols / 4 * 3`; writes
@@ -800,22 +818,22 @@ unsafe fn encode_lines_impl(
     // i + off + 64 <= n), output writes stay in dst[o..o + line_out] for line index < lines.
     unsafe {
         if cols == 76 {
-            // Pairs of lines with the constant three-block layout (see the essay above).
-            let pairs = (lines / 2).min(n.saturating_sub(16) / 114);
-            if pairs > 0 {
+            // Groups of four lines with the constant five-block layout (see the essay above).
+            let quads = (lines / 4).min(n.saturating_sub(16) / QUAD_IN);
+            if quads > 0 {
                 let eolv = if crlf {
                     _mm512_set1_epi16(i16::from_le_bytes([b'\r', b'\n']))
                 } else {
                     _mm512_set1_epi8(b'\n' as i8)
                 };
-                let blocks = if crlf { &PAIR_76_CRLF } else { &PAIR_76_LF };
-                let nt = stream || pairs * 2 * line_out >= NT_THRESHOLD;
-                encode_pairs_76(blocks, line_out, sp, dst, pairs, lut, eolv, nt);
+                let blocks = if crlf { &QUAD_76_CRLF } else { &QUAD_76_LF };
+                let nt = stream || quads * 4 * line_out >= NT_THRESHOLD;
+                encode_quads_76(blocks, line_out, sp, dst, quads, lut, eolv, nt);
             }
-            let mut l = 2 * pairs;
+            let mut l = 4 * quads;
             i = l * 57;
             o = l * line_out;
-            // Remaining lines (at most two, or near the end of `src`): per-line overlapped encodes.
+            // Remaining lines (at most three, or near the end of `src`): per-line overlapped encodes.
             while l + 2 <= lines && i + 2 * 57 + 16 <= n {
                 let a0 = _mm512_loadu_si512(sp.add(i).cast());
                 let a1 = _mm512_loadu_si512(sp.add(i + 9).cast());
