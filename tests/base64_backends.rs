@@ -3,7 +3,7 @@
 //! against the `base64` crate.
 
 use mimeflow::base64::{
-    Alphabet, Backend, Base64, DecodeMode, LineEnding, Wrap, STANDARD, URL_SAFE,
+    Alphabet, Backend, Base64, DecodeMode, LineEnding, Stores, Wrap, STANDARD, URL_SAFE,
 };
 use mimeflow::DecodeErrorKind;
 
@@ -79,7 +79,9 @@ impl Rng {
 }
 
 /// Every available backend, and the AVX-512 one also without VBMI2 (its
-/// fallback decode), in every alphabet and padding.
+/// fallback decode) and with each forced way of storing (aligned lines,
+/// streaming stores: the ways `Stores::Auto` picks only for large outputs or
+/// on some CPUs), in every alphabet and padding.
 fn codecs() -> Vec<Base64> {
     let mut v = Vec::new();
     for b in Backend::available() {
@@ -89,6 +91,8 @@ fn codecs() -> Vec<Base64> {
                 v.push(c);
                 if b == Backend::Avx512Vbmi {
                     v.push(c.without_vbmi2());
+                    v.push(c.with_stores(Stores::Aligned));
+                    v.push(c.with_stores(Stores::Streaming));
                 }
             }
         }
@@ -653,10 +657,11 @@ mod page_boundary {
 
 #[cfg(all(unix, target_arch = "x86_64"))]
 mod large_outputs {
-    //! Outputs past the AVX-512 encoders' non-temporal threshold (8 MiB of
-    //! output): the streaming path writes aligned 64-byte lines with masked
-    //! ordinary stores at both ends, so the output is placed between two
-    //! inaccessible pages, at several alignments, and compared with scalar.
+    //! Large outputs (8 MiB and more), and the AVX-512 encoders' streaming and
+    //! aligned-line stores forced on them: those write aligned 64-byte lines
+    //! with masked ordinary stores at both ends, so the output is placed
+    //! between two inaccessible pages, at several alignments, and compared
+    //! with scalar.
     use super::*;
 
     /// `pages` read-write pages between two inaccessible ones.
@@ -724,25 +729,37 @@ mod large_outputs {
             if b == Backend::Scalar {
                 continue;
             }
-            let c = STANDARD.with_backend(b).unwrap();
-            for (k, extra) in [0usize, 1, 2, 5, 49, 113].into_iter().enumerate() {
-                let src = &data[..BIG + extra];
-                for wrap in [Wrap::NONE, Wrap::MIME, Wrap::new(76, LineEnding::Lf)] {
-                    let want = scalar.encode_wrapped_to_vec(src, wrap);
-                    // Output starting right after the lower guard, at 0..63
-                    // bytes past a 64-byte boundary, and ending at the upper guard.
-                    for start in [0, 1 + 13 * k, 63 - k] {
-                        let o = out.at(start, want.len());
-                        o.fill(0);
+            let auto = STANDARD.with_backend(b).unwrap();
+            // Where the CPU's thresholds put this size is the CPU's business:
+            // every way of storing runs here, forced.
+            let mut codecs = vec![auto];
+            if b == Backend::Avx512Vbmi {
+                codecs.push(auto.with_stores(Stores::Streaming));
+                codecs.push(auto.with_stores(Stores::Aligned));
+            }
+            for c in codecs {
+                for (k, extra) in [0usize, 1, 2, 5, 49, 113].into_iter().enumerate() {
+                    let src = &data[..BIG + extra];
+                    for wrap in [Wrap::NONE, Wrap::MIME, Wrap::new(76, LineEnding::Lf)] {
+                        let want = scalar.encode_wrapped_to_vec(src, wrap);
+                        // Output starting right after the lower guard, at 0..63
+                        // bytes past a 64-byte boundary, and ending at the upper guard.
+                        for start in [0, 1 + 13 * k, 63 - k] {
+                            let o = out.at(start, want.len());
+                            o.fill(0);
+                            assert_eq!(c.encode_wrapped(src, wrap, o), want.len());
+                            assert!(
+                                o[..] == want[..],
+                                "{b} {c:?} {wrap:?} start {start} extra {extra}"
+                            );
+                        }
+                        let o = out.tail(want.len());
                         assert_eq!(c.encode_wrapped(src, wrap, o), want.len());
                         assert!(
                             o[..] == want[..],
-                            "{b} {wrap:?} start {start} extra {extra}"
+                            "{b} {c:?} {wrap:?} at the end, extra {extra}"
                         );
                     }
-                    let o = out.tail(want.len());
-                    assert_eq!(c.encode_wrapped(src, wrap, o), want.len());
-                    assert!(o[..] == want[..], "{b} {wrap:?} at the end, extra {extra}");
                 }
             }
         }

@@ -33,15 +33,36 @@ pub(crate) enum Skip {
 /// `vbmi2` records, once at construction, that the CPU also has AVX-512
 /// VBMI2 (the AVX-512 decoder's whitespace compaction), so no call probes
 /// for it; [`Engine::without_vbmi2`] clears it so that tests run the
-/// fallback on machines that have the instructions. `stream` says the call
-/// writes one piece of an output larger than the caches (a chunk of a
-/// parallel encode): the encoders then use streaming stores as they would
-/// for one call writing all of it.
+/// fallback on machines that have the instructions. `stores` says how the
+/// encoders write ([`Stores`]): `Auto` lets them choose by size and CPU;
+/// a piece of an output larger than the caches (a chunk of a parallel
+/// encode) gets `Streaming`, as one call writing all of it would.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Engine {
     backend: Backend,
     vbmi2: bool,
-    stream: bool,
+    stores: Stores,
+}
+
+/// How the AVX-512 encoders write their output; other backends have one way.
+///
+/// `Auto`, the default, chooses by output size and CPU: ordinary stores,
+/// aligned 64-byte lines for line-wrapped output of a CPU and size where
+/// unaligned 512-bit stores cost (Intel, from about 1 MiB), non-temporal
+/// ("streaming") stores for outputs larger than a quarter of the L3 (at
+/// least 8 MiB, at most 32 MiB). Forcing one serves callers who know their
+/// output will not be read soon (`Streaming`), and the tests, which run
+/// every way on any machine that has the instructions. Results never depend
+/// on the choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Stores {
+    /// Chosen per call from the output size and the CPU.
+    #[default]
+    Auto,
+    /// Line-wrapped output through 64-byte-aligned ordinary stores.
+    Aligned,
+    /// Non-temporal stores of aligned 64-byte lines, past the caches.
+    Streaming,
 }
 
 impl Engine {
@@ -58,7 +79,7 @@ impl Engine {
         Engine {
             backend,
             vbmi2,
-            stream: false,
+            stores: Stores::Auto,
         }
     }
 
@@ -84,7 +105,7 @@ impl Engine {
             Some(&backend) => Engine {
                 backend,
                 vbmi2: cached & 0x80 != 0,
-                stream: false,
+                stores: Stores::Auto,
             },
             None => Self::resolve_default(&DEFAULT),
         }
@@ -109,17 +130,23 @@ impl Engine {
         self.backend
     }
 
+    /// This engine writing its output the way `stores` says.
+    pub(crate) fn with_stores(self, stores: Stores) -> Engine {
+        Engine { stores, ..self }
+    }
+
     /// This engine, for pieces of an output of `total` bytes: large totals
     /// stream past the caches however small each piece is.
     #[cfg(feature = "parallel")]
     pub(crate) fn for_output_of(self, total: usize) -> Engine {
         #[cfg(target_arch = "x86_64")]
-        let large = total >= super::x86_64::avx512vbmi::NT_THRESHOLD;
+        let large = total >= super::x86_64::avx512vbmi::nt_threshold();
         #[cfg(not(target_arch = "x86_64"))]
         let large = false;
-        Engine {
-            stream: large,
-            ..self
+        if large && self.stores == Stores::Auto {
+            self.with_stores(Stores::Streaming)
+        } else {
+            self
         }
     }
 
@@ -148,7 +175,7 @@ impl Engine {
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it; the
             // kernels write only initialised bytes (encoded or decoded data).
             Backend::Avx512Vbmi => unsafe {
-                super::x86_64::avx512vbmi::encode(a, src, dst.as_uninit(), self.stream)
+                super::x86_64::avx512vbmi::encode(a, src, dst.as_uninit(), self.stores)
             },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
@@ -198,7 +225,7 @@ impl Engine {
                     dst.as_uninit(),
                     cols,
                     crlf,
-                    self.stream,
+                    self.stores,
                 )
             },
             #[cfg(not(target_arch = "x86_64"))]

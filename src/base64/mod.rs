@@ -30,6 +30,7 @@ mod x86_64;
 
 pub use crate::error::StreamError;
 pub use dispatch::{cpu_features, Backend};
+pub use kernel::Stores;
 #[cfg(feature = "parallel")]
 pub use parallel::PARALLEL_THRESHOLD;
 
@@ -176,6 +177,15 @@ impl Base64 {
     pub fn without_vbmi2(self) -> Base64 {
         Base64 {
             engine: Some(self.engine().without_vbmi2()),
+            ..self
+        }
+    }
+
+    /// The same codec writing its encoded output the way `stores` says
+    /// ([`Stores`]; the default is [`Stores::Auto`]). Results are the same.
+    pub fn with_stores(self, stores: Stores) -> Base64 {
+        Base64 {
+            engine: Some(self.engine().with_stores(stores)),
             ..self
         }
     }

@@ -26,9 +26,10 @@
 
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::base64::scalar::{STANDARD_CHARS as STD_CHARS, URL_SAFE_CHARS as URL_CHARS};
-use crate::base64::{kernel::Skip, Alphabet};
+use crate::base64::{kernel::Skip, Alphabet, Stores};
 
 // ---------------------------------------------------------------------------------------------
 // Constant tables
@@ -258,7 +259,7 @@ unsafe fn store_n(p: *mut u8, v: __m512i, n: usize, full: bool) {
 // speed of a copy moving the same bytes (glibc's memcpy switches to them for large copies for
 // the same reason). They need 64-byte-aligned addresses, while the encoders' output is a
 // stream of variable-length pieces (64-character blocks, and for 76-column MIME text blocks
-// that overlap) at arbitrary alignment. `NtWriter` turns that stream into aligned lines: it
+// that overlap) at arbitrary alignment. `LineWriter` turns that stream into aligned lines: it
 // keeps the `fill` bytes of the current line in a register, and each appended piece is merged
 // in with one two-source byte permute (`vpermt2b`); a completed line is streamed and the rest
 // of the piece becomes the next line with one more permute. The first line (which starts
@@ -270,17 +271,79 @@ unsafe fn store_n(p: *mut u8, v: __m512i, n: usize, full: bool) {
 // The cost is two permutes per piece; below the threshold below it does not pay (the output
 // is still in the cache when the caller, or the next call, touches it), so small outputs keep
 // the ordinary stores.
+//
+// The same writer with ordinary aligned stores (`LineWriter<false>`) serves Intel's cores,
+// whose 512-bit stores want 64-byte alignment (essay "Aligned output" below), for the
+// 76-column groups of the wrapped encode, whose blocks land at every alignment. Its permute
+// chain (each piece waits for the last merge) costs while the output sits in the L1, and the
+// split stores it saves cost once the output leaves the L2. On the Xeon guest (family 6 model
+// 167, 2 MiB of L2), LF lines, ratio to simdutf in three alternating runs: unaligned blocks
+// 1.03/0.99/1.10 at 512 KiB, 0.92/0.91/0.89 at 1 MiB, 0.98/0.97/0.98 at 2 MiB; through the
+// writer 1.06/0.99/1.08, 1.04/1.00/1.02, 1.00/0.99/1.01; at 4 MiB both 0.97-0.98, and at
+// 64 KiB / 256 KiB the writer lost 10% (2.75-2.80 vs 2.48-2.60 us; 10.5-10.9 vs 9.5-9.9).
+// So on Intel the wrapped encode goes through it from 1 MiB of output ([`aligned_threshold`]);
+// Zen 4 splits 512-bit stores into 256-bit halves anyway and keeps the unaligned blocks.
 
-/// Output size (bytes) from which the encoders use non-temporal stores. Measured on this
-/// project's Zen 4 EPYC VM (`mimeflow bench --op encode` / `--op mime-encode --sizes
-/// 1M,4M,16M --quick`, threshold forced to 0 and to infinity in one build): at 1 MiB and 4 MiB
-/// of input, where input and output still fit in the L2 + L3 the repeated calls reuse,
-/// streaming stores were about 2x *slower* (encode 20-21 vs 40 GB/s at 1 MiB; ~21 vs ~24 at
-/// 4 MiB, noisy), because every call then writes to memory instead of to cache; at 16 MiB
-/// (21 MiB of encoded output, input + output well past the L3) they were much faster (encode
-/// 20.3 vs 11.7 GB/s, MIME encode 18.8 vs 13.7). 8 MiB of output sits between the two
-/// measured regimes, where input plus output of one call no longer fit in the L3 together.
-pub(crate) const NT_THRESHOLD: usize = 8 << 20;
+// Where streaming starts to pay depends on the CPU's last-level cache. Measured with
+// `mimeflow bench --op encode` (and mime-encode(-lf)), streaming forced on and off in two
+// builds, two alternating runs:
+//
+// * on this project's Zen 4 EPYC VM (32 MiB of L3 per CCD): at 1 MiB and 4 MiB of input,
+//   where input and output still fit in the L2 + L3 the repeated calls reuse, streaming stores
+//   were about 2x *slower* (encode 20-21 vs 40 GB/s at 1 MiB; ~21 vs ~24 at 4 MiB, noisy),
+//   because every call then writes to memory instead of to cache; at 16 MiB (21 MiB of encoded
+//   output, input + output well past the L3) they were much faster (encode 20.3 vs 11.7 GB/s,
+//   MIME encode 18.8 vs 13.7). The threshold there was a constant 8 MiB of output.
+// * on an Intel Xeon guest with AMX (Sapphire Rapids class, family 6 model 167, CPUID reports
+//   480 MiB of L3): at 16 MiB of input ordinary stores were faster (encode 1.36 vs 1.51-1.53
+//   ms, LF lines 1.40-1.41 vs 1.43-1.45) and so at 24 MiB (2.10-2.11 vs 2.19-2.21 ms), while
+//   at 32 MiB streaming won (2.89-3.00 vs 3.05-3.11 ms) and at 64 MiB by far (6.1-7.1 vs
+//   10.6-11.3 ms). The constant 8 MiB made 16 MiB encode 0.92x simdutf there.
+//
+// So the threshold is a quarter of the L3 that CPUID describes (from there input plus output of
+// one call, about 1.75x the output, take close to half of it), at least the 8 MiB measured on
+// Zen 4 and at most 32 MiB: a guest's L3 is shared with other tenants, and the crossover on the
+// Xeon guest lay between 32 and 43 MiB of output whatever its CPUID said. Where CPUID does not
+// describe an L3, 8 MiB.
+
+/// Output size (bytes) from which the encoders use non-temporal stores; see above. Computed
+/// once from CPUID and cached.
+#[inline]
+pub(crate) fn nt_threshold() -> usize {
+    static CACHED: AtomicUsize = AtomicUsize::new(0);
+    match CACHED.load(Ordering::Relaxed) {
+        0 => {
+            let t = super::last_level_cache().map_or(NT_MIN, |l3| (l3 / 4).clamp(NT_MIN, NT_MAX));
+            CACHED.store(t, Ordering::Relaxed);
+            t
+        }
+        t => t,
+    }
+}
+
+/// Output size (bytes) from which the wrapped encode writes its 76-column groups through
+/// aligned lines when streaming does not apply: 1 MiB on Intel, never elsewhere (see the essay
+/// on non-temporal output). Computed once and cached.
+#[inline]
+pub(crate) fn aligned_threshold() -> usize {
+    static CACHED: AtomicUsize = AtomicUsize::new(0);
+    match CACHED.load(Ordering::Relaxed) {
+        0 => {
+            let t = if super::is_intel() {
+                1 << 20
+            } else {
+                usize::MAX
+            };
+            CACHED.store(t, Ordering::Relaxed);
+            t
+        }
+        t => t,
+    }
+}
+
+/// Bounds of [`nt_threshold`].
+const NT_MIN: usize = 8 << 20;
+const NT_MAX: usize = 32 << 20;
 
 // Essay: aligned output.
 //
@@ -313,9 +376,9 @@ fn align_head(dst: usize, n: usize) -> usize {
     (64 - mis) / 4 * 3
 }
 
-/// Collects a stream of output pieces into 64-byte-aligned lines written with streaming
-/// stores; see the essay above.
-struct NtWriter {
+/// Collects a stream of output pieces into 64-byte-aligned lines, written with streaming
+/// stores when `NT`, else with ordinary aligned stores; see the essay above.
+struct LineWriter<const NT: bool> {
     /// Start of the line being filled (64-byte aligned; may lie before the output for the
     /// first line).
     line: *mut u8,
@@ -327,17 +390,17 @@ struct NtWriter {
     iota: __m512i,
 }
 
-impl NtWriter {
+impl<const NT: bool> LineWriter<NT> {
     /// A writer for output starting at `dst`.
     ///
     /// # Safety
     /// AVX-512 F/BW/VBMI available.
     #[inline(always)]
-    unsafe fn new(dst: *mut u8) -> NtWriter {
+    unsafe fn new(dst: *mut u8) -> LineWriter<NT> {
         let before = dst as usize % 64;
         // SAFETY: register intrinsics and a load of a 64-byte constant; features by the caller.
         unsafe {
-            NtWriter {
+            LineWriter {
                 line: dst.wrapping_sub(before),
                 acc: _mm512_setzero_si512(),
                 fill: before,
@@ -356,7 +419,7 @@ impl NtWriter {
     unsafe fn push(&mut self, v: __m512i, off: usize, len: usize) {
         // SAFETY: register intrinsics; the stores write `self.line[..64]`, a whole line made of
         // appended bytes (minus the `before` lanes, masked off), hence inside the output, and
-        // aligned to 64 as `vmovntdq` requires.
+        // aligned to 64 as `vmovntdq` and `vmovdqa64` require.
         unsafe {
             // Lane j of the merged line: acc[j] for j < fill, else v[off + j - fill].
             let sh = _mm512_set1_epi8((off + 64 - self.fill) as u8 as i8);
@@ -374,8 +437,10 @@ impl NtWriter {
                 self.fill = fill;
                 return;
             }
-            if self.before == 0 {
+            if self.before == 0 && NT {
                 _mm512_stream_si512(self.line.cast(), merged);
+            } else if self.before == 0 {
+                _mm512_store_si512(self.line.cast(), merged);
             } else {
                 _mm512_mask_storeu_epi8(self.line.cast(), !low_mask(self.before), merged);
                 self.before = 0;
@@ -387,7 +452,7 @@ impl NtWriter {
         }
     }
 
-    /// Writes the last, partial line and fences the streaming stores.
+    /// Writes the last, partial line and fences the streaming stores (if any).
     ///
     /// # Safety
     /// As for `push`.
@@ -400,7 +465,9 @@ impl NtWriter {
                 let m = low_mask(self.fill) & !low_mask(self.before);
                 _mm512_mask_storeu_epi8(self.line.cast(), m, self.acc);
             }
-            _mm_sfence();
+            if NT {
+                _mm_sfence();
+            }
         }
     }
 }
@@ -415,8 +482,9 @@ impl NtWriter {
 /// written to `dst[..read / 3 * 4]`. Tails shorter than 48 bytes are encoded with masked loads
 /// and stores, so everything except the last 0..=2 bytes is handled.
 ///
-/// `stream`: this output is a piece of a larger one, so use streaming stores (see
-/// "Non-temporal output") even if it is below the threshold itself.
+/// `stores`: `Streaming` uses streaming stores (see "Non-temporal output") whatever the size
+/// (a piece of a larger output, or forced); `Auto` from [`nt_threshold`] bytes of output; the
+/// output is aligned by the head block otherwise, so `Aligned` is `Auto` below the threshold.
 ///
 /// # Safety
 /// `is_available()` must be true and `dst.len() >= src.len() / 3 * 4`.
@@ -424,9 +492,14 @@ pub(crate) unsafe fn encode(
     alphabet: Alphabet,
     src: &[u8],
     dst: &mut [MaybeUninit<u8>],
-    stream: bool,
+    stores: Stores,
 ) -> usize {
     debug_assert!(dst.len() >= src.len() / 3 * 4);
+    let stream = match stores {
+        Stores::Streaming => true,
+        Stores::Auto => src.len() / 3 * 4 >= nt_threshold(),
+        Stores::Aligned => false,
+    };
     // SAFETY: the caller guarantees the CPU features and the output size.
     unsafe { encode_impl(alphabet, src, dst.as_mut_ptr().cast(), stream) }
 }
@@ -455,10 +528,10 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
     // conditions); every full store writes dst[o..o + 64] for 48 consumed bytes, and
     // o + 64 == (i + 48) / 3 * 4 <= n / 3 * 4 <= the caller's output size.
     unsafe {
-        if stream || n / 3 * 4 >= NT_THRESHOLD {
+        if stream {
             // Large output: aligned streaming stores (see "Non-temporal output"); the writer
             // writes exactly dst[..o], the rest below goes through ordinary stores.
-            let mut wr = NtWriter::new(dst);
+            let mut wr = LineWriter::<true>::new(dst);
             while i + 2 * 48 + 16 <= n {
                 let a = _mm512_loadu_si512(sp.add(i).cast());
                 let b = _mm512_loadu_si512(sp.add(i + 48).cast());
@@ -664,8 +737,9 @@ static QUAD_76_LF: [LineBlock; 5] = four_lines_76(1);
 /// Input bytes of four 76-column lines.
 const QUAD_IN: usize = 4 * 57;
 
-/// Encodes `quads` groups of four 76-column lines with the constant blocks `blocks`, through
-/// non-temporal stores when `nt`.
+/// Encodes `quads` groups of four 76-column lines with the constant blocks `blocks`: through
+/// non-temporal stores of aligned lines for `Streaming`, ordinary stores of aligned lines for
+/// `Aligned`, else one unaligned store per block.
 ///
 /// # Safety
 /// AVX-512 F/BW/VBMI available; `src[..quads * QUAD_IN + 16]` readable and
@@ -680,7 +754,7 @@ unsafe fn encode_quads_76(
     quads: usize,
     lut: __m512i,
     eolv: __m512i,
-    nt: bool,
+    stores: Stores,
 ) {
     // SAFETY: the ranges are guaranteed by the caller; every block's load window ends at most
     // 16 bytes past its group's input (in_off + 64 <= QUAD_IN + 16, asserted below) and its
@@ -705,20 +779,27 @@ unsafe fn encode_quads_76(
         }
         let last = 4 * line_out - 64;
         let mut s = src;
-        if nt {
-            // The last block overlaps the fourth; only its bytes [256, 4 * line_out) of the
-            // group are new.
-            let (tail_off, tail_len) = (256 - last, 4 * line_out - 256);
-            let mut wr = NtWriter::new(dst);
-            for _ in 0..quads {
-                for k in 0..4 {
-                    wr.push(block!(s, k), 0, 64);
+        // Through a line writer: the last block overlaps the fourth; only its bytes
+        // [256, 4 * line_out) of the group are new.
+        macro_rules! through {
+            ($wr:expr) => {{
+                let mut wr = $wr;
+                let (tail_off, tail_len) = (256 - last, 4 * line_out - 256);
+                for _ in 0..quads {
+                    for k in 0..4 {
+                        wr.push(block!(s, k), 0, 64);
+                    }
+                    wr.push(block!(s, 4), tail_off, tail_len);
+                    s = s.add(QUAD_IN);
                 }
-                wr.push(block!(s, 4), tail_off, tail_len);
-                s = s.add(QUAD_IN);
-            }
-            wr.finish();
-            return;
+                wr.finish();
+                return;
+            }};
+        }
+        match stores {
+            Stores::Streaming => through!(LineWriter::<true>::new(dst)),
+            Stores::Aligned => through!(LineWriter::<false>::new(dst)),
+            Stores::Auto => {}
         }
         let mut d = dst;
         for _ in 0..quads {
@@ -745,7 +826,8 @@ const _: () = {
 /// (`crlf`) or LF. Returns the bytes read, a multiple of `cols / 4 * 3`; writes
 /// `read / (cols / 4 * 3) * (cols + eol_len)` bytes to `dst`.
 ///
-/// `stream`: as for [`encode`].
+/// `stores`: as for [`encode`]; `Aligned` (or `Auto` from [`aligned_threshold`] bytes of output)
+/// writes the 76-column groups through aligned 64-byte lines (see the essay on four-line groups).
 ///
 /// # Safety
 /// `is_available()` must be true; `cols % 4 == 0`, `4 <= cols <= 1024`; `dst` has room for all
@@ -756,7 +838,7 @@ pub(crate) unsafe fn encode_lines(
     dst: &mut [MaybeUninit<u8>],
     cols: usize,
     crlf: bool,
-    stream: bool,
+    stores: Stores,
 ) -> usize {
     if cols < 4 || !cols.is_multiple_of(4) || cols > 1024 {
         return 0;
@@ -768,6 +850,13 @@ pub(crate) unsafe fn encode_lines(
     if lines == 0 {
         return 0;
     }
+    // The way the 76-column groups store, resolved: `Auto` now means unaligned blocks.
+    let out = lines * line_out;
+    let stores = match stores {
+        Stores::Auto if out >= nt_threshold() => Stores::Streaming,
+        Stores::Auto if out >= aligned_threshold() => Stores::Aligned,
+        stores => stores,
+    };
     // SAFETY: CPU features by the caller; `lines` whole lines fit both `src` and `dst`.
     unsafe {
         encode_lines_impl(
@@ -777,7 +866,7 @@ pub(crate) unsafe fn encode_lines(
             cols,
             crlf,
             lines,
-            stream,
+            stores,
         )
     }
 }
@@ -793,7 +882,7 @@ unsafe fn encode_lines_impl(
     cols: usize,
     crlf: bool,
     lines: usize,
-    stream: bool,
+    stores: Stores,
 ) -> usize {
     // SAFETY: loads of 64-byte constant tables; AVX-512F is enabled on this function.
     let (lut, spread) = unsafe {
@@ -827,8 +916,7 @@ unsafe fn encode_lines_impl(
                     _mm512_set1_epi8(b'\n' as i8)
                 };
                 let blocks = if crlf { &QUAD_76_CRLF } else { &QUAD_76_LF };
-                let nt = stream || quads * 4 * line_out >= NT_THRESHOLD;
-                encode_quads_76(blocks, line_out, sp, dst, quads, lut, eolv, nt);
+                encode_quads_76(blocks, line_out, sp, dst, quads, lut, eolv, stores);
             }
             let mut l = 4 * quads;
             i = l * 57;
