@@ -14,6 +14,7 @@ use super::kernel::Engine;
 use super::{scalar, Alphabet, LineEnding, Wrap};
 
 /// Encodes `src` unwrapped; `dst` must hold the encoded length. Returns it.
+#[inline]
 pub(crate) fn encode(
     engine: Engine,
     alphabet: Alphabet,

@@ -186,7 +186,7 @@ impl Engine {
 
     /// Encodes whole lines of `cols` characters (cols % 4 == 0) each followed
     /// by an EOL; returns the bytes read.
-    #[inline]
+    #[inline(always)]
     #[allow(unsafe_code)]
     pub(crate) fn encode_lines(
         self,

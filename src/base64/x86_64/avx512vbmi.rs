@@ -488,6 +488,7 @@ impl<const NT: bool> LineWriter<NT> {
 ///
 /// # Safety
 /// `is_available()` must be true and `dst.len() >= src.len() / 3 * 4`.
+#[inline]
 pub(crate) unsafe fn encode(
     alphabet: Alphabet,
     src: &[u8],
@@ -832,6 +833,7 @@ const _: () = {
 /// # Safety
 /// `is_available()` must be true; `cols % 4 == 0`, `4 <= cols <= 1024`; `dst` has room for all
 /// whole lines of `src`.
+#[inline]
 pub(crate) unsafe fn encode_lines(
     alphabet: Alphabet,
     src: &[u8],
