@@ -56,12 +56,20 @@ pub(crate) fn is_intel() -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// A missing oracle skips, or fails under `MIMEFLOW_REQUIRE_ORACLES=1`
+    /// (as `tests/support/oracle.rs` does for the integration tests).
+    fn missing(what: &str) {
+        if std::env::var_os("MIMEFLOW_REQUIRE_ORACLES").is_some_and(|v| v == "1") {
+            panic!("{what} (MIMEFLOW_REQUIRE_ORACLES=1: a missing oracle is a failure)");
+        }
+        eprintln!("skipped: {what}");
+    }
+
     /// The vendor test agrees with the kernel's `vendor_id`.
     #[test]
     fn is_intel_matches_proc_cpuinfo() {
         let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
-            eprintln!("skipped: no /proc/cpuinfo");
-            return;
+            return missing("no /proc/cpuinfo");
         };
         let vendor = info
             .lines()
@@ -78,8 +86,7 @@ mod tests {
     fn last_level_cache_matches_sysfs() {
         let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
         let Ok(entries) = std::fs::read_dir(dir) else {
-            eprintln!("skipped: no {}", dir.display());
-            return;
+            return missing(&format!("no {}", dir.display()));
         };
         let mut sysfs = None;
         for e in entries.flatten() {
