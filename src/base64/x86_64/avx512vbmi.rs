@@ -923,7 +923,8 @@ unsafe fn encode_lines_impl(
             let mut l = 4 * quads;
             i = l * 57;
             o = l * line_out;
-            // Remaining lines (at most three, or near the end of `src`): per-line overlapped encodes.
+            // Remaining lines (at most three, or near the end of `src`): per-line overlapped
+            // encodes.
             while l + 2 <= lines && i + 2 * 57 + 16 <= n {
                 let a0 = _mm512_loadu_si512(sp.add(i).cast());
                 let a1 = _mm512_loadu_si512(sp.add(i + 9).cast());
