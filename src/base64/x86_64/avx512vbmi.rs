@@ -311,14 +311,9 @@ unsafe fn store_n(p: *mut u8, v: __m512i, n: usize, full: bool) {
 #[inline]
 pub(crate) fn nt_threshold() -> usize {
     static CACHED: AtomicUsize = AtomicUsize::new(0);
-    match CACHED.load(Ordering::Relaxed) {
-        0 => {
-            let t = super::last_level_cache().map_or(NT_MIN, |l3| (l3 / 4).clamp(NT_MIN, NT_MAX));
-            CACHED.store(t, Ordering::Relaxed);
-            t
-        }
-        t => t,
-    }
+    cached(&CACHED, || {
+        super::last_level_cache().map_or(NT_MIN, |l3| (l3 / 4).clamp(NT_MIN, NT_MAX))
+    })
 }
 
 /// Output size (bytes) from which the wrapped encode writes its 76-column groups through
@@ -327,14 +322,23 @@ pub(crate) fn nt_threshold() -> usize {
 #[inline]
 pub(crate) fn aligned_threshold() -> usize {
     static CACHED: AtomicUsize = AtomicUsize::new(0);
-    match CACHED.load(Ordering::Relaxed) {
+    cached(&CACHED, || {
+        if super::is_intel() {
+            1 << 20
+        } else {
+            usize::MAX
+        }
+    })
+}
+
+/// `cell`'s value, computed by `compute` (never 0) on the first call. Racing first calls
+/// compute the same value.
+#[inline(always)]
+fn cached(cell: &AtomicUsize, compute: fn() -> usize) -> usize {
+    match cell.load(Ordering::Relaxed) {
         0 => {
-            let t = if super::is_intel() {
-                1 << 20
-            } else {
-                usize::MAX
-            };
-            CACHED.store(t, Ordering::Relaxed);
+            let t = compute();
+            cell.store(t, Ordering::Relaxed);
             t
         }
         t => t,
@@ -761,14 +765,24 @@ unsafe fn encode_quads_76(
     // 16 bytes past its group's input (in_off + 64 <= QUAD_IN + 16, asserted below) and its
     // store inside the group's output.
     unsafe {
-        let gather: [__m512i; 5] =
-            core::array::from_fn(|k| _mm512_load_si512(blocks[k].gather.as_ptr().cast()));
-        let shift: [__m512i; 5] =
-            core::array::from_fn(|k| _mm512_load_si512(blocks[k].shift.as_ptr().cast()));
-        let chars: [u64; 5] = core::array::from_fn(|k| blocks[k].chars);
-        let in_off: [usize; 5] = core::array::from_fn(|k| blocks[k].in_off);
-        // Block k of the group at `s`, encoded, EOL lanes merged in. (A macro, not a closure:
-        // the intrinsics must be inlined into the caller's `target_feature` function.)
+        // (Macros, not closures, where intrinsics are called: they must be inlined into the
+        // caller's `target_feature` function.)
+        macro_rules! load5 {
+            ($field:ident) => {
+                [
+                    _mm512_load_si512(blocks[0].$field.as_ptr().cast()),
+                    _mm512_load_si512(blocks[1].$field.as_ptr().cast()),
+                    _mm512_load_si512(blocks[2].$field.as_ptr().cast()),
+                    _mm512_load_si512(blocks[3].$field.as_ptr().cast()),
+                    _mm512_load_si512(blocks[4].$field.as_ptr().cast()),
+                ]
+            };
+        }
+        let gather = load5!(gather);
+        let shift = load5!(shift);
+        let chars = [0, 1, 2, 3, 4].map(|k| blocks[k].chars);
+        let in_off = [0, 1, 2, 3, 4].map(|k| blocks[k].in_off);
+        // Block k of the group at `s`, encoded, EOL lanes merged in.
         macro_rules! block {
             ($s:expr, $k:expr) => {{
                 let k = $k;
