@@ -540,6 +540,34 @@ fn parts_limit_leaves_further_parts_in_the_multipart_body() {
 }
 
 #[test]
+fn parts_limit_is_recorded_on_every_multipart_that_loses_a_part() {
+    // Found by the message fuzz target in CI: the limit cuts the inner
+    // multipart, then the outer one, whose tail then holds a whole part
+    // and its close delimiter. Each multipart's own defects must say its
+    // body holds unread parts.
+    let src = b"Content-Type: multipart/mixed; boundary=L0\n\n--L0\n\
+Content-Type: multipart/mixed; boundary=L1\n\n--L1\n\none\n--L1\n\ntwo\n--L1--\n\
+--L0\n\nthree\n--L0--\n";
+    let limits = Limits {
+        max_parts: 3,
+        ..Limits::default()
+    };
+    let msg = Message::parse_with(&src[..], &with_limits(limits)).unwrap();
+    assert_eq!(sections(&msg), ["", "1", "1.1"]);
+    for s in ["", "1"] {
+        let e = msg.section(s).unwrap();
+        let cut = e
+            .defects()
+            .iter()
+            .filter(|d| d.code == DefectCode::PartsLimit);
+        assert_eq!(cut.count(), 1, "section {s:?}: {:?}", e.defects());
+    }
+    let mut out = Vec::new();
+    rebuild(msg.root(), &mut out);
+    assert_eq!(out, src);
+}
+
+#[test]
 fn header_count_limit_ignores_further_fields() {
     let mut src = Vec::new();
     for i in 0..10 {

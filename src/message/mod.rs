@@ -37,7 +37,7 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most entities in a message. Further parts are not created: their
     /// bytes stay inside their multipart's body, belonging to no part
-    /// (`parts_limit`).
+    /// (`parts_limit`, once on each multipart that lost a part).
     pub max_parts: usize,
     /// Most header fields per entity; the rest are ignored (`header_count_limit`).
     pub max_header_fields: usize,

@@ -75,6 +75,9 @@ struct Frame {
     part_start: Option<usize>,
     /// Parts opened so far: the next part's ordinal is one more.
     parts: u32,
+    /// Whether a part of this multipart was left unread at the parts limit
+    /// (and `parts_limit` recorded on it, once).
+    cut: bool,
 }
 
 /// A header block read by [`Parser::read_header`].
@@ -114,7 +117,6 @@ struct Parser<'s> {
     /// using it (innermost last).
     by_boundary: HashMap<Vec<u8>, Vec<usize>>,
     line_finder: memmem::Finder<'static>,
-    parts_limit_reported: bool,
 }
 
 impl<'s> Parser<'s> {
@@ -127,7 +129,6 @@ impl<'s> Parser<'s> {
             frames: Vec::new(),
             by_boundary: HashMap::new(),
             line_finder: memmem::Finder::new(b"\n--").into_owned(),
-            parts_limit_reported: false,
         }
     }
 
@@ -164,9 +165,11 @@ impl<'s> Parser<'s> {
                 cursor = d.next;
                 continue;
             }
+            // Every multipart that loses a part says so, once: a reader of
+            // one entity's defects then knows its body holds unread parts.
             if self.entities.len() >= self.limits.max_parts {
-                if !self.parts_limit_reported {
-                    self.parts_limit_reported = true;
+                if !self.frames[d.frame].cut {
+                    self.frames[d.frame].cut = true;
                     self.defect(multipart, DefectCode::PartsLimit, d.line_start);
                 }
                 cursor = d.next;
@@ -322,6 +325,7 @@ impl<'s> Parser<'s> {
                         saw_delimiter: false,
                         part_start: None,
                         parts: 0,
+                        cut: false,
                     });
                     return body_start;
                 }
