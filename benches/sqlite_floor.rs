@@ -49,9 +49,9 @@ mod floor {
 
     use bytes::Bytes;
     use mimeflow::batch::{
-        sqlite_json_columns, SQLITE_FTS_COLUMNS, SQLITE_INDEXES, SQLITE_INSERT_ADDRESS,
-        SQLITE_INSERT_ATTACHMENT, SQLITE_INSERT_MESSAGE, SQLITE_INSERT_THREAD, SQLITE_PRAGMAS,
-        SQLITE_SCHEMA,
+        sqlite_json_columns, SQLITE_FTS_COLUMNS, SQLITE_FTS_HASHSIZE, SQLITE_INDEXES,
+        SQLITE_INSERT_ADDRESS, SQLITE_INSERT_ATTACHMENT, SQLITE_INSERT_MESSAGE,
+        SQLITE_INSERT_THREAD, SQLITE_PRAGMAS, SQLITE_SCHEMA,
     };
     use mimeflow::mbox::{read, ReadOptions, Variant};
     use mimeflow::message::Message;
@@ -239,6 +239,7 @@ mod floor {
         conn.execute_batch(&format!(
             "CREATE VIRTUAL TABLE messages_fts USING fts5({SQLITE_FTS_COLUMNS}, \
              content=\"messages\", content_rowid=\"id\", tokenize=\"unicode61\"); \
+             INSERT INTO messages_fts(messages_fts, rank) VALUES('hashsize', {SQLITE_FTS_HASHSIZE}); \
              INSERT INTO messages_fts(messages_fts) VALUES('rebuild');"
         ))
         .expect("full-text index");

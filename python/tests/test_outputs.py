@@ -252,22 +252,38 @@ def test_every_output_holds_the_same_rows(outputs, name):
     assert t.column("sha256").to_pylist() == [sha for _, _, sha in want]
 
 
+def masked(rows):
+    """Rows of an FTS5 shadow table, the structure record's cookie (row 10
+    of ``_data``: its first four bytes, a counter of structure writes,
+    which setting a config value also bumps) set to zero."""
+    return [(10, b"\0\0\0\0" + r[1][4:]) if r[0] == 10 and isinstance(r[1], bytes) else r for r in rows]
+
+
 @pytest.mark.parametrize("name", ARCHIVES)
 def test_fts_index_is_the_one_a_rebuild_makes(outputs, name, tmp_path):
     """A fresh database's index is built beside the load and copied in
-    (src/batch/format/sqlite.rs, SideFts): FTS5's own 'rebuild' of a copy
-    must give the same shadow tables, and the same answers."""
+    (src/batch/format/sqlite.rs, SideFts): FTS5's own 'rebuild' of a copy,
+    with the build's hashsize, must give the same shadow tables (but for
+    the structure cookie, a write counter), and the same answers. Python's
+    SQLite is older than the bundled one: on an archive large enough to
+    flush more than once, their segment layouts may differ (same terms);
+    the test archives are flushed once."""
     o = outputs(name)
     copy = tmp_path / "rebuilt.db"
     with connect(o.db, readonly=True) as src, contextlib.closing(sqlite3.connect(copy)) as dst:
         src.backup(dst)
     with connect(copy) as db:
+        # With the build's own setting (FTS_HASHSIZE: where segments are
+        # cut), which the build takes out of the config table after it.
+        assert not db.execute("SELECT 1 FROM messages_fts_config WHERE k = 'hashsize'").fetchall()
+        db.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES('hashsize', 8388608)")
         db.execute("INSERT INTO messages_fts(messages_fts) VALUES('rebuild')")
+        db.execute("DELETE FROM messages_fts_config WHERE k = 'hashsize'")
     shadows = ["messages_fts_data", "messages_fts_idx", "messages_fts_docsize", "messages_fts_config"]
     with connect(o.db, readonly=True) as a, connect(copy, readonly=True) as b:
         for t in shadows:
             q = "SELECT * FROM %s ORDER BY 1, 2" % t
-            assert a.execute(q).fetchall() == b.execute(q).fetchall(), t
+            assert masked(a.execute(q).fetchall()) == masked(b.execute(q).fetchall()), t
         # Every term of the index finds the same rows in both.
         a.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, 'messages_fts', 'row')")
         terms = [t for (t,) in a.execute("SELECT term FROM temp.v ORDER BY cnt DESC, term LIMIT 200")]
