@@ -95,7 +95,7 @@ fn items_batch(
         .map(|(i, item)| {
             let parsed = parse_item(item, shared);
             let row = first_row.map(|r| r + i as u64);
-            item_rows(item, row, &parsed, source, opts).message
+            item_rows(item, row, &parsed, source, opts).0
         })
         .collect();
     message_batch(&rows, raw)

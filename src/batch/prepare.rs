@@ -22,6 +22,8 @@ use super::{hex, BatchError, ConvertOptions, Format};
 use crate::extract::name_for_section;
 use crate::header;
 use crate::message::{Message, Sha256Sink};
+use crate::rows::threads::MessageKeys;
+use crate::rows::{AttachmentRow, MessageRow};
 use crate::safe_fs::Dir;
 
 /// What every worker of a window shares.
@@ -56,9 +58,13 @@ pub(crate) struct Prepared {
     pub attachments: Vec<Attachment>,
     /// A stream source's fingerprint link for this message ([`Chain`]).
     pub chain: Option<[u8; 32]>,
-    /// Table outputs: the message's rows. jsonl: its message row alone
-    /// (the thread index reads it).
+    /// Table outputs: the message's rows.
     pub rows: Option<Box<Rows>>,
+    /// jsonl: what the thread index needs of the message, its row's
+    /// source and its thread keys. The rest of the row is dropped by the
+    /// worker that made it, rather than freed on the thread that commits
+    /// in order (a free of another thread's memory is the slow kind).
+    pub thread: Option<(String, MessageKeys)>,
 }
 
 /// The parsed message (or `None` when the parser gave up) and what the
@@ -98,6 +104,9 @@ pub(crate) fn prepare(
         p.rows = Some(Box::new(rows(item, index, &parsed, ctx)));
     }
     serialise(item, index, &parsed, ctx, &mut p)?;
+    if ctx.opts.format == Format::Jsonl {
+        p.thread = p.rows.take().map(|r| (r.message.source, r.thread_keys));
+    }
     if let (Some(att), Some(m)) = (ctx.attach, &parsed.msg) {
         p.attachments = store_attachments(att, m)?;
     }
@@ -108,8 +117,7 @@ pub(crate) fn prepare(
 /// file it came from (folder sources) or the archive.
 fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows {
     let table = ctx.opts.format.is_table();
-    #[allow(unused_mut)]
-    let mut rows = item_rows(
+    let (message, attachments) = item_rows(
         item,
         Some(index),
         parsed,
@@ -119,6 +127,21 @@ fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows
             hash_attachments: table,
         },
     );
+    let thread_keys = MessageKeys::new(
+        &message.source,
+        message.offset,
+        message.message_id.as_deref(),
+        message.in_reply_to.as_deref(),
+        &message.references,
+    );
+    #[allow(unused_mut)]
+    let mut rows = Rows {
+        message,
+        attachments,
+        thread_keys,
+        #[cfg(feature = "sqlite")]
+        sql_json: None,
+    };
     #[cfg(feature = "dkim")]
     if let Some(check) = &ctx.opts.dkim {
         rows.message.dkim = Some(check.column(&item.message, item.envelope.as_deref()));
@@ -130,15 +153,16 @@ fn rows(item: &Item<'_>, index: u64, parsed: &Parsed, ctx: &Context<'_>) -> Rows
     rows
 }
 
-/// The rows of an item already parsed ([`parse_item`]); `source` names
-/// the archive (folder sources name each file instead).
+/// The rows of an item already parsed ([`parse_item`]): the message's
+/// and its attachments'; `source` names the archive (folder sources name
+/// each file instead).
 pub(crate) fn item_rows(
     item: &Item<'_>,
     row: Option<u64>,
     parsed: &Parsed,
     source: &str,
     opts: crate::rows::RowOptions,
-) -> Rows {
+) -> (MessageRow, Vec<AttachmentRow>) {
     let source = match &item.origin {
         Some(p) => p.to_string_lossy(),
         None => source.into(),
@@ -151,14 +175,7 @@ pub(crate) fn item_rows(
         flags: Some(parsed.flags),
         row,
     };
-    let (message, attachments) =
-        crate::rows::message_row(&origin, &item.message, parsed.msg.as_ref(), opts);
-    Rows {
-        message,
-        attachments,
-        #[cfg(feature = "sqlite")]
-        sql_json: None,
-    }
+    crate::rows::message_row(&origin, &item.message, parsed.msg.as_ref(), opts)
 }
 
 impl Prepared {
@@ -176,6 +193,7 @@ impl Prepared {
             attachments: Vec::new(),
             chain,
             rows: None,
+            thread: None,
         }
     }
 

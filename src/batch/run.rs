@@ -25,10 +25,9 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use rayon::prelude::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -622,27 +621,43 @@ impl Run {
         let items = &window.items;
         let stop = AtomicBool::new(false);
         let (tx, rx) = mpsc::channel();
-        let batch = send_batch(items.len(), rayon::current_num_threads());
+        let threads = rayon::current_num_threads();
+        let batch = send_batch(items.len(), threads);
+        let chunks = items.len().div_ceil(batch);
+        // Batches are taken in archive order, each by the next free worker
+        // (not split in halves, as a parallel iterator splits its input):
+        // the commit can only record a batch once every one before it is
+        // in, so halves left the second half's batches waiting for the
+        // end of the window, and the commit then did all of them while
+        // the workers idled at the window's barrier (and at the run's
+        // end). In order, the commit keeps pace and the tail is a batch.
+        let next = AtomicUsize::new(0);
+        let (next, stop_ref, ctx_ref) = (&next, &stop, &ctx);
         rayon::in_place_scope(|scope| {
-            scope.spawn(|_| {
-                items
-                    .par_chunks(batch)
-                    .enumerate()
-                    .for_each_with(tx, |tx, (c, chunk)| {
-                        // After a failure the rest of the window is not
-                        // wanted; the receiver may be gone.
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let first = c * batch;
-                        let prepared: Vec<_> = chunk
-                            .iter()
-                            .enumerate()
-                            .map(|(k, item)| prepare(item, base + (first + k) as u64, &ctx))
-                            .collect();
-                        let _ = tx.send((first, prepared));
-                    });
-            });
+            for _ in 0..threads.min(chunks) {
+                let tx = tx.clone();
+                scope.spawn(move |_| loop {
+                    // After a failure the rest of the window is not
+                    // wanted; the receiver may be gone.
+                    if stop_ref.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let c = next.fetch_add(1, Ordering::Relaxed);
+                    if c >= chunks {
+                        return;
+                    }
+                    let first = c * batch;
+                    let prepared: Vec<_> = items[first..(first + batch).min(items.len())]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, item)| prepare(item, base + (first + k) as u64, ctx_ref))
+                        .collect();
+                    if tx.send((first, prepared)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(tx);
             let recorded = self.record_in_order(&rx, items, hooks);
             if recorded.is_err() {
                 stop.store(true, Ordering::Relaxed);
@@ -749,16 +764,13 @@ impl Run {
                 }
             }
         }
+        if let Some((source, keys)) = &p.thread {
+            self.threads.push_keys(source, p.offset, keys);
+        }
         if let Some(r) = rows {
             let m = &r.message;
             if !self.sqlite() {
-                self.threads.push(
-                    &m.source,
-                    m.offset,
-                    m.message_id.as_deref(),
-                    m.in_reply_to.as_deref(),
-                    &m.references,
-                );
+                self.threads.push_keys(&m.source, m.offset, &r.thread_keys);
             }
             if let Some(table) = &mut self.table {
                 table.push(*r)?;

@@ -85,6 +85,43 @@ fn key_of(parts: &[&[u8]]) -> Key {
     u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
 }
 
+/// One message's node keys: its own (its Message-ID's, or its
+/// `(source, offset)`'s without one) and its parents' (References, then
+/// In-Reply-To; empty ones and its own id left out), in that order. The
+/// sha256s are most of what adding a message costs, and
+/// [`ThreadIndex::push_keys`] runs in archive order on one thread, so the
+/// workers that parse the messages make them
+/// ([`crate::batch`]'s rows carry them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageKeys {
+    own: Key,
+    parents: Vec<Key>,
+}
+
+impl MessageKeys {
+    /// The keys of a message with these header values.
+    pub fn new(
+        source: &str,
+        offset: u64,
+        message_id: Option<&str>,
+        in_reply_to: Option<&str>,
+        references: &[String],
+    ) -> MessageKeys {
+        let own = match message_id.filter(|m| !m.is_empty()) {
+            Some(id) => key_of(&[id.as_bytes()]),
+            None => key_of(&[source.as_bytes(), b"\0", offset.to_string().as_bytes()]),
+        };
+        let parents = references
+            .iter()
+            .map(String::as_str)
+            .chain(in_reply_to)
+            .filter(|p| !p.is_empty() && Some(*p) != message_id)
+            .map(|p| key_of(&[p.as_bytes()]))
+            .collect();
+        MessageKeys { own, parents }
+    }
+}
+
 /// The thread id of a node key.
 fn thread_id(k: Key) -> String {
     format!("{:016x}", (k >> 64) as u64)
@@ -188,7 +225,7 @@ impl ThreadIndex {
         }
     }
 
-    /// Adds one message.
+    /// Adds one message ([`MessageKeys::new`], then [`ThreadIndex::push_keys`]).
     pub fn push(
         &mut self,
         source: &str,
@@ -197,6 +234,13 @@ impl ThreadIndex {
         in_reply_to: Option<&str>,
         references: &[String],
     ) {
+        let keys = MessageKeys::new(source, offset, message_id, in_reply_to, references);
+        self.push_keys(source, offset, &keys);
+    }
+
+    /// Adds one message whose node keys were made already (by the worker
+    /// that parsed it).
+    pub fn push_keys(&mut self, source: &str, offset: u64, keys: &MessageKeys) {
         let src = match self.sources.last() {
             Some(s) if s == source => (self.sources.len() - 1) as u32,
             _ => match self.source_numbers.get(source) {
@@ -209,26 +253,17 @@ impl ThreadIndex {
                 }
             },
         };
-        let own = match message_id.filter(|m| !m.is_empty()) {
-            Some(id) => key_of(&[id.as_bytes()]),
-            None => key_of(&[source.as_bytes(), b"\0", offset.to_string().as_bytes()]),
-        };
         let fresh = self.keys.len();
-        let n = self.node(own);
-        let parents = references
-            .iter()
-            .map(String::as_str)
-            .chain(in_reply_to)
-            .filter(|p| !p.is_empty() && Some(*p) != message_id);
-        if self.tracking && n as usize == fresh && parents.clone().next().is_some() {
+        let n = self.node(keys.own);
+        if self.tracking && n as usize == fresh && !keys.parents.is_empty() {
             // A new node is a component of its own until the unions below:
             // it stops being a root candidate exactly. (An older node that
             // gains a parent may stay its component's candidate: then its
             // provisional id is wrong, and finish() says so.)
             self.best[n as usize] = NONE;
         }
-        for p in parents {
-            let pn = self.node(key_of(&[p.as_bytes()]));
+        for &p in &keys.parents {
+            let pn = self.node(p);
             self.has_parent[n as usize] = true;
             self.union(n, pn);
         }

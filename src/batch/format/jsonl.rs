@@ -22,7 +22,7 @@ use super::super::prepare::Parsed;
 use super::super::source::Item;
 use crate::batch::BatchError;
 use crate::message::Message;
-use crate::rows::threads::ThreadIndex;
+use crate::rows::threads::{ThreadIndex, ThreadRow};
 use crate::rows::{MessageRow, NameAddr, SCHEMA_VERSION};
 use crate::safe_fs::Dir;
 
@@ -172,6 +172,16 @@ pub(crate) fn seed_threads(
     }
 }
 
+/// One line of the threads file: the object {"offset", "source",
+/// "thread_id"} as serde_json writes it (keys in its order), written field
+/// by field rather than built as a map per message, since it runs on one
+/// thread at the end of the run.
+fn thread_record(w: &mut impl Write, t: &ThreadRow<'_>) -> std::io::Result<()> {
+    write!(w, "{{\"offset\":{},\"source\":", t.offset)?;
+    serde_json::to_writer(&mut *w, t.source)?;
+    writeln!(w, ",\"thread_id\":\"{}\"}}", t.thread_id)
+}
+
 /// Writes the threads file as `partial`, then renames it to `fin`.
 pub(crate) fn write_threads(
     dir: &Dir,
@@ -183,12 +193,7 @@ pub(crate) fn write_threads(
     let f = dir.create_new(partial).map_err(BatchError::io(&shown))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
     for t in threads.finish() {
-        serde_json::to_writer(
-            &mut w,
-            &json!({"source": t.source, "offset": t.offset, "thread_id": t.thread_id}),
-        )
-        .map_err(|e| BatchError::io(&shown)(e.into()))?;
-        w.write_all(b"\n").map_err(BatchError::io(&shown))?;
+        thread_record(&mut w, &t).map_err(BatchError::io(&shown))?;
     }
     w.flush().map_err(BatchError::io(&shown))?;
     drop(w);

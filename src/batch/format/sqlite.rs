@@ -788,13 +788,7 @@ impl SqliteSink {
         side: Option<&mut SideFts>,
     ) -> rusqlite::Result<(i64, Option<u64>)> {
         let m = &rows.message;
-        threads.push(
-            &m.source,
-            m.offset,
-            m.message_id.as_deref(),
-            m.in_reply_to.as_deref(),
-            &m.references,
-        );
+        threads.push_keys(&m.source, m.offset, &rows.thread_keys);
         let thread = threads.provisional();
         let mut msg = tx.prepare_cached(INSERT_MESSAGE)?;
         let ([references, to, cc, bcc, reply_to, labels, defects, headers], dkim) =

@@ -3,13 +3,16 @@
 //! its [`Rows`]; the in-order commit hands them to the run's [`TableSink`].
 
 use crate::batch::BatchError;
-use crate::rows::threads::ThreadIndex;
+use crate::rows::threads::{MessageKeys, ThreadIndex};
 use crate::rows::{AttachmentRow, MessageRow};
 
 /// One message's rows.
 pub(crate) struct Rows {
     pub message: MessageRow,
     pub attachments: Vec<AttachmentRow>,
+    /// The message's thread keys, made by the worker that made the row
+    /// (sha256s, in parallel) rather than where rows are taken in order.
+    pub thread_keys: MessageKeys,
     /// `--to sqlite`: the message's JSON text columns, made by the worker
     /// that made the row (in parallel) rather than at the in-order insert.
     #[cfg(feature = "sqlite")]
