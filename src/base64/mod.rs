@@ -450,11 +450,9 @@ impl Base64 {
         &self,
         rules: Rules,
         src: &[u8],
-        mut dst: Out<'_>,
+        dst: Out<'_>,
     ) -> Result<usize, DecodeError> {
-        let mut state = DecodeState::new(self.engine(), self.alphabet, rules);
-        let w = state.feed(src, dst.reborrow())?;
-        Ok(w + state.finish(dst.tail(w))?)
+        DecodeState::decode_all(self.engine(), self.alphabet, rules, src, dst)
     }
 
     pub(crate) fn decode_state(&self, rules: Rules) -> DecodeState {
