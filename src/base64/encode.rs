@@ -22,7 +22,13 @@ pub(crate) fn encode(
     src: &[u8],
     mut dst: Out<'_>,
 ) -> usize {
-    let mut read = engine.encode(alphabet, src, dst.reborrow());
+    // Fewer than 3 bytes (the tail of a wrapped encode's last line) have
+    // no whole group for the kernel: no call.
+    let mut read = if src.len() >= 3 {
+        engine.encode(alphabet, src, dst.reborrow())
+    } else {
+        0
+    };
     // The SIMD kernels leave at most two bytes: no call for them.
     if src.len() - read >= 3 {
         read += scalar::encode(alphabet, &src[read..], dst.tail(read / 3 * 4));
@@ -77,7 +83,11 @@ fn encode_whole_lines(
     let eol = line_ending.as_bytes();
     let line_in = cols / 4 * 3;
     let line_out = cols + eol.len();
-    let mut read = engine.encode_lines(alphabet, src, dst.reborrow(), cols, crlf);
+    let mut read = if src.len() >= line_in {
+        engine.encode_lines(alphabet, src, dst.reborrow(), cols, crlf)
+    } else {
+        0
+    };
     if src.len() - read >= line_in {
         let done = read / line_in * line_out;
         read += scalar::encode_lines(alphabet, &src[read..], dst.tail(done), cols, crlf);
