@@ -60,7 +60,8 @@ fn main() {
     };
     let room = input.len() * 2 + 64;
     // One arena: the input at a page start, the output 8 KiB + offset later.
-    let mut arena = vec![0u8; 4096 + 8192 + 4096 + room + 4096];
+    // (Room for the input itself too: inputs past a few KiB overran it.)
+    let mut arena = vec![0u8; 4096 + input.len().div_ceil(4096) * 4096 + 8192 + 4096 + room + 4096];
     let base = arena.as_ptr() as usize;
     let page = (4096 - base % 4096) % 4096;
     arena[page..page + input.len()].copy_from_slice(&input);

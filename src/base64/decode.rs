@@ -196,15 +196,17 @@ impl DecodeState {
             let (r, n) = super::scalar::decode(alphabet, skip, &src[i..], dst.tail(w));
             (i, w) = (i + r, w + n);
         }
-        let mut state = DecodeState::new(engine, alphabet, rules).at(i as u64, Shape::Irregular);
         let rest = &src[i..];
+        let mut state = DecodeState::new(engine, alphabet, rules).at(i as u64, Shape::Irregular);
         if rest.len() <= SHORT_REST {
+            // Nothing here takes the state by reference out of line, so its
+            // fields can live in registers.
             for &c in rest {
                 state.step(c, &mut dst, &mut w)?;
             }
-        } else {
-            w += state.feed(rest, dst.tail(w))?;
+            return Ok(w + state.finish_inline(dst.tail(w))?);
         }
+        w += state.feed(rest, dst.tail(w))?;
         Ok(w + state.finish(dst.tail(w))?)
     }
 
@@ -332,7 +334,13 @@ impl DecodeState {
     }
 
     /// Ends the input: checks the final quantum and writes its 0 to 2 bytes.
-    pub(crate) fn finish(&mut self, mut dst: Out<'_>) -> Result<usize, DecodeError> {
+    pub(crate) fn finish(&mut self, dst: Out<'_>) -> Result<usize, DecodeError> {
+        self.finish_inline(dst)
+    }
+
+    /// [`Self::finish`], inlined where its caller keeps the state in registers.
+    #[inline(always)]
+    fn finish_inline(&mut self, mut dst: Out<'_>) -> Result<usize, DecodeError> {
         let at = self.offset;
         match self.phase {
             Phase::Done => return Ok(0),
@@ -510,6 +518,7 @@ impl DecodeState {
         Ok(())
     }
 
+    #[inline(always)]
     fn check_trailing_bits(&self) -> Result<(), DecodeError> {
         let mask = if self.quad_pos == 2 { 0xF } else { 0x3 };
         if self.acc & mask != 0 {
