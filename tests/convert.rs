@@ -185,32 +185,49 @@ fn output_does_not_depend_on_thread_count() {
 #[test]
 fn non_empty_destination_is_refused_and_force_never_deletes() {
     let d = scratch("force");
-    let dest = d.join("eml");
-    fs::create_dir(&dest).unwrap();
-    fs::write(dest.join("keep.txt"), b"mine").unwrap();
-    fs::write(dest.join("00000000.eml"), b"an older message").unwrap();
-    let out = run(&[&"convert", &SAMPLE, &"--to", &"eml", &dest]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not empty"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ok(&[
-        &"-q", &"convert", &SAMPLE, &"--to", &"eml", &"--force", &dest,
-    ]);
-    assert_eq!(fs::read(dest.join("keep.txt")).unwrap(), b"mine");
-    assert_eq!(
-        fs::read(dest.join("00000000.eml")).unwrap(),
-        b"an older message"
-    );
-    assert!(dest.join("00000000-1.eml").is_file());
-    assert_eq!(tree(&dest).len(), SAMPLE_MESSAGES + 2);
-    // Again with --force: identical files are recognised, nothing doubles.
-    ok(&[
-        &"-q", &"convert", &SAMPLE, &"--to", &"eml", &"--force", &dest,
-    ]);
-    assert_eq!(tree(&dest).len(), SAMPLE_MESSAGES + 2);
+    let victim = d.join("victim");
+    fs::write(&victim, b"not yours").unwrap();
+    // -j1: the commit creates the message files; -j2: the workers do.
+    for jobs in ["-j1", "-j2"] {
+        let dest = d.join(format!("eml{jobs}"));
+        fs::create_dir(&dest).unwrap();
+        fs::write(dest.join("keep.txt"), b"mine").unwrap();
+        fs::write(dest.join("00000000.eml"), b"an older message").unwrap();
+        std::os::unix::fs::symlink(&victim, dest.join("00000001.eml")).unwrap();
+        let out = run(&[&jobs, &"convert", &SAMPLE, &"--to", &"eml", &dest]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not empty"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let force = [
+            &"-q" as &dyn AsRef<std::ffi::OsStr>,
+            &jobs,
+            &"convert",
+            &SAMPLE,
+        ];
+        let force = [&force[..], &[&"--to", &"eml", &"--force", &dest]].concat();
+        ok(&force);
+        assert_eq!(fs::read(dest.join("keep.txt")).unwrap(), b"mine", "{jobs}");
+        assert_eq!(
+            fs::read(dest.join("00000000.eml")).unwrap(),
+            b"an older message",
+            "{jobs}"
+        );
+        assert!(dest.join("00000000-1.eml").is_file(), "{jobs}");
+        // The planted link is stepped around, never written through.
+        assert_eq!(fs::read(&victim).unwrap(), b"not yours", "{jobs}");
+        assert!(fs::symlink_metadata(dest.join("00000001.eml"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(dest.join("00000001-1.eml").is_file(), "{jobs}");
+        assert_eq!(tree(&dest).len(), SAMPLE_MESSAGES + 3, "{jobs}");
+        // Again with --force: identical files are recognised, nothing doubles.
+        ok(&force);
+        assert_eq!(tree(&dest).len(), SAMPLE_MESSAGES + 3, "{jobs}");
+    }
     // A single-file output is never overwritten.
     let file = d.join("x.mbox");
     fs::write(&file, b"keep").unwrap();

@@ -593,26 +593,20 @@ impl Run {
     ) -> Result<(), BatchError> {
         self.check_chain(&window)?;
         let base = self.state.messages;
-        // DEST.partial (created by this run or the one it resumes) holds
-        // nothing but our own files, named by archive index and content
-        // hash, and nobody reads it before the final rename: files are
-        // written in place there. A folder the run adds to (an existing
-        // DEST) is linked into without clobbering.
-        let place = if self.state.partial {
-            Place::InPlace
-        } else {
-            Place::LinkNoClobber
-        };
-        // The workers' context is its own (cheap clones: the folders are
-        // shared descriptors), since `record` changes the run meanwhile.
+        // The workers' context is its own (cheap clones: the attachment
+        // folder is a shared descriptor), since `record` changes the run
+        // meanwhile.
         let opts = self.opts.clone();
-        let folders = self.folders.clone();
+        let threads = rayon::current_num_threads();
+        // With one worker the commit creates the message files (see
+        // `prepare::MessageFile`).
+        let folders = self.folders.clone().filter(|_| threads > 1);
+        let place = self.place();
         let attach = self.attach.as_ref().map(|a| a.dir().clone());
         let source = self.state.source.clone();
         let ctx = Context {
             opts: &opts,
-            folders: folders.as_ref(),
-            place,
+            files: folders.as_ref().map(|f| (f, place)),
             shared: window.shared.as_ref(),
             attach: attach.as_ref(),
             chain: self.chain.is_some(),
@@ -621,7 +615,6 @@ impl Run {
         let items = &window.items;
         let stop = AtomicBool::new(false);
         let (tx, rx) = mpsc::channel();
-        let threads = rayon::current_num_threads();
         let batch = send_batch(items.len(), threads);
         let chunks = items.len().div_ceil(batch);
         // Batches are taken in archive order, each by the next free worker
@@ -711,7 +704,8 @@ impl Run {
     }
 
     /// Commits one prepared message, in archive order: its report, its
-    /// counts, its bytes in a single-file output, its attachments.
+    /// counts, its bytes in a single-file output, its file in a folder
+    /// output at `-j1`, its attachments.
     fn record(
         &mut self,
         p: Prepared,
@@ -747,6 +741,9 @@ impl Run {
                     .map_err(BatchError::io(&self.work_shown))?;
             }
         }
+        if let (Some(file), Some(f)) = (&p.file, &self.folders) {
+            file.publish(f, &item.message, self.place())?;
+        }
         if let Some(att) = &mut self.attach {
             let paths = att.add(
                 p.index,
@@ -777,6 +774,19 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// How message files go into place. DEST.partial (created by this run
+    /// or the one it resumes) holds nothing but our own files, named by
+    /// archive index (and content hash), and nobody reads it before the
+    /// final rename: files are written in place there. A folder the run
+    /// adds to (an existing DEST) is linked into without clobbering.
+    fn place(&self) -> Place {
+        if self.state.partial {
+            Place::InPlace
+        } else {
+            Place::LinkNoClobber
+        }
     }
 
     /// sqlite threads its database from the database itself.
