@@ -49,20 +49,21 @@ pub(crate) fn publish(
 }
 
 fn in_place(dir: &Dir, name: &str, data: &[u8], mtime: Option<i64>) -> Result<String, BatchError> {
-    let shown = dir.display_path(name);
+    // The path is built for an error only: this runs once per message.
+    let err = |e| BatchError::io(&dir.display_path(name))(e);
     let mut f = match dir.create_new(name) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             // Left by the interrupted run's unfinished window.
-            dir.remove_file(name).map_err(BatchError::io(&shown))?;
+            dir.remove_file(name).map_err(err)?;
             dir.create_new(name)
         }
         r => r,
     }
-    .map_err(BatchError::io(&shown))?;
+    .map_err(err)?;
     if let Err(e) = f.write_all(data).and_then(|()| set_time(&f, mtime)) {
         drop(f);
         let _ = dir.remove_file(name);
-        return Err(BatchError::io(&shown)(e));
+        return Err(err(e));
     }
     Ok(name.to_string())
 }
