@@ -67,18 +67,24 @@ impl MailFlags {
 /// The flags recorded in a message's `Status`, `X-Status` and
 /// `X-Mozilla-Status` fields (all of them combined).
 pub fn maildir_flags(root: &EntityRef<'_>) -> MailFlags {
+    flags_of(|name| root.header(name))
+}
+
+/// [`maildir_flags`], given what reads a field: the first one named so,
+/// raw and folded, as [`EntityRef::header`] gives it.
+pub(crate) fn flags_of<'a>(header: impl Fn(&str) -> Option<&'a [u8]>) -> MailFlags {
     let mut f = MailFlags::default();
-    if let Some(v) = root.header("status") {
+    if let Some(v) = header("status") {
         f.seen |= v.contains(&b'R');
         f.old |= v.contains(&b'O') || v.contains(&b'R');
     }
-    if let Some(v) = root.header("x-status") {
+    if let Some(v) = header("x-status") {
         f.replied |= v.contains(&b'A');
         f.flagged |= v.contains(&b'F');
         f.deleted |= v.contains(&b'D');
         f.draft |= v.contains(&b'T');
     }
-    if let Some(v) = root.header("x-mozilla-status") {
+    if let Some(v) = header("x-mozilla-status") {
         let text = String::from_utf8_lossy(v);
         if let Ok(bits) = u32::from_str_radix(text.trim(), 16) {
             f.seen |= bits & 0x0001 != 0;

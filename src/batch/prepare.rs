@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::attachments::{self, Attachment};
 use super::fingerprint::Chain;
-use super::flags::{maildir_flags, MailFlags};
+use super::flags::{flags_of, MailFlags};
 use super::format::table::Rows;
 use super::format::{jsonl, mbox};
 use super::publish::{publish, Place};
@@ -115,7 +115,7 @@ impl MessageFile {
         MessageFile {
             cur: maildir && parsed.flags.old,
             name,
-            mtime: mtime(parsed),
+            mtime: parsed.mtime,
         }
     }
 
@@ -130,8 +130,12 @@ impl MessageFile {
 /// The parsed message (or `None` when the parser gave up) and what the
 /// outputs read from it.
 pub(crate) struct Parsed {
+    /// `None` also when only the header fields were read ([`read`]).
     pub msg: Option<Message>,
     pub flags: MailFlags,
+    /// The message's Date as Unix seconds, for the modification time of
+    /// its file.
+    pub mtime: Option<i64>,
     /// No header field could be read.
     pub unparseable: bool,
 }
@@ -299,46 +303,82 @@ pub(crate) fn parse_item(item: &Item<'_>, shared: Option<&Bytes>) -> Parsed {
     read(item, true, shared)
 }
 
-/// Parses the item (only its header block unless `full`) and reads its
-/// flags: a Maildir source's from its file name, others' from the header.
+/// Parses the item and reads its flags (a Maildir source's from its file
+/// name, others' from the header) and Date. Unless `full`, only the header
+/// fields are read ([`crate::message::root_fields`]: what flags, dates and
+/// names need), so that Maildir/eml/mbox runs parse neither bodies nor
+/// Content-Type; `msg` is then `None`.
 fn read(item: &Item<'_>, full: bool, shared: Option<&Bytes>) -> Parsed {
+    if !full {
+        return read_fields(item);
+    }
     // Streamed and file items own their bytes (a spooled one is a map):
     // sliced, not copied, like the mapped archive.
-    let msg = parse(&item.message, full, item.message.owner().or(shared));
+    let msg = parse(&item.message, item.message.owner().or(shared));
     let root = msg.as_ref().map(Message::root);
-    let unparseable = root.as_ref().is_none_or(|r| r.headers().next().is_none());
-    let flags = match (&item.maildir, &root) {
-        (Some((cur, info)), _) => MailFlags {
-            old: *cur,
-            ..MailFlags::from_info(info)
-        },
-        (None, Some(r)) => maildir_flags(r),
-        (None, None) => MailFlags::default(),
-    };
+    let field = |name: &str| root.as_ref().and_then(|r| r.header(name));
     Parsed {
+        flags: flags(item, root.is_some(), field),
+        mtime: date_of(field("date")),
+        unparseable: root.as_ref().is_none_or(|r| r.headers().next().is_none()),
         msg,
-        flags,
-        unparseable,
     }
 }
 
-/// Parses `raw`, or only its header block unless `full` (what flags, dates
-/// and names need), so that Maildir/eml/mbox runs do not parse bodies.
-fn parse(raw: &[u8], full: bool, shared: Option<&Bytes>) -> Option<Message> {
-    let bytes = if full {
-        raw
-    } else {
-        &raw[..header::split_header(raw).header_len]
+/// [`read`] of the header fields only.
+fn read_fields(item: &Item<'_>) -> Parsed {
+    let raw: &[u8] = &item.message;
+    let block = &raw[..header::split_header(raw).header_len];
+    // The reader is lenient and fuzzed; should it still panic on some
+    // input, the message is written as it is and reported, not lost.
+    let fields = std::panic::catch_unwind(|| crate::message::root_fields(block)).ok();
+    let field = |name: &str| {
+        fields.as_ref().and_then(|fs| {
+            fs.iter()
+                .find(|f| block[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+                .map(|f| &block[f.value.clone()])
+        })
     };
+    Parsed {
+        msg: None,
+        flags: flags(item, fields.is_some(), field),
+        mtime: date_of(field("date")),
+        unparseable: fields.as_ref().is_none_or(Vec::is_empty),
+    }
+}
+
+/// The message's flags: a Maildir source's from its file name, others'
+/// from the header fields `field` reads (none if the header could not be
+/// read).
+fn flags<'a>(item: &Item<'_>, read: bool, field: impl Fn(&str) -> Option<&'a [u8]>) -> MailFlags {
+    match &item.maildir {
+        Some((cur, info)) => MailFlags {
+            old: *cur,
+            ..MailFlags::from_info(info)
+        },
+        None if read => flags_of(field),
+        None => MailFlags::default(),
+    }
+}
+
+/// A Date field's value as Unix seconds.
+fn date_of(value: Option<&[u8]>) -> Option<i64> {
+    value
+        .and_then(|d| header::date::parse_date(&header::unfold(d)))
+        .map(|d| d.timestamp)
+}
+
+/// Parses `raw` (a message borrowed from the mapped archive `shared` is
+/// sliced, not copied).
+fn parse(raw: &[u8], shared: Option<&Bytes>) -> Option<Message> {
     let copy = match shared {
-        // A message borrowed from the mapped archive: a zero-copy slice.
         Some(s)
-            if s.as_ptr_range().start <= bytes.as_ptr()
-                && bytes.as_ptr_range().end <= s.as_ptr_range().end =>
+            if s.as_ptr_range().start <= raw.as_ptr()
+                && raw.as_ptr_range().end <= s.as_ptr_range().end =>
         {
-            s.slice_ref(bytes)
+            s.slice_ref(raw)
         }
-        _ => Bytes::copy_from_slice(bytes),
+        _ => Bytes::copy_from_slice(raw),
     };
     // The parser is lenient and fuzzed; should it still panic on some
     // input, the message is written as it is and reported, not lost.
@@ -382,18 +422,6 @@ fn serialise(
     Ok(())
 }
 
-/// The message's Date as Unix seconds, for the modification time of its
-/// file.
-fn mtime(parsed: &Parsed) -> Option<i64> {
-    parsed
-        .msg
-        .as_ref()?
-        .root()
-        .header("date")
-        .and_then(|d| header::date::parse_date(&header::unfold(d)))
-        .map(|d| d.timestamp)
-}
-
 /// Decodes every attachment of `m` straight into a temp file of the
 /// store, hashed on the way: a window holds descriptors, not attachment
 /// bytes, whatever their size.
@@ -429,4 +457,77 @@ fn store_attachments(dir: &Dir, m: &Message) -> Result<Vec<Attachment>, BatchErr
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::path::{Path, PathBuf};
+
+    use super::super::source::Raw;
+    use super::*;
+
+    /// Every message file under `dir` (recursively).
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_none_or(|x| x != "tsv" && x != "md") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The header-only read (Maildir, eml and mbox runs) gives the flags,
+    /// Date and unparseable mark of the full parse (jsonl and tables), on
+    /// testdata and the shared corpora (when present), and on headers
+    /// made to differ: flags fields repeated and folded, a Date that does
+    /// not parse, no header at all, a header past the size limit.
+    #[test]
+    fn reading_only_the_fields_equals_the_full_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut paths = Vec::new();
+        files(&root.join("testdata"), &mut paths);
+        let shared = root.join("../shared/corpora");
+        files(&shared, &mut paths);
+        let mut messages: Vec<Vec<u8>> =
+            paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+        for m in [
+            &b"Status: RO\nX-Status: A\nstatus: N\nX-Mozilla-Status: 0009\n\nbody\n"[..],
+            b"X-Status:\n F\n D\nDate: Mon, 1 Jan 2024 10:00:00 +0100\n\n",
+            b"Date: yesterday\nStatus: O\n\nx",
+            b"\nno header\n",
+            b"",
+            b"not a header line\nStatus: R\n\n",
+        ] {
+            messages.push(m.to_vec());
+        }
+        let mut big = b"Status: R\n".to_vec();
+        big.extend(b"X-Filler: yes\n".repeat(200_000));
+        big.extend(b"Date: Tue, 2 Jan 2024 10:00:00 +0000\n\nbody\n");
+        messages.push(big);
+        let mut with_date = 0;
+        for m in &messages {
+            let item = Item {
+                offset: 0,
+                length: m.len() as u64,
+                envelope: None,
+                message: Raw::Cow(Cow::Borrowed(m)),
+                maildir: None,
+                origin: None,
+                refused: None,
+            };
+            let (light, full) = (read(&item, false, None), read(&item, true, None));
+            let head = String::from_utf8_lossy(&m[..m.len().min(200)]);
+            assert_eq!(light.flags, full.flags, "{head}");
+            assert_eq!(light.mtime, full.mtime, "{head}");
+            assert_eq!(light.unparseable, full.unparseable, "{head}");
+            with_date += usize::from(full.mtime.is_some());
+        }
+        assert!(with_date > 10, "only {with_date} messages had a Date");
+    }
 }

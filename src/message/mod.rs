@@ -18,6 +18,13 @@ mod section;
 mod sink;
 pub mod stream;
 
+/// The root's header fields of `source`, exactly as [`Message::parse`]
+/// reads them, without parsing anything else (see `parse::root_fields`);
+/// ranges index `source`.
+pub(crate) fn root_fields(source: &[u8]) -> Vec<crate::header::Field> {
+    parse::root_fields(source, ParseOptions::default().limits)
+}
+
 use std::ops::Range;
 
 use bytes::Bytes;
