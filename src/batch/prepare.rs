@@ -134,7 +134,7 @@ pub(crate) struct Parsed {
     pub msg: Option<Message>,
     pub flags: MailFlags,
     /// The message's Date as Unix seconds, for the modification time of
-    /// its file.
+    /// its file (read only for outputs of files).
     pub mtime: Option<i64>,
     /// No header field could be read.
     pub unparseable: bool,
@@ -159,7 +159,8 @@ pub(crate) fn prepare(
     let full = ctx.opts.format == Format::Jsonl
         || ctx.opts.format.is_table()
         || ctx.opts.attachments.is_some();
-    let parsed = read(item, full, ctx.shared);
+    let date = matches!(ctx.opts.format, Format::Maildir | Format::Eml);
+    let parsed = read(item, full, date, ctx.shared);
     let mut p = Prepared::of(item, index, chain, &parsed, full, ctx.opts);
     if p.skipped {
         return Ok(p);
@@ -300,17 +301,18 @@ impl Prepared {
 /// Parses the whole item and reads its flags (what rows need).
 #[cfg(feature = "arrow")]
 pub(crate) fn parse_item(item: &Item<'_>, shared: Option<&Bytes>) -> Parsed {
-    read(item, true, shared)
+    read(item, true, false, shared)
 }
 
 /// Parses the item and reads its flags (a Maildir source's from its file
 /// name, others' from the header) and Date. Unless `full`, only the header
 /// fields are read ([`crate::message::root_fields`]: what flags, dates and
 /// names need), so that Maildir/eml/mbox runs parse neither bodies nor
-/// Content-Type; `msg` is then `None`.
-fn read(item: &Item<'_>, full: bool, shared: Option<&Bytes>) -> Parsed {
+/// Content-Type; `msg` is then `None`. The Date is read when `date` (the
+/// outputs that make files), else `mtime` is `None`.
+fn read(item: &Item<'_>, full: bool, date: bool, shared: Option<&Bytes>) -> Parsed {
     if !full {
-        return read_fields(item);
+        return read_fields(item, date);
     }
     // Streamed and file items own their bytes (a spooled one is a map):
     // sliced, not copied, like the mapped archive.
@@ -319,14 +321,14 @@ fn read(item: &Item<'_>, full: bool, shared: Option<&Bytes>) -> Parsed {
     let field = |name: &str| root.as_ref().and_then(|r| r.header(name));
     Parsed {
         flags: flags(item, root.is_some(), field),
-        mtime: date_of(field("date")),
+        mtime: date.then(|| date_of(field("date"))).flatten(),
         unparseable: root.as_ref().is_none_or(|r| r.headers().next().is_none()),
         msg,
     }
 }
 
 /// [`read`] of the header fields only.
-fn read_fields(item: &Item<'_>) -> Parsed {
+fn read_fields(item: &Item<'_>, date: bool) -> Parsed {
     let raw: &[u8] = &item.message;
     let block = &raw[..header::split_header(raw).header_len];
     // The reader is lenient and fuzzed; should it still panic on some
@@ -342,7 +344,7 @@ fn read_fields(item: &Item<'_>) -> Parsed {
     Parsed {
         msg: None,
         flags: flags(item, fields.is_some(), field),
-        mtime: date_of(field("date")),
+        mtime: date.then(|| date_of(field("date"))).flatten(),
         unparseable: fields.as_ref().is_none_or(Vec::is_empty),
     }
 }
@@ -521,7 +523,10 @@ mod tests {
                 origin: None,
                 refused: None,
             };
-            let (light, full) = (read(&item, false, None), read(&item, true, None));
+            let (light, full) = (
+                read(&item, false, true, None),
+                read(&item, true, true, None),
+            );
             let head = String::from_utf8_lossy(&m[..m.len().min(200)]);
             assert_eq!(light.flags, full.flags, "{head}");
             assert_eq!(light.mtime, full.mtime, "{head}");
