@@ -18,13 +18,6 @@ mod section;
 mod sink;
 pub mod stream;
 
-/// The root's header fields of `source`, exactly as [`Message::parse`]
-/// reads them, without parsing anything else (see `parse::root_fields`);
-/// ranges index `source`.
-pub(crate) fn root_fields(source: &[u8]) -> Vec<crate::header::Field> {
-    parse::root_fields(source, ParseOptions::default().limits)
-}
-
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -35,6 +28,13 @@ pub use decode::TransferEncoding;
 pub use json::{write_tree, MessageJson};
 pub(crate) use sink::hex;
 pub use sink::{DecodeSink, Sha256Sink};
+
+/// The root's header fields of `source`, exactly as [`Message::parse`]
+/// reads them, without parsing anything else (see `parse::root_fields`);
+/// ranges index `source`.
+pub(crate) fn root_fields(source: &[u8]) -> Vec<crate::header::Field> {
+    parse::root_fields(source, ParseOptions::default().limits)
+}
 
 /// Resource limits, each with a documented cut-off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
