@@ -335,11 +335,8 @@ fn read_fields(item: &Item<'_>, date: bool) -> Parsed {
     // input, the message is written as it is and reported, not lost.
     let fields = std::panic::catch_unwind(|| crate::message::root_fields(block)).ok();
     let field = |name: &str| {
-        fields.as_ref().and_then(|fs| {
-            fs.iter()
-                .find(|f| block[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
-                .map(|f| &block[f.value.clone()])
-        })
+        let f = header::first_named(fields.as_deref()?, block, name)?;
+        Some(&block[f.value.clone()])
     };
     Parsed {
         msg: None,

@@ -46,6 +46,14 @@ pub struct Field {
     pub line: Range<usize>,
 }
 
+/// The first of `fields` (ranges into `src`) named `name`, ASCII
+/// case-insensitive: how every reader of a header block picks a field.
+pub(crate) fn first_named<'f>(fields: &'f [Field], src: &[u8], name: &str) -> Option<&'f Field> {
+    fields
+        .iter()
+        .find(|f| src[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
+}
+
 /// Where the header block of a message ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Split {

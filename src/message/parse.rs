@@ -446,12 +446,8 @@ impl<'s> Parser<'s> {
         defects: &mut Vec<Defect>,
     ) -> Description {
         let max_line = self.limits.max_line_length;
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|f| self.src[f.name.clone()].eq_ignore_ascii_case(name.as_bytes()))
-                .map(|f| f.value.clone())
-        };
+        let field =
+            |name: &str| header::first_named(fields, self.src, name).map(|f| f.value.clone());
         // The value as read: up to the line limit.
         let value = |r: std::ops::Range<usize>| {
             let end = r.end.min(r.start.saturating_add(max_line));
