@@ -11,7 +11,7 @@
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::dispatch::Backend;
-use super::{portable, scalar, Alphabet};
+use super::{portable, scalar, Alphabet, LineEnding};
 use crate::uninit::Out;
 
 /// Which bytes a decode kernel may drop instead of stopping at them.
@@ -184,6 +184,51 @@ impl Engine {
         read
     }
 
+    /// A whole unwrapped encode ([`super::encode::encode_with`]): the
+    /// AVX-512 backend runs it as one `target_feature` function.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub(crate) fn encode_all(self, a: Alphabet, pad: bool, src: &[u8], dst: Out<'_>) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if self.backend == Backend::Avx512Vbmi {
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            return unsafe { super::x86_64::avx512vbmi::encode_all(a, pad, src, dst, self.stores) };
+        }
+        super::encode::encode_with(&(self, a), a, pad, src, dst)
+    }
+
+    /// A whole wrapped encode for a width that is a multiple of 4
+    /// ([`super::encode::encode_whole_lines_with`]): the AVX-512 backend
+    /// runs it as one `target_feature` function.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub(crate) fn encode_wrapped_lines(
+        self,
+        a: Alphabet,
+        pad: bool,
+        src: &[u8],
+        cols: usize,
+        line_ending: LineEnding,
+        dst: Out<'_>,
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if self.backend == Backend::Avx512Vbmi {
+            // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+            return unsafe {
+                super::x86_64::avx512vbmi::encode_wrapped(
+                    a,
+                    pad,
+                    src,
+                    cols,
+                    line_ending,
+                    dst,
+                    self.stores,
+                )
+            };
+        }
+        super::encode::encode_whole_lines_with(&(self, a), a, pad, src, cols, line_ending, dst)
+    }
+
     /// Encodes whole lines of `cols` characters (cols % 4 == 0) each followed
     /// by an EOL; returns the bytes read.
     #[inline(always)]
@@ -300,5 +345,18 @@ impl Engine {
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("x86_64 backends are never detected elsewhere"),
         }
+    }
+}
+
+/// The engine's kernels, dispatched on its backend, for one alphabet.
+impl super::encode::EncodeKernels for (Engine, Alphabet) {
+    #[inline(always)]
+    fn groups(&self, src: &[u8], dst: Out<'_>) -> usize {
+        self.0.encode(self.1, src, dst)
+    }
+
+    #[inline(always)]
+    fn lines(&self, src: &[u8], dst: Out<'_>, cols: usize, crlf: bool) -> usize {
+        self.0.encode_lines(self.1, src, dst, cols, crlf)
     }
 }

@@ -83,7 +83,7 @@ pub(crate) fn encode(alphabet: Alphabet, src: &[u8], mut dst: Out<'_>) -> usize 
 
 /// Encodes a final group of 1 or 2 bytes, padded with `=` when `pad`.
 /// Returns the characters written (2, 3 or 4).
-#[inline]
+#[inline(always)]
 pub(crate) fn encode_tail(alphabet: Alphabet, src: &[u8], pad: bool, mut dst: Out<'_>) -> usize {
     let chars = alphabet.chars();
     let (b1, b2) = match *src {

@@ -28,8 +28,10 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::base64::encode::{encode_whole_lines_with, encode_with, EncodeKernels};
 use crate::base64::scalar::{STANDARD_CHARS as STD_CHARS, URL_SAFE_CHARS as URL_CHARS};
-use crate::base64::{kernel::Skip, Alphabet, Stores};
+use crate::base64::{kernel::Skip, Alphabet, LineEnding, Stores};
+use crate::uninit::Out;
 
 // ---------------------------------------------------------------------------------------------
 // Constant tables
@@ -509,10 +511,76 @@ pub(crate) unsafe fn encode(
     unsafe { encode_impl(alphabet, src, dst.as_mut_ptr().cast(), stream) }
 }
 
+/// This file's encode kernels as the drivers' [`EncodeKernels`], with their bodies inlined.
+/// Only [`encode_all`] and [`encode_wrapped`] build one: holding it is the proof that the
+/// CPU features are there.
+struct Kernels {
+    alphabet: Alphabet,
+    stores: Stores,
+}
+
+impl EncodeKernels for Kernels {
+    #[inline(always)]
+    fn groups(&self, src: &[u8], mut dst: Out<'_>) -> usize {
+        assert!(dst.len() >= src.len() / 3 * 4, "kernel output too short");
+        let stream = match self.stores {
+            Stores::Streaming => true,
+            Stores::Auto => src.len() / 3 * 4 >= nt_threshold(),
+            Stores::Aligned => false,
+        };
+        // SAFETY: a `Kernels` exists only inside the `target_feature` functions below, whose
+        // callers guarantee the features; the output size is checked above; the kernel writes
+        // initialised bytes only.
+        unsafe {
+            let d = dst.as_uninit().as_mut_ptr().cast();
+            encode_body(self.alphabet, src, d, stream)
+        }
+    }
+
+    #[inline(always)]
+    fn lines(&self, src: &[u8], mut dst: Out<'_>, cols: usize, crlf: bool) -> usize {
+        let Some((lines, stores)) = lines_plan(src.len(), dst.len(), cols, crlf, self.stores)
+        else {
+            return 0;
+        };
+        // SAFETY: as in `groups`; `lines` whole lines fit `src` and `dst`.
+        unsafe {
+            let d = dst.as_uninit().as_mut_ptr().cast();
+            encode_lines_body(self.alphabet, src, d, cols, crlf, lines, stores)
+        }
+    }
+}
+
+/// A whole unwrapped encode: the driver's [`encode_with`] around this file's kernel, compiled
+/// into one function.
+///
+/// # Safety
+/// `is_available()` must be true.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(crate) unsafe fn encode_all(
+    alphabet: Alphabet,
+    pad: bool,
+    src: &[u8],
+    dst: Out<'_>,
+    stores: Stores,
+) -> usize {
+    encode_with(&Kernels { alphabet, stores }, alphabet, pad, src, dst)
+}
+
 /// # Safety
 /// AVX-512 F/BW/VBMI available; `dst` has room for `src.len() / 3 * 4` bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
+    // SAFETY: as for this function.
+    unsafe { encode_body(alphabet, src, dst, stream) }
+}
+
+/// [`encode_impl`]'s body, for inlining into other `target_feature` functions.
+///
+/// # Safety
+/// As for [`encode_impl`].
+#[inline(always)]
+unsafe fn encode_body(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
     // SAFETY: loads of 64-byte constant tables; AVX-512F is enabled on this function.
     let (lut, spread) = unsafe {
         (
@@ -524,7 +592,8 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
             load_table(&ENC_SPREAD),
         )
     };
-    let shifts = _mm512_set1_epi64(ENC_SHIFTS);
+    // SAFETY: a register intrinsic; features by the caller.
+    let shifts = unsafe { _mm512_set1_epi64(ENC_SHIFTS) };
     let n = src.len();
     let sp = src.as_ptr();
     let mut i = 0usize;
@@ -574,13 +643,30 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
             i += 192;
             o += 256;
         }
-        while n - i >= 3 {
-            let take = if n - i >= 48 { 48 } else { (n - i) / 3 * 3 };
-            let v = load_upto(sp.add(i), if n - i >= 64 { 64 } else { take });
-            let e = enc_block(v, spread, shifts, lut);
-            store_n(dst.add(o), e, take / 3 * 4, take == 48);
+        // The rest, fewer than 208 bytes: whole blocks with plain loads while 64 bytes are
+        // there, one whole block from a masked load of 48, then the last groups masked.
+        while n - i >= 64 {
+            let v = _mm512_loadu_si512(sp.add(i).cast());
+            _mm512_storeu_si512(dst.add(o).cast(), enc_block(v, spread, shifts, lut));
+            i += 48;
+            o += 64;
+        }
+        if n - i >= 48 {
+            let v = load_upto(sp.add(i), 48);
+            _mm512_storeu_si512(dst.add(o).cast(), enc_block(v, spread, shifts, lut));
+            i += 48;
+            o += 64;
+        }
+        let take = (n - i) / 3 * 3;
+        if take > 0 {
+            let v = load_upto(sp.add(i), take);
+            store_n(
+                dst.add(o),
+                enc_block(v, spread, shifts, lut),
+                take / 3 * 4,
+                false,
+            );
             i += take;
-            o += take / 3 * 4;
         }
     }
     i
@@ -780,8 +866,21 @@ unsafe fn encode_quads_76(
         }
         let gather = load5!(gather);
         let shift = load5!(shift);
-        let chars = [0, 1, 2, 3, 4].map(|k| blocks[k].chars);
-        let in_off = [0, 1, 2, 3, 4].map(|k| blocks[k].in_off);
+        // (Not `[0, 1, 2, 3, 4].map(..)`: its closure is not always inlined.)
+        let chars = [
+            blocks[0].chars,
+            blocks[1].chars,
+            blocks[2].chars,
+            blocks[3].chars,
+            blocks[4].chars,
+        ];
+        let in_off = [
+            blocks[0].in_off,
+            blocks[1].in_off,
+            blocks[2].in_off,
+            blocks[3].in_off,
+            blocks[4].in_off,
+        ];
         // Block k of the group at `s`, encoded, EOL lanes merged in.
         macro_rules! block {
             ($s:expr, $k:expr) => {{
@@ -856,22 +955,8 @@ pub(crate) unsafe fn encode_lines(
     crlf: bool,
     stores: Stores,
 ) -> usize {
-    if cols < 4 || !cols.is_multiple_of(4) || cols > 1024 {
+    let Some((lines, stores)) = lines_plan(src.len(), dst.len(), cols, crlf, stores) else {
         return 0;
-    }
-    let bpl = cols / 4 * 3;
-    let line_out = cols + if crlf { 2 } else { 1 };
-    let lines = src.len() / bpl;
-    let lines = lines.min(dst.len() / line_out);
-    if lines == 0 {
-        return 0;
-    }
-    // The way the 76-column groups store, resolved: `Auto` now means unaligned blocks.
-    let out = lines * line_out;
-    let stores = match stores {
-        Stores::Auto if out >= nt_threshold() => Stores::Streaming,
-        Stores::Auto if out >= aligned_threshold() => Stores::Aligned,
-        stores => stores,
     };
     // SAFETY: CPU features by the caller; `lines` whole lines fit both `src` and `dst`.
     unsafe {
@@ -887,11 +972,81 @@ pub(crate) unsafe fn encode_lines(
     }
 }
 
+/// [`encode_lines`]' arguments resolved: the whole lines that fit both `src_len` input bytes
+/// and `dst_len` output bytes, and the way the 76-column groups store (`Auto` resolved, so
+/// that it then means unaligned blocks); `None` for no line or an unsupported width.
+#[inline(always)]
+fn lines_plan(
+    src_len: usize,
+    dst_len: usize,
+    cols: usize,
+    crlf: bool,
+    stores: Stores,
+) -> Option<(usize, Stores)> {
+    if cols < 4 || !cols.is_multiple_of(4) || cols > 1024 {
+        return None;
+    }
+    let bpl = cols / 4 * 3;
+    let line_out = cols + if crlf { 2 } else { 1 };
+    let lines = (src_len / bpl).min(dst_len / line_out);
+    if lines == 0 {
+        return None;
+    }
+    let out = lines * line_out;
+    let stores = match stores {
+        Stores::Auto if out >= nt_threshold() => Stores::Streaming,
+        Stores::Auto if out >= aligned_threshold() => Stores::Aligned,
+        stores => stores,
+    };
+    Some((lines, stores))
+}
+
+/// A whole wrapped encode for a width that is a multiple of 4: the driver's
+/// [`encode_whole_lines_with`] around this file's kernels, compiled into one function (the
+/// MIME width as a constant).
+///
+/// # Safety
+/// `is_available()` must be true.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(crate) unsafe fn encode_wrapped(
+    alphabet: Alphabet,
+    pad: bool,
+    src: &[u8],
+    cols: usize,
+    line_ending: LineEnding,
+    dst: Out<'_>,
+    stores: Stores,
+) -> usize {
+    let k = Kernels { alphabet, stores };
+    match cols {
+        76 => encode_whole_lines_with(&k, alphabet, pad, src, 76, line_ending, dst),
+        _ => encode_whole_lines_with(&k, alphabet, pad, src, cols, line_ending, dst),
+    }
+}
+
 /// # Safety
 /// AVX-512 F/BW/VBMI available; `src` holds `lines` whole input lines and `dst` has room for
 /// `lines` whole output lines.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn encode_lines_impl(
+    alphabet: Alphabet,
+    src: &[u8],
+    dst: *mut u8,
+    cols: usize,
+    crlf: bool,
+    lines: usize,
+    stores: Stores,
+) -> usize {
+    // SAFETY: as for this function.
+    unsafe { encode_lines_body(alphabet, src, dst, cols, crlf, lines, stores) }
+}
+
+/// [`encode_lines_impl`]'s body, for inlining into other `target_feature` functions.
+///
+/// # Safety
+/// As for [`encode_lines_impl`].
+#[inline(always)]
+unsafe fn encode_lines_body(
     alphabet: Alphabet,
     src: &[u8],
     dst: *mut u8,
@@ -911,7 +1066,8 @@ unsafe fn encode_lines_impl(
             load_table(&ENC_SPREAD),
         )
     };
-    let shifts = _mm512_set1_epi64(ENC_SHIFTS);
+    // SAFETY: a register intrinsic; features by the caller.
+    let shifts = unsafe { _mm512_set1_epi64(ENC_SHIFTS) };
     let n = src.len();
     let sp = src.as_ptr();
     let bpl = cols / 4 * 3;
