@@ -40,6 +40,8 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --all-targets --features cli -- -D warnings
 cargo clippy --all-targets -- -D warnings
+# The library alone (no rayon) and the tests that build without it.
+cargo clippy --no-default-features --lib --tests -- -D warnings
 
 step "the library as a dependency builds no CLI, chart or peer-codec crates"
 # `cargo tree` of the default features (what `mimeflow = ...` in a user's

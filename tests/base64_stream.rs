@@ -5,7 +5,7 @@ use std::io::Write;
 
 use mimeflow::base64::stream::{decode_stream, encode_stream, DecoderWriter, EncoderWriter};
 use mimeflow::base64::StreamError as Error;
-use mimeflow::base64::{Backend, DecodeMode, LineEnding, Wrap, STANDARD, URL_SAFE_NO_PAD};
+use mimeflow::base64::{Backend, DecodeMode, LineEnding, Wrap, STANDARD};
 use proptest::prelude::*;
 
 fn chunked(data: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
@@ -109,7 +109,7 @@ fn parallel_matches_sequential() {
     for b in [Backend::best()] {
         for codec in [
             STANDARD.with_backend(b).unwrap(),
-            URL_SAFE_NO_PAD.with_backend(b).unwrap(),
+            mimeflow::base64::URL_SAFE_NO_PAD.with_backend(b).unwrap(),
         ] {
             for wrap in [
                 Wrap::NONE,

@@ -381,6 +381,7 @@ fn memmem(h: &[u8], n: &[u8]) -> bool {
 }
 
 #[test]
+#[cfg(feature = "parallel")] // rayon comes with the feature
 fn normalize_in_parallel() {
     use rayon::prelude::*;
     let archive = eight_bit_archive();

@@ -31,7 +31,8 @@ pub use sink::{DecodeSink, Sha256Sink};
 
 /// The root's header fields of `source`, exactly as [`Message::parse`]
 /// reads them, without parsing anything else (see `parse::root_fields`);
-/// ranges index `source`.
+/// ranges index `source`. (Its one user is the batch pipeline.)
+#[cfg(feature = "parallel")]
 pub(crate) fn root_fields(source: &[u8]) -> Vec<crate::header::Field> {
     parse::root_fields(source, ParseOptions::default().limits)
 }

@@ -67,6 +67,7 @@ pub(super) fn parse(source: Bytes, options: &ParseOptions) -> Result<Message, Pa
 /// caller that needs a few fields of many messages (a Maildir run's flags
 /// and Date), where the whole parse of the header block cost about a
 /// quarter of the worker's time.
+#[cfg(feature = "parallel")]
 pub(crate) fn root_fields(source: &[u8], limits: Limits) -> Vec<header::Field> {
     let p = Parser::new(source, limits);
     p.read_header(0, NO_PARENT, &mut Vec::new()).fields
