@@ -1342,12 +1342,13 @@ unsafe fn decode_skip<const LENIENT: bool>(
     let sp = src.as_ptr();
     let mut i = 0usize;
     let mut o = 0usize;
-    let mut s = 0usize; // number of staged values in `acc`
-    let mut e = 0usize; // the staged values are lanes [e - s, e) of `acc`
-                        // SAFETY (whole block): loads read sp[i..i + 64] with i + 64 <= n or are masked to n - i;
-                        // every decoded 64-value block consumed 64 alphabet characters of src[..i], so
-                        // o + 48 <= (alphabet chars in src[..n]) / 4 * 3 <= dlen; full stores are used only when
-                        // o + 64 <= dlen, otherwise masked stores write exactly the decoded bytes.
+    // `s` values are staged in `acc`, in lanes [e - s, e).
+    let mut s = 0usize;
+    let mut e = 0usize;
+    // SAFETY (whole block): loads read sp[i..i + 64] with i + 64 <= n or are masked to n - i;
+    // every decoded 64-value block consumed 64 alphabet characters of src[..i], so
+    // o + 48 <= (alphabet chars in src[..n]) / 4 * 3 <= dlen; full stores are used only when
+    // o + 64 <= dlen, otherwise masked stores write exactly the decoded bytes.
     unsafe {
         let lo = _mm512_loadu_si512(table.as_ptr().cast());
         let hi = _mm512_loadu_si512(table.as_ptr().add(64).cast());
