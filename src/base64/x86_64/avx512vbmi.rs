@@ -581,7 +581,8 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
 /// As for [`encode_impl`].
 #[inline(always)]
 unsafe fn encode_body(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
-    // SAFETY: loads of 64-byte constant tables; AVX-512F is enabled on this function.
+    // SAFETY: loads of 64-byte constant tables; AVX-512F by the caller (this body is inlined
+    // into `target_feature` functions only).
     let (lut, spread) = unsafe {
         (
             load_table(if alphabet == Alphabet::Standard {
@@ -1055,7 +1056,8 @@ unsafe fn encode_lines_body(
     lines: usize,
     stores: Stores,
 ) -> usize {
-    // SAFETY: loads of 64-byte constant tables; AVX-512F is enabled on this function.
+    // SAFETY: loads of 64-byte constant tables; AVX-512F by the caller (this body is inlined
+    // into `target_feature` functions only).
     let (lut, spread) = unsafe {
         (
             load_table(if alphabet == Alphabet::Standard {
