@@ -65,6 +65,11 @@ pub enum Stores {
     Streaming,
 }
 
+/// The process default engine ([`Engine::process_default`]): the index into
+/// `Backend::ALL` plus 1, with bit 7 for VBMI2, stored only after
+/// `Engine::new` accepted that backend; 0 until then.
+static DEFAULT_ENGINE: AtomicU8 = AtomicU8::new(0);
+
 impl Engine {
     pub(crate) fn new(backend: Backend) -> Option<Engine> {
         backend.is_available().then(|| Engine::checked(backend))
@@ -97,18 +102,22 @@ impl Engine {
     /// of two `OnceLock` look-ups and a search of the detected list.
     #[inline]
     pub(crate) fn process_default() -> Engine {
-        // Index into `Backend::ALL` plus 1, with bit 7 for VBMI2, stored
-        // only after `Engine::new` accepted that backend; 0 until then.
-        static DEFAULT: AtomicU8 = AtomicU8::new(0);
-        let cached = DEFAULT.load(Ordering::Relaxed);
-        match Backend::ALL.get(((cached & 0x7F) as usize).wrapping_sub(1)) {
-            Some(&backend) => Engine {
+        Self::cached_default().unwrap_or_else(|| Self::resolve_default(&DEFAULT_ENGINE))
+    }
+
+    /// The process default's engine once resolved, `None` before: for a
+    /// caller that takes the first call out of line, so that its usual path
+    /// keeps no registers across a call.
+    #[inline]
+    pub(crate) fn cached_default() -> Option<Engine> {
+        let cached = DEFAULT_ENGINE.load(Ordering::Relaxed);
+        Backend::ALL
+            .get(((cached & 0x7F) as usize).wrapping_sub(1))
+            .map(|&backend| Engine {
                 backend,
                 vbmi2: cached & 0x80 != 0,
                 stores: Stores::Auto,
-            },
-            None => Self::resolve_default(&DEFAULT),
-        }
+            })
     }
 
     #[cold]
@@ -192,8 +201,18 @@ impl Engine {
         #[cfg(target_arch = "x86_64")]
         if self.backend == Backend::Avx512Vbmi {
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
-            return unsafe { super::x86_64::avx512vbmi::encode_all(a, pad, src, dst, self.stores) };
+            return unsafe {
+                super::x86_64::avx512vbmi::encode_all((a, pad, self.stores), src, dst)
+            };
         }
+        self.encode_all_dispatched((a, pad), src, dst)
+    }
+
+    /// [`Self::encode_all`] through the engine's dispatch, out of line: a
+    /// caller that inlines `encode_all` then makes one call (a tail call)
+    /// whichever the backend, with no registers to save around it.
+    #[inline(never)]
+    fn encode_all_dispatched(self, (a, pad): (Alphabet, bool), src: &[u8], dst: Out<'_>) -> usize {
         super::encode::encode_with(&(self, a), a, pad, src, dst)
     }
 
@@ -213,19 +232,23 @@ impl Engine {
     ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if self.backend == Backend::Avx512Vbmi {
+            let how = (a, pad, self.stores, line_ending);
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
-            return unsafe {
-                super::x86_64::avx512vbmi::encode_wrapped(
-                    a,
-                    pad,
-                    src,
-                    cols,
-                    line_ending,
-                    dst,
-                    self.stores,
-                )
-            };
+            return unsafe { super::x86_64::avx512vbmi::encode_wrapped(how, src, cols, dst) };
         }
+        self.encode_wrapped_dispatched((a, pad, line_ending), src, cols, dst)
+    }
+
+    /// [`Self::encode_wrapped_lines`] through the engine's dispatch, out of
+    /// line (as [`Self::encode_all_dispatched`]).
+    #[inline(never)]
+    fn encode_wrapped_dispatched(
+        self,
+        (a, pad, line_ending): (Alphabet, bool, LineEnding),
+        src: &[u8],
+        cols: usize,
+        dst: Out<'_>,
+    ) -> usize {
         super::encode::encode_whole_lines_with(&(self, a), a, pad, src, cols, line_ending, dst)
     }
 

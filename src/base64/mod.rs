@@ -229,7 +229,8 @@ impl Base64 {
         if self.padding {
             n.div_ceil(3) * 4
         } else {
-            n / 3 * 4 + [0, 2, 3][n % 3]
+            // Two characters for a last byte, three for two.
+            n / 3 * 4 + n % 3 + !n.is_multiple_of(3) as usize
         }
     }
 
@@ -272,8 +273,27 @@ impl Base64 {
     pub fn encode(&self, src: &[u8], dst: &mut [u8]) -> usize {
         let n = self.encoded_length(src.len());
         assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
+        let Some(engine) = self.engine.or_else(Engine::cached_default) else {
+            return self.encode_resolving(src, dst);
+        };
         encode::encode(
-            self.engine(),
+            engine,
+            self.alphabet,
+            self.padding,
+            src,
+            Out::from_init(dst),
+        )
+    }
+
+    /// [`Self::encode`] on the first use of the process default: out of
+    /// line, so that the usual path is one tail call (see
+    /// [`Engine::cached_default`]).
+    #[cold]
+    #[inline(never)]
+    fn encode_resolving(&self, src: &[u8], dst: &mut [u8]) -> usize {
+        let engine = Engine::process_default();
+        encode::encode(
+            engine,
             self.alphabet,
             self.padding,
             src,
@@ -313,7 +333,17 @@ impl Base64 {
     pub fn encode_wrapped(&self, src: &[u8], wrap: Wrap, dst: &mut [u8]) -> usize {
         let n = self.encoded_length_wrapped(src.len(), wrap);
         assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
-        self.encode_wrapped_into(src, wrap, Out::from_init(dst))
+        let Some(engine) = self.engine.or_else(Engine::cached_default) else {
+            return self.encode_wrapped_into(src, wrap, Out::from_init(dst));
+        };
+        encode::encode_wrapped(
+            engine,
+            self.alphabet,
+            self.padding,
+            src,
+            wrap,
+            Out::from_init(dst),
+        )
     }
 
     /// Encodes in lines into a new `Vec`.

@@ -558,11 +558,9 @@ impl EncodeKernels for Kernels {
 /// `is_available()` must be true.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 pub(crate) unsafe fn encode_all(
-    alphabet: Alphabet,
-    pad: bool,
+    (alphabet, pad, stores): (Alphabet, bool, Stores),
     src: &[u8],
     dst: Out<'_>,
-    stores: Stores,
 ) -> usize {
     encode_with(&Kernels { alphabet, stores }, alphabet, pad, src, dst)
 }
@@ -1010,13 +1008,10 @@ fn lines_plan(
 /// `is_available()` must be true.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 pub(crate) unsafe fn encode_wrapped(
-    alphabet: Alphabet,
-    pad: bool,
+    (alphabet, pad, stores, line_ending): (Alphabet, bool, Stores, LineEnding),
     src: &[u8],
     cols: usize,
-    line_ending: LineEnding,
     dst: Out<'_>,
-    stores: Stores,
 ) -> usize {
     let k = Kernels { alphabet, stores };
     match cols {
