@@ -80,7 +80,7 @@ pub(crate) fn encode_with(
 /// Encodes `src` in lines of `wrap.cols` characters, each ended by the line
 /// ending, the last (partial) line included. `dst` must hold the wrapped
 /// encoded length. Returns it.
-#[inline]
+#[inline(always)]
 pub(crate) fn encode_wrapped(
     engine: Engine,
     alphabet: Alphabet,

@@ -245,8 +245,11 @@ impl Base64 {
             LineEnding::Lf => 1,
         };
         let lines = match wrap.cols {
-            // A constant divisor for the usual width (a multiply, not a div).
-            76 => chars.div_ceil(76),
+            // The usual width without a division: 76 characters are 57
+            // input bytes, padded or not (ceil(ceil(4n/3)/76) = ceil(n/57)).
+            // (Written over `chars`, LLVM merged this arm into the other's
+            // division.)
+            76 => n.div_ceil(57),
             cols => chars.div_ceil(cols),
         };
         chars + lines * eol
