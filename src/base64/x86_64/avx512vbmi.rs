@@ -363,20 +363,30 @@ const NT_MAX: usize = 32 << 20;
 // So encode starts with one masked block whose output ends at a 64-byte boundary, when the
 // output is 4-byte aligned (4 characters per 3 bytes: other misalignments cannot be fixed by
 // a whole number of groups) and the input is long enough that the extra block pays
-// ([`ALIGN_MIN`]). With it, offsets 8, 16, 32 and 48 ran at 44.1-47.8 / 60.4-62.2 /
+// ([`align_min`]). With it, offsets 8, 16, 32 and 48 ran at 44.1-47.8 / 60.4-62.2 /
 // 51.5-51.8 / 46.7-46.8 GB/s (offset 0: 48.9 / 65.3 / 53.6 / 48.1). At 256 bytes the head
 // took offset 16 from 13.7 to 17.2 GB/s (aligned: 17.5); at 192 it cost 3% (12.4 -> 12.1),
-// hence the bound.
-
-/// Inputs shorter than this encode without the aligning head block (see the essay).
-const ALIGN_MIN: usize = 256;
+// hence the bound ([`align_min`]).
+//
+// The Xeon guest (family 6 model 167) pays less for the split stores and as much for the
+// head: `examples/call_cost encode SIZE 16` (outputs at 0, 16, 32 and 48 mod 64, the mean of
+// the four, ns a call), head from 256 bytes against none: 256 B 14.95 vs 14.2, 1 KiB 26.9 vs
+// 26.2, 2 KiB 42.8 vs 43.1, 3 KiB 59.0 vs 58.9-60.2, 4 KiB 79.0 vs 79.6, 8 KiB 147.0 vs
+// 149.1, 32 KiB 1018 vs 1151, 64 KiB 2009 vs 2277. So on Intel the bound is 2 KiB.
+/// Inputs shorter than this encode without the aligning head block (see the essay): 256 bytes,
+/// 2 KiB on Intel. Computed once and cached.
+#[inline(always)]
+fn align_min() -> usize {
+    static CACHED: AtomicUsize = AtomicUsize::new(0);
+    cached(&CACHED, || if super::is_intel() { 2048 } else { 256 })
+}
 
 /// Input bytes to encode before the output reaches a 64-byte boundary (a multiple of 3, at
 /// most 45), or 0 when `dst` is aligned, cannot be aligned by whole groups, or `n` is short.
 #[inline(always)]
 fn align_head(dst: usize, n: usize) -> usize {
     let mis = dst % 64;
-    if n < ALIGN_MIN || mis == 0 || !mis.is_multiple_of(4) {
+    if n < align_min() || mis == 0 || !mis.is_multiple_of(4) {
         return 0;
     }
     (64 - mis) / 4 * 3
