@@ -373,6 +373,7 @@ const NT_MAX: usize = 32 << 20;
 // the four, ns a call), head from 256 bytes against none: 256 B 14.95 vs 14.2, 1 KiB 26.9 vs
 // 26.2, 2 KiB 42.8 vs 43.1, 3 KiB 59.0 vs 58.9-60.2, 4 KiB 79.0 vs 79.6, 8 KiB 147.0 vs
 // 149.1, 32 KiB 1018 vs 1151, 64 KiB 2009 vs 2277. So on Intel the bound is 2 KiB.
+
 /// Inputs shorter than this encode without the aligning head block (see the essay): 256 bytes,
 /// 2 KiB on Intel. Computed once and cached.
 #[inline(always)]
