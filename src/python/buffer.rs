@@ -15,7 +15,8 @@
 //! object (through the `PyBytesWriter` API, a compat shim before 3.15), so
 //! the codec writes its result exactly once and no zeroing pass or copy
 //! follows; `finish` trims it to the length written. A large one asks for
-//! huge pages first ([`advise_huge_pages`]).
+//! huge pages first ([`advise_huge_pages`]), and one that the codec fills
+//! whole is faulted in before the codec's threads write it ([`Prefault`]).
 #![allow(unsafe_code)]
 
 use core::mem::MaybeUninit;
@@ -185,27 +186,85 @@ pub(crate) const HUGE_OUTPUT: usize = 8 << 20;
 /// yet touched will be backed, so a kernel that refuses it (THP `never`)
 /// costs one failed system call.
 pub(crate) fn advise_huge_pages(ptr: *const u8, len: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        if len < HUGE_OUTPUT {
-            return;
+    if let Some((start, end)) = huge_pages(ptr, len) {
+        // SAFETY: `start..end` lies inside the caller's live allocation
+        // (rounded inwards to whole huge pages), and MADV_HUGEPAGE only
+        // changes how its pages are backed, never what they hold; a failure
+        // (EINVAL where THP is off) changes nothing, so the result is
+        // ignored.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
         }
-        let start = (ptr as usize).next_multiple_of(HUGE);
-        let end = (ptr as usize + len) & !(HUGE - 1);
-        if end > start {
-            // SAFETY: `start..end` lies inside the caller's live allocation
-            // (rounded inwards to whole huge pages), and MADV_HUGEPAGE only
-            // changes how its pages are backed, never what they hold; a
-            // failure (EINVAL where THP is off) changes nothing, so the
-            // result is ignored.
+        #[cfg(not(target_os = "linux"))]
+        let _ = (start, end);
+    }
+}
+
+/// The whole 2 MiB pages inside `ptr..ptr + len`, as addresses, when `len`
+/// is at least [`HUGE_OUTPUT`] and there is one; `None` off Linux.
+fn huge_pages(ptr: *const u8, len: usize) -> Option<(usize, usize)> {
+    const HUGE: usize = 2 << 20;
+    if !cfg!(target_os = "linux") || len < HUGE_OUTPUT {
+        return None;
+    }
+    let start = (ptr as usize).next_multiple_of(HUGE);
+    let end = (ptr as usize + len) & !(HUGE - 1);
+    (end > start).then_some((start, end))
+}
+
+/// The huge pages of a fresh output, to fault in on one thread before the
+/// codec writes them ([`Prefault::run`]); made by [`OutBytes::prefault`].
+/// Plain addresses, so that it crosses into the detached closure.
+#[derive(Clone, Copy)]
+pub(crate) struct Prefault(Option<(usize, usize)>);
+
+impl Prefault {
+    /// Faults the pages in now (`MADV_POPULATE_WRITE`, Linux 5.14; older
+    /// kernels refuse it and the pages fault as the codec writes them).
+    /// Call it first thing in the detached work.
+    ///
+    /// Why: in a guest (Firecracker, Xeon family 6 model 167, THP
+    /// `madvise`), two rayon threads faulting in the huge pages of a large
+    /// output as they wrote it made 32 and 64 MiB calls bimodal, 0.3 to
+    /// 5.4 GB/s between calls of one run: `perf` put 55% of the samples of
+    /// a 64 MiB `b64decode(validate=True)` loop in `clear_page_erms` under
+    /// `do_huge_pmd_anonymous_page`, nearly all of them on one of the two
+    /// threads. Faulting the same pages in first, on the calling thread
+    /// and in one system call, is steady. Medians of nine, each call
+    /// alternated with the same call without this step and with
+    /// pybase64's, two threads (GB/s, without -> with): 64 MiB `b64encode`
+    /// 1.57 -> 3.70 and 4.41 -> 3.66 in two runs, `b64decode(validate=True)`
+    /// 3.02 -> 3.80 and 5.29 -> 3.79; 32 MiB 1.19 -> 3.28 and 0.98 -> 3.38;
+    /// pybase64 1.6-1.8 throughout. So a run without the pathology was
+    /// faster lazily (the clearing was split between the threads; here it
+    /// is on one), and a run with it 2-3x slower. One thread: 64 MiB
+    /// encode 2.37 -> 3.19, 32 MiB 2.31 -> 2.99, decode equal (2.83,
+    /// 2.62-2.66). `benches/python_base64.py` at 64 MiB, in its
+    /// default-threads run, measures it.
+    ///
+    /// Only pages that are not there yet: an output that reuses heap
+    /// memory (below glibc's 32 MiB mmap threshold, from the second call
+    /// on) is already faulted in, and populating it regardless cost 14-23%
+    /// at 8 and 16 MiB with one thread; so [`OutBytes::prefault`] looks at the first huge page
+    /// (`mincore`) and asks for nothing when it is resident.
+    pub(crate) fn run(self) {
+        #[cfg(target_os = "linux")]
+        if let Some((start, end)) = self.0 {
+            // SAFETY: `start..end` lies inside an output that the caller
+            // owns and is about to overwrite whole; populating for writing
+            // only backs pages with (zeroed) memory, never changes what a
+            // resident page holds. A failure (EINVAL before Linux 5.14,
+            // ENOMEM) leaves the pages to fault as they are written.
             unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+                libc::madvise(
+                    start as *mut libc::c_void,
+                    end - start,
+                    libc::MADV_POPULATE_WRITE,
+                );
             }
         }
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (ptr, len);
 }
 
 /// The `str` of the ASCII bytes `b`, or `None` when `b` is not ASCII: a
@@ -258,6 +317,32 @@ impl OutBytes {
             cap,
         );
         Ok(OutBytes { writer, cap })
+    }
+
+    /// What [`Prefault::run`] should fault in before the codec fills this
+    /// output: its huge pages, when it is large and new memory (its first
+    /// huge page not resident). For outputs that the codec will write
+    /// whole, so that nothing is backed in vain: not for QP's worst-case
+    /// bound.
+    pub(crate) fn prefault(&self) -> Prefault {
+        // SAFETY: the writer's data holds `cap` bytes, ours until `finish`.
+        let data = unsafe { ffi::compat::PyBytesWriter_GetData(self.writer) };
+        let Some((start, end)) = huge_pages(data.cast(), self.cap) else {
+            return Prefault(None);
+        };
+        #[cfg(target_os = "linux")]
+        {
+            let mut resident = 0u8;
+            // SAFETY: `start` is page aligned and its page lies inside our
+            // allocation; `mincore` writes one byte for the one page asked
+            // about. On failure `resident` stays 0 and the populate call
+            // does the deciding (it fails the same way).
+            unsafe { libc::mincore(start as *mut libc::c_void, 4096, &mut resident) };
+            if resident & 1 != 0 {
+                return Prefault(None);
+            }
+        }
+        Prefault(Some((start, end)))
     }
 
     /// The `cap` bytes of storage, uninitialised, as a write-only view.

@@ -111,8 +111,10 @@ fn encode_buffer<'py>(
         (_, false) => (body, body.saturating_sub(eol.len())),
     };
     let mut out = buffer::OutBytes::new(py, cap)?;
+    let fault = out.prefault();
     let mut dst = out.spare();
     run(py, src.len(), || {
+        fault.run();
         let n = codec.par_encode_wrapped_into(src, wrap, dst.reborrow());
         if wrapcol == 0 && newline && n > 0 {
             dst.copy_from(n, eol);
@@ -159,8 +161,10 @@ fn decode_buffer<'py>(
         excess_padding: true,
     };
     let mut out = buffer::OutBytes::new(py, STANDARD.estimated_decoded_length(src.len()))?;
+    let fault = out.prefault();
     let dst = out.spare();
     let n = run(py, src.len(), || {
+        fault.run();
         let result = match pair {
             None => STANDARD.par_decode_into(rules, src, dst),
             Some(pair) => decode_translated(rules, src, pair, dst),
