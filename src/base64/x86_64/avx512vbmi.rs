@@ -998,7 +998,13 @@ fn lines_plan(
     }
     let bpl = cols / 4 * 3;
     let line_out = cols + if crlf { 2 } else { 1 };
-    let lines = (src_len / bpl).min(dst_len / line_out);
+    // The drivers pass room for every whole line, so the output bound is checked with a
+    // multiplication and divided out only when it binds: with `line_out` known only at run time
+    // (CRLF or LF) the division was a 32-bit `div` on the way into every wrapped encode.
+    let mut lines = src_len / bpl;
+    if lines.saturating_mul(line_out) > dst_len {
+        lines = dst_len / line_out;
+    }
     if lines == 0 {
         return None;
     }
