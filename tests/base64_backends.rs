@@ -227,6 +227,35 @@ fn wrapped_encode_matches_reference_for_many_widths() {
 }
 
 #[test]
+fn wrapped_encode_every_last_line() {
+    // Every length of the last, partial line (a backend may encode it apart
+    // from the whole lines, padding and line ending included), after zero,
+    // one and five whole lines.
+    let mut rng = Rng(8);
+    let data = rng.bytes(1200);
+    for c in codecs() {
+        for cols in [4, 8, 64, 76, 100, 200] {
+            let line_in = cols / 4 * 3;
+            for ending in [LineEnding::Crlf, LineEnding::Lf] {
+                let wrap = Wrap::new(cols, ending);
+                for whole in [0, 1, 5] {
+                    for rest in 0..line_in {
+                        let src = &data[..whole * line_in + rest];
+                        let expect = naive::wrap(
+                            &naive::encode(chars(&c), src, c.padding()),
+                            cols,
+                            ending.as_bytes(),
+                        );
+                        let got = c.encode_wrapped_to_vec(src, wrap);
+                        assert_eq!(got, expect, "{c:?} cols {cols} {ending:?} len {}", src.len());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn mime_decode_long_regular_and_irregular_text() {
     let mut rng = Rng(99);
     for c in codecs() {

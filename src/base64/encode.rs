@@ -50,6 +50,16 @@ pub(crate) trait EncodeKernels {
     /// Encodes whole lines of `cols` characters (a multiple of 4), each
     /// followed by CRLF (`crlf`) or LF; returns the bytes read.
     fn lines(&self, src: &[u8], dst: Out<'_>, cols: usize, crlf: bool) -> usize;
+    /// Encodes `src`, the rest of a wrapped encode after its whole lines
+    /// (1 byte or more, less than a line), as its last line: characters,
+    /// padding where `pad`, then CRLF (`crlf`) or LF; returns the bytes
+    /// written. `None` leaves it to the driver ([`encode_with`] and a
+    /// scalar line ending), as a kernel without such a step does.
+    #[inline(always)]
+    fn last_line(&self, src: &[u8], dst: Out<'_>, pad: bool, crlf: bool) -> Option<usize> {
+        let _ = (src, dst, pad, crlf);
+        None
+    }
 }
 
 /// The unwrapped encode: the kernel takes whole groups, scalar code what it
@@ -151,6 +161,9 @@ pub(crate) fn encode_whole_lines_with(
     }
     let mut w = read / line_in * line_out;
     if read < src.len() {
+        if let Some(n) = kernels.last_line(&src[read..], dst.tail(w), pad, crlf) {
+            return w + n;
+        }
         w += encode_with(kernels, alphabet, pad, &src[read..], dst.tail(w));
         for &b in eol {
             dst.write(w, b);

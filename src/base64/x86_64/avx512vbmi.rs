@@ -560,6 +560,62 @@ impl EncodeKernels for Kernels {
             encode_lines_body(self.alphabet, src, d, cols, crlf, lines, stores)
         }
     }
+
+    /// The last partial line in vectors: whole groups a block at a time while more than 45
+    /// bytes are left, then the rest with the padding and the line ending blended into its
+    /// block, and one masked store for them all.
+    #[inline(always)]
+    fn last_line(&self, src: &[u8], mut dst: Out<'_>, pad: bool, crlf: bool) -> Option<usize> {
+        let n = src.len();
+        // One or two bytes: the driver's scalar tail is cheaper than loading the tables.
+        if n < 3 {
+            return None;
+        }
+        let eol = 1 + crlf as usize;
+        let padded = |n: usize| {
+            if pad {
+                n.div_ceil(3) * 4
+            } else {
+                (4 * n).div_ceil(3)
+            }
+        };
+        let total = padded(n) + eol;
+        assert!(dst.len() >= total, "kernel output too short");
+        // SAFETY: features as in `groups`. Reads stay in `src[..n]` (masked loads of `take`
+        // and `rest` bytes from `i`); writes in `dst[..total]` (checked above): a block of
+        // `take / 3 * 4` characters at `o`, then `end` bytes at `o`, and `o + end == total`.
+        unsafe {
+            let lut = load_table(if self.alphabet == Alphabet::Standard {
+                STD_CHARS
+            } else {
+                URL_CHARS
+            });
+            let (spread, shifts) = (load_table(&ENC_SPREAD), _mm512_set1_epi64(ENC_SHIFTS));
+            let (sp, dp) = (src.as_ptr(), dst.as_uninit().as_mut_ptr().cast::<u8>());
+            let (mut i, mut o) = (0, 0);
+            while n - i > 45 {
+                let take = (n - i).min(48) / 3 * 3;
+                let v = enc_block(load_upto(sp.add(i), take), spread, shifts, lut);
+                store_n(dp.add(o), v, take / 3 * 4, false);
+                i += take;
+                o += take / 3 * 4;
+            }
+            let rest = n - i;
+            let (chars, len) = ((4 * rest).div_ceil(3), padded(rest));
+            let end = len + eol;
+            let v = enc_block(load_upto(sp.add(i), rest), spread, shifts, lut);
+            // '=' from `chars` on, then the line ending at `len` (a CR before the LF).
+            let mut tail = _mm512_set1_epi8(b'=' as i8);
+            if crlf {
+                tail = _mm512_mask_set1_epi8(tail, 1 << len, b'\r' as i8);
+            }
+            tail = _mm512_mask_set1_epi8(tail, 1 << (end - 1), b'\n' as i8);
+            let v = _mm512_mask_blend_epi8(low_mask(chars), tail, v);
+            store_n(dp.add(o), v, end, false);
+            debug_assert_eq!(o + end, total);
+        }
+        Some(total)
+    }
 }
 
 /// A whole unwrapped encode: the driver's [`encode_with`] around this file's kernel, compiled
