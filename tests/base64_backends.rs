@@ -247,7 +247,12 @@ fn wrapped_encode_every_last_line() {
                             ending.as_bytes(),
                         );
                         let got = c.encode_wrapped_to_vec(src, wrap);
-                        assert_eq!(got, expect, "{c:?} cols {cols} {ending:?} len {}", src.len());
+                        assert_eq!(
+                            got,
+                            expect,
+                            "{c:?} cols {cols} {ending:?} len {}",
+                            src.len()
+                        );
                     }
                 }
             }

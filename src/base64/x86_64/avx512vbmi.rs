@@ -326,12 +326,22 @@ pub(crate) fn aligned_threshold() -> usize {
     static CACHED: AtomicUsize = AtomicUsize::new(0);
     cached(&CACHED, || {
         if super::is_intel() {
-            1 << 20
+            ALIGNED_INTEL
         } else {
             usize::MAX
         }
     })
 }
+
+/// Whether an output of `out` bytes takes streaming stores ([`nt_threshold`]); an output below
+/// the least threshold does not load the cached one.
+#[inline(always)]
+fn streams(out: usize) -> bool {
+    out >= NT_MIN && out >= nt_threshold()
+}
+
+/// [`aligned_threshold`] on Intel, the least it can be.
+const ALIGNED_INTEL: usize = 1 << 20;
 
 /// `cell`'s value, computed by `compute` (never 0) on the first call. Racing first calls
 /// compute the same value.
@@ -387,7 +397,8 @@ fn align_min() -> usize {
 #[inline(always)]
 fn align_head(dst: usize, n: usize) -> usize {
     let mis = dst % 64;
-    if n < align_min() || mis == 0 || !mis.is_multiple_of(4) {
+    // The cached bound is loaded last: 256 is the least it can be.
+    if n < 256 || mis == 0 || !mis.is_multiple_of(4) || n < align_min() {
         return 0;
     }
     (64 - mis) / 4 * 3
@@ -515,7 +526,7 @@ pub(crate) unsafe fn encode(
     debug_assert!(dst.len() >= src.len() / 3 * 4);
     let stream = match stores {
         Stores::Streaming => true,
-        Stores::Auto => src.len() / 3 * 4 >= nt_threshold(),
+        Stores::Auto => streams(src.len() / 3 * 4),
         Stores::Aligned => false,
     };
     // SAFETY: the caller guarantees the CPU features and the output size.
@@ -536,7 +547,7 @@ impl EncodeKernels for Kernels {
         assert!(dst.len() >= src.len() / 3 * 4, "kernel output too short");
         let stream = match self.stores {
             Stores::Streaming => true,
-            Stores::Auto => src.len() / 3 * 4 >= nt_threshold(),
+            Stores::Auto => streams(src.len() / 3 * 4),
             Stores::Aligned => false,
         };
         // SAFETY: a `Kernels` exists only inside the `target_feature` functions below, whose
@@ -1066,8 +1077,8 @@ fn lines_plan(
     }
     let out = lines * line_out;
     let stores = match stores {
-        Stores::Auto if out >= nt_threshold() => Stores::Streaming,
-        Stores::Auto if out >= aligned_threshold() => Stores::Aligned,
+        Stores::Auto if streams(out) => Stores::Streaming,
+        Stores::Auto if out >= ALIGNED_INTEL && out >= aligned_threshold() => Stores::Aligned,
         stores => stores,
     };
     Some((lines, stores))
