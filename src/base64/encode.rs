@@ -17,6 +17,13 @@
 //! 25.7; LF lines 256 B 42.0 -> 28.3, 1 KiB 57.4 -> 43.4; CRLF lines 256 B
 //! 39.4 -> 28.6, 1 KiB 55.3 -> 45.0 (part of the wrapped gain is the
 //! staging block's 4 KiB frame, no longer in every wrapped encode's).
+//!
+//! A backend may also take the tail ([`EncodeKernels::all`] and
+//! [`EncodeKernels::last_line`]): the AVX-512 one blends the last group's
+//! padding and the last line's ending into its last block, one masked store
+//! for all of them. The rule itself is [`scalar::encode_tail`]'s and the
+//! drivers' here; `tests/base64_backends.rs` holds every backend to it at
+//! every length of the last group and of the last line.
 
 use core::mem::MaybeUninit;
 
@@ -47,6 +54,14 @@ pub(crate) fn encode(
 pub(crate) trait EncodeKernels {
     /// Encodes a prefix of whole 3-byte groups; returns the bytes read.
     fn groups(&self, src: &[u8], dst: Out<'_>) -> usize;
+    /// Encodes all of `src`, the last group padded where `pad`; returns
+    /// the bytes written. `None` leaves it to the driver ([`Self::groups`]
+    /// and the scalar tail), as a kernel without such a step does.
+    #[inline(always)]
+    fn all(&self, src: &[u8], dst: Out<'_>, pad: bool) -> Option<usize> {
+        let _ = (src, dst, pad);
+        None
+    }
     /// Encodes whole lines of `cols` characters (a multiple of 4), each
     /// followed by CRLF (`crlf`) or LF; returns the bytes read.
     fn lines(&self, src: &[u8], dst: Out<'_>, cols: usize, crlf: bool) -> usize;
@@ -72,6 +87,9 @@ pub(crate) fn encode_with(
     src: &[u8],
     mut dst: Out<'_>,
 ) -> usize {
+    if let Some(w) = kernels.all(src, dst.reborrow(), pad) {
+        return w;
+    }
     // Fewer than 3 bytes (the tail of a wrapped encode's last line) have
     // no whole group for the kernel: no call.
     let mut read = if src.len() >= 3 {

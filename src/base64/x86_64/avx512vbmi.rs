@@ -555,8 +555,36 @@ impl EncodeKernels for Kernels {
         // initialised bytes only.
         unsafe {
             let d = dst.as_uninit().as_mut_ptr().cast();
-            encode_body(self.alphabet, src, d, stream)
+            encode_body(self.alphabet, src, d, stream, None).0
         }
+    }
+
+    /// The whole input, the last group's padding blended into the kernel's last block.
+    #[inline(always)]
+    fn all(&self, src: &[u8], mut dst: Out<'_>, pad: bool) -> Option<usize> {
+        let n = src.len();
+        // One or two bytes: the driver's scalar tail is cheaper than loading the tables.
+        if n < 3 {
+            return None;
+        }
+        let total = if pad {
+            n.div_ceil(3) * 4
+        } else {
+            (4 * n).div_ceil(3)
+        };
+        assert!(dst.len() >= total, "kernel output too short");
+        let stream = match self.stores {
+            Stores::Streaming => true,
+            Stores::Auto => streams(n / 3 * 4),
+            Stores::Aligned => false,
+        };
+        // SAFETY: as in `groups`, with the whole output's size checked above.
+        let (read, written) = unsafe {
+            let d = dst.as_uninit().as_mut_ptr().cast();
+            encode_body(self.alphabet, src, d, stream, Some(pad))
+        };
+        debug_assert_eq!((read, written), (n, total));
+        Some(written)
     }
 
     #[inline(always)]
@@ -648,7 +676,7 @@ pub(crate) unsafe fn encode_all(
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
     // SAFETY: as for this function.
-    unsafe { encode_body(alphabet, src, dst, stream) }
+    unsafe { encode_body(alphabet, src, dst, stream, None).0 }
 }
 
 /// [`encode_impl`]'s body, for inlining into other `target_feature` functions.
@@ -656,7 +684,13 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
 /// # Safety
 /// As for [`encode_impl`].
 #[inline(always)]
-unsafe fn encode_body(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
+unsafe fn encode_body(
+    alphabet: Alphabet,
+    src: &[u8],
+    dst: *mut u8,
+    stream: bool,
+    tail: Option<bool>,
+) -> (usize, usize) {
     // SAFETY: loads of 64-byte constant tables; AVX-512F by the caller (this body is inlined
     // into `target_feature` functions only).
     let (lut, spread) = unsafe {
@@ -734,19 +768,27 @@ unsafe fn encode_body(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
             i += 48;
             o += 64;
         }
-        let take = (n - i) / 3 * 3;
+        // Fewer than 48 bytes are left: their whole groups in one masked block, or with `tail`
+        // all of them, the last group's padding blended in (`Some(pad)`).
+        let rest = n - i;
+        let take = if tail.is_some() { rest } else { rest / 3 * 3 };
         if take > 0 {
-            let v = load_upto(sp.add(i), take);
-            store_n(
-                dst.add(o),
-                enc_block(v, spread, shifts, lut),
-                take / 3 * 4,
-                false,
-            );
+            let v = enc_block(load_upto(sp.add(i), take), spread, shifts, lut);
+            let chars = (4 * take).div_ceil(3);
+            let len = match tail {
+                Some(true) => take.div_ceil(3) * 4,
+                _ => chars,
+            };
+            let v = match tail {
+                Some(_) => _mm512_mask_blend_epi8(low_mask(chars), _mm512_set1_epi8(b'=' as i8), v),
+                None => v,
+            };
+            store_n(dst.add(o), v, len, false);
             i += take;
+            o += len;
         }
     }
-    i
+    (i, o)
 }
 
 // ---------------------------------------------------------------------------------------------
