@@ -150,6 +150,17 @@ pub const URL_SAFE: Base64 = Base64::new(Alphabet::UrlSafe, true);
 /// URL-safe alphabet, no padding.
 pub const URL_SAFE_NO_PAD: Base64 = Base64::new(Alphabet::UrlSafe, false);
 
+/// Characters that encode `n` bytes: whole quanta with `pad`, else two
+/// for a last byte and three for two. The one copy of the rule, for
+/// [`Base64::encoded_length`] and the kernels that write the padding.
+pub(crate) const fn encoded_len(n: usize, pad: bool) -> usize {
+    if pad {
+        n.div_ceil(3) * 4
+    } else {
+        n / 3 * 4 + n % 3 + !n.is_multiple_of(3) as usize
+    }
+}
+
 impl Base64 {
     /// A codec on the process default backend.
     pub const fn new(alphabet: Alphabet, padding: bool) -> Base64 {
@@ -226,12 +237,7 @@ impl Base64 {
 
     /// Exact length of the unwrapped encoding of `n` bytes.
     pub const fn encoded_length(&self, n: usize) -> usize {
-        if self.padding {
-            n.div_ceil(3) * 4
-        } else {
-            // Two characters for a last byte, three for two.
-            n / 3 * 4 + n % 3 + !n.is_multiple_of(3) as usize
-        }
+        encoded_len(n, self.padding)
     }
 
     /// Exact length of the encoding of `n` bytes wrapped by `wrap`.

@@ -30,7 +30,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::base64::encode::{encode_whole_lines_with, encode_with, EncodeKernels};
 use crate::base64::scalar::{STANDARD_CHARS as STD_CHARS, URL_SAFE_CHARS as URL_CHARS};
-use crate::base64::{kernel::Skip, Alphabet, LineEnding, Stores};
+use crate::base64::{encoded_len, kernel::Skip, Alphabet, LineEnding, Stores};
 use crate::uninit::Out;
 
 // ---------------------------------------------------------------------------------------------
@@ -567,11 +567,7 @@ impl EncodeKernels for Kernels {
         if n < 3 {
             return None;
         }
-        let total = if pad {
-            n.div_ceil(3) * 4
-        } else {
-            (4 * n).div_ceil(3)
-        };
+        let total = encoded_len(n, pad);
         assert!(dst.len() >= total, "kernel output too short");
         let stream = match self.stores {
             Stores::Streaming => true,
@@ -611,14 +607,7 @@ impl EncodeKernels for Kernels {
             return None;
         }
         let eol = 1 + crlf as usize;
-        let padded = |n: usize| {
-            if pad {
-                n.div_ceil(3) * 4
-            } else {
-                (4 * n).div_ceil(3)
-            }
-        };
-        let total = padded(n) + eol;
+        let total = encoded_len(n, pad) + eol;
         assert!(dst.len() >= total, "kernel output too short");
         // SAFETY: features as in `groups`. Reads stay in `src[..n]` (masked loads of `take`
         // and `rest` bytes from `i`); writes in `dst[..total]` (checked above): a block of
@@ -640,7 +629,7 @@ impl EncodeKernels for Kernels {
                 o += take / 3 * 4;
             }
             let rest = n - i;
-            let (chars, len) = ((4 * rest).div_ceil(3), padded(rest));
+            let (chars, len) = (encoded_len(rest, false), encoded_len(rest, pad));
             let end = len + eol;
             let v = enc_block(load_upto(sp.add(i), rest), spread, shifts, lut);
             // '=' from `chars` on, then the line ending at `len` (a CR before the LF).
@@ -679,10 +668,13 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
     unsafe { encode_body(alphabet, src, dst, stream, None).0 }
 }
 
-/// [`encode_impl`]'s body, for inlining into other `target_feature` functions.
+/// [`encode_impl`]'s body, for inlining into other `target_feature` functions. Returns the
+/// bytes read and written: with `tail` `None` whole groups only, as [`encode_impl`]; with
+/// `Some(pad)` all of `src`, the last group padded where `pad`.
 ///
 /// # Safety
-/// As for [`encode_impl`].
+/// As for [`encode_impl`]; with `tail` `Some`, `dst` must have room for the whole encoding
+/// (padded where `Some(true)`).
 #[inline(always)]
 unsafe fn encode_body(
     alphabet: Alphabet,
@@ -774,11 +766,8 @@ unsafe fn encode_body(
         let take = if tail.is_some() { rest } else { rest / 3 * 3 };
         if take > 0 {
             let v = enc_block(load_upto(sp.add(i), take), spread, shifts, lut);
-            let chars = (4 * take).div_ceil(3);
-            let len = match tail {
-                Some(true) => take.div_ceil(3) * 4,
-                _ => chars,
-            };
+            let chars = encoded_len(take, false);
+            let len = encoded_len(take, tail == Some(true));
             let v = match tail {
                 Some(_) => _mm512_mask_blend_epi8(low_mask(chars), _mm512_set1_epi8(b'=' as i8), v),
                 None => v,
