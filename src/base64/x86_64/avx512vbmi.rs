@@ -148,6 +148,29 @@ unsafe fn load_table(t: &[u8; 64]) -> __m512i {
     unsafe { _mm512_loadu_si512(t.as_ptr().cast()) }
 }
 
+/// The encoders' constants for `alphabet`: its 64 characters, [`ENC_SPREAD`] and
+/// [`ENC_SHIFTS`], the three operands of [`enc_block`] besides the input.
+///
+/// # Safety
+/// AVX-512F available (inlined into `target_feature` functions only).
+#[inline(always)]
+unsafe fn enc_consts(alphabet: Alphabet) -> (__m512i, __m512i, __m512i) {
+    let chars = if alphabet == Alphabet::Standard {
+        STD_CHARS
+    } else {
+        URL_CHARS
+    };
+    // SAFETY: loads of 64-byte constant tables and a register intrinsic; features by the
+    // caller.
+    unsafe {
+        (
+            load_table(chars),
+            load_table(&ENC_SPREAD),
+            _mm512_set1_epi64(ENC_SHIFTS),
+        )
+    }
+}
+
 // Essay: masked loads at the end of a mapping.
 //
 // A masked load reads only its unmasked lanes, and masked-off lanes cannot fault. But when the
@@ -340,6 +363,18 @@ fn streams(out: usize) -> bool {
     out >= NT_MIN && out >= nt_threshold()
 }
 
+/// Whether an unwrapped encode of `out` bytes of output streams under `stores`: forced, or by
+/// [`streams`] for `Auto`. Its output is aligned by the head block either way, so `Aligned`
+/// is ordinary stores.
+#[inline(always)]
+fn plain_streams(stores: Stores, out: usize) -> bool {
+    match stores {
+        Stores::Streaming => true,
+        Stores::Auto => streams(out),
+        Stores::Aligned => false,
+    }
+}
+
 /// [`aligned_threshold`] on Intel, the least it can be.
 const ALIGNED_INTEL: usize = 1 << 20;
 
@@ -524,11 +559,7 @@ pub(crate) unsafe fn encode(
     stores: Stores,
 ) -> usize {
     debug_assert!(dst.len() >= src.len() / 3 * 4);
-    let stream = match stores {
-        Stores::Streaming => true,
-        Stores::Auto => streams(src.len() / 3 * 4),
-        Stores::Aligned => false,
-    };
+    let stream = plain_streams(stores, src.len() / 3 * 4);
     // SAFETY: the caller guarantees the CPU features and the output size.
     unsafe { encode_impl(alphabet, src, dst.as_mut_ptr().cast(), stream) }
 }
@@ -545,11 +576,7 @@ impl EncodeKernels for Kernels {
     #[inline(always)]
     fn groups(&self, src: &[u8], mut dst: Out<'_>) -> usize {
         assert!(dst.len() >= src.len() / 3 * 4, "kernel output too short");
-        let stream = match self.stores {
-            Stores::Streaming => true,
-            Stores::Auto => streams(src.len() / 3 * 4),
-            Stores::Aligned => false,
-        };
+        let stream = plain_streams(self.stores, src.len() / 3 * 4);
         // SAFETY: a `Kernels` exists only inside the `target_feature` functions below, whose
         // callers guarantee the features; the output size is checked above; the kernel writes
         // initialised bytes only.
@@ -569,11 +596,7 @@ impl EncodeKernels for Kernels {
         }
         let total = encoded_len(n, pad);
         assert!(dst.len() >= total, "kernel output too short");
-        let stream = match self.stores {
-            Stores::Streaming => true,
-            Stores::Auto => streams(n / 3 * 4),
-            Stores::Aligned => false,
-        };
+        let stream = plain_streams(self.stores, n / 3 * 4);
         // SAFETY: as in `groups`, with the whole output's size checked above.
         let (read, written) = unsafe {
             let d = dst.as_uninit().as_mut_ptr().cast();
@@ -613,12 +636,7 @@ impl EncodeKernels for Kernels {
         // and `rest` bytes from `i`); writes in `dst[..total]` (checked above): a block of
         // `take / 3 * 4` characters at `o`, then `end` bytes at `o`, and `o + end == total`.
         unsafe {
-            let lut = load_table(if self.alphabet == Alphabet::Standard {
-                STD_CHARS
-            } else {
-                URL_CHARS
-            });
-            let (spread, shifts) = (load_table(&ENC_SPREAD), _mm512_set1_epi64(ENC_SHIFTS));
+            let (lut, spread, shifts) = enc_consts(self.alphabet);
             let (sp, dp) = (src.as_ptr(), dst.as_uninit().as_mut_ptr().cast::<u8>());
             let (mut i, mut o) = (0, 0);
             while n - i > 45 {
@@ -683,20 +701,9 @@ unsafe fn encode_body(
     stream: bool,
     tail: Option<bool>,
 ) -> (usize, usize) {
-    // SAFETY: loads of 64-byte constant tables; AVX-512F by the caller (this body is inlined
-    // into `target_feature` functions only).
-    let (lut, spread) = unsafe {
-        (
-            load_table(if alphabet == Alphabet::Standard {
-                STD_CHARS
-            } else {
-                URL_CHARS
-            }),
-            load_table(&ENC_SPREAD),
-        )
-    };
-    // SAFETY: a register intrinsic; features by the caller.
-    let shifts = unsafe { _mm512_set1_epi64(ENC_SHIFTS) };
+    // SAFETY: AVX-512F by the caller (this body is inlined into `target_feature` functions
+    // only).
+    let (lut, spread, shifts) = unsafe { enc_consts(alphabet) };
     let n = src.len();
     let sp = src.as_ptr();
     let mut i = 0usize;
@@ -1166,20 +1173,9 @@ unsafe fn encode_lines_body(
     lines: usize,
     stores: Stores,
 ) -> usize {
-    // SAFETY: loads of 64-byte constant tables; AVX-512F by the caller (this body is inlined
-    // into `target_feature` functions only).
-    let (lut, spread) = unsafe {
-        (
-            load_table(if alphabet == Alphabet::Standard {
-                STD_CHARS
-            } else {
-                URL_CHARS
-            }),
-            load_table(&ENC_SPREAD),
-        )
-    };
-    // SAFETY: a register intrinsic; features by the caller.
-    let shifts = unsafe { _mm512_set1_epi64(ENC_SHIFTS) };
+    // SAFETY: AVX-512F by the caller (this body is inlined into `target_feature` functions
+    // only).
+    let (lut, spread, shifts) = unsafe { enc_consts(alphabet) };
     let n = src.len();
     let sp = src.as_ptr();
     let bpl = cols / 4 * 3;
