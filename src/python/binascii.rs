@@ -71,8 +71,7 @@ pub(crate) fn b2a_base64<'py>(
     let body = STANDARD.encoded_length(src.len());
     let len = body + newline as usize;
     let mut out = buffer::OutBytes::new(py, len)?;
-    let fault = out.prefault();
-    let mut dst = out.spare();
+    let (mut dst, fault) = out.spare_whole();
     run(py, src.len(), || {
         fault.run();
         let n = STANDARD.par_encode_wrapped_into(src, Wrap::NONE, dst.reborrow());
@@ -124,8 +123,7 @@ fn decode<'py>(py: Python<'py>, src: &[u8], strict: bool) -> PyResult<Bound<'py,
         excess_padding: minor(py) >= 13,
     };
     let mut out = buffer::OutBytes::new(py, STANDARD.estimated_decoded_length(src.len()))?;
-    let fault = out.prefault();
-    let dst = out.spare();
+    let (dst, fault) = out.spare_whole();
     let n = run(py, src.len(), || {
         fault.run();
         STANDARD.par_decode_into(rules, src, dst).map_err(|e| {

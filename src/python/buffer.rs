@@ -214,7 +214,7 @@ fn huge_pages(ptr: *const u8, len: usize) -> Option<(usize, usize)> {
 }
 
 /// The huge pages of a fresh output, to fault in on one thread before the
-/// codec writes them ([`Prefault::run`]); made by [`OutBytes::prefault`].
+/// codec writes them ([`Prefault::run`]); made by [`OutBytes::spare_whole`].
 /// Plain addresses, so that it crosses into the detached closure.
 #[derive(Clone, Copy)]
 pub(crate) struct Prefault(Option<(usize, usize)>);
@@ -319,12 +319,17 @@ impl OutBytes {
         Ok(OutBytes { writer, cap })
     }
 
-    /// What [`Prefault::run`] should fault in before the codec fills this
-    /// output: its huge pages, when it is large and new memory (its first
-    /// huge page not resident). For outputs that the codec will write
-    /// whole, so that nothing is backed in vain: not for QP's worst-case
-    /// bound.
-    pub(crate) fn prefault(&self) -> Prefault {
+    /// [`Self::spare`] for a codec that writes it whole, with what
+    /// [`Prefault::run`] should fault in first. Not for QP's worst-case
+    /// bound, so that nothing is backed in vain.
+    pub(crate) fn spare_whole(&mut self) -> (Out<'_>, Prefault) {
+        let fault = self.prefault();
+        (self.spare(), fault)
+    }
+
+    /// This output's huge pages, when it is large and new memory (its
+    /// first huge page not resident).
+    fn prefault(&self) -> Prefault {
         // SAFETY: the writer's data holds `cap` bytes, ours until `finish`.
         let data = unsafe { ffi::compat::PyBytesWriter_GetData(self.writer) };
         let Some((start, end)) = huge_pages(data.cast(), self.cap) else {

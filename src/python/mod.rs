@@ -111,8 +111,7 @@ fn encode_buffer<'py>(
         (_, false) => (body, body.saturating_sub(eol.len())),
     };
     let mut out = buffer::OutBytes::new(py, cap)?;
-    let fault = out.prefault();
-    let mut dst = out.spare();
+    let (mut dst, fault) = out.spare_whole();
     run(py, src.len(), || {
         fault.run();
         let n = codec.par_encode_wrapped_into(src, wrap, dst.reborrow());
@@ -161,8 +160,7 @@ fn decode_buffer<'py>(
         excess_padding: true,
     };
     let mut out = buffer::OutBytes::new(py, STANDARD.estimated_decoded_length(src.len()))?;
-    let fault = out.prefault();
-    let dst = out.spare();
+    let (dst, fault) = out.spare_whole();
     let n = run(py, src.len(), || {
         fault.run();
         let result = match pair {
