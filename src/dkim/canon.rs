@@ -112,6 +112,20 @@ fn scan(body: &[u8]) -> (bool, bool) {
 /// Copied a run of other bytes at a time.
 fn relaxed_value(mut v: &[u8], out: &mut Vec<u8>) {
     let special = |b: &u8| is_fws(*b);
+    // Most values are one line of words with one space between them: only
+    // their ends change, so they are copied whole (a test over the pairs
+    // of bytes that the compiler vectorizes) rather than a word at a time.
+    let first = v.iter().position(|b| !special(b)).unwrap_or(v.len());
+    let last = v.iter().rposition(|b| !special(b)).map_or(first, |l| l + 1);
+    let words = &v[first..last];
+    let pairs = words.iter().zip(words.iter().skip(1));
+    let folded = pairs.fold(false, |folded, (&a, &b)| {
+        folded | matches!(a, b'\t' | b'\r' | b'\n') | ((a == b' ') & (b == b' '))
+    });
+    if !folded {
+        out.extend_from_slice(words);
+        return;
+    }
     // A blank seen since the last copied byte (and something was copied).
     let mut pending_space = false;
     let mut any = false;
@@ -360,35 +374,53 @@ mod tests {
         }
     }
 
+    /// Relaxed header canonicalization of a value a byte at a time, as
+    /// RFC 6376 §3.4.2 states it.
+    fn relaxed_bytewise(src: &[u8]) -> Vec<u8> {
+        let mut want = Vec::new();
+        let (mut pending, mut any) = (false, false);
+        for &b in src {
+            match b {
+                b'\r' | b'\n' => {}
+                b' ' | b'\t' => pending = any,
+                _ => {
+                    if pending {
+                        want.push(b' ');
+                        pending = false;
+                    }
+                    want.push(b);
+                    any = true;
+                }
+            }
+        }
+        want
+    }
+
     proptest::proptest! {
-        /// The streaming canonicalizer writes what [`body`] writes, for
-        /// every input of the bytes that matter and every cut into pieces.
+        /// Field values of the bytes that matter: [`relaxed_value`] writes
+        /// what the rule a byte at a time writes.
         #[test]
         fn relaxed_value_equals_bytewise_rule(
             src in proptest::collection::vec(proptest::sample::select(&b"ab \t\r\n:"[..]), 0..48),
         ) {
-            // The rule a byte at a time, as RFC 6376 §3.4.2 states it.
-            let mut want = Vec::new();
-            let (mut pending, mut any) = (false, false);
-            for &b in &src {
-                match b {
-                    b'\r' | b'\n' => {}
-                    b' ' | b'\t' => pending = any,
-                    _ => {
-                        if pending {
-                            want.push(b' ');
-                            pending = false;
-                        }
-                        want.push(b);
-                        any = true;
-                    }
-                }
-            }
             let mut got = Vec::new();
             relaxed_value(&src, &mut got);
-            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(got, relaxed_bytewise(&src));
         }
 
+        /// Values on one line, mostly with single spaces: the whole-value
+        /// copy, and the word-at-a-time path where two spaces meet.
+        #[test]
+        fn one_line_values_equal_bytewise_rule(
+            src in proptest::collection::vec(proptest::sample::select(&b"ab :"[..]), 0..48),
+        ) {
+            let mut got = Vec::new();
+            relaxed_value(&src, &mut got);
+            proptest::prop_assert_eq!(got, relaxed_bytewise(&src));
+        }
+
+        /// The streaming canonicalizer writes what [`body`] writes, for
+        /// every input of the bytes that matter and every cut into pieces.
         #[test]
         fn stream_equals_body(
             src in proptest::collection::vec(proptest::sample::select(&b"ab \t\r\n"[..]), 0..64),
