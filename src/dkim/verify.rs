@@ -376,30 +376,15 @@ pub(crate) fn body_hash(
     let mut ctx = digest::Context::new(alg);
     let mut left = length.unwrap_or(u64::MAX);
     let mut total = 0u64;
-    // Canonicalization hands over a line (or, relaxed, a word) at a time:
-    // gather the pieces so the hash is fed whole blocks, not one call per
-    // piece. Reserved, not zeroed: a list message is a quarter of it.
-    const BLOCK: usize = 8192;
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK);
+    // Canonicalization hands over blocks of lines, or the body whole.
     canon::body(canon, body, |piece| {
         total += piece.len() as u64;
         let take = (piece.len() as u64).min(left) as usize;
-        if take == 0 {
-            return;
-        }
-        left -= take as u64;
-        let piece = &piece[..take];
-        if buf.len() + piece.len() > BLOCK {
-            ctx.update(&buf);
-            buf.clear();
-        }
-        if piece.len() >= BLOCK {
-            ctx.update(piece);
-        } else {
-            buf.extend_from_slice(piece);
+        if take > 0 {
+            left -= take as u64;
+            ctx.update(&piece[..take]);
         }
     });
-    ctx.update(&buf);
     if let Some(l) = length {
         if l > total {
             return Err(format!(
