@@ -12,22 +12,24 @@
 //! 1. run each contender once and compare its output with the reference; a
 //!    contender that disagrees (or panics) is reported as such and never
 //!    timed;
-//! 2. then in rounds ([`SLICES`] of them), each contender in turn: warm up
-//!    for a short while, which also measures one call, and time batches of
-//!    calls (each batch long enough for the clock to resolve it) for its
-//!    slice of the time budget, keeping at least a few batches in all;
-//! 3. report each contender's median batch throughput over all its slices
-//!    and the p10–p90 spread, in GB/s (10^9 bytes per second) of *input*
-//!    bytes.
+//! 2. then time those that passed together: each one's warm-up in turn
+//!    (a short while, which also sizes its batches: enough calls for the
+//!    clock to resolve them), then rounds of one batch of each contender,
+//!    in turn, until each has had its time budget and a few batches;
+//! 3. report each contender's median batch throughput and the p10–p90
+//!    spread, in GB/s (10^9 bytes per second) of *input* bytes.
 //!
-//! The rounds are for shared machines. The speed of the machines we measure
-//! on moves by a quarter or more between spells of a few seconds (another
-//! tenant's load; two CPU loops checked against one read 0.78x-1.53x within
-//! minutes on a Zen 4 guest on 2026-12-06). When each contender had its
-//! 0.3 s in one piece, a contender whose piece fell in a slow spell lost to
-//! the others by that much: one run's ratios against simdutf, cell by cell,
-//! swung from 0.67x to 1.86x. In rounds every contender samples every spell
-//! of the workload's few seconds, and the median takes the typical one.
+//! The turns are for shared machines. The speed of the machines we measure
+//! on moves by a quarter or more between spells of a fraction of a second
+//! to a few seconds (another tenant's load; two CPU loops checked against
+//! one read 0.78x-1.53x within minutes on a Zen 4 guest on 2026-12-06).
+//! When each contender had its 0.3 s in one piece, a contender whose piece
+//! fell in a slow spell lost to the others by that much: one run's ratios
+//! against simdutf, cell by cell, swung from 0.67x to 1.86x. Six rounds of
+//! 50 ms per contender (dfd8c2b) still left spells shorter than a round to
+//! one contender (decode 256 B 0.86x in one run, 1.23-1.26x in two others).
+//! Batch by batch (5 ms each), a round of eight contenders takes 40 ms, so
+//! a spell falls on all of them alike, and the median takes the typical one.
 //!
 //! Where the output sits relative to the input can change the speed of a
 //! contender: a load whose address matches a pending store's in the low 12
@@ -301,28 +303,6 @@ impl Settings {
     }
 }
 
-/// The rounds a workload's timing is cut into (module docs): each contender
-/// is timed for a sixth of its budget per round.
-pub const SLICES: usize = 6;
-
-impl Settings {
-    /// The settings of round `round`: a slice of the budget and of the
-    /// batches asked for, and after the first round a tenth of the
-    /// warm-up, which then only sizes the batches again.
-    fn slice(&self, round: usize) -> Settings {
-        Settings {
-            warmup: if round == 0 {
-                self.warmup
-            } else {
-                self.warmup / 10
-            },
-            budget: self.budget / SLICES as u32,
-            min_batches: self.min_batches.div_ceil(SLICES),
-            ..*self
-        }
-    }
-}
-
 /// Outcome of one contender on one workload.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
@@ -453,8 +433,8 @@ fn copy_out(result: &[u8], out: &mut [u8]) -> usize {
     result.len()
 }
 
-/// Checks every contender on `workload`, then times those that passed, in
-/// rounds (module docs).
+/// Checks every contender on `workload`, then times those that passed,
+/// batch by batch in turn (module docs).
 pub fn run_workload(
     workload: &Workload,
     contenders: &[Contender],
@@ -462,24 +442,25 @@ pub fn run_workload(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Vec<Row> {
     let checked: Vec<Option<Status>> = contenders.iter().map(|c| check(workload, c)).collect();
+    let passed: Vec<usize> = (0..contenders.len())
+        .filter(|&i| checked[i].is_none())
+        .collect();
+    let timed: Vec<&Contender> = passed.iter().map(|&i| &contenders[i]).collect();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
-    for round in 0..SLICES {
-        for (index, c) in contenders.iter().enumerate() {
-            if checked[index].is_some() {
-                continue;
-            }
-            if round == 0 {
-                progress(Progress {
-                    workload,
-                    contender: &c.name,
-                    index,
-                    count: contenders.len(),
-                });
-            }
-            let first = samples[index].len();
-            let more = time(workload, c, &settings.slice(round), first);
-            samples[index].extend(more);
-        }
+    let mut announce = |k: usize| {
+        let index = passed[k];
+        progress(Progress {
+            workload,
+            contender: &contenders[index].name,
+            index,
+            count: contenders.len(),
+        });
+    };
+    for (k, s) in time(workload, &timed, settings, &mut announce)
+        .into_iter()
+        .enumerate()
+    {
+        samples[passed[k]] = s;
     }
     contenders
         .iter()
@@ -496,18 +477,14 @@ pub fn run_workload(
         .collect()
 }
 
-/// Checks `c` once against the reference, then times it in rounds of its
-/// own ([`run_workload`] for one contender).
+/// Checks `c` once against the reference, then times it ([`run_workload`]
+/// for one contender).
 pub fn measure(workload: &Workload, c: &Contender, settings: &Settings) -> Status {
     if let Some(failed) = check(workload, c) {
         return failed;
     }
-    let mut samples = Vec::new();
-    for round in 0..SLICES {
-        let more = time(workload, c, &settings.slice(round), samples.len());
-        samples.extend(more);
-    }
-    summarize(&samples)
+    let samples = time(workload, &[c], settings, &mut |_| {});
+    summarize(&samples[0])
 }
 
 /// Runs `c` once and checks its output against the reference: `None` when
@@ -581,59 +558,88 @@ fn placed<'b>(buf: &'b mut [u8], input: &[u8], k: usize, room: usize) -> &'b mut
     &mut buf[start..start + room]
 }
 
-/// Warm-up, then timed batches; returns GB/s per batch. `first` is the
-/// number of batches of `c` timed before (earlier rounds): placements go
-/// on from there.
-fn time(workload: &Workload, c: &Contender, settings: &Settings, first: usize) -> Vec<f64> {
+/// Times `contenders` together: each one's warm-up in turn (`announce(k)`
+/// before contender `k`'s), which also sizes its batches, then rounds of one
+/// batch of each, in turn, until every contender has had `settings.budget`
+/// and `settings.min_batches` batches (module docs). Returns each
+/// contender's GB/s per batch; all get the same number of batches, and
+/// batch `k` of each runs at placement `k`.
+fn time(
+    workload: &Workload,
+    contenders: &[&Contender],
+    settings: &Settings,
+    announce: &mut dyn FnMut(usize),
+) -> Vec<Vec<f64>> {
+    let count = contenders.len();
+    if count == 0 {
+        return Vec::new();
+    }
     let jobs = settings.jobs.max(1);
     let room = workload.output_room();
     let input = &workload.input[..];
 
-    // Warm-up on this thread, which also sizes the batches.
+    // Warm-up on this thread, which also sizes each contender's batches.
     let mut out = vec![0u8; buffer_len(room)];
-    let start = Instant::now();
-    let mut calls = 0u64;
-    while calls == 0 || start.elapsed() < settings.warmup {
-        let dst = placed(&mut out, input, calls as usize, room);
-        std::hint::black_box(workload.run_once(c, dst));
-        calls += 1;
-    }
-    let per_call = start.elapsed().as_secs_f64() / calls as f64;
-    let iters = ((settings.batch.as_secs_f64() / per_call.max(1e-9)) as u64).max(1);
-    let bytes = (workload.input.len() as u64 * iters * jobs as u64) as f64;
+    let iters: Vec<u64> = contenders
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            announce(k);
+            let start = Instant::now();
+            let mut calls = 0u64;
+            while calls == 0 || start.elapsed() < settings.warmup {
+                let dst = placed(&mut out, input, calls as usize, room);
+                std::hint::black_box(workload.run_once(c, dst));
+                calls += 1;
+            }
+            let per_call = start.elapsed().as_secs_f64() / calls as f64;
+            ((settings.batch.as_secs_f64() / per_call.max(1e-9)) as u64).max(1)
+        })
+        .collect();
+    // The budget is per contender; all of them share the rounds.
+    let budget = settings.budget * count as u32;
 
-    // Every thread runs the same batches; thread 0 decides when to stop,
-    // after its batch, and all read the decision between two barriers, so
-    // all agree on the count.
+    // Every thread runs the same batches; thread 0 decides, after each
+    // round, whether another one follows, and all read the decision
+    // between two barriers, so all agree on the count.
     let barrier = Barrier::new(jobs);
     let stop = AtomicBool::new(false);
-    let worker = |leader: bool, out: &mut [u8]| -> Vec<f64> {
-        let mut times = Vec::new();
+    let worker = |leader: bool, out: &mut [u8]| -> Vec<Vec<f64>> {
+        let mut times = vec![Vec::new(); count];
         let begin = Instant::now();
-        loop {
-            barrier.wait();
-            let done = stop.load(Ordering::Relaxed);
-            // Everyone has read `stop` before the leader can set it during
-            // this batch; this wait also starts the batch on all threads at once.
-            barrier.wait();
-            if done {
-                return times;
+        for step in 0usize.. {
+            let (k, batch) = (step % count, step / count);
+            if k == 0 {
+                barrier.wait();
+                let done = stop.load(Ordering::Relaxed);
+                // Everyone has read `stop` before the leader can set it in
+                // this round.
+                barrier.wait();
+                if done {
+                    break;
+                }
             }
-            let dst = placed(out, input, first + times.len(), room);
+            // All threads start the batch at once.
+            barrier.wait();
+            let (c, n) = (contenders[k], iters[k]);
+            let dst = placed(out, input, batch, room);
             let t = Instant::now();
-            for _ in 0..iters {
+            for _ in 0..n {
                 std::hint::black_box(workload.run_once(c, &mut *dst));
             }
-            times.push(t.elapsed().as_secs_f64());
+            times[k].push(t.elapsed().as_secs_f64());
+            let rounds = batch + 1;
             if leader
-                && times.len() >= settings.min_batches.max(1)
-                && (begin.elapsed() >= settings.budget || times.len() >= 10_000)
+                && k == count - 1
+                && rounds >= settings.min_batches.max(1)
+                && (begin.elapsed() >= budget || rounds >= 10_000)
             {
                 stop.store(true, Ordering::Relaxed);
             }
         }
+        times
     };
-    let per_thread: Vec<Vec<f64>> = if jobs == 1 {
+    let per_thread: Vec<Vec<Vec<f64>>> = if jobs == 1 {
         vec![worker(true, &mut out)]
     } else {
         std::thread::scope(|s| {
@@ -649,11 +655,15 @@ fn time(workload: &Workload, c: &Contender, settings: &Settings, first: usize) -
                 .collect()
         })
     };
-    let batches = per_thread[0].len();
-    (0..batches)
+    (0..count)
         .map(|k| {
-            let slowest = per_thread.iter().map(|t| t[k]).fold(0.0, f64::max);
-            bytes / slowest.max(1e-12) / 1e9
+            let bytes = (workload.input.len() as u64 * iters[k] * jobs as u64) as f64;
+            (0..per_thread[0][k].len())
+                .map(|b| {
+                    let slowest = per_thread.iter().map(|t| t[k][b]).fold(0.0, f64::max);
+                    bytes / slowest.max(1e-12) / 1e9
+                })
+                .collect()
         })
         .collect()
 }
@@ -712,8 +722,9 @@ mod tests {
         }
     }
 
-    /// The contenders of a workload are timed in rounds: each one's calls
-    /// come in [`SLICES`] runs with the other's between them, not in one.
+    /// The contenders of a workload take turns batch by batch: after the
+    /// checks and the warm-ups, each batch of one is followed by one of the
+    /// other, and both get the same number.
     #[test]
     fn contenders_take_turns() {
         let raw = input::random_bytes(1000, 4);
@@ -732,9 +743,10 @@ mod tests {
             "{rows:?}"
         );
         let calls = calls.lock().unwrap();
-        // Past the two checks: runs of one contender's calls.
+        // Past the two checks: runs of one contender's calls, the warm-ups
+        // and then `min_batches` rounds of one batch each (the budget is 0).
         let runs = 1 + calls[2..].windows(2).filter(|w| w[0] != w[1]).count();
-        assert_eq!(runs, 2 * SLICES, "{calls:?}");
+        assert_eq!(runs, 2 + 2 * tiny().min_batches, "{calls:?}");
     }
 
     #[test]
