@@ -266,11 +266,12 @@ impl Workload {
 /// How long to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
-    /// Untimed calls before measuring, at least one.
+    /// Untimed calls of each contender before measuring, at least one.
     pub warmup: Duration,
-    /// Timed batches continue until this much time is used...
+    /// Rounds of timed batches continue until this much time per
+    /// contender is used...
     pub budget: Duration,
-    /// ...and at least this many batches are in.
+    /// ...and each contender has at least this many batches.
     pub min_batches: usize,
     /// Calls per batch are chosen so a batch takes about this long.
     pub batch: Duration,
