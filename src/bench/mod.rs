@@ -723,6 +723,23 @@ mod tests {
         }
     }
 
+    /// The ceilings copy as many bytes as the codec moves, which for a
+    /// tiny encode is more than twice its input: they pass their check
+    /// (never panic) at every size from 0 bytes.
+    #[test]
+    fn ceilings_pass_their_check_at_tiny_sizes() {
+        for op in Op::ALL.into_iter().filter(|op| op.base64().is_some()) {
+            for size in 0..=5 {
+                let raw = input::random_bytes(size, 5);
+                let w = input::workload(op, &raw, size.to_string());
+                for c in [peers::memcpy(), peers::memcpy_traffic(op.base64().unwrap())] {
+                    let s = measure(&w, &c, &tiny());
+                    assert_eq!(s.name(), "ok", "{} {size} {}: {s:?}", op.name(), c.name);
+                }
+            }
+        }
+    }
+
     /// The contenders of a workload take turns batch by batch: after the
     /// checks and the warm-ups, each batch of one is followed by one of the
     /// other, and both get the same number.
