@@ -226,6 +226,37 @@ fn wrapped_encode_matches_reference_for_many_widths() {
     }
 }
 
+/// A buffer one byte short is refused before anything is written, with the
+/// same message on every path: the AVX-512 kernels for whole MIME-width
+/// encodes of small and medium inputs check their own room.
+#[test]
+fn wrapped_encode_into_a_short_buffer_panics_before_writing() {
+    let data = Rng(12).bytes(2000);
+    for c in codecs() {
+        for wrap in [
+            Wrap::MIME,
+            Wrap::new(76, LineEnding::Lf),
+            Wrap::new(64, LineEnding::Lf),
+        ] {
+            for len in [1, 57, 256, 455, 456, 1000, 2000] {
+                let need = c.encoded_length_wrapped(len, wrap);
+                let mut out = vec![0xEE; need - 1];
+                let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    c.encode_wrapped(&data[..len], wrap, &mut out)
+                }))
+                .expect_err("a short buffer must be refused");
+                let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+                let want = format!("output buffer too short: need {need} bytes");
+                assert_eq!(msg, want, "{c:?} {wrap:?} len {len}");
+                assert!(
+                    out.iter().all(|&b| b == 0xEE),
+                    "{c:?} {wrap:?} len {len}: wrote before refusing"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn wrapped_encode_every_last_line() {
     // Every length of the last, partial line (a backend may encode it apart

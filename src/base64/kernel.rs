@@ -11,7 +11,7 @@
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::dispatch::Backend;
-use super::{portable, scalar, Alphabet, LineEnding};
+use super::{portable, scalar, Alphabet, LineEnding, Wrap};
 use crate::uninit::Out;
 
 /// Which bytes a decode kernel may drop instead of stopping at them.
@@ -228,15 +228,55 @@ impl Engine {
         src: &[u8],
         cols: usize,
         line_ending: LineEnding,
-        dst: Out<'_>,
+        mut dst: Out<'_>,
     ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if self.backend == Backend::Avx512Vbmi {
+            if let Some(w) =
+                self.encode_wrapped_small(a, pad, src, Wrap::new(cols, line_ending), dst.reborrow())
+            {
+                return w;
+            }
             let how = (a, pad, self.stores, line_ending);
             // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
             return unsafe { super::x86_64::avx512vbmi::encode_wrapped(how, src, cols, dst) };
         }
         self.encode_wrapped_dispatched((a, pad, line_ending), src, cols, dst)
+    }
+
+    /// The whole wrapped encode of a small or medium input at the MIME
+    /// width, where this engine has a kernel for it (AVX-512: fewer than
+    /// [`SMALL_76`](super::x86_64::avx512vbmi::SMALL_76) bytes, or fewer
+    /// than [`MEDIUM_76`](super::x86_64::avx512vbmi::MEDIUM_76) when the
+    /// stores are left to the kernels); `None` otherwise. The kernel checks
+    /// `dst`'s room before it writes and panics as
+    /// [`super::Base64::encode_wrapped`] does. These kernels skip the
+    /// general wrapped encode's fixed cost, most of a call at these sizes.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub(crate) fn encode_wrapped_small(
+        self,
+        a: Alphabet,
+        pad: bool,
+        src: &[u8],
+        wrap: Wrap,
+        dst: Out<'_>,
+    ) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if self.backend == Backend::Avx512Vbmi && wrap.cols == 76 {
+            use super::x86_64::avx512vbmi as k;
+            let how = (a, pad, wrap.line_ending);
+            if src.len() < k::SMALL_76 {
+                // SAFETY: an Engine holding Avx512Vbmi exists only where detection found it.
+                return Some(unsafe { k::encode_wrapped_small_76(how, src, dst) });
+            }
+            if src.len() < k::MEDIUM_76 && self.stores == Stores::Auto {
+                // SAFETY: as above.
+                return Some(unsafe { k::encode_wrapped_medium_76(how, src, dst) });
+            }
+        }
+        let _ = (a, pad, src, wrap, dst);
+        None
     }
 
     /// [`Self::encode_wrapped_lines`] through the engine's dispatch, out of

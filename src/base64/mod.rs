@@ -161,6 +161,29 @@ pub(crate) const fn encoded_len(n: usize, pad: bool) -> usize {
     }
 }
 
+/// Characters and line endings that encode `n` bytes wrapped by `wrap`: the
+/// one copy of the rule, for [`Base64::encoded_length_wrapped`] and the
+/// kernels that check their own room.
+pub(crate) const fn encoded_len_wrapped(n: usize, pad: bool, wrap: Wrap) -> usize {
+    let chars = encoded_len(n, pad);
+    if wrap.cols == 0 {
+        return chars;
+    }
+    let eol = match wrap.line_ending {
+        LineEnding::Crlf => 2,
+        LineEnding::Lf => 1,
+    };
+    let lines = match wrap.cols {
+        // The usual width without a division: 76 characters are 57
+        // input bytes, padded or not (ceil(ceil(4n/3)/76) = ceil(n/57)).
+        // (Written over `chars`, LLVM merged this arm into the other's
+        // division.)
+        76 => n.div_ceil(57),
+        cols => chars.div_ceil(cols),
+    };
+    chars + lines * eol
+}
+
 impl Base64 {
     /// A codec on the process default backend.
     pub const fn new(alphabet: Alphabet, padding: bool) -> Base64 {
@@ -242,23 +265,7 @@ impl Base64 {
 
     /// Exact length of the encoding of `n` bytes wrapped by `wrap`.
     pub const fn encoded_length_wrapped(&self, n: usize, wrap: Wrap) -> usize {
-        let chars = self.encoded_length(n);
-        if wrap.cols == 0 {
-            return chars;
-        }
-        let eol = match wrap.line_ending {
-            LineEnding::Crlf => 2,
-            LineEnding::Lf => 1,
-        };
-        let lines = match wrap.cols {
-            // The usual width without a division: 76 characters are 57
-            // input bytes, padded or not (ceil(ceil(4n/3)/76) = ceil(n/57)).
-            // (Written over `chars`, LLVM merged this arm into the other's
-            // division.)
-            76 => n.div_ceil(57),
-            cols => chars.div_ceil(cols),
-        };
-        chars + lines * eol
+        encoded_len_wrapped(n, self.padding, wrap)
     }
 
     /// An upper bound of the decoded length of `n` input bytes, in any mode.
@@ -340,9 +347,20 @@ impl Base64 {
     /// # Panics
     /// When `dst` is too short.
     pub fn encode_wrapped(&self, src: &[u8], wrap: Wrap, dst: &mut [u8]) -> usize {
+        let engine = self.engine.or_else(Engine::cached_default);
+        // A short input at the MIME width, where the engine has a kernel for
+        // the whole of it: that kernel checks the room itself, before it
+        // writes (same rule and message), and this path stays a tail call.
+        if let Some(e) = engine {
+            if let Some(w) =
+                e.encode_wrapped_small(self.alphabet, self.padding, src, wrap, Out::from_init(dst))
+            {
+                return w;
+            }
+        }
         let n = self.encoded_length_wrapped(src.len(), wrap);
         assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
-        let Some(engine) = self.engine.or_else(Engine::cached_default) else {
+        let Some(engine) = engine else {
             return self.encode_wrapped_into(src, wrap, Out::from_init(dst));
         };
         encode::encode_wrapped(
