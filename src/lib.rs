@@ -30,7 +30,7 @@
 //! - `python`: the PyO3 extension module `mimeflow._native` (maturin turns it on).
 //! - `bench-peers`: other codecs measured by the benches and `mimeflow bench`.
 //! - `dkim` (on with `cli` and `python`): DKIM verification and signing
-//!   ([`dkim`]), with ring's cryptography.
+//!   ([`dkim`]), with aws-lc-rs's cryptography.
 //!
 //! ## Environment
 //! `MIMEFLOW_SIMD=scalar|base64-simd|avx2|avx512vbmi` sets the process-wide

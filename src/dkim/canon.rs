@@ -161,6 +161,15 @@ struct Gather<E> {
 const BLOCK: usize = 8192;
 
 impl<E: FnMut(&[u8])> Gather<E> {
+    /// Blocks for the canonical form of `body`: room for all of it when it
+    /// is short (each line end CRLF, some lines longer by a space).
+    fn for_body(body: &[u8], emit: E) -> Gather<E> {
+        Gather {
+            block: Vec::with_capacity(BLOCK.min(body.len() + body.len() / 2 + 2)),
+            emit,
+        }
+    }
+
     #[inline]
     fn put(&mut self, piece: &[u8]) {
         if self.block.len() + piece.len() > BLOCK {
@@ -193,41 +202,108 @@ impl<E: FnMut(&[u8])> Gather<E> {
     }
 }
 
+/// The end of the last line of `body` with content (its line end
+/// included), or the end of `body` when its last line has no line end: the
+/// empty lines after it are not hashed (§3.4.3, §3.4.4). A line is what
+/// ends with LF, and a CR before that LF is part of its line end.
+fn content_end(body: &[u8]) -> usize {
+    let mut end = body.len();
+    while let Some(rest) = body[..end].strip_suffix(b"\n") {
+        let start = memchr::memrchr(b'\n', rest).map_or(0, |lf| lf + 1);
+        if !matches!(&rest[start..], b"" | b"\r") {
+            break;
+        }
+        end = start;
+    }
+    end
+}
+
+/// Calls `f` with the offset of each LF of `data`, in order. Mail lines
+/// are short, a few dozen bytes: a search call a line (`memchr_iter`) cost
+/// as much as the line's copy, so on x86-64 one compare finds the LFs of 16
+/// bytes (SSE2, which every x86-64 CPU has). A list message's 2.2 KB body
+/// of 48 lines went from 300 to 150 ns, measured apart from the hash.
+#[allow(unsafe_code)]
+fn each_lf(data: &[u8], mut f: impl FnMut(usize)) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        let mut at = 0;
+        while at + 16 <= data.len() {
+            // SAFETY: the 16 bytes from `at` are inside `data` (the loop
+            // condition) and an unaligned load needs no alignment; SSE2 is
+            // enabled in every x86-64 build.
+            let mut lfs = unsafe {
+                let v = _mm_loadu_si128(data.as_ptr().add(at).cast::<__m128i>());
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8))) as u32
+            };
+            while lfs != 0 {
+                f(at + lfs.trailing_zeros() as usize);
+                lfs &= lfs - 1;
+            }
+            at += 16;
+        }
+        for (i, &b) in data.iter().enumerate().skip(at) {
+            if b == b'\n' {
+                f(i);
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    memchr::memchr_iter(b'\n', data).for_each(f);
+}
+
 /// Streams the canonical form of `body` into `emit`, in order.
 pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
     // Whether lines need the relaxed rewriting; when they do not, relaxed
     // differs from simple only in what an empty body becomes (below).
     let (keeps, crlf) = scan(body);
     let rewrite = canon == Canon::Relaxed && !keeps;
-    if !rewrite && crlf {
-        // Every line is canonical already and ends with CRLF but perhaps
-        // the last: the canonical body is the body up to the end of its
-        // last line with content, in one piece, and a CRLF after a last
-        // line that has none.
-        let mut end = body.len();
-        while body[..end].ends_with(b"\r\n") {
-            end -= 2;
-        }
+    if !rewrite {
+        // Every line is kept as it is (simple, or relaxed with nothing to
+        // rewrite): the canonical body is the body up to the end of its
+        // last line with content, each bare LF written CRLF, and a CRLF
+        // after a last line that has none. Stored with CRLF, that is one
+        // piece of the body.
+        let end = content_end(body);
         if end == 0 {
-            // Empty, or empty lines only: see the end of this function.
+            // §3.4.3: an empty (or all-blank-lines) body is one CRLF under
+            // simple; §3.4.4 (errata 3133 applied): nothing under relaxed.
             if canon == Canon::Simple {
                 emit(b"\r\n");
             }
-        } else if end == body.len() {
-            emit(body);
-            emit(b"\r\n");
-        } else {
-            emit(&body[..end + 2]);
+            return;
         }
+        let kept = &body[..end];
+        let open = kept.last() != Some(&b'\n');
+        if crlf {
+            emit(kept);
+            if open {
+                emit(b"\r\n");
+            }
+            return;
+        }
+        let mut out = Gather::for_body(kept, emit);
+        let mut start = 0;
+        each_lf(kept, |lf| {
+            if lf == 0 || kept[lf - 1] != b'\r' {
+                out.put(&kept[start..lf]);
+                out.put(b"\r\n");
+                start = lf + 1;
+            }
+        });
+        out.put(&kept[start..]);
+        if open {
+            out.put(b"\r\n");
+        }
+        out.flush();
         return;
     }
-    // Line by line (LF line ends, or lines to rewrite).
-    let mut out = Gather {
-        block: Vec::with_capacity(BLOCK.min(body.len() + body.len() / 2 + 2)),
-        emit,
-    };
+    // Relaxed, with lines to rewrite: line by line.
+    let mut out = Gather::for_body(body, emit);
     let mut blank_lines = 0usize;
-    let mut wrote = false;
     let mut ends = memchr::memchr_iter(b'\n', body);
     let mut start = 0;
     while start < body.len() {
@@ -240,23 +316,13 @@ pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
             // A last line without a line end, a CR at its end included.
             None => &body[std::mem::replace(&mut start, body.len())..],
         };
-        let line = if rewrite {
-            let end = line.iter().rposition(|&b| !is_wsp(b)).map_or(0, |e| e + 1);
-            &line[..end]
-        } else {
-            line
-        };
+        let line = &line[..line.iter().rposition(|&b| !is_wsp(b)).map_or(0, |e| e + 1)];
         if line.is_empty() {
             blank_lines += 1;
             continue;
         }
         for _ in 0..std::mem::take(&mut blank_lines) {
             out.put(b"\r\n");
-        }
-        wrote = true;
-        if !rewrite {
-            out.put_line(line);
-            continue;
         }
         // Runs of blanks become one space; the line has no trailing
         // blanks left.
@@ -277,12 +343,6 @@ pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
         out.put_line(&line[start..]);
     }
     out.flush();
-    let mut emit = out.emit;
-    // §3.4.3: an empty (or all-blank-lines) body is one CRLF under simple;
-    // §3.4.4 (errata 3133 applied): nothing under relaxed.
-    if !wrote && canon == Canon::Simple {
-        emit(b"\r\n");
-    }
 }
 
 /// [`body`] for a body that arrives in pieces (a message being written:
@@ -416,6 +476,30 @@ mod tests {
                 body_of(Canon::Simple, fix(b).as_bytes()),
                 b" C \r\nD \t E\r\n"
             );
+        }
+    }
+
+    /// [`each_lf`] finds what a byte-by-byte search finds, at every length
+    /// and offset around its 16-byte steps, among bytes next to LF's value.
+    #[test]
+    fn each_lf_finds_every_line_feed() {
+        let data: Vec<u8> = (0..80usize)
+            .map(|i| match i % 7 {
+                0 => b'\n',
+                1 => 0x8a,
+                2 => b'\r',
+                3 if i % 3 == 0 => b'\n',
+                _ => 0x0b,
+            })
+            .collect();
+        for start in 0..17 {
+            for end in start..=data.len() {
+                let d = &data[start..end];
+                let mut got = Vec::new();
+                each_lf(d, |i| got.push(i));
+                let want: Vec<usize> = (0..d.len()).filter(|&i| d[i] == b'\n').collect();
+                assert_eq!(got, want, "{start}..{end}");
+            }
         }
     }
 
