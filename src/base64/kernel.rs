@@ -233,7 +233,7 @@ impl Engine {
         #[cfg(target_arch = "x86_64")]
         if self.backend == Backend::Avx512Vbmi {
             if let Some(w) =
-                self.encode_wrapped_small(a, pad, src, Wrap::new(cols, line_ending), dst.reborrow())
+                self.encode_wrapped_whole(a, pad, src, Wrap::new(cols, line_ending), dst.reborrow())
             {
                 return w;
             }
@@ -254,7 +254,7 @@ impl Engine {
     /// general wrapped encode's fixed cost, most of a call at these sizes.
     #[inline(always)]
     #[allow(unsafe_code)]
-    pub(crate) fn encode_wrapped_small(
+    pub(crate) fn encode_wrapped_whole(
         self,
         a: Alphabet,
         pad: bool,

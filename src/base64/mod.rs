@@ -161,6 +161,23 @@ pub(crate) const fn encoded_len(n: usize, pad: bool) -> usize {
     }
 }
 
+/// Panics, with the encoders' documented message, unless `room` bytes hold
+/// the `need` bytes of an output: the one wording, for [`Base64`]'s encodes
+/// and the kernels that check their own room.
+#[inline(always)]
+#[track_caller]
+pub(crate) fn check_room(room: usize, need: usize) {
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn too_short(need: usize) -> ! {
+        panic!("output buffer too short: need {need} bytes")
+    }
+    if room < need {
+        too_short(need)
+    }
+}
+
 /// Characters and line endings that encode `n` bytes wrapped by `wrap`: the
 /// one copy of the rule, for [`Base64::encoded_length_wrapped`] and the
 /// kernels that check their own room.
@@ -288,7 +305,7 @@ impl Base64 {
     /// When `dst` is too short.
     pub fn encode(&self, src: &[u8], dst: &mut [u8]) -> usize {
         let n = self.encoded_length(src.len());
-        assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
+        check_room(dst.len(), n);
         let Some(engine) = self.engine.or_else(Engine::cached_default) else {
             return self.encode_resolving(src, dst);
         };
@@ -353,13 +370,13 @@ impl Base64 {
         // writes (same rule and message), and this path stays a tail call.
         if let Some(e) = engine {
             if let Some(w) =
-                e.encode_wrapped_small(self.alphabet, self.padding, src, wrap, Out::from_init(dst))
+                e.encode_wrapped_whole(self.alphabet, self.padding, src, wrap, Out::from_init(dst))
             {
                 return w;
             }
         }
         let n = self.encoded_length_wrapped(src.len(), wrap);
-        assert!(dst.len() >= n, "output buffer too short: need {n} bytes");
+        check_room(dst.len(), n);
         let Some(engine) = engine else {
             return self.encode_wrapped_into(src, wrap, Out::from_init(dst));
         };
@@ -462,10 +479,7 @@ impl Base64 {
         let a = state.feed_buf(&src[i..], buf)?;
         let b = state.finish_buf(&mut last)?;
         let need = w + a.len() + b.len();
-        assert!(
-            need <= dst.len(),
-            "output buffer too short: need {need} bytes"
-        );
+        check_room(dst.len(), need);
         dst[w..w + a.len()].copy_from_slice(a);
         dst[need - b.len()..need].copy_from_slice(b);
         Ok(need)

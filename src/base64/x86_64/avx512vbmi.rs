@@ -1212,7 +1212,7 @@ fn whole_76_plan(
     room: usize,
 ) -> (usize, bool, usize, usize) {
     let total = encoded_len_wrapped(n, pad, Wrap::new(76, line_ending));
-    assert!(room >= total, "output buffer too short: need {total} bytes");
+    crate::base64::check_room(room, total);
     let crlf = line_ending == LineEnding::Crlf;
     (total, crlf, n / 57, 77 + crlf as usize)
 }
