@@ -161,9 +161,10 @@ pub(crate) const fn encoded_len(n: usize, pad: bool) -> usize {
     }
 }
 
-/// Panics, with the encoders' documented message, unless `room` bytes hold
-/// the `need` bytes of an output: the one wording, for [`Base64`]'s encodes
-/// and the kernels that check their own room.
+/// Panics, with the documented message, unless `room` bytes hold the
+/// `need` bytes of an output: the one wording, for [`Base64`]'s encodes,
+/// its short decode into a caller's buffer, and the kernels that check
+/// their own room.
 #[inline(always)]
 #[track_caller]
 pub(crate) fn check_room(room: usize, need: usize) {
