@@ -433,20 +433,29 @@ pub fn convert(
 fn drive(src: &source::Source, run: &mut run::Run, hooks: &Hooks<'_>) -> Result<(), BatchError> {
     let jobs = rayon::current_num_threads().max(1);
     let mut feed = src.feed(run.cursor())?;
-    loop {
+    let ahead = feed.reads_ahead();
+    let mut next = feed.next_window(jobs)?;
+    while let Some(window) = next.take() {
         if hooks.cancel.load(Ordering::Relaxed) {
             return Err(BatchError::Interrupted {
                 resumable: true,
                 committed: run.committed(),
             });
         }
-        let Some(window) = feed.next_window(jobs)? else {
-            break;
-        };
         for line in &window.reports {
             (hooks.report)(line);
         }
-        run.commit(window, src, hooks)?;
+        // The next window is read by a worker once this one's messages are
+        // all taken, while the commit records the last of them: the one
+        // thread that commits would otherwise wait for the read (at `-j1`,
+        // 13-18 ms a window of 32 MiB), and the workers for the commit.
+        let mut read = None;
+        let meanwhile = || {
+            if ahead {
+                read = Some(feed.next_window(jobs));
+            }
+        };
+        run.commit(window, src, hooks, meanwhile)?;
         test_pause(
             "MIMEFLOW_TEST_PAUSE_AFTER_WINDOW",
             run.committed_windows(),
@@ -457,6 +466,10 @@ fn drive(src: &source::Source, run: &mut run::Run, hooks: &Hooks<'_>) -> Result<
             total_bytes: src.total_bytes(),
             messages: run.committed(),
         });
+        next = match read {
+            Some(read) => read?,
+            None => feed.next_window(jobs)?,
+        };
     }
     Ok(())
 }

@@ -585,11 +585,14 @@ impl Run {
     /// writes, the thread index) used to wait for the whole window to be
     /// prepared, leaving the workers idle meanwhile: with SQLite, whose
     /// commit is most of a run, that was about a tenth of a `-j2` run.
+    /// `meanwhile` runs on the pool after every message is taken (the
+    /// caller reads the next window there).
     pub fn commit(
         &mut self,
         window: Window<'_>,
         src: &Source,
         hooks: &Hooks<'_>,
+        meanwhile: impl FnOnce() + Send,
     ) -> Result<(), BatchError> {
         self.check_chain(&window)?;
         let base = self.state.messages;
@@ -651,6 +654,9 @@ impl Run {
                 });
             }
             drop(tx);
+            // Queued after the workers' jobs, so a worker takes it once
+            // the window's batches are all taken.
+            scope.spawn(move |_| meanwhile());
             let recorded = self.record_in_order(&rx, items, hooks);
             if recorded.is_err() {
                 stop.store(true, Ordering::Relaxed);

@@ -34,7 +34,8 @@ use crate::mbox::{self, Archive, MboxError, OwnedEntry, ReadOptions, Sniffed, Va
 /// message idles the others: 8 ranges per worker keep that tail small
 /// (measured on the attachment-heavy archive of scripts/gen_archive.py,
 /// messages up to 2.7 MB). Items borrow from the map, so a larger window
-/// costs address space, not heap.
+/// costs address space, not heap. The first windows of a run take fewer
+/// (`RangeFeed::next_window`).
 const RANGES_PER_JOB: usize = 8;
 /// Files per chunk of a folder source.
 const FILES_PER_CHUNK: usize = 64;
@@ -133,8 +134,18 @@ impl<'a> Window<'a> {
 }
 
 /// A producer of windows.
-pub(crate) trait Feed<'a> {
+pub(crate) trait Feed<'a>: Send {
     fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError>;
+
+    /// Whether the next window may be read while the run commits this one
+    /// ([`super::drive`]): true where a window is an index into the
+    /// mapped archive, whose items borrow the map (only a message whose
+    /// mboxrd quoting was undone is a copy, bounded by the window's byte
+    /// budget); a stream's or a folder's window holds its messages'
+    /// bytes, and reading one ahead would double the memory a run holds.
+    fn reads_ahead(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) enum Source {
@@ -327,6 +338,7 @@ impl Source {
                     base,
                     ranges,
                     next: 0,
+                    windows: 0,
                     variant,
                     cursor: start,
                     shared: shared.clone(),
@@ -464,6 +476,8 @@ struct RangeFeed<'a> {
     base: u64,
     ranges: Vec<Range<u64>>,
     next: usize,
+    /// Windows made so far.
+    windows: u32,
     variant: Variant,
     cursor: Cursor,
     shared: Bytes,
@@ -474,13 +488,19 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
         if self.next >= self.ranges.len() {
             return Ok(None);
         }
+        // The first windows are smaller (1, 2, 4 ranges per worker, then
+        // [`RANGES_PER_JOB`]): nothing is committed before the first window
+        // is scanned, and later ones are scanned while the run commits the
+        // one before ([`Feed::reads_ahead`]).
+        let per_job = RANGES_PER_JOB.min(1 << self.windows.min(8));
+        self.windows += 1;
         // Every item's output is held until the window's in-order commit,
         // so a window is bounded in bytes too: a range never cuts a message,
         // and 8 ranges per worker of 14 MB messages each held 400 MB of jsonl.
-        let budget = RANGE_BYTES * (jobs * RANGES_PER_JOB) as u64;
+        let budget = RANGE_BYTES * (jobs * per_job) as u64;
         let (mut take, mut bytes) = (0, 0);
         for r in &self.ranges[self.next..] {
-            if take == jobs * RANGES_PER_JOB || bytes >= budget {
+            if take == jobs * per_job || bytes >= budget {
                 break;
             }
             take += 1;
@@ -523,6 +543,10 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
             shared: Some(self.shared.clone()),
             skipped_chain: None,
         }))
+    }
+
+    fn reads_ahead(&self) -> bool {
+        true
     }
 }
 
@@ -571,6 +595,10 @@ impl<'a> Feed<'a> for SerialFeed<'a> {
             shared: Some(self.shared.clone()),
             skipped_chain: None,
         }))
+    }
+
+    fn reads_ahead(&self) -> bool {
+        true
     }
 }
 
@@ -831,6 +859,8 @@ mod tests {
             windows += 1;
             messages += w.items.len();
         }
-        assert_eq!((windows, messages), (2, 6));
+        // Windows of 1, 2, 4, then 8 ranges (see `RangeFeed::next_window`),
+        // cut short by the byte budget: 1, 1, 2 and 2 messages.
+        assert_eq!((windows, messages), (4, 6));
     }
 }
