@@ -159,6 +159,24 @@ pub fn split_dest(path: &Path) -> io::Result<(PathBuf, OsString)> {
     Ok((parent, last))
 }
 
+/// Cuts (or extends) the open file `f` to `len` bytes, and leaves it alone
+/// when it is that long already: a fresh output is not truncated.
+///
+/// Truncating costs even when nothing changes. ext4 runs its truncate for
+/// any `ftruncate` that does not grow the file, and one that leaves it
+/// empty marks it for `auto_da_alloc` (a heuristic for programs that
+/// rewrite a file in place): its whole content is then written back by the
+/// `close` at the end of the run, on the thread that closes it. A fresh
+/// 70 MB JSON Lines output "cut" to its zero bytes at the start spent
+/// 28 ms in that `close` (strace -T; Zen 4 guest, `discard` mount), a
+/// serial 6% of a 0.5 s two-thread run.
+pub fn set_len_if_needed(f: &File, len: u64) -> io::Result<()> {
+    if f.metadata()?.len() != len {
+        f.set_len(len)?;
+    }
+    Ok(())
+}
+
 impl Dir {
     /// Opens the existing folder `path`. `path` is the user's: a link in it,
     /// the last component included, is followed.
@@ -933,6 +951,26 @@ mod tests {
         assert!(!root.join("nowhere").exists());
         let e = d.open_file_rw("planted").unwrap_err();
         assert!(e.to_string().contains("symbolic link"), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn set_len_if_needed_leaves_a_file_of_that_length_alone() {
+        let root = scratch("set-len");
+        let p = root.join("f");
+        std::fs::write(&p, b"0123456789").unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        f.set_modified(old).unwrap();
+        // No ftruncate at all: it would set the modification time.
+        set_len_if_needed(&f, 10).unwrap();
+        assert_eq!(f.metadata().unwrap().modified().unwrap(), old);
+        set_len_if_needed(&f, 4).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"0123");
+        assert_ne!(f.metadata().unwrap().modified().unwrap(), old);
+        set_len_if_needed(&f, 6).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"0123\0\0");
+        drop(f);
         std::fs::remove_dir_all(&root).unwrap();
     }
 

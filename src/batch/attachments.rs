@@ -137,7 +137,7 @@ impl Index {
         } else {
             HashMap::new()
         };
-        file.set_len(keep).map_err(BatchError::io(&shown))?;
+        safe_fs::set_len_if_needed(&file, keep).map_err(BatchError::io(&shown))?;
         file.seek(SeekFrom::End(0))
             .map_err(BatchError::io(&shown))?;
         state.attach_index = index_name.clone();

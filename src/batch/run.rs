@@ -448,8 +448,7 @@ fn open_sink(
         .parent
         .open_file_rw(&names.partial_name)
         .map_err(BatchError::io(work_shown))?;
-    f.set_len(state.out_bytes)
-        .map_err(BatchError::io(work_shown))?;
+    safe_fs::set_len_if_needed(&f, state.out_bytes).map_err(BatchError::io(work_shown))?;
     f.seek(SeekFrom::End(0))
         .map_err(BatchError::io(work_shown))?;
     Ok(Some(BufWriter::with_capacity(1 << 20, f)))

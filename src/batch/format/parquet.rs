@@ -59,7 +59,7 @@ use crate::rows::arrow::{
 };
 use crate::rows::threads::ThreadIndex;
 use crate::rows::{AttachmentRow, MessageRow, SCHEMA_VERSION};
-use crate::safe_fs::Dir;
+use crate::safe_fs::{self, Dir};
 
 /// Rows held before they become row groups, by weight.
 pub const ROW_GROUP_BYTES: usize = 32 << 20;
@@ -270,7 +270,7 @@ impl ParquetSink {
         let f = parent
             .open_file_rw(partial)
             .map_err(BatchError::io(&shown))?;
-        f.set_len(0).map_err(BatchError::io(&shown))?;
+        safe_fs::set_len_if_needed(&f, 0).map_err(BatchError::io(&shown))?;
         let messages = Writer::new(f, message_schema(raw), shown)?;
         let stem = dest_name
             .to_string_lossy()
