@@ -154,6 +154,8 @@ pub(crate) enum Source {
         /// The mapped archive, shared: messages are parsed as zero-copy
         /// slices of it.
         data: Bytes,
+        /// The same map, whose parts a feed gives back once committed.
+        map: mbox::SharedMap,
         sniffed: Sniffed,
     },
     Stream {
@@ -207,9 +209,11 @@ impl Source {
                     sniffed.variant = v;
                     sniffed.reason = "given".into();
                 }
+                let map = mbox::SharedMap::new(map);
                 Ok(Source::Mapped {
                     path: path.into(),
-                    data: Bytes::from_owner(map),
+                    data: map.bytes().clone(),
+                    map,
                     sniffed,
                 })
             }
@@ -316,6 +320,7 @@ impl Source {
         match self {
             Source::Mapped {
                 data: shared,
+                map,
                 sniffed,
                 ..
             } => {
@@ -339,6 +344,9 @@ impl Source {
                     ranges,
                     next: 0,
                     windows: 0,
+                    map,
+                    released: base as usize,
+                    last_start: base as usize,
                     variant,
                     cursor: start,
                     shared: shared.clone(),
@@ -478,6 +486,11 @@ struct RangeFeed<'a> {
     next: usize,
     /// Windows made so far.
     windows: u32,
+    /// The map `data` lies in, its pages before `released` given back,
+    /// and where the last window handed out starts (offsets into the map).
+    map: &'a mbox::SharedMap,
+    released: usize,
+    last_start: usize,
     variant: Variant,
     cursor: Cursor,
     shared: Bytes,
@@ -485,6 +498,13 @@ struct RangeFeed<'a> {
 
 impl<'a> Feed<'a> for RangeFeed<'a> {
     fn next_window(&mut self, jobs: usize) -> Result<Option<Window<'a>>, BatchError> {
+        // The window handed out last may be committing still (this runs
+        // while it does: `Feed::reads_ahead`); the ones before it are
+        // committed, and their pages go back to the kernel (see
+        // `mbox::SharedMap`): the process keeps only the windows in
+        // flight mapped, and nothing is left to unmap at the end.
+        self.map.release(self.released..self.last_start);
+        self.released = self.last_start;
         if self.next >= self.ranges.len() {
             return Ok(None);
         }
@@ -508,6 +528,9 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
         }
         let units = &self.ranges[self.next..self.next + take];
         self.next += take;
+        if let Some(first) = units.first() {
+            self.last_start = (self.base + first.start) as usize;
+        }
         let (data, base, variant) = (self.data, self.base, self.variant);
         // Each worker scans its own range: no serial pass over the archive.
         let scanned: Vec<(Vec<Item<'a>>, Vec<u64>)> = units

@@ -7,9 +7,12 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
-use memmap2::Mmap;
+use bytes::Bytes;
+use memmap2::{Mmap, UncheckedAdvice};
 
 use super::MboxError;
 
@@ -186,4 +189,130 @@ pub(super) fn map_readonly(file: &File) -> io::Result<Mmap> {
     // process can open; the reader appends to one only after dropping its
     // previous map, and hands the last map on without keeping the file.
     unsafe { Mmap::map(file) }
+}
+
+// Essay: giving back the pages of a mapped archive.
+//
+// A page of a mapped file, once read, stays mapped in the process until the
+// map goes: a run over a 2.2 GB archive ends with 2.1 GB counted in its
+// resident memory (RssFile), all of it read once and done with, and
+// unmapping it is a serial step after the last window: `munmap` of a
+// 100 MB archive took 5-7 ms (strace -T, Zen 4 guest), after the workers
+// had stopped. A reader that moves through the archive once can give each
+// part back when it is done with it: `MADV_DONTNEED` unmaps those pages
+// (the page cache keeps them), so the process holds only the parts in
+// flight, and the unmapping is done piece by piece by whichever thread
+// reads on. The map is read-only and nothing is ever written through it,
+// so a page given back and touched again is read again from the file with
+// the same bytes: giving back too early costs a page fault, never a
+// change in what is read. That is why this is safe here and never on
+// memory that was written (there, the bytes would become zeros).
+
+/// A mapped archive shared as [`Bytes`] (messages are zero-copy slices of
+/// it) whose parts a reader is done with can be given back (see the essay
+/// above).
+#[derive(Clone)]
+pub struct SharedMap {
+    map: Arc<Mmap>,
+    bytes: Bytes,
+}
+
+/// `Bytes::from_owner` wants `AsRef<[u8]>`, which `Arc<Mmap>` is not.
+struct MapOwner(Arc<Mmap>);
+
+impl AsRef<[u8]> for MapOwner {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl SharedMap {
+    /// Shares `map` (one from [`open_path`]).
+    pub fn new(map: Mmap) -> SharedMap {
+        let map = Arc::new(map);
+        let bytes = Bytes::from_owner(MapOwner(Arc::clone(&map)));
+        SharedMap { map, bytes }
+    }
+
+    /// The whole archive.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// Gives back the whole pages inside `range` (offsets into the map;
+    /// the pages it only partly covers stay). The bytes read there later
+    /// are the same, from the file again. A failure changes nothing and is
+    /// not reported: this only saves memory and time.
+    pub fn release(&self, range: Range<usize>) {
+        let page = rustix::param::page_size();
+        let end = range.end.min(self.map.len());
+        let start = range.start.next_multiple_of(page);
+        let end = end - end % page;
+        if start >= end {
+            return;
+        }
+        // SAFETY: the range lies inside the map, which this value keeps
+        // alive. The map is read-only, so no byte of it was ever written:
+        // DONTNEED drops page-table entries only, and a later read maps the
+        // same file bytes again (see the essay above).
+        let _ = unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start)
+        };
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The resident kB of the mapping that holds `p` (/proc/self/smaps).
+    fn rss_kb(p: *const u8) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ') {
+                if let Some((lo, hi)) = range.split_once('-') {
+                    if let (Ok(lo), Ok(hi)) =
+                        (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                    {
+                        inside = (lo..hi).contains(&(p as usize));
+                        continue;
+                    }
+                }
+            }
+            if inside {
+                if let Some(v) = line.strip_prefix("Rss:") {
+                    return v.trim().trim_end_matches(" kB").parse().unwrap();
+                }
+            }
+        }
+        panic!("no mapping holds {p:p}");
+    }
+
+    #[test]
+    fn released_pages_leave_the_process_and_read_the_same() {
+        let page = rustix::param::page_size();
+        let want: Vec<u8> = (0..64 * page).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&want).unwrap();
+        let shared = SharedMap::new(map_readonly(&f).unwrap());
+        let bytes = shared.bytes().clone();
+        assert_eq!(&bytes[..], &want[..]);
+        let full = rss_kb(bytes.as_ptr());
+        assert_eq!(full, (64 * page / 1024) as u64);
+        // Half a page in, 40 pages on: the 39 whole pages inside go.
+        shared.release(page / 2..page / 2 + 40 * page);
+        assert_eq!(rss_kb(bytes.as_ptr()), full - (39 * page / 1024) as u64);
+        // A range past the end stops there (4 pages go); empty and
+        // backwards ones change nothing.
+        shared.release(60 * page..1000 * page);
+        shared.release(3..3);
+        shared.release(10 * page..2 * page);
+        assert_eq!(rss_kb(bytes.as_ptr()), full - (43 * page / 1024) as u64);
+        // Read again: the same bytes, from the file.
+        assert_eq!(&bytes[..], &want[..]);
+        assert_eq!(rss_kb(bytes.as_ptr()), full);
+    }
 }
