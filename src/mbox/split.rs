@@ -1,13 +1,18 @@
 //! Byte-range plans for parallel reading: cut points found by searching
 //! forward from approximate positions (`len * i / n`) for the next From_
-//! boundary, never by a serial pass over the file. Each search reads only
-//! up to the next boundary, so planning costs about one message per cut.
+//! boundary, never by a serial pass over the file. A cut is the first
+//! boundary of its segment (`len * i / n` up to the next position), so the
+//! segments are searched independently, on rayon's pool: each search reads
+//! up to its segment's first boundary, or the whole segment when a large
+//! message covers it. Searched one after the other, an archive of large
+//! messages kept the planning thread reading alone before any work began
+//! (55 ms for the 2.2 GB mixed archive, Zen 4).
 
 use std::ops::Range;
 
 use memchr::memmem::Finder;
 
-use super::from_line::{detect_eol, newline_byte};
+use super::from_line::{detect_eol, newline_byte, MAX_FROM_LINE};
 use super::scan::{self, Ctx, Scan, ScanState};
 use super::sniff::{first_record, First};
 use super::{MboxError, Variant};
@@ -42,10 +47,67 @@ pub fn plan_splits(data: &[u8], n: usize, variant: Variant) -> Result<Vec<Range<
         eof: true,
     };
     // A range holds at least one byte, so more than `len` ranges cannot
-    // be; and after each cut the loop jumps to the first approximate
-    // position past it, so it runs once per cut found, never `n` times
-    // (n = 2**63 from Python used to spin for ever).
+    // be.
     let n = n.clamp(1, len.max(1));
+    let cuts = if len / n >= MIN_SEGMENT {
+        segment_cuts(data, n, &ctx)
+    } else {
+        serial_cuts(data, n, &ctx)
+    };
+    let mut ranges: Vec<Range<u64>> = cuts.windows(2).map(|w| w[0] as u64..w[1] as u64).collect();
+    ranges.push(*cuts.last().unwrap() as u64..len as u64);
+    Ok(ranges)
+}
+
+/// Segments at least this long are searched independently
+/// ([`segment_cuts`]); a plan of shorter ones (an `n` near the archive's
+/// length) is made by [`serial_cuts`], which makes the same cuts without a
+/// slot per segment.
+const MIN_SEGMENT: usize = 4096;
+
+/// The cuts of [`plan_splits`]: 0, then the first boundary in each segment
+/// `[len * i / n, len * (i + 1) / n)` that has one (`1 <= i < n`). The
+/// search in a segment reads no further than one From_ line past its end
+/// ([`MAX_FROM_LINE`]: enough to tell whether a line that starts inside
+/// it is an envelope), so the segments are independent, and rayon's pool
+/// searches them.
+fn segment_cuts(data: &[u8], n: usize, ctx: &Ctx<'_>) -> Vec<usize> {
+    let len = data.len();
+    let approx = |i: usize| (len as u128 * i as u128 / n as u128) as usize;
+    let first = |i: usize| {
+        let (at, next) = (approx(i), approx(i + 1));
+        let end = len.min(next.saturating_add(MAX_FROM_LINE));
+        let ctx = Ctx {
+            eof: end == len,
+            ..*ctx
+        };
+        let mut st = ScanState {
+            pos: at,
+            quoted: false,
+        };
+        match scan::next_boundary(&data[..end], at, &mut st, &ctx, None) {
+            Scan::Boundary(q) if q < next => Some(q),
+            _ => None,
+        }
+    };
+    #[cfg(feature = "parallel")]
+    let firsts: Vec<Option<usize>> = {
+        use rayon::prelude::*;
+        (1..n).into_par_iter().map(first).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let firsts: Vec<Option<usize>> = (1..n).map(first).collect();
+    std::iter::once(0)
+        .chain(firsts.into_iter().flatten())
+        .collect()
+}
+
+/// The cuts of [`segment_cuts`], found one after the other: from each
+/// approximate position, the next boundary; then on from the first
+/// approximate position past it. It runs once per cut found, never `n`
+/// times (n = 2**63 from Python used to spin for ever).
+fn serial_cuts(data: &[u8], n: usize, ctx: &Ctx<'_>) -> Vec<usize> {
+    let len = data.len();
     let approx = |i: usize| (len as u128 * i as u128 / n as u128) as usize;
     let mut cuts = vec![0usize];
     let mut i = 1;
@@ -55,7 +117,7 @@ pub fn plan_splits(data: &[u8], n: usize, variant: Variant) -> Result<Vec<Range<
             pos: at,
             quoted: false,
         };
-        let q = match scan::next_boundary(data, at, &mut st, &ctx, None) {
+        let q = match scan::next_boundary(data, at, &mut st, ctx, None) {
             Scan::Boundary(q) => q,
             Scan::End | Scan::NeedMore => break,
         };
@@ -66,9 +128,7 @@ pub fn plan_splits(data: &[u8], n: usize, variant: Variant) -> Result<Vec<Range<
         let next = ((q as u128 + 1) * n as u128).div_ceil(len as u128);
         i = usize::try_from(next).unwrap_or(usize::MAX).max(i + 1);
     }
-    let mut ranges: Vec<Range<u64>> = cuts.windows(2).map(|w| w[0] as u64..w[1] as u64).collect();
-    ranges.push(*cuts.last().unwrap() as u64..len as u64);
-    Ok(ranges)
+    cuts
 }
 
 /// Bytes a [`find_cut`] window must hold before its nominal position: a
@@ -156,6 +216,61 @@ mod tests {
         let crlf = crlf.into_bytes();
         for data in [data, crlf] {
             cuts_in_windows(&data);
+        }
+    }
+
+    /// Searching the segments independently makes the cuts that the
+    /// search from one boundary to the next makes, whatever the segment
+    /// size: messages far longer than a segment, envelopes and body lines
+    /// starting "From " next to the segments' ends, LF and CRLF.
+    #[test]
+    fn segment_cuts_are_the_serial_cuts() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let mut data = Vec::new();
+        for i in 0..120 {
+            data.extend_from_slice(
+                format!("From a{i}@x Thu Jan  1 00:00:00 2004\nSubject: {i}\n\n").as_bytes(),
+            );
+            // Mostly short, sometimes a hundred times longer.
+            let lines = if next(8) == 0 {
+                400 + next(2000)
+            } else {
+                next(30)
+            };
+            for _ in 0..lines {
+                match next(40) {
+                    0 => data.extend_from_slice(b"\nFrom the body, after a blank line\n"),
+                    1 => data.extend_from_slice(b">From quoted\n"),
+                    2 => data.extend_from_slice(b"\nFrom b@y Thu Jan  1 00:00:00 2004\n"),
+                    _ => data.extend_from_slice(&b"a body line of text\n"[next(10) as usize..]),
+                }
+            }
+            data.push(b'\n');
+        }
+        let crlf = String::from_utf8(data.clone())
+            .unwrap()
+            .replace('\n', "\r\n")
+            .into_bytes();
+        for data in [data, crlf] {
+            let finder = Finder::new(b"From ").into_owned();
+            let ctx = Ctx {
+                finder: &finder,
+                nl: newline_byte(detect_eol(&data)),
+                archive_start: true,
+                eof: true,
+            };
+            let len = data.len();
+            for n in [2, 3, 5, 16, 61, 200, 997, len / 700, len / 64, len / 5] {
+                let serial = serial_cuts(&data, n, &ctx);
+                assert!(serial.len() > 1, "n={n}: no cut to compare");
+                assert_eq!(segment_cuts(&data, n, &ctx), serial, "n={n} of {len} bytes");
+            }
         }
     }
 
