@@ -175,11 +175,16 @@ pub(crate) fn seed_threads(
 /// One line of the threads file: the object {"offset", "source",
 /// "thread_id"} as serde_json writes it (keys in its order), written field
 /// by field rather than built as a map per message, since it runs on one
-/// thread at the end of the run.
-fn thread_record(w: &mut impl Write, t: &ThreadRow<'_>) -> std::io::Result<()> {
-    write!(w, "{{\"offset\":{},\"source\":", t.offset)?;
-    serde_json::to_writer(&mut *w, t.source)?;
-    writeln!(w, ",\"thread_id\":\"{}\"}}", t.thread_id)
+/// thread at the end of the run; `source` is `t.source` as JSON already.
+fn thread_record(w: &mut impl Write, t: &ThreadRow<'_>, source: &[u8]) -> std::io::Result<()> {
+    w.write_all(b"{\"offset\":")?;
+    serde_json::to_writer(&mut *w, &t.offset)?;
+    w.write_all(b",\"source\":")?;
+    w.write_all(source)?;
+    // A thread id is hex digits: nothing to escape.
+    w.write_all(b",\"thread_id\":\"")?;
+    w.write_all(t.thread_id.as_bytes())?;
+    w.write_all(b"\"}\n")
 }
 
 /// Writes the threads file as `partial`, then renames it to `fin`.
@@ -192,8 +197,17 @@ pub(crate) fn write_threads(
     let shown = dir.display_path(partial);
     let f = dir.create_new(partial).map_err(BatchError::io(&shown))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
+    // Written after the last window, on one thread: each message's source
+    // (the same for all of an mbox) is escaped once, and the records are
+    // put together without `fmt`.
+    let mut source: Option<(&str, Vec<u8>)> = None;
     for t in threads.finish() {
-        thread_record(&mut w, &t).map_err(BatchError::io(&shown))?;
+        if source.as_ref().is_none_or(|(s, _)| *s != t.source) {
+            let json = serde_json::to_vec(t.source).map_err(std::io::Error::from);
+            source = Some((t.source, json.map_err(BatchError::io(&shown))?));
+        }
+        let json = &source.as_ref().expect("set above").1;
+        thread_record(&mut w, &t, json).map_err(BatchError::io(&shown))?;
     }
     w.flush().map_err(BatchError::io(&shown))?;
     drop(w);
