@@ -502,7 +502,7 @@ impl<'a> Feed<'a> for RangeFeed<'a> {
         // while it does: `Feed::reads_ahead`); the ones before it are
         // committed, and their pages go back to the kernel (see
         // `mbox::SharedMap`): the process keeps only the windows in
-        // flight mapped, and nothing is left to unmap at the end.
+        // flight mapped, and only the last ones are unmapped at the end.
         self.map.release(self.released..self.last_start);
         self.released = self.last_start;
         if self.next >= self.ranges.len() {

@@ -7,12 +7,17 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+#[cfg(feature = "parallel")]
 use std::ops::Range;
 use std::path::Path;
+#[cfg(feature = "parallel")]
 use std::sync::Arc;
 
+#[cfg(feature = "parallel")]
 use bytes::Bytes;
-use memmap2::{Mmap, UncheckedAdvice};
+use memmap2::Mmap;
+#[cfg(feature = "parallel")]
+use memmap2::UncheckedAdvice;
 
 use super::MboxError;
 
@@ -210,32 +215,41 @@ pub(super) fn map_readonly(file: &File) -> io::Result<Mmap> {
 
 /// A mapped archive shared as [`Bytes`] (messages are zero-copy slices of
 /// it) whose parts a reader is done with can be given back (see the essay
-/// above).
+/// above). Crate-private, and made only from a [`map_readonly`] map of a
+/// file: any `Mmap` is read-only, but one made read-only after it was
+/// written (an anonymous or copy-on-write map) would read zeros or the
+/// file's bytes again where it was given back.
+#[cfg(feature = "parallel")]
 #[derive(Clone)]
-pub struct SharedMap {
+pub(crate) struct SharedMap {
     map: Arc<Mmap>,
     bytes: Bytes,
 }
 
 /// `Bytes::from_owner` wants `AsRef<[u8]>`, which `Arc<Mmap>` is not.
+#[cfg(feature = "parallel")]
 struct MapOwner(Arc<Mmap>);
 
+#[cfg(feature = "parallel")]
 impl AsRef<[u8]> for MapOwner {
     fn as_ref(&self) -> &[u8] {
         &self.0
     }
 }
 
+#[cfg(feature = "parallel")]
 impl SharedMap {
-    /// Shares `map` (one from [`open_path`]).
-    pub fn new(map: Mmap) -> SharedMap {
+    /// Shares `map`, which must come from [`map_readonly`] (through
+    /// [`open_path`]'s [`Archive::Mapped`]): a shared read-only map of a
+    /// file, never written.
+    pub(crate) fn new(map: Mmap) -> SharedMap {
         let map = Arc::new(map);
         let bytes = Bytes::from_owner(MapOwner(Arc::clone(&map)));
         SharedMap { map, bytes }
     }
 
     /// The whole archive.
-    pub fn bytes(&self) -> &Bytes {
+    pub(crate) fn bytes(&self) -> &Bytes {
         &self.bytes
     }
 
@@ -243,7 +257,7 @@ impl SharedMap {
     /// the pages it only partly covers stay). The bytes read there later
     /// are the same, from the file again. A failure changes nothing and is
     /// not reported: this only saves memory and time.
-    pub fn release(&self, range: Range<usize>) {
+    pub(crate) fn release(&self, range: Range<usize>) {
         let page = rustix::param::page_size();
         let end = range.end.min(self.map.len());
         let start = range.start.next_multiple_of(page);
@@ -252,9 +266,11 @@ impl SharedMap {
             return;
         }
         // SAFETY: the range lies inside the map, which this value keeps
-        // alive. The map is read-only, so no byte of it was ever written:
-        // DONTNEED drops page-table entries only, and a later read maps the
-        // same file bytes again (see the essay above).
+        // alive. The map is a shared read-only map of a file (`new`), so no
+        // byte of it was ever written: DONTNEED drops page-table entries
+        // only, and a later read maps the file's page-cache page again,
+        // the page every other mapping of the file sees (a file rewritten
+        // by another process is the caveat of `map_readonly`, unchanged).
         let _ = unsafe {
             self.map
                 .unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start)
@@ -262,7 +278,7 @@ impl SharedMap {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", feature = "parallel"))]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -59,10 +59,12 @@ mod stream;
 mod write;
 
 pub use from_line::is_from_line;
-pub use mmap::{open_path, open_path_streamed, open_stream, Archive, SharedMap};
+pub use mmap::{open_path, open_path_streamed, open_stream, Archive};
 pub use sniff::{sniff, sniff_head, Sniffed, SNIFF_SAMPLE};
 pub use split::{find_cut, plan_splits, Cut, CUT_LOOKBEHIND};
 // For the batch pipeline and the Python reader, both behind features.
+#[cfg(feature = "parallel")]
+pub(crate) use mmap::SharedMap;
 #[cfg(any(feature = "parallel", feature = "python"))]
 pub(crate) use stream::SPOOLED_WEIGHT;
 pub use stream::{read_spooled, stream, Stream, DEFAULT_SPOOL_THRESHOLD};
