@@ -20,10 +20,12 @@ use super::{MboxError, Variant};
 /// Cuts the archive into at most `n` ranges at From_ boundaries (a range
 /// owns the messages whose From_ line starts inside it). The ranges cover
 /// the whole file, in order, without overlap; fewer than `n` come back when
-/// the archive has fewer boundaries. Any `n` is fine: the work is one short
-/// search per cut actually made, at most one pass over the data, and an `n`
-/// beyond the data's length is treated as that length. Refuses Mboxcl2 and
-/// data that is not an mbox.
+/// the archive has fewer boundaries. Any `n` is fine: the work is one
+/// search per segment, up to its first boundary (on rayon's pool with the
+/// `parallel` feature), or one per cut made when segments are under 4 KiB;
+/// at most one pass over the data in all; an `n` beyond the data's length
+/// is treated as that length. Refuses Mboxcl2 and data that is not an
+/// mbox.
 pub fn plan_splits(data: &[u8], n: usize, variant: Variant) -> Result<Vec<Range<u64>>, MboxError> {
     if variant == Variant::Mboxcl2 {
         return Err(MboxError::Refused {
