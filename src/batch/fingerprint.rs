@@ -32,7 +32,8 @@ const WINDOW: u64 = 1 << 20;
 /// The fingerprint of `src` (without the part that depends on the offset).
 pub(crate) fn of(src: &Source) -> Result<Value, BatchError> {
     match src {
-        Source::Mapped { path, data, .. } => {
+        Source::Mapped { path, map, .. } => {
+            let data = map.bytes();
             let head = &data[..data.len().min(WINDOW as usize)];
             file(path, Some(head))
         }
@@ -98,7 +99,8 @@ fn file(path: &Path, head: Option<&[u8]>) -> Result<Value, BatchError> {
 /// other sources).
 pub(crate) fn before(src: &Source, offset: u64) -> Option<String> {
     match src {
-        Source::Mapped { data, .. } => {
+        Source::Mapped { map, .. } => {
+            let data = map.bytes();
             let end = offset.min(data.len() as u64) as usize;
             let start = end.saturating_sub(WINDOW as usize);
             Some(hex(&Sha256::digest(&data[start..end])))

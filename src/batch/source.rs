@@ -152,9 +152,7 @@ pub(crate) enum Source {
     Mapped {
         path: PathBuf,
         /// The mapped archive, shared: messages are parsed as zero-copy
-        /// slices of it.
-        data: Bytes,
-        /// The same map, whose parts a feed gives back once committed.
+        /// slices of its bytes, and a feed gives back its committed parts.
         map: mbox::SharedMap,
         sniffed: Sniffed,
     },
@@ -209,11 +207,9 @@ impl Source {
                     sniffed.variant = v;
                     sniffed.reason = "given".into();
                 }
-                let map = mbox::SharedMap::new(map);
                 Ok(Source::Mapped {
                     path: path.into(),
-                    data: map.bytes().clone(),
-                    map,
+                    map: mbox::SharedMap::new(map),
                     sniffed,
                 })
             }
@@ -295,7 +291,7 @@ impl Source {
     /// Source size when it is known up front.
     pub fn total_bytes(&self) -> Option<u64> {
         match self {
-            Source::Mapped { data, .. } => Some(data.len() as u64),
+            Source::Mapped { map, .. } => Some(map.bytes().len() as u64),
             Source::Files { total, .. } => Some(*total),
             Source::Stream { .. } => None,
         }
@@ -318,12 +314,8 @@ impl Source {
     /// Windows from `start` on.
     pub fn feed(&self, start: Cursor) -> Result<Box<dyn Feed<'_> + '_>, BatchError> {
         match self {
-            Source::Mapped {
-                data: shared,
-                map,
-                sniffed,
-                ..
-            } => {
+            Source::Mapped { map, sniffed, .. } => {
+                let shared = map.bytes();
                 let data: &[u8] = shared;
                 let base = start.offset.min(data.len() as u64);
                 let rest = &data[base as usize..];
@@ -812,7 +804,8 @@ pub struct CountSummary {
 pub fn count(path: &Path, variant: Option<Variant>) -> Result<CountSummary, BatchError> {
     let src = Source::open(path, variant, mbox::DEFAULT_SPOOL_THRESHOLD)?;
     let (messages, bytes) = match &src {
-        Source::Mapped { data, sniffed, .. } => {
+        Source::Mapped { map, sniffed, .. } => {
+            let data = map.bytes();
             let data: &[u8] = data;
             let n = if sniffed.variant == Variant::Mboxcl2 {
                 mbox::read(data, &read_options(Some(sniffed.variant))).count() as u64
