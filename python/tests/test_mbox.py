@@ -360,6 +360,26 @@ def test_convert_matches_cli(tmp_path, fmt):
     assert stats["seconds"] >= 0
 
 
+def test_convert_on_every_pool_size_gives_the_same_output(tmp_path):
+    # jobs=N runs the conversion on a pool of its own, on one of the pool's
+    # threads; with jobs=1 the in-order commit once waited there for
+    # batches queued behind itself, and the call never returned. In a
+    # child process with a time limit, so that a hang fails this test
+    # instead of holding the suite.
+    code = (
+        "import sys, mimeflow\n"
+        "for j in (1, 2, 3, None):\n"
+        "    for fmt in ('jsonl', 'eml'):\n"
+        "        s = mimeflow.convert(sys.argv[1], f'{sys.argv[2]}/{j}.{fmt}', to=fmt, jobs=j)\n"
+        "        assert s['written'] == 28, s\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(SAMPLE), str(tmp_path)], check=True, timeout=120)
+    want = (tmp_path / "None.jsonl").read_bytes()
+    for j in (1, 2, 3):
+        assert (tmp_path / f"{j}.jsonl").read_bytes() == want
+        _same_tree(tmp_path / f"{j}.eml", tmp_path / "None.eml")
+
+
 def test_convert_mbox_roundtrip_and_progress(tmp_path):
     calls = []
     dst = tmp_path / "out.mbox"

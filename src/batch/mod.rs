@@ -34,6 +34,7 @@ mod fingerprint;
 mod flags;
 mod format;
 mod html;
+pub(crate) mod ordered;
 #[cfg(feature = "python")]
 pub(crate) mod prefetch;
 mod prepare;

@@ -25,8 +25,6 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -35,6 +33,7 @@ use super::attachments::Index;
 use super::fingerprint::{self, Chain};
 use super::format::mbox::write_mbox;
 use super::format::table::TableSink;
+use super::ordered;
 use super::prepare::{prepare, Context, Prepared};
 use super::publish::Place;
 use super::source::{Cursor, Item, Source, Window};
@@ -615,88 +614,25 @@ impl Run {
             source: &source,
         };
         let items = &window.items;
-        let stop = AtomicBool::new(false);
-        let (tx, rx) = mpsc::channel();
-        let batch = send_batch(items.len(), threads);
-        let chunks = items.len().div_ceil(batch);
-        // Batches are taken in archive order, each by the next free worker
-        // (not split in halves, as a parallel iterator splits its input):
-        // the commit can only record a batch once every one before it is
-        // in, so halves left the second half's batches waiting for the
-        // end of the window, and the commit then did all of them while
-        // the workers idled at the window's barrier (and at the run's
-        // end). In order, the commit keeps pace and the tail is a batch.
-        let next = AtomicUsize::new(0);
         let mut before = None;
-        let (next, stop_ref, ctx_ref) = (&next, &stop, &ctx);
-        rayon::in_place_scope(|scope| {
-            for _ in 0..threads.min(chunks) {
-                let tx = tx.clone();
-                scope.spawn(move |_| loop {
-                    // After a failure the rest of the window is not
-                    // wanted; the receiver may be gone.
-                    if stop_ref.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let c = next.fetch_add(1, Ordering::Relaxed);
-                    if c >= chunks {
-                        return;
-                    }
-                    let first = c * batch;
-                    let prepared: Vec<_> = items[first..(first + batch).min(items.len())]
-                        .iter()
-                        .enumerate()
-                        .map(|(k, item)| prepare(item, base + (first + k) as u64, ctx_ref))
-                        .collect();
-                    if tx.send((first, prepared)).is_err() {
-                        return;
-                    }
-                });
-            }
-            drop(tx);
-            // Queued after the workers' jobs, so a worker takes them once
-            // the window's batches are all taken: the hash of the archive
-            // before the window's end that the state records (1 MiB of
-            // SHA-256, about 0.5 ms, on the committing thread before), and
-            // the caller's job.
-            let (before, end) = (&mut before, window.end.offset);
-            scope.spawn(move |_| *before = fingerprint::before(src, end));
-            scope.spawn(move |_| meanwhile());
-            let recorded = self.record_in_order(&rx, items, hooks);
-            if recorded.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            recorded
-        })?;
+        let (before_ref, end) = (&mut before, window.end.offset);
+        // Once the window's batches are all taken, a worker hashes the
+        // archive before the window's end for the state (1 MiB of SHA-256,
+        // about 0.5 ms, on the committing thread before), and another runs
+        // the caller's job.
+        let after: Vec<ordered::After<'_>> = vec![
+            Box::new(move || *before_ref = fingerprint::before(src, end)),
+            Box::new(meanwhile),
+        ];
+        let ctx = &ctx;
+        ordered::map_in_order(
+            items,
+            send_batch(items.len(), threads),
+            |k, item| prepare(item, base + k as u64, ctx),
+            after,
+            |k, prepared| self.record(prepared?, &items[k], hooks),
+        )?;
         self.checkpoint(&window, before, hooks)
-    }
-
-    /// The commit side of [`Run::commit`]: takes prepared messages as the
-    /// workers send them, in any order, and records them in archive order.
-    /// Holds at most a window of them, as the window itself does.
-    fn record_in_order(
-        &mut self,
-        rx: &mpsc::Receiver<(usize, Vec<Result<Prepared, BatchError>>)>,
-        items: &[Item<'_>],
-        hooks: &Hooks<'_>,
-    ) -> Result<(), BatchError> {
-        let mut ready: Vec<Option<Prepared>> = items.iter().map(|_| None).collect();
-        let mut next = 0;
-        while next < items.len() {
-            // Every item is sent unless a worker panicked, which the
-            // scope then re-raises.
-            let Ok((first, prepared)) = rx.recv() else {
-                break;
-            };
-            for (k, p) in prepared.into_iter().enumerate() {
-                ready[first + k] = Some(p?);
-            }
-            while let Some(p) = ready.get_mut(next).and_then(Option::take) {
-                self.record(p, &items[next], hooks)?;
-                next += 1;
-            }
-        }
-        Ok(())
     }
 
     /// A resumed stream: the messages skipped up to the resume point must
