@@ -1,6 +1,6 @@
 //! A window's messages prepared in parallel and taken in order: the one
 //! copy of the pattern that a conversion's commit ([`super::run`]) and
-//! `dkim verify` over an archive ([`crate::dkim::archive`]) share.
+//! `dkim verify` over an archive (`crate::dkim::archive`) share.
 //!
 //! Workers on rayon's pool take batches of consecutive items, in item
 //! order, each batch by the next free worker, and send what they made to
