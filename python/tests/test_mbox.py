@@ -373,7 +373,8 @@ def test_convert_on_every_pool_size_gives_the_same_output(tmp_path):
         "        s = mimeflow.convert(sys.argv[1], f'{sys.argv[2]}/{j}.{fmt}', to=fmt, jobs=j)\n"
         "        assert s['written'] == 28, s\n"
     )
-    subprocess.run([sys.executable, "-c", code, str(SAMPLE), str(tmp_path)], check=True, timeout=120)
+    argv = [sys.executable, "-c", code, str(SAMPLE), str(tmp_path)]
+    subprocess.run(argv, check=True, timeout=120)
     want = (tmp_path / "None.jsonl").read_bytes()
     for j in (1, 2, 3):
         assert (tmp_path / f"{j}.jsonl").read_bytes() == want
