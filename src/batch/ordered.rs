@@ -161,8 +161,8 @@ mod tests {
             .unwrap()
     }
 
-    /// Maps `0..len` by batches of `batch` with uneven costs, on the pool
-    /// `on` runs it in; returns what was recorded and how often `after` ran.
+    /// Maps `0..len` by batches of `batch` with uneven costs, on the
+    /// current pool; returns what was recorded and how often `after` ran.
     fn case(len: u64, batch: usize) -> (Vec<u64>, usize) {
         let items: Vec<u64> = (0..len).collect();
         let after_runs = Mutex::new(0);
