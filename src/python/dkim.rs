@@ -6,7 +6,6 @@
 use bytes::Bytes;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyBytes, PyDateTime, PyDict, PyFloat, PyInt, PyString};
 
 use crate::dkim::{self as rs, KeyStore, SignOptions, SigningKey, VerifyOptions};
@@ -66,15 +65,37 @@ impl DkimKeys {
 
 /// The message's bytes: `bytes` without a copy, a parsed `Message`'s
 /// source without a copy, other buffers copied.
-fn message_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+///
+/// A `bytes` object is borrowed for the call (it is immutable, and the
+/// caller's reference keeps it alive while the GIL is released), where a
+/// `Bytes` owning a new reference to it cost an allocation, and its drop
+/// without the GIL a trip through pyo3's pool of deferred decrefs (a mutex
+/// on each side of the release): 0.1 us of a 20 us verification.
+enum MessageBytes<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl MessageBytes<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            MessageBytes::Borrowed(b) => b,
+            MessageBytes::Owned(b) => b,
+        }
+    }
+}
+
+fn message_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<MessageBytes<'a>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Bytes::from_owner(PyBackedBytes::from(b.clone())));
+        return Ok(MessageBytes::Borrowed(b.as_bytes()));
     }
     if let Ok(m) = obj.cast::<super::message::Message>() {
-        return Ok(m.get().source());
+        return Ok(MessageBytes::Owned(m.get().source()));
     }
     let input = super::buffer::contiguous(obj)?;
-    Ok(Bytes::copy_from_slice(input.as_slice()))
+    Ok(MessageBytes::Owned(Bytes::copy_from_slice(
+        input.as_slice(),
+    )))
 }
 
 /// Keys from a `{name: record or None}` mapping, a zone / JSON file, or a
@@ -152,7 +173,8 @@ pub fn dkim_verify(
         }
     };
     let opts = VerifyOptions { as_of, allow_sha1 };
-    let results = py.detach(move || rs::verify_message(&msg, store, &opts));
+    let msg = msg.as_slice();
+    let results = py.detach(move || rs::verify_message(msg, store, &opts));
     py.check_signals()?;
     Ok(results
         .into_iter()
@@ -264,8 +286,9 @@ pub fn dkim_sign<'py>(
         headers,
         body_length,
     };
+    let msg = msg.as_slice();
     let signed = py
-        .detach(move || rs::sign_message(&msg, &key, &opts))
+        .detach(move || rs::sign_message(msg, &key, &opts))
         .map_err(PyValueError::new_err)?;
     Ok(PyBytes::new(py, &signed))
 }
