@@ -79,7 +79,12 @@ pub(crate) fn header_field(
             out.extend_from_slice(name);
             out[at..].make_ascii_lowercase();
             out.push(b':');
-            let colon = memchr::memchr(b':', body).map_or(body.len(), |c| c + 1);
+            // The colon follows the name, after blanks at most.
+            let colon = body
+                .iter()
+                .skip(name.len())
+                .position(|&b| b == b':')
+                .map_or(body.len(), |c| name.len() + c + 1);
             relaxed_value(&body[colon..], out);
         }
     }

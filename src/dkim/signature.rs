@@ -177,13 +177,17 @@ fn parse_tags(tags: &TagList<'_>, ids: &Ids) -> Result<Signature, String> {
     }
     // Not `text`: it shortens what it quotes to 255 bytes, and h= may be
     // longer.
-    let mut headers = String::from_utf8_lossy(&h).into_owned();
+    let mut headers = super::tags::utf8_or_lossy(&h);
     headers.make_ascii_lowercase();
-    let names = || headers.split(':');
-    if names().any(str::is_empty) {
+    let (mut empty, mut from) = (false, false);
+    for n in headers.split(':') {
+        empty |= n.is_empty();
+        from |= n == "from";
+    }
+    if empty {
         return Err("empty name in h=".into());
     }
-    if !names().any(|n| n == "from") {
+    if !from {
         return Err("header not signed: From is not in h=".into());
     }
     if let Some(q) = tags.get("q") {

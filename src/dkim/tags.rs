@@ -47,7 +47,7 @@ pub(crate) fn shown(v: &[u8]) -> String {
     // Most tag values (d=, s=, a=, a header name) are short, unfolded
     // ASCII: one copy.
     if v.len() <= 255 && !v.iter().any(|&b| is_fws(b)) {
-        return String::from_utf8_lossy(v).into_owned();
+        return utf8_or_lossy(v);
     }
     let mut out = Vec::with_capacity(v.len().min(255));
     let mut blank = false;
@@ -69,6 +69,16 @@ pub(crate) fn shown(v: &[u8]) -> String {
         out.push(b);
     }
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// `v` as text, invalid UTF-8 replaced. Tag values are ASCII: the check
+/// of valid UTF-8 reads a word at a time, where the lossy conversion's
+/// chunking reads a byte at a time.
+pub(crate) fn utf8_or_lossy(v: &[u8]) -> String {
+    match std::str::from_utf8(v) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(v).into_owned(),
+    }
 }
 
 fn trim_fws(s: &[u8]) -> &[u8] {
@@ -113,7 +123,8 @@ impl<'a> TagList<'a> {
                 // signers write it and it carries nothing.
                 continue;
             }
-            let Some(eq) = memchr::memchr(b'=', spec) else {
+            // The `=` is a few bytes in: a search call would cost more.
+            let Some(eq) = spec.iter().position(|&b| b == b'=') else {
                 return Err(format!("tag without '=': {:?}", shown(spec)));
             };
             let name = trim_fws(&spec[..eq]);
@@ -177,7 +188,7 @@ pub(crate) fn blank_b_tag(value: &[u8], out: &mut Vec<u8>) {
             Some(i) => (&rest[..i], Some(&rest[i..])),
             None => (rest, None),
         };
-        match memchr::memchr(b'=', spec) {
+        match spec.iter().position(|&b| b == b'=') {
             Some(eq) if trim_fws(&spec[..eq]) == b"b" => out.extend_from_slice(&spec[..=eq]),
             _ => out.extend_from_slice(spec),
         }

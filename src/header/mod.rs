@@ -137,7 +137,9 @@ pub fn parse_block(
     max_fields: usize,
     defects: &mut Vec<Defect>,
 ) -> Vec<Field> {
-    let mut fields = Vec::new();
+    // Room for a field per 64 bytes of the block (most are longer), so
+    // that a message's fields are not copied through four growing buffers.
+    let mut fields = Vec::with_capacity((block.len() / 64 + 4).min(max_fields));
     let at = |i: usize| base + i as u64;
     // The field being read: (line start, name, value start, saw 8-bit).
     let mut cur: Option<(usize, Range<usize>, usize, bool)> = None;
