@@ -278,7 +278,7 @@ fn check(
     // `h=` names) and receivers that count From fields fail it; a signer
     // that over-signs From (as ours does) covers the case itself.
     let from_fields = msg.named(b"from").len();
-    if from_fields > sig.header_names().filter(|&h| h == "from").count() {
+    if from_fields > sig.header_name_bytes().filter(|&h| h == b"from").count() {
         return (
             Fail,
             "signature mismatch: a From field it does not cover (RFC 6376 §8.15)".into(),
@@ -418,8 +418,8 @@ fn header_data(msg: &Parsed<'_>, field: &Field, sig: &Signature) -> Vec<u8> {
         many.resize(msg.by_name.len() + 1, 0);
         &mut many
     };
-    for name in sig.header_names() {
-        let run = msg.run(name.as_bytes());
+    for name in sig.header_name_bytes() {
+        let run = msg.run(name);
         let n = &mut used[run.start];
         let found =
             (run.len() > usize::from(*n)).then(|| msg.by_name[run.end - 1 - usize::from(*n)].1);
