@@ -348,10 +348,10 @@ pub fn verify_path<E: From<BatchError>>(
 /// Messages a worker verifies at a time. Each batch sent wakes the calling
 /// thread when it waits for it, a futex wake that cost about 9 us in this
 /// project's 2-core guest (2% of a `-j1` run's samples at 16 messages a
-/// batch); a verification is about 20 us (RSA-2048), so 64 of them put a
-/// wake per 1.3 ms of work, and the window's last batch, which the other
-/// workers may wait for, at about 1.3 ms in windows of thousands
-/// of messages. Small windows take smaller batches, 8 per thread.
+/// batch); a verification is about 20 us (RSA-2048), so 64 of them make a
+/// wake per 1.3 ms of work, and keep the window's last batch, which the
+/// other workers may wait for, at about 1.3 ms, small against windows of
+/// thousands of messages. Small windows take smaller batches, 8 per thread.
 fn verify_batch(items: usize, threads: usize) -> usize {
     (items / (threads.max(1) * 8)).clamp(1, 64)
 }
