@@ -165,14 +165,22 @@ struct Gather<E> {
 /// The size of [`Gather`]'s blocks.
 const BLOCK: usize = 8192;
 
+thread_local! {
+    /// Each thread's block, kept between bodies: a new one for every
+    /// message was a malloc and a free of a few KiB per verification, the
+    /// size that sends glibc down its slower paths.
+    static BLOCKS: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl<E: FnMut(&[u8])> Gather<E> {
-    /// Blocks for the canonical form of `body`: room for all of it when it
-    /// is short (each line end CRLF, some lines longer by a space).
-    fn for_body(body: &[u8], emit: E) -> Gather<E> {
-        Gather {
-            block: Vec::with_capacity(BLOCK.min(body.len() + body.len() / 2 + 2)),
-            emit,
-        }
+    /// Blocks for a body's canonical form, in this thread's block
+    /// (taken, so a nested use would make its own). A block never holds
+    /// more than [`BLOCK`] bytes, so the one kept never grows past it.
+    fn new(emit: E) -> Gather<E> {
+        let mut block = BLOCKS.take();
+        block.clear();
+        block.reserve(BLOCK);
+        Gather { block, emit }
     }
 
     #[inline]
@@ -204,6 +212,13 @@ impl<E: FnMut(&[u8])> Gather<E> {
             (self.emit)(&self.block);
             self.block.clear();
         }
+    }
+}
+
+impl<E> Drop for Gather<E> {
+    /// The block goes back to this thread for the next body.
+    fn drop(&mut self) {
+        BLOCKS.set(std::mem::take(&mut self.block));
     }
 }
 
@@ -290,7 +305,7 @@ pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
             }
             return;
         }
-        let mut out = Gather::for_body(kept, emit);
+        let mut out = Gather::new(emit);
         let mut start = 0;
         each_lf(kept, |lf| {
             if lf == 0 || kept[lf - 1] != b'\r' {
@@ -307,7 +322,7 @@ pub(crate) fn body(canon: Canon, body: &[u8], mut emit: impl FnMut(&[u8])) {
         return;
     }
     // Relaxed, with lines to rewrite: line by line.
-    let mut out = Gather::for_body(body, emit);
+    let mut out = Gather::new(emit);
     let mut blank_lines = 0usize;
     let mut ends = memchr::memchr_iter(b'\n', body);
     let mut start = 0;

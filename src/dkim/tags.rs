@@ -117,22 +117,32 @@ impl<'a> TagList<'a> {
         for end in ends {
             let spec = &value[from..end];
             from = end + 1;
-            if trim_fws(spec).is_empty() {
-                // Only the last spec may be empty (a trailing `;`); an
-                // empty one in the middle (`;;`) is tolerated as real
-                // signers write it and it carries nothing.
-                continue;
-            }
-            // The `=` is a few bytes in: a search call would cost more.
-            let Some(eq) = spec.iter().position(|&b| b == b'=') else {
-                return Err(format!("tag without '=': {:?}", shown(spec)));
+            // One pass over the usual spec: blanks, a name of letters,
+            // digits and '_' starting with a letter, blanks, '='. Anything
+            // else is an error or an empty spec, told apart below.
+            let start = spec.iter().position(|&b| !is_fws(b)).unwrap_or(spec.len());
+            let name_end = spec[start..]
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+                .map_or(spec.len(), |n| start + n);
+            let eq = spec[name_end..]
+                .iter()
+                .position(|&b| !is_fws(b))
+                .map(|n| name_end + n)
+                .filter(|&e| spec[e] == b'=');
+            let name = &spec[start..name_end];
+            let Some(eq) = eq.filter(|_| name.first().is_some_and(u8::is_ascii_alphabetic)) else {
+                if start == spec.len() {
+                    // Only the last spec may be empty (a trailing `;`); an
+                    // empty one in the middle (`;;`) is tolerated as real
+                    // signers write it and it carries nothing.
+                    continue;
+                }
+                return Err(match spec.iter().position(|&b| b == b'=') {
+                    None => format!("tag without '=': {:?}", shown(spec)),
+                    Some(e) => format!("bad tag name {:?}", shown(trim_fws(&spec[..e]))),
+                });
             };
-            let name = trim_fws(&spec[..eq]);
-            let ok = name.first().is_some_and(u8::is_ascii_alphabetic)
-                && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_');
-            if !ok {
-                return Err(format!("bad tag name {:?}", shown(name)));
-            }
             if tags.iter().any(|&(n, _)| same_name(n, name)) {
                 return Err(format!("tag {} given twice", shown(name)));
             }
