@@ -216,9 +216,11 @@ impl<E: FnMut(&[u8])> Gather<E> {
 }
 
 impl<E> Drop for Gather<E> {
-    /// The block goes back to this thread for the next body.
+    /// The block goes back to this thread for the next body (or is freed,
+    /// should the thread's locals be going away).
     fn drop(&mut self) {
-        BLOCKS.set(std::mem::take(&mut self.block));
+        let block = std::mem::take(&mut self.block);
+        let _ = BLOCKS.try_with(|b| b.set(block));
     }
 }
 
