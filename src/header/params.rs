@@ -405,6 +405,19 @@ fn decode_2231(parts: &[&Raw], defects: &mut Vec<Defect>) -> String {
 
 /// Merges RFC 2231 sections; keeps the order of first appearance.
 fn merge(raws: Vec<Raw>, defects: &mut Vec<Defect>) -> Params {
+    if raws.iter().all(|r| r.section.is_none() && !r.extended) {
+        // No RFC 2231 form: every parameter as it came, duplicates kept,
+        // which is what the general path below gives, without its three
+        // maps and a copy of each name (most mail: `charset=...`).
+        return Params(
+            raws.into_iter()
+                .map(|r| {
+                    let value = plain(&r.value, r.at, defects);
+                    (r.name, value)
+                })
+                .collect(),
+        );
+    }
     use std::collections::HashMap;
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
