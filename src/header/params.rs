@@ -126,7 +126,25 @@ fn lower(b: &[u8]) -> String {
 }
 
 fn is_tspecial(b: u8) -> bool {
-    b"()<>@,;:\\\"/[]?=".contains(&b)
+    // A match, not `contains` on the list: that was a `memchr` call for
+    // every byte of every token (6% of a header parse's instructions).
+    matches!(
+        b,
+        b'(' | b')'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'\\'
+            | b'"'
+            | b'/'
+            | b'['
+            | b']'
+            | b'?'
+            | b'='
+    )
 }
 
 struct Cursor<'a> {
