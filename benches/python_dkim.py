@@ -26,18 +26,18 @@ RSA-2048 and Ed25519 with ``--mixed``), then verifies every message:
 The three in-process contenders take turns on slices of ``--slice``
 messages (2,000), each run's time the sum of its slices, so that a slow
 spell of a shared machine falls on all three. A turn has a cold start:
-the first verification after another contender's turn (or after any
-pause of a millisecond or more on a shared machine, in our measurements)
-finds the caches and branch predictors cold, and costs two to four
-warm ones (48-68 us against 19 us on a Zen 4, reproduced in Rust alone
-after a 50 ms scalar spin). An archive run pays that once; a benchmark
-that switches contenders every 200 messages charged it to mimeflow 50
-times per 10,000 messages, 0.3-0.4 us a message (dkimpy's 500 us a
-message hides its own). The benchmark prints the median first
+the first verification after another contender's turn costs several
+warm ones (94-101 us against 20 us here on a Zen 4; a Rust loop alone
+shows the same after a 50 ms pause of any kind, and none when the pause
+itself verifies: cold caches and predictors, as far as we can tell). An
+archive run pays that once; turns of 200 messages charged it to mimeflow
+50 times per 10,000 messages, 0.3-0.4 us a message (dkimpy's 500 us a
+message hide its own). The benchmark prints the median first
 verification of mimeflow's turns beside its warm per-message time, so
 the cost stays visible. Every run checks its own answer (every
 signature must pass), prints the median of ``--repeat`` runs per
-contender and the ratios against dkimpy measured in the same run. Report the CPU line with any figure:
+contender and the ratios against dkimpy measured in the same run.
+Report the CPU line with any figure:
 ``grep -m1 -E "cpu family|model\\s*:" /proc/cpuinfo``.
 
     python benches/python_dkim.py [--messages 2000] [--repeat 5] [--mixed] [--cli target/release/mimeflow] [--per-process 500] [--slice 2000]

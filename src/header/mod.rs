@@ -224,8 +224,8 @@ pub fn parse_block(
 /// the line is a name of printable ASCII (33-126), blanks, then ':'.
 ///
 /// A byte loop: names are a few to thirty bytes, and a `memchr` call for
-/// the colon, then a second pass to check the name, cost more than reading
-/// them once (two of a header parse's ~57 searches a field).
+/// the colon (one of the two calls a field line cost), then a second pass
+/// to check the name, cost more than reading them once.
 fn field_name(line: &[u8]) -> Option<(usize, usize)> {
     let n = line
         .iter()
