@@ -342,7 +342,7 @@ pub fn address_list<'a>(
 
 /// RFC 2045 token characters (parameter values that need no quotes).
 fn is_token(b: u8) -> bool {
-    (0x21..0x7f).contains(&b) && !b"()<>@,;:\\\"/[]?=".contains(&b)
+    (0x21..0x7f).contains(&b) && !crate::header::params::is_tspecial(b)
 }
 
 /// A non-empty run of RFC 2045 token characters (a MIME type's halves).

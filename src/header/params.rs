@@ -125,7 +125,9 @@ fn lower(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_lowercase()
 }
 
-fn is_tspecial(b: u8) -> bool {
+/// RFC 2045 tspecials, the one copy of the list (compose's token test
+/// uses it too).
+pub(crate) fn is_tspecial(b: u8) -> bool {
     // A match, not `contains` on the list: that was a `memchr` call for
     // every byte of every token (6% of a header parse's instructions).
     matches!(
