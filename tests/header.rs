@@ -247,10 +247,7 @@ fn content_type_and_disposition() {
         &mut d,
     )
     .unwrap();
-    assert_eq!(
-        (c.type_.as_str(), c.subtype.as_str()),
-        ("multipart", "mixed")
-    );
+    assert_eq!((&*c.type_, &*c.subtype), ("multipart", "mixed"));
     assert_eq!(c.boundary(), Some("==b (x)"));
     assert_eq!(c.charset(), Some("utf-8"));
     assert!(d.is_empty());
@@ -628,7 +625,7 @@ fn differential_against_python_email() {
         input += &serde_json::json!(["Content-Type", s]).to_string();
         input.push('\n');
         let c = parse_content_type(s.as_bytes(), 0, &mut Vec::new()).unwrap();
-        let mut p: Vec<(String, String)> = c.params.0.clone();
+        let mut p = c.params.0.clone();
         p.sort();
         expected.push(serde_json::json!(p));
     }

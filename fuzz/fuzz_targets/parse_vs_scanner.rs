@@ -78,7 +78,7 @@ fuzz_target!(|input: &[u8]| {
     // when it ends up read as a leaf (a multipart that saw only its close
     // delimiter).
     if root.children().any(|c| {
-        c.kind() != Kind::Leaf || matches!(c.content_type().type_.as_str(), "multipart" | "message")
+        c.kind() != Kind::Leaf || matches!(&*c.content_type().type_, "multipart" | "message")
     }) {
         return;
     }

@@ -357,18 +357,14 @@ fn encode_field(e: &EntityRef<'_>, name: &str, lname: &str, text: &str) -> Strin
                 .params
                 .0
                 .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .map(|(k, v)| (&**k, v.as_str()))
                 .collect();
             return encode_header::with_params(name, &ct.mime_type(), &params);
         }
         "content-disposition" => {
             if let Some(d) = e.disposition() {
-                let params: Vec<(&str, &str)> = d
-                    .params
-                    .0
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let params: Vec<(&str, &str)> =
+                    d.params.0.iter().map(|(k, v)| (&**k, v.as_str())).collect();
                 return encode_header::with_params(name, &d.kind, &params);
             }
         }

@@ -12,13 +12,15 @@
 //! allowed wherever RFC 5322 CFWS is, and an unquoted value runs to the
 //! next ';' or comment (real mail puts blanks and '=' in unquoted values).
 
+use std::borrow::Cow;
+
 use super::{encoded_word, unfold_mapped, OffsetMap};
 use crate::charset;
 use crate::defect::{Defect, DefectCode};
 
 /// Parameters in the order they appear (RFC 2231 sections merged).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Params(pub Vec<(String, String)>);
+pub struct Params(pub Vec<(Cow<'static, str>, String)>);
 
 impl Params {
     /// The first value of parameter `name` (ASCII case-insensitive).
@@ -33,10 +35,11 @@ impl Params {
 /// A parsed Content-Type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContentType {
-    /// Lowercase type ("text").
-    pub type_: String,
-    /// Lowercase subtype ("plain").
-    pub subtype: String,
+    /// Lowercase type ("text"); borrowed from a static table when it is one
+    /// of the common tokens ([`lower`]).
+    pub type_: Cow<'static, str>,
+    /// Lowercase subtype ("plain"), borrowed the same way.
+    pub subtype: Cow<'static, str>,
     /// The parameters.
     pub params: Params,
 }
@@ -66,8 +69,9 @@ impl ContentType {
 /// A parsed Content-Disposition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContentDisposition {
-    /// Lowercase: inline, attachment, ...
-    pub kind: String,
+    /// Lowercase: inline, attachment, ... (borrowed as [`ContentType`]'s
+    /// names are).
+    pub kind: Cow<'static, str>,
     /// The parameters.
     pub params: Params,
 }
@@ -121,9 +125,70 @@ pub fn parse_content_disposition(
     })
 }
 
-fn lower(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_ascii_lowercase()
+/// `b` lowercased. The tokens most mail uses come back borrowed from
+/// [`KNOWN`], so a parse allocates nothing for `text/plain; charset=...` or
+/// `inline` (these were a third of a plain message's allocations).
+fn lower(b: &[u8]) -> Cow<'static, str> {
+    let mut buf = [0u8; 32];
+    if let (Some(l), true) = (buf.get_mut(..b.len()), b.is_ascii()) {
+        l.copy_from_slice(b);
+        l.make_ascii_lowercase();
+        if let Ok(i) = KNOWN.binary_search_by(|k| k.as_bytes().cmp(l)) {
+            return Cow::Borrowed(KNOWN[i]);
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(b).to_ascii_lowercase())
 }
+
+/// Media types, subtypes, dispositions and parameter names common enough
+/// to be worth a lookup, in byte order (a test checks it).
+const KNOWN: &[&str] = &[
+    "alternative",
+    "application",
+    "attachment",
+    "audio",
+    "boundary",
+    "calendar",
+    "charset",
+    "delivery-status",
+    "delsp",
+    "digest",
+    "disposition-notification",
+    "encrypted",
+    "filename",
+    "format",
+    "gif",
+    "html",
+    "image",
+    "inline",
+    "jpeg",
+    "message",
+    "method",
+    "micalg",
+    "mixed",
+    "multipart",
+    "name",
+    "octet-stream",
+    "pdf",
+    "pgp-signature",
+    "pkcs7-mime",
+    "pkcs7-signature",
+    "plain",
+    "png",
+    "protocol",
+    "related",
+    "report",
+    "report-type",
+    "rfc822",
+    "signed",
+    "size",
+    "text",
+    "type",
+    "video",
+    "x-pkcs7-signature",
+    "xml",
+    "zip",
+];
 
 /// RFC 2045 tspecials, the one copy of the list (compose's token test
 /// uses it too).
@@ -208,12 +273,25 @@ impl<'a> Cursor<'a> {
 
     /// A quoted string after its opening quote: the content, unescaped, and
     /// whether it was closed.
-    fn quoted(&mut self) -> (Vec<u8>, bool) {
+    fn quoted(&mut self) -> (Cow<'a, [u8]>, bool) {
+        let rest = &self.s[self.i..];
+        match memchr::memchr2(b'"', b'\\', rest) {
+            // No quoted-pair: the value as it stands (most values).
+            Some(k) if rest[k] == b'"' => {
+                self.i += k + 1;
+                return (Cow::Borrowed(&rest[..k]), true);
+            }
+            None => {
+                self.i = self.s.len();
+                return (Cow::Borrowed(rest), false);
+            }
+            Some(_) => {}
+        }
         let mut out = Vec::new();
         while let Some(b) = self.peek() {
             self.i += 1;
             match b {
-                b'"' => return (out, true),
+                b'"' => return (Cow::Owned(out), true),
                 b'\\' => {
                     if let Some(n) = self.peek() {
                         out.push(n);
@@ -223,16 +301,17 @@ impl<'a> Cursor<'a> {
                 _ => out.push(b),
             }
         }
-        (out, false)
+        (Cow::Owned(out), false)
     }
 }
 
 /// One `name=value` as written.
-struct Raw {
-    name: String,
+struct Raw<'a> {
+    name: Cow<'static, str>,
     section: Option<u32>,
     extended: bool,
-    value: Vec<u8>,
+    /// Borrowed from the unfolded header value unless unquoting changed it.
+    value: Cow<'a, [u8]>,
     at: u64,
 }
 
@@ -242,7 +321,7 @@ fn parse_params(
     map: &OffsetMap,
     defects: &mut Vec<Defect>,
 ) -> Params {
-    let mut raws: Vec<Raw> = Vec::new();
+    let mut raws: Vec<Raw<'_>> = Vec::new();
     loop {
         c.skip_cfws();
         let Some(b) = c.peek() else { break };
@@ -291,7 +370,7 @@ fn parse_params(
             while let [rest @ .., b' ' | b'\t'] = v {
                 v = rest;
             }
-            v.to_vec()
+            Cow::Borrowed(v)
         };
         let (name, section, extended) = split_name(name);
         raws.push(Raw {
@@ -306,8 +385,12 @@ fn parse_params(
 }
 
 /// "Name*2*" -> ("name", Some(2), true).
-fn split_name(name: &[u8]) -> (String, Option<u32>, bool) {
-    let mut n = lower(name);
+fn split_name(name: &[u8]) -> (Cow<'static, str>, Option<u32>, bool) {
+    let n = lower(name);
+    if !n.contains('*') {
+        return (n, None, false);
+    }
+    let mut n = n.into_owned();
     let extended = n.ends_with('*');
     if extended {
         n.pop();
@@ -322,7 +405,7 @@ fn split_name(name: &[u8]) -> (String, Option<u32>, bool) {
             }
         }
     }
-    (n, section, extended)
+    (n.into(), section, extended)
 }
 
 fn percent_decode(v: &[u8], bad: &mut bool) -> Vec<u8> {
@@ -357,7 +440,7 @@ fn plain(v: &[u8], at: u64, defects: &mut Vec<Defect>) -> String {
 
 /// Decodes an RFC 2231 value: sections in order, the first of which may
 /// carry "charset'language'".
-fn decode_2231(parts: &[&Raw], defects: &mut Vec<Defect>) -> String {
+fn decode_2231(parts: &[&Raw<'_>], defects: &mut Vec<Defect>) -> String {
     let mut label: Option<String> = None;
     let mut out = String::new();
     let mut bytes: Vec<u8> = Vec::new();
@@ -424,7 +507,7 @@ fn decode_2231(parts: &[&Raw], defects: &mut Vec<Defect>) -> String {
 }
 
 /// Merges RFC 2231 sections; keeps the order of first appearance.
-fn merge(raws: Vec<Raw>, defects: &mut Vec<Defect>) -> Params {
+fn merge(raws: Vec<Raw<'_>>, defects: &mut Vec<Defect>) -> Params {
     if raws.iter().all(|r| r.section.is_none() && !r.extended) {
         // No RFC 2231 form: every parameter as it came, duplicates kept,
         // which is what the general path below gives, without its three
@@ -467,21 +550,24 @@ fn merge(raws: Vec<Raw>, defects: &mut Vec<Defect>) -> Params {
             let n = emitted.entry(name).or_insert(0);
             *n += 1;
             if let Some(&k) = idx.get(*n - 1) {
-                out.push((name.to_string(), plain(&raws[k].value, raws[k].at, defects)));
+                out.push((
+                    raws[k].name.clone(),
+                    plain(&raws[k].value, raws[k].at, defects),
+                ));
             }
             continue;
         }
         if done.insert(name, ()).is_some() {
             continue;
         }
-        let mut sections: Vec<&Raw> = idx
+        let mut sections: Vec<&Raw<'_>> = idx
             .iter()
             .map(|&k| &raws[k])
             .filter(|r| r.section.is_some())
             .collect();
         let value = if !sections.is_empty() {
             sections.sort_by_key(|r| r.section);
-            let mut uniq: Vec<&Raw> = Vec::with_capacity(sections.len());
+            let mut uniq: Vec<&Raw<'_>> = Vec::with_capacity(sections.len());
             for r in sections {
                 match uniq.last() {
                     Some(l) if l.section == r.section => {
@@ -502,7 +588,9 @@ fn merge(raws: Vec<Raw>, defects: &mut Vec<Defect>) -> Params {
             let r = &raws[idx[0]];
             plain(&r.value, r.at, defects)
         };
-        out.push((name.to_string(), value));
+        // Every raw of the group carries `name`; a clone of a borrowed
+        // (common) name allocates nothing.
+        out.push((raws[idx[0]].name.clone(), value));
     }
     Params(out)
 }
@@ -531,6 +619,23 @@ mod tests {
         assert_eq!(c.params.get("name"), Some("Book about \u{2615}"));
         let c = ct("a/b; name*0=\"p0\"; name*1*=utf-8''%ZZbad; name*2=\"p2\"");
         assert_eq!(c.params.get("name"), Some("p0%ZZbadp2"));
+    }
+
+    #[test]
+    fn known_tokens_are_sorted_lowercase_and_borrowed() {
+        assert!(KNOWN.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()));
+        for k in KNOWN {
+            assert_eq!(*k, k.to_ascii_lowercase());
+            assert!(
+                matches!(lower(k.to_ascii_uppercase().as_bytes()), Cow::Borrowed(b) if b == *k)
+            );
+        }
+        // Anything else is lowercased as before, 8-bit bytes as U+FFFD.
+        assert!(matches!(lower(b"X-Custom"), Cow::Owned(s) if s == "x-custom"));
+        assert!(matches!(lower(b"T\xffxt"), Cow::Owned(s) if s == "t\u{fffd}xt"));
+        let long = "A".repeat(40);
+        assert_eq!(lower(long.as_bytes()), long.to_ascii_lowercase());
+        assert_eq!(lower(b""), "");
     }
 
     #[test]

@@ -39,21 +39,49 @@ pub enum TransferEncoding {
     Other(String),
 }
 
+/// Every name a Content-Transfer-Encoding value is read as, compared
+/// ignoring ASCII case once blanks and quotes around it are trimmed.
+const NAMES: [(&str, TransferEncoding); 12] = [
+    ("", TransferEncoding::SevenBit),
+    ("7bit", TransferEncoding::SevenBit),
+    ("7-bit", TransferEncoding::SevenBit),
+    ("8bit", TransferEncoding::EightBit),
+    ("8-bit", TransferEncoding::EightBit),
+    ("binary", TransferEncoding::Binary),
+    ("base64", TransferEncoding::Base64),
+    ("quoted-printable", TransferEncoding::QuotedPrintable),
+    ("x-uuencode", TransferEncoding::Uuencode),
+    ("uuencode", TransferEncoding::Uuencode),
+    ("x-uue", TransferEncoding::Uuencode),
+    ("uue", TransferEncoding::Uuencode),
+];
+
+/// `v` without the leading and trailing bytes that `strip` picks.
+fn trim_by(v: &[u8], strip: impl Fn(u8) -> bool) -> &[u8] {
+    let start = v.iter().position(|&b| !strip(b)).unwrap_or(v.len());
+    let end = v.iter().rposition(|&b| !strip(b)).map_or(start, |i| i + 1);
+    &v[start..end]
+}
+
 impl TransferEncoding {
     /// Parses a header value (case and surrounding blanks ignored).
     pub fn parse(value: &[u8]) -> TransferEncoding {
-        let v = String::from_utf8_lossy(value)
-            .trim()
-            .trim_matches('"')
-            .to_ascii_lowercase();
-        match v.as_str() {
-            "" | "7bit" | "7-bit" => TransferEncoding::SevenBit,
-            "8bit" | "8-bit" => TransferEncoding::EightBit,
-            "binary" => TransferEncoding::Binary,
-            "base64" => TransferEncoding::Base64,
-            "quoted-printable" => TransferEncoding::QuotedPrintable,
-            "x-uuencode" | "uuencode" | "x-uue" | "uue" => TransferEncoding::Uuencode,
-            _ => TransferEncoding::Other(v),
+        let text;
+        let v = if value.is_ascii() {
+            // No String for the common case: on ASCII, `str::trim` strips
+            // exactly \t \n \x0B \x0C \r and space.
+            let v = trim_by(value, |b| matches!(b, b'\t'..=b'\r' | b' '));
+            trim_by(v, |b| b == b'"')
+        } else {
+            text = String::from_utf8_lossy(value);
+            text.trim().trim_matches('"').as_bytes()
+        };
+        match NAMES
+            .iter()
+            .find(|(name, _)| v.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            Some((_, known)) => known.clone(),
+            None => TransferEncoding::Other(String::from_utf8_lossy(v).to_ascii_lowercase()),
         }
     }
 
@@ -264,4 +292,32 @@ fn feed(
         }
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TransferEncoding::{self, *};
+
+    #[test]
+    fn transfer_encoding_names() {
+        let cases: [(&[u8], TransferEncoding); 12] = [
+            (b"base64", Base64),
+            (b" \"BASE64\"\r\n", Base64),
+            (b"\x0b7Bit\x0c", SevenBit),
+            (b"", SevenBit),
+            (b"\"\"", SevenBit),
+            (b"Quoted-Printable", QuotedPrintable),
+            (b"X-UUE", Uuencode),
+            (b"8-bit", EightBit),
+            // Unicode blanks are trimmed as `str::trim` does.
+            (b"\xc2\xa0binary\xe3\x80\x80", Binary),
+            // Not a blank: kept, so the name is unknown.
+            (b"\x1cbase64", Other("\x1cbase64".into())),
+            (b" X-Token ", Other("x-token".into())),
+            (b"b\xffse64", Other("b\u{fffd}se64".into())),
+        ];
+        for (value, want) in cases {
+            assert_eq!(TransferEncoding::parse(value), want, "{value:?}");
+        }
+    }
 }

@@ -523,7 +523,7 @@ impl<'s> Parser<'s> {
                 defects.push(Defect::new(DefectCode::MissingBoundaryParameter, at));
                 Kind::Leaf
             }
-        } else if ct.type_ == "message" && matches!(ct.subtype.as_str(), "rfc822" | "global") {
+        } else if ct.type_ == "message" && matches!(&*ct.subtype, "rfc822" | "global") {
             if d.encoding.is_encoded() {
                 // A carried message in base64/QP: decode to read it, not in place.
                 defects.push(Defect::new(DefectCode::EncodedCompositeEntity, at));
@@ -656,13 +656,11 @@ fn default_type(in_digest: bool) -> ContentType {
     };
     let mut params = params::Params::default();
     if !in_digest {
-        params
-            .0
-            .push(("charset".to_string(), "us-ascii".to_string()));
+        params.0.push(("charset".into(), "us-ascii".to_string()));
     }
     ContentType {
-        type_: type_.to_string(),
-        subtype: subtype.to_string(),
+        type_: type_.into(),
+        subtype: subtype.into(),
         params,
     }
 }

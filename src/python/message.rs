@@ -266,8 +266,9 @@ impl Part {
     }
 
     #[getter]
-    fn params(&self) -> Vec<(String, String)> {
-        self.e().content_type().params.0.clone()
+    fn params(&self) -> Vec<(&str, &str)> {
+        let params = &self.e().content_type().params;
+        params.0.iter().map(|(n, v)| (&**n, v.as_str())).collect()
     }
 
     #[getter]
@@ -276,8 +277,8 @@ impl Part {
     }
 
     #[getter]
-    fn disposition(&self) -> Option<String> {
-        self.e().disposition().map(|d| d.kind.clone())
+    fn disposition(&self) -> Option<&str> {
+        self.e().disposition().map(|d| &*d.kind)
     }
 
     #[getter]
