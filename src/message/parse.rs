@@ -30,6 +30,7 @@
 //! once (a lookup per `--` line, whatever the depth).
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use bytes::Bytes;
 use memchr::memmem;
@@ -128,8 +129,13 @@ struct Parser<'s> {
     /// Boundary key (`multipart::boundary_key`) -> positions in `frames`
     /// using it (innermost last).
     by_boundary: HashMap<Vec<u8>, Vec<usize>>,
-    line_finder: memmem::Finder<'static>,
+    line_finder: &'static memmem::Finder<'static>,
 }
+
+/// The `"\n--"` searcher of every parse, built once: building it (and
+/// copying its needle) for each message was one allocation a parse.
+static LINE_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\n--"));
 
 impl<'s> Parser<'s> {
     fn new(src: &'s [u8], limits: Limits) -> Self {
@@ -140,7 +146,7 @@ impl<'s> Parser<'s> {
             open: Vec::new(),
             frames: Vec::new(),
             by_boundary: HashMap::new(),
-            line_finder: memmem::Finder::new(b"\n--").into_owned(),
+            line_finder: &LINE_FINDER,
         }
     }
 
@@ -587,7 +593,7 @@ impl<'s> Parser<'s> {
         let src = self.src;
         let mut pos = from;
         loop {
-            let line = multipart::find_line(&self.line_finder, src, pos, true)?;
+            let line = multipart::find_line(self.line_finder, src, pos, true)?;
             let (frame, close, next) = self.match_line(line);
             if let Some(frame) = frame {
                 return Some(Delimiter {
