@@ -78,14 +78,16 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+/// The months' abbreviations, January first.
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
 fn month(word: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
     if word.len() < 3 {
         return None;
     }
-    let k = NAMES.iter().position(|n| word.starts_with(n))?;
+    let k = MONTHS.iter().position(|n| word.starts_with(n))?;
     const FULL: [&str; 12] = [
         "january",
         "february",
@@ -119,9 +121,11 @@ fn zone(word: &str) -> Option<i32> {
     })
 }
 
+/// The weekdays' abbreviations.
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
 fn is_weekday(word: &str) -> bool {
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    word.len() >= 3 && DAYS.iter().any(|d| word.starts_with(d))
+    word.len() >= 3 && WEEKDAYS.iter().any(|d| word.starts_with(d))
 }
 
 /// How the zone of a parsed date was read.
@@ -149,6 +153,132 @@ pub fn parse_date(value: &[u8]) -> Option<DateTime> {
 /// message, a third of a parse's (a counting allocator over 5,000 list
 /// messages).
 pub fn parse_date_zone(value: &[u8]) -> Option<(DateTime, Zone)> {
+    canonical(value).or_else(|| parse_general(value))
+}
+
+/// The form nearly all mail writes, `[Fri, ]14 Jul 2017 03:37:22 +0000
+/// [(UTC)]`, read in one pass: a sixth of a parse's instructions went to
+/// [`parse_general`]'s tokens for it (3.1k a Date; all the dates of the
+/// generated archives and 86% of the shared corpora's are in this form).
+/// `None` for anything else, a value out of range included, which
+/// [`parse_general`] then reads (or rejects) as before; where this returns
+/// a date, it is the one [`parse_general`] returns (a test compares them).
+fn canonical(v: &[u8]) -> Option<(DateTime, Zone)> {
+    let mut c = Bytes(v, 0);
+    c.blanks();
+    if v.get(c.1 + 3) == Some(&b',') {
+        let day = v.get(c.1..c.1 + 3)?;
+        WEEKDAYS
+            .iter()
+            .find(|d| day.eq_ignore_ascii_case(d.as_bytes()))?;
+        c.1 += 4;
+        c.blanks();
+    }
+    let d = match c.digits(2) {
+        Some(d) => d,
+        None => c.digits(1)?,
+    };
+    c.blank()?;
+    let name = v.get(c.1..c.1 + 3)?;
+    let m = MONTHS
+        .iter()
+        .position(|n| name.eq_ignore_ascii_case(n.as_bytes()))? as u32
+        + 1;
+    c.1 += 3;
+    c.blank()?;
+    let y = c.digits(4)? as i64;
+    c.blank()?;
+    let h = c.digits(2)?;
+    c.byte(b':')?;
+    let mi = c.digits(2)?;
+    let s = if c.byte(b':').is_some() {
+        c.digits(2)?
+    } else {
+        0
+    };
+    c.blank()?;
+    let sign = match v.get(c.1)? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    c.1 += 1;
+    let z = c.digits(4)? as i32;
+    let (zh, zm) = (z / 100, z % 100);
+    c.blanks();
+    if c.byte(b'(').is_some() {
+        // One comment without nesting or quoted-pairs, then the end.
+        let close = c.1
+            + v[c.1..]
+                .iter()
+                .position(|&b| matches!(b, b'(' | b')' | b'\\'))?;
+        if v[close] != b')' {
+            return None;
+        }
+        c.1 = close + 1;
+        c.blanks();
+    }
+    if c.1 != v.len()
+        || d == 0
+        || d > days_in_month(y, m)
+        || y == 0
+        || h > 23
+        || mi > 59
+        || s > 60
+        || zh > 23
+        || zm > 59
+    {
+        return None;
+    }
+    let off = sign * (zh * 60 + zm);
+    let local = days_from_civil(y, m, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64;
+    Some((
+        DateTime {
+            timestamp: local - off as i64 * 60,
+            offset_minutes: off,
+        },
+        Zone::Known,
+    ))
+}
+
+/// A position in a date value, for [`canonical`].
+struct Bytes<'a>(&'a [u8], usize);
+
+impl Bytes<'_> {
+    /// Skips blanks (space, tab).
+    fn blanks(&mut self) {
+        while matches!(self.0.get(self.1), Some(b' ' | b'\t')) {
+            self.1 += 1;
+        }
+    }
+
+    /// At least one blank, skipped.
+    fn blank(&mut self) -> Option<()> {
+        let at = self.1;
+        self.blanks();
+        (self.1 > at).then_some(())
+    }
+
+    /// `b`, skipped.
+    fn byte(&mut self, b: u8) -> Option<()> {
+        (self.0.get(self.1) == Some(&b)).then(|| self.1 += 1)
+    }
+
+    /// Exactly `n` digits (no more follow), as a number.
+    fn digits(&mut self, n: usize) -> Option<u32> {
+        let run = self.0.get(self.1..self.1 + n)?;
+        if !run.iter().all(u8::is_ascii_digit)
+            || self.0.get(self.1 + n).is_some_and(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        self.1 += n;
+        Some(run.iter().fold(0, |a, &b| a * 10 + u32::from(b - b'0')))
+    }
+}
+
+/// Any date [`parse_date_zone`] reads: tokens, each read for what it can be.
+fn parse_general(value: &[u8]) -> Option<(DateTime, Zone)> {
     // Tokens: runs of [A-Za-z0-9:+-.]; blanks, commas and comments separate.
     const MAX_TOKENS: usize = 16;
     let mut toks: [&[u8]; MAX_TOKENS] = [&[]; MAX_TOKENS];
@@ -348,6 +478,98 @@ impl DateFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_agrees_with_the_general_reader() {
+        // Dates built from parts at and past every limit of the one-pass
+        // reader; wherever it reads one, the general reader must read the
+        // same, and it must read most of the well-formed ones.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        // Each part: one of the well-formed choices three times in four,
+        // else one of the others.
+        let parts: [(&[&str], &[&str]); 10] = [
+            (&["", " ", "\t "], &["\r\n "]),
+            (
+                &["", "Fri, ", "sun,", "MON,\t"],
+                &["Fxi, ", "Fri ,", "Friday, ", "Mon "],
+            ),
+            (
+                &["1", "07", "14", "29", "30", "31"],
+                &["0", "00", "32", "123", "1a"],
+            ),
+            (&[" ", "  ", "\t"], &["", "-", ","]),
+            (
+                &["Jan", "feb", "FEB", "Sep", "dec", "apr"],
+                &["Sept", "Foo", "Ju", "Februar"],
+            ),
+            (&[" ", " \t"], &["", "-"]),
+            (
+                &["2017", "1999", "2000", "2024", "1900", "9999"],
+                &["0000", "98", "100", "20171"],
+            ),
+            (
+                &[" 03:37:22 ", " 23:59:60 ", " 12:00\t", " 00:00:00 "],
+                &[
+                    " 24:00:00 ",
+                    " 12:60:00 ",
+                    " 9:05:00 ",
+                    " 00:00:61 ",
+                    " 12:34:56.7 ",
+                    " 12:3 ",
+                    "",
+                ],
+            ),
+            (
+                &["+0000", "-0000", "-0500", "+2359", "+1130"],
+                &["+2400", "+0060", "+05:30", "+005", "GMT", "+00000", ""],
+            ),
+            (
+                &["", " (UTC)", "(PDT) ", "  "],
+                &[" (a (b))", " (x\\)y)", " junk", "\r\n", " (", ")"],
+            ),
+        ];
+        let (mut read, mut total) = (0, 0);
+        for _ in 0..300_000 {
+            let mut v = String::new();
+            for (good, odd) in parts {
+                v += if next(4) < 3 {
+                    good[next(good.len())]
+                } else {
+                    odd[next(odd.len())]
+                };
+            }
+            total += 1;
+            if let Some(got) = canonical(v.as_bytes()) {
+                read += 1;
+                assert_eq!(Some(got), parse_general(v.as_bytes()), "{v:?}");
+            }
+        }
+        // About 1 in 20 is well formed in every part (0.75^10, less the
+        // days past the end of their month).
+        assert!(
+            read * 40 > total,
+            "the one-pass reader read {read} of {total}"
+        );
+        for v in [
+            "Fri, 14 Jul 2017 03:37:22 +0000",
+            " Thu, 29 Feb 2024 23:59:60 -1130 (EST)",
+            "5 Jan 1999 00:00 +0100",
+            "sat,1 DEC 9999 12:00:00 -0000  ",
+        ] {
+            assert!(canonical(v.as_bytes()).is_some(), "{v:?}");
+            assert_eq!(
+                canonical(v.as_bytes()),
+                parse_general(v.as_bytes()),
+                "{v:?}"
+            );
+        }
+    }
 
     #[test]
     fn civil_round_trip() {
