@@ -168,9 +168,12 @@ fn canonical(v: &[u8]) -> Option<(DateTime, Zone)> {
     c.blanks();
     if v.get(c.1 + 3) == Some(&b',') {
         let day = v.get(c.1..c.1 + 3)?;
-        WEEKDAYS
+        if !WEEKDAYS
             .iter()
-            .find(|d| day.eq_ignore_ascii_case(d.as_bytes()))?;
+            .any(|d| day.eq_ignore_ascii_case(d.as_bytes()))
+        {
+            return None;
+        }
         c.1 += 4;
         c.blanks();
     }
@@ -218,27 +221,11 @@ fn canonical(v: &[u8]) -> Option<(DateTime, Zone)> {
         c.1 = close + 1;
         c.blanks();
     }
-    if c.1 != v.len()
-        || d == 0
-        || d > days_in_month(y, m)
-        || y == 0
-        || h > 23
-        || mi > 59
-        || s > 60
-        || zh > 23
-        || zm > 59
-    {
+    if c.1 != v.len() || h > 23 || mi > 59 || s > 60 || zh > 23 || zm > 59 {
         return None;
     }
-    let off = sign * (zh * 60 + zm);
-    let local = days_from_civil(y, m, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64;
-    Some((
-        DateTime {
-            timestamp: local - off as i64 * 60,
-            offset_minutes: off,
-        },
-        Zone::Known,
-    ))
+    let at = date_time((y, m, d), (h, mi, s), sign * (zh * 60 + zm))?;
+    Some((at, Zone::Known))
 }
 
 /// A position in a date value, for [`canonical`].
@@ -341,25 +328,35 @@ fn parse_general(value: &[u8]) -> Option<(DateTime, Zone)> {
         off,
         unknown_zone,
     } = f;
-    let (d, m, y) = (day?, mon?, year?);
-    if d == 0 || d > days_in_month(y, m) || !(1..=9999).contains(&y) {
-        return None;
-    }
-    let (h, mi, s) = time.unwrap_or((0, 0, 0));
     let zone = match off {
         None => Zone::Missing,
         Some(_) if unknown_zone => Zone::Unknown,
         Some(_) => Zone::Known,
     };
-    let off = off.unwrap_or(0);
+    let at = date_time(
+        (year?, mon?, day?),
+        time.unwrap_or((0, 0, 0)),
+        off.unwrap_or(0),
+    )?;
+    Some((at, zone))
+}
+
+/// The instant of a date read by either reader, with the checks they
+/// share: the day within its month, the year within 1-9999. The time's
+/// and the offset's ranges are each reader's own.
+fn date_time(
+    (y, m, d): (i64, u32, u32),
+    (h, mi, s): (u32, u32, u32),
+    off: i32,
+) -> Option<DateTime> {
+    if d == 0 || d > days_in_month(y, m) || !(1..=9999).contains(&y) {
+        return None;
+    }
     let local = days_from_civil(y, m, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64;
-    Some((
-        DateTime {
-            timestamp: local - off as i64 * 60,
-            offset_minutes: off,
-        },
-        zone,
-    ))
+    Some(DateTime {
+        timestamp: local - off as i64 * 60,
+        offset_minutes: off,
+    })
 }
 
 /// A byte of a date token: [A-Za-z0-9:+-.].
