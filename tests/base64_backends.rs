@@ -200,6 +200,41 @@ fn encode_at_every_output_alignment() {
     }
 }
 
+/// Around 512 KiB of input, where the AVX-512 encoder switches to masked
+/// block loads (`MASKED_LOADS_MIN` in `base64/x86_64/avx512vbmi.rs`): the
+/// same characters as the reference on both sides, at an aligned and an
+/// unaligned output, and nothing written past the output.
+#[test]
+fn encode_across_the_masked_load_threshold() {
+    const MIN: usize = 512 * 1024;
+    let data = Rng(0x5EED_0B10).bytes(MIN + 400);
+    for c in codecs() {
+        for len in [
+            MIN - 208,
+            MIN - 1,
+            MIN,
+            MIN + 1,
+            MIN + 2,
+            MIN + 47,
+            MIN + 400,
+        ] {
+            let src = &data[..len];
+            let expect = naive::encode(chars(&c), src, c.padding());
+            for off in [0, 16] {
+                let mut buf = vec![0xA5u8; 64 + off + expect.len() + 64];
+                let at = (64 - buf.as_ptr() as usize % 64) % 64 + off;
+                let end = at + expect.len();
+                assert_eq!(c.encode(src, &mut buf[at..end]), expect.len());
+                assert!(buf[at..end] == expect[..], "{c:?} len {len} offset {off}");
+                assert!(
+                    buf[end..].iter().all(|&b| b == 0xA5),
+                    "{c:?} len {len} offset {off}: wrote past the output"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn wrapped_encode_matches_reference_for_many_widths() {
     let mut rng = Rng(7);
