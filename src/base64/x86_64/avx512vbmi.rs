@@ -569,12 +569,14 @@ pub(crate) unsafe fn encode(
 /// This file's encode kernels as the drivers' [`EncodeKernels`], with their bodies inlined.
 /// Only [`encode_all`] and [`encode_wrapped`] build one: holding it is the proof that the
 /// CPU features are there.
-struct Kernels {
+/// With `MASKED`, the plain encode reads its blocks with masked loads (see "Masked block
+/// loads"): only [`encode_all`]'s copy for large inputs.
+struct Kernels<const MASKED: bool = false> {
     alphabet: Alphabet,
     stores: Stores,
 }
 
-impl EncodeKernels for Kernels {
+impl<const MASKED: bool> EncodeKernels for Kernels<MASKED> {
     #[inline(always)]
     fn groups(&self, src: &[u8], mut dst: Out<'_>) -> usize {
         assert!(dst.len() >= src.len() / 3 * 4, "kernel output too short");
@@ -584,7 +586,7 @@ impl EncodeKernels for Kernels {
         // initialised bytes only.
         unsafe {
             let d = dst.as_uninit().as_mut_ptr().cast();
-            encode_body(self.alphabet, src, d, stream, None).0
+            encode_body::<MASKED>(self.alphabet, src, d, stream, None).0
         }
     }
 
@@ -602,7 +604,7 @@ impl EncodeKernels for Kernels {
         // SAFETY: as in `groups`, with the whole output's size checked above.
         let (read, written) = unsafe {
             let d = dst.as_uninit().as_mut_ptr().cast();
-            encode_body(self.alphabet, src, d, stream, Some(pad))
+            encode_body::<MASKED>(self.alphabet, src, d, stream, Some(pad))
         };
         debug_assert_eq!((read, written), (n, total));
         Some(written)
@@ -733,7 +735,39 @@ pub(crate) unsafe fn encode_all(
     src: &[u8],
     dst: Out<'_>,
 ) -> usize {
-    encode_with(&Kernels { alphabet, stores }, alphabet, pad, src, dst)
+    if src.len() >= MASKED_LOADS_MIN {
+        // SAFETY: the same features, by this function's caller.
+        return unsafe { encode_all_masked((alphabet, pad, stores), src, dst) };
+    }
+    encode_with(
+        &Kernels::<false> { alphabet, stores },
+        alphabet,
+        pad,
+        src,
+        dst,
+    )
+}
+
+/// [`encode_all`] for inputs of [`MASKED_LOADS_MIN`] bytes and more: the main loop reads its
+/// blocks with masked loads (see "Masked block loads"). Out of line, so that neither the small
+/// calls nor the wrapped encoders, which share the kernels, carry this copy.
+///
+/// # Safety
+/// `is_available()` must be true.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[inline(never)]
+unsafe fn encode_all_masked(
+    (alphabet, pad, stores): (Alphabet, bool, Stores),
+    src: &[u8],
+    dst: Out<'_>,
+) -> usize {
+    encode_with(
+        &Kernels::<true> { alphabet, stores },
+        alphabet,
+        pad,
+        src,
+        dst,
+    )
 }
 
 /// # Safety
@@ -741,59 +775,26 @@ pub(crate) unsafe fn encode_all(
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
     // SAFETY: as for this function.
-    unsafe { encode_body(alphabet, src, dst, stream, None).0 }
+    unsafe {
+        if !stream && src.len() >= MASKED_LOADS_MIN {
+            encode_body::<true>(alphabet, src, dst, false, None).0
+        } else {
+            encode_body::<false>(alphabet, src, dst, stream, None).0
+        }
+    }
 }
 
 /// [`encode_impl`]'s body, for inlining into other `target_feature` functions. Returns the
 /// bytes read and written: with `tail` `None` whole groups only, as [`encode_impl`]; with
-/// `Some(pad)` all of `src`, the last group padded where `pad`.
+/// `Some(pad)` all of `src`, the last group padded where `pad`. The main loop reads its
+/// blocks with masked loads when `MASKED` (see "Masked block loads" below; only the plain
+/// encodes of [`MASKED_LOADS_MIN`] bytes and more take that copy).
 ///
 /// # Safety
 /// As for [`encode_impl`]; with `tail` `Some`, `dst` must have room for the whole encoding
 /// (padded where `Some(true)`).
 #[inline(always)]
-unsafe fn encode_body(
-    alphabet: Alphabet,
-    src: &[u8],
-    dst: *mut u8,
-    stream: bool,
-    tail: Option<bool>,
-) -> (usize, usize) {
-    // Large inputs through ordinary stores take the masked-load copy, out of line so that the
-    // small calls' code stays as it was (inlined beside it, the two copies cost 1 KiB encodes
-    // 8% and 16 KiB ones 25%).
-    // SAFETY: as for this function.
-    unsafe {
-        if !stream && src.len() >= MASKED_LOADS_MIN {
-            return encode_body_masked(alphabet, src, dst, tail);
-        }
-        encode_body_with::<false>(alphabet, src, dst, stream, tail)
-    }
-}
-
-/// [`encode_body_with`] reading blocks with masked loads, for inputs of [`MASKED_LOADS_MIN`]
-/// bytes and more written through ordinary stores.
-///
-/// # Safety
-/// As for [`encode_body`].
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-#[inline(never)]
-unsafe fn encode_body_masked(
-    alphabet: Alphabet,
-    src: &[u8],
-    dst: *mut u8,
-    tail: Option<bool>,
-) -> (usize, usize) {
-    // SAFETY: as for this function.
-    unsafe { encode_body_with::<true>(alphabet, src, dst, false, tail) }
-}
-
-/// [`encode_body`] itself, reading the main loop's blocks with masked loads when `MASKED`.
-///
-/// # Safety
-/// As for [`encode_body`].
-#[inline(always)]
-unsafe fn encode_body_with<const MASKED: bool>(
+unsafe fn encode_body<const MASKED: bool>(
     alphabet: Alphabet,
     src: &[u8],
     dst: *mut u8,
@@ -1274,7 +1275,7 @@ pub(crate) unsafe fn encode_wrapped(
     cols: usize,
     dst: Out<'_>,
 ) -> usize {
-    let k = Kernels { alphabet, stores };
+    let k = Kernels::<false> { alphabet, stores };
     match cols {
         76 => encode_whole_lines_with(&k, alphabet, pad, src, 76, line_ending, dst),
         _ => encode_whole_lines_with(&k, alphabet, pad, src, cols, line_ending, dst),
