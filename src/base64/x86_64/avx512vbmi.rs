@@ -572,7 +572,7 @@ pub(crate) unsafe fn encode(
 ///
 /// With `MASKED`, the plain encode reads its blocks with masked loads (see "Masked block
 /// loads"): only [`encode_all`]'s copy for large inputs.
-struct Kernels<const MASKED: bool = false> {
+struct Kernels<const MASKED: bool> {
     alphabet: Alphabet,
     stores: Stores,
 }
