@@ -736,7 +736,7 @@ pub(crate) unsafe fn encode_all(
     src: &[u8],
     dst: Out<'_>,
 ) -> usize {
-    if src.len() >= MASKED_LOADS_MIN {
+    if reads_masked(src.len(), plain_streams(stores, src.len() / 3 * 4)) {
         // SAFETY: the same features, by this function's caller.
         return unsafe { encode_all_masked((alphabet, pad, stores), src, dst) };
     }
@@ -775,14 +775,23 @@ unsafe fn encode_all_masked(
 /// AVX-512 F/BW/VBMI available; `dst` has room for `src.len() / 3 * 4` bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
-    // SAFETY: as for this function.
-    unsafe {
-        if !stream && src.len() >= MASKED_LOADS_MIN {
-            encode_body::<true>(alphabet, src, dst, false, None).0
-        } else {
-            encode_body::<false>(alphabet, src, dst, stream, None).0
-        }
+    if reads_masked(src.len(), stream) {
+        // SAFETY: as for this function.
+        return unsafe { encode_impl_masked(alphabet, src, dst) };
     }
+    // SAFETY: as for this function.
+    unsafe { encode_body::<false>(alphabet, src, dst, stream, None).0 }
+}
+
+/// [`encode_impl`] for the inputs [`reads_masked`] picks, out of line as [`encode_all_masked`].
+///
+/// # Safety
+/// As for [`encode_impl`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[inline(never)]
+unsafe fn encode_impl_masked(alphabet: Alphabet, src: &[u8], dst: *mut u8) -> usize {
+    // SAFETY: as for this function.
+    unsafe { encode_body::<true>(alphabet, src, dst, false, None).0 }
 }
 
 /// [`encode_impl`]'s body, for inlining into other `target_feature` functions. Returns the
@@ -931,6 +940,14 @@ unsafe fn encode_body<const MASKED: bool>(
 /// Input size (bytes) from which the plain encode reads its blocks with masked loads (see the
 /// essay above).
 const MASKED_LOADS_MIN: usize = 512 * 1024;
+
+/// Whether a plain encode of `n` input bytes takes the masked copy of the loop: from
+/// [`MASKED_LOADS_MIN`] bytes, unless its output streams (the streaming loop keeps plain
+/// loads). The one statement of the rule, for both entries ([`encode_all`], [`encode_impl`]).
+#[inline(always)]
+fn reads_masked(n: usize, stream: bool) -> bool {
+    !stream && n >= MASKED_LOADS_MIN
+}
 
 // ---------------------------------------------------------------------------------------------
 // Fused line-wrapped encode
