@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
+use twox_hash::XxHash3_64;
 
 use super::attachments::{self, Attachment};
 use super::fingerprint::Chain;
@@ -78,7 +78,7 @@ pub(crate) struct Prepared {
 ///
 /// Why the commit at `-j1`: a run has a committing thread besides its
 /// workers, and for folder outputs it has little else to do. With the
-/// files made by the one worker, the parse, the name's SHA-256 and the
+/// files made by the one worker, the parse, the name's hash (SHA-256 then) and the
 /// file creation ran one after the other there (2,205 of 2,430 samples of
 /// a `--to maildir -j1` run) while the commit idled; handed to the commit,
 /// file creation overlaps the parsing of the next messages. Maildir of the
@@ -103,8 +103,10 @@ impl MessageFile {
     fn of(maildir: bool, index: u64, raw: &[u8], parsed: &Parsed) -> MessageFile {
         let mut name;
         if maildir {
-            // Only Maildir names and jsonl records use the message's hash.
-            name = format!("{index:08}.{}.mimeflow", &hex(&Sha256::digest(raw))[..12]);
+            // The index makes the name unique in its folder; the tag (the top 48 bits of the
+            // bytes' XXH3) keeps it unique when the files of two runs are moved into one.
+            let tag = XxHash3_64::oneshot(raw) >> 16;
+            name = format!("{index:08}.{tag:012x}.mimeflow");
             if parsed.flags.old {
                 name.push_str(":2,");
                 name.push_str(&parsed.flags.letters());
@@ -479,6 +481,38 @@ mod tests {
                 out.push(p);
             }
         }
+    }
+
+    /// Maildir names: the index, then 12 hex digits that depend on the
+    /// message's bytes only (the same bytes at two indices give one tag,
+    /// one byte more another), then `.mimeflow`, and `:2,FLAGS` for an old
+    /// message (in `cur/`); `.eml` names are the index alone.
+    #[test]
+    fn maildir_names_are_index_tag_and_flags() {
+        let parsed = |old| Parsed {
+            msg: None,
+            flags: MailFlags {
+                old,
+                seen: old,
+                ..MailFlags::default()
+            },
+            mtime: None,
+            unparseable: false,
+        };
+        let raw = b"Subject: a\n\nbody\n";
+        let a = MessageFile::of(true, 7, raw, &parsed(false));
+        let b = MessageFile::of(true, 123_456_789, raw, &parsed(true));
+        let c = MessageFile::of(true, 7, b"Subject: a\n\nbody\n\n", &parsed(false));
+        let tag = |name: &str| name.split('.').nth(1).unwrap().to_string();
+        assert!(a.name.starts_with("00000007.") && a.name.ends_with(".mimeflow"));
+        assert!(!a.cur && b.cur);
+        assert!(b.name.starts_with("123456789.") && b.name.ends_with(".mimeflow:2,S"));
+        assert_eq!(tag(&a.name).len(), 12);
+        assert!(tag(&a.name).bytes().all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase()));
+        assert_eq!(tag(&a.name), tag(&b.name));
+        assert_ne!(tag(&a.name), tag(&c.name));
+        let e = MessageFile::of(false, 7, raw, &parsed(true));
+        assert_eq!((e.name.as_str(), e.cur), ("00000007.eml", false));
     }
 
     /// The header-only read (Maildir, eml and mbox runs) gives the flags,
