@@ -103,9 +103,14 @@ impl MessageFile {
     fn of(maildir: bool, index: u64, raw: &[u8], parsed: &Parsed) -> MessageFile {
         let mut name;
         if maildir {
-            // The index makes the name unique in its folder; the tag (the top 48 bits of the
-            // bytes' XXH3) keeps it unique when the files of two runs are moved into one.
-            let tag = XxHash3_64::oneshot(raw) >> 16;
+            // The index makes the name unique in its folder; the tag keeps it unique when the
+            // files of two runs are moved into one: the top 48 bits of the XXH3 of the header
+            // block (Message-ID, Date, Received: what sets messages apart), seeded with the
+            // message's length. The header is in the cache from reading the flags.
+            let head = parsed
+                .header_len
+                .unwrap_or_else(|| header::split_header(raw).header_len);
+            let tag = XxHash3_64::oneshot_with_seed(raw.len() as u64, &raw[..head]) >> 16;
             name = format!("{index:08}.{tag:012x}.mimeflow");
             if parsed.flags.old {
                 name.push_str(":2,");
@@ -140,6 +145,9 @@ pub(crate) struct Parsed {
     pub mtime: Option<i64>,
     /// No header field could be read.
     pub unparseable: bool,
+    /// Where the header block ends (before the blank line), where the
+    /// header-only read found it; `None` after a full parse.
+    pub header_len: Option<usize>,
 }
 
 /// Prepares message `index` of the archive (see the module docs).
@@ -326,25 +334,31 @@ fn read(item: &Item<'_>, full: bool, date: bool, shared: Option<&Bytes>) -> Pars
         mtime: date.then(|| date_of(field("date"))).flatten(),
         unparseable: root.as_ref().is_none_or(|r| r.headers().next().is_none()),
         msg,
+        header_len: None,
     }
 }
 
 /// [`read`] of the header fields only.
 fn read_fields(item: &Item<'_>, date: bool) -> Parsed {
     let raw: &[u8] = &item.message;
-    let block = &raw[..header::split_header(raw).header_len];
     // The reader is lenient and fuzzed; should it still panic on some
     // input, the message is written as it is and reported, not lost.
-    let fields = std::panic::catch_unwind(|| crate::message::root_fields(block)).ok();
+    let read = std::panic::catch_unwind(|| crate::message::root_fields(raw)).ok();
+    let header_len = match &read {
+        Some((_, end)) => *end,
+        None => header::split_header(raw).header_len,
+    };
+    let fields = read.map(|(fields, _)| fields);
     let field = |name: &str| {
-        let f = header::first_named(fields.as_deref()?, block, name)?;
-        Some(&block[f.value.clone()])
+        let f = header::first_named(fields.as_deref()?, raw, name)?;
+        Some(&raw[f.value.clone()])
     };
     Parsed {
         msg: None,
         flags: flags(item, fields.is_some(), field),
         mtime: date.then(|| date_of(field("date"))).flatten(),
         unparseable: fields.as_ref().is_none_or(Vec::is_empty),
+        header_len: Some(header_len),
     }
 }
 
@@ -484,9 +498,12 @@ mod tests {
     }
 
     /// Maildir names: the index, then 12 hex digits that depend on the
-    /// message's bytes only (the same bytes at two indices give one tag,
-    /// one byte more another), then `.mimeflow`, and `:2,FLAGS` for an old
-    /// message (in `cur/`); `.eml` names are the index alone.
+    /// message's header block and length only (the same bytes at two
+    /// indices give one tag; one byte more in the body, or another header
+    /// of the same length, another), then `.mimeflow`, and `:2,FLAGS` for
+    /// an old message (in `cur/`); `.eml` names are the index alone. The
+    /// header's end as the header-only read finds it gives the tag that a
+    /// full parse's name (which looks for it again) gives.
     #[test]
     fn maildir_names_are_index_tag_and_flags() {
         let parsed = |old| Parsed {
@@ -498,17 +515,35 @@ mod tests {
             },
             mtime: None,
             unparseable: false,
+            header_len: None,
         };
         let raw = b"Subject: a\n\nbody\n";
         let a = MessageFile::of(true, 7, raw, &parsed(false));
         let b = MessageFile::of(true, 123_456_789, raw, &parsed(true));
         let c = MessageFile::of(true, 7, b"Subject: a\n\nbody\n\n", &parsed(false));
+        let d = MessageFile::of(true, 7, b"Subject: b\n\nbody\n", &parsed(false));
         let tag = |name: &str| name.split('.').nth(1).unwrap().to_string();
+        let item = Item {
+            offset: 0,
+            length: raw.len() as u64,
+            envelope: None,
+            message: Raw::Cow(Cow::Borrowed(raw)),
+            maildir: None,
+            origin: None,
+            refused: None,
+        };
+        let light = read(&item, false, true, None);
+        assert_eq!(light.header_len, Some(11));
+        let l = MessageFile::of(true, 7, raw, &light);
+        assert_eq!(tag(&l.name), tag(&a.name));
+        assert_ne!(tag(&a.name), tag(&d.name));
         assert!(a.name.starts_with("00000007.") && a.name.ends_with(".mimeflow"));
         assert!(!a.cur && b.cur);
         assert!(b.name.starts_with("123456789.") && b.name.ends_with(".mimeflow:2,S"));
         assert_eq!(tag(&a.name).len(), 12);
-        assert!(tag(&a.name).bytes().all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase()));
+        assert!(tag(&a.name)
+            .bytes()
+            .all(|x| x.is_ascii_hexdigit() && !x.is_ascii_uppercase()));
         assert_eq!(tag(&a.name), tag(&b.name));
         assert_ne!(tag(&a.name), tag(&c.name));
         let e = MessageFile::of(false, 7, raw, &parsed(true));
@@ -560,6 +595,13 @@ mod tests {
             );
             let head = String::from_utf8_lossy(&m[..m.len().min(200)]);
             assert_eq!(light.flags, full.flags, "{head}");
+            // Maildir names hash the header block up to this end, found
+            // again with `split_header` after a full parse.
+            assert_eq!(
+                light.header_len,
+                Some(header::split_header(m).header_len),
+                "{head}"
+            );
             assert_eq!(light.mtime, full.mtime, "{head}");
             assert_eq!(light.unparseable, full.unparseable, "{head}");
             with_date += usize::from(full.mtime.is_some());

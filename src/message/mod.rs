@@ -30,10 +30,11 @@ pub(crate) use sink::hex;
 pub use sink::{DecodeSink, Sha256Sink};
 
 /// The root's header fields of `source`, exactly as [`Message::parse`]
-/// reads them, without parsing anything else (see `parse::root_fields`);
-/// ranges index `source`. (Its one user is the batch pipeline.)
+/// reads them, without parsing anything else (see `parse::root_fields`),
+/// and where the header block ends; ranges index `source`. (Its one user
+/// is the batch pipeline.)
 #[cfg(feature = "parallel")]
-pub(crate) fn root_fields(source: &[u8]) -> Vec<crate::header::Field> {
+pub(crate) fn root_fields(source: &[u8]) -> (Vec<crate::header::Field>, usize) {
     parse::root_fields(source, ParseOptions::default().limits)
 }
 

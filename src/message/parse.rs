@@ -69,9 +69,12 @@ pub(super) fn parse(source: Bytes, options: &ParseOptions) -> Result<Message, Pa
 /// and Date), where the whole parse of the header block cost about a
 /// quarter of the worker's time.
 #[cfg(feature = "parallel")]
-pub(crate) fn root_fields(source: &[u8], limits: Limits) -> Vec<header::Field> {
+/// Returns the fields and where the header block ends (before the blank
+/// line; `source.len()` with none).
+pub(crate) fn root_fields(source: &[u8], limits: Limits) -> (Vec<header::Field>, usize) {
     let p = Parser::new(source, limits);
-    p.read_header(0, NO_PARENT, &mut Vec::new()).fields
+    let h = p.read_header(0, NO_PARENT, &mut Vec::new());
+    (h.fields, h.end)
 }
 
 struct Frame {
