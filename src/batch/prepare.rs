@@ -482,6 +482,19 @@ mod tests {
     use super::super::source::Raw;
     use super::*;
 
+    /// An archive item of the bytes `m` (at offset 0, no envelope).
+    fn item_of(m: &[u8]) -> Item<'_> {
+        Item {
+            offset: 0,
+            length: m.len() as u64,
+            envelope: None,
+            message: Raw::Cow(Cow::Borrowed(m)),
+            maildir: None,
+            origin: None,
+            refused: None,
+        }
+    }
+
     /// Every message file under `dir` (recursively).
     fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -523,16 +536,7 @@ mod tests {
         let c = MessageFile::of(true, 7, b"Subject: a\n\nbody\n\n", &parsed(false));
         let d = MessageFile::of(true, 7, b"Subject: b\n\nbody\n", &parsed(false));
         let tag = |name: &str| name.split('.').nth(1).unwrap().to_string();
-        let item = Item {
-            offset: 0,
-            length: raw.len() as u64,
-            envelope: None,
-            message: Raw::Cow(Cow::Borrowed(raw)),
-            maildir: None,
-            origin: None,
-            refused: None,
-        };
-        let light = read(&item, false, true, None);
+        let light = read(&item_of(raw), false, true, None);
         assert_eq!(light.header_len, Some(11));
         let l = MessageFile::of(true, 7, raw, &light);
         assert_eq!(tag(&l.name), tag(&a.name));
@@ -580,15 +584,7 @@ mod tests {
         messages.push(big);
         let mut with_date = 0;
         for m in &messages {
-            let item = Item {
-                offset: 0,
-                length: m.len() as u64,
-                envelope: None,
-                message: Raw::Cow(Cow::Borrowed(m)),
-                maildir: None,
-                origin: None,
-                refused: None,
-            };
+            let item = item_of(m);
             let (light, full) = (
                 read(&item, false, true, None),
                 read(&item, true, true, None),
