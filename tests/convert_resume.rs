@@ -226,6 +226,44 @@ fn resume_after_a_kill_in_the_first_window() {
     }
 }
 
+/// A state file of another version (a run interrupted before an upgrade
+/// that changed, say, Maildir names) is refused with one line saying so,
+/// and the partial output is left as it was.
+#[test]
+fn resume_refuses_a_state_of_another_version() {
+    let d = scratch("resume-version");
+    let src = d.join("big.mbox");
+    big_archive(&src, 850); // two windows at -j1
+    let dest = d.join("out");
+    let partial = d.join("out.partial");
+    let state = d.join(".out.mimeflow-state");
+    convert_and_kill(&src, "maildir", &dest, &state);
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&state).unwrap()).unwrap();
+    let version = v["version"].as_u64().expect("the state has a version");
+    v["version"] = serde_json::json!(version + 1);
+    fs::write(&state, serde_json::to_vec(&v).unwrap()).unwrap();
+    let before = tree(&partial);
+    let out = run(&[
+        &"-q",
+        &"convert",
+        &src,
+        &"--to",
+        &"maildir",
+        &"--resume",
+        &dest,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("was written by another version of mimeflow")
+            && err.contains(&format!("state version {}", version + 1)),
+        "{err}"
+    );
+    assert!(tree(&partial) == before, "the partial output changed");
+    assert!(!dest.exists());
+}
+
 /// `data` gzipped with stored (level 0) deflate blocks: cheap in a debug
 /// build, and still a compressed archive to the reader, which streams it.
 fn gzip_stored(data: &[u8]) -> Vec<u8> {

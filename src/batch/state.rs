@@ -21,8 +21,12 @@ use serde_json::{json, Value};
 use super::BatchError;
 use crate::safe_fs::{AtomicFile, Commit, Dir};
 
-/// Version of the state file's format; another version is refused.
-const VERSION: u64 = 2;
+/// Version of the state file's format, and of what a resumed run writes
+/// beside the files of the run it resumes; another version is refused.
+/// 3: Maildir names tag the header block with XXH3 (a resumed run must name
+/// the files of the interrupted run's unfinished window as it did, to
+/// replace them rather than add a second copy).
+const VERSION: u64 = 3;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct State {
