@@ -736,7 +736,7 @@ pub(crate) unsafe fn encode_all(
     src: &[u8],
     dst: Out<'_>,
 ) -> usize {
-    if reads_masked(src.len(), plain_streams(stores, src.len() / 3 * 4)) {
+    if reads_masked(src.len()) {
         // SAFETY: the same features, by this function's caller.
         return unsafe { encode_all_masked((alphabet, pad, stores), src, dst) };
     }
@@ -775,9 +775,9 @@ unsafe fn encode_all_masked(
 /// AVX-512 F/BW/VBMI available; `dst` has room for `src.len() / 3 * 4` bytes.
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
-    if reads_masked(src.len(), stream) {
+    if reads_masked(src.len()) {
         // SAFETY: as for this function.
-        return unsafe { encode_impl_masked(alphabet, src, dst) };
+        return unsafe { encode_impl_masked(alphabet, src, dst, stream) };
     }
     // SAFETY: as for this function.
     unsafe { encode_body::<false>(alphabet, src, dst, stream, None).0 }
@@ -789,9 +789,9 @@ unsafe fn encode_impl(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool
 /// As for [`encode_impl`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 #[inline(never)]
-unsafe fn encode_impl_masked(alphabet: Alphabet, src: &[u8], dst: *mut u8) -> usize {
+unsafe fn encode_impl_masked(alphabet: Alphabet, src: &[u8], dst: *mut u8, stream: bool) -> usize {
     // SAFETY: as for this function.
-    unsafe { encode_body::<true>(alphabet, src, dst, false, None).0 }
+    unsafe { encode_body::<true>(alphabet, src, dst, stream, None).0 }
 }
 
 /// [`encode_impl`]'s body, for inlining into other `target_feature` functions. Returns the
@@ -941,12 +941,17 @@ unsafe fn encode_body<const MASKED: bool>(
 /// essay above).
 const MASKED_LOADS_MIN: usize = 512 * 1024;
 
-/// Whether a plain encode of `n` input bytes takes the masked copy of the loop: from
-/// [`MASKED_LOADS_MIN`] bytes, unless its output streams (the streaming loop keeps plain
-/// loads). The one statement of the rule, for both entries ([`encode_all`], [`encode_impl`]).
+/// Whether a plain encode of `n` input bytes takes the masked copy of the driver: from
+/// [`MASKED_LOADS_MIN`] bytes. The one statement of the rule, for both entries
+/// ([`encode_all`], [`encode_impl`]). An output that streams takes the copy too, whose streaming
+/// loop keeps plain loads ([`encode_body`]): the choice is the size alone, so that the entry of
+/// every small call tests one number. With the streaming test in it as well (f6c6ac6), the
+/// entry's prologue saved six registers rather than three (the threshold's first-call
+/// computation is a call), and `mimeflow bench --op encode` read 256 bytes 0.5-1 ns a call
+/// slower on Zen 5.
 #[inline(always)]
-fn reads_masked(n: usize, stream: bool) -> bool {
-    !stream && n >= MASKED_LOADS_MIN
+fn reads_masked(n: usize) -> bool {
+    n >= MASKED_LOADS_MIN
 }
 
 // ---------------------------------------------------------------------------------------------
