@@ -235,6 +235,56 @@ fn encode_across_the_masked_load_threshold() {
     }
 }
 
+/// Around 768 KiB and 4 MiB of input, where the AVX-512 decoder switches
+/// to masked block stores and back (`MASKED_STORES_MIN`, `_END` in
+/// `base64/x86_64/avx512vbmi.rs`): the reference's bytes on both sides,
+/// into an exact-size output with canaries past it, and a bad character
+/// late in the input still reported.
+#[test]
+fn decode_across_the_masked_store_thresholds() {
+    const MIN: usize = 768 * 1024;
+    const END: usize = 4 << 20;
+    let data = Rng(0x5EED_0DEC).bytes(END / 4 * 3 + 300);
+    for c in codecs() {
+        for len in [
+            MIN - 256,
+            MIN - 4,
+            MIN,
+            MIN + 4,
+            MIN + 256,
+            MIN + 400,
+            END - 256,
+            END - 4,
+            END,
+            END + 4,
+        ] {
+            let src = &data[..len / 4 * 3];
+            let text = naive::encode(chars(&c), src, c.padding());
+            for off in [0, 16] {
+                let mut buf = vec![0xA5u8; 64 + off + src.len() + 64];
+                let at = (64 - buf.as_ptr() as usize % 64) % 64 + off;
+                let end = at + src.len();
+                let n = c
+                    .decode(&text, &mut buf[at..end], DecodeMode::Strict)
+                    .unwrap();
+                assert_eq!(n, src.len(), "{c:?} chars {len}");
+                assert!(buf[at..end] == src[..], "{c:?} chars {len} offset {off}");
+                assert!(
+                    buf[end..].iter().all(|&b| b == 0xA5),
+                    "{c:?} chars {len} offset {off}: wrote past the output"
+                );
+            }
+            let mut bad = text.clone();
+            let at = bad.len() - 300;
+            bad[at] = b'*';
+            assert!(
+                c.decode_to_vec(&bad, DecodeMode::Strict).is_err(),
+                "{c:?} {len}"
+            );
+        }
+    }
+}
+
 #[test]
 fn wrapped_encode_matches_reference_for_many_widths() {
     let mut rng = Rng(7);

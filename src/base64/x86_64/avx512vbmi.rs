@@ -1629,23 +1629,72 @@ unsafe fn bad_lanes(v: __m512i, t: __m512i) -> u64 {
     unsafe { _mm512_movepi8_mask(_mm512_or_si512(v, t)) }
 }
 
-/// Skip::None decode (also the no-VBMI2 fallback of the skipping modes).
+// Essay: masked block stores.
+//
+// A decoded block is 48 bytes, stored with a plain 64-byte store whose last 16 bytes the next
+// block overwrites. simdutf stores the 48 bytes with a masked store. On Zen 5 (cpu family 26,
+// model 2), measured as the loads of the encoder (essay "Masked block loads"; input 16 and
+// output 528 bytes past a 64-byte boundary, median ns a call, two processes), by decoded size:
+//
+// | decoded | plain stores | masked stores | masked loads and stores | simdutf |
+// |---|---|---|---|---|
+// | 64 KiB | 907 / 896 | 1226 / 1228 | 913 / 908 | 1189 / 1169 |
+// | 256 KiB | 3608 / 3850 | 5041 / 5103 | 3755 / 3944 | 4855 / 4979 |
+// | 512 KiB | 13594 / 13183 | 13423 / 13136 | 14603 / 13349 | 16367 / 15582 |
+// | 768 KiB | 17538 / 19334 | 17058 / 18201 | 19058 / 20434 | 17464 / 19131 |
+// | 1 MiB | 24397 / 25307 | 23867 / 24388 | 26580 / 27452 | 24075 / 24246 |
+// | 2 MiB | 48866 / 52780 | 42850 / 49465 | 51362 / 55279 | 42703 / 49081 |
+// | 4 MiB | 118339 / 124982 | 106587 / 107624 | 119571 / 136546 | 106696 / 126702 |
+//
+// Inside the L2 the masked store costs a third more; past it, where the output is written
+// back to the L3, it is 2-14% faster (masked loads, unlike the encoder's, gain nothing here).
+// Further out it turns again. The same loops later (2026-12-07, three processes at 3, 4 and
+// 6 MiB decoded, ns a call, plain / masked): 3 MiB 68319 / 64524, 81336 / 76665; 4 MiB
+// 116144 / 112550, 85881 / 86107; 6 MiB 136494 / 143313, 187511 / 184255, 133912 / 137293,
+// 134924 / 142742; 7 MiB 165054 / 183391; 8 MiB 209314 / 279528; 9 MiB 318628 / 393722,
+// 273403 / 351413. Once the output heads for memory rather than the L3, the masked store is
+// the slower one, by a quarter at 8-9 MiB (a plain decode of 16 MiB read 29.0-29.6 GB/s in
+// `mimeflow bench`, masked 17.9-19.1). So the masked stores run from 768 KiB of input
+// (576 KiB decoded) to below 4 MiB (3 MiB decoded), where they won in every process.
+//
+// Measured on Zen 5 only. simdutf, whose decode stores its blocks this way, decoded 1 MiB
+// from level with ours to 15% behind on Zen 4, and 5% ahead in two runs of three on the Xeon
+// guest (family 6, model 167), in the committed runs (docs/bench): the form is no outlier
+// there, but the switch itself is not measured on those CPUs.
+
+/// Input sizes (bytes) at which the plain decode stores its blocks with masked stores: from
+/// `MASKED_STORES_MIN` to below `MASKED_STORES_END` (see the essay above).
+const MASKED_STORES_MIN: usize = 768 * 1024;
+const MASKED_STORES_END: usize = 4 << 20;
+
+/// Decodes whole turns of four blocks (256 characters) from the start of `sp[..n]` while the
+/// output has 16 bytes of slack past a turn, storing each block with a masked 48-byte store
+/// when `MASKED`, else a plain 64-byte one; stops before a turn that holds a byte outside the
+/// alphabet. Returns `(read, written)`.
 ///
 /// # Safety
-/// AVX-512 F/BW/VBMI available; `dst` has room for `dlen >= src.len() / 4 * 3` bytes.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-unsafe fn decode_plain(table: &[u8; 128], src: &[u8], dst: *mut u8, dlen: usize) -> (usize, usize) {
-    let n = src.len();
-    let sp = src.as_ptr();
+/// AVX-512 F/BW/VBMI available (inlined into `target_feature` functions only); `sp[..n]`
+/// readable; `dst` has room for `dlen` bytes.
+#[inline(always)]
+unsafe fn decode_quads<const MASKED: bool>(
+    (lo, hi, pack): (__m512i, __m512i, __m512i),
+    sp: *const u8,
+    n: usize,
+    dst: *mut u8,
+    dlen: usize,
+) -> (usize, usize) {
     let mut i = 0usize;
     let mut o = 0usize;
-    // SAFETY (whole block): loads read sp[i..i + 64] with i + 64 <= n or are masked to n - i;
-    // full stores write dst[o..o + 64] only when o + 64 <= dlen, else exactly the decoded bytes,
-    // and o + decoded <= (i + consumed) / 4 * 3 <= n / 4 * 3 <= dlen.
+    // SAFETY: loads read sp[i..i + 256] with i + 256 <= n; stores write (at most)
+    // dst[o..o + 208] with o + 208 <= dlen.
     unsafe {
-        let lo = _mm512_loadu_si512(table.as_ptr().cast());
-        let hi = _mm512_loadu_si512(table.as_ptr().add(64).cast());
-        let pack = load_table(&DEC_PACK);
+        let store = |p: *mut u8, v: __m512i| {
+            if MASKED {
+                _mm512_mask_storeu_epi8(p.cast(), low_mask(48), v)
+            } else {
+                _mm512_storeu_si512(p.cast(), v)
+            }
+        };
         while i + 256 <= n && o + 192 + 16 <= dlen {
             let a = _mm512_loadu_si512(sp.add(i).cast());
             let b = _mm512_loadu_si512(sp.add(i + 64).cast());
@@ -1663,13 +1712,40 @@ unsafe fn decode_plain(table: &[u8; 128], src: &[u8], dst: *mut u8, dlen: usize)
             if _mm512_movepi8_mask(any) != 0 {
                 break;
             }
-            _mm512_storeu_si512(dst.add(o).cast(), dec_pack(ta, pack));
-            _mm512_storeu_si512(dst.add(o + 48).cast(), dec_pack(tb, pack));
-            _mm512_storeu_si512(dst.add(o + 96).cast(), dec_pack(tc, pack));
-            _mm512_storeu_si512(dst.add(o + 144).cast(), dec_pack(td, pack));
+            store(dst.add(o), dec_pack(ta, pack));
+            store(dst.add(o + 48), dec_pack(tb, pack));
+            store(dst.add(o + 96), dec_pack(tc, pack));
+            store(dst.add(o + 144), dec_pack(td, pack));
             i += 256;
             o += 192;
         }
+    }
+    (i, o)
+}
+
+/// Skip::None decode (also the no-VBMI2 fallback of the skipping modes).
+///
+/// # Safety
+/// AVX-512 F/BW/VBMI available; `dst` has room for `dlen >= src.len() / 4 * 3` bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn decode_plain(table: &[u8; 128], src: &[u8], dst: *mut u8, dlen: usize) -> (usize, usize) {
+    let n = src.len();
+    let sp = src.as_ptr();
+    let (mut i, mut o);
+    // SAFETY (whole block): loads read sp[i..i + 64] with i + 64 <= n or are masked to n - i;
+    // full stores write dst[o..o + 64] only when o + 64 <= dlen, else exactly the decoded bytes,
+    // and o + decoded <= (i + consumed) / 4 * 3 <= n / 4 * 3 <= dlen.
+    unsafe {
+        let lo = _mm512_loadu_si512(table.as_ptr().cast());
+        let hi = _mm512_loadu_si512(table.as_ptr().add(64).cast());
+        let pack = load_table(&DEC_PACK);
+        // Four blocks a turn; inputs from `MASKED_STORES_MIN` to below `MASKED_STORES_END`
+        // store each block's 48 bytes with a masked store (see "Masked block stores" above).
+        (i, o) = if (MASKED_STORES_MIN..MASKED_STORES_END).contains(&n) {
+            decode_quads::<true>((lo, hi, pack), sp, n, dst, dlen)
+        } else {
+            decode_quads::<false>((lo, hi, pack), sp, n, dst, dlen)
+        };
         while i + 4 <= n {
             let v = load_upto(sp.add(i), n - i);
             let t = translate(v, lo, hi);
