@@ -200,6 +200,26 @@ fn encode_at_every_output_alignment() {
     }
 }
 
+/// Runs `f` on an output of `len` bytes placed `off` bytes past a 64-byte
+/// boundary, with canary bytes after it; returns `f`'s result and the
+/// output, and fails (naming `what`) if `f` wrote past the output.
+fn with_canaries<T>(
+    len: usize,
+    off: usize,
+    what: &str,
+    f: impl FnOnce(&mut [u8]) -> T,
+) -> (T, Vec<u8>) {
+    let mut buf = vec![0xA5u8; 64 + off + len + 64];
+    let at = (64 - buf.as_ptr() as usize % 64) % 64 + off;
+    let end = at + len;
+    let r = f(&mut buf[at..end]);
+    assert!(
+        buf[end..].iter().all(|&b| b == 0xA5),
+        "{what}: wrote past the output"
+    );
+    (r, buf[at..end].to_vec())
+}
+
 /// Around 512 KiB of input, where the AVX-512 encoder switches to masked
 /// block loads (`MASKED_LOADS_MIN` in `base64/x86_64/avx512vbmi.rs`): the
 /// same characters as the reference on both sides, at an aligned and an
@@ -221,15 +241,10 @@ fn encode_across_the_masked_load_threshold() {
             let src = &data[..len];
             let expect = naive::encode(chars(&c), src, c.padding());
             for off in [0, 16] {
-                let mut buf = vec![0xA5u8; 64 + off + expect.len() + 64];
-                let at = (64 - buf.as_ptr() as usize % 64) % 64 + off;
-                let end = at + expect.len();
-                assert_eq!(c.encode(src, &mut buf[at..end]), expect.len());
-                assert!(buf[at..end] == expect[..], "{c:?} len {len} offset {off}");
-                assert!(
-                    buf[end..].iter().all(|&b| b == 0xA5),
-                    "{c:?} len {len} offset {off}: wrote past the output"
-                );
+                let what = format!("{c:?} len {len} offset {off}");
+                let (n, out) = with_canaries(expect.len(), off, &what, |o| c.encode(src, o));
+                assert_eq!(n, expect.len(), "{what}");
+                assert!(out == expect, "{what}");
             }
         }
     }
@@ -261,18 +276,12 @@ fn decode_across_the_masked_store_thresholds() {
             let src = &data[..len / 4 * 3];
             let text = naive::encode(chars(&c), src, c.padding());
             for off in [0, 16] {
-                let mut buf = vec![0xA5u8; 64 + off + src.len() + 64];
-                let at = (64 - buf.as_ptr() as usize % 64) % 64 + off;
-                let end = at + src.len();
-                let n = c
-                    .decode(&text, &mut buf[at..end], DecodeMode::Strict)
-                    .unwrap();
-                assert_eq!(n, src.len(), "{c:?} chars {len}");
-                assert!(buf[at..end] == src[..], "{c:?} chars {len} offset {off}");
-                assert!(
-                    buf[end..].iter().all(|&b| b == 0xA5),
-                    "{c:?} chars {len} offset {off}: wrote past the output"
-                );
+                let what = format!("{c:?} chars {len} offset {off}");
+                let (n, out) = with_canaries(src.len(), off, &what, |o| {
+                    c.decode(&text, o, DecodeMode::Strict).unwrap()
+                });
+                assert_eq!(n, src.len(), "{what}");
+                assert!(out == src, "{what}");
             }
             let mut bad = text.clone();
             let at = bad.len() - 300;
