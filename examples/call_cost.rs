@@ -14,7 +14,7 @@
 //! placements in one process and 100 or 170-210 ns in others at the same
 //! placement, a difference between processes that placement modulo 4 KiB does
 //! not explain.
-//! `OFFSET=any` runs one offset only (for `perf stat` / `perf record`).
+//! `OFFSET=N` runs the one offset N only (for `perf stat` / `perf record`).
 //!
 //! `PAGES=N` asks another question: does the *page* the output lands on
 //! matter? It puts the output at the start of each of N pages after the
