@@ -1648,12 +1648,12 @@ unsafe fn bad_lanes(v: __m512i, t: __m512i) -> u64 {
 //
 // Inside the L2 the masked store costs a third more; past it, where the output is written
 // back to the L3, it is 2-14% faster (masked loads, unlike the encoder's, gain nothing here).
-// Further out it turns again. The same loops later (2026-12-07, three processes at 3, 4 and
-// 6 MiB decoded, ns a call, plain / masked): 3 MiB 68319 / 64524, 81336 / 76665; 4 MiB
+// Further out it turns again. The same loops later (2026-12-07, six processes, each size in
+// one to four of them, ns a call, plain / masked): 3 MiB 68319 / 64524, 81336 / 76665; 4 MiB
 // 116144 / 112550, 85881 / 86107; 6 MiB 136494 / 143313, 187511 / 184255, 133912 / 137293,
 // 134924 / 142742; 7 MiB 165054 / 183391; 8 MiB 209314 / 279528; 9 MiB 318628 / 393722,
 // 273403 / 351413. Once the output heads for memory rather than the L3, the masked store is
-// the slower one, by a quarter at 8-9 MiB (a plain decode of 16 MiB read 29.0-29.6 GB/s in
+// the slower one, by a quarter to a third at 8-9 MiB (a plain decode of 16 MiB read 29.0-29.6 GB/s in
 // `mimeflow bench`, masked 17.9-19.1). So the masked stores run from 768 KiB of input
 // (576 KiB decoded) to below 4 MiB (3 MiB decoded), where they won in every process.
 //
