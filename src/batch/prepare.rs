@@ -145,8 +145,9 @@ pub(crate) struct Parsed {
     pub mtime: Option<i64>,
     /// No header field could be read.
     pub unparseable: bool,
-    /// Where the header block ends (before the blank line), where the
-    /// header-only read found it; `None` after a full parse.
+    /// Where the header block ends (before the blank line): where the
+    /// header-only read found it, or the end of the root entity's header
+    /// after a full parse; `None` when there was no parse to ask.
     pub header_len: Option<usize>,
 }
 
@@ -333,8 +334,9 @@ fn read(item: &Item<'_>, full: bool, date: bool, shared: Option<&Bytes>) -> Pars
         flags: flags(item, root.is_some(), field),
         mtime: date.then(|| date_of(field("date"))).flatten(),
         unparseable: root.as_ref().is_none_or(|r| r.headers().next().is_none()),
+        // The root entity starts at 0: its header block is the message's.
+        header_len: root.as_ref().map(|r| r.header_bytes().len()),
         msg,
-        header_len: None,
     }
 }
 
@@ -591,13 +593,14 @@ mod tests {
             );
             let head = String::from_utf8_lossy(&m[..m.len().min(200)]);
             assert_eq!(light.flags, full.flags, "{head}");
-            // Maildir names hash the header block up to this end, found
-            // again with `split_header` after a full parse.
+            // Maildir names hash the header block up to this end: the same
+            // from either read, and `split_header`'s (the fallback).
             assert_eq!(
                 light.header_len,
                 Some(header::split_header(m).header_len),
                 "{head}"
             );
+            assert_eq!(full.header_len, light.header_len, "{head}");
             assert_eq!(light.mtime, full.mtime, "{head}");
             assert_eq!(light.unparseable, full.unparseable, "{head}");
             with_date += usize::from(full.mtime.is_some());
