@@ -69,6 +69,7 @@ pub mod uu;
 mod python;
 
 mod io_util;
+mod newlines;
 mod uninit;
 
 pub use error::{DecodeError, DecodeErrorKind};

@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::defect::{Defect, DefectCode};
+use crate::newlines::NewlineIter;
 
 pub mod address;
 pub mod date;
@@ -86,7 +87,7 @@ pub fn split_header(src: &[u8]) -> Split {
             missing_separator: false,
         };
     }
-    for nl in memchr::memchr_iter(b'\n', src) {
+    for nl in NewlineIter::new(src, 0) {
         if let Some(n) = blank_at(nl + 1) {
             return Split {
                 header_len: nl + 1,
@@ -106,19 +107,13 @@ fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// The line starting at `start`: (content end excluding CRLF/LF, next line start).
-fn line_at(block: &[u8], start: usize) -> (usize, usize) {
-    match memchr::memchr(b'\n', &block[start..]) {
-        Some(k) => {
-            let nl = start + k;
-            let end = if nl > start && block[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
-            (end, nl + 1)
-        }
-        None => (block.len(), block.len()),
+/// Where the content of the line from `start` to its `\n` at `nl` ends
+/// (before the CR of a CRLF).
+fn line_content_end(block: &[u8], start: usize, nl: usize) -> usize {
+    if nl > start && block[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
     }
 }
 
@@ -148,9 +143,14 @@ pub fn parse_block(
     let mut last_end = 0; // content end of the previous line
     let mut pos = 0;
     let mut first = true;
+    // Lines are read in order, so one pass over the block finds their ends.
+    let mut newlines = NewlineIter::new(block, 0);
     while pos < block.len() {
         let start = pos;
-        let (end, next) = line_at(block, start);
+        let (end, next) = match newlines.next() {
+            Some(nl) => (line_content_end(block, start, nl), nl + 1),
+            None => (block.len(), block.len()),
+        };
         pos = next;
         let is_first = std::mem::replace(&mut first, false);
         if end - start > MAX_LINE {

@@ -559,8 +559,9 @@ impl<'s> Parser<'s> {
     fn header_extent(&self, start: usize, defects: &mut Vec<Defect>) -> (usize, usize) {
         let src = self.src;
         let mut pos = start;
+        let mut newlines = crate::newlines::NewlineIter::new(src, start);
         while pos < src.len() {
-            let line_end = memchr::memchr(b'\n', &src[pos..]).map_or(src.len(), |i| pos + i + 1);
+            let line_end = newlines.next().map_or(src.len(), |nl| nl + 1);
             let line = &src[pos..line_end];
             if line == b"\n" || line == b"\r\n" {
                 return (pos, line_end);
