@@ -19,7 +19,11 @@ threads as the CLI's ``-j``. For each output kind and file-system root:
    after a mass delete, even in a new folder: 3.2 against 5.6 s for the
    same floor run), and ``sync`` runs before each run, so no run pays for
    another's write-back (the disk needs room for all the runs' copies);
-3. the medians and their ratio (target: at most 1.2x).
+3. the medians and their ratio (target: at most 1.2x), and the median
+   CPU time (user and system) of each: the CLI process's whole, the
+   floor's timed part. On a 2-core machine the CLI at ``-j 2`` runs both
+   cores full, so its wall time follows its CPU time, and the difference
+   to the floor's is what the CLI does besides the calls.
 
 Nothing is removed before a root's last run on a disk: right after a
 mass delete, this machine's ext4 (mounted with ``discard``) created files
@@ -46,6 +50,7 @@ every figure NOISY. Needs the release binary (``cargo build --release
 import argparse
 import glob
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -154,16 +159,21 @@ def main():
                     subprocess.run([binary, "convert", archive, "--to", kind, ref, "-q"], check=True)
                     files = sum(len(f) for _, _, f in os.walk(ref))
                     for j in a.jobs:
-                        cli, low = [], []
+                        cli, low, cli_cpu, low_cpu = [], [], [], []
                         for r in range(a.runs):
                             dest = os.path.join(work, f"cli-{kind}-{j}-{r}")
                             os.sync()  # no write-back of an earlier run inside this one's timer
+                            used = resource.getrusage(resource.RUSAGE_CHILDREN)
                             t = time.perf_counter()
                             subprocess.run(
                                 [binary, "convert", archive, "--to", kind, dest, "-q", "-j", str(j)],
                                 check=True,
                             )
                             cli.append(time.perf_counter() - t)
+                            now = resource.getrusage(resource.RUSAGE_CHILDREN)
+                            cli_cpu.append(
+                                now.ru_utime - used.ru_utime + now.ru_stime - used.ru_stime
+                            )
                             if tidy:
                                 shutil.rmtree(dest)
                             dest = os.path.join(work, f"floor-{kind}-{j}-{r}")
@@ -175,11 +185,17 @@ def main():
                             if int(fields["files"]) != files:
                                 raise SystemExit(f"floor wrote {fields['files']} files, the CLI {files}")
                             low.append(float(fields["floor_s"]))
+                            low_cpu.append(float(fields["cpu_s"]))
                             if tidy:
                                 shutil.rmtree(dest)
                         c, f = statistics.median(cli), statistics.median(low)
                         rows.append((kind, root, j, files, c, f, c / f))
-                        print(f"  {kind} -j{j}: mimeflow {c:.3f} s, floor {f:.3f} s", flush=True)
+                        print(
+                            f"  {kind} -j{j}: mimeflow {c:.3f} s, floor {f:.3f} s;"
+                            f" CPU time mimeflow {statistics.median(cli_cpu):.3f} s,"
+                            f" floor {statistics.median(low_cpu):.3f} s",
+                            flush=True,
+                        )
                     took = probe(work)
                     print(f"{root}: after {kind}, creating a file takes {took * 1e6:.0f} us")
                     probes[root].append(took)
