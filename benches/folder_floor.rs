@@ -21,8 +21,8 @@
 //! ```
 //!
 //! Prints one line: `files=N bytes=N floor_s=S cpu_s=S`, the wall time and
-//! the CPU time (user and system, all threads) of the timed part. Without arguments it says
-//! so and exits 0, so `cargo bench` runs it harmlessly.
+//! the CPU time (user and system, all threads) of the timed part. Without
+//! arguments it says so and exits 0, so `cargo bench` runs it harmlessly.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

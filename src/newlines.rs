@@ -50,8 +50,8 @@ fn newline_mask(bytes: &[u8; CHUNK]) -> u64 {
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
         // SAFETY: SSE2 is enabled in every x86-64 build, so these
-        // intrinsics run on any machine this builds for; each 16-byte load lies inside
-        // `bytes` (k < 4) and has no alignment rule.
+        // intrinsics run on any machine this builds for; each 16-byte load
+        // lies inside `bytes` (k < 4) and has no alignment rule.
         unsafe {
             let nl = _mm_set1_epi8(b'\n' as i8);
             let mut mask = 0u64;
