@@ -37,9 +37,12 @@ with ``write_to``; :func:`normalize` makes an existing message 7-bit clean.
 # nothing per call, and the names below exist only for type checkers.
 from __future__ import annotations
 
-from typing import TYPE_CHECKING as _TYPE_CHECKING
+# Not `from typing import TYPE_CHECKING`: importing typing is a third of
+# `import mimeflow` (see _install.py); type checkers treat any name
+# TYPE_CHECKING as true.
+TYPE_CHECKING = False
 
-if _TYPE_CHECKING:
+if TYPE_CHECKING:
     import os
     from datetime import datetime
     from typing import Any, Iterable, Mapping, Optional, Tuple, Union

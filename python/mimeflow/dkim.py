@@ -17,13 +17,16 @@ Key files are those of ``mimeflow dkim verify --keys``: a zone file of
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Optional, Sequence, Union
-
 from mimeflow import _native
 from mimeflow._native import DkimKeys, DkimResult
 
+# Names for the annotations only, which are never evaluated (PEP 563): no
+# typing or datetime import at run time (see _install.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Optional, Sequence, Union
+
     from typing_extensions import Buffer
 
 __all__ = ["DkimKeys", "DkimResult", "verify", "sign", "key_record"]

@@ -601,6 +601,23 @@ def test_installed_context(clean):
     assert binascii.a2b_base64 is mb.a2b_base64
 
 
+def test_import_runs_only_what_it_uses():
+    # `import mimeflow` (which imports mimeflow.mbox, .dkim and the
+    # install machinery, which imports the stdlib modules it patches only when
+    # install() runs) brings in no module it only names in annotations:
+    # typing and what it imports were 7 of its 18 ms. Measured against the
+    # modules the interpreter had before, in a fresh one.
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import mimeflow, mimeflow.mbox, mimeflow.dkim\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "mimeflow._native" in out
+    assert not {"typing", "contextlib", "datetime", "re", "threading"} & set(out), out
+
+
 def test_uninstall_leaves_foreign_patches(clean):
     def foreign(data):
         return b""
