@@ -138,6 +138,24 @@ def test_ranges_give_the_whole_archive(tmp_path, n, which):
 
 
 
+def test_open_hands_out_many_units_in_order(tmp_path):
+    """An archive of many read-ahead units (4 MiB each, two per thread in
+    flight): ``open`` hands every message out once, in archive order, as
+    one serial read of the whole file (``process_range``) finds them."""
+    body = b"".join(b"line %05d of a body long enough to fill the units\n" % k for k in range(300))
+    out = []
+    for i in range(1500):
+        out.append(b"From a%d@example.org Thu Jan  1 00:00:00 1970\nSubject: m%d\n\n%s\n" % (i, i, body))
+    path = tmp_path / "units.mbox"
+    path.write_bytes(b"".join(out))
+    assert path.stat().st_size > 20 << 20  # five units and more
+    got = [(info.index, info.offset, info.length, m.get("subject")) for info, m in mbox.open(path, with_info=True)]
+    assert [g[0] for g in got] == list(range(1500))
+    assert [g[3] for g in got] == ["m%d" % i for i in range(1500)]
+    serial = mbox.process_range(path, 0, path.stat().st_size, "mboxrd")
+    assert [g[1:3] for g in got] == [(info.offset, info.length) for info, _ in serial]
+
+
 def test_plan_splits_any_n_returns_at_once(tmp_path):
     """A huge ``n`` costs no more than one range per message (it used to
     loop ``n`` times: 2**63 never returned and ignored Ctrl-C). Run in a

@@ -1,8 +1,10 @@
-//! Parsed messages of an archive a batch at a time, one batch read ahead:
-//! the scheduling of Python's `mimeflow.mbox.open` iterator, over the units
-//! of [`super::readahead`] (so only the `python` feature builds it).
+//! Parsed messages of an archive a batch at a time, read ahead on rayon's
+//! pool: the scheduling of Python's `mimeflow.mbox.open` iterator, over
+//! the units of [`super::readahead`] (so only the `python` feature builds
+//! it).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -139,14 +141,25 @@ enum Work {
     Stream(Arc<Mutex<BoxStream>>),
 }
 
-/// Parsed messages of an archive, a batch at a time, one batch read ahead:
-/// [`Prefetch::next_batch`] hands out the batch in flight and starts the
-/// next on rayon's pool. A batch is [`UNITS_PER_JOB`] units per thread, so
-/// memory is bounded by two batches: messages of a mapped archive are
-/// byte ranges of the map, streamed ones are owned.
+/// Parsed messages of an archive, a batch at a time, read ahead:
+/// [`Prefetch::next_batch`] hands out the oldest batch in flight and tops
+/// the read-ahead up on rayon's pool.
+///
+/// A mapped archive goes a unit (one range of [`plan_ranges`]) per batch,
+/// [`UNITS_PER_JOB`] units per thread in flight: the consumer starts on the
+/// first unit as soon as it is parsed, and the workers stay busy while it
+/// reads. (Whole batches of every thread's units, one in flight, kept the
+/// consumer waiting for the first of them, a sixth of a 100 MB archive at
+/// `-j2`, and the workers idle while it read the last; see
+/// `scripts/scaling.py`'s mbox-python case.) A streamed archive goes a
+/// batch of that many units at a time, one in flight: its chunks are read
+/// in order from one stream. Either way memory is bounded by the units in
+/// flight and the batch being read: messages of a mapped archive are byte
+/// ranges of the map, streamed ones are owned.
 pub(crate) struct Prefetch {
     work: Work,
-    inflight: Option<Receiver<Batch>>,
+    /// Batches launched and not yet handed out, in archive order.
+    inflight: VecDeque<Receiver<Batch>>,
 }
 
 impl Prefetch {
@@ -171,7 +184,7 @@ impl Prefetch {
     fn new(work: Work) -> Prefetch {
         Prefetch {
             work,
-            inflight: None,
+            inflight: VecDeque::new(),
         }
     }
 
@@ -181,24 +194,32 @@ impl Prefetch {
         matches!(self.work, Work::Stream(_))
     }
 
-    /// Waits for the batch in flight (blocking: call it detached from an
-    /// interpreter) and starts the next one. `None` when a worker panicked.
+    /// Waits for the oldest batch in flight (blocking: call it detached
+    /// from an interpreter) and launches what follows it. `None` when a
+    /// worker panicked.
     pub fn next_batch(&mut self) -> Option<Batch> {
-        let rx = match self.inflight.take() {
-            Some(rx) => rx,
-            None => self.launch(),
+        if self.inflight.is_empty() {
+            self.launch();
+        }
+        let Some(rx) = self.inflight.pop_front() else {
+            // Nothing was left to launch: an archive of no ranges.
+            return Some(Batch {
+                done: true,
+                ..Batch::default()
+            });
         };
         let batch = rx.recv().ok()?;
         if !batch.done {
-            self.inflight = Some(self.launch());
+            self.launch();
         }
         Some(batch)
     }
 
-    /// Starts preparing the next batch on rayon's pool.
-    fn launch(&mut self) -> Receiver<Batch> {
-        let (tx, rx) = sync_channel(1);
-        let per_batch = rayon::current_num_threads().max(1) * UNITS_PER_JOB;
+    /// Tops the read-ahead up on rayon's pool: a mapped archive's units
+    /// until [`UNITS_PER_JOB`] per thread are in flight, or a streamed
+    /// archive's next batch.
+    fn launch(&mut self) {
+        let units = rayon::current_num_threads().max(1) * UNITS_PER_JOB;
         match &mut self.work {
             Work::Mapped {
                 data,
@@ -206,23 +227,30 @@ impl Prefetch {
                 next,
                 opts,
             } => {
-                let start = *next;
-                let end = (start + per_batch).min(ranges.len());
-                *next = end;
-                let (data, ranges, opts) = (data.clone(), ranges.clone(), opts.clone());
-                rayon::spawn(move || {
-                    let batch = Batch {
-                        items: parse_ranges(&data, &ranges[start..end], &opts, false),
-                        done: end == ranges.len(),
-                        ..Batch::default()
-                    };
-                    // The consumer may be gone already: nothing to tell then.
-                    let _ = tx.send(batch);
-                });
+                while self.inflight.len() < units && *next < ranges.len() {
+                    let (tx, rx) = sync_channel(1);
+                    let unit = *next;
+                    *next += 1;
+                    let (data, ranges, opts) = (data.clone(), ranges.clone(), opts.clone());
+                    rayon::spawn(move || {
+                        let batch = Batch {
+                            items: parse_ranges(&data, &ranges[unit..unit + 1], &opts, false),
+                            done: unit + 1 == ranges.len(),
+                            ..Batch::default()
+                        };
+                        // The consumer may be gone already: nothing to tell then.
+                        let _ = tx.send(batch);
+                    });
+                    self.inflight.push_back(rx);
+                }
             }
             Work::Stream(s) => {
+                if !self.inflight.is_empty() {
+                    return;
+                }
+                let (tx, rx) = sync_channel(1);
                 let s = s.clone();
-                let budget = per_batch as u64 * RANGE_BYTES;
+                let budget = units as u64 * RANGE_BYTES;
                 rayon::spawn(move || {
                     let batch = match s.lock() {
                         Ok(mut s) => stream_batch(&mut s, budget),
@@ -233,8 +261,8 @@ impl Prefetch {
                     };
                     let _ = tx.send(batch);
                 });
+                self.inflight.push_back(rx);
             }
         }
-        rx
     }
 }

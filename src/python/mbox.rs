@@ -3,10 +3,10 @@
 //!
 //! [`open`] returns an [`MboxReader`], an iterator that hands out parsed
 //! [`Message`] objects from a queue. The scheduling is the library's
-//! read-ahead engine ([`Prefetch`]): batches of byte ranges of the mapped
-//! archive, or of streamed entries (compressed archives and mboxcl2),
-//! parsed in parallel on rayon's pool with one batch read ahead, detached
-//! from the interpreter. This file maps types: paths and options in,
+//! read-ahead engine ([`Prefetch`]): byte ranges of the mapped archive, or
+//! batches of streamed entries (compressed archives and mboxcl2), parsed in
+//! parallel on rayon's pool ahead of the reader, detached from the
+//! interpreter. This file maps types: paths and options in,
 //! `Message` and `EntryInfo` objects and Python exceptions out.
 //!
 //! [`plan_splits`] and [`process_range`] expose the same cuts: the ranges
