@@ -666,7 +666,7 @@ fn default_type(in_digest: bool) -> ContentType {
     };
     let mut params = params::Params::default();
     if !in_digest {
-        params.0.push(("charset".into(), "us-ascii".to_string()));
+        params.0.push(("charset".into(), "us-ascii".into()));
     }
     ContentType {
         type_: type_.into(),
