@@ -353,13 +353,12 @@ fn encode_field(e: &EntityRef<'_>, name: &str, lname: &str, text: &str) -> Strin
         }
         "content-type" => {
             let ct = e.content_type();
-            let params: Vec<(&str, &str)> = ct.params.0.iter().map(|(k, v)| (&**k, &**v)).collect();
+            let params: Vec<(&str, &str)> = ct.params.iter().collect();
             return encode_header::with_params(name, &ct.mime_type(), &params);
         }
         "content-disposition" => {
             if let Some(d) = e.disposition() {
-                let params: Vec<(&str, &str)> =
-                    d.params.0.iter().map(|(k, v)| (&**k, &**v)).collect();
+                let params: Vec<(&str, &str)> = d.params.iter().collect();
                 return encode_header::with_params(name, &d.kind, &params);
             }
         }

@@ -32,6 +32,11 @@ impl Params {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| &**v)
     }
+
+    /// Every parameter as `(name, value)`, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.0.iter().map(|(n, v)| (&**n, &**v))
+    }
 }
 
 /// A parsed Content-Type.

@@ -268,7 +268,7 @@ impl Part {
     #[getter]
     fn params(&self) -> Vec<(&str, &str)> {
         let params = &self.e().content_type().params;
-        params.0.iter().map(|(n, v)| (&**n, &**v)).collect()
+        params.iter().collect()
     }
 
     #[getter]
